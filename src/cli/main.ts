@@ -1,0 +1,65 @@
+import { OvermergeError } from '../errors';
+import type { Command, Io } from './command';
+import { commands } from './registry';
+
+// yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yargs = require('yargs') as typeof import('yargs').default;
+
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, isTTY: Boolean(process.stdout.isTTY) };
+}
+
+/** Runs the CLI on `argv` (without node and script) and resolves to the exit status. Never throws. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let status = 0;
+  let handled: Promise<number> | undefined;
+  let helpText = '';
+  const parser = yargs(argv)
+    .scriptName('overmerge')
+    .strict()
+    .demandCommand(1, 'name a command; see `overmerge --help`')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  for (const c of commands as Command<unknown>[]) {
+    parser.command(c.command, c.describe, c.builder, (args) => {
+      handled = c.run(args, io);
+    });
+  }
+  try {
+    await parser.parseAsync(argv, {}, (_err, _args, output) => {
+      helpText = output;
+    });
+    if (helpText) io.stdout.write(helpText.endsWith('\n') ? helpText : `${helpText}\n`);
+    if (handled) status = await handled;
+  } catch (err) {
+    status = report(err, io);
+  }
+  return status;
+}
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof UsageError) {
+    io.stderr.write(`overmerge: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof OvermergeError) {
+    // One line, always: scripts and people read the first line of stderr.
+    io.stderr.write(`overmerge: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+    return err.code === 'E_USAGE' ? EXIT_USAGE : 1;
+  }
+  // A bug, not a user error: keep the stack so it can be reported.
+  io.stderr.write(`overmerge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
