@@ -1,5 +1,6 @@
 import { OvermergeError } from '../errors';
 import type { Command, Io } from './command';
+import { globalOptions } from './global';
 import { commands } from './registry';
 
 // yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
@@ -11,6 +12,13 @@ const EXIT_USAGE = 2;
 class UsageError extends Error {}
 
 function processIo(): Io {
+  // A reader that went away (`overmerge list | head`) is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   return { stdout: process.stdout, stderr: process.stderr, isTTY: Boolean(process.stdout.isTTY) };
 }
 
@@ -19,7 +27,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   let status = 0;
   let handled: Promise<number> | undefined;
   let helpText = '';
-  const parser = yargs(argv)
+  const parser = globalOptions(yargs(argv))
     .scriptName('overmerge')
     .strict()
     .demandCommand(1, 'name a command; see `overmerge --help`')

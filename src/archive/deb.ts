@@ -1,0 +1,198 @@
+import { OvermergeError } from '../errors';
+import { parseParagraphs } from '../control/deb822';
+import { decodeControlText, validateControlFields } from '../control/fields';
+import type { Paragraph } from '../control/paragraph';
+import { ArReader, type ArMember } from './ar';
+import { compressionOfSuffix, decompress, type Compression } from './compression';
+import { readTar, type TarEntry, type TarReadOptions } from './tar';
+
+export type { Compression } from './compression';
+
+export interface DebControl {
+  path: string;
+  fields: Paragraph;
+  controlText: string;
+  /** Regular files at the top of control.tar by name: control, md5sums, conffiles, postinst, ... */
+  files: Map<string, Buffer>;
+  dataCompression: Compression;
+}
+
+/** A control.tar member larger than this is refused (the largest real md5sums are a few MiB). */
+export const MAX_CONTROL_MEMBER = 64 * 1024 * 1024;
+/** ... and so is a control.tar whose files add up to more. */
+export const MAX_CONTROL_TOTAL = 128 * 1024 * 1024;
+const MAX_DEBIAN_BINARY = 4096;
+
+export interface DebMember extends ArMember {
+  compression: Compression;
+}
+
+/** Where the parts of a .deb are, after dpkg's rules for the member order have been checked. */
+export interface DebLayout {
+  version: string;
+  control: DebMember;
+  data: DebMember;
+}
+
+function bad(path: string, problem: string): OvermergeError {
+  return new OvermergeError('E_BAD_ARCHIVE', `${path}: ${problem}`, { op: 'read archive', path });
+}
+
+function memberCompression(path: string, member: ArMember, base: string): Compression {
+  const c = compressionOfSuffix(member.name.slice(base.length));
+  if (c === undefined) throw bad(path, `member '${member.name}' uses an unsupported compression`);
+  return c;
+}
+
+/**
+ * Walks the members the way dpkg does: `debian-binary` (format 2.x) first, then `control.tar[.ext]`,
+ * then `data.tar[.ext]`; members whose names start with `_` are skipped anywhere after the first.
+ * Anything else before the data member, or a second control member, is an error. Members after the
+ * data member are not read, as dpkg does not read them.
+ */
+export async function readDebLayout(ar: ArReader): Promise<DebLayout> {
+  const path = ar.path;
+  const first = await ar.next();
+  if (first === null) throw bad(path, 'empty archive');
+  if (first.name !== 'debian-binary') throw bad(path, `not a Debian binary archive (first member is '${first.name}')`);
+  const versionText = (await ar.readMember(first, MAX_DEBIAN_BINARY)).toString('latin1');
+  const newline = versionText.indexOf('\n');
+  if (newline === -1) throw bad(path, 'debian-binary has no newline');
+  const version = versionText.slice(0, newline);
+  const m = /^([0-9]+)\.([0-9]+)$/.exec(version);
+  if (!m) throw bad(path, `invalid archive format version ${JSON.stringify(version)}`);
+  if (m[1] !== '2') throw bad(path, `archive format version ${version} is not supported (only 2.x)`);
+
+  let control: DebMember | undefined;
+  for (;;) {
+    const member = await ar.next();
+    if (member === null) {
+      throw bad(path, control ? "no data.tar member (truncated?)" : 'no control.tar member (truncated?)');
+    }
+    if (member.name.startsWith('_')) continue;
+    if (member.name.startsWith('control.tar')) {
+      if (control) throw bad(path, `duplicate control member '${member.name}' after '${control.name}'`);
+      control = { ...member, compression: memberCompression(path, member, 'control.tar') };
+      continue;
+    }
+    if (member.name.startsWith('data.tar')) {
+      if (!control) throw bad(path, `member '${member.name}' comes before the control.tar member`);
+      return { version, control, data: { ...member, compression: memberCompression(path, member, 'data.tar') } };
+    }
+    throw bad(path, `unexpected member '${member.name}' before ${control ? 'data.tar' : 'control.tar'}`);
+  }
+}
+
+/**
+ * The decompressed bytes of a member, with any decompressor failure turned into one line naming the
+ * archive and the member.
+ */
+async function* memberBytes(ar: ArReader, member: DebMember): AsyncGenerator<Buffer> {
+  try {
+    yield* decompress(ar.streamMember(member), member.compression);
+  } catch (err) {
+    if (err instanceof OvermergeError) throw err;
+    const what = member.compression === 'none' ? 'data' : `${member.compression} data`;
+    throw new OvermergeError('E_BAD_ARCHIVE', `${ar.path}: ${member.name}: corrupt ${what} (${describe(err)})`, {
+      op: 'read archive',
+      path: ar.path,
+      cause: err,
+    });
+  }
+}
+
+function describe(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s+/g, ' ').trim() || 'unknown error';
+}
+
+function tarOptions(ar: ArReader, member: DebMember, extra: TarReadOptions = {}): TarReadOptions {
+  return { ...extra, label: `${ar.path}: ${member.name}` };
+}
+
+async function readBody(entry: TarEntry, limit: number, what: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of entry.body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw new OvermergeError('E_BAD_ARCHIVE', `${what} is larger than ${limit} bytes`, { op: 'read archive' });
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, total);
+}
+
+/** A control.tar member path reduced to its name, or undefined when it is not at the top level. */
+function topLevelName(name: string): string | undefined {
+  const stripped = name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+  if (stripped === '' || stripped.includes('/')) return undefined;
+  return stripped;
+}
+
+/**
+ * Reads control.tar: every top-level regular file (bounded in size), the control paragraph parsed and
+ * checked as dpkg checks it.
+ */
+export async function readDebControl(path: string): Promise<DebControl> {
+  const ar = await ArReader.open(path);
+  try {
+    const layout = await readDebLayout(ar);
+    const files = new Map<string, Buffer>();
+    let total = 0;
+    for await (const entry of readTar(memberBytes(ar, layout.control), tarOptions(ar, layout.control))) {
+      const name = entry.header.type === 'file' ? topLevelName(entry.header.name) : undefined;
+      if (name === undefined) {
+        entry.body.resume();
+        continue;
+      }
+      const what = `${path}: ${layout.control.name}: ${name}`;
+      if (files.has(name)) throw bad(path, `${layout.control.name}: '${name}' appears twice`);
+      const data = await readBody(entry, MAX_CONTROL_MEMBER, what);
+      total += data.length;
+      if (total > MAX_CONTROL_TOTAL) throw bad(path, `${layout.control.name} is larger than ${MAX_CONTROL_TOTAL} bytes`);
+      files.set(name, data);
+    }
+    const controlBytes = files.get('control');
+    if (controlBytes === undefined) throw bad(path, `${layout.control.name} has no control file`);
+    const controlText = decodeControlText(controlBytes, path);
+    const fields = singleParagraph(controlText, path);
+    validateControlFields(fields, path);
+    return { path, fields, controlText, files, dataCompression: layout.data.compression };
+  } finally {
+    await ar.close();
+  }
+}
+
+/** The one paragraph a binary control file must hold. */
+export function singleParagraph(text: string, source: string): Paragraph {
+  const paragraphs = parseParagraphs(text, { source: `${source}: control` });
+  if (paragraphs.length === 0) {
+    throw new OvermergeError('E_BAD_CONTROL', `${source}: control file is empty`, { op: 'read control', path: source });
+  }
+  if (paragraphs.length > 1) {
+    throw new OvermergeError('E_BAD_CONTROL', `${source}: control file has ${paragraphs.length} paragraphs; only one is allowed`, {
+      op: 'read control',
+      path: source,
+    });
+  }
+  return paragraphs[0];
+}
+
+/**
+ * Streams the entries of data.tar. The archive stays open until iteration ends (or is abandoned with
+ * `break`/`return`), and each entry's body must be consumed or resumed before the next is produced.
+ */
+export async function* readDebData(path: string, options: Pick<TarReadOptions, 'trailingData' | 'maxMetaSize'> = {}): AsyncGenerator<TarEntry> {
+  const ar = await ArReader.open(path);
+  try {
+    const layout = await readDebLayout(ar);
+    yield* readTar(memberBytes(ar, layout.data), tarOptions(ar, layout.data, options));
+  } finally {
+    await ar.close();
+  }
+}
+
+/** The raw bytes of the control file, as `dpkg-deb -f` prints them (after the archive checks). */
+export async function readControlBytes(path: string): Promise<Buffer> {
+  const control = await readDebControl(path);
+  return control.files.get('control') as Buffer;
+}

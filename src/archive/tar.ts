@@ -1,0 +1,333 @@
+import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
+import { OvermergeError } from '../errors';
+import { ByteSource } from './byte-source';
+import { mergeGlobal, parsePaxRecords, paxOverrides, type PaxOverrides } from './pax';
+import { BLOCK, cString, isZeroBlock, parseHeaderBlock, TarProblem, type RawHeader } from './tar-header';
+
+/**
+ * A streaming tar reader of our own rather than tar-stream: tar-stream buffers pax and GNU long-name
+ * records whole with no cap, decodes names to strings (losing the exact bytes Linux names are made of),
+ * and accepts headers a hostile archive uses to desynchronise readers. Here every header is checked
+ * before anything of its entry is handed out, and entry bodies stream with backpressure.
+ */
+
+export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
+
+export interface TarHeader {
+  name: string;
+  nameBytes: Buffer;
+  nameIsUtf8: boolean;
+  type: EntryType;
+  /** Permission bits including setuid/setgid/sticky (& 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  size: number;
+  /** Seconds since the epoch; fractional when a pax record gave it. */
+  mtime: number;
+  linkname?: string;
+  linkBytes?: Buffer;
+  linkIsUtf8?: boolean;
+  devmajor: number;
+  devminor: number;
+  /** The header's type flag as written ('0', '5', '7', ...): listings show contiguous files as 'C'. */
+  typeflag: string;
+  /** Extended attributes from pax SCHILY.xattr.* records, when there were any. */
+  xattrs?: Map<string, Buffer>;
+}
+
+export interface TarEntry {
+  header: TarHeader;
+  /** Must be fully consumed (or .resume()d) before the next entry is yielded. */
+  body: Readable;
+}
+
+export interface TarReadOptions {
+  /** Prefix of error messages: `FILE: MEMBER`. */
+  label?: string;
+  /** Largest pax or GNU long-name record accepted (they are held in memory whole). Default 1 MiB. */
+  maxMetaSize?: number;
+  /**
+   * What follows the end-of-archive marker. dpkg reads it and throws it away, so 'ignore' is the
+   * default; 'error' refuses anything but zero padding there.
+   */
+  trailingData?: 'ignore' | 'error';
+}
+
+const DEFAULT_MAX_META = 1 << 20;
+const BODY_CHUNK = 256 * 1024;
+
+const TYPES: Record<string, EntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'directory',
+  '6': 'fifo',
+};
+
+/** Records (pax `x`, GNU `L`/`K`) collected for the entry that follows them. */
+interface Pending {
+  pax?: PaxOverrides;
+  longName?: Buffer;
+  longLink?: Buffer;
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+function decodeName(bytes: Buffer): { text: string; utf8: boolean } {
+  const utf8 = isUtf8(bytes);
+  return { text: bytes.toString('utf8'), utf8 };
+}
+
+/**
+ * Reads a tar stream entry by entry. Errors are OvermergeError('E_BAD_ARCHIVE') naming `label` and the
+ * byte offset of the offending header; they surface from the iterator and from the body being read.
+ */
+export async function* readTar(source: AsyncIterable<Buffer>, options: TarReadOptions = {}): AsyncGenerator<TarEntry> {
+  const reader = new TarReader(new ByteSource(source), options);
+  try {
+    yield* reader.entries();
+  } finally {
+    await reader.close();
+  }
+}
+
+class TarReader {
+  private readonly label: string;
+  private readonly maxMeta: number;
+  private readonly global = new Map<string, Buffer>();
+  private headerOffset = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly options: TarReadOptions,
+  ) {
+    this.label = options.label ?? 'tar archive';
+    this.maxMeta = options.maxMetaSize ?? DEFAULT_MAX_META;
+  }
+
+  private fail(problem: string, cause?: unknown): OvermergeError {
+    if (cause instanceof OvermergeError) return cause;
+    return new OvermergeError('E_BAD_ARCHIVE', `${this.label}: ${problem} (at byte ${this.headerOffset})`, {
+      op: 'read archive',
+      cause,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.src.close();
+  }
+
+  async *entries(): AsyncGenerator<TarEntry> {
+    let pending: Pending = {};
+    for (;;) {
+      this.headerOffset = this.src.position;
+      const block = await this.src.readExact(BLOCK);
+      if (block.length === 0 || isZeroBlock(block)) {
+        if (pending.pax || pending.longName || pending.longLink) {
+          throw this.fail('extended header not followed by an entry');
+        }
+        if (block.length !== 0) await this.finishAfterEnd();
+        return;
+      }
+      if (block.length < BLOCK) throw this.fail('truncated tar header');
+      let raw: RawHeader;
+      try {
+        raw = parseHeaderBlock(block);
+      } catch (err) {
+        throw err instanceof TarProblem ? this.fail(err.message) : err;
+      }
+      if (raw.typeflag in TYPES) {
+        const header = this.entryHeader(raw, pending);
+        pending = {};
+        yield* this.emit(header);
+      } else {
+        pending = await this.readMeta(raw, pending);
+      }
+    }
+  }
+
+  /** GNU tar stops at the first zero block (a lone one draws a warning); dpkg then drains the stream. */
+  private async finishAfterEnd(): Promise<void> {
+    await this.src.readExact(BLOCK);
+    for (;;) {
+      const rest = await this.src.readSome(BODY_CHUNK);
+      if (rest === null) return;
+      if (this.options.trailingData === 'error' && !isZeroBlock(rest)) {
+        throw this.fail('data after the end-of-archive marker');
+      }
+    }
+  }
+
+  private async readMeta(raw: RawHeader, pending: Pending): Promise<Pending> {
+    if (raw.size > this.maxMeta) {
+      throw this.fail(`extended header of ${raw.size} bytes exceeds the ${this.maxMeta}-byte limit`);
+    }
+    const data = await this.src.readExact(raw.size);
+    if (data.length < raw.size) throw this.fail('truncated extended header');
+    if ((await this.src.skip(padding(raw.size))) < padding(raw.size)) throw this.fail('truncated extended header');
+    const next: Pending = { ...pending };
+    try {
+      switch (raw.typeflag) {
+        case 'g':
+          mergeGlobal(this.global, parsePaxRecords(data));
+          paxOverrides(this.global);
+          return next;
+        case 'x':
+          // Mixing pax and GNU records for one entry is where readers disagree on which wins.
+          if (pending.pax) throw new TarProblem('two pax headers for one entry');
+          if (pending.longName || pending.longLink) throw new TarProblem('pax header after a GNU long-name header');
+          next.pax = paxOverrides(parsePaxRecords(data));
+          return next;
+        case 'L':
+        case 'K': {
+          if (pending.pax) throw new TarProblem('GNU long-name header after a pax header');
+          const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
+          if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
+          const value = cString(data);
+          if (value.length === 0) throw new TarProblem('empty GNU long-name header');
+          next[key] = Buffer.from(value);
+          return next;
+        }
+        default:
+          throw new TarProblem(`unsupported tar entry type ${JSON.stringify(raw.typeflag)}`);
+      }
+    } catch (err) {
+      throw err instanceof TarProblem ? this.fail(err.message) : err;
+    }
+  }
+
+  private entryHeader(raw: RawHeader, pending: Pending): TarHeader {
+    const pax = { ...paxOverrides(this.global), ...(pending.pax ?? {}) };
+    const nameBytes = pax.path ?? pending.longName ?? raw.nameBytes;
+    const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkBytes;
+    let type = TYPES[raw.typeflag];
+    // Pre-POSIX archives mark directories as plain files whose name ends in '/'.
+    if (type === 'file' && raw.typeflag !== '7' && nameBytes.length > 0 && nameBytes[nameBytes.length - 1] === 0x2f) {
+      type = 'directory';
+    }
+    const size = pax.size ?? raw.size;
+    if (nameBytes.length === 0) throw this.fail('tar entry with an empty name');
+    if (type !== 'file' && size !== 0) {
+      throw this.fail(`${type} entry ${JSON.stringify(nameBytes.toString('utf8'))} has a non-zero size (${size})`);
+    }
+    const name = decodeName(nameBytes);
+    const header: TarHeader = {
+      name: name.text,
+      nameBytes,
+      nameIsUtf8: name.utf8,
+      type,
+      mode: raw.mode,
+      uid: pax.uid ?? raw.uid,
+      gid: pax.gid ?? raw.gid,
+      uname: (pax.uname ?? raw.uname).toString('utf8'),
+      gname: (pax.gname ?? raw.gname).toString('utf8'),
+      size,
+      mtime: pax.mtime ?? raw.mtime,
+      devmajor: raw.devmajor,
+      devminor: raw.devminor,
+      typeflag: raw.typeflag,
+    };
+    if (type === 'symlink' || type === 'hardlink') {
+      if (linkBytes.length === 0) throw this.fail(`${type} ${JSON.stringify(name.text)} has no target`);
+      const link = decodeName(linkBytes);
+      header.linkname = link.text;
+      header.linkBytes = linkBytes;
+      header.linkIsUtf8 = link.utf8;
+    }
+    if (pax.xattrs) header.xattrs = pax.xattrs;
+    return header;
+  }
+
+  /** Yields one entry, then makes sure its body and padding are consumed before the next header. */
+  private async *emit(header: TarHeader): AsyncGenerator<TarEntry> {
+    const body = new EntryBody(this.src, header.size, (problem, cause) => this.fail(problem, cause));
+    yield { header, body: body.stream };
+    await body.finish();
+    const pad = padding(header.size);
+    if ((await this.src.skip(pad)) < pad) throw this.fail('truncated tar entry padding');
+  }
+}
+
+/**
+ * The body of one entry as a Readable that pulls from the shared source only on demand. The reader
+ * owns what the consumer left: it waits for a flowing body to end, and skips an untouched one itself.
+ */
+class EntryBody {
+  readonly stream: Readable;
+  private remaining: number;
+  private inflight: Promise<void> | null = null;
+  private failure: unknown = null;
+
+  constructor(
+    private readonly src: ByteSource,
+    size: number,
+    private readonly fail: (problem: string, cause?: unknown) => OvermergeError,
+  ) {
+    this.remaining = size;
+    this.stream = new Readable({
+      highWaterMark: BODY_CHUNK,
+      read: () => this.pull(),
+    });
+    // Failures reach the consumer through the iterator too; without a listener an unread body's
+    // error event would crash the process instead.
+    this.stream.on('error', () => {});
+    if (size === 0) this.stream.push(null);
+  }
+
+  private pull(): void {
+    if (this.remaining === 0) {
+      this.stream.push(null);
+      return;
+    }
+    this.inflight = this.src.readSome(Math.min(this.remaining, BODY_CHUNK)).then(
+      (chunk) => {
+        this.inflight = null;
+        if (chunk === null) {
+          this.abort(this.fail('truncated tar entry'));
+          return;
+        }
+        this.remaining -= chunk.length;
+        this.stream.push(chunk);
+        if (this.remaining === 0) this.stream.push(null);
+      },
+      (err: unknown) => {
+        this.inflight = null;
+        this.abort(this.fail('cannot read tar entry', err));
+      },
+    );
+  }
+
+  private abort(err: OvermergeError): void {
+    this.failure = err;
+    this.stream.destroy(err);
+  }
+
+  async finish(): Promise<void> {
+    const s = this.stream;
+    if (!s.destroyed && !s.readableEnded && s.readableFlowing === true) {
+      await new Promise<void>((resolve) => {
+        s.once('end', resolve);
+        s.once('close', resolve);
+        s.once('error', () => resolve());
+      });
+    }
+    if (this.inflight) await this.inflight;
+    if (this.failure) throw this.failure;
+    if (!s.destroyed && !s.readableEnded) s.destroy();
+    if (this.remaining > 0) {
+      const left = this.remaining;
+      this.remaining = 0;
+      if ((await this.src.skip(left)) < left) throw this.fail('truncated tar entry');
+    }
+  }
+}

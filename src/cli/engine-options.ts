@@ -1,0 +1,42 @@
+import type { Argv } from 'yargs';
+import { CrashPoints } from '../engine/crash';
+import type { TxnOptions } from '../engine/transaction';
+import type { GlobalArgs } from './global';
+import type { Io } from './command';
+import { Progress } from './progress';
+
+/** Options of the commands that change a root. */
+export interface ChangeArgs extends GlobalArgs {
+  forceOverwrite: boolean;
+  forceConfnew: boolean;
+  forceConfold: boolean;
+}
+
+export function changeOptions(y: Argv): Argv {
+  return y
+    .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
+    .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
+    .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
+    .conflicts('force-confnew', 'force-confold');
+}
+
+/** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
+const JOURNAL_BATCH = 256;
+
+export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
+  const progress = new Progress(io, !args.quiet && io.isTTY);
+  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  return {
+    progress,
+    opts: {
+      mode: args.mode,
+      forceOverwrite: args.forceOverwrite ?? false,
+      conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
+      crash: CrashPoints.fromEnv(),
+      autoRecover: args.autoRecover,
+      asRoot: process.getuid?.() === 0,
+      progress: (phase, done, total) => progress.update(phase, done, total),
+    },
+  };
+}

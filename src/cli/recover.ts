@@ -1,0 +1,31 @@
+import { openForWriting } from '../engine/context';
+import { CrashPoints } from '../engine/crash';
+import { recoverAll } from '../engine/recover';
+import { defineCommand } from './command';
+import type { GlobalArgs } from './global';
+
+export const recoverCommand = defineCommand<GlobalArgs>({
+  command: 'recover',
+  describe: 'finish or undo a transaction that was interrupted (crash, kill -9, power loss)',
+  builder: (y) => y,
+  async run(args, io) {
+    const w = await openForWriting(args);
+    const crash = CrashPoints.fromEnv();
+    try {
+      const done = await recoverAll(w.db, crash);
+      if (args.json) io.stdout.write(`${JSON.stringify(done)}\n`);
+      else if (done.length === 0) io.stdout.write('nothing to recover\n');
+      for (const r of args.json ? [] : done) {
+        io.stdout.write(
+          r.outcome === 'old'
+            ? `transaction ${r.txnId} (${r.kind}) was interrupted before its commit: undone, the root is in its old state\n`
+            : `transaction ${r.txnId} (${r.kind}) was committed: clean-up finished, the root is in its new state\n`,
+        );
+      }
+      return 0;
+    } finally {
+      crash.recordCount();
+      w.close();
+    }
+  },
+});

@@ -1,0 +1,5 @@
+export { openDatabase } from './open';
+export type { OpenOptions } from './open';
+export { Db } from './db';
+export { SCHEMA_VERSION } from './schema';
+export * from './types';

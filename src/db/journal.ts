@@ -1,0 +1,128 @@
+import { expectOne, guarded, guardedIter } from './db-error';
+import type { Statements } from './statements';
+import type { JournalData, JournalKind, JournalStep, StepInput } from './types';
+
+const COLUMNS = `id, txn_id AS txnId, seq, kind, data, state`;
+
+export const JOURNAL_SQL = {
+  intend: `INSERT INTO journal (txn_id, seq, kind, data, state)
+    SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, 'intent' FROM journal WHERE txn_id = ?
+    RETURNING id`,
+  done: `UPDATE journal SET state = 'done' WHERE id = ? AND state = 'intent'`,
+  // json_patch merges: keys given replace or add, keys set to null are removed (RFC 7396).
+  doneWithData: `UPDATE journal SET state = 'done', data = json_patch(data, ?) WHERE id = ? AND state = 'intent'`,
+  undone: `UPDATE journal SET state = 'undone' WHERE id = ? AND state IN ('intent', 'done')`,
+  get: `SELECT ${COLUMNS} FROM journal WHERE id = ?`,
+  steps: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? ORDER BY seq`,
+  stepsReverse: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? ORDER BY seq DESC`,
+  count: `SELECT count(*) AS n FROM journal WHERE txn_id = ?`,
+  clear: `DELETE FROM journal WHERE txn_id = ?`,
+} as const;
+
+interface RawStep extends Omit<JournalStep, 'data'> {
+  data: string;
+}
+
+function toStep(r: RawStep): JournalStep {
+  return { ...r, data: JSON.parse(r.data) as JournalData };
+}
+
+/**
+ * The write-ahead journal of filesystem steps. Outside a `Db.transaction` each call is its own durable
+ * SQLite commit (synchronous=FULL): `intend` returns only once the intent is on disk, so the step may then
+ * be performed; `done` records that it happened. The *Many variants write a batch in one commit.
+ */
+export class Journal {
+  constructor(private readonly s: Statements) {}
+
+  /** Records the intent to perform a step; returns the step id. */
+  intend(txnId: number, kind: JournalKind, data: JournalData): number {
+    return guarded(this.s.file, `journal a ${kind} step of transaction ${txnId}`, () => this.insert(txnId, kind, data));
+  }
+
+  /** Records several intents in one SQLite commit; ids come back in input order (seq follows it too). */
+  intendMany(txnId: number, steps: Iterable<StepInput>): number[] {
+    return guarded(this.s.file, `journal steps of transaction ${txnId}`, () =>
+      this.s.inTransaction(() => {
+        const ids: number[] = [];
+        for (const st of steps) ids.push(this.insert(txnId, st.kind, st.data));
+        return ids;
+      }),
+    );
+  }
+
+  /** Marks an intended step done, merging `data` (e.g. the backup handle) into its payload if given. */
+  done(stepId: number, data?: JournalData): void {
+    guarded(this.s.file, `journal step ${stepId} as done`, () => this.markDone(stepId, data));
+  }
+
+  doneMany(stepIds: Iterable<number>): void {
+    guarded(this.s.file, 'journal steps as done', () =>
+      this.s.inTransaction(() => {
+        for (const id of stepIds) this.markDone(id, undefined);
+      }),
+    );
+  }
+
+  /** Marks a step (intended or done) as undone: its effect has been reversed or never happened. */
+  undone(stepId: number): void {
+    guarded(this.s.file, `journal step ${stepId} as undone`, () => {
+      expectOne(this.s, this.s.get(JOURNAL_SQL.undone).run(stepId).changes, `journal step ${stepId} (not undone yet)`);
+    });
+  }
+
+  undoneMany(stepIds: Iterable<number>): void {
+    guarded(this.s.file, 'journal steps as undone', () =>
+      this.s.inTransaction(() => {
+        const st = this.s.get(JOURNAL_SQL.undone);
+        for (const id of stepIds) expectOne(this.s, st.run(id).changes, `journal step ${id} (not undone yet)`);
+      }),
+    );
+  }
+
+  get(stepId: number): JournalStep | undefined {
+    return guarded(this.s.file, `read journal step ${stepId}`, () => {
+      const r = this.s.get(JOURNAL_SQL.get).get(stepId) as RawStep | undefined;
+      return r === undefined ? undefined : toStep(r);
+    });
+  }
+
+  /**
+   * The steps of a transaction in order (newest first with `reverse`, the order to undo them), streamed.
+   * Reads are allowed while iterating, writes are not (better-sqlite3): collect ids first, or finish.
+   */
+  steps(txnId: number, opts: { reverse?: boolean } = {}): Generator<JournalStep, void, undefined> {
+    const s = this.s;
+    const sql = opts.reverse ? JOURNAL_SQL.stepsReverse : JOURNAL_SQL.steps;
+    return guardedIter(s.file, `read the journal of transaction ${txnId}`, function* () {
+      for (const r of s.get(sql).iterate(txnId) as IterableIterator<RawStep>) yield toStep(r);
+    });
+  }
+
+  count(txnId: number): number {
+    return guarded(this.s.file, `count the journal of transaction ${txnId}`, () =>
+      (this.s.get(JOURNAL_SQL.count).get(txnId) as { n: number }).n,
+    );
+  }
+
+  /** Drops a finished transaction's steps once nothing can need them (after clean-up). */
+  clear(txnId: number): number {
+    return guarded(this.s.file, `clear the journal of transaction ${txnId}`, () =>
+      this.s.get(JOURNAL_SQL.clear).run(txnId).changes,
+    );
+  }
+
+  private insert(txnId: number, kind: JournalKind, data: JournalData): number {
+    const row = this.s.get(JOURNAL_SQL.intend).get(txnId, kind, JSON.stringify(data), txnId) as { id: number };
+    return row.id;
+  }
+
+  private markDone(stepId: number, data: JournalData | undefined): void {
+    const changes =
+      data === undefined
+        ? this.s.get(JOURNAL_SQL.done).run(stepId).changes
+        : this.s.get(JOURNAL_SQL.doneWithData).run(JSON.stringify(data), stepId).changes;
+    expectOne(this.s, changes, `journal step ${stepId} (intended, not done)`);
+  }
+}
+

@@ -1,0 +1,150 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fsError, OvermergeError } from '../errors';
+import { Db } from './db';
+import { dbError, sqliteCode } from './db-error';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema';
+
+export interface OpenOptions {
+  /** Open for reading only (list, files, owner): no directory creation, no migration, no writes. */
+  readonly?: boolean;
+  /** How long to wait for another connection's write lock before failing with E_DB. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating it and its directory if needed) the overmerge database at `file`, brings its schema up
+ * to date and returns the Db. Refuses, with one-line E_DB errors, files that are not SQLite, SQLite files
+ * of other programs, and databases written by a newer overmerge.
+ */
+export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  const readonly = opts.readonly ?? false;
+  if (readonly && !fs.existsSync(file)) {
+    throw new OvermergeError('E_DB', `no overmerge database at ${file}`, {
+      op: 'open database',
+      path: file,
+      hint: 'nothing has been installed into this root yet',
+    });
+  }
+  if (isDirectory(file)) {
+    throw new OvermergeError('E_DB', `${file} is a directory, not a database file`, {
+      op: 'open database',
+      path: file,
+      hint: 'give --db the path of a file',
+    });
+  }
+  if (!readonly) makeParent(file);
+  let sql: Database.Database;
+  try {
+    sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (err) {
+    throw dbError(err, file, 'open the database');
+  }
+  try {
+    checkIdentity(sql, file);
+    if (!readonly) {
+      // WAL: readers (list/owner) never block the writer; FULL: a commit is on disk when it returns.
+      sql.pragma('journal_mode = WAL');
+      sql.pragma('synchronous = FULL');
+    }
+    sql.pragma('foreign_keys = ON');
+    if (readonly) requireCurrent(sql, file);
+    else migrate(sql, file);
+    return new Db(sql, file, readonly);
+  } catch (err) {
+    sql.close();
+    throw dbError(err, file, 'open the database');
+  }
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function makeParent(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw fsError('create the database directory', err, dir);
+  }
+}
+
+/** Reads the header fields; the first read is also where SQLite notices a file that is not a database. */
+function checkIdentity(sql: Database.Database, file: string): void {
+  let appId: number;
+  let version: number;
+  try {
+    appId = sql.pragma('application_id', { simple: true }) as number;
+    version = sql.pragma('user_version', { simple: true }) as number;
+  } catch (err) {
+    const code = sqliteCode(err);
+    if (code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT')) {
+      throw notOurs(file, code === 'SQLITE_NOTADB' ? 'not an SQLite database' : 'the file is corrupt', err);
+    }
+    throw err;
+  }
+  if (appId !== 0 && appId !== APPLICATION_ID) {
+    throw notOurs(file, `SQLite application id 0x${(appId >>> 0).toString(16)} belongs to another program`);
+  }
+  if (appId === 0 && version === 0) {
+    const tables = sql.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'`).get() as { n: number };
+    if (tables.n > 0) throw notOurs(file, 'it holds tables of another program');
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new OvermergeError(
+      'E_DB',
+      `database ${file} has schema version ${version}, newer than this overmerge understands (${SCHEMA_VERSION})`,
+      { op: 'open database', path: file, hint: 'use the overmerge that wrote it, or a newer one' },
+    );
+  }
+}
+
+function notOurs(file: string, why: string, cause?: unknown): OvermergeError {
+  return new OvermergeError('E_DB', `${file} is not an overmerge database: ${why}`, {
+    op: 'open database',
+    path: file,
+    hint: 'point --db at an overmerge database, or at a path that does not exist yet',
+    cause,
+  });
+}
+
+function requireCurrent(sql: Database.Database, file: string): void {
+  const version = sql.pragma('user_version', { simple: true }) as number;
+  if (version < SCHEMA_VERSION) {
+    throw new OvermergeError(
+      'E_DB',
+      `database ${file} has schema version ${version}; this overmerge needs ${SCHEMA_VERSION} and cannot upgrade it read-only`,
+      { op: 'open database', path: file, hint: 'run any writing command (e.g. `overmerge recover`) once to upgrade it' },
+    );
+  }
+}
+
+/**
+ * Applies the missing migrations in order (the list is a parameter only so tests can feed broken ones), each with its version bump in one IMMEDIATE transaction. The
+ * version is re-read under the write lock, so two processes opening a new database at once apply each
+ * migration exactly once.
+ */
+export function migrate(sql: Database.Database, file: string, migrations: readonly Migration[] = MIGRATIONS): void {
+  const start = sql.pragma('user_version', { simple: true }) as number;
+  // Up to date (the usual case): no write lock taken.
+  for (let target = start + 1; target <= migrations.length; target++) {
+    const step = sql.transaction(() => {
+      const current = sql.pragma('user_version', { simple: true }) as number;
+      if (current >= target) return;
+      if (current !== target - 1) {
+        throw new OvermergeError('E_DB', `database ${file}: schema version ${current} changed while migrating`, {
+          path: file,
+        });
+      }
+      migrations[target - 1](sql);
+      sql.pragma(`user_version = ${target}`);
+    });
+    step.immediate();
+  }
+}

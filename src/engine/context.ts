@@ -1,0 +1,98 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Db } from '../db/db';
+import { openDatabase } from '../db/open';
+import { OvermergeError } from '../errors';
+import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
+import { acquireLock, releaseOnExit, type Lock } from './lock';
+
+/** The administrative folder inside the root: lock, default database, staging. */
+export const ADMIN_DIR = 'var/lib/overmerge';
+
+export interface Locations {
+  root: Root;
+  /** Host path of ROOT/var/lib/overmerge. */
+  adminDir: string;
+  dbFile: string;
+  /** Where transactions stage archives (one subfolder each). */
+  stagingBase: string;
+}
+
+export interface LocationArgs {
+  root: string;
+  db?: string;
+  staging?: string;
+}
+
+export async function locate(args: LocationArgs): Promise<Locations> {
+  const root = await openRoot(args.root);
+  const adminDir = hostPath(root, parseRootPath(`/${ADMIN_DIR}`));
+  return {
+    root,
+    adminDir,
+    dbFile: args.db !== undefined ? path.resolve(args.db) : path.join(adminDir, 'db.sqlite'),
+    stagingBase: args.staging !== undefined ? path.resolve(args.staging) : path.join(adminDir, 'staging'),
+  };
+}
+
+/** A database for a reading command, or undefined when nothing was ever installed (nothing is created). */
+export function openForReading(loc: Locations): Db | undefined {
+  if (!fs.existsSync(loc.dbFile)) return undefined;
+  return openDatabase(loc.dbFile, { readonly: true });
+}
+
+export interface Writer {
+  loc: Locations;
+  db: Db;
+  /** Releases the lock and closes the database. */
+  close(): void;
+}
+
+/**
+ * Opens a root for writing: the writer lock first (one writer per root), then the database. The admin
+ * folder is created inside the root; a root whose admin path is a symlink is refused, so the lock and the
+ * database can never land outside it.
+ */
+export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
+  const loc = await locate(args);
+  ensureAdminDir(loc);
+  const lock: Lock = await acquireLock(loc.adminDir, { waitSeconds: args.lockWait, label: loc.root.host });
+  const forget = releaseOnExit(lock);
+  let db: Db;
+  try {
+    db = openDatabase(loc.dbFile);
+  } catch (err) {
+    forget();
+    lock.release();
+    throw err;
+  }
+  return {
+    loc,
+    db,
+    close() {
+      db.close();
+      forget();
+      lock.release();
+    },
+  };
+}
+
+function ensureAdminDir(loc: Locations): void {
+  let dir = loc.root.host;
+  for (const part of ADMIN_DIR.split('/')) {
+    dir = path.join(dir, part);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(dir);
+    } catch {
+      fs.mkdirSync(dir, { mode: 0o755 });
+      continue;
+    }
+    if (!st.isDirectory()) {
+      throw new OvermergeError('E_UNSAFE_PATH', `${dir} is not a directory; refusing to use it as overmerge's admin folder`, {
+        op: 'open root',
+        path: dir,
+      });
+    }
+  }
+}

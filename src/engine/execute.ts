@@ -1,0 +1,257 @@
+import type { Db } from '../db/db';
+import type { JournalStep } from '../db/types';
+import { OvermergeError } from '../errors';
+import {
+  applyMeta,
+  createSpecial,
+  kindAt,
+  makeDirectory,
+  removeTree,
+  renameOver,
+  rmdirIfEmpty,
+  rmdirIfPresent,
+  unlinkIfPresent,
+  type SpecialEntry,
+} from '../fs/entries';
+import { backupState, discardBackup, moveAside, planMoveAside, restoreBackup, type BackupHandle } from '../fs/move-aside';
+import { place, planPlace, undoPlace, type PlaceMode } from '../fs/place';
+import { hostPath, type Root } from '../fs/rootpath';
+import type { StepHooks } from '../fs/steps';
+import { SyncBatch } from '../fs/sync';
+import { newTempId, tempSibling } from '../fs/tempname';
+import type { CrashPoints } from './crash';
+import type { JournaledStep } from './journaled';
+import type { Step } from './model';
+
+export interface ExecOptions {
+  mode: PlaceMode;
+  asRoot: boolean;
+  crash: CrashPoints;
+  /** Journal intents written per SQLite transaction (1 = one durable write per step). */
+  batchSize: number;
+  /** Called after each step, for progress. */
+  onStep?: (done: number, total: number) => void;
+}
+
+/**
+ * Makes plan steps concrete (host paths, temporary and backup names) without touching anything. The
+ * staging folder comes first so that undoing the journal also removes it.
+ */
+export function concretize(root: Root, stagingDir: string, steps: Step[], mode: PlaceMode): JournaledStep[] {
+  const out: JournaledStep[] = [{ op: 'staging', dir: stagingDir }];
+  for (const s of steps) {
+    const target = hostPath(root, s.path);
+    switch (s.kind) {
+      case 'mkdir':
+        out.push({ op: 'mkdir', target, meta: s.meta, backup: s.aside === 'none' ? undefined : planMoveAside(target) });
+        break;
+      case 'chmeta':
+        out.push({ op: 'chmeta', target, meta: s.meta, was: s.was });
+        break;
+      case 'remove':
+        out.push(s.directory ? { op: 'rmdir', target } : { op: 'remove', target, backup: planMoveAside(target) });
+        break;
+      case 'place': {
+        const backup = s.aside === 'none' ? undefined : planMoveAside(target, { keepOriginal: s.aside === 'link' });
+        const e = s.entry;
+        if (e.type === 'file') {
+          out.push({ op: 'place-file', target, plan: planPlace(e.staged as string, target, mode), backup });
+        } else if (e.type === 'directory') {
+          throw new OvermergeError('E_INTERNAL', `a directory cannot be placed as a file: ${target}`, { op: 'plan' });
+        } else {
+          const entry: SpecialEntry = {
+            type: e.type,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            mtime: e.mtime,
+            target: e.target,
+            devmajor: e.devmajor,
+            devminor: e.devminor,
+            linkFrom: s.linkTo === undefined ? undefined : hostPath(root, s.linkTo),
+          };
+          out.push({ op: 'place-special', target, temp: tempSibling(target, 'new', newTempId()), entry, backup });
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs journaled steps: each batch's intents are made durable before any of them acts, and marked done
+ * after. On a failure everything done so far is undone, newest first, and the error is rethrown; the
+ * root is then as it was. The commit is not this module's business: the caller flushes `sync` and
+ * commits once `run` resolves.
+ */
+export class Executor {
+  readonly sync = new SyncBatch();
+
+  constructor(
+    private readonly db: Db,
+    private readonly txnId: number,
+    private readonly opts: ExecOptions,
+  ) {}
+
+  private get hooks(): StepHooks {
+    return { step: () => this.opts.crash.tick() };
+  }
+
+  async run(steps: JournaledStep[]): Promise<void> {
+    for (let i = 0; i < steps.length; i += this.opts.batchSize) {
+      const batch = steps.slice(i, i + this.opts.batchSize);
+      const ids = this.db.journal.intendMany(
+        this.txnId,
+        batch.map((s) => ({ kind: s.op, data: s as unknown as Record<string, unknown> })),
+      );
+      this.opts.crash.tick();
+      for (let j = 0; j < batch.length; j++) {
+        await doStep(batch[j], this.opts, this.hooks, this.sync);
+        this.opts.crash.tick();
+        this.opts.onStep?.(i + j + 1, steps.length);
+      }
+      this.db.journal.doneMany(ids);
+      this.opts.crash.tick();
+    }
+  }
+}
+
+async function doStep(s: JournaledStep, opts: ExecOptions, hooks: StepHooks, sync: SyncBatch): Promise<void> {
+  switch (s.op) {
+    case 'staging':
+      return; // created before the journal began; recorded so undo and finish remove it
+    case 'mkdir':
+      if (s.backup) await moveAside(s.backup, { hooks, sync });
+      await makeDirectory(s.target, s.meta, opts.asRoot);
+      sync.addDir(parentDir(s.target));
+      return;
+    case 'chmeta':
+      await applyMeta(s.target, s.meta, opts.asRoot, false);
+      return;
+    case 'place-file':
+      if (s.backup) await moveAside(s.backup, { hooks, sync });
+      await place(s.plan, { hooks, sync });
+      return;
+    case 'place-special':
+      if (s.backup) await moveAside(s.backup, { hooks, sync });
+      await createSpecial(s.temp, s.entry, opts.asRoot);
+      hooks.step?.('special:created', { path: s.temp });
+      await renameOver(s.temp, s.target);
+      sync.addDir(parentDir(s.target));
+      return;
+    case 'remove':
+      await moveAside(s.backup, { hooks, sync });
+      return;
+    case 'rmdir':
+      return; // see finishStep
+  }
+}
+
+/**
+ * Undoes one step from whatever point it reached (or had not reached): idempotent, so recovery can run
+ * it again after a crash during recovery.
+ */
+export async function undoStep(s: JournaledStep, hooks: StepHooks, sync: SyncBatch): Promise<void> {
+  switch (s.op) {
+    case 'staging':
+      await removeTree(s.dir);
+      return;
+    case 'mkdir': {
+      // The new directory is at the target only if nothing (else) is there any more: no backup at all,
+      // or a move-aside that completed. Its children were undone before it (reverse order).
+      const moved = s.backup === undefined || (await backupState(s.backup)) === 'aside';
+      if (moved && (await kindAt(s.target)) === 'dir') await rmdirIfPresent(s.target);
+      if (s.backup) await restoreBackup(s.backup, { hooks, sync });
+      return;
+    }
+    case 'chmeta':
+      if ((await kindAt(s.target)) === 'dir') await applyMeta(s.target, s.was, process.getuid?.() === 0, false);
+      return;
+    case 'place-file': {
+      const removeTarget = await placedAlone(s.backup);
+      await undoPlace(s.plan, { hooks, removeTarget, sync });
+      if (s.backup) await restoreBackup(s.backup, { hooks, sync });
+      return;
+    }
+    case 'place-special': {
+      await unlinkIfPresent(s.temp);
+      if ((await placedAlone(s.backup)) && (await kindAt(s.target)) === 'other') await unlinkIfPresent(s.target);
+      if (s.backup) await restoreBackup(s.backup, { hooks, sync });
+      return;
+    }
+    case 'remove':
+      await restoreBackup(s.backup, { hooks, sync });
+      return;
+    case 'rmdir':
+      return; // nothing happens before the commit
+  }
+}
+
+/**
+ * Whether what is at the target can only be the newly placed entry: nothing was there before, or the
+ * old entry was moved aside completely. A hard-link backup leaves the old entry at the target until the
+ * new one replaces it, so restoring the link is what undoes it.
+ */
+async function placedAlone(backup: BackupHandle | undefined): Promise<boolean> {
+  if (backup === undefined) return true;
+  if (backup.keepOriginal) return false;
+  return (await backupState(backup)) === 'aside';
+}
+
+/** After the commit: let go of backups and temporaries. Idempotent. */
+export async function finishStep(s: JournaledStep, hooks: StepHooks = {}): Promise<void> {
+  switch (s.op) {
+    case 'staging':
+      await removeTree(s.dir);
+      return;
+    case 'place-special':
+      await unlinkIfPresent(s.temp);
+      break;
+    case 'place-file':
+      await unlinkIfPresent(s.plan.temp);
+      break;
+    case 'rmdir':
+      await rmdirIfEmpty(s.target);
+      return;
+    default:
+  }
+  if ('backup' in s && s.backup) await discardBackup(s.backup, { hooks });
+}
+
+/**
+ * Undoes every journaled step of `txnId`, newest first. Intents of a batch that never got to run are
+ * undone too (there is nothing to find, so nothing happens); their directories may not exist, which is
+ * why syncs are collected and a vanished path is skipped at the flush.
+ */
+export async function undoJournal(db: Db, txnId: number, crash: CrashPoints): Promise<void> {
+  const hooks: StepHooks = { step: () => crash.tick() };
+  const sync = new SyncBatch();
+  for (const j of collect(db, txnId, true)) {
+    if (j.state === 'undone') continue;
+    await undoStep(j.data as unknown as JournaledStep, hooks, sync);
+    await sync.flush();
+    db.journal.undone(j.id);
+    crash.tick();
+  }
+}
+
+/** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
+export async function finishJournal(db: Db, txnId: number, crash: CrashPoints): Promise<void> {
+  const hooks: StepHooks = { step: () => crash.tick() };
+  for (const j of collect(db, txnId, false)) {
+    await finishStep(j.data as unknown as JournaledStep, hooks);
+    crash.tick();
+  }
+  db.journal.clear(txnId);
+  crash.tick();
+}
+
+/** The journal read whole before acting: better-sqlite3 refuses writes while an iterator is open. */
+function collect(db: Db, txnId: number, reverse: boolean): JournalStep[] {
+  return [...db.journal.steps(txnId, { reverse })];
+}
+
+function parentDir(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
+}

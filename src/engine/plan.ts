@@ -1,0 +1,444 @@
+import { compareVersions } from '../control/version';
+import { OvermergeError } from '../errors';
+import type { RootPath } from '../fs/rootpath';
+import type { EntryMeta, ManifestEntry, StagedPackage } from '../stage/manifest';
+import type {
+  Aside,
+  ChangeAction,
+  DiskState,
+  InstallRequest,
+  InstalledFile,
+  InstalledPackage,
+  Owner,
+  PackageRef,
+  Plan,
+  PlanInput,
+  RemoveRequest,
+  Step,
+} from './model';
+import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuffix } from './pathops';
+
+/**
+ * Turns "what the archives ship" × "what the database and the root hold" into an ordered list of filesystem
+ * steps and the rows the commit will write. Pure: every fact it needs is in `input`, so it is tested with
+ * plain data and cannot leave anything half-done. It throws OvermergeError('E_CONFLICT') for a transaction
+ * that must not start.
+ *
+ * Step order: directories (parents first), then everything else in archive order (so a hard link follows
+ * its target), then removals of vanished paths (children first) — new files are in before old ones go.
+ */
+export function plan(input: PlanInput): Plan {
+  return new Planner(input).run();
+}
+
+const ABSENT: DiskState = { type: 'absent' };
+
+const keyOf = (p: PackageRef): string => `${p.name}:${p.architecture}`;
+
+class Planner {
+  private readonly dirSteps: Step[] = [];
+  private readonly placeSteps: Step[] = [];
+  private readonly removals = new Set<RootPath>();
+  /** Non-directory paths claimed by a package installed in this transaction (resolved path → package). */
+  private readonly claimed = new Map<RootPath, StagedPackage>();
+  /** Directories that already have their step. */
+  private readonly dirsPlanned = new Set<RootPath>();
+  /** Directories wanted by a package installed in this transaction. */
+  private readonly wantedDirs = new Set<RootPath>();
+  /** Old paths that leave together with a directory that is moved aside whole. */
+  private readonly goneWithParent: RootPath[] = [];
+  /** Packages this transaction rewrites or deletes: their rows are not "other owners". */
+  private readonly inTxn = new Set<string>();
+  private readonly result: Plan = { steps: [], records: [], deleted: [], disowned: [], changes: [], notices: [], bytes: 0 };
+
+  constructor(private readonly input: PlanInput) {
+    for (const r of input.installs) this.inTxn.add(keyOf(r.staged));
+    for (const r of input.removals) this.inTxn.add(keyOf(r.pkg));
+  }
+
+  run(): Plan {
+    this.checkDuplicatePackages();
+    for (const req of this.input.installs) this.claimPaths(req);
+    for (const req of this.input.installs) this.planInstall(req);
+    for (const req of this.input.installs) if (req.old) this.planVanished(req.old, new Set(req.resolved.values()), false);
+    for (const req of this.input.removals) this.planRemoval(req);
+    const removeSteps = this.orderedRemovals();
+    this.result.steps = [
+      ...this.dirSteps.sort((a, b) => compareShallowFirst(a.path, b.path)),
+      ...this.placeSteps,
+      ...removeSteps,
+    ];
+    return this.result;
+  }
+
+  private checkDuplicatePackages(): void {
+    const seen = new Set<string>();
+    for (const r of this.input.installs) {
+      const k = keyOf(r.staged);
+      if (seen.has(k)) {
+        throw new OvermergeError('E_CONFLICT', `${r.staged.archive}: package ${r.staged.name} is given twice in one transaction`, {
+          op: 'plan',
+          path: r.staged.archive,
+        });
+      }
+      seen.add(k);
+    }
+  }
+
+  /** Records which package of this transaction ships each path, refusing two packages shipping one file. */
+  private claimPaths(req: InstallRequest): void {
+    for (const entry of req.staged.entries) {
+      const at = this.at(req, entry);
+      if (entry.type === 'directory') {
+        this.wantedDirs.add(at);
+        continue;
+      }
+      const other = this.claimed.get(at);
+      if (other && other !== req.staged) {
+        const a = req.staged;
+        const ref: PackageRef = { name: other.name, architecture: other.architecture, version: other.version };
+        if (!this.input.replaces(a, ref) && !this.input.options.forceOverwrite) {
+          throw conflict(a, displayPath(at), ref);
+        }
+      }
+      this.claimed.set(at, req.staged);
+    }
+  }
+
+  private at(req: InstallRequest, entry: ManifestEntry): RootPath {
+    return req.resolved.get(entry.path) ?? entry.path;
+  }
+
+  private disk(p: RootPath): DiskState {
+    return this.input.disk.get(p) ?? ABSENT;
+  }
+
+  /** Owners of `p` outside this transaction's packages. */
+  private othersOwning(p: RootPath): Owner[] {
+    return (this.input.owners.get(p) ?? []).filter((o) => !this.inTxn.has(keyOf(o)));
+  }
+
+  private othersBeneath(p: RootPath): Owner[] {
+    return (this.input.ownedBeneath.get(p) ?? []).filter((o) => !this.inTxn.has(keyOf(o)));
+  }
+
+  private planInstall(req: InstallRequest): void {
+    const { staged, old } = req;
+    const oldByPath = new Map<RootPath, InstalledFile>();
+    for (const f of old?.files ?? []) oldByPath.set(f.path, f);
+    const files: InstalledFile[] = [];
+    for (const entry of staged.entries) {
+      const at = this.at(req, entry);
+      const row = rowFor(entry, at);
+      if (entry.type === 'directory') this.planDirectory(staged, entry, at);
+      else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
+      else this.planNonDirectory(req, entry, at, oldByPath.get(at), row);
+      files.push(row);
+    }
+    // dpkg keeps conffiles a new version no longer ships ("obsolete"); so do we, still owned.
+    const shipped = new Set(req.resolved.values());
+    for (const f of old?.files ?? []) {
+      if (f.conffile && !shipped.has(f.path) && !this.claimed.has(f.path)) files.push(f);
+    }
+    this.result.records.push({ staged, ref: refOf(staged), status: req.status, files });
+    this.result.changes.push({
+      name: staged.name,
+      architecture: staged.architecture,
+      action: changeAction(old, staged.version),
+      oldVersion: old?.version,
+      newVersion: staged.version,
+    });
+  }
+
+  private planDirectory(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {
+    // Several packages of one transaction may ship a directory: it is made (or adjusted) once.
+    if (this.dirsPlanned.has(at)) return;
+    this.dirsPlanned.add(at);
+    const d = this.disk(at);
+    if (d.type === 'directory') {
+      if (!sameOwnership(d, entry)) {
+        this.dirSteps.push({ kind: 'chmeta', path: at, meta: metaOf(entry), was: diskMeta(d) });
+      }
+      return;
+    }
+    // dpkg follows a symlink the root has where the package has a directory (merged /usr): keep it.
+    if (d.type === 'symlink' && d.targetIsDir) return;
+    if (d.type === 'absent') {
+      this.dirSteps.push({ kind: 'mkdir', path: at, meta: metaOf(entry), aside: 'none' });
+      return;
+    }
+    for (const o of this.othersOwning(at)) {
+      if (!this.input.replaces(staged, o) && !this.input.options.forceOverwrite) throw conflict(staged, displayPath(at), o);
+      this.result.disowned.push({ owner: o, path: at });
+    }
+    this.dirSteps.push({ kind: 'mkdir', path: at, meta: metaOf(entry), aside: 'move' });
+  }
+
+  private planNonDirectory(
+    req: InstallRequest,
+    entry: ManifestEntry,
+    at: RootPath,
+    oldRow: InstalledFile | undefined,
+    row: InstalledFile,
+  ): void {
+    const d = this.disk(at);
+    this.checkOwners(req.staged, entry, at);
+    if (d.type === 'directory') {
+      // dpkg never replaces a directory with a symlink: it keeps the directory.
+      if (entry.type === 'symlink') {
+        this.result.notices.push(`${req.staged.name}: keeping directory ${displayPath(at)} where the package ships a symlink`);
+        return;
+      }
+      this.checkDirectoryReplaceable(req, at, d);
+      this.placeSteps.push(placeStep(req.resolved, entry, at, 'move'));
+      this.result.bytes += entry.size;
+      return;
+    }
+    if (oldRow && unchanged(oldRow, entry, d)) {
+      // Identical content and metadata: leave the file alone (no copy-up on an overlay root).
+      row.mtime = oldRow.mtime;
+      return;
+    }
+    this.placeSteps.push(placeStep(req.resolved, entry, at, d.type === 'absent' ? 'none' : 'link'));
+    if (entry.type === 'file') this.result.bytes += entry.size;
+  }
+
+  private checkOwners(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {
+    for (const o of this.othersOwning(at)) {
+      if (o.type === 'directory') {
+        throw new OvermergeError(
+          'E_CONFLICT',
+          `${staged.name}: trying to overwrite directory '${displayPath(at)}' in package ${o.name} ${o.version} with nondirectory`,
+          { op: 'plan', path: displayPath(at) },
+        );
+      }
+      if (this.input.replaces(staged, o)) {
+        this.result.disowned.push({ owner: o, path: at });
+      } else if (this.input.options.forceOverwrite) {
+        this.result.disowned.push({ owner: o, path: at });
+        this.result.notices.push(`${staged.name}: overwriting '${displayPath(at)}', which is also in package ${o.name} ${o.version}`);
+      } else {
+        throw conflict(staged, displayPath(at), o);
+      }
+    }
+    void entry;
+  }
+
+  /** A directory may become a non-directory only when nothing beneath it belongs to anyone else. */
+  private checkDirectoryReplaceable(req: InstallRequest, at: RootPath, d: DiskState): void {
+    const others = [...this.othersOwning(at), ...this.othersBeneath(at)];
+    if (others.length > 0) {
+      const o = others[0];
+      throw new OvermergeError(
+        'E_CONFLICT',
+        `${req.staged.name}: cannot replace directory '${displayPath(at)}' with a file: package ${o.name} ${o.version} owns files in it`,
+        { op: 'plan', path: displayPath(at) },
+      );
+    }
+    const ours = new Set((req.old?.files ?? []).map((f) => f.path));
+    for (const p of d.beneath ?? []) {
+      if (!ours.has(p)) {
+        throw new OvermergeError(
+          'E_CONFLICT',
+          `${req.staged.name}: cannot replace directory '${displayPath(at)}' with a file: it holds '${displayPath(p)}', which the package does not own`,
+          { op: 'plan', path: displayPath(p), hint: 'move the file away, then try again' },
+        );
+      }
+      this.goneWithParent.push(p);
+    }
+  }
+
+  /** dpkg's conffile rules: replace an unmodified file, keep a modified one and put the new one beside it. */
+  private planConffile(
+    staged: StagedPackage,
+    entry: ManifestEntry,
+    at: RootPath,
+    oldRow: InstalledFile | undefined,
+    row: InstalledFile,
+  ): void {
+    const d = this.disk(at);
+    this.checkOwners(staged, entry, at);
+    const recorded = oldRow?.conffile ? oldRow.conffileHash : undefined;
+    const noLinks = new Map<RootPath, RootPath>(); // a conffile is a regular file, never a hard link
+    if (d.type === 'absent') {
+      if (recorded !== undefined && this.input.options.conffiles !== 'new') {
+        this.result.notices.push(`${staged.name}: config file ${displayPath(at)} was deleted locally; leaving it deleted`);
+        return;
+      }
+      this.placeSteps.push(placeStep(noLinks, entry, at, 'none'));
+      this.result.bytes += entry.size;
+      return;
+    }
+    if (d.type === 'directory') {
+      throw new OvermergeError('E_CONFLICT', `${staged.name}: config file ${displayPath(at)} is a directory in the root`, {
+        op: 'plan',
+        path: displayPath(at),
+      });
+    }
+    const current = d.type === 'file' ? d.md5 : undefined;
+    if (current !== undefined && current === entry.md5) {
+      if (oldRow) row.mtime = oldRow.mtime;
+      return; // the root already has exactly the new version
+    }
+    const unmodified = recorded !== undefined && current === recorded;
+    if (unmodified) {
+      this.placeSteps.push(placeStep(noLinks, entry, at, 'link'));
+      this.result.bytes += entry.size;
+      return;
+    }
+    if (recorded !== undefined && entry.md5 === recorded) return; // modified locally, package did not change it
+    if (this.input.options.conffiles === 'new') {
+      const old = withSuffix(at, '.dpkg-old');
+      const oldDisk = this.disk(old);
+      const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
+      this.placeSteps.push({ kind: 'place', path: old, entry: keep, aside: oldDisk.type === 'absent' ? 'none' : 'link', linkTo: at });
+      this.placeSteps.push(placeStep(noLinks, entry, at, 'link'));
+      this.result.bytes += entry.size;
+      this.result.notices.push(`${staged.name}: installing new version of config file ${displayPath(at)} (old one kept as ${displayPath(old)})`);
+      return;
+    }
+    const dist = withSuffix(at, '.dpkg-dist');
+    const distDisk = this.disk(dist);
+    this.placeSteps.push(placeStep(noLinks, entry, dist, distDisk.type === 'absent' ? 'none' : distDisk.type === 'directory' ? 'move' : 'link'));
+    this.result.bytes += entry.size;
+    this.result.notices.push(`${staged.name}: keeping locally modified config file ${displayPath(at)}; new version installed as ${displayPath(dist)}`);
+  }
+
+  /** Paths of `old` that `keep` no longer has go, unless another package of the transaction took them. */
+  private planVanished(old: InstalledPackage, keep: Set<RootPath>, purge: boolean): void {
+    for (const f of old.files) {
+      if (f.path === '' || keep.has(f.path) || this.claimed.has(f.path) || this.wantedDirs.has(f.path)) continue;
+      if (f.conffile && !purge) continue;
+      this.removals.add(f.path);
+      if (purge && f.conffile) {
+        for (const suffix of ['.dpkg-old', '.dpkg-dist', '.dpkg-new', '.dpkg-tmp']) {
+          const extra = withSuffix(f.path, suffix);
+          if (this.disk(extra).type !== 'absent') this.removals.add(extra);
+        }
+      }
+    }
+  }
+
+  private planRemoval(req: RemoveRequest): void {
+    const { pkg, purge } = req;
+    this.planVanished(pkg, new Set(), purge);
+    const conffiles = pkg.files.filter((f) => f.conffile);
+    if (!purge && conffiles.length > 0) {
+      // The directories holding kept conffiles stay recorded, so that purge can remove them later.
+      const holding = pkg.files.filter((f) => f.type === 'directory' && f.path !== '' && conffiles.some((c) => isBeneath(c.path, f.path)));
+      this.result.records.push({ ref: refOf(pkg), status: 'config-files', files: [...holding, ...conffiles] });
+    } else {
+      this.result.deleted.push(refOf(pkg));
+    }
+    this.result.changes.push({
+      name: pkg.name,
+      architecture: pkg.architecture,
+      action: purge ? 'purge' : 'remove',
+      oldVersion: pkg.version,
+    });
+  }
+
+  /**
+   * Removal steps, children first. A path another package still owns stays; a directory stays while
+   * anything not being removed lies beneath it (another package's file, a local file).
+   */
+  private orderedRemovals(): Step[] {
+    const gone = new Set(this.goneWithParent);
+    const candidates = [...this.removals].filter((p) => !gone.has(p)).sort(compareDeepFirst);
+    const removed = new Set<RootPath>();
+    const steps: Step[] = [];
+    for (const p of candidates) {
+      const d = this.disk(p);
+      if (d.type === 'absent') continue;
+      if (this.othersOwning(p).length > 0) continue;
+      if (d.type === 'directory') {
+        const blocking = (d.children ?? []).find((q) => !removed.has(q));
+        if (blocking !== undefined || this.othersBeneath(p).length > 0) {
+          this.result.notices.push(`directory ${displayPath(p)} not empty so not removed`);
+          continue;
+        }
+      }
+      removed.add(p);
+      steps.push({ kind: 'remove', path: p, directory: d.type === 'directory' });
+    }
+    return steps;
+  }
+}
+
+function conflict(staged: StagedPackage, path: string, owner: PackageRef): OvermergeError {
+  return new OvermergeError(
+    'E_CONFLICT',
+    `${staged.archive}: trying to overwrite '${path}', which is also in package ${owner.name} ${owner.version}`,
+    { op: 'plan', path, hint: 'use --force-overwrite, or a package that declares Replaces' },
+  );
+}
+
+function placeStep(resolved: Map<RootPath, RootPath>, entry: ManifestEntry, at: RootPath, aside: Aside): Step {
+  if (entry.type === 'hardlink' && entry.linkTo !== undefined) {
+    const linkTo = resolved.get(entry.linkTo) ?? entry.linkTo;
+    return { kind: 'place', path: at, entry, aside, linkTo };
+  }
+  return { kind: 'place', path: at, entry, aside };
+}
+
+function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
+  // Paths are recorded where they landed (after following the root's directory symlinks), so ownership
+  // and conflicts are judged on real locations, not on aliases.
+  return {
+    path: at,
+    type: entry.type,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    sha256: entry.sha256,
+    md5: entry.md5,
+    target: entry.type === 'hardlink' ? entry.linkTo : entry.target,
+    devmajor: entry.devmajor,
+    devminor: entry.devminor,
+    conffile: entry.conffile,
+    conffileHash: entry.conffile ? entry.md5 : undefined,
+  };
+}
+
+function metaOf(e: EntryMeta): EntryMeta {
+  return { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
+}
+
+function diskMeta(d: DiskState): EntryMeta {
+  return { mode: (d.mode ?? 0) & 0o7777, uid: d.uid ?? 0, gid: d.gid ?? 0, mtime: Number((d.mtimeNs ?? 0n) / 1000000n) / 1000 };
+}
+
+function sameOwnership(d: DiskState, e: EntryMeta): boolean {
+  return ((d.mode ?? 0) & 0o7777) === e.mode && d.uid === e.uid && d.gid === e.gid;
+}
+
+/**
+ * The installed file is the one the archive ships and the root still holds it as installed: same type,
+ * content, permissions and owner in the database, and the root's copy matches the database.
+ */
+function unchanged(oldRow: InstalledFile, entry: ManifestEntry, d: DiskState): boolean {
+  if (oldRow.type !== entry.type || oldRow.mode !== entry.mode || oldRow.uid !== entry.uid || oldRow.gid !== entry.gid) {
+    return false;
+  }
+  if (entry.type === 'file') {
+    if (oldRow.sha256 === undefined || oldRow.sha256 !== entry.sha256 || d.type !== 'file') return false;
+    const diskSeconds = d.mtimeNs === undefined ? NaN : Number(d.mtimeNs / 1000000000n);
+    return d.size === oldRow.size && diskSeconds === Math.floor(oldRow.mtime) && sameOwnership(d, entry);
+  }
+  if (entry.type === 'symlink') {
+    return d.type === 'symlink' && d.target === entry.target && oldRow.target === entry.target && d.uid === entry.uid && d.gid === entry.gid;
+  }
+  return false; // hard links, fifos and devices are cheap to recreate and rare
+}
+
+function refOf(p: PackageRef): PackageRef {
+  return { name: p.name, architecture: p.architecture, version: p.version };
+}
+
+function changeAction(old: InstalledPackage | undefined, version: string): ChangeAction {
+  if (!old || old.status === 'config-files') return 'install';
+  const c = compareVersions(version, old.version);
+  return c > 0 ? 'upgrade' : c < 0 ? 'downgrade' : 'reinstall';
+}

@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Db } from '../db/db';
+import type { FileRow, PackageRow } from '../db/types';
+import { errnoOf, fsError } from '../errors';
+import {
+  hostPath,
+  joinRootPath,
+  resolveInRoot,
+  resolveParentInRoot,
+  type Root,
+  type RootPath,
+} from '../fs/rootpath';
+import type { StagedPackage } from '../stage/manifest';
+import type { DiskState, InstalledFile, InstalledPackage, Owner } from './model';
+import { withSuffix } from './pathops';
+
+/**
+ * Gathers, with reads only, every fact the planner needs about the root and the database: where each
+ * shipped path lands, what is there now, and who owns it. Each query is by path or by package, so the cost
+ * follows the size of the transaction, not of the installed system.
+ */
+export class Probe {
+  readonly disk = new Map<RootPath, DiskState>();
+  readonly owners = new Map<RootPath, Owner[]>();
+  readonly ownedBeneath = new Map<RootPath, Owner[]>();
+  private readonly parentCache = new Map<RootPath, RootPath>();
+  private readonly packageById = new Map<number, PackageRow | undefined>();
+
+  constructor(
+    private readonly root: Root,
+    private readonly db: Db,
+  ) {}
+
+  /** Where each shipped path of `staged` lands inside the root, following directory symlinks the root has. */
+  async resolveAll(staged: StagedPackage): Promise<Map<RootPath, RootPath>> {
+    const out = new Map<RootPath, RootPath>();
+    for (const e of staged.entries) {
+      if (e.path === '') {
+        out.set(e.path, e.path);
+        continue;
+      }
+      const slash = e.path.lastIndexOf('/');
+      const parent = (slash < 0 ? '' : e.path.slice(0, slash)) as RootPath;
+      let resolvedParent = this.parentCache.get(parent);
+      if (resolvedParent === undefined) {
+        resolvedParent = (await resolveParentInRoot(this.root, joinRootPath(parent, 'x'))).parent;
+        this.parentCache.set(parent, resolvedParent);
+      }
+      out.set(e.path, joinRootPath(resolvedParent, e.path.slice(slash + 1)));
+    }
+    return out;
+  }
+
+  /** The installed package `name:arch` with its file rows, or undefined. */
+  installed(name: string, architecture: string): InstalledPackage | undefined {
+    const row = this.db.packages.get(name, architecture);
+    return row ? this.withFiles(row) : undefined;
+  }
+
+  withFiles(row: PackageRow): InstalledPackage {
+    const files: InstalledFile[] = [];
+    for (const f of this.db.files.filesOf(row.id)) files.push(toInstalledFile(f));
+    return { name: row.name, architecture: row.architecture, version: row.version, status: row.status, files };
+  }
+
+  /**
+   * lstat of `p`, with what the planner needs for its kind: the content digest of a file (`digest`), the
+   * direct children (`children`) or every path beneath (`beneath`) of a directory. Cached per path.
+   */
+  async look(p: RootPath, want: { digest?: boolean; children?: boolean; beneath?: boolean } = {}): Promise<DiskState> {
+    let state = this.disk.get(p);
+    if (state === undefined) {
+      state = await this.lstat(p);
+      this.disk.set(p, state);
+    }
+    const host = hostPath(this.root, p);
+    if (want.digest && state.type === 'file' && state.md5 === undefined) state.md5 = await md5Of(host);
+    if (state.type === 'directory') {
+      if (want.children && state.children === undefined) state.children = await this.listChildren(p);
+      if (want.beneath && state.beneath === undefined) state.beneath = await this.listBeneath(p);
+    }
+    return state;
+  }
+
+  private async lstat(p: RootPath): Promise<DiskState> {
+    const host = hostPath(this.root, p);
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(host, { bigint: true });
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { type: 'absent' };
+      throw fsError('inspect', err, host);
+    }
+    const state: DiskState = {
+      type: typeOf(st),
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      size: Number(st.size),
+      mtimeNs: st.mtimeNs,
+    };
+    if (state.type === 'symlink') {
+      state.target = await fsp.readlink(host);
+      state.targetIsDir = await this.isDirectoryInRoot(p);
+    }
+    return state;
+  }
+
+  private async listChildren(dir: RootPath): Promise<RootPath[]> {
+    const host = hostPath(this.root, dir);
+    const names = await fsp.readdir(host).catch((err: unknown) => {
+      throw fsError('list', err, host);
+    });
+    return names.map((n) => joinRootPath(dir, n));
+  }
+
+  private async isDirectoryInRoot(p: RootPath): Promise<boolean> {
+    try {
+      const target = await resolveInRoot(this.root, p, { followFinal: true });
+      return (await fsp.lstat(hostPath(this.root, target))).isDirectory();
+    } catch {
+      return false; // dangling, looping or escaping: not a directory we would install through
+    }
+  }
+
+  /** Every path beneath directory `dir`, parents before children. */
+  private async listBeneath(dir: RootPath): Promise<RootPath[]> {
+    const out: RootPath[] = [];
+    const queue: RootPath[] = [dir];
+    while (queue.length > 0) {
+      const d = queue.shift() as RootPath;
+      const entries = await fsp.readdir(hostPath(this.root, d), { withFileTypes: true }).catch((err: unknown) => {
+        throw fsError('list', err, hostPath(this.root, d));
+      });
+      for (const e of entries) {
+        const child = joinRootPath(d, e.name);
+        out.push(child);
+        if (e.isDirectory()) queue.push(child);
+      }
+    }
+    return out;
+  }
+
+  /** Records the owners of `p` (any package; the planner filters out the transaction's own). */
+  ownersOf(p: RootPath): void {
+    if (this.owners.has(p)) return;
+    this.owners.set(p, this.db.files.ownersOf(p).map((o) => this.ownerFrom(o.packageId, o.type)));
+  }
+
+  /** Records packages other than `except` owning anything beneath directory `p`. */
+  ownersBeneath(p: RootPath, except: number[]): void {
+    if (this.ownedBeneath.has(p)) return;
+    const rows = this.db.files.otherOwnersUnder(p, except, 8);
+    this.ownedBeneath.set(p, rows.map((o) => this.ownerFrom(o.packageId, o.type)));
+  }
+
+  private ownerFrom(packageId: number, type: Owner['type']): Owner {
+    if (!this.packageById.has(packageId)) this.packageById.set(packageId, this.db.packages.byId(packageId));
+    const row = this.packageById.get(packageId);
+    return { name: row?.name ?? `#${packageId}`, architecture: row?.architecture ?? '', version: row?.version ?? '', type };
+  }
+}
+
+/** Paths next to a conffile that dpkg's conffile handling creates and purge removes. */
+export function conffileCompanions(p: RootPath): RootPath[] {
+  return ['.dpkg-old', '.dpkg-dist', '.dpkg-new', '.dpkg-tmp'].map((s) => withSuffix(p, s));
+}
+
+export function toInstalledFile(f: FileRow): InstalledFile {
+  return {
+    path: f.path as RootPath,
+    type: f.type,
+    mode: f.mode,
+    uid: f.uid,
+    gid: f.gid,
+    size: f.size,
+    mtime: f.mtime ?? 0,
+    sha256: f.sha256 ?? undefined,
+    md5: f.md5 ?? undefined,
+    target: f.linkTarget ?? undefined,
+    devmajor: f.devMajor ?? undefined,
+    devminor: f.devMinor ?? undefined,
+    conffile: f.conffile,
+    conffileHash: f.conffileHash ?? undefined,
+  };
+}
+
+function typeOf(st: BigIntStats): DiskState['type'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  return 'socket';
+}
+
+export async function md5Of(host: string): Promise<string> {
+  const h = createHash('md5');
+  await pipeline(createReadStream(host), h).catch((err: unknown) => {
+    throw fsError('read', err, host);
+  });
+  return h.digest('hex');
+}

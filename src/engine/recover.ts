@@ -1,0 +1,34 @@
+import type { Db } from '../db/db';
+import type { CrashPoints } from './crash';
+import { finishJournal, undoJournal } from './execute';
+
+export interface Recovered {
+  txnId: number;
+  kind: string;
+  /** old: interrupted before its commit record, undone; new: committed, its clean-up finished. */
+  outcome: 'old' | 'new';
+}
+
+/**
+ * Brings the root and the database to a consistent state after a crash: a transaction without a commit
+ * record is undone step by step, newest first (the root is then exactly as before it); a committed one
+ * has its backups and temporaries let go of (the root is exactly as after it). Every step is idempotent,
+ * so a crash during recovery is recovered by the next run.
+ */
+export async function recoverAll(db: Db, crash: CrashPoints): Promise<Recovered[]> {
+  const out: Recovered[] = [];
+  for (const t of db.txns.open()) {
+    await undoJournal(db, t.id, crash);
+    db.transaction(() => {
+      db.journal.clear(t.id);
+      db.txns.finish(t.id, 'recovered-old', 'interrupted; undone by recover');
+    });
+    crash.tick();
+    out.push({ txnId: t.id, kind: t.kind, outcome: 'old' });
+  }
+  for (const t of db.txns.unfinished()) {
+    await finishJournal(db, t.id, crash);
+    out.push({ txnId: t.id, kind: t.kind, outcome: 'new' });
+  }
+  return out;
+}

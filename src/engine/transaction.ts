@@ -1,0 +1,224 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { readDebControl } from '../archive/deb';
+import { parseRelations, relationMatches } from '../control/relations';
+import type { Db } from '../db/db';
+import type { TxnKind } from '../db/types';
+import { OvermergeError, fsError } from '../errors';
+import type { PlaceMode } from '../fs/place';
+import { syncFilesystem } from '../fs/sync';
+import { stageArchive } from '../stage/stage';
+import type { StagedPackage } from '../stage/manifest';
+import { commitPlan } from './commit';
+import type { Writer } from './context';
+import type { CrashPoints } from './crash';
+import { concretize, Executor, finishJournal, undoJournal } from './execute';
+import type { ConffilePolicy, InstallRequest, Plan, PlanInput, RemoveRequest, PackageRef } from './model';
+import { plan as makePlan } from './plan';
+import { conffileCompanions, Probe } from './probe';
+import { recoverAll } from './recover';
+
+export interface TxnOptions {
+  mode: PlaceMode;
+  forceOverwrite: boolean;
+  conffiles: ConffilePolicy;
+  /** Journal intents per SQLite commit. */
+  batchSize: number;
+  crash: CrashPoints;
+  autoRecover: boolean;
+  asRoot: boolean;
+  /** Progress callback: what is happening and how far along. */
+  progress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface TxnOutcome {
+  txnId: number;
+  plan: Plan;
+}
+
+/** `install`/`unpack`: all archives of one call form one transaction. */
+export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
+  // Read every control paragraph first: a broken archive is refused before anything is recorded.
+  for (const a of archives) await readDebControl(a);
+  return runTransaction(w, 'install', archives.map((a) => path.resolve(a)), opts, async (probe, stagingDir) => {
+    const installs: InstallRequest[] = [];
+    for (let i = 0; i < archives.length; i++) {
+      opts.progress?.('stage', i, archives.length);
+      const dir = path.join(stagingDir, String(i));
+      await fsp.mkdir(dir, { mode: 0o700 });
+      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot });
+      opts.crash.tick();
+      const resolved = await probe.resolveAll(staged);
+      const old = probe.installed(staged.name, staged.architecture);
+      installs.push({ staged, resolved, old, status });
+    }
+    opts.progress?.('stage', archives.length, archives.length);
+    return { installs, removals: [] };
+  });
+}
+
+/** `remove`/`purge`: one transaction for all named packages. */
+export async function removePackages(w: Writer, names: string[], purge: boolean, opts: TxnOptions): Promise<TxnOutcome> {
+  const rows = names.map((n) => {
+    const found = w.db.packages.byName(n);
+    if (found.length === 0 || (!purge && found.every((r) => r.status === 'config-files'))) {
+      throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
+    }
+    return found;
+  });
+  return runTransaction(w, purge ? 'purge' : 'remove', names, opts, async (probe) => {
+    const removals: RemoveRequest[] = rows.flat().map((row) => ({ pkg: probe.withFiles(row), purge }));
+    return { installs: [], removals };
+  });
+}
+
+type Prepare = (probe: Probe, stagingDir: string) => Promise<{ installs: InstallRequest[]; removals: RemoveRequest[] }>;
+
+/**
+ * The one shape of every transaction: begin (durable), journal the staging folder, stage and probe, plan
+ * (pure), check space, execute the journaled steps, sync, commit in one SQLite transaction, let go of
+ * backups. Any failure before the commit undoes what was done and forgets the transaction, so the root
+ * and the database are exactly as before.
+ */
+async function runTransaction(w: Writer, kind: TxnKind, args: string[], opts: TxnOptions, prepare: Prepare): Promise<TxnOutcome> {
+  const { db, loc } = w;
+  await ensureNothingUnfinished(db, opts);
+  const txnId = db.txns.begin(kind, args);
+  opts.crash.tick();
+  const stagingDir = path.join(loc.stagingBase, `txn-${txnId}`);
+  let committed = false;
+  try {
+    db.journal.intend(txnId, 'staging', { op: 'staging', dir: stagingDir });
+    opts.crash.tick();
+    await fsp.mkdir(loc.stagingBase, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw fsError('create staging folder', err, loc.stagingBase);
+    });
+    await fsp.mkdir(stagingDir, { mode: 0o700 }).catch((err: unknown) => {
+      throw fsError('create staging folder', err, stagingDir);
+    });
+    const probe = new Probe(loc.root, db);
+    const requests = await prepare(probe, stagingDir);
+    const input = await gather(probe, db, requests, opts);
+    const plan = makePlan(input);
+    await checkSpace(loc.root.host, plan);
+    const steps = concretize(loc.root, stagingDir, plan.steps, opts.mode).slice(1);
+    const exec = new Executor(db, txnId, {
+      mode: opts.mode,
+      asRoot: opts.asRoot,
+      crash: opts.crash,
+      batchSize: opts.batchSize,
+      onStep: (done, total) => opts.progress?.('merge', done, total),
+    });
+    await exec.run(steps);
+    // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
+    await exec.sync.flush();
+    await syncFilesystem(loc.root.host);
+    opts.crash.tick();
+    commitPlan(db, txnId, plan);
+    committed = true;
+    opts.crash.tick();
+    await finishJournal(db, txnId, opts.crash);
+    return { txnId, plan };
+  } catch (err) {
+    if (!committed) await rollBack(db, txnId, err, opts);
+    throw err;
+  }
+}
+
+/** Undoes a failed transaction and forgets it; if undoing fails too, both errors are told and recover is needed. */
+async function rollBack(db: Db, txnId: number, cause: unknown, opts: TxnOptions): Promise<void> {
+  try {
+    await undoJournal(db, txnId, opts.crash);
+    db.txns.forget(txnId);
+  } catch (undoErr) {
+    const first = cause instanceof Error ? cause.message : String(cause);
+    const second = undoErr instanceof Error ? undoErr.message : String(undoErr);
+    throw new OvermergeError('E_UNFINISHED', `${first}; undoing transaction ${txnId} failed too: ${second}`, {
+      op: 'roll back',
+      hint: 'fix the cause, then run `overmerge recover`',
+      cause: undoErr,
+    });
+  }
+}
+
+async function ensureNothingUnfinished(db: Db, opts: TxnOptions): Promise<void> {
+  const pending = [...db.txns.open(), ...db.txns.unfinished()];
+  if (pending.length === 0) return;
+  if (opts.autoRecover) {
+    await recoverAll(db, opts.crash);
+    return;
+  }
+  throw new OvermergeError('E_UNFINISHED', `transaction ${pending[0].id} (${pending[0].kind}) was interrupted`, {
+    op: 'begin',
+    hint: 'run `overmerge recover` first, or pass --auto-recover',
+  });
+}
+
+/** Probes everything the planner will ask about: disk states, owners, directory contents. */
+async function gather(
+  probe: Probe,
+  db: Db,
+  req: { installs: InstallRequest[]; removals: RemoveRequest[] },
+  opts: TxnOptions,
+): Promise<PlanInput> {
+  const txnIds = [...req.installs.map((r) => r.old), ...req.removals.map((r) => r.pkg)]
+    .filter((p): p is NonNullable<typeof p> => p !== undefined)
+    .map((p) => db.packages.get(p.name, p.architecture)?.id)
+    .filter((id): id is number => id !== undefined);
+  for (const r of req.installs) {
+    for (const e of r.staged.entries) {
+      const at = r.resolved.get(e.path) ?? e.path;
+      const d = await probe.look(at, { digest: e.conffile });
+      probe.ownersOf(at);
+      if (e.type !== 'directory' && d.type === 'directory') {
+        await probe.look(at, { beneath: true });
+        probe.ownersBeneath(at, txnIds);
+      }
+      if (e.conffile) for (const c of conffileCompanions(at)) await probe.look(c);
+    }
+    if (r.old) await gatherOld(probe, r.old.files, txnIds, false);
+  }
+  for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
+  return {
+    installs: req.installs,
+    removals: req.removals,
+    disk: probe.disk,
+    owners: probe.owners,
+    ownedBeneath: probe.ownedBeneath,
+    replaces: replacesOwner,
+    options: { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles },
+  };
+}
+
+async function gatherOld(probe: Probe, files: { path: import('../fs/rootpath').RootPath; type: string; conffile: boolean }[], txnIds: number[], purge: boolean): Promise<void> {
+  for (const f of files) {
+    probe.ownersOf(f.path);
+    const d = await probe.look(f.path);
+    if (d.type === 'directory' && f.type === 'directory') {
+      // Listing a directory is only worth it if no other package keeps it anyway.
+      probe.ownersBeneath(f.path, txnIds);
+      await probe.look(f.path, { children: true });
+    }
+    if (purge && f.conffile) for (const c of conffileCompanions(f.path)) await probe.look(c);
+  }
+}
+
+/** Whether `staged` declares Replaces on `owner` (name, and version constraint if any). */
+function replacesOwner(staged: StagedPackage, owner: PackageRef): boolean {
+  const field = staged.control.get('Replaces');
+  if (!field) return false;
+  return parseRelations('Replaces', field).some((group) => group.some((rel) => relationMatches(rel, owner)));
+}
+
+async function checkSpace(rootHost: string, plan: Plan): Promise<void> {
+  const st = await fsp.statfs(rootHost).catch(() => undefined);
+  if (!st) return;
+  const free = Number(st.bavail) * Number(st.bsize);
+  // Placed files by rename cost nothing new, but copies and overlay copy-ups do: ask for the full size.
+  if (plan.bytes > free) {
+    throw new OvermergeError('E_NO_SPACE', `not enough space in ${rootHost}: need ${plan.bytes} bytes, ${free} available`, {
+      op: 'check space',
+      path: rootHost,
+    });
+  }
+}

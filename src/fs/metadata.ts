@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { promises as fsp, type BigIntStats, constants as C } from 'node:fs';
+import { fsError, OvermergeError } from '../errors';
+import { readXattrs, writeXattrs, type Xattrs } from './xattr';
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
+
+export function kindOf(st: BigIntStats): EntryKind {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  return 'socket';
+}
+
+/** Permission bits including setuid, setgid and sticky. */
+export function permBits(st: BigIntStats): number {
+  return Number(st.mode & 0o7777n);
+}
+
+/** Linux's dev_t encoding (glibc's gnu_dev_major/minor), for handing a device number to mknod(1). */
+export function majorMinor(rdev: bigint): { major: bigint; minor: bigint } {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return { major, minor };
+}
+
+export interface ApplyOptions {
+  /** Only root may give files away; otherwise ownership stays the caller's. */
+  asRoot: boolean;
+}
+
+/**
+ * Ownership, permissions and xattrs of `st` onto `p`, in the one order that keeps them all: chown first
+ * (it clears setuid/setgid and security.capability), then chmod (restores setuid/setgid), then xattrs
+ * (restores the capability). Times go last, through a TimesBatch, after everything else has touched `p`.
+ */
+export async function applyOwnerModeXattrs(p: string, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): Promise<void> {
+  const isLink = st.isSymbolicLink();
+  if (opts.asRoot) {
+    try {
+      await fsp.lchown(p, Number(st.uid), Number(st.gid));
+    } catch (err) {
+      throw fsError('change owner of', err, p);
+    }
+  }
+  if (!isLink) {
+    try {
+      await fsp.chmod(p, permBits(st));
+    } catch (err) {
+      throw fsError('change mode of', err, p);
+    }
+  }
+  await writeXattrs(p, attrs);
+}
+
+export { readXattrs };
+
+interface TimesEntry {
+  path: string;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+}
+
+/**
+ * Sets access and modification times to the nanosecond. Node cannot: fs.utimes takes a double and libuv
+ * truncates it to microseconds. Times that are whole microseconds (tar's whole seconds included) go
+ * through fs.lutimes; the rest are handed in one batch to a perl one-liner that calls utimensat(2) itself
+ * (perl-base is Essential in Debian, so it is always there). One process per batch, not per file.
+ */
+export class TimesBatch {
+  private readonly exact: TimesEntry[] = [];
+  private readonly nano: TimesEntry[] = [];
+
+  /** Times from `st` for `p` (never follows a final symlink). */
+  add(p: string, st: BigIntStats): void {
+    const e = { path: p, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
+    if (microsecondExact(e.atimeNs) && microsecondExact(e.mtimeNs)) this.exact.push(e);
+    else this.nano.push(e);
+  }
+
+  get size(): number {
+    return this.exact.length + this.nano.length;
+  }
+
+  async flush(): Promise<void> {
+    const exact = this.exact.splice(0);
+    const nano = this.nano.splice(0);
+    for (const e of exact) {
+      try {
+        await fsp.lutimes(e.path, libuvSeconds(e.atimeNs), libuvSeconds(e.mtimeNs));
+      } catch (err) {
+        throw fsError('set times of', err, e.path);
+      }
+    }
+    if (nano.length > 0) await setTimesNs(nano);
+  }
+}
+
+function microsecondExact(ns: bigint): boolean {
+  return ns % 1000n === 0n && ns >= 0n;
+}
+
+/**
+ * A double that libuv turns back into exactly these whole microseconds: aim at the middle of the
+ * microsecond, so the double's rounding (±120 ns at today's epoch) and libuv's truncation both land in it.
+ */
+function libuvSeconds(ns: bigint): number {
+  const sec = ns / 1_000_000_000n;
+  const usec = (ns % 1_000_000_000n) / 1000n;
+  return Number(sec) + (Number(usec) * 1000 + 500) / 1e9;
+}
+
+const UTIMENSAT: Partial<Record<string, number>> = { x64: 280, arm64: 88 };
+
+const SET_TIMES_PERL = `
+$/ = "\\0"; my $nr = shift @ARGV; my $bad = 0;
+while (defined(my $p = <STDIN>)) {
+  chomp $p; my @t = map { my $v = <STDIN>; chomp $v; $v } 1..4;
+  if (syscall($nr, -100, $p, pack("q4", @t), 0x100) != 0) { print STDERR "$p\\0$!\\0"; $bad = 1; }
+}
+exit $bad;`;
+
+async function setTimesNs(entries: TimesEntry[]): Promise<void> {
+  const nr = UTIMENSAT[process.arch];
+  if (nr === undefined) {
+    // No known syscall number: fall back to microseconds rather than refuse the copy.
+    for (const e of entries) await fsp.lutimes(e.path, libuvSeconds(e.atimeNs), libuvSeconds(e.mtimeNs));
+    return;
+  }
+  const input = Buffer.concat(
+    entries.map((e) => {
+      if (!e.path.startsWith('/') || e.path.includes('\0')) {
+        throw new OvermergeError('E_INTERNAL', `cannot set times of ${e.path}: not an absolute path`);
+      }
+      const fields = [e.path, e.atimeNs / 1_000_000_000n, e.atimeNs % 1_000_000_000n, e.mtimeNs / 1_000_000_000n, e.mtimeNs % 1_000_000_000n];
+      return Buffer.from(fields.map((f) => `${f}\0`).join(''));
+    }),
+  );
+  const stderr = await runWithInput('perl', ['-e', SET_TIMES_PERL, String(nr)], input);
+  if (stderr.code !== 0) {
+    const [p, reason] = stderr.text.split('\0');
+    throw new OvermergeError('E_FS', `cannot set times of ${p || entries[0].path}: ${reason || 'perl failed'}`, {
+      op: 'set times of',
+      path: p || entries[0].path,
+    });
+  }
+}
+
+function runWithInput(cmd: string, args: string[], input: Buffer): Promise<{ code: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', (err) => reject(fsError(`run ${cmd} for`, err, 'times')));
+    child.on('close', (code) => resolve({ code: code ?? 1, text: Buffer.concat(chunks).toString() }));
+    child.stdin.on('error', () => undefined); // an early exit is reported through `close`
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Cheap equality of what an install controls: type, permission bits, owner, size and device number.
+ * Times and inode identity are not compared: an identical file may have been written at another time.
+ */
+export function sameMetadata(a: BigIntStats, b: BigIntStats): boolean {
+  return (
+    kindOf(a) === kindOf(b) &&
+    permBits(a) === permBits(b) &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    (a.isDirectory() || a.size === b.size) &&
+    a.rdev === b.rdev
+  );
+}
+
+/** Two names for one inode. */
+export function sameInode(a: BigIntStats, b: BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Whether `a` and `b` hold the same thing: metadata as sameMetadata, symlink targets, xattrs and file
+ * bytes. The engine uses it to leave identical files untouched (no pointless copy-up on overlay roots).
+ */
+export async function sameEntry(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([lstatOrUndefined(a), lstatOrUndefined(b)]);
+  if (!sa || !sb || !sameMetadata(sa, sb)) return false;
+  if (sa.isSymbolicLink()) {
+    const [ta, tb] = await Promise.all([fsp.readlink(a, { encoding: 'buffer' }), fsp.readlink(b, { encoding: 'buffer' })]);
+    return ta.equals(tb);
+  }
+  const [xa, xb] = await Promise.all([readXattrs(a, false), readXattrs(b, false)]);
+  if (!sameXattrs(xa, xb)) return false;
+  return sa.isFile() ? sameBytes(a, b) : true;
+}
+
+function sameXattrs(a: Xattrs, b: Xattrs): boolean {
+  if (a.length !== b.length) return false;
+  const m = new Map(b.map(([n, v]) => [n, v]));
+  return a.every(([n, v]) => m.get(n)?.equals(v) === true);
+}
+
+async function lstatOrUndefined(p: string): Promise<BigIntStats | undefined> {
+  try {
+    return await fsp.lstat(p, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const fa = await fsp.open(a, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    const fb = await fsp.open(b, C.O_RDONLY | C.O_NOFOLLOW);
+    try {
+      const ba = Buffer.alloc(1 << 16);
+      const bb = Buffer.alloc(1 << 16);
+      for (;;) {
+        const [ra, rb] = await Promise.all([readFull(fa, ba), readFull(fb, bb)]);
+        if (ra !== rb || !ba.subarray(0, ra).equals(bb.subarray(0, rb))) return false;
+        if (ra === 0) return true;
+      }
+    } finally {
+      await fb.close();
+    }
+  } finally {
+    await fa.close();
+  }
+}
+
+async function readFull(fh: fsp.FileHandle, buf: Buffer): Promise<number> {
+  let n = 0;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return n;
+}

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { promises as fsp, constants as C } from 'node:fs';
+import { promisify } from 'node:util';
+import { errnoOf, fsError } from '../errors';
+
+const execFileP = promisify(execFile);
+
+/** fsync a regular file's data and inode. Never opened for writing, never follows a final symlink. */
+export async function fsyncFile(p: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(p, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    await fh.sync();
+  } catch (err) {
+    throw fsError('sync', err, p);
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** fsync a directory, which makes its entries (creations, renames, removals) durable. */
+export async function fsyncDir(p: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(p, C.O_RDONLY | C.O_DIRECTORY);
+    await fh.sync();
+  } catch (err) {
+    throw fsError('sync directory', err, p);
+  } finally {
+    await fh?.close();
+  }
+}
+
+/**
+ * syncfs(2) of the filesystem holding `p`. Node has no binding, coreutils' `sync -f` is exactly that call.
+ * One syncfs is far cheaper than thousands of fsyncs when a whole tree was just written (each fsync on
+ * ext4 forces its own journal commit); on overlayfs it syncs the upper layer.
+ */
+export async function syncFilesystem(p: string): Promise<void> {
+  try {
+    await execFileP('sync', ['-f', '--', p]);
+  } catch (err) {
+    throw fsError('sync filesystem of', err, p);
+  }
+}
+
+export interface SyncBatchOptions {
+  /** Above this many paths, flush uses one syncfs per filesystem instead of one fsync per path. */
+  syncfsThreshold?: number;
+}
+
+/**
+ * Collects what must become durable so the engine can pay for it once per journal record: movefile adds
+ * the files it wrote and the directories whose entries it changed; the engine calls `flush()` before it
+ * journals the steps as done. Without a batch, movefile syncs each step itself ("durable now").
+ */
+export class SyncBatch {
+  private readonly files = new Set<string>();
+  private readonly dirs = new Set<string>();
+  private readonly threshold: number;
+
+  constructor(options: SyncBatchOptions = {}) {
+    this.threshold = options.syncfsThreshold ?? 128;
+  }
+
+  addFile(p: string): void {
+    this.files.add(p);
+  }
+
+  addDir(p: string): void {
+    this.dirs.add(p);
+  }
+
+  get size(): number {
+    return this.files.size + this.dirs.size;
+  }
+
+  /** Files first, then directories: an entry must not become durable before the data it names. */
+  async flush(): Promise<void> {
+    const files = [...this.files];
+    const dirs = [...this.dirs];
+    this.files.clear();
+    this.dirs.clear();
+    if (files.length + dirs.length > this.threshold) {
+      await syncFilesystemsOf([...files, ...dirs]);
+      return;
+    }
+    for (const f of files) await skipVanished(() => fsyncFile(f));
+    for (const d of dirs) await skipVanished(() => fsyncDir(d));
+  }
+}
+
+/** A path removed since it was added needs no sync of its own: its directory's sync covers the removal. */
+async function skipVanished(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const errno = (err as { errno?: string }).errno ?? errnoOf(err);
+    if (errno !== 'ENOENT') throw err;
+  }
+}
+
+async function syncFilesystemsOf(paths: string[]): Promise<void> {
+  const byDevice = new Map<bigint, string>();
+  for (const p of paths) {
+    try {
+      const st = await fsp.lstat(p, { bigint: true });
+      if (!byDevice.has(st.dev)) byDevice.set(st.dev, st.isSymbolicLink() ? p.replace(/\/[^/]+$/, '') || '/' : p);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw fsError('stat', err, p);
+    }
+  }
+  for (const p of byDevice.values()) await syncFilesystem(p);
+}
+
+/** Where movefile asks for durability: into the engine's batch, or right now. */
+export async function durableFile(batch: SyncBatch | undefined, p: string): Promise<void> {
+  if (batch) batch.addFile(p);
+  else await fsyncFile(p);
+}
+
+export async function durableDir(batch: SyncBatch | undefined, p: string): Promise<void> {
+  if (batch) batch.addDir(p);
+  else await fsyncDir(p);
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { OvermergeError } from '../errors';
+
+/**
+ * Temporary names live in the same directory as the path they stand in for, so every rename between them
+ * stays on one filesystem, and they are recognisable so that recovery (or a human) can tell them from
+ * package files: `.overmerge-<kind>-<id>`.
+ */
+export const TEMP_PREFIX = '.overmerge-';
+
+export type TempKind =
+  | 'aside' // a moved-aside original (complete backup)
+  | 'incomplete' // a copy fallback still being written
+  | 'pending' // a complete copy whose original is being removed
+  | 'trash' // a backup being discarded
+  | 'new'; // a file being placed, before its final rename
+
+const TEMP_NAME = /^\.overmerge-(aside|incomplete|pending|trash|new)-([0-9a-f]{12})$/;
+
+/** 48 random bits: collisions are refused by O_EXCL/EEXIST anyway, this only makes them unlikely. */
+export function newTempId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** The temporary sibling of `target` of the given kind. */
+export function tempSibling(target: string, kind: TempKind, id: string): string {
+  if (!/^[0-9a-f]{12}$/.test(id)) {
+    throw new OvermergeError('E_INTERNAL', `bad temporary id ${JSON.stringify(id)}`, { op: 'name temporary' });
+  }
+  return path.join(path.dirname(target), `${TEMP_PREFIX}${kind}-${id}`);
+}
+
+/** Recognises a temporary name made by tempSibling (a base name, not a path). */
+export function parseTempName(name: string): { kind: TempKind; id: string } | undefined {
+  const m = TEMP_NAME.exec(name);
+  return m ? { kind: m[1] as TempKind, id: m[2] } : undefined;
+}
+
+/**
+ * movefile acts only on absolute, normalised host paths that name something below `/`: a relative path
+ * would depend on the process's cwd, and `..` or a trailing slash would make "the same directory" ambiguous.
+ */
+export function assertHostPath(p: string, op: string): void {
+  if (!path.isAbsolute(p) || path.normalize(p) !== p || p === '/' || p.endsWith('/')) {
+    throw new OvermergeError('E_INTERNAL', `cannot ${op} ${JSON.stringify(p)}: not an absolute normalised path`, {
+      op,
+      path: p,
+    });
+  }
+}

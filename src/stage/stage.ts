@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { readDebControl, readDebData } from '../archive/deb';
+import type { TarEntry } from '../archive/tar';
+import { OvermergeError, fsError } from '../errors';
+import { memberToRootPath, type RootPath } from '../fs/rootpath';
+import type { ManifestEntry, StagedPackage } from './manifest';
+import { parseConffiles } from './conffiles';
+
+export interface StageOptions {
+  /** Stop and refuse when the archive's files add up to more than this many bytes (compression bombs). */
+  maxBytes?: number;
+  /** Apply the archive's owners to staged files (only root can). */
+  asRoot: boolean;
+}
+
+/**
+ * Streams one archive's data.tar into `dir` (a fresh, empty folder of the staging area) and returns its
+ * manifest. Regular files are written under flat numbered names (never under the member's path, so no
+ * member can steer a write through a symlink), hashed on the way, and given the archive's owner, mode and
+ * mtime, so that every placement mode yields the right metadata. Nothing is written outside `dir`.
+ */
+export async function stageArchive(archive: string, dir: string, opts: StageOptions): Promise<StagedPackage> {
+  const control = await readDebControl(archive);
+  const fields = control.fields;
+  const conffiles = parseConffiles(archive, control.files.get('conffiles'));
+  const conffileSet = new Set<RootPath>(conffiles);
+  const staged: StagedPackage = {
+    archive,
+    name: fields.get('Package') ?? '',
+    version: fields.get('Version') ?? '',
+    architecture: fields.get('Architecture') ?? '',
+    control: fields,
+    controlText: control.controlText,
+    controlFiles: control.files,
+    conffiles,
+    entries: [],
+    bytes: 0,
+  };
+  const seen = new Map<RootPath, ManifestEntry>();
+  let counter = 0;
+  for await (const tarEntry of readDebData(archive)) {
+    const entry = await stageEntry(archive, dir, tarEntry, seen, () => String(counter++), opts);
+    if (entry === undefined) continue;
+    entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
+    staged.bytes += entry.type === 'file' ? entry.size : 0;
+    if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
+      throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar expands past ${opts.maxBytes} bytes; refusing (compression bomb?)`, {
+        op: 'stage',
+        path: archive,
+      });
+    }
+    staged.entries.push(entry);
+  }
+  for (const c of conffiles) {
+    const e = seen.get(c);
+    if (!e || e.type !== 'file') {
+      throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: conffile '/${c}' is not a plain file in the archive`, { op: 'stage', path: archive });
+    }
+  }
+  return staged;
+}
+
+async function stageEntry(
+  archive: string,
+  dir: string,
+  { header, body }: TarEntry,
+  seen: Map<RootPath, ManifestEntry>,
+  nextName: () => string,
+  opts: StageOptions,
+): Promise<ManifestEntry | undefined> {
+  const refuse = (why: string): never => {
+    body.resume();
+    throw new OvermergeError('E_UNSAFE_PATH', `${archive}: member '${header.name}': ${why}`, { op: 'stage', path: archive });
+  };
+  if (!header.nameIsUtf8) refuse('name is not valid UTF-8; refusing rather than renaming it');
+  let p: RootPath;
+  try {
+    p = memberToRootPath(header.name);
+  } catch (err) {
+    body.resume();
+    if (err instanceof OvermergeError) {
+      throw new OvermergeError(err.code, `${archive}: ${err.message}`, { op: 'stage', path: archive, cause: err });
+    }
+    throw err;
+  }
+  if (p === '' && header.type !== 'directory') refuse('the root itself must be a directory');
+  checkAncestors(p, seen, refuse);
+  const previous = seen.get(p);
+  if (previous) {
+    // dpkg tolerates a directory listed twice; any other repeat would make the result depend on order.
+    if (previous.type === 'directory' && header.type === 'directory') {
+      body.resume();
+      return undefined;
+    }
+    refuse(`appears twice in the archive (as ${previous.type} and ${header.type})`);
+  }
+  const entry: ManifestEntry = {
+    path: p,
+    type: header.type,
+    mode: header.mode & 0o7777,
+    uid: header.uid,
+    gid: header.gid,
+    mtime: header.mtime,
+    size: header.type === 'file' ? header.size : 0,
+    conffile: false,
+  };
+  switch (header.type) {
+    case 'file': {
+      entry.staged = path.join(dir, nextName());
+      const digests = await writeStaged(entry.staged, body);
+      entry.sha256 = digests.sha256;
+      entry.md5 = digests.md5;
+      entry.size = digests.size;
+      await applyMeta(entry.staged, entry, opts.asRoot);
+      break;
+    }
+    case 'hardlink': {
+      body.resume();
+      const name = header.linkname ?? '';
+      let to: RootPath;
+      try {
+        to = memberToRootPath(name);
+      } catch {
+        return refuse(`hard link target '${name}' is not a safe path inside the package`);
+      }
+      const target = seen.get(to);
+      if (!target) refuse(`hard link to '${name}', which is not an earlier member of the archive`);
+      if (target!.type !== 'file') refuse(`hard link to '${name}', which is a ${target!.type}, not a file`);
+      entry.linkTo = to;
+      entry.size = target!.size;
+      entry.sha256 = target!.sha256;
+      entry.md5 = target!.md5;
+      break;
+    }
+    case 'symlink':
+      body.resume();
+      if (!header.linkname) refuse('symlink with an empty target');
+      entry.target = header.linkname;
+      break;
+    case 'char':
+    case 'block':
+      body.resume();
+      entry.devmajor = header.devmajor;
+      entry.devminor = header.devminor;
+      break;
+    default:
+      body.resume();
+  }
+  seen.set(p, entry);
+  return entry;
+}
+
+/** A member may not lie beneath a non-directory shipped earlier in the same archive (a planted symlink). */
+function checkAncestors(p: RootPath, seen: Map<RootPath, ManifestEntry>, refuse: (why: string) => never): void {
+  for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
+    const anc = seen.get(p.slice(0, i) as RootPath);
+    if (anc && anc.type !== 'directory') refuse(`lies beneath '${anc.path}', which the archive ships as a ${anc.type}`);
+  }
+}
+
+async function writeStaged(file: string, body: NodeJS.ReadableStream): Promise<{ sha256: string; md5: string; size: number }> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  // A fresh name, never followed: staging holds only what we create here.
+  const handle = await fsp
+    .open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
+    .catch((err: unknown) => {
+      throw fsError('create staged file', err, file);
+    });
+  try {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        sha.update(chunk);
+        md5.update(chunk);
+        size += chunk.length;
+        handle.write(chunk).then(() => done(), done);
+      },
+    });
+    await pipeline(body, sink);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    if (err instanceof OvermergeError) throw err;
+    throw fsError('write staged file', err, file);
+  }
+  await handle.close();
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+}
+
+async function applyMeta(file: string, e: ManifestEntry, asRoot: boolean): Promise<void> {
+  try {
+    // chown first: it clears setuid/setgid bits that chmod then sets.
+    if (asRoot) await fsp.lchown(file, e.uid, e.gid);
+    await fsp.chmod(file, e.mode);
+    await fsp.utimes(file, e.mtime, e.mtime);
+  } catch (err) {
+    throw fsError('set metadata of staged file', err, file);
+  }
+}

@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, type BigIntStats } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as xattr from 'fs-xattr';
+import { copyTree } from '../../src/fs/copytree';
+import { OvermergeError } from '../../src/errors';
+import { buildRichTree, diffSnapshots, snapshotTree } from '../helpers/tree';
+import { cannotMount, withTmpfs } from '../helpers/mounts';
+
+async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-copytree-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The lstat fields a faithful copy keeps, per entry; the table is printed so a failure shows all of it. */
+const FIELDS: Array<[string, (st: BigIntStats) => string]> = [
+  ['type', (st) => (st.mode & 0o170000n).toString(8)],
+  ['mode', (st) => (st.mode & 0o7777n).toString(8)],
+  ['uid', (st) => String(st.uid)],
+  ['gid', (st) => String(st.gid)],
+  ['size', (st) => (st.isDirectory() ? '-' : String(st.size))],
+  ['mtimeNs', (st) => String(st.mtimeNs)],
+  ['rdev', (st) => String(st.rdev)],
+];
+
+async function compareFieldByField(src: string, dst: string): Promise<string[]> {
+  const problems: string[] = [];
+  const rows: string[] = [];
+  const srcLinks = new Map<string, string[]>();
+  const dstLinks = new Map<string, string[]>();
+  async function walk(rel: string): Promise<void> {
+    const s = await fsp.lstat(path.join(src, rel), { bigint: true });
+    const d = await fsp.lstat(path.join(dst, rel), { bigint: true });
+    const cells = FIELDS.map(([name, get]) => {
+      const [a, b] = [get(s), get(d)];
+      if (a !== b) problems.push(`${rel} ${name}: ${a} != ${b}`);
+      return `${name}=${a}${a === b ? '' : `≠${b}`}`;
+    });
+    if (s.isSymbolicLink()) {
+      const [a, b] = [await fsp.readlink(path.join(src, rel)), await fsp.readlink(path.join(dst, rel))];
+      if (a !== b) problems.push(`${rel} target: ${a} != ${b}`);
+      cells.push(`target=${a}`);
+    } else {
+      const [a, b] = [await xattr.listAttributes(path.join(src, rel)), await xattr.listAttributes(path.join(dst, rel))];
+      for (const name of new Set([...a, ...b])) {
+        const va = a.includes(name) ? (await xattr.getAttribute(path.join(src, rel), name)).toString('hex') : 'absent';
+        const vb = b.includes(name) ? (await xattr.getAttribute(path.join(dst, rel), name)).toString('hex') : 'absent';
+        if (va !== vb) problems.push(`${rel} xattr ${name}: ${va} != ${vb}`);
+        cells.push(`${name}=${va.slice(0, 16)}`);
+      }
+    }
+    if (!s.isDirectory() && s.nlink > 1n) {
+      srcLinks.set(String(s.ino), [...(srcLinks.get(String(s.ino)) ?? []), rel]);
+      dstLinks.set(String(d.ino), [...(dstLinks.get(String(d.ino)) ?? []), rel]);
+    }
+    rows.push(`${rel.padEnd(18)} ${cells.join(' ')}`);
+    if (s.isDirectory()) for (const n of (await fsp.readdir(path.join(src, rel))).sort()) await walk(path.join(rel, n));
+  }
+  await walk('.');
+  const groups = (m: Map<string, string[]>) => JSON.stringify([...m.values()].map((g) => g.sort()).sort());
+  if (groups(srcLinks) !== groups(dstLinks)) problems.push(`hard-link groups ${groups(srcLinks)} != ${groups(dstLinks)}`);
+  return [...rows, ...problems.map((p) => `PROBLEM ${p}`)];
+}
+
+test('copyTree keeps every lstat field and xattr, field by field (same filesystem)', async (t) => {
+  await withTemp(async (dir) => {
+    const src = path.join(dir, 'src');
+    await buildRichTree(src);
+    const result = await copyTree(src, path.join(dir, 'dst'));
+    const table = await compareFieldByField(src, path.join(dir, 'dst'));
+    for (const row of table) t.diagnostic(row);
+    assert.deepEqual(table.filter((l) => l.startsWith('PROBLEM')), []);
+    assert.deepEqual(diffSnapshots(await snapshotTree(src, { rootMtime: true }), await snapshotTree(path.join(dir, 'dst'), { rootMtime: true })), []);
+    assert.ok(result.entries >= 20, `copied ${result.entries} entries`);
+  });
+});
+
+test('copyTree across filesystems (disk to tmpfs) keeps every field too', async (t) => {
+  const why = cannotMount('tmpfs');
+  if (why) return t.skip(why);
+  await withTemp(async (dir) => {
+    const src = path.join(dir, 'src');
+    await buildRichTree(src);
+    await withTmpfs(64 << 20, async (tmp) => {
+      await copyTree(src, path.join(tmp, 'dst'));
+      const table = await compareFieldByField(src, path.join(tmp, 'dst'));
+      assert.deepEqual(table.filter((l) => l.startsWith('PROBLEM')), []);
+    });
+  });
+});
+
+test('copyTree refuses an existing destination and never follows a planted symlink', async () => {
+  await withTemp(async (dir) => {
+    await fsp.writeFile(path.join(dir, 'f'), 'new');
+    await fsp.writeFile(path.join(dir, 'victim'), 'keep');
+    await fsp.symlink(path.join(dir, 'victim'), path.join(dir, 'planted'));
+    await assert.rejects(copyTree(path.join(dir, 'f'), path.join(dir, 'planted')), (err: unknown) => {
+      assert.ok(err instanceof OvermergeError);
+      assert.equal(err.errno, 'EEXIST');
+      return true;
+    });
+    assert.equal(await fsp.readFile(path.join(dir, 'victim'), 'utf8'), 'keep');
+    await fsp.mkdir(path.join(dir, 'd'));
+    await assert.rejects(copyTree(path.join(dir, 'd'), path.join(dir, 'planted')), { code: 'E_FS' });
+  });
+});
+
+test("copyTree keeps a setcap binary's security.capability and a setuid bit (chown, chmod, xattr order)", async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to set security.capability');
+  await withTemp(async (dir) => {
+    const src = path.join(dir, 'src');
+    await buildRichTree(src, { bigBytes: 1 });
+    await copyTree(src, path.join(dir, 'dst'));
+    const a = await xattr.getAttribute(path.join(src, 'cap-bin'), 'security.capability');
+    const b = await xattr.getAttribute(path.join(dir, 'dst', 'cap-bin'), 'security.capability');
+    assert.deepEqual(b, a);
+    const st = await fsp.stat(path.join(dir, 'dst', 'setuid-bin'));
+    assert.equal(st.mode & 0o7777, 0o4755);
+  });
+});

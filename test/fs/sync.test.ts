@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { OvermergeError } from '../../src/errors';
+import { fsyncDir, fsyncFile, SyncBatch } from '../../src/fs/sync';
+import { parseTempName, tempSibling } from '../../src/fs/tempname';
+import { planMoveAside } from '../../src/fs/move-aside';
+
+async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-sync-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('SyncBatch flushes by fsync below its threshold and by syncfs above it; vanished paths are skipped', async () => {
+  await withTemp(async (dir) => {
+    for (const threshold of [1000, 2]) {
+      const batch = new SyncBatch({ syncfsThreshold: threshold });
+      for (let i = 0; i < 5; i++) {
+        await fsp.writeFile(path.join(dir, `f${i}`), 'x');
+        batch.addFile(path.join(dir, `f${i}`));
+      }
+      batch.addFile(path.join(dir, 'gone'));
+      batch.addDir(dir);
+      assert.equal(batch.size, 7);
+      await batch.flush();
+      assert.equal(batch.size, 0);
+    }
+  });
+});
+
+test('fsyncFile refuses to follow a symlink and reports a typed error', async () => {
+  await withTemp(async (dir) => {
+    await fsp.writeFile(path.join(dir, 'f'), '');
+    await fsp.symlink('f', path.join(dir, 'l'));
+    await fsyncFile(path.join(dir, 'f'));
+    await fsyncDir(dir);
+    await assert.rejects(fsyncFile(path.join(dir, 'l')), (err: unknown) => err instanceof OvermergeError && err.errno === 'ELOOP');
+  });
+});
+
+test('temporary names are siblings, recognisable, and refuse paths that are not absolute and normalised', () => {
+  const h = planMoveAside('/root/usr/share/bug/apt', { id: '0123456789ab' });
+  assert.equal(h.backup, '/root/usr/share/bug/.overmerge-aside-0123456789ab');
+  assert.equal(h.incomplete, '/root/usr/share/bug/.overmerge-incomplete-0123456789ab');
+  assert.deepEqual(parseTempName('.overmerge-pending-0123456789ab'), { kind: 'pending', id: '0123456789ab' });
+  assert.equal(parseTempName('.overmerge-pending-xyz'), undefined);
+  assert.equal(parseTempName('apt'), undefined);
+  assert.throws(() => tempSibling('/a/b', 'new', '../../etc'), { code: 'E_INTERNAL' });
+  for (const bad of ['relative/path', '/a/../b', '/a/b/', '/']) assert.throws(() => planMoveAside(bad), { code: 'E_INTERNAL' }, bad);
+});
