@@ -7,9 +7,11 @@ import { Progress } from './progress';
 
 /** Options of the commands that change a root. */
 export interface ChangeArgs extends GlobalArgs {
-  forceOverwrite: boolean;
-  forceConfnew: boolean;
-  forceConfold: boolean;
+  forceOverwrite?: boolean;
+  forceConfnew?: boolean;
+  forceConfold?: boolean;
+  keepBackups?: boolean;
+  backupRetention?: number;
 }
 
 export function changeOptions(y: Argv): Argv {
@@ -17,7 +19,14 @@ export function changeOptions(y: Argv): Argv {
     .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
     .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
-    .conflicts('force-confnew', 'force-confold');
+    .conflicts('force-confnew', 'force-confold')
+    .option('keep-backups', { type: 'boolean', default: false, describe: 'keep what this transaction replaces, so `rollback` can undo it' })
+    .option('backup-retention', {
+      type: 'number',
+      default: 5,
+      requiresArg: true,
+      describe: 'how many transactions keep their backups (older ones lose them)',
+    });
 }
 
 /** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
@@ -36,6 +45,8 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       crash: CrashPoints.fromEnv(),
       autoRecover: args.autoRecover,
       asRoot: process.getuid?.() === 0,
+      keepBackups: args.keepBackups ?? false,
+      backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
     },
   };

@@ -16,7 +16,7 @@ export const historyCommand = defineCommand<GlobalArgs>({
         state: t.state,
         started: new Date(t.startedAt).toISOString(),
         finished: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
-        rollbackable: t.state === 'committed' && t.backupsKept,
+        rollbackable: (t.state === 'committed' || t.state === 'recovered-new') && t.backupsKept && t.kind !== 'rollback',
         args: t.args,
         changes: db!.txns.packageChanges(t.id).map((c) => ({
           name: c.name,

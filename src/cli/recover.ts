@@ -12,7 +12,7 @@ export const recoverCommand = defineCommand<GlobalArgs>({
     const w = await openForWriting(args);
     const crash = CrashPoints.fromEnv();
     try {
-      const done = await recoverAll(w.db, crash);
+      const done = await recoverAll(w, crash);
       if (args.json) io.stdout.write(`${JSON.stringify(done)}\n`);
       else if (done.length === 0) io.stdout.write('nothing to recover\n');
       for (const r of args.json ? [] : done) {

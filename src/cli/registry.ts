@@ -1,11 +1,15 @@
+import { buildCommand } from './build';
 import type { Command } from './command';
 import { compareVersionsCommand } from './compare-versions';
+import { contentsCommand } from './contents';
 import { filesCommand } from './files';
 import { historyCommand } from './history';
+import { infoCommand } from './info';
 import { installCommand, unpackCommand } from './install';
 import { listCommand } from './list';
 import { ownerCommand } from './owner';
 import { recoverCommand } from './recover';
+import { rollbackCommand } from './rollback';
 import { purgeCommand, removeCommand } from './remove';
 import { verifyCommand } from './verify';
 
@@ -21,5 +25,9 @@ export const commands: Command<any>[] = [
   verifyCommand,
   historyCommand,
   recoverCommand,
+  rollbackCommand,
   compareVersionsCommand,
+  contentsCommand,
+  infoCommand,
+  buildCommand,
 ];

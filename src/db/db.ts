@@ -4,6 +4,7 @@ import { guarded } from './db-error';
 import { Files } from './files';
 import { Journal } from './journal';
 import { Packages } from './packages';
+import { Snapshots } from './snapshots';
 import { Statements } from './statements';
 import { Transactions } from './transactions';
 
@@ -17,6 +18,7 @@ export class Db {
   readonly txns: Transactions;
   readonly journal: Journal;
   readonly backups: Backups;
+  readonly snapshots: Snapshots;
   private readonly s: Statements;
 
   constructor(
@@ -30,6 +32,7 @@ export class Db {
     this.txns = new Transactions(this.s);
     this.journal = new Journal(this.s);
     this.backups = new Backups(this.s);
+    this.snapshots = new Snapshots(this.s);
   }
 
   /**

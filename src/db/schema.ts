@@ -108,7 +108,30 @@ const v1: Migration = (sql) => {
   sql.pragma(`application_id = ${APPLICATION_ID}`);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1];
+/**
+ * What `rollback` needs besides the stored blobs: each package's rows as they were before a transaction
+ * that kept its backups (NULL: the package was not there), and the unowned paths it created
+ * (`.dpkg-dist`, `.dpkg-old`).
+ */
+const v2: Migration = (sql) => {
+  sql.exec(`
+    CREATE TABLE txn_snapshots (
+      txn_id       INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+      seq          INTEGER NOT NULL,
+      name         TEXT    NOT NULL,
+      architecture TEXT    NOT NULL,
+      before       TEXT,
+      PRIMARY KEY (txn_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE txn_extras (
+      txn_id INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+      path   TEXT    NOT NULL,
+      PRIMARY KEY (txn_id, path)
+    ) WITHOUT ROWID;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2];
 
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

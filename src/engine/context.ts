@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Db } from '../db/db';
 import { openDatabase } from '../db/open';
 import { OvermergeError } from '../errors';
+import { BlobStore } from '../fs/blob-store';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import { acquireLock, releaseOnExit, type Lock } from './lock';
 
@@ -95,4 +96,9 @@ function ensureAdminDir(loc: Locations): void {
       });
     }
   }
+}
+
+/** Where `--keep-backups` keeps replaced contents, by hash. */
+export function blobStore(loc: Locations): BlobStore {
+  return new BlobStore(path.join(loc.adminDir, 'backups'));
 }

@@ -21,6 +21,7 @@ import { SyncBatch } from '../fs/sync';
 import { newTempId, tempSibling } from '../fs/tempname';
 import type { CrashPoints } from './crash';
 import type { JournaledStep } from './journaled';
+import type { BackupKeeper } from './keep-backups';
 import type { Step } from './model';
 
 export interface ExecOptions {
@@ -55,7 +56,10 @@ export function concretize(root: Root, stagingDir: string, steps: Step[], mode: 
         const backup = s.aside === 'none' ? undefined : planMoveAside(target, { keepOriginal: s.aside === 'link' });
         const e = s.entry;
         if (e.type === 'file') {
-          out.push({ op: 'place-file', target, plan: planPlace(e.staged as string, target, mode), backup });
+          if (e.staged === undefined) {
+            throw new OvermergeError('E_CANNOT_ROLLBACK', `no content kept for ${target}; it cannot be restored`, { op: 'plan', path: target });
+          }
+          out.push({ op: 'place-file', target, plan: planPlace(e.staged, target, mode), backup });
         } else if (e.type === 'directory') {
           throw new OvermergeError('E_INTERNAL', `a directory cannot be placed as a file: ${target}`, { op: 'plan' });
         } else {
@@ -199,8 +203,8 @@ async function placedAlone(backup: BackupHandle | undefined): Promise<boolean> {
   return (await backupState(backup)) === 'aside';
 }
 
-/** After the commit: let go of backups and temporaries. Idempotent. */
-export async function finishStep(s: JournaledStep, hooks: StepHooks = {}): Promise<void> {
+/** After the commit: let go of backups and temporaries (keeping their content first, if asked). Idempotent. */
+export async function finishStep(s: JournaledStep, hooks: StepHooks, keeper?: BackupKeeper): Promise<void> {
   switch (s.op) {
     case 'staging':
       await removeTree(s.dir);
@@ -216,7 +220,10 @@ export async function finishStep(s: JournaledStep, hooks: StepHooks = {}): Promi
       return;
     default:
   }
-  if ('backup' in s && s.backup) await discardBackup(s.backup, { hooks });
+  if ('backup' in s && s.backup) {
+    await keeper?.keep(s.backup);
+    await discardBackup(s.backup, { hooks });
+  }
 }
 
 /**
@@ -237,10 +244,10 @@ export async function undoJournal(db: Db, txnId: number, crash: CrashPoints): Pr
 }
 
 /** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
-export async function finishJournal(db: Db, txnId: number, crash: CrashPoints): Promise<void> {
+export async function finishJournal(db: Db, txnId: number, crash: CrashPoints, keeper?: BackupKeeper): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   for (const j of collect(db, txnId, false)) {
-    await finishStep(j.data as unknown as JournaledStep, hooks);
+    await finishStep(j.data as unknown as JournaledStep, hooks, keeper);
     crash.tick();
   }
   db.journal.clear(txnId);

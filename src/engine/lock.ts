@@ -67,7 +67,7 @@ export async function acquireLock(adminDir: string, opts: LockOptions = {}): Pro
         throw new OvermergeError('E_LOCKED', `${err.message}; gave up after waiting ${waitSeconds}s`, {
           op: err.op,
           path: err.path,
-          hint: 'try again later, or wait longer with --wait SECONDS',
+          hint: 'try again later, or wait longer with --lock-wait SECONDS',
         });
       }
     }
@@ -313,7 +313,7 @@ function lockedError(label: string, file: string, h: LockHolder | undefined): Ov
   return new OvermergeError('E_LOCKED', `${label} is locked by ${who}`, {
     op: 'lock',
     path: file,
-    hint: 'wait for it to finish, or pass --wait SECONDS',
+    hint: 'wait for it to finish, or pass --lock-wait SECONDS',
   });
 }
 

@@ -56,6 +56,8 @@ export interface PackageRef {
 
 export interface InstalledPackage extends PackageRef {
   status: string;
+  /** The control paragraph's text (kept in rollback snapshots). */
+  control?: string;
   /** Only loaded for the packages this transaction touches. */
   files: InstalledFile[];
 }
@@ -71,8 +73,8 @@ export interface InstallRequest {
   resolved: Map<RootPath, RootPath>;
   /** The installed version of the same package, if any. */
   old?: InstalledPackage;
-  /** Status to record: `unpacked` for `unpack`, `installed` for `install`. */
-  status: 'unpacked' | 'installed';
+  /** Status to record: `unpacked` for `unpack`, `installed` for `install`; a rollback restores any. */
+  status: string;
 }
 
 export interface RemoveRequest {
@@ -96,6 +98,8 @@ export interface PlanInput {
   owners: Map<RootPath, Owner[]>;
   /** For directories the plan may remove or replace: packages outside the transaction owning something beneath. */
   ownedBeneath: Map<RootPath, Owner[]>;
+  /** Unowned paths to remove (files a rolled-back transaction created beside conffiles). */
+  extraRemovals?: RootPath[];
   /** Whether a package being installed declares Replaces on an owner (pure; computed from control data). */
   replaces: (staged: StagedPackage, owner: PackageRef) => boolean;
   options: PlanOptions;

@@ -62,6 +62,7 @@ class Planner {
     for (const req of this.input.installs) this.planInstall(req);
     for (const req of this.input.installs) if (req.old) this.planVanished(req.old, new Set(req.resolved.values()), false);
     for (const req of this.input.removals) this.planRemoval(req);
+    for (const p of this.input.extraRemovals ?? []) if (!this.claimed.has(p)) this.removals.add(p);
     const removeSteps = this.orderedRemovals();
     this.result.steps = [
       ...this.dirSteps.sort((a, b) => compareShallowFirst(a.path, b.path)),
@@ -183,6 +184,8 @@ class Planner {
   ): void {
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
+    // A rollback keeps no content for a file its transaction never replaced: the root still has it.
+    if (entry.restore && entry.type === 'file' && entry.staged === undefined && d.type === 'file') return;
     if (d.type === 'directory') {
       // dpkg never replaces a directory with a symlink: it keeps the directory.
       if (entry.type === 'symlink') {
@@ -382,6 +385,7 @@ function placeStep(resolved: Map<RootPath, RootPath>, entry: ManifestEntry, at: 
 }
 
 function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
+  if (entry.restore) return { ...entry.restore, path: at };
   // Paths are recorded where they landed (after following the root's directory symlinks), so ownership
   // and conflicts are judged on real locations, not on aliases.
   return {

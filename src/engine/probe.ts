@@ -34,24 +34,41 @@ export class Probe {
     private readonly db: Db,
   ) {}
 
-  /** Where each shipped path of `staged` lands inside the root, following directory symlinks the root has. */
+  /**
+   * Where each shipped path of `staged` lands inside the root. A directory the package ships decides
+   * where its children go: through it if the root has a symlink to a directory there (dpkg follows those,
+   * as in merged /usr), else at its own location — even if the root still has a file there that this
+   * transaction turns into a directory. Other parents are resolved on the disk, inside the root.
+   */
   async resolveAll(staged: StagedPackage): Promise<Map<RootPath, RootPath>> {
     const out = new Map<RootPath, RootPath>();
+    const childrenGo = new Map<RootPath, RootPath>();
     for (const e of staged.entries) {
       if (e.path === '') {
         out.set(e.path, e.path);
+        childrenGo.set(e.path, e.path);
         continue;
       }
       const slash = e.path.lastIndexOf('/');
       const parent = (slash < 0 ? '' : e.path.slice(0, slash)) as RootPath;
-      let resolvedParent = this.parentCache.get(parent);
-      if (resolvedParent === undefined) {
-        resolvedParent = (await resolveParentInRoot(this.root, joinRootPath(parent, 'x'))).parent;
-        this.parentCache.set(parent, resolvedParent);
+      const base = childrenGo.get(parent) ?? (await this.resolveParentOnDisk(parent));
+      const at = joinRootPath(base, e.path.slice(slash + 1));
+      out.set(e.path, at);
+      if (e.type === 'directory') {
+        const d = await this.look(at);
+        childrenGo.set(e.path, d.type === 'symlink' && d.targetIsDir ? await resolveInRoot(this.root, at, { followFinal: true }) : at);
       }
-      out.set(e.path, joinRootPath(resolvedParent, e.path.slice(slash + 1)));
     }
     return out;
+  }
+
+  private async resolveParentOnDisk(parent: RootPath): Promise<RootPath> {
+    let resolved = this.parentCache.get(parent);
+    if (resolved === undefined) {
+      resolved = (await resolveParentInRoot(this.root, joinRootPath(parent, 'x'))).parent;
+      this.parentCache.set(parent, resolved);
+    }
+    return resolved;
   }
 
   /** The installed package `name:arch` with its file rows, or undefined. */
@@ -63,7 +80,7 @@ export class Probe {
   withFiles(row: PackageRow): InstalledPackage {
     const files: InstalledFile[] = [];
     for (const f of this.db.files.filesOf(row.id)) files.push(toInstalledFile(f));
-    return { name: row.name, architecture: row.architecture, version: row.version, status: row.status, files };
+    return { name: row.name, architecture: row.architecture, version: row.version, status: row.status, control: row.control, files };
   }
 
   /**

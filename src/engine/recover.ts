@@ -1,6 +1,8 @@
-import type { Db } from '../db/db';
+import type { Writer } from './context';
 import type { CrashPoints } from './crash';
 import { finishJournal, undoJournal } from './execute';
+import { BackupKeeper } from './keep-backups';
+import { blobStore } from './context';
 
 export interface Recovered {
   txnId: number;
@@ -15,7 +17,8 @@ export interface Recovered {
  * has its backups and temporaries let go of (the root is exactly as after it). Every step is idempotent,
  * so a crash during recovery is recovered by the next run.
  */
-export async function recoverAll(db: Db, crash: CrashPoints): Promise<Recovered[]> {
+export async function recoverAll(w: Writer, crash: CrashPoints): Promise<Recovered[]> {
+  const { db, loc } = w;
   const out: Recovered[] = [];
   for (const t of db.txns.open()) {
     await undoJournal(db, t.id, crash);
@@ -27,7 +30,7 @@ export async function recoverAll(db: Db, crash: CrashPoints): Promise<Recovered[
     out.push({ txnId: t.id, kind: t.kind, outcome: 'old' });
   }
   for (const t of db.txns.unfinished()) {
-    await finishJournal(db, t.id, crash);
+    await finishJournal(db, t.id, crash, t.backupsKept ? new BackupKeeper(db, t.id, loc.root, blobStore(loc)) : undefined);
     out.push({ txnId: t.id, kind: t.kind, outcome: 'new' });
   }
   return out;

@@ -10,7 +10,10 @@ import { syncFilesystem } from '../fs/sync';
 import { stageArchive } from '../stage/stage';
 import type { StagedPackage } from '../stage/manifest';
 import { commitPlan } from './commit';
-import type { Writer } from './context';
+import { blobStore, type Writer } from './context';
+import { BackupKeeper } from './keep-backups';
+import type { BlobStore } from '../fs/blob-store';
+import type { RootPath } from '../fs/rootpath';
 import type { CrashPoints } from './crash';
 import { concretize, Executor, finishJournal, undoJournal } from './execute';
 import type { ConffilePolicy, InstallRequest, Plan, PlanInput, RemoveRequest, PackageRef } from './model';
@@ -27,6 +30,10 @@ export interface TxnOptions {
   crash: CrashPoints;
   autoRecover: boolean;
   asRoot: boolean;
+  /** Keep what this transaction replaces in the backup store, so it can be rolled back. */
+  keepBackups: boolean;
+  /** How many transactions keep their backups; older ones lose them (and the ability to roll back). */
+  backupRetention: number;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
 }
@@ -72,7 +79,19 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
   });
 }
 
-type Prepare = (probe: Probe, stagingDir: string) => Promise<{ installs: InstallRequest[]; removals: RemoveRequest[] }>;
+/** What a transaction changes, and what else it must do at its commit. */
+export interface Prepared {
+  installs: InstallRequest[];
+  removals: RemoveRequest[];
+  /** Unowned paths to remove (a rollback removes the `.dpkg-dist` files its transaction made). */
+  extraRemovals?: RootPath[];
+  /** Database writes that belong to the commit (same SQLite transaction). */
+  onCommit?: () => void;
+  /** Work after the clean-up (letting go of another transaction's backups). */
+  afterFinish?: () => Promise<void>;
+}
+
+export type Prepare = (probe: Probe, stagingDir: string) => Promise<Prepared>;
 
 /**
  * The one shape of every transaction: begin (durable), journal the staging folder, stage and probe, plan
@@ -80,10 +99,18 @@ type Prepare = (probe: Probe, stagingDir: string) => Promise<{ installs: Install
  * backups. Any failure before the commit undoes what was done and forgets the transaction, so the root
  * and the database are exactly as before.
  */
-async function runTransaction(w: Writer, kind: TxnKind, args: string[], opts: TxnOptions, prepare: Prepare): Promise<TxnOutcome> {
+export async function runTransaction(
+  w: Writer,
+  kind: TxnKind,
+  args: string[],
+  opts: TxnOptions,
+  prepare: Prepare,
+  targetTxn?: number,
+): Promise<TxnOutcome> {
   const { db, loc } = w;
-  await ensureNothingUnfinished(db, opts);
-  const txnId = db.txns.begin(kind, args);
+  await ensureNothingUnfinished(w, opts);
+  const keepBackups = opts.keepBackups && kind !== 'rollback';
+  const txnId = db.txns.begin(kind, args, { backupsKept: keepBackups, targetTxn });
   opts.crash.tick();
   const stagingDir = path.join(loc.stagingBase, `txn-${txnId}`);
   let committed = false;
@@ -99,6 +126,7 @@ async function runTransaction(w: Writer, kind: TxnKind, args: string[], opts: Tx
     const probe = new Probe(loc.root, db);
     const requests = await prepare(probe, stagingDir);
     const input = await gather(probe, db, requests, opts);
+    input.extraRemovals = requests.extraRemovals;
     const plan = makePlan(input);
     await checkSpace(loc.root.host, plan);
     const steps = concretize(loc.root, stagingDir, plan.steps, opts.mode).slice(1);
@@ -114,10 +142,16 @@ async function runTransaction(w: Writer, kind: TxnKind, args: string[], opts: Tx
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
     opts.crash.tick();
-    commitPlan(db, txnId, plan);
+    db.transaction(() => {
+      commitPlan(db, txnId, plan);
+      if (keepBackups) recordSnapshots(db, txnId, requests, plan);
+      requests.onCommit?.();
+    });
     committed = true;
     opts.crash.tick();
-    await finishJournal(db, txnId, opts.crash);
+    await finishJournal(db, txnId, opts.crash, keepBackups ? new BackupKeeper(db, txnId, loc.root, blobStore(loc)) : undefined);
+    await requests.afterFinish?.();
+    if (keepBackups) await pruneBackups(db, blobStore(loc), opts.backupRetention);
     return { txnId, plan };
   } catch (err) {
     if (!committed) await rollBack(db, txnId, err, opts);
@@ -141,11 +175,11 @@ async function rollBack(db: Db, txnId: number, cause: unknown, opts: TxnOptions)
   }
 }
 
-async function ensureNothingUnfinished(db: Db, opts: TxnOptions): Promise<void> {
-  const pending = [...db.txns.open(), ...db.txns.unfinished()];
+async function ensureNothingUnfinished(w: Writer, opts: TxnOptions): Promise<void> {
+  const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()];
   if (pending.length === 0) return;
   if (opts.autoRecover) {
-    await recoverAll(db, opts.crash);
+    await recoverAll(w, opts.crash);
     return;
   }
   throw new OvermergeError('E_UNFINISHED', `transaction ${pending[0].id} (${pending[0].kind}) was interrupted`, {
@@ -158,7 +192,7 @@ async function ensureNothingUnfinished(db: Db, opts: TxnOptions): Promise<void> 
 async function gather(
   probe: Probe,
   db: Db,
-  req: { installs: InstallRequest[]; removals: RemoveRequest[] },
+  req: Prepared,
   opts: TxnOptions,
 ): Promise<PlanInput> {
   const txnIds = [...req.installs.map((r) => r.old), ...req.removals.map((r) => r.pkg)]
@@ -179,6 +213,7 @@ async function gather(
     if (r.old) await gatherOld(probe, r.old.files, txnIds, false);
   }
   for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
+  for (const p of req.extraRemovals ?? []) await probe.look(p);
   return {
     installs: req.installs,
     removals: req.removals,
@@ -190,7 +225,7 @@ async function gather(
   };
 }
 
-async function gatherOld(probe: Probe, files: { path: import('../fs/rootpath').RootPath; type: string; conffile: boolean }[], txnIds: number[], purge: boolean): Promise<void> {
+async function gatherOld(probe: Probe, files: { path: RootPath; type: string; conffile: boolean }[], txnIds: number[], purge: boolean): Promise<void> {
   for (const f of files) {
     probe.ownersOf(f.path);
     const d = await probe.look(f.path);
@@ -221,4 +256,36 @@ async function checkSpace(rootHost: string, plan: Plan): Promise<void> {
       path: rootHost,
     });
   }
+}
+
+/**
+ * With --keep-backups: each package's rows as they were before, and the unowned paths this transaction
+ * created, so that `rollback` can rebuild the old state. Part of the commit.
+ */
+function recordSnapshots(db: Db, txnId: number, req: Prepared, plan: Plan): void {
+  for (const r of req.installs) {
+    db.snapshots.add(txnId, r.staged.name, r.staged.architecture, r.old ? JSON.stringify(r.old) : null);
+  }
+  for (const r of req.removals) db.snapshots.add(txnId, r.pkg.name, r.pkg.architecture, JSON.stringify(r.pkg));
+  const owned = new Set<string>();
+  for (const rec of plan.records) for (const f of rec.files) owned.add(f.path);
+  for (const step of plan.steps) {
+    if (step.kind === 'place' && step.aside === 'none' && !owned.has(step.path)) db.snapshots.addExtra(txnId, step.path);
+  }
+}
+
+/** Keeps the backups of the newest `retention` transactions that kept any; older ones are let go of. */
+export async function pruneBackups(db: Db, store: BlobStore, retention: number): Promise<void> {
+  const keeping = db.txns.list().filter((t) => t.backupsKept);
+  for (const t of keeping.slice(Math.max(0, retention))) await releaseBackups(db, store, t.id);
+}
+
+/** Forgets what transaction `txnId` kept: its snapshots, its blob references, and blobs nobody else uses. */
+export async function releaseBackups(db: Db, store: BlobStore, txnId: number): Promise<void> {
+  const orphans = db.transaction(() => {
+    db.snapshots.drop(txnId);
+    db.txns.setBackupsKept(txnId, false);
+    return db.backups.release(txnId);
+  });
+  for (const h of orphans) await store.remove(h);
 }

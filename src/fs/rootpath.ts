@@ -106,7 +106,10 @@ export function memberNameFromBytes(bytes: Uint8Array): string {
 export function parseRootPath(input: string): RootPath {
   const reason = input === '' ? 'is empty' : pathProblem(input, true);
   if (reason !== undefined) {
-    throw new OvermergeError('E_USAGE', `invalid path ${quoteName(input)}: the path ${reason}`, { op: 'parse path', path: input });
+    throw new OvermergeError('E_USAGE', `invalid path ${quoteName(input)}: the path ${reason}`, {
+      op: 'parse path',
+      path: input,
+    });
   }
   return normalise(input);
 }
@@ -302,9 +305,10 @@ function notADirectory(p: RootPath, at: RootPath): OvermergeError {
 }
 
 function tooManyLinks(p: RootPath, at: RootPath): OvermergeError {
+  const where = `at ${displayRootPath(at)}`;
   return new OvermergeError(
     'E_FS',
-    `cannot resolve ${displayRootPath(p)} inside the root: too many levels of symbolic links (at ${displayRootPath(at)})`,
+    `cannot resolve ${displayRootPath(p)} inside the root: too many levels of symbolic links (${where})`,
     { op: 'resolve', path: displayRootPath(p), errno: 'ELOOP' },
   );
 }
@@ -312,7 +316,6 @@ function tooManyLinks(p: RootPath, at: RootPath): OvermergeError {
 /** Problems of a raw member name that normalising cannot express. */
 function memberNameProblem(name: string): string | undefined {
   if (name === '') return 'is empty';
-  if (name.startsWith('/')) return 'is an absolute path';
   // dpkg refuses these too: its file lists are newline-separated.
   if (name.includes('\n')) return 'contains a newline';
   return undefined;

@@ -31,6 +31,11 @@ export interface ManifestEntry extends EntryMeta {
   /** Host path of the staged content (regular files only). */
   staged?: string;
   conffile: boolean;
+  /**
+   * Set by rollback: the exact row to record for this path (the state before the rolled-back transaction,
+   * conffile flags included). The entry is then placed as a plain file, without conffile rules.
+   */
+  restore?: import('../engine/model').InstalledFile;
 }
 
 /** One archive staged for a transaction. */

@@ -236,7 +236,8 @@ test('resolveInRoot follows decoy symlinks inside the root, never to the canary'
 
 test('resolveInRoot stops symlink loops and refuses a non-directory in a parent position', async () => {
   await withDecoyRoot(async (root) => {
-    await makeTree(root, { loop1: 'loop2', loop2: 'loop1', self: 'self', flink: 'file', tofile: 'flink/' }, [], ['file']);
+    const links = { loop1: 'loop2', loop2: 'loop1', self: 'self', flink: 'file', tofile: 'flink/' };
+    await makeTree(root, links, [], ['file']);
     const loop = refusal('E_FS', /too many levels of symbolic links/);
     await assert.rejects(resolveInRoot(root, rp('loop1/x'), { followFinal: false }), loop);
     await assert.rejects(resolveInRoot(root, rp('self'), { followFinal: true }), loop);
@@ -254,7 +255,8 @@ test('resolveInRoot stops symlink loops and refuses a non-directory in a parent 
 
 test('resolveParentInRoot resolves the folder and keeps the final name', async () => {
   await withDecoyRoot(async (root, canary) => {
-    await makeTree(root, { lib: 'usr/lib', etc: canary, flink: 'file', x: '/etc/alternatives/x' }, ['usr/lib'], ['file']);
+    const links = { lib: 'usr/lib', etc: canary, flink: 'file', x: '/etc/alternatives/x' };
+    await makeTree(root, links, ['usr/lib'], ['file']);
     assert.deepEqual(await resolveParentInRoot(root, rp('lib/x')), { parent: 'usr/lib', name: 'x' });
     assert.deepEqual(await resolveParentInRoot(root, rp('lib')), { parent: '', name: 'lib' });
     assert.deepEqual(await resolveParentInRoot(root, rp('x')), { parent: '', name: 'x' });

@@ -1,0 +1,36 @@
+import { openForWriting } from '../engine/context';
+import { rollbackTransaction } from '../engine/rollback';
+import type { TxnOutcome } from '../engine/transaction';
+import { OvermergeError } from '../errors';
+import { defineCommand } from './command';
+import { changeOptions, txnOptions, type ChangeArgs } from './engine-options';
+import { reportOutcome } from './report';
+
+interface RollbackArgs extends ChangeArgs {
+  txn?: string;
+}
+
+export const rollbackCommand = defineCommand<RollbackArgs>({
+  command: 'rollback [txn]',
+  describe: 'undo a committed transaction whose backups were kept (default: the newest one)',
+  builder: (y) => changeOptions(y).positional('txn', { type: 'string', describe: 'transaction number (see `history`)' }),
+  async run(args, io) {
+    const id = args.txn === undefined ? undefined : Number(args.txn);
+    if (id !== undefined && !(Number.isInteger(id) && id > 0)) {
+      throw new OvermergeError('E_USAGE', `not a transaction number: '${args.txn}'`, { op: 'rollback' });
+    }
+    const w = await openForWriting(args);
+    const { opts, progress } = txnOptions(args, io);
+    let outcome: TxnOutcome & { target: number };
+    try {
+      outcome = await rollbackTransaction(w, id, opts);
+    } finally {
+      progress.end();
+      opts.crash.recordCount();
+      w.close();
+    }
+    if (!args.json && !args.quiet) io.stdout.write(`rolled back transaction ${outcome.target}\n`);
+    reportOutcome(outcome, args, io);
+    return 0;
+  },
+});

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { constants as C, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { errnoOf, fsError } from '../errors';
+import { newTempId } from './tempname';
+
+/**
+ * A content-addressed folder of file contents (`DIR/ab/abcdef…`, named by sha256), where `--keep-backups`
+ * keeps what a transaction replaced so `rollback` can put it back. Identical contents are stored once.
+ * Blobs are only ever created whole (hard link or copy to a temporary, then rename) and never written to.
+ */
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  pathOf(sha256: string): string {
+    return path.join(this.dir, sha256.slice(0, 2), sha256);
+  }
+
+  /** Stores the content of regular file `file` (hard-linked when possible); returns its hash and size. */
+  async store(file: string): Promise<{ sha256: string; size: number }> {
+    const { sha256, size } = await hashFile(file);
+    const blob = this.pathOf(sha256);
+    if (await present(blob)) return { sha256, size };
+    await fsp.mkdir(path.dirname(blob), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw fsError('create backup store folder', err, path.dirname(blob));
+    });
+    const temp = `${blob}.${newTempId()}.tmp`;
+    try {
+      await fsp.link(file, temp);
+    } catch (err) {
+      // Another filesystem, or one without hard links: copy instead.
+      if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(errnoOf(err) ?? '')) throw fsError('store backup of', err, file, blob);
+      await fsp.copyFile(file, temp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE).catch((e: unknown) => {
+        throw fsError('store backup of', e, file, blob);
+      });
+    }
+    await fsp.rename(temp, blob).catch((err: unknown) => {
+      throw fsError('store backup of', err, temp, blob);
+    });
+    return { sha256, size };
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return present(this.pathOf(sha256));
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await fsp.unlink(this.pathOf(sha256)).catch((err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw fsError('remove backup', err, this.pathOf(sha256));
+    });
+  }
+}
+
+async function present(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw fsError('inspect', err, p);
+  }
+}
+
+async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  const handle = await fsp.open(file, C.O_RDONLY | C.O_NOFOLLOW).catch((err: unknown) => {
+    throw fsError('read', err, file);
+  });
+  const stream = handle.createReadStream();
+  stream.on('data', (chunk) => {
+    size += chunk.length;
+  });
+  await pipeline(stream, h).catch((err: unknown) => {
+    throw fsError('read', err, file);
+  });
+  return { sha256: h.digest('hex'), size };
+}

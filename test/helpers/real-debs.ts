@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './run-cli';
+
+const execFileP = promisify(execFile);
+
+/** Where the fetch script keeps a set (outside the repository; never commit these archives). */
+export function realDebsDir(set: string): string {
+  const base = process.env.OVERMERGE_DEBS || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'overmerge-debs');
+  return path.join(base, set);
+}
+
+const FETCH_SCRIPT = process.env.OVERMERGE_GET_DEBS || '/work/shared/tools/get-real-debs.sh';
+
+export type RealDebs = { files: string[]; dir: string } | { skip: string };
+
+async function listed(dir: string): Promise<string[] | undefined> {
+  const text = await fsp.readFile(path.join(dir, 'set.txt'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const names = text.split('\n').filter((n) => n.endsWith('.deb'));
+  return names.length > 0 ? names.map((n) => path.join(dir, n)) : undefined;
+}
+
+/**
+ * Real Debian archives of a set (default Debian's Priority: required set), fetched into the cache on
+ * first use. Resolves to `{ skip }` with the reason only when they cannot be had (no fetch script, the
+ * archive registry unreachable); callers pass it to t.skip so the reason shows in the test report.
+ */
+export async function realDebs(set = 'required'): Promise<RealDebs> {
+  const dir = realDebsDir(set);
+  let files = await listed(dir);
+  if (!files) {
+    try {
+      await fsp.access(FETCH_SCRIPT);
+    } catch {
+      return { skip: `real Debian archives unavailable: no ${dir}/set.txt and no fetch script at ${FETCH_SCRIPT}` };
+    }
+    try {
+      await execFileP(FETCH_SCRIPT, [set], { cwd: REPO_ROOT, timeout: 15 * 60 * 1000, maxBuffer: 1 << 24 });
+    } catch (err) {
+      const detail = String((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
+      return { skip: `real Debian archives unavailable: fetching '${set}' failed (registry unreachable?): ${detail}` };
+    }
+    files = await listed(dir);
+    if (!files) return { skip: `real Debian archives unavailable: ${FETCH_SCRIPT} ${set} left no set.txt in ${dir}` };
+  }
+  return { files, dir };
+}
+
+/** Skips loudly: the reason goes to the test report and to stderr. */
+export function skipLoudly(t: { skip: (msg?: string) => void }, reason: string): void {
+  process.stderr.write(`\n*** SKIPPED: ${reason}\n\n`);
+  t.skip(reason);
+}
