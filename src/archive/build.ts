@@ -63,8 +63,10 @@ async function checkControlArea(dir: string, control: TreeEntry[], data: TreeEnt
   for (const e of control) {
     const name = e.rel.toString();
     if (e.rel.length === 0) {
+      // dpkg-deb's actual test behind its ">=0755 and <=0775" message: rwx for the owner, r-x for the rest,
+      // group write allowed, nothing else.
       const mode = e.stat.mode & 0o7777;
-      if (mode < 0o755 || mode > 0o775) {
+      if ((mode & 0o7757) !== 0o755) {
         throw badPackage(dir, `DEBIAN has bad permissions ${mode.toString(8)} (must be >=0755 and <=0775)`);
       }
       continue;
@@ -73,7 +75,7 @@ async function checkControlArea(dir: string, control: TreeEntry[], data: TreeEnt
     if (e.type !== 'file') throw badPackage(dir, `DEBIAN/${name} is not a plain file`);
     if (MAINTAINER_SCRIPTS.has(name)) {
       const mode = e.stat.mode & 0o7777;
-      if (mode < 0o555 || mode > 0o775) {
+      if ((mode & 0o7557) !== 0o555) {
         throw badPackage(dir, `maintainer script '${name}' has bad permissions ${mode.toString(8)} (must be >=0555 and <=0775)`);
       }
     }

@@ -17,6 +17,8 @@ export interface DiskState {
   size?: number;
   /** Nanoseconds since the epoch. */
   mtimeNs?: bigint;
+  /** Inode number: tells whether two paths are still one hard-linked file. */
+  ino?: bigint;
   /** Symlink target, verbatim. */
   target?: string;
   /** A symlink whose target, resolved inside the root, is a directory. */

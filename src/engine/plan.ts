@@ -128,8 +128,16 @@ class Planner {
     const oldByPath = new Map<RootPath, InstalledFile>();
     for (const f of old?.files ?? []) oldByPath.set(f.path, f);
     const files: InstalledFile[] = [];
+    const landed = new Map<RootPath, ManifestEntry>();
     for (const entry of staged.entries) {
       const at = this.at(req, entry);
+      // Through the root's directory symlinks (merged /usr) two shipped paths can be one real path.
+      const alias = landed.get(at);
+      if (alias) {
+        if (alias.type === 'directory' && entry.type === 'directory') continue;
+        throw aliasConflict(staged, alias.path, entry.path, at);
+      }
+      landed.set(at, entry);
       const row = rowFor(entry, at);
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
@@ -373,6 +381,14 @@ function conflict(staged: StagedPackage, path: string, owner: PackageRef): Overm
     'E_CONFLICT',
     `${staged.archive}: trying to overwrite '${path}', which is also in package ${owner.name} ${owner.version}`,
     { op: 'plan', path, hint: 'use --force-overwrite, or a package that declares Replaces' },
+  );
+}
+
+function aliasConflict(staged: StagedPackage, first: RootPath, second: RootPath, at: RootPath): OvermergeError {
+  return new OvermergeError(
+    'E_CONFLICT',
+    `${staged.archive}: ships both '${displayPath(first)}' and '${displayPath(second)}', which are the same path '${displayPath(at)}' in this root (a directory symlink joins them)`,
+    { op: 'plan', path: displayPath(at), hint: 'the package is not installable on a root with this directory layout' },
   );
 }
 

@@ -118,6 +118,7 @@ export class Probe {
       gid: Number(st.gid),
       size: Number(st.size),
       mtimeNs: st.mtimeNs,
+      ino: st.ino,
     };
     if (state.type === 'symlink') {
       state.target = await fsp.readlink(host);

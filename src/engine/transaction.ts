@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readDebControl } from '../archive/deb';
+import { readDebControl, type DebControl } from '../archive/deb';
 import { parseRelations, relationMatches } from '../control/relations';
 import type { Db } from '../db/db';
 import type { TxnKind } from '../db/types';
@@ -46,14 +46,16 @@ export interface TxnOutcome {
 /** `install`/`unpack`: all archives of one call form one transaction. */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // Read every control paragraph first: a broken archive is refused before anything is recorded.
-  for (const a of archives) await readDebControl(a);
+  const limits: Array<number | undefined> = [];
+  for (const a of archives) limits.push(expansionLimit(await readDebControl(a), a));
+  await checkInstalledSize(w.loc.root.host, archives, limits);
   return runTransaction(w, 'install', archives.map((a) => path.resolve(a)), opts, async (probe, stagingDir) => {
     const installs: InstallRequest[] = [];
     for (let i = 0; i < archives.length; i++) {
       opts.progress?.('stage', i, archives.length);
       const dir = path.join(stagingDir, String(i));
       await fsp.mkdir(dir, { mode: 0o700 });
-      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot });
+      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot, maxBytes: limits[i] });
       opts.crash.tick();
       const resolved = await probe.resolveAll(staged);
       const old = probe.installed(staged.name, staged.architecture);
@@ -62,6 +64,36 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     opts.progress?.('stage', archives.length, archives.length);
     return { installs, removals: [] };
   });
+}
+
+/**
+ * How many bytes an archive's files may add up to: dpkg computes Installed-Size (KiB) with every file
+ * rounded up, so a well-formed archive stays below it; a little slack covers hand-made ones. An archive
+ * without the field is bounded by the free space alone.
+ */
+function expansionLimit(control: DebControl, archive: string): number | undefined {
+  const field = control.fields.get('Installed-Size');
+  if (field === undefined) return undefined;
+  const kib = Number(field.trim());
+  if (!/^\d+$/.test(field.trim()) || !Number.isSafeInteger(kib)) {
+    throw new OvermergeError('E_BAD_CONTROL', `${archive}: Installed-Size '${field}' is not a number of KiB`, { op: 'read control', path: archive });
+  }
+  return kib * 1024 + 1024 * 1024;
+}
+
+/** Refuses before staging anything when the archives declare more than the root has room for. */
+async function checkInstalledSize(rootHost: string, archives: string[], limits: Array<number | undefined>): Promise<void> {
+  const declared = limits.reduce<number>((sum, l) => sum + (l === undefined ? 0 : l - 1024 * 1024), 0);
+  const st = await fsp.statfs(rootHost).catch(() => undefined);
+  if (!st) return;
+  const free = Number(st.bavail) * Number(st.bsize);
+  if (declared > free) {
+    throw new OvermergeError(
+      'E_NO_SPACE',
+      `not enough space in ${rootHost} for ${archives.length === 1 ? archives[0] : `${archives.length} archives`}: Installed-Size says ${formatBytes(declared)}, ${formatBytes(free)} free; nothing was changed`,
+      { op: 'check space', path: rootHost },
+    );
+  }
 }
 
 /** `remove`/`purge`: one transaction for all named packages. */
@@ -111,10 +143,11 @@ export async function runTransaction(
   await ensureNothingUnfinished(w, opts);
   const keepBackups = opts.keepBackups && kind !== 'rollback';
   const txnId = db.txns.begin(kind, args, { backupsKept: keepBackups, targetTxn });
-  opts.crash.tick();
   const stagingDir = path.join(loc.stagingBase, `txn-${txnId}`);
   let committed = false;
   try {
+    // Inside the try: a failure right after `begin` must forget the transaction like any other.
+    opts.crash.tick();
     db.journal.intend(txnId, 'staging', { op: 'staging', dir: stagingDir });
     opts.crash.tick();
     await fsp.mkdir(loc.stagingBase, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
@@ -128,7 +161,7 @@ export async function runTransaction(
     const input = await gather(probe, db, requests, opts);
     input.extraRemovals = requests.extraRemovals;
     const plan = makePlan(input);
-    await checkSpace(loc.root.host, plan);
+    await checkSpace(loc.root.host, stagingDir, opts.mode, plan);
     const steps = concretize(loc.root, stagingDir, plan.steps, opts.mode).slice(1);
     const exec = new Executor(db, txnId, {
       mode: opts.mode,
@@ -154,9 +187,57 @@ export async function runTransaction(
     if (keepBackups) await pruneBackups(db, blobStore(loc), opts.backupRetention);
     return { txnId, plan };
   } catch (err) {
-    if (!committed) await rollBack(db, txnId, err, opts);
-    throw err;
+    if (committed) throw cleanUpFailed(txnId, err);
+    await rollBack(db, txnId, err, opts);
+    throw err instanceof OvermergeError && err.code === 'E_NO_SPACE' ? await explainNoSpace(err, loc.root.host, args, kind) : err;
   }
+}
+
+/** Out of space: after the roll-back, say how much the transaction needed and how much there is. */
+async function explainNoSpace(err: OvermergeError, rootHost: string, args: string[], kind: TxnKind): Promise<OvermergeError> {
+  let need = 0;
+  if (kind === 'install') {
+    for (const a of args) {
+      const kib = Number((await readDebControl(a).catch(() => undefined))?.fields.get('Installed-Size') ?? 0);
+      if (Number.isFinite(kib)) need += kib * 1024;
+    }
+  }
+  const st = await fsp.statfs(rootHost).catch(() => undefined);
+  const free = st ? Number(st.bavail) * Number(st.bsize) : undefined;
+  const needs = need > 0 ? `; the packages need about ${formatBytes(need)} (Installed-Size)` : '';
+  const has = free === undefined ? '' : `, ${formatBytes(free)} free after rolling back`;
+  return new OvermergeError('E_NO_SPACE', `${err.message}${needs}${has}; nothing was changed`, {
+    op: err.op,
+    path: err.path,
+    dest: err.dest,
+    errno: err.errno,
+    cause: err,
+  });
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]} (${n} bytes)`;
+}
+
+/**
+ * After the commit the change is in; only letting go of backups and staging was cut short. The user must
+ * hear both, and that writers refuse to start until `recover` has finished the clean-up.
+ */
+function cleanUpFailed(txnId: number, cause: unknown): OvermergeError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new OvermergeError('E_UNFINISHED', `transaction ${txnId} is committed, but its clean-up failed: ${why}`, {
+    op: 'finish',
+    hint: 'run `overmerge recover` to finish it',
+    cause,
+  });
 }
 
 /** Undoes a failed transaction and forgets it; if undoing fails too, both errors are told and recover is needed. */
@@ -245,13 +326,21 @@ function replacesOwner(staged: StagedPackage, owner: PackageRef): boolean {
   return parseRelations('Replaces', field).some((group) => group.some((rel) => relationMatches(rel, owner)));
 }
 
-async function checkSpace(rootHost: string, plan: Plan): Promise<void> {
-  const st = await fsp.statfs(rootHost).catch(() => undefined);
+/**
+ * Staged files already occupy their space when staging shares the root's filesystem, and placing them by
+ * rename or hard link costs nothing more; copies (copy mode, staging elsewhere) need their size again.
+ */
+async function checkSpace(rootHost: string, stagingDir: string, mode: PlaceMode, plan: Plan): Promise<void> {
+  const [st, rootDev, stagingDev] = await Promise.all([
+    fsp.statfs(rootHost).catch(() => undefined),
+    fsp.stat(rootHost).then((s) => s.dev),
+    fsp.stat(stagingDir).then((s) => s.dev),
+  ]);
   if (!st) return;
+  const need = mode === 'copy' || rootDev !== stagingDev ? plan.bytes : 0;
   const free = Number(st.bavail) * Number(st.bsize);
-  // Placed files by rename cost nothing new, but copies and overlay copy-ups do: ask for the full size.
-  if (plan.bytes > free) {
-    throw new OvermergeError('E_NO_SPACE', `not enough space in ${rootHost}: need ${plan.bytes} bytes, ${free} available`, {
+  if (need > free) {
+    throw new OvermergeError('E_NO_SPACE', `not enough space in ${rootHost}: need ${formatBytes(need)}, ${formatBytes(free)} available`, {
       op: 'check space',
       path: rootHost,
     });

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { buildFixtureDebs, withTempDir, type FixtureName } from '../helpers/fixtures';
+import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
+import { assertSameTree, dbState, rootState, type DbState } from '../helpers/root-state';
+import { runCli, spawnCli } from '../helpers/run-cli';
+import type { TreeSnapshot } from '../helpers/tree';
+
+/**
+ * In-process failure at every crash point (OVERMERGE_DEBUG_FAIL_AT=N throws E_CRASH_INJECTED at point N,
+ * so the engine's own rollback runs, not `recover`). The sweep raises N until the command succeeds:
+ * - before the commit the command must exit 1 and leave the root (rootState) and the database (list,
+ *   files, history) exactly as before, and the staging folder empty;
+ * - after the commit (only clean-up is left) it exits 1 saying so, the database already shows the new
+ *   state, and `recover` brings the root to exactly what an uninterrupted run leaves.
+ * Each intent is its own SQLite commit (OVERMERGE_DEBUG_JOURNAL_BATCH=1), which gives the most points.
+ * The same root is reused across pre-commit failures, so damage that accumulates is caught too.
+ */
+
+let workDir = '';
+let debs: Record<FixtureName, string>;
+
+before(async () => {
+  workDir = await fsp.mkdtemp(path.join(require('node:os').tmpdir(), 'overmerge-failure-'));
+  debs = await buildFixtureDebs(workDir);
+});
+
+after(async () => {
+  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+});
+
+/** A root in the scenario's starting state for the duration of `fn`. */
+type Fresh = (fn: (root: string) => Promise<void>) => Promise<void>;
+
+interface Scenario {
+  fresh: Fresh;
+  /** The command under test, without --root. */
+  argv: string[];
+  /** Global options every command on this root needs (e.g. --staging). */
+  globals?: string[];
+  /** Where staging folders of this scenario live, to check none is left behind. */
+  stagingBase: (root: string) => string;
+}
+
+interface SweepResult {
+  preCommit: number;
+  postCommit: number;
+}
+
+async function om(root: string, globals: string[], argv: string[], env?: Record<string, string | undefined>) {
+  return runCli(['--root', root, '--quiet', ...globals, ...argv], { env });
+}
+
+/** What an uninterrupted run leaves: the root and the database without history (its times differ). */
+async function referenceAfter(s: Scenario): Promise<{ root: TreeSnapshot; db: Omit<DbState, 'history'> }> {
+  let out: { root: TreeSnapshot; db: Omit<DbState, 'history'> } | undefined;
+  await s.fresh(async (root) => {
+    const r = await om(root, s.globals ?? [], s.argv);
+    assert.equal(r.status, 0, r.stderr);
+    const { history: _h, ...db } = await dbState(root, s.globals);
+    out = { root: await rootState(root), db };
+  });
+  return out as { root: TreeSnapshot; db: Omit<DbState, 'history'> };
+}
+
+async function stagingLeftovers(base: string): Promise<string[]> {
+  return fsp.readdir(base).catch(() => []);
+}
+
+async function sweep(s: Scenario): Promise<SweepResult> {
+  const globals = s.globals ?? [];
+  const reference = await referenceAfter(s);
+  const result: SweepResult = { preCommit: 0, postCommit: 0 };
+  let n = 1;
+  let finished = false;
+  while (!finished) {
+    await s.fresh(async (root) => {
+      const rootBefore = await rootState(root);
+      const dbBefore = await dbState(root, globals);
+      for (; ; n++) {
+        const env = { OVERMERGE_DEBUG_FAIL_AT: String(n), OVERMERGE_DEBUG_JOURNAL_BATCH: '1' };
+        const r = await om(root, globals, s.argv, env);
+        if (r.status === 0) {
+          // Past the last point: an uninterrupted run, which must agree with the reference.
+          assertSameTree(await rootState(root), reference.root, `root after the run that passed all ${n - 1} points`);
+          finished = true;
+          return;
+        }
+        assert.equal(r.status, 1, `point ${n}: exit status (stderr: ${r.stderr})`);
+        assert.match(r.stderr, new RegExp(`^overmerge: [^\\n]*injected failure at crash point ${n}\\b[^\\n]*\\n$`), `point ${n}: one line`);
+        const db = await dbState(root, globals);
+        if (isDeepEqual(db, dbBefore)) {
+          assert.equal(result.postCommit, 0, `point ${n}: failed before the commit, but point ${n - 1} was after it`);
+          assertSameTree(await rootState(root), rootBefore, `root after a failure at point ${n} (before the commit)`);
+          assert.deepEqual(await stagingLeftovers(s.stagingBase(root)), [], `point ${n}: staging left behind`);
+          result.preCommit++;
+          continue;
+        }
+        // After the commit: the new state is recorded; only the clean-up was cut short, and says so.
+        assert.match(r.stderr, /committed/, `point ${n}: a failure after the commit must say the change is in`);
+        assert.match(r.stderr, /overmerge recover/, `point ${n}: and how to finish it`);
+        const { history: _h, ...dbNow } = db;
+        assert.deepEqual(dbNow, reference.db, `point ${n}: database after a failure after the commit`);
+        const blocked = await om(root, globals, ['install', debs['greet-1.0']]);
+        assert.equal(blocked.status, 1, `point ${n}: a writer must refuse to start before recover`);
+        assert.match(blocked.stderr, /recover/);
+        const rec = await om(root, globals, ['recover']);
+        assert.equal(rec.status, 0, `point ${n}: recover: ${rec.stderr}`);
+        assertSameTree(await rootState(root), reference.root, `root after a failure at point ${n} (after the commit) and recover`);
+        assert.deepEqual(await stagingLeftovers(s.stagingBase(root)), [], `point ${n}: staging left behind after recover`);
+        result.postCommit++;
+        n++;
+        return; // the root is in its new state: the next point needs a fresh one
+      }
+    });
+  }
+  assert.ok(result.preCommit > 5, `only ${result.preCommit} points before the commit: is OVERMERGE_DEBUG_FAIL_AT read?`);
+  return result;
+}
+
+function isDeepEqual(a: unknown, b: unknown): boolean {
+  try {
+    assert.deepEqual(a, b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function defaultStaging(root: string): string {
+  return path.join(root, 'var/lib/overmerge/staging');
+}
+
+/** A plain-directory root prepared by `setup` (installs through the CLI). */
+function plainRoot(setup: (root: string) => Promise<void>): Fresh {
+  return (fn) =>
+    withTempDir('failure-root', async (root) => {
+      await setup(root);
+      await fn(root);
+    });
+}
+
+async function installed(root: string, ...names: FixtureName[]): Promise<void> {
+  for (const n of names) {
+    const r = await runCli(['--root', root, '--quiet', 'install', debs[n]]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+}
+
+function report(t: TestContext, r: SweepResult): void {
+  t.diagnostic(`${r.preCommit} points before the commit, ${r.postCommit} after it`);
+}
+
+test('a failure at any point of an install leaves root and database as before', async (t) => {
+  const r = await sweep({ fresh: plainRoot(async () => undefined), argv: ['install', debs['hello-1.0']], stagingBase: defaultStaging });
+  report(t, r);
+});
+
+test('a failure at any point of an upgrade that turns a directory into a file leaves everything as before', async (t) => {
+  const r = await sweep({
+    fresh: plainRoot((root) => installed(root, 'hello-1.0')),
+    argv: ['install', debs['hello-2.0']],
+    stagingBase: defaultStaging,
+  });
+  report(t, r);
+});
+
+test('the same upgrade on an overlay root (old version in the lower layer), staging on tmpfs', async (t) => {
+  const why = cannotMount('overlay') ?? cannotMount('tmpfs');
+  if (why) return t.skip(`overlay failure sweep skipped: ${why}`);
+  await withTempDir('failure-lower', async (lower) => {
+    await installed(lower, 'hello-1.0');
+    await withTmpfs(16 << 20, async (tmpfs) => {
+      const staging = path.join(tmpfs, 'staging');
+      const r = await sweep({
+        fresh: (fn) => withOverlay(({ merged }) => fn(merged), { lowerDir: lower }),
+        argv: ['install', debs['hello-2.0']],
+        globals: ['--staging', staging],
+        stagingBase: () => staging,
+      });
+      report(t, r);
+    });
+  });
+});
+
+test('a failure at any point of a remove leaves root and database as before', async (t) => {
+  const r = await sweep({
+    fresh: plainRoot(async (root) => {
+      await installed(root, 'hello-1.0', 'hello-2.0', 'greet-1.0');
+      // A locally modified conffile: remove keeps it.
+      await fsp.writeFile(path.join(root, 'etc/hello.conf'), 'greeting=mine\n');
+    }),
+    argv: ['remove', 'hello', 'greet'],
+    stagingBase: defaultStaging,
+  });
+  report(t, r);
+});
+
+test('a failure at any point of a purge leaves root and database as before', async (t) => {
+  const r = await sweep({
+    fresh: plainRoot(async (root) => {
+      await installed(root, 'hello-1.0');
+      await fsp.writeFile(path.join(root, 'etc/hello.conf'), 'greeting=mine\n');
+      await installed(root, 'hello-2.0'); // keeps the modified conffile, adds /etc/hello.conf.dpkg-dist
+    }),
+    argv: ['purge', 'hello'],
+    stagingBase: defaultStaging,
+  });
+  report(t, r);
+});
+
+test('the real binary reports an injected failure on one line and exits 1', async () => {
+  await withTempDir('failure-bin', async (root) => {
+    const before = await rootState(root);
+    const r = await spawnCli(['--root', root, 'install', debs['hello-1.0']], { env: { OVERMERGE_DEBUG_FAIL_AT: '3' } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^overmerge: injected failure at crash point 3[^\n]*\n$/);
+    assertSameTree(await rootState(root), before, 'root after the failed install');
+  });
+});
