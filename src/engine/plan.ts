@@ -45,6 +45,8 @@ class Planner {
   private readonly dirsPlanned = new Set<RootPath>();
   /** Directories wanted by a package installed in this transaction. */
   private readonly wantedDirs = new Set<RootPath>();
+  /** Non-directories the plan leaves as they are (identical to what the archive ships). */
+  private readonly leftAlone = new Set<RootPath>();
   /** Old paths that leave together with a directory that is moved aside whole. */
   private readonly goneWithParent: RootPath[] = [];
   /** Packages this transaction rewrites or deletes: their rows are not "other owners". */
@@ -205,13 +207,21 @@ class Planner {
       this.result.bytes += entry.size;
       return;
     }
-    if (oldRow && unchanged(oldRow, entry, d)) {
+    if (oldRow && unchanged(oldRow, entry, d, this.keptLinkTarget(req, entry))) {
       // Identical content and metadata: leave the file alone (no copy-up on an overlay root).
       row.mtime = oldRow.mtime;
+      this.leftAlone.add(at);
       return;
     }
     this.placeSteps.push(placeStep(req.resolved, entry, at, d.type === 'absent' ? 'none' : 'link'));
     if (entry.type === 'file') this.result.bytes += entry.size;
+  }
+
+  /** For a hard link: its target's disk state, when the plan leaves that target as it is. */
+  private keptLinkTarget(req: InstallRequest, entry: ManifestEntry): DiskState | undefined {
+    if (entry.type !== 'hardlink' || entry.linkTo === undefined) return undefined;
+    const to = req.resolved.get(entry.linkTo) ?? entry.linkTo;
+    return this.leftAlone.has(to) ? this.disk(to) : undefined;
   }
 
   private checkOwners(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {
@@ -438,7 +448,7 @@ function sameOwnership(d: DiskState, e: EntryMeta): boolean {
  * The installed file is the one the archive ships and the root still holds it as installed: same type,
  * content, permissions and owner in the database, and the root's copy matches the database.
  */
-function unchanged(oldRow: InstalledFile, entry: ManifestEntry, d: DiskState): boolean {
+function unchanged(oldRow: InstalledFile, entry: ManifestEntry, d: DiskState, linkTarget: DiskState | undefined): boolean {
   if (oldRow.type !== entry.type || oldRow.mode !== entry.mode || oldRow.uid !== entry.uid || oldRow.gid !== entry.gid) {
     return false;
   }
@@ -450,7 +460,20 @@ function unchanged(oldRow: InstalledFile, entry: ManifestEntry, d: DiskState): b
   if (entry.type === 'symlink') {
     return d.type === 'symlink' && d.target === entry.target && oldRow.target === entry.target && d.uid === entry.uid && d.gid === entry.gid;
   }
-  return false; // hard links, fifos and devices are cheap to recreate and rare
+  if (entry.type === 'hardlink') {
+    // Still one inode with a target that stays: relinking would change nothing but the ctime, and on an
+    // overlay root link(2) copies the target up.
+    return (
+      linkTarget !== undefined &&
+      d.type === 'file' &&
+      d.ino !== undefined &&
+      d.ino === linkTarget.ino &&
+      oldRow.target === entry.linkTo &&
+      oldRow.sha256 === entry.sha256 &&
+      sameOwnership(d, entry)
+    );
+  }
+  return false; // fifos and devices are cheap to recreate and rare
 }
 
 function refOf(p: PackageRef): PackageRef {

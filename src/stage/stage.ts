@@ -48,7 +48,7 @@ export async function stageArchive(archive: string, dir: string, opts: StageOpti
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
     staged.bytes += entry.type === 'file' ? entry.size : 0;
     if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
-      throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar expands past ${opts.maxBytes} bytes; refusing (compression bomb?)`, {
+      throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar holds more than its Installed-Size allows (over ${opts.maxBytes} bytes); refusing it as a compression bomb`, {
         op: 'stage',
         path: archive,
       });

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { Paragraph } from '../../src/control/paragraph';
+import { openDatabase } from '../../src/db/open';
+import { Probe } from '../../src/engine/probe';
+import { openRoot, type RootPath } from '../../src/fs/rootpath';
+import type { ManifestEntry, StagedPackage } from '../../src/stage/manifest';
+
+const rp = (s: string) => s as RootPath;
+
+function staged(entries: Array<[string, ManifestEntry['type']]>): StagedPackage {
+  return {
+    archive: 'x.deb',
+    name: 'x',
+    version: '1',
+    architecture: 'all',
+    control: new Paragraph(),
+    controlText: '',
+    controlFiles: new Map(),
+    conffiles: [],
+    bytes: 0,
+    entries: entries.map(([p, type]) => ({ path: rp(p), type, mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, conffile: false })),
+  };
+}
+
+async function withRoot(fn: (root: string, probe: Probe) => Promise<void>): Promise<void> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-probe-'));
+  const db = openDatabase(path.join(dir, 'db.sqlite'));
+  try {
+    await fsp.mkdir(path.join(dir, 'root'));
+    const root = path.join(dir, 'root');
+    await fn(root, new Probe(await openRoot(root), db));
+  } finally {
+    db.close();
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('Probe.resolveAll', () => {
+  it('follows a directory symlink the root has, the way dpkg does (merged /usr)', () =>
+    withRoot(async (root, probe) => {
+      await fsp.mkdir(path.join(root, 'usr/lib'), { recursive: true });
+      await fsp.symlink('usr/lib', path.join(root, 'lib'));
+      const r = await probe.resolveAll(staged([['lib', 'directory'], ['lib/x', 'file'], ['lib/d', 'directory'], ['lib/d/y', 'file']]));
+      assert.equal(r.get(rp('lib')), 'lib');
+      assert.equal(r.get(rp('lib/x')), 'usr/lib/x');
+      assert.equal(r.get(rp('lib/d/y')), 'usr/lib/d/y');
+    }));
+
+  it('keeps an absolute symlink inside the root instead of following it to the host', () =>
+    withRoot(async (root, probe) => {
+      await fsp.mkdir(path.join(root, 'usr/lib'), { recursive: true });
+      await fsp.symlink('/usr/lib', path.join(root, 'lib'));
+      const r = await probe.resolveAll(staged([['lib/x', 'file']]));
+      assert.equal(r.get(rp('lib/x')), 'usr/lib/x');
+    }));
+
+  it('places the children of a directory the package ships where a file stands now (file -> directory)', () =>
+    withRoot(async (root, probe) => {
+      await fsp.mkdir(path.join(root, 'usr/share/bug'), { recursive: true });
+      await fsp.writeFile(path.join(root, 'usr/share/bug/hello'), 'was a file');
+      const r = await probe.resolveAll(staged([['usr/share/bug/hello', 'directory'], ['usr/share/bug/hello/control', 'file']]));
+      assert.equal(r.get(rp('usr/share/bug/hello/control')), 'usr/share/bug/hello/control');
+    }));
+
+  it('refuses a member beneath a file the package does not turn into a directory', () =>
+    withRoot(async (root, probe) => {
+      await fsp.writeFile(path.join(root, 'etc'), 'a file');
+      await assert.rejects(probe.resolveAll(staged([['etc/x', 'file']])), /not a directory/);
+    }));
+});
