@@ -10,6 +10,8 @@ export interface BenchResult {
   baseline?: { name: string; ms: number };
   /** Anything the reader needs to interpret the numbers (tree size, what is included). */
   note?: string;
+  /** What `oursMs` and the baseline measure when it is not time (e.g. "MiB" for peak memory); default ms. */
+  unit?: string;
 }
 
 /** A bench module exports `run`; main finds every such module beside it. */
@@ -18,8 +20,9 @@ export interface BenchModule {
 }
 
 export function formatResult(r: BenchResult): string {
-  const ours = `ours ${r.oursMs.toFixed(0)} ms`;
-  const base = r.baseline ? `, ${r.baseline.name} ${r.baseline.ms.toFixed(0)} ms, ratio ${(r.oursMs / r.baseline.ms).toFixed(2)}` : '';
+  const unit = r.unit ?? 'ms';
+  const ours = `ours ${r.oursMs.toFixed(0)} ${unit}`;
+  const base = r.baseline ? `, ${r.baseline.name} ${r.baseline.ms.toFixed(0)} ${unit}, ratio ${(r.oursMs / r.baseline.ms).toFixed(2)}` : '';
   return `${r.name}: ${ours}${base}${r.note ? ` (${r.note})` : ''}`;
 }
 

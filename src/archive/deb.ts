@@ -190,9 +190,3 @@ export async function* readDebData(path: string, options: Pick<TarReadOptions, '
     await ar.close();
   }
 }
-
-/** The raw bytes of the control file, as `dpkg-deb -f` prints them (after the archive checks). */
-export async function readControlBytes(path: string): Promise<Buffer> {
-  const control = await readDebControl(path);
-  return control.files.get('control') as Buffer;
-}

@@ -87,14 +87,22 @@ export function modeString(mode: number): string {
 }
 
 const MAX_DATE_MS = 8.64e15;
+/** The Gregorian calendar, weekdays included, repeats every 400 years. */
+const CYCLE_SECONDS = 146097 * 86400;
 
-/** `YYYY-MM-DD HH:MM` in the local time zone (TZ applies); seconds outside the calendar print as a number. */
+/**
+ * `YYYY-MM-DD HH:MM` in the local time zone (TZ applies). Times beyond what Date can hold (hostile
+ * archives) are moved by whole 400-year cycles into range and the year moved back: zone rules that far
+ * out are the zone's repeating rule, which repeats with the calendar, so the local time is the same.
+ */
 export function formatTime(mtime: number): string {
   const seconds = Math.trunc(mtime);
-  const ms = seconds * 1000;
+  let cycles = 0;
+  if (Math.abs(seconds * 1000) > MAX_DATE_MS) cycles = Math.trunc(seconds / CYCLE_SECONDS);
+  const ms = (seconds - cycles * CYCLE_SECONDS) * 1000;
   if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return String(seconds).padStart(16);
   const d = new Date(ms);
-  const year = d.getFullYear();
+  const year = d.getFullYear() + cycles * 400;
   const yearText = year < 0 ? `-${String(-year).padStart(3, '0')}` : String(year).padStart(4, '0');
   const two = (n: number): string => String(n).padStart(2, '0');
   return `${yearText}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;

@@ -158,7 +158,10 @@ class TarReader {
 
   /** GNU tar stops at the first zero block (a lone one draws a warning); dpkg then drains the stream. */
   private async finishAfterEnd(): Promise<void> {
-    await this.src.readExact(BLOCK);
+    const second = await this.src.readExact(BLOCK);
+    if (this.options.trailingData === 'error' && !isZeroBlock(second)) {
+      throw this.fail('data after the end-of-archive marker');
+    }
     for (;;) {
       const rest = await this.src.readSome(BODY_CHUNK);
       if (rest === null) return;

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { UsageError } from './usage-error';
 import { CrashPoints } from '../engine/crash';
 import type { TxnOptions } from '../engine/transaction';
 import type { GlobalArgs } from './global';
@@ -26,6 +27,11 @@ export function changeOptions(y: Argv): Argv {
       default: 5,
       requiresArg: true,
       describe: 'how many transactions keep their backups (older ones lose them)',
+    })
+    .check((argv) => {
+      const n = argv['backup-retention'];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new UsageError('--backup-retention takes a whole number, 0 or more');
+      return true;
     });
 }
 

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { UsageError } from './usage-error';
 
 export type PlaceMode = 'rename' | 'copy' | 'hardlink';
 
@@ -30,5 +31,10 @@ export function globalOptions(y: Argv): Argv {
     .option('scripts', { type: 'boolean', default: true, describe: 'run maintainer scripts (--no-scripts: accepted; scripts come later)', global: true })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output', global: true })
     .option('lock-wait', { type: 'number', default: 0, describe: 'seconds to wait for another writer', global: true, requiresArg: true })
-    .option('auto-recover', { type: 'boolean', default: false, describe: 'recover an unfinished transaction first instead of refusing', global: true });
+    .option('auto-recover', { type: 'boolean', default: false, describe: 'recover an unfinished transaction first instead of refusing', global: true })
+    .check((argv) => {
+      const wait = argv['lock-wait'];
+      if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) throw new UsageError('--lock-wait takes a number of seconds, 0 or more');
+      return true;
+    }, true);
 }

@@ -2,14 +2,13 @@ import { OvermergeError } from '../errors';
 import type { Command, Io } from './command';
 import { globalOptions } from './global';
 import { commands } from './registry';
+import { UsageError } from './usage-error';
 
 // yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yargs = require('yargs') as typeof import('yargs').default;
 
 const EXIT_USAGE = 2;
-
-class UsageError extends Error {}
 
 function processIo(): Io {
   // A reader that went away (`overmerge list | head`) is not an error worth a stack trace.
@@ -38,7 +37,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      // yargs words some messages over several lines; errors are one line here.
+      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' ').trim());
     });
   for (const c of commands as Command<unknown>[]) {
     parser.command(c.command, c.describe, c.builder, (args) => {

@@ -1,4 +1,5 @@
-import { openForWriting } from '../engine/context';
+import * as fs from 'node:fs';
+import { locate, openForWriting } from '../engine/context';
 import { CrashPoints } from '../engine/crash';
 import { recoverAll } from '../engine/recover';
 import { defineCommand } from './command';
@@ -9,6 +10,12 @@ export const recoverCommand = defineCommand<GlobalArgs>({
   describe: 'finish or undo a transaction that was interrupted (crash, kill -9, power loss)',
   builder: (y) => y,
   async run(args, io) {
+    // A root overmerge never wrote to has nothing to recover; opening it for writing would create files.
+    if (!fs.existsSync((await locate(args)).dbFile)) {
+      if (args.json) io.stdout.write('[]\n');
+      else io.stdout.write('nothing to recover\n');
+      return 0;
+    }
     const w = await openForWriting(args);
     const crash = CrashPoints.fromEnv();
     try {

@@ -1,4 +1,5 @@
-import { openForWriting } from '../engine/context';
+import * as fs from 'node:fs';
+import { locate, openForWriting } from '../engine/context';
 import { rollbackTransaction } from '../engine/rollback';
 import type { TxnOutcome } from '../engine/transaction';
 import { OvermergeError } from '../errors';
@@ -18,6 +19,9 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
     const id = args.txn === undefined ? undefined : Number(args.txn);
     if (id !== undefined && !(Number.isInteger(id) && id > 0)) {
       throw new OvermergeError('E_USAGE', `not a transaction number: '${args.txn}'`, { op: 'rollback' });
+    }
+    if (!fs.existsSync((await locate(args)).dbFile)) {
+      throw new OvermergeError('E_CANNOT_ROLLBACK', 'no transaction to roll back: nothing was ever installed into this root', { op: 'rollback' });
     }
     const w = await openForWriting(args);
     const { opts, progress } = txnOptions(args, io);

@@ -87,6 +87,8 @@ function ensureAdminDir(loc: Locations): void {
       st = fs.lstatSync(dir);
     } catch {
       fs.mkdirSync(dir, { mode: 0o755 });
+      // Whatever the umask: a package's /var and /var/lib find these existing and leave them as they are.
+      fs.chmodSync(dir, 0o755);
       continue;
     }
     if (!st.isDirectory()) {

@@ -162,16 +162,13 @@ class Planner {
   }
 
   private planDirectory(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {
-    // Several packages of one transaction may ship a directory: it is made (or adjusted) once.
+    // Several packages of one transaction may ship a directory: it is made once, the first one's way.
     if (this.dirsPlanned.has(at)) return;
     this.dirsPlanned.add(at);
     const d = this.disk(at);
-    if (d.type === 'directory') {
-      if (!sameOwnership(d, entry)) {
-        this.dirSteps.push({ kind: 'chmeta', path: at, meta: metaOf(entry), was: diskMeta(d) });
-      }
-      return;
-    }
+    // dpkg leaves an existing directory exactly as it is (mode and owner too: dpkg-statoverride's business),
+    // and so do we; adjusting it would also copy it up on an overlay root.
+    if (d.type === 'directory') return;
     // dpkg follows a symlink the root has where the package has a directory (merged /usr): keep it.
     if (d.type === 'symlink' && d.targetIsDir) return;
     if (d.type === 'absent') {
@@ -434,10 +431,6 @@ function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
 
 function metaOf(e: EntryMeta): EntryMeta {
   return { mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
-}
-
-function diskMeta(d: DiskState): EntryMeta {
-  return { mode: (d.mode ?? 0) & 0o7777, uid: d.uid ?? 0, gid: d.gid ?? 0, mtime: Number((d.mtimeNs ?? 0n) / 1000000n) / 1000 };
 }
 
 function sameOwnership(d: DiskState, e: EntryMeta): boolean {

@@ -330,7 +330,9 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
     await step(opts.hooks, 'discard:remove-trash', { path: h.trash });
     await removeAll(h.trash);
   }
-  await durableDir(opts.sync, dir);
+  // Run again after the commit (recover), the directory may be gone already: an emptied directory is
+  // removed after its children's backups are discarded, and then there is nothing left to sync.
+  if (found !== 'none' || (await lstatOrNull(dir))) await durableDir(opts.sync, dir);
   await step(opts.hooks, 'discard:done', { path: h.original });
   return found;
 }

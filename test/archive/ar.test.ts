@@ -86,6 +86,12 @@ describe('ar', () => {
     });
   });
 
+  it('refuses a folder or other non-regular file', async () => {
+    await withDir(async (dir) => {
+      await assert.rejects(ArReader.open(dir), isBadArchive(/: not a regular file$/));
+    });
+  });
+
   it('refuses a bad header terminator, a bad size and a truncated header', async () => {
     await withDir(async (dir) => {
       const good = ar([{ name: 'debian-binary', data: '2.0\n' }]);

@@ -49,6 +49,7 @@ function oddArchive(): Buffer {
     entry({ name: './wide-owner', uname: 'averyveryverylongusername', gname: 'group', data: 'abc' }),
     entry({ name: './after-wide', data: '' }),
     entry({ name: './future', mtime: 253402300800 }),
+    entry({ name: './far-future', mtime: 1e13 }),
     entry({ name: './after-future', data: '' }),
   );
 }

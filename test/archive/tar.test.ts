@@ -259,6 +259,13 @@ describe('tar reading: streaming', () => {
     const data = Buffer.concat([tar(entry({ name: './a', data: 'a' })), Buffer.from('garbage')]);
     assert.equal((await readAll(data)).length, 1);
     await rejects(data, /data after the end-of-archive marker/, { trailingData: 'error' });
+    const afterLoneZero = Buffer.concat([entry({ name: './a', data: 'a' }), Buffer.alloc(512), entry({ name: './hidden' })]);
+    assert.deepEqual(
+      (await readAll(afterLoneZero)).map((e) => e.header.name),
+      ['./a'],
+      'like GNU tar, a lone zero block ends the archive',
+    );
+    await rejects(afterLoneZero, /data after the end-of-archive marker/, { trailingData: 'error' });
   });
 });
 

@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { cannotRunDpkg, dpkgErrors, dpkgUnpack, prepareDpkgAdmin, scriptInterpreters } from '../helpers/dpkg-unpack';
+import { makeMergedUsr } from '../helpers/merged-usr';
+import { realDebs, skipLoudly } from '../helpers/real-debs';
+import { spawnCli } from '../helpers/run-cli';
+import { snapshotTree, type EntrySnapshot, type TreeSnapshot } from '../helpers/tree';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Conformance against dpkg on real archives: Debian's whole Priority: required set (~110 archives) is
+ * unpacked by `overmerge unpack --no-scripts` (one transaction) into root A and by `dpkg --unpack`
+ * (maintainer scripts neutralised, see helpers/dpkg-unpack) into root B, then the two trees are compared
+ * path by path: type, mode (setuid/setgid included), owner, size, content, symlink target, device
+ * numbers, xattrs, mtime of non-directories, hard-link groups.
+ *
+ * Differences that are expected, and nothing else:
+ * - each tool's admin data: A's var/lib/overmerge, B's dpkg database files (DPKG_ADMIN below; the
+ *   directories packages ship beneath var/lib/dpkg are compared like any others);
+ * - dpkg's unpack leaves each conffile as NAME.dpkg-new (configure renames it); overmerge writes it in
+ *   place. The list comes from dpkg's own info/PKG.conffiles, and each must be there as .dpkg-new;
+ * - no file is made by a maintainer script on either side (dpkg's are neutralised), so there is no
+ *   passwd/group/etc. allowance: such a file in either tree is a failure;
+ * - directory mtimes and sizes (they change with every entry added) are not compared; neither are the
+ *   mtimes of the layout symlinks the test itself makes before both runs.
+ *
+ * Two root layouts: a plain empty root, and a merged-/usr root (bin, sbin, lib, lib64 → usr/…, as
+ * debootstrap makes for bookworm), where every /bin, /sbin, /lib path of the archives goes through a
+ * directory symlink.
+ */
+
+interface Layout {
+  name: string;
+  /** Paths (relative) the test makes in both roots before unpacking. */
+  make(root: string): Promise<string[]>;
+}
+
+const LAYOUTS: Layout[] = [
+  { name: 'plain empty root', make: async () => [] },
+  { name: 'merged-/usr root (bin, sbin, lib, lib64 are symlinks into usr)', make: makeMergedUsr },
+];
+
+/** dpkg's database inside B (not shipped by any package); only these may exist in B alone. */
+const DPKG_ADMIN = [
+  /^var\/lib\/dpkg\/(status|status-old|available|available-old|lock|lock-frontend|diversions|diversions-old|statoverride|statoverride-old|arch)$/,
+  /^var\/lib\/dpkg\/(triggers|tmp\.ci)(\/|$)/,
+  /^var\/lib\/dpkg\/(info|updates)\/./,
+];
+const OVERMERGE_ADMIN = /^var\/lib\/overmerge(\/|$)/;
+
+/** The packages whose `overmerge files` is compared with `dpkg -L`: conffiles, /bin aliases, hard links, setuid. */
+const LISTED = ['base-files', 'coreutils', 'libc6', 'perl-base', 'util-linux', 'tzdata'];
+
+let prerequisites: Promise<{ debs: string[]; interpreters: string[] } | { skip: string }> | undefined;
+
+function getPrerequisites(): NonNullable<typeof prerequisites> {
+  prerequisites ??= (async () => {
+    const why = await cannotRunDpkg();
+    if (why) return { skip: `dpkg oracle unavailable: ${why}` };
+    const set = await realDebs('required');
+    if ('skip' in set) return set;
+    return { debs: set.files, interpreters: await scriptInterpreters(set.files) };
+  })();
+  return prerequisites;
+}
+
+describe('overmerge unpack of the real Priority: required set equals dpkg --unpack', () => {
+  for (const layout of LAYOUTS) {
+    it(layout.name, async (t) => {
+      const pre = await getPrerequisites();
+      if ('skip' in pre) return skipLoudly(t, pre.skip);
+      const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-conformance-'));
+      try {
+        const a = path.join(base, 'A');
+        const b = path.join(base, 'B');
+        // 0700, as mkdtemp makes a CI root: dpkg leaves an existing directory as it is, so must overmerge.
+        for (const r of [a, b]) {
+          await fsp.mkdir(r);
+          await fsp.chmod(r, 0o700);
+        }
+        const made = await layout.make(a);
+        await layout.make(b);
+        await prepareDpkgAdmin(b);
+
+        const started = Date.now();
+        const [om, dp] = await Promise.all([
+          spawnCli(['unpack', '--no-scripts', '--quiet', '--root', a, ...pre.debs]),
+          dpkgUnpack(b, pre.debs, pre.interpreters),
+        ]);
+        const unpacked = Date.now();
+        assert.equal(om.status, 0, `overmerge unpack of ${pre.debs.length} archives failed:\n${om.stderr}`);
+        assert.equal(dp.status, 0, `dpkg --unpack failed (exit ${dp.status}):\n${dpkgErrors(dp.output)}`);
+
+        const conffiles = await dpkgConffiles(b);
+        const [sa, sb] = await Promise.all([snapshotTree(a), snapshotTree(b)]);
+        const left = normalise(sa, { admin: OVERMERGE_ADMIN, made });
+        const right = normalise(sb, { admin: undefined, made, conffiles });
+        const problems = [...right.problems, ...compareTrees(left.entries, right.entries)];
+        t.diagnostic(
+          `${pre.debs.length} archives (both unpacks, side by side: ${((unpacked - started) / 1000).toFixed(1)} s; snapshots and comparison: ${((Date.now() - unpacked) / 1000).toFixed(1)} s); ${left.entries.size} paths compared; ${conffiles.length} conffiles mapped from .dpkg-new; ` +
+            `${sb.entries.length - right.entries.size} dpkg admin paths and ${sa.entries.length - left.entries.size} overmerge admin paths left out`,
+        );
+        if (problems.length > 0) {
+          assert.fail(`${problems.length} differences between overmerge (A) and dpkg (B):\n  ${problems.slice(0, 150).join('\n  ')}`);
+        }
+
+        const verify = await spawnCli(['verify', '--root', a]);
+        assert.equal(verify.status, 0, `overmerge verify failed:\n${verify.stdout}${verify.stderr}`);
+        assert.equal(verify.stdout, '', `overmerge verify reports problems on a fresh unpack:\n${verify.stdout}`);
+
+        for (const name of LISTED) {
+          const note = await compareFileLists(a, b, name);
+          t.diagnostic(`files ${name}: ${note}`);
+        }
+      } finally {
+        await fsp.rm(base, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+/** Conffiles dpkg recorded for the unpacked packages (its info/PKG.conffiles), as root-relative paths. */
+async function dpkgConffiles(root: string): Promise<string[]> {
+  const info = path.join(root, 'var/lib/dpkg/info');
+  const out: string[] = [];
+  for (const f of (await fsp.readdir(info)).filter((n) => n.endsWith('.conffiles')).sort()) {
+    for (const line of (await fsp.readFile(path.join(info, f), 'utf8')).split('\n')) {
+      const p = line.trim().split(/\s+/).pop();
+      if (p && p.startsWith('/')) out.push(p.slice(1));
+    }
+  }
+  return out;
+}
+
+/** What is compared for one path: the snapshot minus what legitimately differs, plus its hard-link group. */
+type Comparable = Omit<EntrySnapshot, 'path' | 'linkGroup'> & { links?: string };
+
+interface NormaliseOptions {
+  /** This tool's admin folder, left out entirely (B's dpkg files are matched by DPKG_ADMIN). */
+  admin: RegExp | undefined;
+  /** Paths the test made before the run (their mtimes are the test's, not the tool's). */
+  made: string[];
+  /** Conffiles that dpkg leaves as NAME.dpkg-new. */
+  conffiles?: string[];
+}
+
+function normalise(snap: TreeSnapshot, opts: NormaliseOptions): { entries: Map<string, Comparable>; problems: string[] } {
+  const problems: string[] = [];
+  const rename = new Map<string, string>();
+  const paths = new Set(snap.entries.map((e) => e.path));
+  for (const c of opts.conffiles ?? []) {
+    if (paths.has(`${c}.dpkg-new`) && !paths.has(c)) rename.set(`${c}.dpkg-new`, c);
+    else problems.push(`/${c}: dpkg was expected to leave this conffile as /${c}.dpkg-new`);
+  }
+  const isAdmin = (p: string) => (opts.admin ? opts.admin.test(p) : DPKG_ADMIN.some((r) => r.test(p)));
+  const name = (p: string) => rename.get(p) ?? p;
+  const groupOf = new Map<string, string>();
+  for (const g of snap.linkGroups) {
+    const members = g.filter((p) => !isAdmin(p)).map(name).sort();
+    for (const p of members) groupOf.set(p, members.map(display).join(' '));
+  }
+  const made = new Set(opts.made);
+  const entries = new Map<string, Comparable>();
+  for (const e of snap.entries) {
+    if (isAdmin(e.path)) continue;
+    const p = e.path;
+    const c: Comparable = { ...e };
+    delete (c as Partial<EntrySnapshot>).path;
+    delete (c as Partial<EntrySnapshot>).linkGroup;
+    if (c.type === 'dir' || made.has(p)) delete c.mtimeNs;
+    const n = name(p);
+    if (groupOf.has(n)) c.links = groupOf.get(n);
+    entries.set(n, c);
+  }
+  return { entries, problems };
+}
+
+function display(p: string): string {
+  return p === '.' ? '/' : `/${p}`;
+}
+
+function shown(key: string, v: unknown): string {
+  if (v === undefined) return '(none)';
+  if (key === 'target' && typeof v === 'string') return JSON.stringify(Buffer.from(v, 'hex').toString('utf8'));
+  if (key === 'mtimeNs' && typeof v === 'string') return new Date(Number(BigInt(v) / 1000000n)).toISOString();
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** One readable line per difference; A is overmerge, B is dpkg. */
+function compareTrees(a: Map<string, Comparable>, b: Map<string, Comparable>): string[] {
+  const out: string[] = [];
+  for (const [p, ea] of a) {
+    const eb = b.get(p);
+    if (!eb) {
+      out.push(`${display(p)}: only in overmerge's root (${ea.type})`);
+      continue;
+    }
+    const keys = new Set([...Object.keys(ea), ...Object.keys(eb)] as Array<keyof Comparable>);
+    for (const k of [...keys].sort()) {
+      const va = JSON.stringify(ea[k]);
+      const vb = JSON.stringify(eb[k]);
+      if (va !== vb) out.push(`${display(p)}: ${k} ${shown(k, ea[k])} (overmerge) vs ${shown(k, eb[k])} (dpkg)`);
+    }
+  }
+  for (const [p, eb] of b) if (!a.has(p)) out.push(`${display(p)}: only in dpkg's root (${eb.type})`);
+  return out.sort();
+}
+
+/**
+ * `overmerge files NAME` against `dpkg -L NAME`. overmerge records where each path landed, after the
+ * root's directory symlinks (`/bin/cat` is `/usr/bin/cat` on a merged-/usr root) and so lists a directory
+ * shipped under two aliases (`/lib/x86_64-linux-gnu`, `/usr/lib/x86_64-linux-gnu`) once; dpkg lists the
+ * paths as shipped. dpkg's list resolved the same way must equal overmerge's as a set.
+ */
+async function compareFileLists(a: string, b: string, name: string): Promise<string> {
+  const om = await spawnCli(['files', name, '--root', a]);
+  assert.equal(om.status, 0, `overmerge files ${name}: ${om.stderr}`);
+  const ours = om.stdout.split('\n').filter(Boolean);
+  assert.equal(new Set(ours).size, ours.length, `overmerge files ${name} lists a path twice`);
+  const { stdout } = await execFileP('dpkg', [`--root=${b}`, '-L', name], { maxBuffer: 1 << 24 });
+  const theirs = stdout.split('\n').filter(Boolean);
+  const realB = await fsp.realpath(b);
+  const resolved = await Promise.all(theirs.map((p) => resolveParent(realB, p)));
+  const moved = resolved.filter((p, i) => p !== theirs[i]).length;
+  const want = new Set(resolved);
+  const onlyOurs = ours.filter((p) => !want.has(p));
+  const have = new Set(ours);
+  const onlyTheirs = [...want].filter((p) => !have.has(p));
+  assert.deepEqual(
+    { onlyOurs, onlyTheirs },
+    { onlyOurs: [], onlyTheirs: [] },
+    `overmerge files ${name} differs from dpkg -L ${name} (resolved through the root's directory symlinks)`,
+  );
+  return `${ours.length} paths = dpkg -L's ${theirs.length}, of which ${moved} recorded at the resolved location and ${theirs.length - want.size} aliases listed once`;
+}
+
+/** `/bin/cat` → where it lies in root `realRoot` once the symlinks of its parent directories are followed. */
+async function resolveParent(realRoot: string, p: string): Promise<string> {
+  if (p === '/.') return p;
+  const parent = path.posix.dirname(p);
+  const real = await fsp.realpath(path.join(realRoot, parent)).catch(() => undefined);
+  if (real === undefined || (real !== realRoot && !real.startsWith(`${realRoot}/`))) return p;
+  const rel = real.slice(realRoot.length);
+  return `${rel}/${path.posix.basename(p)}`;
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import {
+  assertConsistent,
+  assertMonotonic,
+  captureSide,
+  copyFallbackTemporaries,
+  countPoints,
+  forEachPoint,
+  leftoverTemporaries,
+  om,
+  pendingTransactions,
+  recoverIn,
+  spawnOm,
+  sweepWidth,
+  type Side,
+  type SideState,
+} from '../helpers/crash-harness';
+import { buildCrashFixtures, overlayFresh, plainFresh, PROBE_NAME, type CrashFixtures, type FreshRoot } from '../helpers/crash-scenarios';
+import { cannotMount } from '../helpers/mounts';
+
+/**
+ * Deterministic crash sweep: for every crash point N of a command (OVERMERGE_DEBUG_CRASH_AT=N, the child
+ * SIGKILLs itself there), from a fresh copy of the starting root: the killed root refuses other writers,
+ * `recover` brings it to exactly the old or exactly the new state (tree, database, verify), leaves no
+ * temporary and an empty staging folder, and it takes a further install. Sides must go old…old new…new.
+ * Swept with the default journal batch and with one SQLite commit per intent.
+ */
+
+let workDir = '';
+let fx: CrashFixtures;
+
+before(async () => {
+  workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-sweep-'));
+  fx = await buildCrashFixtures(workDir);
+});
+
+after(async () => {
+  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+});
+
+interface Scenario {
+  name: string;
+  template: () => string;
+  argv: () => string[];
+  overlay?: boolean;
+}
+
+const scenarios: Scenario[] = [
+  { name: '(a) fresh install of hello 1.0 + greet', template: () => fx.templates.empty, argv: () => ['install', fx.debs['hello-1.0'], fx.debs['greet-1.0']] },
+  { name: '(b) upgrade hello 1.0 -> 2.0 (dir -> file), conffile modified', template: () => fx.templates.modified, argv: () => ['install', fx.debs['hello-2.0']] },
+  { name: '(c) remove greet', template: () => fx.templates.installed, argv: () => ['remove', 'greet'] },
+  { name: '(d) purge hello (modified conffile)', template: () => fx.templates.modified, argv: () => ['purge', 'hello'] },
+  {
+    name: '(e) upgrade on an overlay root, old files in the lower layer',
+    template: () => fx.templates.modified,
+    argv: () => ['install', fx.debs['hello-2.0']],
+    overlay: true,
+  },
+  { name: '(f) rollback of an upgrade made with --keep-backups', template: () => fx.templates.upgradedKept, argv: () => ['rollback'] },
+];
+
+interface SweepReport {
+  points: number;
+  sides: Side[];
+  /** Points at which the killed root held copy-fallback temporaries. */
+  copyFallbackPoints: number;
+}
+
+function freshFor(s: Scenario, scratch: string): FreshRoot {
+  return s.overlay ? overlayFresh(s.template()) : plainFresh(s.template(), scratch);
+}
+
+async function sweep(s: Scenario, batch: string | undefined): Promise<SweepReport> {
+  const scratch = await fsp.mkdtemp(path.join(workDir, 'scratch-'));
+  try {
+    const fresh = freshFor(s, scratch);
+    const env: Record<string, string> = batch === undefined ? {} : { OVERMERGE_DEBUG_JOURNAL_BATCH: batch };
+    const old = await fresh((root) => captureSide(root));
+    let points = 0;
+    const neu = await fresh(async (root) => {
+      points = await countPoints(root, s.argv(), path.join(scratch, 'count'), [], env);
+      return captureSide(root);
+    });
+    const refs: Record<Side, SideState> = { old, new: neu };
+    const report: SweepReport = { points, sides: [], copyFallbackPoints: 0 };
+    report.sides = await forEachPoint(points, sweepWidth(), async (n) => {
+      const what = `${s.name}, batch ${batch ?? 'default'}, crash point ${n}/${points}`;
+      return fresh(async (root) => {
+        const killed = await spawnOm(['--root', root, '--quiet', ...s.argv()], { ...env, OVERMERGE_DEBUG_CRASH_AT: String(n) });
+        assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
+        if (copyFallbackTemporaries(await leftoverTemporaries(root)).length > 0) report.copyFallbackPoints++;
+        const pending = pendingTransactions(root);
+        if (pending > 0) {
+          const refused = await om(root, ['install', fx.probeDeb]);
+          assert.equal(refused.status, 1, `${what}: install after the crash was not refused`);
+          assert.match(refused.stderr, /recover/, what);
+          assert.equal(refused.stderr.trim().split('\n').length, 1, `${what}: refusal is not one line: ${refused.stderr}`);
+        }
+        const recovered = await recoverIn(root);
+        assert.equal(recovered.length > 0, pending > 0, `${what}: recover found ${recovered.length} transactions, ${pending} were pending`);
+        const side = await assertConsistent(root, refs, what, { probeDeb: fx.probeDeb });
+        if (recovered.length > 0) assert.equal(recovered[0].outcome, side, `${what}: recover said ${recovered[0].outcome}, the root is ${side}`);
+        else assert.equal(side, 'new', `${what}: nothing to recover, yet the root is old`);
+        return side;
+      });
+    });
+    assertMonotonic(report.sides, s.name);
+    assert.ok(report.sides.includes('old') && report.sides.includes('new'), `${s.name}: both sides reached (${report.sides.join(',')})`);
+    return report;
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function skipWhy(s: Scenario): string | undefined {
+  return s.overlay ? cannotMount('overlay') : process.getuid?.() === 0 ? undefined : 'needs root (file owners)';
+}
+
+for (const s of scenarios) {
+  for (const batch of [undefined, '1']) {
+    test(`crash sweep ${s.name}, journal batch ${batch ?? 'default'}`, async (t: TestContext) => {
+      const why = skipWhy(s);
+      if (why) return t.skip(`SKIPPED: ${why}`);
+      const r = await sweep(s, batch);
+      const olds = r.sides.filter((x) => x === 'old').length;
+      t.diagnostic(`${r.points} crash points: ${olds} recovered to old, ${r.points - olds} to new; ${r.copyFallbackPoints} inside the copy fallback`);
+      if (s.overlay) assert.ok(r.copyFallbackPoints > 0, 'no crash point fell inside the copy fallback on the overlay root');
+      else assert.equal(r.copyFallbackPoints, 0, 'a plain root took the copy fallback');
+    });
+  }
+}
+
+test('after a crash, writers refuse until recover; --auto-recover proceeds', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
+  const scratch = await fsp.mkdtemp(path.join(workDir, 'auto-'));
+  try {
+    const s = scenarios[1];
+    const fresh = plainFresh(s.template(), scratch);
+    const old = await fresh((root) => captureSide(root));
+    let points = 0;
+    const neu = await fresh(async (root) => {
+      points = await countPoints(root, s.argv(), path.join(scratch, 'count'));
+      return captureSide(root);
+    });
+    const picks = [...new Set([1, 2, Math.floor(points / 2), points - 3, points - 1])].filter((n) => n >= 1 && n < points);
+    for (const n of picks) {
+      const what = `auto-recover after crash point ${n}/${points}`;
+      await fresh(async (root) => {
+        const killed = await spawnOm(['--root', root, '--quiet', ...s.argv()], { OVERMERGE_DEBUG_CRASH_AT: String(n) });
+        assert.equal(killed.signal, 'SIGKILL', what);
+        for (const argv of [['install', fx.probeDeb], ['remove', 'greet'], ['purge', 'hello'], ['install', fx.debs['hello-1.0']]]) {
+          const r = await om(root, argv);
+          assert.equal(r.status, 1, `${what}: ${argv[0]} was not refused`);
+          assert.match(r.stderr, /^overmerge: .*recover.*\n$/, `${what}: ${argv[0]}`);
+        }
+        const r = await om(root, ['install', '--auto-recover', fx.probeDeb]);
+        assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+        const rm = await om(root, ['purge', PROBE_NAME]);
+        assert.equal(rm.status, 0, `${what}: ${rm.stderr}`);
+        await assertConsistent(root, { old, new: neu }, what);
+      });
+    }
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { buildAdHocDeb, buildFixtureDebs, type FixtureName } from './fixtures';
+import { copyRoot, om } from './crash-harness';
+import { withOverlay } from './mounts';
+
+/**
+ * The starting roots of the crash tests, built once per test file under `workDir/templates` and copied
+ * (or used as an overlay's lower layer) for every crash point.
+ */
+export interface CrashFixtures {
+  debs: Record<FixtureName, string>;
+  /** A one-file package a recovered root must accept without --auto-recover. */
+  probeDeb: string;
+  templates: {
+    /** Nothing installed; the admin folder exists. */
+    empty: string;
+    /** hello 1.0 and greet installed. */
+    installed: string;
+    /** Same, with /etc/hello.conf modified locally. */
+    modified: string;
+    /** `modified`, then hello 2.0 installed with --keep-backups (transaction 2 can be rolled back). */
+    upgradedKept: string;
+  };
+}
+
+export const PROBE_NAME = 'crashprobe';
+
+export async function buildCrashFixtures(workDir: string): Promise<CrashFixtures> {
+  const debDir = path.join(workDir, 'debs');
+  await fsp.mkdir(debDir);
+  const debs = await buildFixtureDebs(debDir);
+  const probeDeb = await buildAdHocDeb(debDir, {
+    name: PROBE_NAME,
+    version: '1',
+    entries: [{ path: 'usr/share/crashprobe/marker', type: 'file', content: 'probe\n' }],
+  });
+  const t = path.join(workDir, 'templates');
+  await fsp.mkdir(t);
+  const templates = {
+    empty: path.join(t, 'empty'),
+    installed: path.join(t, 'installed'),
+    modified: path.join(t, 'modified'),
+    upgradedKept: path.join(t, 'upgraded-kept'),
+  };
+  await fsp.mkdir(templates.empty, { mode: 0o755 });
+  await fsp.chmod(templates.empty, 0o755);
+  // A root overmerge has opened once: its admin folder (and var/lib above it) exists before the first install.
+  await mustRun(templates.empty, ['recover']);
+  await copyRoot(templates.empty, templates.installed);
+  await mustRun(templates.installed, ['install', debs['hello-1.0'], debs['greet-1.0']]);
+  await copyRoot(templates.installed, templates.modified);
+  await fsp.appendFile(path.join(templates.modified, 'etc', 'hello.conf'), '# changed by the administrator\n');
+  await copyRoot(templates.modified, templates.upgradedKept);
+  await mustRun(templates.upgradedKept, ['install', '--keep-backups', debs['hello-2.0']]);
+  return { debs, probeDeb, templates };
+}
+
+export async function mustRun(root: string, argv: string[], globals: string[] = []): Promise<void> {
+  const r = await om(root, argv, globals);
+  assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
+}
+
+/** Gives `fn` a fresh root in a template's state: a copy, or an overlay whose lower layer is the template. */
+export type FreshRoot = <T>(fn: (root: string) => Promise<T>) => Promise<T>;
+
+export function plainFresh(template: string, scratch: string): FreshRoot {
+  let n = 0;
+  return async (fn) => {
+    const root = path.join(scratch, `root-${n++}`);
+    await copyRoot(template, root);
+    try {
+      return await fn(root);
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  };
+}
+
+export function overlayFresh(template: string): FreshRoot {
+  return (fn) => withOverlay(({ merged }) => fn(merged), { lowerDir: template });
+}
