@@ -4,7 +4,8 @@ import type { Db } from '../db/db';
 import { fsError } from '../errors';
 import type { BlobStore } from '../fs/blob-store';
 import { backupState, type BackupHandle } from '../fs/move-aside';
-import { rootPathFromHost, type Root } from '../fs/rootpath';
+import { rootPathFromHost, type Root, type RootPath } from '../fs/rootpath';
+import type { DiskState, InstalledFile, InstalledPackage } from './model';
 
 /**
  * With `--keep-backups`, what a committed transaction replaced or removed goes into the content-addressed
@@ -35,4 +36,34 @@ export class BackupKeeper {
       for (const name of await fsp.readdir(host)) await this.keepTree(path.join(host, name), rootPath ? `${rootPath}/${name}` : name);
     }
   }
+}
+
+/**
+ * A file row of a rollback snapshot. The row is what the package recorded; `onDisk` is how the root held
+ * the file when the transaction replaced it (a conffile the administrator edited has its own mtime, and
+ * may have its own mode), so that a rollback puts back exactly that, while the database gets the row.
+ */
+export interface SnapshotFile extends InstalledFile {
+  onDisk?: { mode: number; uid: number; gid: number; mtimeNs: string };
+}
+
+/** A package's rows as the snapshot JSON of a transaction that keeps its backups. */
+export function snapshotJson(pkg: InstalledPackage, disk: Map<RootPath, DiskState>): string {
+  const files = pkg.files.map((f): SnapshotFile => {
+    const d = disk.get(f.path);
+    if (f.type !== 'file' || d?.type !== 'file' || d.mode === undefined || d.uid === undefined || d.gid === undefined || d.mtimeNs === undefined) return f;
+    return { ...f, onDisk: { mode: d.mode & 0o7777, uid: d.uid, gid: d.gid, mtimeNs: d.mtimeNs.toString() } };
+  });
+  return JSON.stringify({ ...pkg, files });
+}
+
+/**
+ * Blobs no transaction refers to any more, and half-stored temporaries: what a crash leaves between a
+ * database change that lets go of backups and the removal of their files (or between writing a blob and
+ * recording it). Run by `recover` once every transaction is finished, so nothing still needs them.
+ */
+export async function collectOrphanBlobs(db: Db, store: BlobStore): Promise<void> {
+  const { blobs, temporaries } = await store.scan();
+  for (const t of temporaries) await store.removeTemporary(t);
+  for (const h of blobs) if (!db.backups.has(h)) await store.remove(h);
 }

@@ -1,7 +1,7 @@
 import type { Writer } from './context';
 import type { CrashPoints } from './crash';
 import { finishJournal, undoJournal } from './execute';
-import { BackupKeeper } from './keep-backups';
+import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { blobStore } from './context';
 
 export interface Recovered {
@@ -33,5 +33,6 @@ export async function recoverAll(w: Writer, crash: CrashPoints): Promise<Recover
     await finishJournal(db, t.id, crash, t.backupsKept ? new BackupKeeper(db, t.id, loc.root, blobStore(loc)) : undefined);
     out.push({ txnId: t.id, kind: t.kind, outcome: 'new' });
   }
+  await collectOrphanBlobs(db, blobStore(loc));
   return out;
 }

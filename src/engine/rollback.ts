@@ -5,13 +5,15 @@ import type { Db } from '../db/db';
 import type { TxnRow } from '../db/types';
 import { OvermergeError, fsError } from '../errors';
 import { applyMeta } from '../fs/entries';
+import { TimesBatch } from '../fs/metadata';
 import type { BlobStore } from '../fs/blob-store';
 import type { RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../stage/manifest';
 import type { Writer } from './context';
 import type { InstalledFile, InstalledPackage, InstallRequest, RemoveRequest } from './model';
 import { blobStore } from './context';
-import { releaseBackups, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { releaseBackupRows, removeBlobs, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import type { SnapshotFile } from './keep-backups';
 import { md5Of } from './probe';
 
 /**
@@ -29,6 +31,7 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
   for (const b of db.backups.ofTxn(target.id)) blobs.set(b.path, b.sha256);
   const snapshots = db.snapshots.list(target.id);
   const extras = db.snapshots.extras(target.id) as RootPath[];
+  let orphans: string[] = [];
   const outcome = await runTransaction(
     w,
     'rollback',
@@ -54,8 +57,13 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
         installs,
         removals,
         extraRemovals: extras,
-        onCommit: () => db.txns.markState(target.id, 'rolled-back'),
-        afterFinish: () => releaseBackups(db, store, target.id),
+        // Letting go of the target's backups is part of the commit: once rolled back, nothing may be
+        // left that says it can be rolled back (again); only the unreferenced blobs go after the clean-up.
+        onCommit: () => {
+          db.txns.markState(target.id, 'rolled-back');
+          orphans = releaseBackupRows(db, target.id);
+        },
+        afterFinish: () => removeBlobs(store, orphans),
       };
     },
     target.id,
@@ -112,8 +120,9 @@ async function stageSnapshot(
   const source = `snapshot of ${before.name} ${before.version}`;
   const control = singleParagraph(before.control ?? '', source);
   const entries: ManifestEntry[] = [];
+  const times = new TimesBatch();
   let n = 0;
-  for (const f of order(before.files)) {
+  for (const { onDisk, ...f } of order(before.files as SnapshotFile[])) {
     const e: ManifestEntry = {
       path: f.path,
       type: f.type,
@@ -137,12 +146,15 @@ async function stageSnapshot(
       await fsp.copyFile(store.pathOf(sha), e.staged, C.COPYFILE_EXCL | C.COPYFILE_FICLONE).catch((err: unknown) => {
         throw fsError('stage backup of', err, store.pathOf(sha), e.staged);
       });
-      await applyMeta(e.staged, f, asRoot, false);
+      // The file as the root held it (an edited conffile's own mtime and mode); the row stays the package's.
+      await applyMeta(e.staged, onDisk ? { ...onDisk, mtime: f.mtime } : f, asRoot, false);
+      if (onDisk) times.addNs(e.staged, BigInt(onDisk.mtimeNs), BigInt(onDisk.mtimeNs));
       e.sha256 = sha;
       e.md5 = await md5Of(e.staged);
     }
     entries.push(e);
   }
+  await times.flush();
   return {
     archive: source,
     name: before.name,
@@ -158,7 +170,7 @@ async function stageSnapshot(
 }
 
 /** Directories first, hard links last (their targets must be in place first). */
-function order(files: InstalledFile[]): InstalledFile[] {
-  const rank = (f: InstalledFile) => (f.type === 'directory' ? 0 : f.type === 'hardlink' ? 2 : 1);
+function order<F extends InstalledFile>(files: F[]): F[] {
+  const rank = (f: F) => (f.type === 'directory' ? 0 : f.type === 'hardlink' ? 2 : 1);
   return [...files].sort((a, b) => rank(a) - rank(b));
 }

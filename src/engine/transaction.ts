@@ -11,7 +11,7 @@ import { stageArchive } from '../stage/stage';
 import type { StagedPackage } from '../stage/manifest';
 import { commitPlan } from './commit';
 import { blobStore, type Writer } from './context';
-import { BackupKeeper } from './keep-backups';
+import { BackupKeeper, snapshotJson } from './keep-backups';
 import type { BlobStore } from '../fs/blob-store';
 import type { RootPath } from '../fs/rootpath';
 import type { CrashPoints } from './crash';
@@ -177,7 +177,7 @@ export async function runTransaction(
     opts.crash.tick();
     db.transaction(() => {
       commitPlan(db, txnId, plan);
-      if (keepBackups) recordSnapshots(db, txnId, requests, plan);
+      if (keepBackups) recordSnapshots(db, txnId, requests, plan, input.disk);
       requests.onCommit?.();
     });
     committed = true;
@@ -351,11 +351,11 @@ async function checkSpace(rootHost: string, stagingDir: string, mode: PlaceMode,
  * With --keep-backups: each package's rows as they were before, and the unowned paths this transaction
  * created, so that `rollback` can rebuild the old state. Part of the commit.
  */
-function recordSnapshots(db: Db, txnId: number, req: Prepared, plan: Plan): void {
+function recordSnapshots(db: Db, txnId: number, req: Prepared, plan: Plan, disk: PlanInput['disk']): void {
   for (const r of req.installs) {
-    db.snapshots.add(txnId, r.staged.name, r.staged.architecture, r.old ? JSON.stringify(r.old) : null);
+    db.snapshots.add(txnId, r.staged.name, r.staged.architecture, r.old ? snapshotJson(r.old, disk) : null);
   }
-  for (const r of req.removals) db.snapshots.add(txnId, r.pkg.name, r.pkg.architecture, JSON.stringify(r.pkg));
+  for (const r of req.removals) db.snapshots.add(txnId, r.pkg.name, r.pkg.architecture, snapshotJson(r.pkg, disk));
   const owned = new Set<string>();
   for (const rec of plan.records) for (const f of rec.files) owned.add(f.path);
   for (const step of plan.steps) {
@@ -371,10 +371,22 @@ export async function pruneBackups(db: Db, store: BlobStore, retention: number):
 
 /** Forgets what transaction `txnId` kept: its snapshots, its blob references, and blobs nobody else uses. */
 export async function releaseBackups(db: Db, store: BlobStore, txnId: number): Promise<void> {
-  const orphans = db.transaction(() => {
+  await removeBlobs(store, releaseBackupRows(db, txnId));
+}
+
+/**
+ * The database half of releaseBackups, usable inside a commit; returns the blobs nobody refers to any
+ * more, for removeBlobs after the commit. A crash in between leaves only unreferenced blobs, which
+ * `recover` collects (collectOrphanBlobs).
+ */
+export function releaseBackupRows(db: Db, txnId: number): string[] {
+  return db.transaction(() => {
     db.snapshots.drop(txnId);
     db.txns.setBackupsKept(txnId, false);
     return db.backups.release(txnId);
   });
-  for (const h of orphans) await store.remove(h);
+}
+
+export async function removeBlobs(store: BlobStore, hashes: string[]): Promise<void> {
+  for (const h of hashes) await store.remove(h);
 }

@@ -45,10 +45,43 @@ export class BlobStore {
     return present(this.pathOf(sha256));
   }
 
+  /**
+   * What the store holds: the hashes of its blobs, and the host paths of temporaries a crash left between
+   * writing a blob and renaming it into place.
+   */
+  async scan(): Promise<{ blobs: string[]; temporaries: string[] }> {
+    const blobs: string[] = [];
+    const temporaries: string[] = [];
+    for (const sub of await listDir(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of await listDir(path.join(this.dir, sub))) {
+        if (/^[0-9a-f]{64}$/.test(name) && name.startsWith(sub)) blobs.push(name);
+        else if (/^[0-9a-f]{64}\.[0-9a-f]{12}\.tmp$/.test(name)) temporaries.push(path.join(this.dir, sub, name));
+      }
+    }
+    return { blobs, temporaries };
+  }
+
+  /** Removes a temporary found by scan. */
+  async removeTemporary(p: string): Promise<void> {
+    await fsp.unlink(p).catch((err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw fsError('remove backup temporary', err, p);
+    });
+  }
+
   async remove(sha256: string): Promise<void> {
     await fsp.unlink(this.pathOf(sha256)).catch((err: unknown) => {
       if (errnoOf(err) !== 'ENOENT') throw fsError('remove backup', err, this.pathOf(sha256));
     });
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return [];
+    throw fsError('read backup store', err, dir);
   }
 }
 

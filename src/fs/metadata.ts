@@ -81,6 +81,13 @@ export class TimesBatch {
     else this.nano.push(e);
   }
 
+  /** Explicit times (nanoseconds since the epoch) for `p`. */
+  addNs(p: string, atimeNs: bigint, mtimeNs: bigint): void {
+    const e = { path: p, atimeNs, mtimeNs };
+    if (microsecondExact(atimeNs) && microsecondExact(mtimeNs)) this.exact.push(e);
+    else this.nano.push(e);
+  }
+
   get size(): number {
     return this.exact.length + this.nano.length;
   }

@@ -2,7 +2,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyTree } from './copytree';
-import { sameInode } from './metadata';
+import { sameEntry, sameInode } from './metadata';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, syncFilesystem, fsyncDir, fsyncFile, type SyncBatch } from './sync';
 import { assertHostPath, newTempId, tempSibling } from './tempname';
@@ -266,7 +266,7 @@ async function restoreSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
 async function restoreFromBackup(h: BackupHandle, opts: RecoverOptions): Promise<void> {
   const [bst, ost] = await Promise.all([lstatOrNull(h.backup), lstatOrNull(h.original)]);
   // A hard-link backup of a file never replaced: rename(2) between two links of one inode does nothing.
-  if (bst && ost && sameInode(bst, ost)) {
+  if (bst && ost && (sameInode(bst, ost) || (await sameLinkOnOverlay(h, bst, ost)))) {
     await step(opts.hooks, 'restore:unlink-link', { path: h.backup });
     await unlinkIfExists(h.backup);
     return;
@@ -288,6 +288,17 @@ async function restoreFromBackup(h: BackupHandle, opts: RecoverOptions): Promise
     }
     throw fsError('restore', err, h.backup, h.original);
   }
+}
+
+/**
+ * On overlayfs without xino, a file copied up from a lower layer keeps reporting the lower st_dev/st_ino
+ * while a new hard link to it reports the upper ones, and rename(2) from one link onto the other fails
+ * with ESTALE (seen with a tmpfs upper layer). Such a link is recognised by what it holds: when the two
+ * names have the same metadata and bytes, dropping the backup name restores the original just as well.
+ */
+async function sameLinkOnOverlay(h: BackupHandle, bst: BigIntStats, ost: BigIntStats): Promise<boolean> {
+  if (!h.keepOriginal || bst.nlink < 2n || ost.nlink < 2n) return false;
+  return sameEntry(h.backup, h.original);
 }
 
 /**

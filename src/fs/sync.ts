@@ -90,13 +90,17 @@ export class SyncBatch {
   }
 }
 
-/** A path removed since it was added needs no sync of its own: its directory's sync covers the removal. */
+/**
+ * A path removed since it was added needs no sync of its own: its directory's sync covers the removal.
+ * The same for a directory replaced by a non-directory since (ENOTDIR): undoing a file-to-directory
+ * change puts the file back where the directory was.
+ */
 async function skipVanished(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (err) {
     const errno = (err as { errno?: string }).errno ?? errnoOf(err);
-    if (errno !== 'ENOENT') throw err;
+    if (errno !== 'ENOENT' && errno !== 'ENOTDIR') throw err;
   }
 }
 

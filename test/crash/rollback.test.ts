@@ -105,7 +105,10 @@ test('rollback of an upgrade (dir -> file, modified conffile) restores the exact
 test('rollback of a removal restores the exact old tree and list', async (t) => {
   if (needsRoot(t)) return;
   await withRoot(fx.templates.modified, async (root) => {
+    // The administrator also tightened the edited conffile's mode: a rollback must bring that back too.
+    await fsp.chmod(path.join(root, 'etc', 'hello.conf'), 0o600);
     const before = await captureSide(root);
+    assert.match(before.verify.stdout, /M.* c \/etc\/hello.conf/, 'verify reports the changed mode');
     await mustRun(root, ['remove', '--keep-backups', 'greet']);
     await mustRun(root, ['purge', '--keep-backups', 'hello']);
     const purge = await newestTxn(root);

@@ -44,10 +44,14 @@ export async function buildCrashFixtures(workDir: string): Promise<CrashFixtures
     modified: path.join(t, 'modified'),
     upgradedKept: path.join(t, 'upgraded-kept'),
   };
+  // A root with overmerge's admin folder (and var/lib above it, as any writer creates them) and nothing else.
   await fsp.mkdir(templates.empty, { mode: 0o755 });
-  await fsp.chmod(templates.empty, 0o755);
-  // A root overmerge has opened once: its admin folder (and var/lib above it) exists before the first install.
-  await mustRun(templates.empty, ['recover']);
+  let dir = templates.empty;
+  for (const part of ['', 'var', 'lib', 'overmerge']) {
+    dir = path.join(dir, part);
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.chmod(dir, 0o755);
+  }
   await copyRoot(templates.empty, templates.installed);
   await mustRun(templates.installed, ['install', debs['hello-1.0'], debs['greet-1.0']]);
   await copyRoot(templates.installed, templates.modified);
