@@ -2,7 +2,6 @@ import type { Db } from '../db/db';
 import type { JournalStep } from '../db/types';
 import { OvermergeError } from '../errors';
 import {
-  applyMeta,
   createSpecial,
   kindAt,
   makeDirectory,
@@ -45,9 +44,6 @@ export function concretize(root: Root, stagingDir: string, steps: Step[], mode: 
     switch (s.kind) {
       case 'mkdir':
         out.push({ op: 'mkdir', target, meta: s.meta, backup: s.aside === 'none' ? undefined : planMoveAside(target) });
-        break;
-      case 'chmeta':
-        out.push({ op: 'chmeta', target, meta: s.meta, was: s.was });
         break;
       case 'remove':
         out.push(s.directory ? { op: 'rmdir', target } : { op: 'remove', target, backup: planMoveAside(target) });
@@ -130,9 +126,6 @@ async function doStep(s: JournaledStep, opts: ExecOptions, hooks: StepHooks, syn
       await makeDirectory(s.target, s.meta, opts.asRoot);
       sync.addDir(parentDir(s.target));
       return;
-    case 'chmeta':
-      await applyMeta(s.target, s.meta, opts.asRoot, false);
-      return;
     case 'place-file':
       if (s.backup) await moveAside(s.backup, { hooks, sync });
       await place(s.plan, { hooks, sync });
@@ -169,9 +162,6 @@ export async function undoStep(s: JournaledStep, hooks: StepHooks, sync: SyncBat
       if (s.backup) await restoreBackup(s.backup, { hooks, sync });
       return;
     }
-    case 'chmeta':
-      if ((await kindAt(s.target)) === 'dir') await applyMeta(s.target, s.was, process.getuid?.() === 0, false);
-      return;
     case 'place-file': {
       const removeTarget = await placedAlone(s.backup);
       await undoPlace(s.plan, { hooks, removeTarget, sync });

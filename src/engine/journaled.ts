@@ -14,7 +14,6 @@ import type { SpecialEntry } from '../fs/entries';
 export type JournaledStep =
   | { op: 'staging'; dir: string }
   | { op: 'mkdir'; target: string; meta: EntryMeta; backup?: BackupHandle }
-  | { op: 'chmeta'; target: string; meta: EntryMeta; was: EntryMeta }
   | { op: 'place-file'; target: string; plan: PlacePlan; backup?: BackupHandle }
   | { op: 'place-special'; target: string; temp: string; entry: SpecialEntry; backup?: BackupHandle }
   | { op: 'remove'; target: string; backup: BackupHandle }

@@ -119,7 +119,6 @@ export type Aside = 'none' | 'link' | 'move';
 
 export type Step =
   | { kind: 'mkdir'; path: RootPath; meta: EntryMeta; aside: Aside }
-  | { kind: 'chmeta'; path: RootPath; meta: EntryMeta; was: EntryMeta }
   | { kind: 'place'; path: RootPath; entry: ManifestEntry; aside: Aside; linkTo?: RootPath }
   | { kind: 'remove'; path: RootPath; directory: boolean };
 
