@@ -84,7 +84,7 @@ export async function run(): Promise<BenchResult[]> {
   }
 
   const what = `${debs.length} archives, ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB, fresh merged-/usr root; median of ${REPS}`;
-  const rss = om.map((r) => r.rssKiB).filter((v): v is number => v !== undefined);
+  const rss = [...om, ...omAgain].map((r) => r.rssKiB).filter((v): v is number => v !== undefined);
   return [
     {
       name: `${name}: overmerge unpack vs durable dpkg --unpack`,

@@ -1,4 +1,5 @@
 import { OvermergeError } from '../errors';
+import { memberToRootPath } from '../fs/rootpath';
 import { parseParagraphs } from '../control/deb822';
 import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
@@ -121,6 +122,20 @@ async function readBody(entry: TarEntry, limit: number, what: string): Promise<B
   return Buffer.concat(parts, total);
 }
 
+/**
+ * control.tar is never unpacked into the root, but a member that would leave it ('./../../x', '/etc/x')
+ * is what dpkg-deb's tar refuses, and an archive carrying one was made to attack some reader: refuse it.
+ */
+function refuseUnsafeControlMember(path: string, member: string, entry: TarEntry): void {
+  try {
+    memberToRootPath(entry.header.name);
+  } catch (err) {
+    entry.body.resume();
+    if (!(err instanceof OvermergeError)) throw err;
+    throw new OvermergeError(err.code, `${path}: ${member}: ${err.message}`, { op: 'read archive', path, cause: err });
+  }
+}
+
 /** A control.tar member path reduced to its name, or undefined when it is not at the top level. */
 function topLevelName(name: string): string | undefined {
   const stripped = name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
@@ -139,6 +154,7 @@ export async function readDebControl(path: string): Promise<DebControl> {
     const files = new Map<string, Buffer>();
     let total = 0;
     for await (const entry of readTar(memberBytes(ar, layout.control), tarOptions(ar, layout.control))) {
+      refuseUnsafeControlMember(path, layout.control.name, entry);
       const name = entry.header.type === 'file' ? topLevelName(entry.header.name) : undefined;
       if (name === undefined) {
         entry.body.resume();
@@ -152,7 +168,9 @@ export async function readDebControl(path: string): Promise<DebControl> {
       files.set(name, data);
     }
     const controlBytes = files.get('control');
-    if (controlBytes === undefined) throw bad(path, `${layout.control.name} has no control file`);
+    if (controlBytes === undefined) {
+      throw new OvermergeError('E_BAD_CONTROL', `${path}: ${layout.control.name} has no control file`, { op: 'read control', path });
+    }
     const controlText = decodeControlText(controlBytes, path);
     const fields = singleParagraph(controlText, path);
     validateControlFields(fields, path);

@@ -37,7 +37,11 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
     if (key.includes('\0')) throw new TarProblem('NUL byte in pax record key');
     // Names cut at a NUL by one reader and not by another are a classic smuggling trick; xattr values
     // are binary (security.capability) and are length-delimited, so only they may carry NULs.
-    if (!isXattrKey(key) && value.includes(0)) throw new TarProblem(`NUL byte in pax record ${JSON.stringify(key)}`);
+    if (!isXattrKey(key) && value.includes(0)) {
+      const isName = key === 'path' || key === 'linkpath';
+      const why = isName ? ' (readers that stop at the NUL would see another name)' : '';
+      throw new TarProblem(`NUL byte in pax record ${JSON.stringify(key)}${why}`, isName ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE');
+    }
     records.set(key, Buffer.from(value));
     at = end;
   }

@@ -6,8 +6,18 @@
 
 export const BLOCK = 512;
 
-/** A structural problem in the tar stream; the tar reader adds the archive name and offset. */
-export class TarProblem extends Error {}
+/**
+ * A structural problem in the tar stream; the tar reader adds the archive name and offset. `code` is
+ * E_UNSAFE_PATH when the problem is the name itself (empty, NUL inside), E_BAD_ARCHIVE otherwise.
+ */
+export class TarProblem extends Error {
+  constructor(
+    message: string,
+    readonly code: 'E_BAD_ARCHIVE' | 'E_UNSAFE_PATH' = 'E_BAD_ARCHIVE',
+  ) {
+    super(message);
+  }
+}
 
 export type TarFormat = 'ustar' | 'gnu' | 'v7';
 
@@ -132,30 +142,36 @@ function formatOf(block: Buffer): TarFormat {
 export function parseHeaderBlock(block: Buffer): RawHeader {
   if (block.length !== BLOCK) throw new TarProblem('truncated tar header');
   if (!checksumMatches(block)) throw new TarProblem('bad tar header checksum');
-  const typeflag = String.fromCharCode(block[156]);
-  if (!ENTRY_FLAGS.has(typeflag) && !META_FLAGS.has(typeflag)) {
-    throw new TarProblem(`unsupported tar entry type ${JSON.stringify(typeflag)}`);
-  }
   const format = formatOf(block);
   let nameBytes = cString(field(block, 'name'));
   if (format === 'ustar') {
     const prefix = cString(field(block, 'prefix'));
     if (prefix.length > 0) nameBytes = Buffer.concat([prefix, Buffer.from('/'), nameBytes]);
   }
+  // The checksum holds, so the name is what the writer meant: naming the member makes the refusal findable.
+  const member = `member ${JSON.stringify(Buffer.from(nameBytes).toString('utf8'))}`;
+  const typeflag = String.fromCharCode(block[156]);
+  if (!ENTRY_FLAGS.has(typeflag) && !META_FLAGS.has(typeflag)) {
+    throw new TarProblem(`unsupported tar entry type ${JSON.stringify(typeflag)} of ${member}`);
+  }
   const isDevice = typeflag === '3' || typeflag === '4';
-  return {
-    typeflag,
-    nameBytes: Buffer.from(nameBytes),
-    linkBytes: Buffer.from(cString(field(block, 'linkname'))),
-    mode: parseNumeric(field(block, 'mode'), 'mode') & 0o7777,
-    uid: parseNumeric(field(block, 'uid'), 'uid'),
-    gid: parseNumeric(field(block, 'gid'), 'gid'),
-    size: parseNumeric(field(block, 'size'), 'size'),
-    mtime: parseNumeric(field(block, 'mtime'), 'mtime', true),
-    uname: format === 'v7' ? Buffer.alloc(0) : Buffer.from(cString(field(block, 'uname'))),
-    gname: format === 'v7' ? Buffer.alloc(0) : Buffer.from(cString(field(block, 'gname'))),
-    devmajor: isDevice && format !== 'v7' ? parseNumeric(field(block, 'devmajor'), 'devmajor') : 0,
-    devminor: isDevice && format !== 'v7' ? parseNumeric(field(block, 'devminor'), 'devminor') : 0,
-    format,
-  };
+  try {
+    return {
+      typeflag,
+      nameBytes: Buffer.from(nameBytes),
+      linkBytes: Buffer.from(cString(field(block, 'linkname'))),
+      mode: parseNumeric(field(block, 'mode'), 'mode') & 0o7777,
+      uid: parseNumeric(field(block, 'uid'), 'uid'),
+      gid: parseNumeric(field(block, 'gid'), 'gid'),
+      size: parseNumeric(field(block, 'size'), 'size'),
+      mtime: parseNumeric(field(block, 'mtime'), 'mtime', true),
+      uname: format === 'v7' ? Buffer.alloc(0) : Buffer.from(cString(field(block, 'uname'))),
+      gname: format === 'v7' ? Buffer.alloc(0) : Buffer.from(cString(field(block, 'gname'))),
+      devmajor: isDevice && format !== 'v7' ? parseNumeric(field(block, 'devmajor'), 'devmajor') : 0,
+      devminor: isDevice && format !== 'v7' ? parseNumeric(field(block, 'devminor'), 'devminor') : 0,
+      format,
+    };
+  } catch (err) {
+    throw err instanceof TarProblem ? new TarProblem(`${err.message} of ${member}`, err.code) : err;
+  }
 }

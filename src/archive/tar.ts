@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { OvermergeError } from '../errors';
 import { ByteSource } from './byte-source';
 import { mergeGlobal, parsePaxRecords, paxOverrides, type PaxOverrides } from './pax';
-import { BLOCK, cString, isZeroBlock, parseHeaderBlock, TarProblem, type RawHeader } from './tar-header';
+import { BLOCK, checksumMatches, cString, isZeroBlock, parseHeaderBlock, TarProblem, type RawHeader } from './tar-header';
 
 /**
  * A streaming tar reader of our own rather than tar-stream: tar-stream buffers pax and GNU long-name
@@ -52,12 +52,15 @@ export interface TarReadOptions {
   maxMetaSize?: number;
   /**
    * What follows the end-of-archive marker. dpkg reads it and throws it away, so 'ignore' is the
-   * default; 'error' refuses anything but zero padding there.
+   * default; 'error' refuses anything but zero padding there; 'hidden-members' ignores garbage as dpkg
+   * does but refuses a valid tar header there: a member that `tar --ignore-zeros` extracts and dpkg
+   * does not, which is how one archive shows two readers two different contents.
    */
-  trailingData?: 'ignore' | 'error';
+  trailingData?: 'ignore' | 'error' | 'hidden-members';
 }
 
 const DEFAULT_MAX_META = 1 << 20;
+const AMBIGUOUS = 'both name the next entry and readers disagree on which wins (ambiguous name)';
 const BODY_CHUNK = 256 * 1024;
 
 const TYPES: Record<string, EntryType> = {
@@ -81,6 +84,23 @@ interface Pending {
 
 function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** A block whose checksum holds: a tar header, not garbage (which may not even have a numeric checksum). */
+function looksLikeHeader(block: Buffer): boolean {
+  try {
+    return checksumMatches(block);
+  } catch {
+    return false;
+  }
+}
+
+/** './', '/', '.', '././': names that mean the root itself. */
+function isRootName(bytes: Buffer): boolean {
+  return bytes
+    .toString('latin1')
+    .split('/')
+    .every((c) => c === '' || c === '.');
 }
 
 function decodeName(bytes: Buffer): { text: string; utf8: boolean } {
@@ -115,9 +135,9 @@ class TarReader {
     this.maxMeta = options.maxMetaSize ?? DEFAULT_MAX_META;
   }
 
-  private fail(problem: string, cause?: unknown): OvermergeError {
+  private fail(problem: string, cause?: unknown, code: 'E_BAD_ARCHIVE' | 'E_UNSAFE_PATH' = 'E_BAD_ARCHIVE'): OvermergeError {
     if (cause instanceof OvermergeError) return cause;
-    return new OvermergeError('E_BAD_ARCHIVE', `${this.label}: ${problem} (at byte ${this.headerOffset})`, {
+    return new OvermergeError(code, `${this.label}: ${problem} (at byte ${this.headerOffset})`, {
       op: 'read archive',
       cause,
     });
@@ -144,7 +164,7 @@ class TarReader {
       try {
         raw = parseHeaderBlock(block);
       } catch (err) {
-        throw err instanceof TarProblem ? this.fail(err.message) : err;
+        throw err instanceof TarProblem ? this.fail(err.message, undefined, err.code) : err;
       }
       if (raw.typeflag in TYPES) {
         const header = this.entryHeader(raw, pending);
@@ -158,6 +178,7 @@ class TarReader {
 
   /** GNU tar stops at the first zero block (a lone one draws a warning); dpkg then drains the stream. */
   private async finishAfterEnd(): Promise<void> {
+    if (this.options.trailingData === 'hidden-members') return this.refuseHiddenMembers();
     const second = await this.src.readExact(BLOCK);
     if (this.options.trailingData === 'error' && !isZeroBlock(second)) {
       throw this.fail('data after the end-of-archive marker');
@@ -171,9 +192,26 @@ class TarReader {
     }
   }
 
+  /** Reads to the end block by block: garbage is drained as dpkg drains it, a checksummed header refused. */
+  private async refuseHiddenMembers(): Promise<void> {
+    for (;;) {
+      const at = this.src.position;
+      const chunk = await this.src.readExact(BODY_CHUNK);
+      for (let off = 0; off + BLOCK <= chunk.length; off += BLOCK) {
+        const block = chunk.subarray(off, off + BLOCK);
+        if (isZeroBlock(block) || !looksLikeHeader(block)) continue;
+        this.headerOffset = at + off;
+        const name = JSON.stringify(cString(block.subarray(0, 100)).toString('utf8'));
+        throw this.fail(`data after the end-of-archive marker holds a tar header (member ${name}), which tar --ignore-zeros would extract and dpkg would not`);
+      }
+      if (chunk.length < BODY_CHUNK) return;
+    }
+  }
+
   private async readMeta(raw: RawHeader, pending: Pending): Promise<Pending> {
     if (raw.size > this.maxMeta) {
-      throw this.fail(`extended header of ${raw.size} bytes exceeds the ${this.maxMeta}-byte limit`);
+      const kind = raw.typeflag === 'x' || raw.typeflag === 'g' ? 'pax' : 'GNU long-name';
+      throw this.fail(`${kind} extended header of ${raw.size} bytes exceeds the ${this.maxMeta}-byte limit`);
     }
     const data = await this.src.readExact(raw.size);
     if (data.length < raw.size) throw this.fail('truncated extended header');
@@ -188,12 +226,12 @@ class TarReader {
         case 'x':
           // Mixing pax and GNU records for one entry is where readers disagree on which wins.
           if (pending.pax) throw new TarProblem('two pax headers for one entry');
-          if (pending.longName || pending.longLink) throw new TarProblem('pax header after a GNU long-name header');
+          if (pending.longName || pending.longLink) throw new TarProblem(`pax header after a GNU long-name header: ${AMBIGUOUS}`);
           next.pax = paxOverrides(parsePaxRecords(data));
           return next;
         case 'L':
         case 'K': {
-          if (pending.pax) throw new TarProblem('GNU long-name header after a pax header');
+          if (pending.pax) throw new TarProblem(`GNU long-name header after a pax header: ${AMBIGUOUS}`);
           const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
           if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
           const value = cString(data);
@@ -205,7 +243,7 @@ class TarReader {
           throw new TarProblem(`unsupported tar entry type ${JSON.stringify(raw.typeflag)}`);
       }
     } catch (err) {
-      throw err instanceof TarProblem ? this.fail(err.message) : err;
+      throw err instanceof TarProblem ? this.fail(err.message, undefined, err.code) : err;
     }
   }
 
@@ -219,9 +257,17 @@ class TarReader {
       type = 'directory';
     }
     const size = pax.size ?? raw.size;
-    if (nameBytes.length === 0) throw this.fail('tar entry with an empty name');
+    if (nameBytes.length === 0) throw this.fail('tar entry with an empty name', undefined, 'E_UNSAFE_PATH');
     if (type !== 'file' && size !== 0) {
-      throw this.fail(`${type} entry ${JSON.stringify(nameBytes.toString('utf8'))} has a non-zero size (${size})`);
+      const shown = JSON.stringify(nameBytes.toString('utf8'));
+      if (type === 'directory' && raw.typeflag !== '5') {
+        // A regular file read as a directory for its trailing '/': the root itself, or data a reader may take as headers.
+        if (isRootName(nameBytes)) {
+          throw this.fail(`member ${shown} names the root itself, which must be a directory, but it is a regular file with ${size} bytes`, undefined, 'E_UNSAFE_PATH');
+        }
+        throw this.fail(`directory entry ${shown} (a regular file whose name ends in '/') has a non-zero size (${size}): its data would be read as tar headers by other readers`);
+      }
+      throw this.fail(`${type} entry ${shown} has a non-zero size (${size})`);
     }
     const name = decodeName(nameBytes);
     const header: TarHeader = {

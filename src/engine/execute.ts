@@ -95,7 +95,7 @@ export class Executor {
   ) {}
 
   private get hooks(): StepHooks {
-    return { step: () => this.opts.crash.tick() };
+    return { step: (name, detail) => this.opts.crash.step(name, detail.path) };
   }
 
   async run(steps: JournaledStep[]): Promise<void> {

@@ -27,6 +27,11 @@ export class Probe {
   readonly owners = new Map<RootPath, Owner[]>();
   readonly ownedBeneath = new Map<RootPath, Owner[]>();
   private readonly parentCache = new Map<RootPath, RootPath>();
+  /**
+   * Non-directories (a symlink leading out of the root, say) where a shipped directory will be made: what
+   * lies beneath them on the host is not in the root, so it is never looked at (it reads as absent).
+   */
+  private readonly replacedByDir = new Set<RootPath>();
   private readonly packageById = new Map<number, PackageRow | undefined>();
 
   constructor(
@@ -56,6 +61,7 @@ export class Probe {
       out.set(e.path, at);
       if (e.type === 'directory') {
         const d = await this.look(at);
+        if (d.type !== 'directory' && d.type !== 'absent' && !(d.type === 'symlink' && d.targetIsDir)) this.replacedByDir.add(at);
         childrenGo.set(e.path, d.type === 'symlink' && d.targetIsDir ? await resolveInRoot(this.root, at, { followFinal: true }) : at);
       }
     }
@@ -90,7 +96,7 @@ export class Probe {
   async look(p: RootPath, want: { digest?: boolean; children?: boolean; beneath?: boolean } = {}): Promise<DiskState> {
     let state = this.disk.get(p);
     if (state === undefined) {
-      state = await this.lstat(p);
+      state = this.beneathReplaced(p) ? { type: 'absent' } : await this.lstat(p);
       this.disk.set(p, state);
     }
     const host = hostPath(this.root, p);
@@ -100,6 +106,14 @@ export class Probe {
       if (want.beneath && state.beneath === undefined) state.beneath = await this.listBeneath(p);
     }
     return state;
+  }
+
+  private beneathReplaced(p: RootPath): boolean {
+    if (this.replacedByDir.size === 0) return false;
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
+      if (this.replacedByDir.has(p.slice(0, i) as RootPath)) return true;
+    }
+    return false;
   }
 
   private async lstat(p: RootPath): Promise<DiskState> {

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readDebControl, type DebControl } from '../archive/deb';
+import { readDebControl, readDebData, type DebControl } from '../archive/deb';
 import { parseRelations, relationMatches } from '../control/relations';
 import type { Db } from '../db/db';
 import type { TxnKind } from '../db/types';
@@ -16,6 +16,8 @@ import type { BlobStore } from '../fs/blob-store';
 import type { RootPath } from '../fs/rootpath';
 import type { CrashPoints } from './crash';
 import { concretize, Executor, finishJournal, undoJournal } from './execute';
+import { checkLanding } from './landing';
+import { parentOf } from './pathops';
 import type { ConffilePolicy, InstallRequest, Plan, PlanInput, RemoveRequest, PackageRef } from './model';
 import { plan as makePlan } from './plan';
 import { conffileCompanions, Probe } from './probe';
@@ -160,6 +162,7 @@ export async function runTransaction(
     const requests = await prepare(probe, stagingDir);
     const input = await gather(probe, db, requests, opts);
     input.extraRemovals = requests.extraRemovals;
+    checkLanding(input);
     const plan = makePlan(input);
     await checkSpace(loc.root.host, stagingDir, opts.mode, plan);
     const steps = concretize(loc.root, stagingDir, plan.steps, opts.mode).slice(1);
@@ -195,16 +198,25 @@ export async function runTransaction(
 
 /** Out of space: after the roll-back, say how much the transaction needed and how much there is. */
 async function explainNoSpace(err: OvermergeError, rootHost: string, args: string[], kind: TxnKind): Promise<OvermergeError> {
-  let need = 0;
+  let declared = 0;
   if (kind === 'install') {
     for (const a of args) {
       const kib = Number((await readDebControl(a).catch(() => undefined))?.fields.get('Installed-Size') ?? 0);
-      if (Number.isFinite(kib)) need += kib * 1024;
+      if (Number.isFinite(kib)) declared += kib * 1024;
     }
   }
   const st = await fsp.statfs(rootHost).catch(() => undefined);
   const free = st ? Number(st.bavail) * Number(st.bsize) : undefined;
-  const needs = need > 0 ? `; the packages need about ${formatBytes(need)} (Installed-Size)` : '';
+  let needs = declared > 0 ? `; the packages need about ${formatBytes(declared)} (Installed-Size)` : '';
+  if (kind === 'install') {
+    // Installed-Size can be wrong (it is what let the install start): the files themselves tell.
+    const cap = Math.max(declared, free ?? 0) * 2 + 64 * 1024 * 1024;
+    const files = await payloadBytes(args, cap);
+    if (files !== undefined && files.bytes > declared) {
+      const amount = `${files.more ? 'more than ' : ''}${formatBytes(files.bytes)}`;
+      needs = `; the packages' files need ${amount}${declared > 0 ? ` (their Installed-Size says ${formatBytes(declared)})` : ''}`;
+    }
+  }
   const has = free === undefined ? '' : `, ${formatBytes(free)} free after rolling back`;
   return new OvermergeError('E_NO_SPACE', `${err.message}${needs}${has}; nothing was changed`, {
     op: err.op,
@@ -213,6 +225,26 @@ async function explainNoSpace(err: OvermergeError, rootHost: string, args: strin
     errno: err.errno,
     cause: err,
   });
+}
+
+/**
+ * What the regular files of `archives` add up to, by their tar headers; stops once past `cap` (a bomb
+ * is not worth decompressing for an error message). Undefined if an archive cannot be read.
+ */
+async function payloadBytes(archives: string[], cap: number): Promise<{ bytes: number; more: boolean } | undefined> {
+  let bytes = 0;
+  try {
+    for (const a of archives) {
+      for await (const entry of readDebData(a)) {
+        entry.body.resume();
+        if (entry.header.type === 'file') bytes += entry.header.size;
+        if (bytes > cap) return { bytes, more: true };
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return { bytes, more: false };
 }
 
 function formatBytes(n: number): string {
@@ -284,6 +316,7 @@ async function gather(
     for (const e of r.staged.entries) {
       const at = r.resolved.get(e.path) ?? e.path;
       const d = await probe.look(at, { digest: e.conffile });
+      if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into
       probe.ownersOf(at);
       if (e.type !== 'directory' && d.type === 'directory') {
         await probe.look(at, { beneath: true });

@@ -173,7 +173,9 @@ async function fallbackFailed(h: BackupHandle, err: unknown, opts: MoveAsideOpti
   const cause = err instanceof OvermergeError ? err : fsError('copy', err, h.original);
   const state = undone ? 'partial copy removed, original untouched' : `backup state left for recovery at ${h.pending}`;
   if (cause.code === 'E_NO_SPACE') {
-    return new OvermergeError('E_NO_SPACE', `cannot move aside ${h.original}: no space left for its copy (${state})`, {
+    const size = await treeBytes(h.original).catch(() => undefined);
+    const needs = size === undefined ? '' : ` of ${size} bytes`;
+    return new OvermergeError('E_NO_SPACE', `cannot move aside ${h.original}: no space left for its copy${needs} (${state})`, {
       op: 'move aside (copy fallback)',
       path: h.original,
       dest: h.backup,
@@ -189,6 +191,15 @@ async function fallbackFailed(h: BackupHandle, err: unknown, opts: MoveAsideOpti
     errno: cause.errno,
     cause,
   });
+}
+
+/** The bytes of the regular files in a tree (what a copy of it needs, directories aside). */
+async function treeBytes(p: string): Promise<number> {
+  const st = await fsp.lstat(p);
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  let sum = 0;
+  for (const name of await fsp.readdir(p)) sum += await treeBytes(path.join(p, name));
+  return sum;
 }
 
 export type BackupState =

@@ -4,8 +4,8 @@ import { constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { readDebControl, readDebData } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
-import { OvermergeError, fsError } from '../errors';
-import { memberToRootPath, type RootPath } from '../fs/rootpath';
+import { OvermergeError, fsError, type ErrorCode } from '../errors';
+import { hardLinkTargetToRootPath, memberToRootPath, quoteName, type RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from './manifest';
 import { parseConffiles } from './conffiles';
 
@@ -40,9 +40,12 @@ export async function stageArchive(archive: string, dir: string, opts: StageOpti
     bytes: 0,
   };
   const seen = new Map<RootPath, ManifestEntry>();
+  const aliases = new AliasGuard();
   let counter = 0;
-  for await (const tarEntry of readDebData(archive)) {
-    const entry = await stageEntry(archive, dir, tarEntry, seen, () => String(counter++), opts);
+  // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
+  for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members' })) {
+    const budget = opts.maxBytes === undefined ? undefined : { left: opts.maxBytes - staged.bytes, total: opts.maxBytes };
+    const entry = await stageEntry(archive, dir, tarEntry, { seen, aliases, budget }, () => String(counter++), opts);
     if (entry === undefined) continue;
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
     staged.bytes += entry.type === 'file' ? entry.size : 0;
@@ -63,30 +66,43 @@ export async function stageArchive(archive: string, dir: string, opts: StageOpti
   return staged;
 }
 
+/** What the checks of one member need to know about the members before it. */
+interface SeenSoFar {
+  seen: Map<RootPath, ManifestEntry>;
+  aliases: AliasGuard;
+  /** Bytes the rest of the archive may still add (Installed-Size), when bounded. */
+  budget?: { left: number; total: number };
+}
+
 async function stageEntry(
   archive: string,
   dir: string,
   { header, body }: TarEntry,
-  seen: Map<RootPath, ManifestEntry>,
+  { seen, aliases, budget }: SeenSoFar,
   nextName: () => string,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
-  const refuse = (why: string): never => {
+  const shown = quoteName(memberDisplayName(header.nameBytes, header.nameIsUtf8));
+  const refuseAs = (code: ErrorCode, why: string): never => {
     body.resume();
-    throw new OvermergeError('E_UNSAFE_PATH', `${archive}: member '${header.name}': ${why}`, { op: 'stage', path: archive });
+    throw new OvermergeError(code, `${archive}: member ${shown}: ${why}`, { op: 'stage', path: archive });
   };
-  if (!header.nameIsUtf8) refuse('name is not valid UTF-8; refusing rather than renaming it');
-  let p: RootPath;
-  try {
-    p = memberToRootPath(header.name);
-  } catch (err) {
+  const refuse = (why: string): never => refuseAs('E_UNSAFE_PATH', why);
+  const rethrow = (err: unknown): never => {
     body.resume();
     if (err instanceof OvermergeError) {
       throw new OvermergeError(err.code, `${archive}: ${err.message}`, { op: 'stage', path: archive, cause: err });
     }
     throw err;
+  };
+  if (!header.nameIsUtf8) refuse('the name is not valid UTF-8; refusing rather than renaming it');
+  let p: RootPath = '' as RootPath;
+  try {
+    p = memberToRootPath(header.name);
+  } catch (err) {
+    rethrow(err);
   }
-  if (p === '' && header.type !== 'directory') refuse('the root itself must be a directory');
+  if (p === '' && header.type !== 'directory') refuse(`names the root itself, which must be a directory, not a ${header.type}`);
   checkAncestors(p, seen, refuse);
   const previous = seen.get(p);
   if (previous) {
@@ -95,7 +111,15 @@ async function stageEntry(
       body.resume();
       return undefined;
     }
-    refuse(`appears twice in the archive (as ${previous.type} and ${header.type})`);
+    refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${previous.type} and ${header.type})`);
+  }
+  aliases.check(p, header.type, refuse);
+  if (budget !== undefined && header.type === 'file' && header.size > budget.left) {
+    // Refused on the declared size, before a byte is written: a bomb never reaches the disk.
+    refuseAs(
+      'E_BAD_ARCHIVE',
+      `${header.size} bytes would take the package past what its Installed-Size allows (${budget.total} bytes in all); refusing it as a compression bomb`,
+    );
   }
   const entry: ManifestEntry = {
     path: p,
@@ -119,15 +143,19 @@ async function stageEntry(
     case 'hardlink': {
       body.resume();
       const name = header.linkname ?? '';
-      let to: RootPath;
+      let to: RootPath = '' as RootPath;
       try {
-        to = memberToRootPath(name);
-      } catch {
-        return refuse(`hard link target '${name}' is not a safe path inside the package`);
+        to = hardLinkTargetToRootPath(header.name, name);
+      } catch (err) {
+        rethrow(err);
       }
       const target = seen.get(to);
-      if (!target) refuse(`hard link to '${name}', which is not an earlier member of the archive`);
-      if (target!.type !== 'file') refuse(`hard link to '${name}', which is a ${target!.type}, not a file`);
+      if (!target) {
+        const through = nonDirectoryAncestor(to, seen);
+        if (through) refuse(`hard link to ${quoteName(name)}, which goes through ${through.type} '${through.path}' shipped earlier in the archive`);
+        refuse(`hard link to ${quoteName(name)}, which is not an earlier member of the archive`);
+      }
+      if (target!.type !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${target!.type}, not a regular file`);
       entry.linkTo = to;
       entry.size = target!.size;
       entry.sha256 = target!.sha256;
@@ -142,6 +170,8 @@ async function stageEntry(
     case 'char':
     case 'block':
       body.resume();
+      // Said here, before anything is placed, rather than by mknod halfway through the transaction.
+      if (!opts.asRoot) refuseAs('E_FS', `is a ${header.type === 'char' ? 'character' : 'block'} device, which only root can create (run as root)`);
       entry.devmajor = header.devmajor;
       entry.devminor = header.devminor;
       break;
@@ -154,10 +184,82 @@ async function stageEntry(
 
 /** A member may not lie beneath a non-directory shipped earlier in the same archive (a planted symlink). */
 function checkAncestors(p: RootPath, seen: Map<RootPath, ManifestEntry>, refuse: (why: string) => never): void {
+  const anc = nonDirectoryAncestor(p, seen);
+  if (anc) refuse(`lies beneath '${anc.path}', which the archive ships as a ${anc.type}`);
+}
+
+function nonDirectoryAncestor(p: RootPath, seen: Map<RootPath, ManifestEntry>): ManifestEntry | undefined {
   for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
     const anc = seen.get(p.slice(0, i) as RootPath);
-    if (anc && anc.type !== 'directory') refuse(`lies beneath '${anc.path}', which the archive ships as a ${anc.type}`);
+    if (anc && anc.type !== 'directory') return anc;
   }
+  return undefined;
+}
+
+/**
+ * Names are exact bytes here, but case-insensitive filesystems (ext4 casefold, vfat) and
+ * normalising ones treat 'Foo' and 'foo', or NFC and NFD 'é', as one name. So a symlink must not
+ * stand, in that looser sense, where another member's folder is: one of them would be written through
+ * the other. Exact repeats are the duplicate and ancestor checks' business; this catches the rest.
+ */
+class AliasGuard {
+  /** Folded name of each symlink member → its exact path. */
+  private readonly symlinks = new Map<string, RootPath>();
+  /** Every folder some member lies in (exact path → folded), and folded → exact. */
+  private readonly folders = new Map<RootPath, string>();
+  private readonly foldersFolded = new Map<string, RootPath>();
+
+  check(p: RootPath, type: string, refuse: (why: string) => never): void {
+    if (this.symlinks.size > 0) {
+      for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
+        const anc = p.slice(0, i) as RootPath;
+        const link = this.symlinks.get(this.folded(anc));
+        if (link !== undefined && link !== anc) {
+          refuse(`lies beneath '${anc}', which differs only in case or Unicode normalisation from symlink '${link}' earlier in the archive (one name on some filesystems)`);
+        }
+      }
+    }
+    if (type === 'symlink') {
+      const key = fold(p);
+      const folder = this.foldersFolded.get(key);
+      if (folder === p) refuse('is a symlink, but earlier members lie beneath it');
+      if (folder !== undefined) {
+        refuse(`is a symlink whose name differs only in case or Unicode normalisation from '${folder}', where earlier members lie (one name on some filesystems)`);
+      }
+      this.symlinks.set(key, p);
+    }
+    this.addFolders(p);
+  }
+
+  private folded(anc: RootPath): string {
+    return this.folders.get(anc) ?? fold(anc);
+  }
+
+  /** Records p's parent folders; stops at the first one already known (its own parents are known too). */
+  private addFolders(p: RootPath): void {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const folder = p.slice(0, i) as RootPath;
+      if (this.folders.has(folder)) return;
+      const key = fold(folder);
+      this.folders.set(folder, key);
+      if (!this.foldersFolded.has(key)) this.foldersFolded.set(key, folder);
+    }
+  }
+}
+
+/** A key equal for names that a case-insensitive or normalising filesystem would take as one. */
+function fold(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(name)) return name.toLowerCase();
+  return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+/** A member name for messages: its text, or for a name that is not UTF-8, its bytes with the others as \xNN. */
+function memberDisplayName(bytes: Buffer, isUtf8: boolean): string {
+  if (isUtf8) return bytes.toString('utf8');
+  let out = '';
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 /** Staged content is gathered into pieces of this size before it is written. */

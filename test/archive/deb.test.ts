@@ -198,7 +198,8 @@ describe('deb reading: control area', () => {
 
   it('refuses a control.tar without a control file', async () => {
     await withControl([entry({ name: './md5sums', data: '' })], async (file) => {
-      await assert.rejects(readDebControl(file), badArchive(/control\.tar has no control file/));
+      // Control data missing: E_BAD_CONTROL, as the hostile corpus asks (control-file-missing).
+      await assert.rejects(readDebControl(file), badArchive(/control\.tar has no control file/, 'E_BAD_CONTROL'));
     });
   });
 

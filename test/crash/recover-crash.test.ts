@@ -18,7 +18,7 @@ import {
   type Side,
   type SideState,
 } from '../helpers/crash-harness';
-import { buildCrashFixtures, overlayFresh, plainFresh, type CrashFixtures } from '../helpers/crash-scenarios';
+import { buildCrashFixtures, makeScratch, overlayFresh, plainFresh, type CrashFixtures, type Scratch } from '../helpers/crash-scenarios';
 import { cannotMount, mount, unmount } from '../helpers/mounts';
 
 /**
@@ -29,16 +29,18 @@ import { cannotMount, mount, unmount } from '../helpers/mounts';
  * and put back at the same path before each recover crash.
  */
 
+let scratch: Scratch | undefined;
 let workDir = '';
 let fx: CrashFixtures;
 
 before(async () => {
-  workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-recover-crash-'));
+  scratch = await makeScratch('recover-crash');
+  workDir = scratch.dir;
   fx = await buildCrashFixtures(workDir);
 });
 
 after(async () => {
-  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+  await scratch?.dispose();
 });
 
 /** A root at a fixed path whose crashed state can be saved once and put back before each attempt. */

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { captureSide, copyRoot, leftoverTemporaries, om, storeBlobs, type SideState } from '../helpers/crash-harness';
-import { buildCrashFixtures, mustRun, type CrashFixtures } from '../helpers/crash-scenarios';
+import { buildCrashFixtures, makeScratch, mustRun, type CrashFixtures, type Scratch } from '../helpers/crash-scenarios';
 import { buildAdHocDeb } from '../helpers/fixtures';
 import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
 
@@ -15,17 +15,19 @@ import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
  * the backup store keeps each content once and lets go of what --backup-retention no longer covers.
  */
 
+let scratch: Scratch | undefined;
 let workDir = '';
 let fx: CrashFixtures;
 let n = 0;
 
 before(async () => {
-  workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-rollback-'));
+  scratch = await makeScratch('rollback');
+  workDir = scratch.dir;
   fx = await buildCrashFixtures(workDir);
 });
 
 after(async () => {
-  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+  await scratch?.dispose();
 });
 
 async function withRoot(template: string, fn: (root: string) => Promise<void>): Promise<void> {

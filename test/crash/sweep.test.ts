@@ -19,7 +19,7 @@ import {
   type Side,
   type SideState,
 } from '../helpers/crash-harness';
-import { buildCrashFixtures, overlayFresh, plainFresh, PROBE_NAME, type CrashFixtures, type FreshRoot } from '../helpers/crash-scenarios';
+import { buildCrashFixtures, makeScratch, overlayFresh, plainFresh, PROBE_NAME, type CrashFixtures, type FreshRoot, type Scratch } from '../helpers/crash-scenarios';
 import { cannotMount } from '../helpers/mounts';
 
 /**
@@ -30,16 +30,18 @@ import { cannotMount } from '../helpers/mounts';
  * Swept with the default journal batch and with one SQLite commit per intent.
  */
 
+let scratch: Scratch | undefined;
 let workDir = '';
 let fx: CrashFixtures;
 
 before(async () => {
-  workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-sweep-'));
+  scratch = await makeScratch('sweep');
+  workDir = scratch.dir;
   fx = await buildCrashFixtures(workDir);
 });
 
 after(async () => {
-  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+  await scratch?.dispose();
 });
 
 interface Scenario {
@@ -47,6 +49,8 @@ interface Scenario {
   template: () => string;
   argv: () => string[];
   overlay?: boolean;
+  /** Roots on the disk (under os.tmpdir()) instead of the scratch tmpfs: real fsync and syncfs. */
+  onDisk?: boolean;
 }
 
 const scenarios: Scenario[] = [
@@ -63,6 +67,8 @@ const scenarios: Scenario[] = [
   { name: '(f) rollback of an upgrade made with --keep-backups', template: () => fx.templates.upgradedKept, argv: () => ['rollback'] },
 ];
 
+const onDisk: Scenario = { ...scenarios[1], name: '(b) upgrade hello 1.0 -> 2.0 with the root on the disk', onDisk: true };
+
 interface SweepReport {
   points: number;
   sides: Side[];
@@ -75,7 +81,7 @@ function freshFor(s: Scenario, scratch: string): FreshRoot {
 }
 
 async function sweep(s: Scenario, batch: string | undefined): Promise<SweepReport> {
-  const scratch = await fsp.mkdtemp(path.join(workDir, 'scratch-'));
+  const scratch = await fsp.mkdtemp(path.join(s.onDisk ? os.tmpdir() : workDir, 'overmerge-sweep-'));
   try {
     const fresh = freshFor(s, scratch);
     const env: Record<string, string> = batch === undefined ? {} : { OVERMERGE_DEBUG_JOURNAL_BATCH: batch };
@@ -120,18 +126,30 @@ function skipWhy(s: Scenario): string | undefined {
   return s.overlay ? cannotMount('overlay') : process.getuid?.() === 0 ? undefined : 'needs root (file owners)';
 }
 
-for (const s of scenarios) {
-  for (const batch of [undefined, '1']) {
-    test(`crash sweep ${s.name}, journal batch ${batch ?? 'default'}`, async (t: TestContext) => {
-      const why = skipWhy(s);
-      if (why) return t.skip(`SKIPPED: ${why}`);
-      const r = await sweep(s, batch);
-      const olds = r.sides.filter((x) => x === 'old').length;
-      t.diagnostic(`${r.points} crash points: ${olds} recovered to old, ${r.points - olds} to new; ${r.copyFallbackPoints} inside the copy fallback`);
-      if (s.overlay) assert.ok(r.copyFallbackPoints > 0, 'no crash point fell inside the copy fallback on the overlay root');
-      else assert.equal(r.copyFallbackPoints, 0, 'a plain root took the copy fallback');
+/**
+ * Every scenario with the default journal batch ((b) with its root on the disk), and the upgrades, plain
+ * and overlay, with one SQLite commit per intent as well: about 500 crash points, each a child process
+ * (~0.3 s of CPU, mostly Node startup) and the checks (~0.2 s). OVERMERGE_TEST_FULL_SWEEP=1 adds the
+ * one-commit-per-intent sweep of every other scenario and (b) on the tmpfs too (about 1,100 points).
+ */
+const FULL = process.env.OVERMERGE_TEST_FULL_SWEEP === '1';
+const runs: Array<[Scenario, string | undefined]> = FULL
+  ? [...scenarios.flatMap((s): Array<[Scenario, string | undefined]> => [[s, undefined], [s, '1']]), [onDisk, undefined]]
+  : scenarios.flatMap((s): Array<[Scenario, string | undefined]> => {
+      const first: [Scenario, string | undefined] = s === scenarios[1] ? [onDisk, undefined] : [s, undefined];
+      return s === scenarios[1] || s.overlay ? [first, [s, '1']] : [first];
     });
-  }
+
+for (const [s, batch] of runs) {
+  test(`crash sweep ${s.name}, journal batch ${batch ?? 'default'}`, async (t: TestContext) => {
+    const why = skipWhy(s);
+    if (why) return t.skip(`SKIPPED: ${why}`);
+    const r = await sweep(s, batch);
+    const olds = r.sides.filter((x) => x === 'old').length;
+    t.diagnostic(`${r.points} crash points: ${olds} recovered to old, ${r.points - olds} to new; ${r.copyFallbackPoints} inside the copy fallback`);
+    if (s.overlay) assert.ok(r.copyFallbackPoints > 0, 'no crash point fell inside the copy fallback on the overlay root');
+    else assert.equal(r.copyFallbackPoints, 0, 'a plain root took the copy fallback');
+  });
 }
 
 test('after a crash, writers refuse until recover; --auto-recover proceeds', async (t) => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test, type TestContext } from 'node:test';
 import { openDatabase } from '../../src/db/open';
 import { buildFixtureDebs, withTempDir, type FixtureName } from '../helpers/fixtures';
@@ -9,6 +11,8 @@ import { assertSameTree, dbState, rootState, type DbState } from '../helpers/roo
 import { runCli, spawnCli } from '../helpers/run-cli';
 import type { TreeSnapshot } from '../helpers/tree';
 
+const execFileP = promisify(execFile);
+
 /**
  * In-process failure at every crash point (OVERMERGE_DEBUG_FAIL_AT=N throws E_CRASH_INJECTED at point N,
  * so the engine's own rollback runs, not `recover`). The sweep raises N until the command succeeds:
@@ -16,7 +20,8 @@ import type { TreeSnapshot } from '../helpers/tree';
  *   files, history) exactly as before, and the staging folder empty;
  * - after the commit (only clean-up is left) it exits 1 saying so, the database already shows the new
  *   state, and `recover` brings the root to exactly what an uninterrupted run leaves.
- * Each intent is its own SQLite commit (OVERMERGE_DEBUG_JOURNAL_BATCH=1), which gives the most points.
+ * Each intent is its own SQLite commit (OVERMERGE_DEBUG_JOURNAL_BATCH=1), which gives the most points;
+ * one sweep keeps the default batch, where a failure leaves intents journaled whose steps never ran.
  * The same root is reused across pre-commit failures, so damage that accumulates is caught too.
  */
 
@@ -48,6 +53,8 @@ interface Scenario {
    * the upper layer, so a reused root would take the fast rename path and never again reach the copy's points.
    */
   freshEachPoint?: boolean;
+  /** Journal intents per SQLite commit; default 1. */
+  journalBatch?: number;
 }
 
 interface SweepResult {
@@ -65,7 +72,7 @@ async function referenceAfter(s: Scenario): Promise<{ root: TreeSnapshot; db: Om
   await s.fresh(async (root) => {
     const r = await om(root, s.globals ?? [], s.argv);
     assert.equal(r.status, 0, r.stderr);
-    const { history: _h, ...db } = await dbState(root, s.globals);
+    const { history: _h, ...db } = await dbState(root);
     out = { root: await rootState(root), db };
   });
   return out as { root: TreeSnapshot; db: Omit<DbState, 'history'> };
@@ -85,9 +92,9 @@ async function sweep(s: Scenario): Promise<SweepResult> {
   while (!finished) {
     await s.fresh(async (root) => {
       const rootBefore = await rootState(root);
-      const dbBefore = await dbState(root, globals);
+      const dbBefore = await dbState(root);
       for (; ; n++) {
-        const env = { OVERMERGE_DEBUG_FAIL_AT: String(n), OVERMERGE_DEBUG_JOURNAL_BATCH: '1' };
+        const env = { OVERMERGE_DEBUG_FAIL_AT: String(n), OVERMERGE_DEBUG_JOURNAL_BATCH: String(s.journalBatch ?? 1) };
         const r = await om(root, globals, s.argv, env);
         if (r.status === 0) {
           // Past the last point: an uninterrupted run, which must agree with the reference.
@@ -97,7 +104,7 @@ async function sweep(s: Scenario): Promise<SweepResult> {
         }
         assert.equal(r.status, 1, `point ${n}: exit status (stderr: ${r.stderr})`);
         assert.match(r.stderr, new RegExp(`^overmerge: [^\\n]*injected failure at crash point ${n}\\b[^\\n]*\\n$`), `point ${n}: one line`);
-        const db = await dbState(root, globals);
+        const db = await dbState(root);
         if (isDeepEqual(db, dbBefore)) {
           assert.equal(result.postCommit, 0, `point ${n}: failed before the commit, but point ${n - 1} was after it`);
           assertSameTree(await rootState(root), rootBefore, `root after a failure at point ${n} (before the commit): ${r.stderr}`);
@@ -110,6 +117,8 @@ async function sweep(s: Scenario): Promise<SweepResult> {
           continue;
         }
         // After the commit: the new state is recorded; only the clean-up was cut short, and says so.
+        const newest = (db.history as Array<{ state: string }>)[0];
+        assert.equal(newest?.state, 'committed', `point ${n}: the database changed, yet nothing was committed (${r.stderr})`);
         assert.match(r.stderr, /committed/, `point ${n}: a failure after the commit must say the change is in`);
         assert.match(r.stderr, /overmerge recover/, `point ${n}: and how to finish it`);
         const { history: _h, ...dbNow } = db;
@@ -164,15 +173,23 @@ function defaultStaging(root: string): string {
 }
 
 /**
- * Plain-directory roots prepared by `setup` (installs through the CLI), made under `base`. The sweeps put
- * `base` on a tmpfs when they can: a point costs a few fsyncs per journal intent, and a real filesystem
- * without a disk behind it keeps a sweep of a hundred points quick.
+ * Plain-directory roots prepared by `setup` (installs through the CLI), made under `base`. `setup` runs
+ * once, into a template; every root after that is a `cp -a` of it (modes, owners, times and the database
+ * as they were), far cheaper than installing again for each of a hundred points. The sweeps put `base` on
+ * a tmpfs when they can: a point costs a few fsyncs per journal intent.
  */
 function plainRoots(base: string, setup: (root: string) => Promise<void>): Fresh {
+  let template: string | undefined;
   return async (fn) => {
+    if (template === undefined) {
+      const made = path.join(base, 'template');
+      await fsp.mkdir(made, { mode: 0o755 });
+      await setup(made);
+      template = made;
+    }
     const root = await fsp.mkdtemp(path.join(base, 'root-'));
     try {
-      await setup(root);
+      await execFileP('cp', ['-a', `${template}/.`, root]);
       await fn(root);
     } finally {
       await fsp.rm(root, { recursive: true, force: true });
@@ -224,6 +241,18 @@ test('a failure at any point of an upgrade that turns a directory into a file le
       fresh: plainRoots(base, (root) => installed(root, 'hello-1.0')),
       argv: ['install', debs['hello-2.0']],
       stagingBase: defaultStaging,
+    });
+    report(t, r);
+  });
+});
+
+test('the same upgrade with the default journal batch (intents journaled ahead of their steps)', async (t) => {
+  await withRootsBase(t, async (base) => {
+    const r = await sweep({
+      fresh: plainRoots(base, (root) => installed(root, 'hello-1.0')),
+      argv: ['install', debs['hello-2.0']],
+      stagingBase: defaultStaging,
+      journalBatch: 256,
     });
     report(t, r);
   });

@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildAdHocDeb, buildFixtureDebs, fixtureSource, withTempDir, type AdHocEntry, type FixtureName } from '../helpers/fixtures';
 import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
@@ -371,7 +371,6 @@ const CONF = 'etc/hello.conf';
 const MINE = 'greeting=mine\n';
 
 test('conffiles follow dpkg', async (t) => {
-  const v1 = await source('hello-1.0', CONF);
   const v2 = await source('hello-2.0', CONF);
 
   await t.test('unmodified: replaced by the new version', () =>
@@ -444,7 +443,6 @@ test('conffiles follow dpkg', async (t) => {
       await ok(root, 'install', debs['hello-1.0']);
       assert.equal(await read(root, CONF), MINE);
       assert.equal(await kind(root, `${CONF}.dpkg-dist`), 'absent');
-      assert.notEqual(v1, MINE);
     }));
 });
 

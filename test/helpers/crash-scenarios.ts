@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildAdHocDeb, buildFixtureDebs, type FixtureName } from './fixtures';
 import { copyRoot, om } from './crash-harness';
-import { withOverlay } from './mounts';
+import * as os from 'node:os';
+import { canMount, mount, unmount, withOverlay } from './mounts';
 
 /**
  * The starting roots of the crash tests, built once per test file under `workDir/templates` and copied
@@ -82,6 +83,42 @@ export function plainFresh(template: string, scratch: string): FreshRoot {
   };
 }
 
-export function overlayFresh(template: string): FreshRoot {
-  return (fn) => withOverlay(({ merged }) => fn(merged), { lowerDir: template });
+/** Each overlay's upper layer on its own small tmpfs (as on a live-CD or container root). */
+export function overlayFresh(template: string, upperSizeBytes = 256 * 1024 ** 2): FreshRoot {
+  return (fn) => withOverlay(({ merged }) => fn(merged), { lowerDir: template, upperSizeBytes });
+}
+
+/** A scratch folder for a test file's roots, removed (and unmounted) by dispose. */
+export interface Scratch {
+  dir: string;
+  /** Whether `dir` is a tmpfs of its own. */
+  tmpfs: boolean;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A scratch folder on a tmpfs of its own when we may mount one, else under os.tmpdir(). The crash tests
+ * kill processes, they do not cut power: what they check does not depend on the disk, and on a tmpfs
+ * the thousands of fsync/syncfs calls of a sweep cost nothing. (One sweep runs on the disk as well.)
+ */
+export async function makeScratch(prefix: string, sizeBytes = 2 * 1024 ** 3): Promise<Scratch> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `overmerge-${prefix}-`));
+  let mounted = false;
+  if (canMount('tmpfs')) {
+    try {
+      await mount(['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0700`, 'overmerge-scratch', dir]);
+    } catch (err) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    mounted = true;
+  }
+  return {
+    dir,
+    tmpfs: mounted,
+    async dispose() {
+      if (mounted) await unmount(dir); // throws if busy: never remove a tree through a live mount
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import type { Command, Io } from '../../src/cli/command';
+import { filesCommand } from '../../src/cli/files';
+import type { GlobalArgs } from '../../src/cli/global';
+import { historyCommand } from '../../src/cli/history';
+import { listCommand } from '../../src/cli/list';
 import { diffSnapshots, snapshotTree, type TreeSnapshot } from './tree';
-import { runCli } from './run-cli';
 
 /** overmerge's own folder inside a root (database, lock, staging): not part of what a package installs. */
 export const ADMIN_REL = 'var/lib/overmerge';
@@ -31,19 +36,45 @@ export interface DbState {
   history: unknown;
 }
 
-/** Reads the database of `root` (global options such as --db in `extra`) with the read-only commands. */
-export async function dbState(root: string, extra: string[] = []): Promise<DbState> {
-  const base = ['--root', root, ...extra];
-  const list = await runCli([...base, 'list', '--json']);
-  assert.equal(list.status, 0, list.stderr);
-  const pkgs = JSON.parse(list.stdout) as Array<{ name: string }>;
+/**
+ * Reads the database of `root` with the read-only commands' own handlers (what `overmerge list --json`,
+ * `files NAME` and `history --json` print). The handlers are called directly, without the argument
+ * parser: sweeps read the state at every crash point, and parsing a command line costs more than the
+ * reading. `db`/`staging` are the global options of the same names, if the root uses them.
+ */
+export async function dbState(root: string, where: { db?: string; staging?: string } = {}): Promise<DbState> {
+  const globals: GlobalArgs = {
+    root,
+    db: where.db,
+    staging: where.staging,
+    mode: 'rename',
+    json: true,
+    scripts: true,
+    quiet: true,
+    lockWait: 0,
+    autoRecover: false,
+  };
+  const pkgs = JSON.parse(await output(listCommand, { ...globals, pattern: undefined })) as Array<{ name: string }>;
   const files: Record<string, string> = {};
-  for (const p of pkgs) {
-    const r = await runCli([...base, 'files', p.name]);
-    assert.equal(r.status, 0, r.stderr);
-    files[p.name] = r.stdout;
-  }
-  const history = await runCli([...base, 'history', '--json']);
-  assert.equal(history.status, 0, history.stderr);
-  return { list: pkgs, files, history: JSON.parse(history.stdout) };
+  for (const p of pkgs) files[p.name] = await output(filesCommand, { ...globals, json: false, name: p.name });
+  const history = JSON.parse(await output(historyCommand, globals)) as unknown;
+  return { list: pkgs, files, history };
+}
+
+/** Runs a command handler and returns what it wrote to stdout; it must succeed without a word on stderr. */
+async function output<A>(command: Command<A>, args: A): Promise<string> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const sink = (into: Buffer[]) =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        into.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+        done();
+      },
+    });
+  const io: Io = { stdout: sink(out), stderr: sink(err), isTTY: false };
+  const status = await command.run(args, io);
+  assert.equal(status, 0, `${String(command.command)}: exit ${status}: ${Buffer.concat(err).toString()}`);
+  assert.equal(Buffer.concat(err).toString(), '', `${String(command.command)} wrote to stderr`);
+  return Buffer.concat(out).toString('utf8');
 }

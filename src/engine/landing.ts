@@ -1,0 +1,81 @@
+import { OvermergeError } from '../errors';
+import type { RootPath } from '../fs/rootpath';
+import type { ManifestEntry, StagedPackage } from '../stage/manifest';
+import type { DiskState, PlanInput } from './model';
+import { displayPath, parentOf } from './pathops';
+
+/**
+ * Checks, before the plan, where the transaction's members land after the root's directory symlinks were
+ * followed (inside the root). Pure: it reads only `input`.
+ *
+ * Staging already refuses a member beneath a symlink of the same archive by name. Through the root's own
+ * directory symlinks two different names can meet: with `lib -> usr/lib` in the root, symlink `./lib/sub`
+ * and file `./usr/lib/sub/x` land at `usr/lib/sub` and beneath it, and placing them in order would write
+ * the file through the link just placed, out of the root. So no member may land beneath a non-directory
+ * any member of the transaction lands at.
+ *
+ * And every member must land in a folder that the root has or the transaction makes: otherwise the write
+ * fails halfway with a bare ENOENT (typically a member under an absolute symlink of the root, which is
+ * followed inside the root, where its target does not exist).
+ */
+export function checkLanding(input: PlanInput): void {
+  const placed = new Map<RootPath, Landed>();
+  const folders = new Set<RootPath>();
+  for (const req of input.installs) {
+    for (const entry of req.staged.entries) {
+      const at = req.resolved.get(entry.path) ?? entry.path;
+      if (entry.type === 'directory') folders.add(at);
+      else if (!placed.has(at)) placed.set(at, { staged: req.staged, entry });
+    }
+  }
+  for (const req of input.installs) {
+    for (const entry of req.staged.entries) {
+      const at = req.resolved.get(entry.path) ?? entry.path;
+      if (at === '') continue;
+      const through = landedAncestor(at, placed);
+      if (through) throw writesThrough(req.staged, entry, at, through);
+      const parent = parentOf(at);
+      if (parent !== '' && !folders.has(parent)) {
+        const d = input.disk.get(parent) ?? { type: 'absent' };
+        if (d.type !== 'directory') throw noFolder(req.staged, entry, parent, d);
+      }
+    }
+  }
+}
+
+interface Landed {
+  staged: StagedPackage;
+  entry: ManifestEntry;
+}
+
+function landedAncestor(at: RootPath, placed: Map<RootPath, Landed>): (Landed & { at: RootPath }) | undefined {
+  for (let i = at.indexOf('/'); i > 0; i = at.indexOf('/', i + 1)) {
+    const anc = at.slice(0, i) as RootPath;
+    const hit = placed.get(anc);
+    if (hit) return { ...hit, at: anc };
+  }
+  return undefined;
+}
+
+const member = (e: ManifestEntry): string => `'./${e.path}'`;
+
+function writesThrough(staged: StagedPackage, entry: ManifestEntry, at: RootPath, through: Landed & { at: RootPath }): OvermergeError {
+  const whose = through.staged === staged ? 'the archive' : `${through.staged.archive}`;
+  return new OvermergeError(
+    'E_UNSAFE_PATH',
+    `${staged.archive}: member ${member(entry)} lands at '${displayPath(at)}', beneath '${displayPath(through.at)}', where ${whose} places ` +
+      `${through.entry.type === 'symlink' ? 'symlink' : `a ${through.entry.type}`} ${member(through.entry)} ` +
+      `(the root's directory symlinks join the two paths); refusing to write through it`,
+    { op: 'plan', path: displayPath(at) },
+  );
+}
+
+function noFolder(staged: StagedPackage, entry: ManifestEntry, parent: RootPath, d: DiskState): OvermergeError {
+  const what = d.type === 'absent' ? 'does not exist' : `is a ${d.type}, not a folder`;
+  return new OvermergeError(
+    'E_FS',
+    `${staged.archive}: member ${member(entry)} would go into '${displayPath(parent)}', which ${what} in the root ` +
+      `(symlinks followed inside the root) and which the package does not ship`,
+    { op: 'plan', path: displayPath(parent), errno: d.type === 'absent' ? 'ENOENT' : 'ENOTDIR' },
+  );
+}
