@@ -1,6 +1,7 @@
 import { OvermergeError } from '../errors';
 import type { RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../stage/manifest';
+import { ADMIN_DIR } from './context';
 import type { DiskState, PlanInput } from './model';
 import { displayPath, parentOf } from './pathops';
 
@@ -13,6 +14,9 @@ import { displayPath, parentOf } from './pathops';
  * and file `./usr/lib/sub/x` land at `usr/lib/sub` and beneath it, and placing them in order would write
  * the file through the link just placed, out of the root. So no member may land beneath a non-directory
  * any member of the transaction lands at.
+ *
+ * Nor may any land in overmerge's own folder (database, lock, staging, backups): a package could swap
+ * the live database, or plant a symlink where the next transaction stages its files.
  *
  * And every member must land in a folder that the root has or the transaction makes: otherwise the write
  * fails halfway with a bare ENOENT (typically a member under an absolute symlink of the root, which is
@@ -32,6 +36,7 @@ export function checkLanding(input: PlanInput): void {
     for (const entry of req.staged.entries) {
       const at = req.resolved.get(entry.path) ?? entry.path;
       if (at === '') continue;
+      if (isAdmin(at) && !(at === ADMIN_DIR && entry.type === 'directory')) throw intoAdmin(req.staged, entry, at);
       const through = landedAncestor(at, placed);
       if (through) throw writesThrough(req.staged, entry, at, through);
       const parent = parentOf(at);
@@ -55,6 +60,18 @@ function landedAncestor(at: RootPath, placed: Map<RootPath, Landed>): (Landed & 
     if (hit) return { ...hit, at: anc };
   }
   return undefined;
+}
+
+function isAdmin(p: RootPath): boolean {
+  return p === ADMIN_DIR || p.startsWith(`${ADMIN_DIR}/`);
+}
+
+function intoAdmin(staged: StagedPackage, entry: ManifestEntry, at: RootPath): OvermergeError {
+  return new OvermergeError(
+    'E_UNSAFE_PATH',
+    `${staged.archive}: member ${member(entry)} lands at '${displayPath(at)}', in overmerge's own folder /${ADMIN_DIR}; refusing it`,
+    { op: 'plan', path: displayPath(at) },
+  );
 }
 
 const member = (e: ManifestEntry): string => `'./${e.path}'`;

@@ -57,7 +57,8 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
       opts.progress?.('stage', i, archives.length);
       const dir = path.join(stagingDir, String(i));
       await fsp.mkdir(dir, { mode: 0o700 });
-      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot, maxBytes: limits[i] });
+      const freeBytes = limits[i] === undefined ? await freeSpace(w.loc.root.host) : undefined;
+      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot, maxBytes: limits[i], freeBytes });
       opts.crash.tick();
       const resolved = await probe.resolveAll(staged);
       const old = probe.installed(staged.name, staged.architecture);
@@ -81,6 +82,12 @@ function expansionLimit(control: DebControl, archive: string): number | undefine
     throw new OvermergeError('E_BAD_CONTROL', `${archive}: Installed-Size '${field}' is not a number of KiB`, { op: 'read control', path: archive });
   }
   return kib * 1024 + 1024 * 1024;
+}
+
+/** Bytes available in the root's filesystem, counted as checkInstalledSize counts them; undefined when statfs fails. */
+async function freeSpace(rootHost: string): Promise<number | undefined> {
+  const st = await fsp.statfs(rootHost).catch(() => undefined);
+  return st ? Number(st.bavail) * Number(st.bsize) : undefined;
 }
 
 /** Refuses before staging anything when the archives declare more than the root has room for. */

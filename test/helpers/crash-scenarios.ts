@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { promises as fsp, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildAdHocDeb, buildFixtureDebs, type FixtureName } from './fixtures';
 import { copyRoot, om } from './crash-harness';
@@ -113,11 +114,29 @@ export async function makeScratch(prefix: string, sizeBytes = 2 * 1024 ** 3): Pr
     }
     mounted = true;
   }
+  // A test run stopped by a timeout (SIGTERM), ^C or an exit runs no after() hook: detach the tmpfs on
+  // the way out.
+  const onExit = (): void => {
+    if (mounted) execFileSync('umount', ['-l', dir]);
+    mounted = false;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    onExit();
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', onExit);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   return {
     dir,
     tmpfs: mounted,
     async dispose() {
+      process.off('exit', onExit);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       if (mounted) await unmount(dir); // throws if busy: never remove a tree through a live mount
+      mounted = false;
       await fsp.rm(dir, { recursive: true, force: true });
     },
   };

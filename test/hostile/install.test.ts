@@ -5,7 +5,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { hostileCases, mentions, type HostileCase } from '../../fixtures/hostile/cases';
 import { buildDeb, controlFields, controlText } from '../../fixtures/hostile/deb';
-import { tarArchive, tarDir, tarFile, tarHardlink, tarSymlink } from '../../fixtures/hostile/tar-writer';
+import { base256, gnuLong, tarArchive, tarDir, tarEntry, tarFile, tarHardlink, tarSymlink } from '../../fixtures/hostile/tar-writer';
 import type { ErrorCode } from '../../src/errors';
 import { BIN, runCli } from '../helpers/run-cli';
 import {
@@ -182,15 +182,16 @@ test('the hostile corpus: every refusal is one clear line and changes nothing; e
 });
 
 /** A package `extra-<id>` whose data.tar holds './' and `entries` (then `trailing` after the end marker). */
-function extraDeb(id: string, entries: Uint8Array[], trailing?: Buffer): Buffer {
+function extraDeb(id: string, entries: Uint8Array[], trailing?: Buffer, fields: Record<string, string | undefined> = {}): Buffer {
   const tar = tarArchive([tarDir('./'), ...entries]);
-  return buildDeb({ control: controlText(controlFields(`extra-${id}`)), data: trailing ? Buffer.concat([tar, trailing]) : tar });
+  return buildDeb({ control: controlText(controlFields(`extra-${id}`, fields)), data: trailing ? Buffer.concat([tar, trailing]) : tar });
 }
 
 interface ExtraCase {
   id: string;
   entries: () => Uint8Array[];
   trailing?: Buffer;
+  fields?: Record<string, string | undefined>;
   prepare?: (root: string) => Promise<void>;
   expect: Refusal | { check: (root: string) => Promise<void> };
 }
@@ -284,6 +285,33 @@ function extraCases(): ExtraCase[] {
       expect: { code: 'E_UNSAFE_PATH', message: mentions("'./s'", /symlink/, /beneath/) },
     },
     {
+      id: 'no-installed-size-larger-than-free-space',
+      // Without Installed-Size the free space bounds what staging may write; 1 TiB is refused unwritten.
+      fields: { 'Installed-Size': undefined },
+      entries: () => [...USR(), tarEntry({ name: './usr/lib/huge', raw: { size: base256(2n ** 40n) } }, 'just this\n')],
+      expect: { code: 'E_NO_SPACE', message: mentions('usr/lib/huge', /free/, /Installed-Size/) },
+    },
+    {
+      id: 'symlink-target-too-long',
+      entries: () => [...USR(), gnuLong('K', `/${'t'.repeat(5000)}`), tarSymlink('./usr/lib/long-link', '/t')],
+      expect: { code: 'E_UNSAFE_PATH', message: mentions('usr/lib/long-link', /5001 bytes/, /4095/) },
+    },
+    {
+      id: 'admin-folder-file',
+      entries: () => [tarDir('./var/'), tarDir('./var/lib/'), tarDir('./var/lib/overmerge/'), tarFile('./var/lib/overmerge/db.sqlite', 'not a database\n')],
+      expect: { code: 'E_UNSAFE_PATH', message: mentions('var/lib/overmerge/db.sqlite', /overmerge's own folder/) },
+    },
+    {
+      id: 'admin-folder-symlink',
+      entries: () => [tarDir('./var/'), tarDir('./var/lib/'), tarSymlink('./var/lib/overmerge/staging', canary)],
+      expect: { code: 'E_UNSAFE_PATH', message: mentions('var/lib/overmerge/staging', /overmerge's own folder/) },
+    },
+    {
+      id: 'symlink-target-not-utf8',
+      entries: () => [...USR(), tarSymlink('./usr/lib/l', Buffer.from('caf\xe9', 'latin1'))],
+      expect: { code: 'E_UNSAFE_PATH', message: mentions('usr/lib/l', /target/, /UTF-8/) },
+    },
+    {
       id: 'case-pair-plain-files',
       // Names are exact bytes: two files differing in case are two files (on a case-sensitive root).
       entries: () => [tarFile('./README', 'upper\n'), tarFile('./readme', 'lower\n')],
@@ -307,7 +335,7 @@ function extraCases(): ExtraCase[] {
 test('decoys walked through and aliases beyond the corpus', async (t) => {
   for (const c of extraCases()) {
     await t.test(c.id, async () => {
-      const deb = extraDeb(c.id, c.entries(), c.trailing);
+      const deb = extraDeb(c.id, c.entries(), c.trailing, c.fields);
       if ('check' in c.expect) await assertAccepted(c.id, deb, c.expect.check, c.prepare);
       else await assertRefused(c.id, `extra-${c.id}`, deb, c.expect, c.prepare);
     });
@@ -397,7 +425,7 @@ async function runMeasured(argv: string[]): Promise<{ status: number; stderr: st
   return { status, stderr, peakKiB: polled, how: 'VmHWM polling (a lower bound)' };
 }
 
-test('200,000 tiny members: accepted, streamed; peak memory printed, not asserted', async (t) => {
+test('200,000 tiny members: accepted; peak memory printed, not asserted', async (t) => {
   const c = cases.find((x) => x.id === HEAVY_ID)!;
   assert.ok('accept' in c.expect);
   await withCase(c.deb, async (root, file) => {
@@ -411,9 +439,8 @@ test('200,000 tiny members: accepted, streamed; peak memory printed, not asserte
     assert.ok(names.includes('000000') && names.includes('199999'));
     const line = `${HEAVY_ID}: installed in ${seconds} s, peak RSS of the overmerge process ${r.peakKiB === undefined ? 'unknown' : `${(r.peakKiB / 1024).toFixed(0)} MiB`} (${r.how})`;
     t.diagnostic(line);
-    console.log(`# ${line}`);
-    const v = await runCli(['--root', root, 'verify']);
-    assert.equal(v.status, 0, `verify: ${v.stdout.slice(0, 2000)}${v.stderr}`);
+    // No `verify` here: it reads 200,000 files back (a minute and more on a loaded machine), and the
+    // smaller accepted cases already show that what is installed verifies.
     assertOutsideUnchanged(before, await world(sb, root, { rootToo: false }), HEAVY_ID);
   });
 });
