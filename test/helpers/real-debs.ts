@@ -13,7 +13,8 @@ export function realDebsDir(set: string): string {
   return path.join(base, set);
 }
 
-const FETCH_SCRIPT = process.env.OVERMERGE_GET_DEBS || '/work/shared/tools/get-real-debs.sh';
+/** shared/ sits beside the repository (CI clones main with shared/ next to it). */
+const FETCH_SCRIPT = process.env.OVERMERGE_GET_DEBS || path.resolve(REPO_ROOT, '..', 'shared', 'tools', 'get-real-debs.sh');
 
 export type RealDebs = { files: string[]; dir: string } | { skip: string };
 
@@ -39,7 +40,7 @@ export async function realDebs(set = 'required'): Promise<RealDebs> {
       return { skip: `real Debian archives unavailable: no ${dir}/set.txt and no fetch script at ${FETCH_SCRIPT}` };
     }
     try {
-      await execFileP(FETCH_SCRIPT, [set], { cwd: REPO_ROOT, timeout: 15 * 60 * 1000, maxBuffer: 1 << 24 });
+      await fetchOnce(dir, () => execFileP(FETCH_SCRIPT, [set], { cwd: REPO_ROOT, timeout: 15 * 60 * 1000, maxBuffer: 1 << 24 }));
     } catch (err) {
       const detail = String((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
       return { skip: `real Debian archives unavailable: fetching '${set}' failed (registry unreachable?): ${detail}` };
@@ -48,6 +49,33 @@ export async function realDebs(set = 'required'): Promise<RealDebs> {
     if (!files) return { skip: `real Debian archives unavailable: ${FETCH_SCRIPT} ${set} left no set.txt in ${dir}` };
   }
   return { files, dir };
+}
+
+/**
+ * Test files run in parallel processes: the first to need a set fetches it (holding a lock folder), the
+ * others wait for its set.txt instead of downloading into the same folder at the same time.
+ */
+async function fetchOnce(dir: string, fetch: () => Promise<unknown>): Promise<void> {
+  const lock = `${dir}.fetching`;
+  await fsp.mkdir(path.dirname(dir), { recursive: true });
+  const held = await fsp.stat(lock).catch(() => undefined);
+  // A lock left by a run that was killed mid-fetch is older than any fetch takes.
+  if (held && Date.now() - held.mtimeMs > 20 * 60 * 1000) await fsp.rm(lock, { recursive: true, force: true });
+  try {
+    await fsp.mkdir(lock);
+  } catch {
+    const until = Date.now() + 15 * 60 * 1000;
+    while (Date.now() < until && !(await listed(dir))) {
+      if (!(await fsp.stat(lock).catch(() => undefined))) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (await listed(dir)) return;
+  }
+  try {
+    await fetch();
+  } finally {
+    await fsp.rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Skips loudly: the reason goes to the test report and to stderr. */
