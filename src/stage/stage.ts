@@ -140,7 +140,7 @@ async function stageEntry(
     }
     refuseAs(
       'E_NO_SPACE',
-      `${header.size} bytes would take the package past the ${budget.total} bytes free in the root (it declares no Installed-Size); nothing was changed`,
+      `${header.size} bytes would take the package past the ${budget.total} bytes free in the root (it declares no Installed-Size)`,
     );
   }
   const entry: ManifestEntry = {

@@ -75,7 +75,9 @@ async function assertRefused(id: string, pkg: string, deb: Buffer, expect: Refus
       assert.match(reason, expect.message, `${id}: ${message}`);
       const err = await refusalOf(root, file);
       assert.equal(err.code, expect.code, `${id}: error code of "${err.message}"`);
-      assert.equal(`${err.message}${err.hint ? ` (${err.hint})` : ''}`, message, `${id}: the CLI prints the error's message`);
+      // Free space moves between the two runs (other processes share the disk): numbers aside, then.
+      const fluid = (m: string) => (expect.code === 'E_NO_SPACE' ? m.replace(/\d+(\.\d+)?/g, 'N') : m);
+      assert.equal(fluid(`${err.message}${err.hint ? ` (${err.hint})` : ''}`), fluid(message), `${id}: the CLI prints the error's message`);
       assertUnchanged(before, await world(sb, root), id);
     },
     prepare,
