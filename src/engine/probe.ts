@@ -15,7 +15,7 @@ import {
 } from '../fs/rootpath';
 import type { StagedPackage } from '../stage/manifest';
 import type { DiskState, InstalledFile, InstalledPackage, Owner } from './model';
-import { withSuffix } from './pathops';
+import { parentOf, withSuffix } from './pathops';
 
 /**
  * Gathers, with reads only, every fact the planner needs about the root and the database: where each
@@ -33,6 +33,8 @@ export class Probe {
    */
   private readonly replacedByDir = new Set<RootPath>();
   private readonly packageById = new Map<number, PackageRow | undefined>();
+  /** Folders whose path contains no symlink (so a child path names what it says). */
+  private readonly realParents = new Map<RootPath, boolean>();
 
   constructor(
     private readonly root: Root,
@@ -108,6 +110,17 @@ export class Probe {
     return state;
   }
 
+  private async parentIsReal(parent: RootPath): Promise<boolean> {
+    if (parent === '') return true;
+    let real = this.realParents.get(parent);
+    if (real === undefined) {
+      const resolved = await resolveInRoot(this.root, parent, { followFinal: true }).catch(() => undefined);
+      real = resolved === parent;
+      this.realParents.set(parent, real);
+    }
+    return real;
+  }
+
   private beneathReplaced(p: RootPath): boolean {
     if (this.replacedByDir.size === 0) return false;
     for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
@@ -117,6 +130,10 @@ export class Probe {
   }
 
   private async lstat(p: RootPath): Promise<DiskState> {
+    // Recorded and resolved paths never run through a symlink. If one does now (a folder was replaced by
+    // a link since), the path is not where it was: it reads as absent, so no step can act through the
+    // link — possibly out of the root.
+    if (!(await this.parentIsReal(parentOf(p)))) return { type: 'absent' };
     const host = hostPath(this.root, p);
     let st: BigIntStats;
     try {

@@ -71,4 +71,19 @@ describe('Probe.resolveAll', () => {
       await fsp.writeFile(path.join(root, 'etc'), 'a file');
       await assert.rejects(probe.resolveAll(staged([['etc/x', 'file']])), /not a directory/);
     }));
+
+describe('Probe.look', () => {
+  it('reads a recorded path as absent once a folder on its way became a symlink (never acts through it)', () =>
+    withRoot(async (root, probe) => {
+      const outside = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-canary-'));
+      try {
+        await fsp.writeFile(path.join(outside, 'copyright'), 'precious');
+        await fsp.mkdir(path.join(root, 'usr/share/doc'), { recursive: true });
+        await fsp.symlink(outside, path.join(root, 'usr/share/doc/hello'));
+        assert.equal((await probe.look(rp('usr/share/doc/hello/copyright'))).type, 'absent');
+        assert.equal((await probe.look(rp('usr/share/doc/hello'))).type, 'symlink');
+      } finally {
+        await fsp.rm(outside, { recursive: true, force: true });
+      }
+    }));
 });
