@@ -71,6 +71,7 @@ describe('Probe.resolveAll', () => {
       await fsp.writeFile(path.join(root, 'etc'), 'a file');
       await assert.rejects(probe.resolveAll(staged([['etc/x', 'file']])), /not a directory/);
     }));
+});
 
 describe('Probe.look', () => {
   it('reads a recorded path as absent once a folder on its way became a symlink (never acts through it)', () =>
