@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { UsageError } from './usage-error';
 import { CrashPoints } from '../engine/crash';
-import type { TxnOptions } from '../engine/transaction';
+import { openForWriting, type Writer } from '../engine/context';
+import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
 import type { Io } from './command';
 import { Progress } from './progress';
@@ -56,4 +57,24 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       progress: (phase, done, total) => progress.update(phase, done, total),
     },
   };
+}
+
+/**
+ * Runs one changing transaction the way every changing command does: lock and open the root, run `fn`,
+ * then (whatever happened) clear the progress bar, record the crash-point count and release the root.
+ */
+export async function runChange<T extends TxnOutcome>(
+  args: ChangeArgs,
+  io: Io,
+  fn: (w: Writer, opts: TxnOptions) => Promise<T>,
+): Promise<T> {
+  const w = await openForWriting(args);
+  const { opts, progress } = txnOptions(args, io);
+  try {
+    return await fn(w, opts);
+  } finally {
+    progress.end();
+    opts.crash.recordCount();
+    w.close();
+  }
 }

@@ -1,8 +1,6 @@
-import { openForWriting } from '../engine/context';
-import type { TxnOutcome } from '../engine/transaction';
 import { installArchives } from '../engine/transaction';
 import type { Command, Io } from './command';
-import { changeOptions, txnOptions, type ChangeArgs } from './engine-options';
+import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';
 
 interface InstallArgs extends ChangeArgs {
@@ -15,16 +13,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     describe,
     builder: (y) => changeOptions(y).positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' }),
     async run(args: InstallArgs, io: Io) {
-      const w = await openForWriting(args);
-      const { opts, progress } = txnOptions(args, io);
-      let outcome: TxnOutcome;
-      try {
-        outcome = await installArchives(w, args.archives, status, opts);
-      } finally {
-        progress.end();
-        opts.crash.recordCount();
-        w.close();
-      }
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, opts));
       reportOutcome(outcome, args, io);
       return 0;
     },

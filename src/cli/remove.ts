@@ -1,7 +1,6 @@
-import { openForWriting } from '../engine/context';
-import { removePackages, type TxnOutcome } from '../engine/transaction';
+import { removePackages } from '../engine/transaction';
 import type { Command, Io } from './command';
-import { changeOptions, txnOptions, type ChangeArgs } from './engine-options';
+import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';
 
 interface RemoveArgs extends ChangeArgs {
@@ -14,16 +13,7 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
     describe,
     builder: (y) => changeOptions(y).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
     async run(args: RemoveArgs, io: Io) {
-      const w = await openForWriting(args);
-      const { opts, progress } = txnOptions(args, io);
-      let outcome: TxnOutcome;
-      try {
-        outcome = await removePackages(w, args.names, name === 'purge', opts);
-      } finally {
-        progress.end();
-        opts.crash.recordCount();
-        w.close();
-      }
+      const outcome = await runChange(args, io, (w, opts) => removePackages(w, args.names, name === 'purge', opts));
       reportOutcome(outcome, args, io);
       return 0;
     },

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import { locate, openForWriting } from '../engine/context';
+import { locate } from '../engine/context';
 import { rollbackTransaction } from '../engine/rollback';
-import type { TxnOutcome } from '../engine/transaction';
 import { OvermergeError } from '../errors';
 import { defineCommand } from './command';
-import { changeOptions, txnOptions, type ChangeArgs } from './engine-options';
+import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';
 
 interface RollbackArgs extends ChangeArgs {
@@ -23,16 +22,7 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
     if (!fs.existsSync((await locate(args)).dbFile)) {
       throw new OvermergeError('E_CANNOT_ROLLBACK', 'no transaction to roll back: nothing was ever installed into this root', { op: 'rollback' });
     }
-    const w = await openForWriting(args);
-    const { opts, progress } = txnOptions(args, io);
-    let outcome: TxnOutcome & { target: number };
-    try {
-      outcome = await rollbackTransaction(w, id, opts);
-    } finally {
-      progress.end();
-      opts.crash.recordCount();
-      w.close();
-    }
+    const outcome = await runChange(args, io, (w, opts) => rollbackTransaction(w, id, opts));
     if (!args.json && !args.quiet) io.stdout.write(`rolled back transaction ${outcome.target}\n`);
     reportOutcome(outcome, args, io);
     return 0;
