@@ -22,7 +22,7 @@ import { cannotMount } from '../helpers/mounts';
 import { rootState } from '../helpers/root-state';
 
 /**
- * Real SIGKILLs at random instants (not at crash points): an upgrade of a package with ~3,000 files
+ * Real SIGKILLs at random instants (not at crash points): an upgrade of a package with ~2,000 files
  * (half of them changed, directories turned into files and back, files removed and added) is killed
  * after a random delay spread over the run's measured duration, then recovered; the root must be exactly
  * the old or the new tree (content hashes, modes, owners, links), with the database agreeing. The seed is
@@ -30,7 +30,7 @@ import { rootState } from '../helpers/root-state';
  */
 
 const SEED = Number(process.env.OVERMERGE_TEST_SEED ?? 20261121);
-const FILES = 3000;
+const FILES = 2000;
 
 let scratch: Scratch | undefined;
 let workDir = '';
@@ -115,7 +115,7 @@ function describe(t: TestContext, r: KillReport): void {
   );
 }
 
-test('random SIGKILL during a 3,000-file upgrade on a plain root: old or new, exactly', async (t) => {
+test('random SIGKILL during a 2,000-file upgrade on a plain root: old or new, exactly', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
   const scratch = await fsp.mkdtemp(path.join(workDir, 'plain-'));
   try {
@@ -127,7 +127,7 @@ test('random SIGKILL during a 3,000-file upgrade on a plain root: old or new, ex
   }
 });
 
-test('random SIGKILL during a 3,000-file upgrade on an overlay root (v1 in the lower layer)', async (t) => {
+test('random SIGKILL during a 2,000-file upgrade on an overlay root (v1 in the lower layer)', async (t) => {
   const why = cannotMount('overlay');
   if (why) return t.skip(`SKIPPED: ${why}`);
   const r = await killAndRecover(overlayFresh(v1Root), 20, 'overlay root', 2);

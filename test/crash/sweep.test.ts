@@ -132,7 +132,7 @@ function skipWhy(s: Scenario): string | undefined {
  * (~0.3 s of CPU, mostly Node startup) and the checks (~0.2 s). OVERMERGE_TEST_FULL_SWEEP=1 adds the
  * one-commit-per-intent sweep of every other scenario and (b) on the tmpfs too (about 1,100 points).
  */
-const FULL = process.env.OVERMERGE_TEST_FULL_SWEEP === '1';
+const FULL = process.env.OVERMERGE_TEST_FULL === '1' || process.env.OVERMERGE_TEST_FULL_SWEEP === '1';
 const runs: Array<[Scenario, string | undefined]> = FULL
   ? [...scenarios.flatMap((s): Array<[Scenario, string | undefined]> => [[s, undefined], [s, '1']]), [onDisk, undefined]]
   : scenarios.flatMap((s): Array<[Scenario, string | undefined]> => {
