@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Paragraph } from '../../src/control/paragraph';
-import type { DiskState, InstalledFile, PlanInput } from '../../src/engine/model';
+import type { DiskState } from '../../src/engine/model';
 import { plan } from '../../src/engine/plan';
+import { installedRow, planInput, stagedPackage } from '../helpers/plan-data';
 import { OvermergeError } from '../../src/errors';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../../src/stage/manifest';
+import type { ManifestEntry } from '../../src/stage/manifest';
 
 /**
  * Planner regressions found by unpacking Debian's real Priority: required set against dpkg
@@ -30,52 +30,9 @@ function entry(p: string, type: ManifestEntry['type'], extra: Partial<ManifestEn
   };
 }
 
-function pkg(name: string, entries: ManifestEntry[]): StagedPackage {
-  return {
-    archive: `${name}.deb`,
-    name,
-    version: '1',
-    architecture: 'amd64',
-    control: new Paragraph([
-      ['Package', name],
-      ['Version', '1'],
-    ]),
-    controlText: '',
-    controlFiles: new Map(),
-    conffiles: [],
-    entries,
-    bytes: 0,
-  };
-}
-
-function row(e: ManifestEntry): InstalledFile {
-  return {
-    path: e.path,
-    type: e.type,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size: e.size,
-    mtime: e.mtime,
-    sha256: e.sha256,
-    md5: e.md5,
-    target: e.type === 'hardlink' ? e.linkTo : e.target,
-    conffile: false,
-  };
-}
-
-function input(over: Partial<PlanInput>): PlanInput {
-  return {
-    installs: [],
-    removals: [],
-    disk: new Map(),
-    owners: new Map(),
-    ownedBeneath: new Map(),
-    replaces: () => false,
-    options: { forceOverwrite: false, conffiles: 'default' },
-    ...over,
-  };
-}
+const pkg = (name: string, entries: ManifestEntry[]) => stagedPackage(name, entries, { architecture: 'amd64' });
+const row = (e: ManifestEntry) => installedRow(e);
+const input = planInput;
 
 const dir = (mode = 0o755): DiskState => ({ type: 'directory', mode, uid: 0, gid: 0 });
 const dirLink = (target: string): DiskState => ({ type: 'symlink', target, targetIsDir: true, uid: 0, gid: 0 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Paragraph } from '../../src/control/paragraph';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { DiskState, InstalledFile, InstalledPackage, Owner, PlanInput, Step } from '../../src/engine/model';
+import type { DiskState, InstalledPackage, Owner, Step } from '../../src/engine/model';
 import { plan } from '../../src/engine/plan';
-import type { ManifestEntry, StagedPackage } from '../../src/stage/manifest';
+import { installedRow, planInput, stagedPackage } from '../helpers/plan-data';
+import type { ManifestEntry } from '../../src/stage/manifest';
 
 const rp = (s: string) => s as RootPath;
 
@@ -24,38 +24,10 @@ function entry(path: string, type: ManifestEntry['type'], extra: Partial<Manifes
   };
 }
 
-function pkg(name: string, version: string, entries: ManifestEntry[], control: Record<string, string> = {}): StagedPackage {
-  return {
-    archive: `${name}_${version}.deb`,
-    name,
-    version,
-    architecture: 'all',
-    control: new Paragraph(Object.entries({ Package: name, Version: version, ...control })),
-    controlText: '',
-    controlFiles: new Map(),
-    conffiles: entries.filter((e) => e.conffile).map((e) => e.path),
-    entries,
-    bytes: 0,
-  };
-}
-
-function row(e: ManifestEntry, extra: Partial<InstalledFile> = {}): InstalledFile {
-  return {
-    path: e.path,
-    type: e.type,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size: e.size,
-    mtime: e.mtime,
-    sha256: e.sha256,
-    md5: e.md5,
-    target: e.target,
-    conffile: e.conffile,
-    conffileHash: e.conffile ? e.md5 : undefined,
-    ...extra,
-  };
-}
+const pkg = (name: string, version: string, entries: ManifestEntry[], control: Record<string, string> = {}) =>
+  stagedPackage(name, entries, { version, control });
+const row = installedRow;
+const input = planInput;
 
 function installed(name: string, version: string, entries: ManifestEntry[]): InstalledPackage {
   return { name, architecture: 'all', version, status: 'installed', files: entries.map((e) => row(e)) };
@@ -77,19 +49,6 @@ function diskOf(entries: ManifestEntry[]): Map<RootPath, DiskState> {
     });
   }
   return m;
-}
-
-function input(over: Partial<PlanInput>): PlanInput {
-  return {
-    installs: [],
-    removals: [],
-    disk: new Map(),
-    owners: new Map(),
-    ownedBeneath: new Map(),
-    replaces: () => false,
-    options: { forceOverwrite: false, conffiles: 'default' },
-    ...over,
-  };
 }
 
 const kinds = (steps: Step[]) =>
