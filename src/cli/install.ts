@@ -2,18 +2,34 @@ import { installArchives } from '../engine/transaction';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';
+import { UsageError } from './usage-error';
+import { DEFAULT_MAX_MEMBERS } from '../stage/stage';
 
 interface InstallArgs extends ChangeArgs {
   archives: string[];
+  maxMembers: number;
 }
 
 function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked', describe: string): Command<InstallArgs> {
   return {
     command: `${name} <archives..>`,
     describe,
-    builder: (y) => changeOptions(y).positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' }),
+    builder: (y) =>
+      changeOptions(y)
+        .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
+        .option('max-members', {
+          type: 'number',
+          default: DEFAULT_MAX_MEMBERS,
+          requiresArg: true,
+          describe: 'refuse archives with more members than this in all (each costs memory until the commit)',
+        })
+        .check((argv) => {
+          const n = argv['max-members'];
+          if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new UsageError('--max-members takes a whole number, 1 or more');
+          return true;
+        }),
     async run(args: InstallArgs, io: Io) {
-      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, opts));
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
       reportOutcome(outcome, args, io);
       return 0;
     },

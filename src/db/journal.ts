@@ -15,6 +15,8 @@ export const JOURNAL_SQL = {
   get: `SELECT ${COLUMNS} FROM journal WHERE id = ?`,
   steps: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? ORDER BY seq`,
   stepsReverse: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? ORDER BY seq DESC`,
+  pageAfter: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  pageBefore: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   count: `SELECT count(*) AS n FROM journal WHERE txn_id = ?`,
   clear: `DELETE FROM journal WHERE txn_id = ?`,
 } as const;
@@ -97,6 +99,17 @@ export class Journal {
     return guardedIter(s.file, `read the journal of transaction ${txnId}`, function* () {
       for (const r of s.get(sql).iterate(txnId) as IterableIterator<RawStep>) yield toStep(r);
     });
+  }
+
+  /**
+   * Up to `limit` steps after `seq` (in order), or before it with `reverse` (newest first), read whole:
+   * a caller that writes between pages (marking steps undone) holds one page in memory, never the journal.
+   */
+  page(txnId: number, from: number, limit: number, opts: { reverse?: boolean } = {}): JournalStep[] {
+    const sql = opts.reverse ? JOURNAL_SQL.pageBefore : JOURNAL_SQL.pageAfter;
+    return guarded(this.s.file, `read the journal of transaction ${txnId}`, () =>
+      (this.s.get(sql).all(txnId, from, limit) as RawStep[]).map(toStep),
+    );
   }
 
   count(txnId: number): number {

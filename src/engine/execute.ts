@@ -24,6 +24,7 @@ import type { BackupKeeper } from './keep-backups';
 import type { Step } from './model';
 
 export interface ExecOptions {
+  root: Root;
   mode: PlaceMode;
   asRoot: boolean;
   crash: CrashPoints;
@@ -34,54 +35,57 @@ export interface ExecOptions {
 }
 
 /**
- * Makes plan steps concrete (host paths, temporary and backup names) without touching anything. The
- * staging folder comes first so that undoing the journal also removes it.
+ * Makes one plan step concrete (host paths, temporary and backup names) without touching anything. Done a
+ * batch at a time, right before the batch is journaled: the concrete form carries several host paths a
+ * step, too much to hold for every member of a huge archive at once.
  */
-export function concretize(root: Root, stagingDir: string, steps: Step[], mode: PlaceMode): JournaledStep[] {
-  const out: JournaledStep[] = [{ op: 'staging', dir: stagingDir }];
-  for (const s of steps) {
-    const target = hostPath(root, s.path);
-    switch (s.kind) {
-      case 'mkdir':
-        out.push({ op: 'mkdir', target, meta: s.meta, backup: s.aside === 'none' ? undefined : planMoveAside(target) });
-        break;
-      case 'remove':
-        out.push(s.directory ? { op: 'rmdir', target } : { op: 'remove', target, backup: planMoveAside(target) });
-        break;
-      case 'place': {
-        const backup = s.aside === 'none' ? undefined : planMoveAside(target, { keepOriginal: s.aside === 'link' });
-        const e = s.entry;
-        if (e.type === 'file') {
-          if (e.staged === undefined) {
-            throw new OvermergeError('E_CANNOT_ROLLBACK', `no content kept for ${target}; it cannot be restored`, { op: 'plan', path: target });
-          }
-          out.push({ op: 'place-file', target, plan: planPlace(e.staged, target, mode), backup });
-        } else if (e.type === 'directory') {
-          throw new OvermergeError('E_INTERNAL', `a directory cannot be placed as a file: ${target}`, { op: 'plan' });
-        } else {
-          const entry: SpecialEntry = {
-            type: e.type,
-            mode: e.mode,
-            uid: e.uid,
-            gid: e.gid,
-            mtime: e.mtime,
-            target: e.target,
-            devmajor: e.devmajor,
-            devminor: e.devminor,
-            linkFrom: s.linkTo === undefined ? undefined : hostPath(root, s.linkTo),
-          };
-          out.push({ op: 'place-special', target, temp: tempSibling(target, 'new', newTempId()), entry, backup });
-        }
-        break;
+export function concretize(root: Root, s: Step, mode: PlaceMode): JournaledStep {
+  const target = hostPath(root, s.path);
+  switch (s.kind) {
+    case 'mkdir':
+      return { op: 'mkdir', target, meta: s.meta, backup: s.aside === 'none' ? undefined : planMoveAside(target) };
+    case 'remove':
+      return s.directory ? { op: 'rmdir', target } : { op: 'remove', target, backup: planMoveAside(target) };
+    case 'place': {
+      const backup = s.aside === 'none' ? undefined : planMoveAside(target, { keepOriginal: s.aside === 'link' });
+      const e = s.entry;
+      if (e.type === 'file') {
+        if (e.staged === undefined) throw noContent(target);
+        return { op: 'place-file', target, plan: planPlace(e.staged, target, mode), backup };
       }
+      if (e.type === 'directory') {
+        throw new OvermergeError('E_INTERNAL', `a directory cannot be placed as a file: ${target}`, { op: 'plan' });
+      }
+      const entry: SpecialEntry = {
+        type: e.type,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: e.mtime,
+        target: e.target,
+        devmajor: e.devmajor,
+        devminor: e.devminor,
+        linkFrom: s.linkTo === undefined ? undefined : hostPath(root, s.linkTo),
+      };
+      return { op: 'place-special', target, temp: tempSibling(target, 'new', newTempId()), entry, backup };
     }
   }
-  return out;
+}
+
+/** Refuses, before anything is done, a plan with a file whose content is not at hand (a rollback without it). */
+export function checkContent(root: Root, steps: readonly Step[]): void {
+  for (const s of steps) {
+    if (s.kind === 'place' && s.entry.type === 'file' && s.entry.staged === undefined) throw noContent(hostPath(root, s.path));
+  }
+}
+
+function noContent(target: string): OvermergeError {
+  return new OvermergeError('E_CANNOT_ROLLBACK', `no content kept for ${target}; it cannot be restored`, { op: 'plan', path: target });
 }
 
 /**
- * Runs journaled steps: each batch's intents are made durable before any of them acts, and marked done
- * after. On a failure everything done so far is undone, newest first, and the error is rethrown; the
+ * Runs plan steps, a batch at a time: the batch is made concrete, its intents durable before any of them
+ * acts, and marked done after. On a failure everything done so far is undone, newest first, and the error is rethrown; the
  * root is then as it was. The commit is not this module's business: the caller flushes `sync` and
  * commits once `run` resolves.
  */
@@ -98,9 +102,9 @@ export class Executor {
     return { step: (name, detail) => this.opts.crash.step(name, detail.path) };
   }
 
-  async run(steps: JournaledStep[]): Promise<void> {
+  async run(steps: readonly Step[]): Promise<void> {
     for (let i = 0; i < steps.length; i += this.opts.batchSize) {
-      const batch = steps.slice(i, i + this.opts.batchSize);
+      const batch = steps.slice(i, i + this.opts.batchSize).map((s) => concretize(this.opts.root, s, this.opts.mode));
       const ids = this.db.journal.intendMany(
         this.txnId,
         batch.map((s) => ({ kind: s.op, data: s as unknown as Record<string, unknown> })),
@@ -224,29 +228,46 @@ export async function finishStep(s: JournaledStep, hooks: StepHooks, keeper?: Ba
 export async function undoJournal(db: Db, txnId: number, crash: CrashPoints): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   const sync = new SyncBatch();
-  for (const j of collect(db, txnId, true)) {
-    if (j.state === 'undone') continue;
-    await undoStep(j.data as unknown as JournaledStep, hooks, sync);
-    await sync.flush();
-    db.journal.undone(j.id);
-    crash.tick();
+  for (const page of journalPages(db, txnId, true)) {
+    for (const j of page) {
+      if (j.state === 'undone') continue;
+      await undoStep(j.data as unknown as JournaledStep, hooks, sync);
+      await sync.flush();
+      db.journal.undone(j.id);
+      crash.tick();
+    }
   }
 }
 
 /** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
 export async function finishJournal(db: Db, txnId: number, crash: CrashPoints, keeper?: BackupKeeper): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
-  for (const j of collect(db, txnId, false)) {
-    await finishStep(j.data as unknown as JournaledStep, hooks, keeper);
-    crash.tick();
+  for (const page of journalPages(db, txnId, false)) {
+    for (const j of page) {
+      await finishStep(j.data as unknown as JournaledStep, hooks, keeper);
+      crash.tick();
+    }
   }
   db.journal.clear(txnId);
   crash.tick();
 }
 
-/** The journal read whole before acting: better-sqlite3 refuses writes while an iterator is open. */
-function collect(db: Db, txnId: number, reverse: boolean): JournalStep[] {
-  return [...db.journal.steps(txnId, { reverse })];
+/** Journal steps read per page: enough to keep SQLite busy, few enough that memory does not follow the journal. */
+const JOURNAL_PAGE = 512;
+
+/**
+ * The journal of `txnId` oldest first (newest first with `reverse`), a page at a time: better-sqlite3
+ * refuses writes while an iterator is open, and reading the whole journal would hold every step of a
+ * huge transaction in memory.
+ */
+function* journalPages(db: Db, txnId: number, reverse: boolean): Generator<JournalStep[]> {
+  let from = reverse ? Number.MAX_SAFE_INTEGER : 0;
+  for (;;) {
+    const page = db.journal.page(txnId, from, JOURNAL_PAGE, { reverse });
+    if (page.length === 0) return;
+    yield page;
+    from = page[page.length - 1].seq;
+  }
 }
 
 function parentDir(p: string): string {

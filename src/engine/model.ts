@@ -71,7 +71,10 @@ export interface Owner extends PackageRef {
 
 export interface InstallRequest {
   staged: StagedPackage;
-  /** Where each shipped path lands once directory symlinks the root already has are followed. */
+  /**
+   * Where a shipped path lands once directory symlinks the root already has are followed — only for paths
+   * that land elsewhere; read it as `resolved.get(p) ?? p`.
+   */
   resolved: Map<RootPath, RootPath>;
   /** The installed version of the same package, if any. */
   old?: InstalledPackage;

@@ -49,6 +49,8 @@ class Planner {
   private readonly leftAlone = new Set<RootPath>();
   /** Old paths that leave together with a directory that is moved aside whole. */
   private readonly goneWithParent: RootPath[] = [];
+  /** Where each install request's entries landed (resolved paths). */
+  private readonly landedBy = new Map<InstallRequest, Set<RootPath>>();
   /** Packages this transaction rewrites or deletes: their rows are not "other owners". */
   private readonly inTxn = new Set<string>();
   private readonly result: Plan = { steps: [], records: [], deleted: [], disowned: [], changes: [], notices: [], bytes: 0 };
@@ -62,7 +64,7 @@ class Planner {
     this.checkDuplicatePackages();
     for (const req of this.input.installs) this.claimPaths(req);
     for (const req of this.input.installs) this.planInstall(req);
-    for (const req of this.input.installs) if (req.old) this.planVanished(req.old, new Set(req.resolved.values()), false);
+    for (const req of this.input.installs) if (req.old) this.planVanished(req.old, this.landedBy.get(req) ?? new Set(), false);
     for (const req of this.input.removals) this.planRemoval(req);
     for (const p of this.input.extraRemovals ?? []) if (!this.claimed.has(p)) this.removals.add(p);
     const removeSteps = this.orderedRemovals();
@@ -130,16 +132,17 @@ class Planner {
     const oldByPath = new Map<RootPath, InstalledFile>();
     for (const f of old?.files ?? []) oldByPath.set(f.path, f);
     const files: InstalledFile[] = [];
-    const landed = new Map<RootPath, ManifestEntry>();
+    const landed = new Set<RootPath>();
+    this.landedBy.set(req, landed);
     for (const entry of staged.entries) {
       const at = this.at(req, entry);
       // Through the root's directory symlinks (merged /usr) two shipped paths can be one real path.
-      const alias = landed.get(at);
-      if (alias) {
+      if (landed.has(at)) {
+        const alias = staged.entries.find((e) => this.at(req, e) === at) as ManifestEntry;
         if (alias.type === 'directory' && entry.type === 'directory') continue;
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
-      landed.set(at, entry);
+      landed.add(at);
       const row = rowFor(entry, at);
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
@@ -147,9 +150,8 @@ class Planner {
       files.push(row);
     }
     // dpkg keeps conffiles a new version no longer ships ("obsolete"); so do we, still owned.
-    const shipped = new Set(req.resolved.values());
     for (const f of old?.files ?? []) {
-      if (f.conffile && !shipped.has(f.path) && !this.claimed.has(f.path)) files.push(f);
+      if (f.conffile && !landed.has(f.path) && !this.claimed.has(f.path)) files.push(f);
     }
     this.result.records.push({ staged, ref: refOf(staged), status: req.status, files });
     this.result.changes.push({

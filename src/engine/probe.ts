@@ -17,6 +17,9 @@ import type { StagedPackage } from '../stage/manifest';
 import type { DiskState, InstalledFile, InstalledPackage, Owner } from './model';
 import { parentOf, withSuffix } from './pathops';
 
+/** One shared state for every absent path: absent is most paths of a fresh install, and never gains details. */
+const ABSENT: DiskState = Object.freeze({ type: 'absent' });
+
 /**
  * Gathers, with reads only, every fact the planner needs about the root and the database: where each
  * shipped path lands, what is there now, and who owns it. Each query is by path or by package, so the cost
@@ -48,19 +51,19 @@ export class Probe {
    * transaction turns into a directory. Other parents are resolved on the disk, inside the root.
    */
   async resolveAll(staged: StagedPackage): Promise<Map<RootPath, RootPath>> {
+    // Only paths that land elsewhere are kept (callers read `get(p) ?? p`): a huge archive costs no map entry a member.
     const out = new Map<RootPath, RootPath>();
     const childrenGo = new Map<RootPath, RootPath>();
     for (const e of staged.entries) {
       if (e.path === '') {
-        out.set(e.path, e.path);
         childrenGo.set(e.path, e.path);
         continue;
       }
       const slash = e.path.lastIndexOf('/');
       const parent = (slash < 0 ? '' : e.path.slice(0, slash)) as RootPath;
       const base = childrenGo.get(parent) ?? (await this.resolveParentOnDisk(parent));
-      const at = joinRootPath(base, e.path.slice(slash + 1));
-      out.set(e.path, at);
+      const at = base === parent ? e.path : joinRootPath(base, e.path.slice(slash + 1));
+      if (at !== e.path) out.set(e.path, at);
       if (e.type === 'directory') {
         const d = await this.look(at);
         if (d.type !== 'directory' && d.type !== 'absent' && !(d.type === 'symlink' && d.targetIsDir)) this.replacedByDir.add(at);
@@ -98,7 +101,7 @@ export class Probe {
   async look(p: RootPath, want: { digest?: boolean; children?: boolean; beneath?: boolean } = {}): Promise<DiskState> {
     let state = this.disk.get(p);
     if (state === undefined) {
-      state = this.beneathReplaced(p) ? { type: 'absent' } : await this.lstat(p);
+      state = this.beneathReplaced(p) ? ABSENT : await this.lstat(p);
       this.disk.set(p, state);
     }
     const host = hostPath(this.root, p);
@@ -133,13 +136,13 @@ export class Probe {
     // Recorded and resolved paths never run through a symlink. If one does now (a folder was replaced by
     // a link since), the path is not where it was: it reads as absent, so no step can act through the
     // link — possibly out of the root.
-    if (!(await this.parentIsReal(parentOf(p)))) return { type: 'absent' };
+    if (!(await this.parentIsReal(parentOf(p)))) return ABSENT;
     const host = hostPath(this.root, p);
     let st: BigIntStats;
     try {
       st = await fsp.lstat(host, { bigint: true });
     } catch (err) {
-      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { type: 'absent' };
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return ABSENT;
       throw fsError('inspect', err, host);
     }
     const state: DiskState = {
@@ -196,7 +199,9 @@ export class Probe {
   /** Records the owners of `p` (any package; the planner filters out the transaction's own). */
   ownersOf(p: RootPath): void {
     if (this.owners.has(p)) return;
-    this.owners.set(p, this.db.files.ownersOf(p).map((o) => this.ownerFrom(o.packageId, o.type)));
+    const owners = this.db.files.ownersOf(p);
+    // Most paths have no owner; the planner reads a missing key as none, so no empty list per member.
+    if (owners.length > 0) this.owners.set(p, owners.map((o) => this.ownerFrom(o.packageId, o.type)));
   }
 
   /** Records packages other than `except` owning anything beneath directory `p`. */

@@ -7,7 +7,7 @@ import type { TxnKind } from '../db/types';
 import { OvermergeError, fsError } from '../errors';
 import type { PlaceMode } from '../fs/place';
 import { syncFilesystem } from '../fs/sync';
-import { stageArchive } from '../stage/stage';
+import { DEFAULT_MAX_MEMBERS, stageArchive } from '../stage/stage';
 import type { StagedPackage } from '../stage/manifest';
 import { commitPlan } from './commit';
 import { blobStore, type Writer } from './context';
@@ -15,7 +15,7 @@ import { BackupKeeper, snapshotJson } from './keep-backups';
 import type { BlobStore } from '../fs/blob-store';
 import type { RootPath } from '../fs/rootpath';
 import type { CrashPoints } from './crash';
-import { concretize, Executor, finishJournal, undoJournal } from './execute';
+import { checkContent, Executor, finishJournal, undoJournal } from './execute';
 import { checkLanding } from './landing';
 import { parentOf } from './pathops';
 import type { ConffilePolicy, InstallRequest, Plan, PlanInput, RemoveRequest, PackageRef } from './model';
@@ -37,6 +37,8 @@ export interface TxnOptions {
   keepBackups: boolean;
   /** How many transactions keep their backups; older ones lose them (and the ability to roll back). */
   backupRetention: number;
+  /** Members the archives of one transaction may have in all (default DEFAULT_MAX_MEMBERS). */
+  maxMembers?: number;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
 }
@@ -54,12 +56,20 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
   await checkInstalledSize(w.loc.root.host, archives, limits);
   return runTransaction(w, 'install', archives.map((a) => path.resolve(a)), opts, async (probe, stagingDir) => {
     const installs: InstallRequest[] = [];
+    const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
+    let members = 0;
     for (let i = 0; i < archives.length; i++) {
       opts.progress?.('stage', i, archives.length);
       const dir = path.join(stagingDir, String(i));
       await fsp.mkdir(dir, { mode: 0o700 });
       const freeBytes = limits[i] === undefined ? await freeSpace(w.loc.root.host) : undefined;
-      const staged = await stageArchive(archives[i], dir, { asRoot: opts.asRoot, maxBytes: limits[i], freeBytes });
+      const staged = await stageArchive(archives[i], dir, {
+        asRoot: opts.asRoot,
+        maxBytes: limits[i],
+        freeBytes,
+        members: { left: memberLimit - members, limit: memberLimit },
+      });
+      members += staged.entries.length;
       opts.crash.tick();
       const resolved = await probe.resolveAll(staged);
       const old = probe.installed(staged.name, staged.architecture);
@@ -137,15 +147,16 @@ export async function runTransaction(
     checkLanding(input);
     const plan = makePlan(input);
     await checkSpace(loc.root.host, stagingDir, opts.mode, plan);
-    const steps = concretize(loc.root, stagingDir, plan.steps, opts.mode).slice(1);
+    checkContent(loc.root, plan.steps);
     const exec = new Executor(db, txnId, {
+      root: loc.root,
       mode: opts.mode,
       asRoot: opts.asRoot,
       crash: opts.crash,
       batchSize: opts.batchSize,
       onStep: (done, total) => opts.progress?.('merge', done, total),
     });
-    await exec.run(steps);
+    await exec.run(plan.steps);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);

@@ -2,6 +2,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyTree } from './copytree';
+import { removeTree as removeOwnTree } from './entries';
 import { sameEntry, sameInode } from './metadata';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, syncFilesystem, fsyncDir, fsyncFile, type SyncBatch } from './sync';
@@ -255,7 +256,7 @@ async function restoreSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   if (found === 'copying') {
     // The copy never completed, so the original was never touched.
     await step(opts.hooks, 'restore:drop-incomplete', { path: h.incomplete });
-    await removeAll(h.incomplete);
+    await removeOwnTree(h.incomplete);
     await durableDir(opts.sync, dir);
   } else if (found === 'removing') {
     // The copy is whole; what is left at the original path may be a partly removed original.
@@ -334,7 +335,7 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   await step(opts.hooks, 'discard:start', { path: h.backup });
   if (found === 'copying') {
     await step(opts.hooks, 'discard:drop-incomplete', { path: h.incomplete });
-    await removeAll(h.incomplete);
+    await removeOwnTree(h.incomplete);
   } else if (found === 'removing') {
     if (await lstatOrNull(h.original)) {
       await step(opts.hooks, 'discard:clear-original', { path: h.original });
@@ -350,7 +351,7 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   }
   if (await lstatOrNull(h.trash)) {
     await step(opts.hooks, 'discard:remove-trash', { path: h.trash });
-    await removeAll(h.trash);
+    await removeOwnTree(h.trash);
   }
   // Run again after the commit (recover), the directory may be gone already: an emptied directory is
   // removed after its children's backups are discarded, and then there is nothing left to sync.
@@ -386,14 +387,6 @@ async function removeTree(p: string, hooks: StepHooks | undefined, known?: BigIn
   await unlinkIfExists(p);
 }
 
-/** Our own temporaries: no steps needed, removal of a name we own is always safe to repeat. */
-async function removeAll(p: string): Promise<void> {
-  try {
-    await fsp.rm(p, { recursive: true, force: true });
-  } catch (err) {
-    throw fsError('remove', err, p);
-  }
-}
 
 async function unlinkIfExists(p: string): Promise<void> {
   try {

@@ -58,17 +58,32 @@ export class SyncBatch {
   private readonly files = new Set<string>();
   private readonly dirs = new Set<string>();
   private readonly threshold: number;
+  /** Set once more paths than the threshold came: the flush will be a syncfs, files are kept as their folders. */
+  private bySyncfs = false;
 
   constructor(options: SyncBatchOptions = {}) {
     this.threshold = options.syncfsThreshold ?? 128;
   }
 
   addFile(p: string): void {
-    this.files.add(p);
+    if (!this.bySyncfs && this.size < this.threshold) {
+      this.files.add(p);
+      return;
+    }
+    this.bySyncfs = true;
+    // Past the threshold the flush is a syncfs per filesystem, and a file we wrote is on its folder's
+    // filesystem (a new name is never a mount point): keeping the folder is enough, and memory follows the
+    // number of folders, not of files.
+    this.dirs.add(parentOf(p));
+    if (this.files.size > 0) {
+      for (const f of this.files) this.dirs.add(parentOf(f));
+      this.files.clear();
+    }
   }
 
   addDir(p: string): void {
     this.dirs.add(p);
+    if (this.size > this.threshold) this.bySyncfs = true;
   }
 
   get size(): number {
@@ -79,9 +94,11 @@ export class SyncBatch {
   async flush(): Promise<void> {
     const files = [...this.files];
     const dirs = [...this.dirs];
+    const bySyncfs = this.bySyncfs || files.length + dirs.length > this.threshold;
     this.files.clear();
     this.dirs.clear();
-    if (files.length + dirs.length > this.threshold) {
+    this.bySyncfs = false;
+    if (bySyncfs) {
       await syncFilesystemsOf([...files, ...dirs]);
       return;
     }
@@ -115,6 +132,10 @@ async function syncFilesystemsOf(paths: string[]): Promise<void> {
     }
   }
   for (const p of byDevice.values()) await syncFilesystem(p);
+}
+
+function parentOf(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 
 /** Where movefile asks for durability: into the engine's batch, or right now. */

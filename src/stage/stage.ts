@@ -16,7 +16,18 @@ export interface StageOptions {
   freeBytes?: number;
   /** Apply the archive's owners to staged files (only root can). */
   asRoot: boolean;
+  /**
+   * How many members this archive may still have (`left`) of the transaction's `limit`: every member costs
+   * memory until the commit, so an archive of millions of tiny members is refused, not followed to the end.
+   */
+  members?: { left: number; limit: number };
 }
+
+/**
+ * Members one transaction may unpack unless told otherwise: twice the largest package Debian has (116,010
+ * files in papirus-icon-theme, bookworm), small enough that the manifest stays within a few hundred MiB.
+ */
+export const DEFAULT_MAX_MEMBERS = 250_000;
 
 /**
  * Streams one archive's data.tar into `dir` (a fresh, empty folder of the staging area) and returns its
@@ -44,8 +55,17 @@ export async function stageArchive(archive: string, dir: string, opts: StageOpti
   const seen = new Map<RootPath, ManifestEntry>();
   const aliases = new AliasGuard();
   let counter = 0;
+  let members = 0;
   // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
   for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members' })) {
+    if (opts.members !== undefined && ++members > opts.members.left) {
+      tarEntry.body.resume();
+      throw new OvermergeError(
+        'E_BAD_ARCHIVE',
+        `${archive}: data.tar has more members than the ${opts.members.limit} one transaction may unpack; refusing it (--max-members sets the limit)`,
+        { op: 'stage', path: archive },
+      );
+    }
     const budget = budgetOf(opts, staged.bytes);
     const entry = await stageEntry(archive, dir, tarEntry, { seen, aliases, budget }, () => String(counter++), opts);
     if (entry === undefined) continue;

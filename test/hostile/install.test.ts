@@ -33,6 +33,12 @@ const HEAVY_ID = 'resource-200k-members';
  * per member; OVERMERGE_TEST_FULL=1 installs the corpus's full 200,000.
  */
 const MANY = process.env.OVERMERGE_TEST_FULL === '1' ? 200_000 : 20_000;
+const TOO_MANY_ID = 'resource-million-members';
+/**
+ * The "millions of members" case against the member limit: the corpus's million against the default limit
+ * with OVERMERGE_TEST_FULL=1; else 30,000 against `--max-members 25000`, the same refusal, quicker.
+ */
+const TOO_MANY = process.env.OVERMERGE_TEST_FULL === '1' ? { members: 1_000_000, limit: undefined } : { members: 30_000, limit: 25_000 };
 
 let sb: Sandbox;
 let cases: HostileCase[];
@@ -41,7 +47,7 @@ let boxes = 0;
 before(async () => {
   sb = await makeSandbox('overmerge-hostile-install-');
   // Links in the corpus that lead "out of the root" lead to the canary instead of the host's /.
-  cases = hostileCases({ outside: sb.canary, manyMembers: MANY });
+  cases = hostileCases({ outside: sb.canary, manyMembers: MANY, tooManyMembers: TOO_MANY.members });
 });
 
 after(async () => {
@@ -168,7 +174,7 @@ test('the harness sees a write into a canary, a hard link to one, and a changed 
   // The canaries of the other tests must be as new: start them again.
   await removeSandbox(sb);
   sb = await makeSandbox('overmerge-hostile-install-');
-  cases = hostileCases({ outside: sb.canary, manyMembers: MANY });
+  cases = hostileCases({ outside: sb.canary, manyMembers: MANY, tooManyMembers: TOO_MANY.members });
 });
 
 test('the hostile corpus: every refusal is one clear line and changes nothing; every valid case installs', async (t) => {
@@ -176,7 +182,7 @@ test('the hostile corpus: every refusal is one clear line and changes nothing; e
   assert.deepEqual(accepted.filter((id) => !(id in ACCEPTED)), [], 'accepted cases without a check of what they install');
   assert.ok(cases.length >= 60, `${cases.length} cases`);
   for (const c of cases) {
-    if (c.id === HEAVY_ID) continue; // its own test, below
+    if (c.id === HEAVY_ID || c.id === TOO_MANY_ID) continue; // their own tests, below
     if (c.id === 'valid-char-device' && !IS_ROOT) {
       await t.test(c.id, (tt) => tt.skip('creating a device node needs root; see the non-root test below'));
       continue;
@@ -449,5 +455,24 @@ test(`${MANY} tiny members: accepted; peak memory printed, not asserted`, async 
     // No `verify` here: it reads every file back (a minute and more on a loaded machine), and the
     // smaller accepted cases already show that what is installed verifies.
     assertOutsideUnchanged(before, await world(sb, root, { rootToo: false }), HEAVY_ID);
+  });
+});
+
+test(`${TOO_MANY.members} tiny members past the member limit: refused while streaming, nothing changed; peak memory printed, not asserted`, async (t) => {
+  const c = cases.find((x) => x.id === TOO_MANY_ID)!;
+  const expect = c.expect;
+  if ('accept' in expect) assert.fail(`${TOO_MANY_ID} must be a refusal`);
+  await withCase(c.deb, async (root, file) => {
+    const before = await world(sb, root);
+    const limit = TOO_MANY.limit === undefined ? [] : ['--max-members', String(TOO_MANY.limit)];
+    const started = Date.now();
+    const r = await runMeasured(['--root', root, '--quiet', 'install', ...limit, file]);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const message = assertOneLineRefusal({ ...r, stdout: '', stdoutBytes: Buffer.alloc(0), stderrBytes: Buffer.from(r.stderr) }, file, TOO_MANY_ID);
+    assert.match(message, expect.message, message);
+    assert.match(message, new RegExp(`more members than the ${TOO_MANY.limit ?? 250000} `));
+    assertUnchanged(before, await world(sb, root), TOO_MANY_ID);
+    const peak = r.peakKiB === undefined ? 'unknown' : `${(r.peakKiB / 1024).toFixed(0)} MiB`;
+    t.diagnostic(`${TOO_MANY_ID}: ${TOO_MANY.members} members refused in ${seconds} s, peak RSS of the overmerge process ${peak} (${r.how})`);
   });
 });
