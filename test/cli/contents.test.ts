@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb } from '../../src/archive/build';
 import { execFileP, makeFixtureTree, withTempDir } from '../archive/fixture-tree';
+import { hostileCases } from '../../fixtures/hostile/cases';
 import { runCli, spawnCli } from '../helpers/run-cli';
 
 async function withFixtureDeb(fn: (deb: string, dir: string) => Promise<void>): Promise<void> {
@@ -57,6 +58,20 @@ describe('overmerge contents', () => {
       const bad = deb.replace(/\.deb$/, '-bad.deb');
       await fsp.writeFile(bad, corrupt);
       oneLineError(await runCli(['contents', bad]), /bad\.deb: data\.tar\.xz: corrupt xz data/);
+    });
+  });
+
+  it('streams a listing longer than the part it holds back (20,000 members), the same as dpkg-deb -c', async () => {
+    await withTempDir('om-cli-contents-', async (dir) => {
+      const deb = path.join(dir, 'many.deb');
+      await fsp.writeFile(deb, hostileCases({ manyMembers: 20_000 }).find((c) => c.id === 'resource-200k-members')!.deb);
+      const expected = (await execFileP('dpkg-deb', ['-c', deb], { env: { ...process.env, TZ: 'UTC' }, maxBuffer: 1 << 26 })).stdout;
+      assert.ok(expected.length > 1 << 20, `${expected.length} bytes: more than is held back`);
+      for (const run of [runCli, spawnCli]) {
+        const r = await run(['contents', deb], { env: { TZ: 'UTC' } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, expected);
+      }
     });
   });
 
