@@ -197,18 +197,17 @@ async function placedAlone(backup: BackupHandle | undefined): Promise<boolean> {
   return (await backupState(backup)) === 'aside';
 }
 
-/** After the commit: let go of backups and temporaries (keeping their content first, if asked). Idempotent. */
+/**
+ * After the commit: let go of backups and the staging folder (keeping backed-up content first, if asked).
+ * Idempotent. A placement's temporary needs nothing: the commit comes only after every step completed,
+ * and a completed placement renamed its temporary over the target (looking anyway would cost a failing
+ * unlink per file).
+ */
 export async function finishStep(s: JournaledStep, hooks: StepHooks, keeper?: BackupKeeper): Promise<void> {
   switch (s.op) {
     case 'staging':
       await removeTree(s.dir);
       return;
-    case 'place-special':
-      await unlinkIfPresent(s.temp);
-      break;
-    case 'place-file':
-      await unlinkIfPresent(s.plan.temp);
-      break;
     case 'rmdir':
       await rmdirIfEmpty(s.target);
       return;
