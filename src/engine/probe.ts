@@ -36,6 +36,8 @@ export class Probe {
    */
   private readonly replacedByDir = new Set<RootPath>();
   private readonly packageById = new Map<number, PackageRow | undefined>();
+  /** Folders whose own folders up to the root have been looked at (lookAncestors). */
+  private readonly ancestorsKnown = new Set<RootPath>();
   /** Folders whose path contains no symlink (so a child path names what it says). */
   private readonly realParents = new Map<RootPath, boolean>();
 
@@ -111,6 +113,16 @@ export class Probe {
       if (want.beneath && state.beneath === undefined) state.beneath = await this.listBeneath(p);
     }
     return state;
+  }
+
+  /** Looks at every folder above `p`, up to the root (who may change them: checkGuarded). */
+  async lookAncestors(p: RootPath): Promise<void> {
+    for (let a = p; a !== ''; ) {
+      a = parentOf(a);
+      if (this.ancestorsKnown.has(a)) return;
+      this.ancestorsKnown.add(a);
+      await this.look(a);
+    }
   }
 
   private async parentIsReal(parent: RootPath): Promise<boolean> {

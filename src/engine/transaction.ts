@@ -16,6 +16,7 @@ import type { BlobStore } from '../fs/blob-store';
 import type { RootPath } from '../fs/rootpath';
 import type { CrashPoints } from './crash';
 import { checkContent, Executor, finishJournal, undoJournal } from './execute';
+import { checkGuarded } from './guarded';
 import { checkLanding } from './landing';
 import { parentOf } from './pathops';
 import type { ConffilePolicy, InstallRequest, Plan, PlanInput, RemoveRequest, PackageRef } from './model';
@@ -146,6 +147,7 @@ export async function runTransaction(
     input.extraRemovals = requests.extraRemovals;
     checkLanding(input);
     const plan = makePlan(input);
+    checkGuarded(plan.steps, input.disk, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
     await checkSpace(loc.root.host, stagingDir, opts.mode, plan);
     checkContent(loc.root, plan.steps);
     const exec = new Executor(db, txnId, {
@@ -248,6 +250,7 @@ async function gather(
   }
   for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
   for (const p of req.extraRemovals ?? []) await probe.look(p);
+  for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
   return {
     installs: req.installs,
     removals: req.removals,
