@@ -1,5 +1,6 @@
 import { OvermergeError } from '../errors';
 import { Paragraph } from './paragraph';
+import { printable } from './printable';
 
 /**
  * deb822 paragraphs as dpkg's own parser reads them (control files, /var/lib/dpkg/status):
@@ -41,7 +42,8 @@ export class Deb822Parser {
   }
 
   private fail(problem: string, line = this.line): OvermergeError {
-    return new OvermergeError('E_BAD_CONTROL', `${this.source}:${line}: ${problem}`, { op: 'parse control', path: this.source });
+    // Problems quote the input, which may hold a CR or other control characters: escaped, on one line.
+    return new OvermergeError('E_BAD_CONTROL', printable(`${this.source}:${line}: ${problem}`), { op: 'parse control', path: this.source });
   }
 
   /** Feeds text; returns the paragraphs completed by it. */
