@@ -48,6 +48,20 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
   return records;
 }
 
+/**
+ * Per-entry (`x`) records with an empty `path` or `linkpath`: POSIX has an empty value cancel the key, so
+ * the header's own name stands, while GNU tar takes the empty name. Two readers would name the entry
+ * differently, so it is refused, as a NUL in a name is.
+ */
+export function refuseEmptyNames(records: Map<string, Buffer>): Map<string, Buffer> {
+  for (const key of ['path', 'linkpath']) {
+    if (records.get(key)?.length === 0) {
+      throw new TarProblem(`empty pax record ${JSON.stringify(key)} (GNU tar reads an empty name, other readers the header's)`, 'E_UNSAFE_PATH');
+    }
+  }
+  return records;
+}
+
 /** What pax records change about the entry they precede. Absent keys leave the header's value. */
 export interface PaxOverrides {
   path?: Buffer;

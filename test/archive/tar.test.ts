@@ -308,6 +308,17 @@ describe('tar reading: hostile headers are clear errors', () => {
     await rejects(tar(metaRecord('x', paxRecord('GNU.sparse.size', '10')), a), /sparse files are not supported/);
   });
 
+  it('tar: an empty pax path or linkpath is refused, not read as the header\'s name', async () => {
+    // Found by fuzzing against dpkg-deb -c: GNU tar lists such an entry as '' (and substitutes '.'),
+    // we took the header's './named': one archive, two names.
+    await rejects(tar(metaRecord('x', paxRecord('path', '')), entry({ name: './named', data: 'hi\n' })), /empty pax record "path"/, {}, 'E_UNSAFE_PATH');
+    const link = entry({ name: './l', type: 'symlink', linkBytes: Buffer.from('target') });
+    await rejects(tar(metaRecord('x', paxRecord('linkpath', '')), link), /empty pax record "linkpath"/, {}, 'E_UNSAFE_PATH');
+    // In a global record an empty value only removes an earlier global one, as before.
+    const got = await readAll(tar(metaRecord('g', paxRecord('path', '')), entry({ name: './named' })));
+    assert.deepEqual(got.map((e) => e.header.name), ['./named']);
+  });
+
   it('refuses negative and out-of-range base-256 sizes, and bad octal', async () => {
     const negative = rawBlock({ name: './a' }, (b) => {
       b.fill(0xff, 124, 136);
