@@ -30,7 +30,8 @@ export class TarListing {
     const user = h.uname !== '' ? h.uname : String(h.uid);
     const group = h.gname !== '' ? h.gname : String(h.gid);
     const size = h.type === 'char' || h.type === 'block' ? `${h.devmajor},${h.devminor}` : String(h.size);
-    const pad = user.length + 1 + group.length + 1 + size.length;
+    // tar measures the column in bytes (strlen), so a multi-byte owner name widens it by its bytes.
+    const pad = Buffer.byteLength(user) + 1 + Buffer.byteLength(group) + 1 + size.length;
     if (pad > this.ownerSizeWidth) this.ownerSizeWidth = pad;
     const stamp = formatTime(h.mtime);
     if (stamp.length > this.dateWidth) this.dateWidth = stamp.length;

@@ -81,6 +81,20 @@ describe('tar -tv listing', () => {
     }
   });
 
+  it('listing: a multi-byte owner name widens the owner/size column by its bytes, as tar counts them', async () => {
+    // Found by fuzzing against dpkg-deb -c: the width was counted in characters, two spaces short here.
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
+    try {
+      const file = path.join(dir, 'owners.tar');
+      const data = tar(entry({ name: './', type: 'directory', mode: 0o755, uname: 'ÿþ', gname: 'root' }), entry({ name: './f', gname: 'grüppe', data: 'x' }));
+      await fsp.writeFile(file, data);
+      const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the time zone changes the printed time', () => {
     assert.equal(
       inZone('UTC', () => formatTime(1700000000)),
