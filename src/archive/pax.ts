@@ -48,16 +48,20 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
   return records;
 }
 
+/** Keys whose value changes the entry (the others are checked or ignored). */
+const ENTRY_KEYS = ['path', 'linkpath', 'size', 'mtime', 'uid', 'gid', 'uname', 'gname'];
+
 /**
- * Per-entry (`x`) records with an empty `path` or `linkpath`: POSIX has an empty value cancel the key, so
- * the header's own name stands, while GNU tar takes the empty name. Two readers would name the entry
- * differently, so it is refused, as a NUL in a name is.
+ * Per-entry (`x`) records with an empty value for a key that changes the entry: POSIX has an empty value
+ * cancel the key (the header's value, or an earlier global one, stands), GNU tar reads an empty name or
+ * owner and refuses an empty number. Readers would see different entries, so it is refused, as a NUL in
+ * a name is.
  */
-export function refuseEmptyNames(records: Map<string, Buffer>): Map<string, Buffer> {
-  for (const key of ['path', 'linkpath']) {
-    if (records.get(key)?.length === 0) {
-      throw new TarProblem(`empty pax record ${JSON.stringify(key)} (GNU tar reads an empty name, other readers the header's)`, 'E_UNSAFE_PATH');
-    }
+export function refuseEmptyValues(records: Map<string, Buffer>): Map<string, Buffer> {
+  for (const key of ENTRY_KEYS) {
+    if (records.get(key)?.length !== 0) continue;
+    const isName = key === 'path' || key === 'linkpath';
+    throw new TarProblem(`empty pax record ${JSON.stringify(key)} (readers disagree on whether it cancels the value or empties it)`, isName ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE');
   }
   return records;
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { OvermergeError } from '../errors';
 import { ByteSource } from './byte-source';
-import { mergeGlobal, parsePaxRecords, paxOverrides, refuseEmptyNames, type PaxOverrides } from './pax';
+import { mergeGlobal, parsePaxRecords, paxOverrides, refuseEmptyValues, type PaxOverrides } from './pax';
 import { BLOCK, checksumMatches, cString, isZeroBlock, parseHeaderBlock, TarProblem, type RawHeader } from './tar-header';
 
 /**
@@ -227,7 +227,7 @@ class TarReader {
           // Mixing pax and GNU records for one entry is where readers disagree on which wins.
           if (pending.pax) throw new TarProblem('two pax headers for one entry');
           if (pending.longName || pending.longLink) throw new TarProblem(`pax header after a GNU long-name header: ${AMBIGUOUS}`);
-          next.pax = paxOverrides(refuseEmptyNames(parsePaxRecords(data)));
+          next.pax = paxOverrides(refuseEmptyValues(parsePaxRecords(data)));
           return next;
         case 'L':
         case 'K': {

@@ -319,6 +319,15 @@ describe('tar reading: hostile headers are clear errors', () => {
     assert.deepEqual(got.map((e) => e.header.name), ['./named']);
   });
 
+  it('tar: an empty owner or number in a per-entry pax record is refused, not read as the global value', async () => {
+    // Found by fuzzing against dpkg-deb -c: after a global uname, an entry's empty uname kept the global
+    // one here, where GNU tar shows none (and refuses an empty size).
+    const global = metaRecord('g', Buffer.concat([paxRecord('uname', 'guser'), paxRecord('size', '3')]));
+    for (const key of ['uname', 'gname', 'uid', 'gid', 'mtime', 'size']) {
+      await rejects(tar(global, metaRecord('x', paxRecord(key, '')), entry({ name: './f', data: 'hi\n' })), new RegExp(`empty pax record "${key}"`));
+    }
+  });
+
   it('refuses negative and out-of-range base-256 sizes, and bad octal', async () => {
     const negative = rawBlock({ name: './a' }, (b) => {
       b.fill(0xff, 124, 136);
