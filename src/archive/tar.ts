@@ -278,8 +278,9 @@ class TarReader {
       mode: raw.mode,
       uid: pax.uid ?? raw.uid,
       gid: pax.gid ?? raw.gid,
-      uname: (pax.uname ?? raw.uname).toString('utf8'),
-      gname: (pax.gname ?? raw.gname).toString('utf8'),
+      // GNU tar (so dpkg-deb -c) shows no pax owner names for a pre-POSIX header; only listings use them.
+      uname: (raw.format === 'v7' ? raw.uname : pax.uname ?? raw.uname).toString('utf8'),
+      gname: (raw.format === 'v7' ? raw.gname : pax.gname ?? raw.gname).toString('utf8'),
       size,
       mtime: pax.mtime ?? raw.mtime,
       devmajor: raw.devmajor,

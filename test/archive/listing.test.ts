@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatTime, localeIsUtf8, modeString, quoteEscape, strippedLinkTarget, TarListing } from '../../src/archive/listing';
-import { entry, metaRecord, paxRecord, readAll, tar } from './fixtures';
+import { entry, metaRecord, paxRecord, rawBlock, readAll, tar } from './fixtures';
 
 /** Formats with process.env.TZ set for the duration (Node re-reads TZ when it changes). */
 function inZone<T>(tz: string, fn: () => T): T {
@@ -90,6 +90,23 @@ describe('tar -tv listing', () => {
       await fsp.writeFile(file, data);
       const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
       assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('listing: pax owner names are not shown for a pre-POSIX (v7) header, as tar shows them', async () => {
+    // Found by fuzzing against dpkg-deb -c: tar prints the numeric ids there, we printed the pax names.
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
+    try {
+      const file = path.join(dir, 'v7.tar');
+      const v7 = (name: string): Buffer => rawBlock({ name, uid: 3, gid: 4 }, (block) => block.fill(0, 257, 345));
+      const owners = Buffer.concat([paxRecord('uname', 'paxuser'), paxRecord('gname', 'paxgroup')]);
+      const data = tar(metaRecord('x', owners), v7('./v7-x'), metaRecord('g', paxRecord('uname', 'guser')), v7('./v7-g'), entry({ name: './ustar-g', uname: '' }));
+      await fsp.writeFile(file, data);
+      const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
+      assert.match(expected.toString('utf8'), /3\/4 .*\.\/v7-x\n.*guser\/root .*\.\/ustar-g/s);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }
