@@ -2,12 +2,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Findings } from './findings';
-import { TARGET_NAMES, type TargetName } from './targets';
+import { DEFAULT_TARGETS, type TargetName } from './targets';
 import { loadCorpus, type Corpus } from './corpus';
 import { NOWHERE } from './dictionary';
 import { Rng } from './rng';
 import { TARGETS } from './targets';
-import { CURRENT, STOP, targetOf, type LaneConfig, type LaneMessage, type TargetCounts } from './worker';
+import { countsBuffer, CURRENT, readCounts, STOP, targetOf, type LaneConfig, type LaneMessage, type TargetCounts } from './worker';
 
 /**
  * A fuzzing run over the in-process targets: `jobs` worker threads (lanes), each taking every jobs-th
@@ -50,7 +50,7 @@ function emptyCounts(targets: readonly TargetName[]): Record<TargetName, TargetC
   return out;
 }
 
-function addCounts(into: Record<TargetName, TargetCounts>, from: Partial<Record<TargetName, TargetCounts>>): void {
+function addCounts(into: Record<TargetName, TargetCounts>, from: Record<TargetName, TargetCounts>): void {
   for (const [t, c] of Object.entries(from) as Array<[TargetName, TargetCounts]>) {
     const d = into[t];
     d.iterations += c.iterations;
@@ -67,7 +67,7 @@ interface ThreadEnd {
 }
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
-  const targets = options.targets ?? [...TARGET_NAMES];
+  const targets = options.targets ?? [...DEFAULT_TARGETS];
   const jobs = Math.max(1, options.jobs ?? 1);
   const hangMs = options.hangMs ?? 10_000;
   const maxIterations = options.maxIterations ?? Number.MAX_SAFE_INTEGER;
@@ -102,10 +102,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       Atomics.store(view, CURRENT, -1);
       if (stopping) Atomics.store(view, STOP, 1);
       live.add(view);
-      const config: LaneConfig = { seedFiles: options.seedFiles, dir, targets, seed: options.seed, start, stride: jobs, maxIterations, shared };
+      const laneCounts = countsBuffer(targets);
+      const config: LaneConfig = { seedFiles: options.seedFiles, dir, targets, seed: options.seed, start, stride: jobs, maxIterations, shared, counts: laneCounts };
       const worker = new Worker(WORKER, { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
-      let latest: Partial<Record<TargetName, TargetCounts>> = {};
-      let next = start;
+      let lostOne: TargetName | undefined;
       let ready = false;
       let ended = false;
       let seen = -1;
@@ -117,7 +117,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         ended = true;
         clearInterval(watch);
         live.delete(view);
-        addCounts(counts, latest);
+        const ran = readCounts(laneCounts, targets);
+        // The input that was lost counts as run.
+        if (lostOne) ran[lostOne].iterations++;
+        addCounts(counts, ran);
         void Promise.all(pending).then(() => (result instanceof Error ? reject(result) : resolve(result)), reject);
       };
       const lost = (kind: 'hang' | 'thread died', reason: string): void => {
@@ -130,9 +133,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         pending.push(
           remake(at).then((input) => options.findings.add({ kind, target, iteration: at, how: input?.how ?? 'see --replay-iteration', reason }, input?.bytes)),
         );
-        // The input that was lost counts as run.
-        const c = (latest[target] ??= { iterations: 0, accepted: 0, refused: 0, ms: 0 });
-        c.iterations++;
+        lostOne = target;
         end({ next: at + jobs, finished: false });
       };
 
@@ -154,15 +155,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
           case 'ready':
             ready = true;
             return;
-          case 'counts':
-            latest = m.counts;
-            next = m.next;
-            return;
           case 'finding':
             pending.push(options.findings.add({ kind: 'crash', target: m.target, iteration: m.iteration, how: m.how, reason: m.reason }, m.bytes));
             if (options.findings.total + 1 >= maxFindings) stopAll();
-            return;
-          case 'done':
             return;
         }
       });
@@ -173,7 +168,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         }
         lost('thread died', err.stack ?? String(err));
       });
-      worker.on('exit', () => end({ next, finished: true }));
+      worker.on('exit', () => end({ next: maxIterations, finished: true }));
     });
 
   const lane = async (k: number): Promise<void> => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +10,7 @@ import { describeFinding, Findings, type FindingReport } from './findings';
 import { runInstallCheck } from './install';
 import { Rng } from './rng';
 import { writeSeeds } from './seeds';
-import { isTargetName, TARGET_NAMES, TARGETS, type TargetName } from './targets';
+import { DEFAULT_TARGETS, isTargetName, TARGET_NAMES, TARGETS, type TargetName } from './targets';
 import { classify } from './verdict';
 import { targetOf } from './worker';
 
@@ -38,6 +39,16 @@ interface Options {
 
 class UsageError extends Error {}
 
+/** Every target; the dpkg-deb comparison only when dpkg-deb is there. */
+function defaultTargets(): string[] {
+  const dpkg = spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' });
+  if (dpkg.error) {
+    console.log('*** dpkg-deb not found: contents-dpkg (overmerge contents against dpkg-deb -c) is left out');
+    return [...DEFAULT_TARGETS];
+  }
+  return [...TARGET_NAMES];
+}
+
 const ARGS = {
   minutes: { type: 'string' },
   seed: { type: 'string' },
@@ -62,7 +73,7 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} takes a number, not ${JSON.stringify(text)}`);
     return n;
   };
-  const targets = values.targets === undefined ? [...TARGET_NAMES] : values.targets.split(',');
+  const targets = values.targets === undefined ? defaultTargets() : values.targets.split(',');
   for (const t of [...targets, ...(values.target ? [values.target] : [])]) {
     if (!isTargetName(t)) throw new UsageError(`unknown target ${JSON.stringify(t)} (targets: ${TARGET_NAMES.join(', ')})`);
   }
@@ -113,7 +124,7 @@ async function main(): Promise<number> {
       return await replay(name, input.bytes, rng, work);
     }
     const findingsDir = path.join(os.tmpdir(), `overmerge-fuzz-findings-${o.seed}-${process.pid}`);
-    const targetsArg = o.targets.length === TARGET_NAMES.length ? '' : ` --targets ${o.targets.join(',')}`;
+    const targetsArg = ` --targets ${o.targets.join(',')}`;
     const findings = new Findings(findingsDir, (f: FindingReport) =>
       f.kind === 'install'
         ? `node bin/overmerge --root ROOT install FILE (a root made by test/hostile/harness.ts makeRoot)`

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { ArReader } from '../src/archive/ar';
 import { readDebControl, readDebData } from '../src/archive/deb';
@@ -21,8 +22,14 @@ import { invariant } from './verdict';
  * are refusals and which are crashes. Choices a run makes (how entry bodies are consumed, chunk sizes)
  * come from the same generator as the input, so an input and its run repeat together.
  */
-export const TARGET_NAMES = ['ar', 'deb-control', 'deb-data', 'contents', 'tar', 'control', 'version', 'relations'] as const;
+export const TARGET_NAMES = ['ar', 'deb-control', 'deb-data', 'contents', 'tar', 'control', 'version', 'relations', 'contents-dpkg'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+
+/**
+ * The targets of a run unless told otherwise. `contents-dpkg` starts dpkg-deb for every input, too slow
+ * for the suite's budget: `npm run fuzz` adds it when dpkg-deb is installed.
+ */
+export const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'contents-dpkg');
 
 export interface FuzzInput {
   bytes: Buffer;
@@ -163,6 +170,39 @@ const contentsTarget: Target = {
   },
 };
 
+/**
+ * `overmerge contents` against `dpkg-deb -c` on the same archive, in the same time zone, when both accept
+ * it: the listing claims to be byte for byte the same. Owner names that are not UTF-8 are left out: the
+ * listing is text, so it cannot print their raw bytes as tar does (a known limit of the CLI's output).
+ */
+const contentsDpkgTarget: Target = {
+  name: 'contents-dpkg',
+  needsFile: true,
+  generate: (rng, corpus) => debInput(rng, corpus, 'data'),
+  async run({ file }) {
+    const listing = new TarListing({ utf8: true });
+    const lines: string[] = [];
+    let rawOwner = false;
+    for await (const entry of readDebData(file)) {
+      lines.push(listing.line(entry.header));
+      rawOwner ||= (entry.header.uname + entry.header.gname).includes('\ufffd');
+      entry.body.resume();
+    }
+    let theirs: Buffer;
+    try {
+      theirs = execFileSync('dpkg-deb', ['-c', file], { env: { ...process.env, LC_ALL: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
+    } catch {
+      return;
+    }
+    const ours = lines.join('');
+    if (rawOwner || theirs.equals(Buffer.from(ours))) return;
+    const a = ours.split('\n');
+    const b = theirs.toString('utf8').split('\n');
+    const i = a.findIndex((line, k) => line !== b[k]);
+    invariant(false, () => `contents differs from dpkg-deb -c at line ${i + 1}: ours ${JSON.stringify(a[i])}, dpkg-deb ${JSON.stringify(b[i])}`);
+  },
+};
+
 const tarTarget: Target = {
   name: 'tar',
   needsFile: false,
@@ -278,6 +318,7 @@ export const TARGETS: Record<TargetName, Target> = {
   control: controlTarget,
   version: versionTarget,
   relations: relationsTarget,
+  'contents-dpkg': contentsDpkgTarget,
 };
 
 export function isTargetName(s: string): s is TargetName {

@@ -25,6 +25,8 @@ export interface LaneConfig {
   maxIterations: number;
   /** Int32Array view: [CURRENT] the input being run (-1 between inputs), [STOP] non-zero to stop. */
   shared: SharedArrayBuffer;
+  /** Float64Array view: per target (in `targets` order) the four TargetCounts numbers; survives the thread. */
+  counts: SharedArrayBuffer;
 }
 
 export const CURRENT = 0;
@@ -38,31 +40,48 @@ export interface TargetCounts {
   ms: number;
 }
 
+/** Where a target's counts sit in a lane's counts buffer: four numbers each. */
+export const COUNT_FIELDS = ['iterations', 'accepted', 'refused', 'ms'] as const;
+
+export function countsBuffer(targets: readonly TargetName[]): SharedArrayBuffer {
+  return new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * COUNT_FIELDS.length * targets.length);
+}
+
+export function readCounts(buffer: SharedArrayBuffer, targets: readonly TargetName[]): Record<TargetName, TargetCounts> {
+  const view = new Float64Array(buffer);
+  const out = {} as Record<TargetName, TargetCounts>;
+  targets.forEach((t, k) => {
+    const at = k * COUNT_FIELDS.length;
+    out[t] = { iterations: view[at], accepted: view[at + 1], refused: view[at + 2], ms: view[at + 3] };
+  });
+  return out;
+}
+
 export type LaneMessage =
   | { type: 'ready' }
-  | { type: 'finding'; iteration: number; target: TargetName; how: string; reason: string; bytes: Uint8Array }
-  | { type: 'counts'; counts: Partial<Record<TargetName, TargetCounts>>; next: number }
-  | { type: 'done' };
+  | { type: 'finding'; iteration: number; target: TargetName; how: string; reason: string; bytes: Uint8Array };
 
 
-/** Which target input `i` of a run goes to. */
+/**
+ * Which target input `i` of a run goes to: each run of `targets.length` inputs visits every target once,
+ * rotated by one from the run before, so lanes taking every jobs-th input still see every target.
+ */
 export function targetOf(targets: readonly TargetName[], i: number): TargetName {
-  return targets[i % targets.length];
+  const n = targets.length;
+  return targets[(i + Math.floor(i / n)) % n];
 }
 
 async function lane(config: LaneConfig): Promise<void> {
   const port = parentPort!;
   const shared = new Int32Array(config.shared);
+  const counts = new Float64Array(config.counts);
   const corpus = await loadCorpus(config.seedFiles, NOWHERE);
   const file = path.join(config.dir, 'input.deb');
-  const counts: Partial<Record<TargetName, TargetCounts>> = {};
   port.postMessage({ type: 'ready' } satisfies LaneMessage);
-  let lastReport = Date.now();
-  let i = config.start;
-  for (; i < config.maxIterations && Atomics.load(shared, STOP) === 0; i += config.stride) {
+  for (let i = config.start; i < config.maxIterations && Atomics.load(shared, STOP) === 0; i += config.stride) {
     const name = targetOf(config.targets, i);
     const target = TARGETS[name];
-    const c = (counts[name] ??= { iterations: 0, accepted: 0, refused: 0, ms: 0 });
+    const at = config.targets.indexOf(name) * COUNT_FIELDS.length;
     const t0 = performance.now();
     const rng = Rng.forIteration(config.seed, i);
     const input = await target.generate(rng, corpus);
@@ -78,18 +97,12 @@ async function lane(config: LaneConfig): Promise<void> {
     // attributed to this input.
     await new Promise((resolve) => setImmediate(resolve));
     Atomics.store(shared, CURRENT, -1);
-    c.iterations++;
-    c.ms += performance.now() - t0;
-    if (outcome.kind === 'ok') c.accepted++;
-    else if (outcome.kind === 'refused') c.refused++;
+    counts[at]++;
+    counts[at + 3] += performance.now() - t0;
+    if (outcome.kind === 'ok') counts[at + 1]++;
+    else if (outcome.kind === 'refused') counts[at + 2]++;
     else port.postMessage({ type: 'finding', iteration: i, target: name, how: input.how, reason: outcome.reason, bytes: input.bytes } satisfies LaneMessage);
-    if (Date.now() - lastReport > 500) {
-      port.postMessage({ type: 'counts', counts, next: i + config.stride } satisfies LaneMessage);
-      lastReport = Date.now();
-    }
   }
-  port.postMessage({ type: 'counts', counts, next: i } satisfies LaneMessage);
-  port.postMessage({ type: 'done' } satisfies LaneMessage);
 }
 
 if (parentPort) {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { rate, runCampaign } from '../../fuzz/campaign';
 import { describeFinding, Findings } from '../../fuzz/findings';
 import { writeSeeds } from '../../fuzz/seeds';
+import { DEFAULT_TARGETS } from '../../fuzz/targets';
 import { skipLoudly } from '../helpers/real-debs';
 import { fuzzSeed } from './seed';
 
@@ -28,7 +29,7 @@ test('fuzz: mutated archives and control files are accepted or refused on one li
       st.diagnostic(`real seeds: ${Object.values(seeds.real).flat().map((f) => path.basename(f)).join(', ')}`);
     });
     const findingsDir = path.join(os.tmpdir(), `overmerge-fuzz-findings-${SEED}-${process.pid}`);
-    const findings = new Findings(findingsDir, (f) => `OVERMERGE_FUZZ_SEED=${SEED} npm run fuzz -- --seed ${SEED} --replay-iteration ${f.iteration} (or --replay FILE --target ${f.target})`);
+    const findings = new Findings(findingsDir, (f) => `npm run fuzz -- --seed ${SEED} --targets ${DEFAULT_TARGETS.join(',')} --replay-iteration ${f.iteration} (or --replay FILE --target ${f.target})`);
     t.diagnostic(`seed ${SEED} (OVERMERGE_FUZZ_SEED=${SEED} repeats this run), ${seeds.files.length} seed archives`);
     const report = await runCampaign({
       seed: SEED,
