@@ -49,6 +49,9 @@ export class TarListing {
 
 function typeChar(h: TarHeader): string {
   if (h.typeflag === '7') return 'C';
+  // A regular file is read as a directory for its trailing '/'; tar strips trailing slashes first and
+  // keeps a lone '/', so for that name alone it sees none and lists a file.
+  if (h.type === 'directory' && h.typeflag !== '5' && h.nameBytes.length === 1 && h.nameBytes[0] === 0x2f) return '-';
   switch (h.type) {
     case 'file':
       return '-';

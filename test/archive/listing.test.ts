@@ -112,6 +112,21 @@ describe('tar -tv listing', () => {
     }
   });
 
+  it("listing: a regular file named '/' is listed as a file, as tar lists it, while '//' and './' are directories", async () => {
+    // Found by fuzzing against dpkg-deb -c.
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
+    try {
+      const file = path.join(dir, 'slash.tar');
+      const data = tar(...['/', '//', './', '/usr/'].map((name) => rawBlock({ name }, (block) => block.write('0', 156, 'latin1'))));
+      await fsp.writeFile(file, data);
+      const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
+      assert.match(expected.toString('utf8'), /^-.* \/\nd.* \/\/\n/);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the time zone changes the printed time', () => {
     assert.equal(
       inZone('UTC', () => formatTime(1700000000)),
