@@ -52,7 +52,7 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
 const ENTRY_KEYS = ['path', 'linkpath', 'size', 'mtime', 'uid', 'gid', 'uname', 'gname'];
 
 /**
- * Per-entry (`x`) records with an empty value for a key that changes the entry: POSIX has an empty value
+ * Records (`x` or `g`) with an empty value for a key that changes entries: POSIX has an empty value
  * cancel the key (the header's value, or an earlier global one, stands), GNU tar reads an empty name or
  * owner and refuses an empty number. Readers would see different entries, so it is refused, as a NUL in
  * a name is.
@@ -147,7 +147,10 @@ export function paxOverrides(records: Map<string, Buffer>): PaxOverrides {
   return out;
 }
 
-/** Global (`g`) records apply to every later entry; an empty value removes a key again. */
+/**
+ * Global (`g`) records apply to every later entry; an empty value removes a key again (only keys that do
+ * not change entries get this far: see refuseEmptyValues).
+ */
 export function mergeGlobal(into: Map<string, Buffer>, records: Map<string, Buffer>): void {
   for (const [key, value] of records) {
     if (value.length === 0) into.delete(key);

@@ -220,7 +220,7 @@ class TarReader {
     try {
       switch (raw.typeflag) {
         case 'g':
-          mergeGlobal(this.global, parsePaxRecords(data));
+          mergeGlobal(this.global, refuseEmptyValues(parsePaxRecords(data)));
           paxOverrides(this.global);
           return next;
         case 'x':
