@@ -69,7 +69,9 @@ const LINE_MUTATIONS: ReadonlyArray<readonly [number, TextMutation]> = [
     return l;
   }],
   [1, (rng, l) => l.map((x) => (rng.chance(0.5) ? `${x}\r` : x))],
-  [1, (rng, l) => (l[rng.below(l.length)] = `${l[rng.below(l.length)] ?? ''}${rng.pick([' ', '\t', '\0', '\u00e9', '\xff', '\u2028', '\v'])}`, l)],
+  [1, (rng, l) => (l[rng.below(l.length)] = `${l[rng.below(l.length)] ?? ''}${rng.pick([' ', '\t', '\0', '\u00e9', '\xff', '\u2028', '\v', '\ufeff'])}`, l)],
+  // A byte order mark: text decoders drop it unless told not to, dpkg reads it as part of the field name.
+  [1, (_rng, l) => (l[0] = `\ufeff${l[0] ?? ''}`, l)],
 ];
 
 /** One to three mutations of a control file's text; sometimes format-blind byte mutations on top. */

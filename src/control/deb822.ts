@@ -151,7 +151,8 @@ export function parseParagraphs(text: string, options: Deb822Options = {}): Para
 /** Paragraphs of a stream (UTF-8 bytes or strings), one at a time, without reading it all first. */
 export async function* readParagraphs(source: AsyncIterable<Buffer | string>, options: Deb822Options = {}): AsyncGenerator<Paragraph> {
   const parser = new Deb822Parser(options);
-  const decoder = new TextDecoder('utf-8');
+  // A byte order mark is kept, as decodeControlText keeps it and dpkg reads it: part of the first name.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   for await (const chunk of source) {
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     yield* parser.push(text);

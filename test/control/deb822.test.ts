@@ -112,6 +112,16 @@ describe('deb822 parsing', () => {
     assert.deepEqual(got, ['Jörg', 'b']);
   });
 
+  it('deb822: a stream starting with a byte order mark reads as its text does, the mark kept', async () => {
+    // Found by fuzzing: the streaming decoder dropped the mark, so the stream had a Package field
+    // where the same text (and dpkg) had a field named "\ufeffPackage".
+    const text = '\ufeffPackage: a\nVersion: 1\n';
+    const streamed = [];
+    for await (const p of readParagraphs(Readable.from([Buffer.from(text)]))) streamed.push(p.fields);
+    assert.deepEqual(streamed, parseParagraphs(text).map((p) => p.fields));
+    assert.equal(streamed[0][0][0], '\ufeffPackage');
+  });
+
   it('is linear: a large status-like file parses quickly enough to stream', () => {
     const one = 'Package: pkg\nStatus: install ok installed\nVersion: 1.0\nDescription: d\n line\n .\n more\n\n';
     const text = one.repeat(50000);
