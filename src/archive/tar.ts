@@ -61,6 +61,7 @@ export interface TarReadOptions {
 
 const DEFAULT_MAX_META = 1 << 20;
 const AMBIGUOUS = 'both name the next entry and readers disagree on which wins (ambiguous name)';
+const AMBIGUOUS_END = 'readers disagree on where the name ends (ambiguous name)';
 const BODY_CHUNK = 256 * 1024;
 
 const TYPES: Record<string, EntryType> = {
@@ -234,6 +235,9 @@ class TarReader {
           if (pending.pax) throw new TarProblem(`GNU long-name header after a pax header: ${AMBIGUOUS}`);
           const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
           if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
+          // GNU tar writes the name and its NUL. Without a NUL inside the declared size, GNU tar reads on into
+          // the padding up to the next NUL where we would stop at the size: two readers, two names.
+          if (!data.includes(0)) throw new TarProblem(`GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} record without a NUL inside its ${raw.size} bytes: ${AMBIGUOUS_END}`, 'E_UNSAFE_PATH');
           const value = cString(data);
           if (value.length === 0) throw new TarProblem('empty GNU long-name header');
           next[key] = Buffer.from(value);

@@ -295,6 +295,20 @@ describe('tar reading: hostile headers are clear errors', () => {
     await rejects(tar(x), /extended header not followed by an entry/);
   });
 
+  it('tar: a GNU long name without a NUL inside its declared size is refused (readers end it in different places)', async () => {
+    // Found by fuzzing against dpkg-deb -c: an L record of size 1 over the block "./../x\0...": we read ".",
+    // GNU tar reads on to the NUL in the padding ("./../x").
+    const block = Buffer.alloc(512);
+    block.write('./../x', 'latin1');
+    const record = Buffer.concat([rawBlock({ name: '././@LongLink', size: 1 }, (b) => b.write('L', 156, 1, 'latin1')), block]);
+    await rejects(tar(record, entry({ name: './short', data: 'x' })), /GNU long-name record without a NUL inside its 1 bytes/, {}, 'E_UNSAFE_PATH');
+    const link = entry({ name: './l', type: 'symlink', linkBytes: Buffer.from('t') });
+    await rejects(tar(metaRecord('K', './target'), link), /GNU long-link record without a NUL/, {}, 'E_UNSAFE_PATH');
+    // With its NUL (as every writer puts it) the name is read as before.
+    const got = await readAll(tar(metaRecord('L', './long\0'), entry({ name: './short' })));
+    assert.deepEqual(got.map((e) => e.header.name), ['./long']);
+  });
+
   it('refuses NUL bytes and non-numeric values in pax records, and malformed records', async () => {
     const a = entry({ name: './a' });
     // A name problem, like the names memberToRootPath refuses (the hostile corpus asks for this code).
