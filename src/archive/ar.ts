@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { printable } from '../control/printable';
 import { OvermergeError, fsError } from '../errors';
 
 /**
@@ -26,8 +27,9 @@ export interface ArMember {
   dataOffset: number;
 }
 
+/** Member names are bytes from the archive: control characters in them are shown escaped, on one line. */
 function badArchive(path: string, problem: string): OvermergeError {
-  return new OvermergeError('E_BAD_ARCHIVE', `${path}: ${problem}`, { op: 'read archive', path });
+  return new OvermergeError('E_BAD_ARCHIVE', printable(`${path}: ${problem}`), { op: 'read archive', path });
 }
 
 function looseNumber(text: string, radix: number): number {

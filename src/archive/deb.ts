@@ -1,6 +1,7 @@
 import { OvermergeError } from '../errors';
 import { memberToRootPath } from '../fs/rootpath';
 import { parseParagraphs } from '../control/deb822';
+import { printable } from '../control/printable';
 import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
 import { ArReader, type ArMember } from './ar';
@@ -35,8 +36,9 @@ export interface DebLayout {
   data: DebMember;
 }
 
+/** Member names are bytes from the archive: control characters in them are shown escaped, on one line. */
 function bad(path: string, problem: string): OvermergeError {
-  return new OvermergeError('E_BAD_ARCHIVE', `${path}: ${problem}`, { op: 'read archive', path });
+  return new OvermergeError('E_BAD_ARCHIVE', printable(`${path}: ${problem}`), { op: 'read archive', path });
 }
 
 function memberCompression(path: string, member: ArMember, base: string): Compression {
@@ -94,7 +96,7 @@ async function* memberBytes(ar: ArReader, member: DebMember): AsyncGenerator<Buf
   } catch (err) {
     if (err instanceof OvermergeError) throw err;
     const what = member.compression === 'none' ? 'data' : `${member.compression} data`;
-    throw new OvermergeError('E_BAD_ARCHIVE', `${ar.path}: ${member.name}: corrupt ${what} (${describe(err)})`, {
+    throw new OvermergeError('E_BAD_ARCHIVE', printable(`${ar.path}: ${member.name}: corrupt ${what} (${describe(err)})`), {
       op: 'read archive',
       path: ar.path,
       cause: err,
@@ -116,7 +118,7 @@ async function readBody(entry: TarEntry, limit: number, what: string): Promise<B
   let total = 0;
   for await (const chunk of entry.body as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limit) throw new OvermergeError('E_BAD_ARCHIVE', `${what} is larger than ${limit} bytes`, { op: 'read archive' });
+    if (total > limit) throw new OvermergeError('E_BAD_ARCHIVE', printable(`${what} is larger than ${limit} bytes`), { op: 'read archive' });
     parts.push(chunk);
   }
   return Buffer.concat(parts, total);

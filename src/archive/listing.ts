@@ -30,7 +30,8 @@ export class TarListing {
     const user = h.uname !== '' ? h.uname : String(h.uid);
     const group = h.gname !== '' ? h.gname : String(h.gid);
     const size = h.type === 'char' || h.type === 'block' ? `${h.devmajor},${h.devminor}` : String(h.size);
-    const pad = user.length + 1 + group.length + 1 + size.length;
+    // tar measures the column in bytes (strlen), so a multi-byte owner name widens it by its bytes.
+    const pad = Buffer.byteLength(user) + 1 + Buffer.byteLength(group) + 1 + size.length;
     if (pad > this.ownerSizeWidth) this.ownerSizeWidth = pad;
     const stamp = formatTime(h.mtime);
     if (stamp.length > this.dateWidth) this.dateWidth = stamp.length;
@@ -48,6 +49,9 @@ export class TarListing {
 
 function typeChar(h: TarHeader): string {
   if (h.typeflag === '7') return 'C';
+  // A regular file is read as a directory for its trailing '/'; tar strips trailing slashes first and
+  // keeps a lone '/', so for that name alone it sees none and lists a file.
+  if (h.type === 'directory' && h.typeflag !== '5' && h.nameBytes.length === 1 && h.nameBytes[0] === 0x2f) return '-';
   switch (h.type) {
     case 'file':
       return '-';

@@ -48,6 +48,24 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
   return records;
 }
 
+/** Keys whose value changes the entry (the others are checked or ignored). */
+const ENTRY_KEYS = ['path', 'linkpath', 'size', 'mtime', 'uid', 'gid', 'uname', 'gname'];
+
+/**
+ * Records (`x` or `g`) with an empty value for a key that changes entries: POSIX has an empty value
+ * cancel the key (the header's value, or an earlier global one, stands), GNU tar reads an empty name or
+ * owner and refuses an empty number. Readers would see different entries, so it is refused, as a NUL in
+ * a name is.
+ */
+export function refuseEmptyValues(records: Map<string, Buffer>): Map<string, Buffer> {
+  for (const key of ENTRY_KEYS) {
+    if (records.get(key)?.length !== 0) continue;
+    const isName = key === 'path' || key === 'linkpath';
+    throw new TarProblem(`empty pax record ${JSON.stringify(key)} (readers disagree on whether it cancels the value or empties it)`, isName ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE');
+  }
+  return records;
+}
+
 /** What pax records change about the entry they precede. Absent keys leave the header's value. */
 export interface PaxOverrides {
   path?: Buffer;
@@ -129,7 +147,10 @@ export function paxOverrides(records: Map<string, Buffer>): PaxOverrides {
   return out;
 }
 
-/** Global (`g`) records apply to every later entry; an empty value removes a key again. */
+/**
+ * Global (`g`) records apply to every later entry; an empty value removes a key again (only keys that do
+ * not change entries get this far: see refuseEmptyValues).
+ */
 export function mergeGlobal(into: Map<string, Buffer>, records: Map<string, Buffer>): void {
   for (const [key, value] of records) {
     if (value.length === 0) into.delete(key);

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { OvermergeError } from '../errors';
 import { ByteSource } from './byte-source';
-import { mergeGlobal, parsePaxRecords, paxOverrides, type PaxOverrides } from './pax';
+import { mergeGlobal, parsePaxRecords, paxOverrides, refuseEmptyValues, type PaxOverrides } from './pax';
 import { BLOCK, checksumMatches, cString, isZeroBlock, parseHeaderBlock, TarProblem, type RawHeader } from './tar-header';
 
 /**
@@ -61,6 +61,7 @@ export interface TarReadOptions {
 
 const DEFAULT_MAX_META = 1 << 20;
 const AMBIGUOUS = 'both name the next entry and readers disagree on which wins (ambiguous name)';
+const AMBIGUOUS_END = 'readers disagree on where the name ends (ambiguous name)';
 const BODY_CHUNK = 256 * 1024;
 
 const TYPES: Record<string, EntryType> = {
@@ -220,20 +221,23 @@ class TarReader {
     try {
       switch (raw.typeflag) {
         case 'g':
-          mergeGlobal(this.global, parsePaxRecords(data));
+          mergeGlobal(this.global, refuseEmptyValues(parsePaxRecords(data)));
           paxOverrides(this.global);
           return next;
         case 'x':
           // Mixing pax and GNU records for one entry is where readers disagree on which wins.
           if (pending.pax) throw new TarProblem('two pax headers for one entry');
           if (pending.longName || pending.longLink) throw new TarProblem(`pax header after a GNU long-name header: ${AMBIGUOUS}`);
-          next.pax = paxOverrides(parsePaxRecords(data));
+          next.pax = paxOverrides(refuseEmptyValues(parsePaxRecords(data)));
           return next;
         case 'L':
         case 'K': {
           if (pending.pax) throw new TarProblem(`GNU long-name header after a pax header: ${AMBIGUOUS}`);
           const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
           if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
+          // GNU tar writes the name and its NUL. Without a NUL inside the declared size, GNU tar reads on into
+          // the padding up to the next NUL where we would stop at the size: two readers, two names.
+          if (!data.includes(0)) throw new TarProblem(`GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} record without a NUL inside its ${raw.size} bytes: ${AMBIGUOUS_END}`, 'E_UNSAFE_PATH');
           const value = cString(data);
           if (value.length === 0) throw new TarProblem('empty GNU long-name header');
           next[key] = Buffer.from(value);
@@ -278,8 +282,9 @@ class TarReader {
       mode: raw.mode,
       uid: pax.uid ?? raw.uid,
       gid: pax.gid ?? raw.gid,
-      uname: (pax.uname ?? raw.uname).toString('utf8'),
-      gname: (pax.gname ?? raw.gname).toString('utf8'),
+      // GNU tar (so dpkg-deb -c) shows no pax owner names for a pre-POSIX header; only listings use them.
+      uname: (raw.format === 'v7' ? raw.uname : pax.uname ?? raw.uname).toString('utf8'),
+      gname: (raw.format === 'v7' ? raw.gname : pax.gname ?? raw.gname).toString('utf8'),
       size,
       mtime: pax.mtime ?? raw.mtime,
       devmajor: raw.devmajor,

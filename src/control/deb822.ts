@@ -1,5 +1,6 @@
 import { OvermergeError } from '../errors';
 import { Paragraph } from './paragraph';
+import { printable } from './printable';
 
 /**
  * deb822 paragraphs as dpkg's own parser reads them (control files, /var/lib/dpkg/status):
@@ -41,7 +42,8 @@ export class Deb822Parser {
   }
 
   private fail(problem: string, line = this.line): OvermergeError {
-    return new OvermergeError('E_BAD_CONTROL', `${this.source}:${line}: ${problem}`, { op: 'parse control', path: this.source });
+    // Problems quote the input, which may hold a CR or other control characters: escaped, on one line.
+    return new OvermergeError('E_BAD_CONTROL', printable(`${this.source}:${line}: ${problem}`), { op: 'parse control', path: this.source });
   }
 
   /** Feeds text; returns the paragraphs completed by it. */
@@ -149,7 +151,8 @@ export function parseParagraphs(text: string, options: Deb822Options = {}): Para
 /** Paragraphs of a stream (UTF-8 bytes or strings), one at a time, without reading it all first. */
 export async function* readParagraphs(source: AsyncIterable<Buffer | string>, options: Deb822Options = {}): AsyncGenerator<Paragraph> {
   const parser = new Deb822Parser(options);
-  const decoder = new TextDecoder('utf-8');
+  // A byte order mark is kept, as decodeControlText keeps it and dpkg reads it: part of the first name.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   for await (const chunk of source) {
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     yield* parser.push(text);

@@ -1,5 +1,6 @@
 import { OvermergeError } from '../errors';
 import type { Paragraph } from './paragraph';
+import { printable } from './printable';
 import { archNameProblem, parseRelations, RELATION_FIELDS } from './relations';
 import { checkVersion } from './version';
 
@@ -154,10 +155,4 @@ function bad(source: string, message: string): OvermergeError {
     op: 'check control fields',
     path: source,
   });
-}
-
-/** Control characters shown escaped, so the error stays on one readable line. */
-function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

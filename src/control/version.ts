@@ -1,4 +1,5 @@
 import { OvermergeError } from '../errors';
+import { printable } from './printable';
 
 /**
  * A Debian version `[epoch:]upstream[-revision]`, split the way dpkg splits it: the epoch ends at the first
@@ -111,7 +112,7 @@ function readEpoch(s: string, colon: number): number | string {
 export function parseVersion(text: string): Version {
   const { version, problem } = checkVersion(text);
   if (problem || !version) {
-    throw new OvermergeError('E_BAD_VERSION', `invalid version '${text}': ${problem?.reason ?? 'unreadable'}`);
+    throw new OvermergeError('E_BAD_VERSION', `invalid version '${printable(text)}': ${problem?.reason ?? 'unreadable'}`);
   }
   return version;
 }
@@ -144,7 +145,7 @@ export function compareVersions(a: Version | string, b: Version | string): numbe
 
 function lenient(text: string): Version {
   const { version, problem } = checkVersion(text);
-  if (!version) throw new OvermergeError('E_BAD_VERSION', `invalid version '${text}': ${problem?.reason}`);
+  if (!version) throw new OvermergeError('E_BAD_VERSION', `invalid version '${printable(text)}': ${problem?.reason}`);
   return version;
 }
 

@@ -127,6 +127,25 @@ describe('ar', () => {
     });
   });
 
+  it('ar: a member name holding a newline is refused on one line, the newline shown escaped', async () => {
+    // Found by the fuzzer: the name went into the message as it was, so the error ran over two lines.
+    const header = Buffer.from(`${'control.tar.g\n'.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${'282'.padEnd(10)}\`\n`, 'latin1');
+    await withDir(async (dir) => {
+      const file = path.join(dir, 'x.deb');
+      await fsp.writeFile(file, Buffer.concat([ar([]), header, Buffer.from('short')]));
+      const reader = await ArReader.open(file);
+      try {
+        await assert.rejects(reader.next(), (err: unknown) => {
+          isBadArchive(/ar member 'control\.tar\.g\\x0a' \(282 bytes at byte 68\) runs past the end of the file/)(err);
+          assert.doesNotMatch((err as Error).message, /[\r\n]/);
+          return true;
+        });
+      } finally {
+        await reader.close();
+      }
+    });
+  });
+
   it('accepts a last odd-sized member without its pad byte', async () => {
     await withDir(async (dir) => {
       const file = path.join(dir, 'nopad.a');

@@ -152,6 +152,22 @@ describe('deb reading: member layout (dpkg rules)', () => {
     });
   }
 
+  it('deb: an unexpected member whose name holds a newline is refused on one line', async () => {
+    // ArWriter refuses such names, so the header is patched after the fact.
+    const data = ar([
+      { name: 'debian-binary', data: '2.0\n' },
+      { name: 'control.tar', data: control },
+      { name: 'extra', data: 'x' },
+      { name: 'data.tar', data: DATA },
+    ]);
+    const at = data.indexOf('extra   ');
+    data.write('ex\ntra', at, 'latin1');
+    await withFile(data, async (file) => {
+      await assert.rejects(names(file), badArchive(/unexpected member 'ex\\x0atra' before data\.tar/));
+      await assert.rejects(readDebControl(file), badArchive(/unexpected member 'ex\\x0atra' before data\.tar/));
+    });
+  });
+
   it('skips members starting with "_" and ignores what follows the data member, as dpkg does', async () => {
     const list = [
       { name: 'debian-binary', data: '2.1\nfuture line\n' },

@@ -97,18 +97,20 @@ describe('tar reading: entry types and formats', () => {
     assert.equal(got[1].header.name, './after');
   });
 
-  it('applies global pax records to every later entry, until cancelled', async () => {
+  it('applies global pax records to every later entry, until a later global record replaces them', async () => {
+    // (Cancelling one with an empty value is refused: GNU tar reads the empty value instead.)
     const got = await readAll(
       tar(
         metaRecord('g', paxRecord('uname', 'globaluser')),
         entry({ name: './a', uname: 'root' }),
-        metaRecord('g', paxRecord('uname', '')),
         entry({ name: './b', uname: 'root' }),
+        metaRecord('g', paxRecord('uname', 'otheruser')),
+        entry({ name: './c', uname: 'root' }),
       ),
     );
     assert.deepEqual(
       got.map((e) => e.header.uname),
-      ['globaluser', 'root'],
+      ['globaluser', 'globaluser', 'otheruser'],
     );
   });
 
@@ -293,6 +295,20 @@ describe('tar reading: hostile headers are clear errors', () => {
     await rejects(tar(x), /extended header not followed by an entry/);
   });
 
+  it('tar: a GNU long name without a NUL inside its declared size is refused (readers end it in different places)', async () => {
+    // Found by fuzzing against dpkg-deb -c: an L record of size 1 over the block "./../x\0...": we read ".",
+    // GNU tar reads on to the NUL in the padding ("./../x").
+    const block = Buffer.alloc(512);
+    block.write('./../x', 'latin1');
+    const record = Buffer.concat([rawBlock({ name: '././@LongLink', size: 1 }, (b) => b.write('L', 156, 1, 'latin1')), block]);
+    await rejects(tar(record, entry({ name: './short', data: 'x' })), /GNU long-name record without a NUL inside its 1 bytes/, {}, 'E_UNSAFE_PATH');
+    const link = entry({ name: './l', type: 'symlink', linkBytes: Buffer.from('t') });
+    await rejects(tar(metaRecord('K', './target'), link), /GNU long-link record without a NUL/, {}, 'E_UNSAFE_PATH');
+    // With its NUL (as every writer puts it) the name is read as before.
+    const got = await readAll(tar(metaRecord('L', './long\0'), entry({ name: './short' })));
+    assert.deepEqual(got.map((e) => e.header.name), ['./long']);
+  });
+
   it('refuses NUL bytes and non-numeric values in pax records, and malformed records', async () => {
     const a = entry({ name: './a' });
     // A name problem, like the names memberToRootPath refuses (the hostile corpus asks for this code).
@@ -306,6 +322,35 @@ describe('tar reading: hostile headers are clear errors', () => {
     await rejects(tar(metaRecord('x', 'x path=a\n'), a), /bad pax record length/);
     await rejects(tar(metaRecord('x', '7 =abc\n'), a), /pax record without a key/);
     await rejects(tar(metaRecord('x', paxRecord('GNU.sparse.size', '10')), a), /sparse files are not supported/);
+  });
+
+  it('tar: an empty pax path or linkpath is refused, not read as the header\'s name', async () => {
+    // Found by fuzzing against dpkg-deb -c: GNU tar lists such an entry as '' (and substitutes '.'),
+    // we took the header's './named': one archive, two names.
+    await rejects(tar(metaRecord('x', paxRecord('path', '')), entry({ name: './named', data: 'hi\n' })), /empty pax record "path"/, {}, 'E_UNSAFE_PATH');
+    const link = entry({ name: './l', type: 'symlink', linkBytes: Buffer.from('target') });
+    await rejects(tar(metaRecord('x', paxRecord('linkpath', '')), link), /empty pax record "linkpath"/, {}, 'E_UNSAFE_PATH');
+  });
+
+  it('tar: an empty owner or number in a per-entry pax record is refused, not read as the global value', async () => {
+    // Found by fuzzing against dpkg-deb -c: after a global uname, an entry's empty uname kept the global
+    // one here, where GNU tar shows none (and refuses an empty size).
+    const global = metaRecord('g', Buffer.concat([paxRecord('uname', 'guser'), paxRecord('size', '3')]));
+    for (const key of ['uname', 'gname', 'uid', 'gid', 'mtime', 'size']) {
+      await rejects(tar(global, metaRecord('x', paxRecord(key, '')), entry({ name: './f', data: 'hi\n' })), new RegExp(`empty pax record "${key}"`));
+    }
+  });
+
+  it('tar: an empty value in a global pax record is refused too, not read as "no global value"', async () => {
+    // Found by fuzzing against dpkg-deb -c: a global empty uname let the header's 'root' show here, where
+    // GNU tar empties the owner name of every later entry (and would name them '' for an empty path).
+    for (const key of ['path', 'uname', 'size']) {
+      const code = key === 'path' ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE';
+      await rejects(tar(metaRecord('g', paxRecord(key, '')), entry({ name: './f', data: 'hi\n' })), new RegExp(`empty pax record "${key}"`), {}, code);
+    }
+    // Keys that change no entry may still be emptied.
+    const got = await readAll(tar(metaRecord('g', paxRecord('comment', '')), entry({ name: './f' })));
+    assert.deepEqual(got.map((e) => e.header.name), ['./f']);
   });
 
   it('refuses negative and out-of-range base-256 sizes, and bad octal', async () => {

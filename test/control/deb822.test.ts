@@ -62,6 +62,20 @@ describe('deb822 parsing', () => {
     fails('# comment\nA: 1\n', /^ctl:1: field name '#' must be followed by a colon$/);
   });
 
+  it('deb822: a last line without its newline, ending in a CR, is refused on one line', () => {
+    // Found by the fuzzer: the unfinished line went into the message as it was, CR included.
+    assert.throws(
+      () => parseParagraphs('Package: a\n\n\t\r', { source: 'ctl' }),
+      (err: unknown) => {
+        assert.ok(err instanceof OvermergeError && err.code === 'E_BAD_CONTROL');
+        assert.match(err.message, /^ctl:3: missing final newline/);
+        assert.doesNotMatch(err.message, /[\r\n]/);
+        assert.match(err.message, /\\x0d/);
+        return true;
+      },
+    );
+  });
+
   it('skips comment lines only when asked (source control files)', () => {
     const ps = parseParagraphs('# top\nSource: x\n# inside\nBuild-Depends: a,\n# between\n b\n', { allowComments: true });
     assert.deepEqual(ps[0].fields, [
@@ -96,6 +110,16 @@ describe('deb822 parsing', () => {
     const got: string[] = [];
     for await (const p of readParagraphs(Readable.from(chunks))) got.push(p.get('Maintainer') ?? p.get('Package') ?? '');
     assert.deepEqual(got, ['Jörg', 'b']);
+  });
+
+  it('deb822: a stream starting with a byte order mark reads as its text does, the mark kept', async () => {
+    // Found by fuzzing: the streaming decoder dropped the mark, so the stream had a Package field
+    // where the same text (and dpkg) had a field named "\ufeffPackage".
+    const text = '\ufeffPackage: a\nVersion: 1\n';
+    const streamed = [];
+    for await (const p of readParagraphs(Readable.from([Buffer.from(text)]))) streamed.push(p.fields);
+    assert.deepEqual(streamed, parseParagraphs(text).map((p) => p.fields));
+    assert.equal(streamed[0][0][0], '\ufeffPackage');
   });
 
   it('is linear: a large status-like file parses quickly enough to stream', () => {

@@ -148,6 +148,20 @@ describe('parseVersion', () => {
   });
 });
 
+describe('version errors', () => {
+  it('version: a version holding a newline is refused on one line, the newline shown escaped', () => {
+    // Found by the fuzzer: the message quoted the text as it was, so it ran over two lines.
+    for (const run of [() => parseVersion('1.0\n2'), () => compareVersions('\n:1', '1.0')]) {
+      assert.throws(run, (e: unknown) => {
+        assert.ok(e instanceof OvermergeError && e.code === 'E_BAD_VERSION');
+        assert.doesNotMatch(e.message, /[\r\n]/);
+        assert.match(e.message, /\\x0a/);
+        return true;
+      });
+    }
+  });
+});
+
 describe('formatVersion', () => {
   it('round-trips parsed versions', () => {
     for (const text of ['1.0', '1:1.0-1', '1.0-1-2', '0:1:2', '1.0~rc1+b2']) {

@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { buildBigPair, seededRandom, type BigPair } from '../helpers/big-packages';
+import { seededRandom } from '../../fixtures/random';
+import { buildBigPair, type BigPair } from '../helpers/big-packages';
 import {
   assertConsistent,
   captureSide,

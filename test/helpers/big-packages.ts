@@ -1,19 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb } from '../../src/archive/build';
+import { seededRandom } from '../../fixtures/random';
 import { FIXTURE_EPOCH } from './fixtures';
-
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Tree = Map<string, string | null>; // path -> content, or null for a directory
 
