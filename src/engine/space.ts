@@ -4,6 +4,7 @@ import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import type { PlaceMode } from '../fs/place';
 import type { Plan } from './model';
+import { printable } from '../control/printable';
 
 /**
  * Space: what a transaction may write and whether the root has room for it — checked before anything is
@@ -21,7 +22,7 @@ export function expansionLimit(control: DebControl, archive: string): number | u
   if (field === undefined) return undefined;
   const kib = Number(field.trim());
   if (!/^\d+$/.test(field.trim()) || !Number.isSafeInteger(kib)) {
-    throw new OvermergeError('E_BAD_CONTROL', `${archive}: Installed-Size '${field}' is not a number of KiB`, { op: 'read control', path: archive });
+    throw new OvermergeError('E_BAD_CONTROL', `${archive}: Installed-Size '${printable(field)}' is not a number of KiB`, { op: 'read control', path: archive });
   }
   return kib * 1024 + 1024 * 1024;
 }

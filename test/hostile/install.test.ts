@@ -305,6 +305,13 @@ function extraCases(): ExtraCase[] {
       expect: { code: 'E_NO_SPACE', message: mentions('usr/lib/huge', /free/, /Installed-Size/) },
     },
     {
+      // Found by fuzzing: the field was quoted as it is, and its continuation line broke the message in two.
+      id: 'installed-size-continuation-line-stays-one-line',
+      fields: { 'Installed-Size': '12\n 34' },
+      entries: () => [...USR()],
+      expect: { code: 'E_BAD_CONTROL', message: mentions("Installed-Size '12\\x0a34' is not a number") },
+    },
+    {
       id: 'symlink-target-too-long',
       entries: () => [...USR(), gnuLong('K', `/${'t'.repeat(5000)}`), tarSymlink('./usr/lib/long-link', '/t')],
       expect: { code: 'E_UNSAFE_PATH', message: mentions('usr/lib/long-link', /5001 bytes/, /4095/) },
