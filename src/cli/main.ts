@@ -3,6 +3,7 @@ import type { Command, Io } from './command';
 import { globalOptions } from './global';
 import { commands } from './registry';
 import { UsageError } from './usage-error';
+import { printable } from '../control/printable';
 
 // yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -59,12 +60,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 
 function report(err: unknown, io: Io): number {
   if (err instanceof UsageError) {
-    io.stderr.write(`overmerge: ${err.message}\n`);
+    io.stderr.write(`overmerge: ${printable(err.message)}\n`);
     return EXIT_USAGE;
   }
   if (err instanceof OvermergeError) {
-    // One line, always: scripts and people read the first line of stderr.
-    io.stderr.write(`overmerge: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+    // One line, always: scripts and people read the first line of stderr. Messages escape what they quote
+    // from archives already; this is the net for any that does not.
+    io.stderr.write(`overmerge: ${printable(`${err.message}${err.hint ? ` (${err.hint})` : ''}`)}\n`);
     return err.code === 'E_USAGE' ? EXIT_USAGE : 1;
   }
   // A bug, not a user error: keep the stack so it can be reported.
