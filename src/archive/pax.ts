@@ -42,6 +42,12 @@ export function parsePaxRecords(data: Buffer): Map<string, Buffer> {
       const why = isName ? ' (readers that stop at the NUL would see another name)' : '';
       throw new TarProblem(`NUL byte in pax record ${JSON.stringify(key)}${why}`, isName ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE');
     }
+    // GNU tar lets the first of two equal keys win in a global header and the last in a per-entry one;
+    // other readers pick either. (Sparse maps repeat their keys; they are refused later, and said so.)
+    if (records.has(key) && !key.startsWith('GNU.sparse.')) {
+      const isName = key === 'path' || key === 'linkpath';
+      throw new TarProblem(`pax record ${JSON.stringify(key)} appears twice in one header (readers disagree on which wins)`, isName ? 'E_UNSAFE_PATH' : 'E_BAD_ARCHIVE');
+    }
     records.set(key, Buffer.from(value));
     at = end;
   }

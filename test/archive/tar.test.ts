@@ -309,6 +309,15 @@ describe('tar reading: hostile headers are clear errors', () => {
     assert.deepEqual(got.map((e) => e.header.name), ['./long']);
   });
 
+  it('tar: a key repeated within one pax header is refused (readers disagree on which one wins)', async () => {
+    // Found by fuzzing against dpkg-deb -c: in a global header GNU tar takes the first of two "uname"
+    // (or "path") records, we took the last.
+    const twice = (key: string) => Buffer.concat([paxRecord(key, './first'), paxRecord(key, './second')]);
+    await rejects(tar(metaRecord('g', twice('path')), entry({ name: './f' })), /pax record "path" appears twice in one header/, {}, 'E_UNSAFE_PATH');
+    await rejects(tar(metaRecord('g', twice('uname')), entry({ name: './f' })), /pax record "uname" appears twice/);
+    await rejects(tar(metaRecord('x', twice('linkpath')), entry({ name: './l', type: 'symlink', linkBytes: Buffer.from('t') })), /"linkpath" appears twice/, {}, 'E_UNSAFE_PATH');
+  });
+
   it('refuses NUL bytes and non-numeric values in pax records, and malformed records', async () => {
     const a = entry({ name: './a' });
     // A name problem, like the names memberToRootPath refuses (the hostile corpus asks for this code).
