@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { seededRandom } from '../../fixtures/random';
 import { OvermergeError } from '../../src/errors';
 import {
   type Root,
@@ -271,17 +272,6 @@ test('resolveParentInRoot resolves the folder and keeps the final name', async (
 
 // ---- property test: random symlink trees, compared with a resolution done by the kernel inside chroot(2) ----
 
-/** mulberry32: a tiny seeded generator, so a failure names the seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['a', 'b', 'c', 'd', 'e'];
 
@@ -370,7 +360,7 @@ test('random walks over random symlink trees never leave the root and match chro
   let notDirs = 0;
   for (let seed = 1; seed <= 40; seed++) {
     await withDecoyRoot(async (root, canary) => {
-      const rand = rng(seed);
+      const rand = seededRandom(seed);
       const tree = randomTree(rand, canary);
       await makeTree(root, tree.links, tree.dirs, tree.files);
       const queries = Array.from({ length: 60 }, () => ({ path: randomQuery(rand), followFinal: rand() < 0.5 }));
