@@ -1,6 +1,7 @@
 import { OvermergeError } from '../errors';
 import { checkVersion, compareVersions, type Version } from '../control/version';
 import { defineCommand, type Io } from './command';
+import { printable } from '../control/printable';
 
 /** dpkg's exit status for a version it refuses, the same as for a usage error. */
 const EXIT_BAD_VERSION = 2;
@@ -80,7 +81,7 @@ export const compareVersionsCommand = defineCommand<Args>({
       });
     }
     if (rule.obsolete) {
-      io.stderr.write(`overmerge: warning: compare-versions used with obsolete relation operator '${relation}'\n`);
+      io.stderr.write(`overmerge: warning: compare-versions used with obsolete relation operator '${printable(relation)}'\n`);
     }
     // Like dpkg, stop at the first version that is refused outright.
     const va = readOperand(a, io);
@@ -99,7 +100,7 @@ function readOperand(text: string, io: Io): Operand {
   const { version, problem } = checkVersion(text);
   if (problem) {
     const warn = problem.severity === 'warning' ? 'warning: ' : '';
-    io.stderr.write(`overmerge: ${warn}version '${text}' has bad syntax: ${problem.reason}\n`);
+    io.stderr.write(`overmerge: ${printable(`${warn}version '${text}' has bad syntax: ${problem.reason}`)}\n`);
   }
   return version ?? 'bad';
 }
