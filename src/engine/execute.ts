@@ -85,9 +85,9 @@ function noContent(target: string): OvermergeError {
 
 /**
  * Runs plan steps, a batch at a time: the batch is made concrete, its intents durable before any of them
- * acts, and marked done after. On a failure everything done so far is undone, newest first, and the error is rethrown; the
- * root is then as it was. The commit is not this module's business: the caller flushes `sync` and
- * commits once `run` resolves.
+ * acts, and marked done after. On a failure everything done so far is undone, newest first, and the
+ * error is rethrown; the root is then as it was. The commit is not this module's business: the caller
+ * flushes `sync` and commits once `run` resolves.
  */
 export class Executor {
   readonly sync = new SyncBatch();
