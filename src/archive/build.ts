@@ -5,7 +5,7 @@ import { PassThrough, pipeline, Readable } from 'node:stream';
 import { OvermergeError, fsError } from '../errors';
 import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
-import { newTempId } from '../fs/tempname';
+import { writeOutputFile } from '../fs/output-file';
 import { ArWriter } from './ar';
 import { memberName, walkTree, type TreeEntry } from './build-tree';
 import { compressor, suffixOf, type Compression } from './compression';
@@ -268,28 +268,13 @@ export async function buildDeb(dir: string, out: string, options: BuildOptions):
   const controlTar = await collect(compressedTar(sortedControl(control, extra), c, clamp));
 
   const target = await outputPath(out, fields);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.overmerge-new-${newTempId()}`);
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(temp, 'wx', 0o644).catch((err: unknown) => {
-      throw fsError('create', err, temp);
-    });
+  await writeOutputFile(target, async (fh, temp) => {
     const ar = new ArWriter(fh, temp);
     await ar.writeMagic();
     await ar.addBuffer('debian-binary', Buffer.from('2.0\n'), now);
     await ar.addBuffer(`control.tar${suffixOf(c)}`, controlTar, now);
     await ar.addStream(`data.tar${suffixOf(c)}`, compressedTar(data, c, clamp), now);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fsp.rename(temp, target).catch((err: unknown) => {
-      throw fsError('rename', err, temp, target);
-    });
-  } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await fsp.rm(temp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+  });
   return {
     path: target,
     package: fields.get('Package') ?? '',

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from './usage-error';
 import { CrashPoints } from '../engine/crash';
 import { openForWriting, type Writer } from '../engine/context';
+import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
 import type { Io } from './command';
@@ -48,6 +49,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       mode: args.mode,
       forceOverwrite: args.forceOverwrite ?? false,
       conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      steps: new StepRegistry(),
       batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
       crash: CrashPoints.fromEnv(),
       autoRecover: args.autoRecover,

@@ -1,7 +1,6 @@
 import { locate, openForReading } from '../engine/context';
-import { displayPath } from '../engine/pathops';
 import { OvermergeError } from '../errors';
-import type { RootPath } from '../fs/rootpath';
+import { displayPath, type RootPath } from '../fs/rootpath';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 

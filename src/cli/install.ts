@@ -1,4 +1,4 @@
-import { installArchives } from '../engine/transaction';
+import { installArchives } from '../engine/install';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';

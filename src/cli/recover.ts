@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { locate, openForWriting } from '../engine/context';
 import { CrashPoints } from '../engine/crash';
 import { recoverAll } from '../engine/recover';
+import { StepRegistry } from '../engine/steps/registry';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -19,7 +20,7 @@ export const recoverCommand = defineCommand<GlobalArgs>({
     const w = await openForWriting(args);
     const crash = CrashPoints.fromEnv();
     try {
-      const done = await recoverAll(w, crash);
+      const done = await recoverAll(w, new StepRegistry(), crash);
       if (args.json) io.stdout.write(`${JSON.stringify(done)}\n`);
       else if (done.length === 0) io.stdout.write('nothing to recover\n');
       for (const r of args.json ? [] : done) {

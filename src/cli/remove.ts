@@ -1,4 +1,4 @@
-import { removePackages } from '../engine/transaction';
+import { removePackages } from '../engine/remove';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
 import { reportOutcome } from './report';

@@ -1,6 +1,6 @@
 import { guarded, guardedIter } from './db-error';
 import type { Statements } from './statements';
-import type { FileInput, FileRow, Owner } from './types';
+import type { FileInput, FileRow, OwnerRow } from './types';
 
 const FILE_COLUMNS = `id, package_id AS packageId, path, type, mode, uid, gid, size, sha256, md5, mtime,
   link_target AS linkTarget, dev_major AS devMajor, dev_minor AS devMinor, conffile, conffile_hash AS conffileHash`;
@@ -87,8 +87,8 @@ export class Files {
   }
 
   /** Every package recording `path` (normally one; more for shared directories). */
-  ownersOf(path: string): Owner[] {
-    return guarded(this.s.file, `look up the owner of ${path}`, () => this.s.get(FILE_SQL.ownersOf).all(path) as Owner[]);
+  ownersOf(path: string): OwnerRow[] {
+    return guarded(this.s.file, `look up the owner of ${path}`, () => this.s.get(FILE_SQL.ownersOf).all(path) as OwnerRow[]);
   }
 
   /**
@@ -96,7 +96,7 @@ export class Files {
    * Empty means no other package has anything under `dir`, so it may go when its last owner leaves. (Whether
    * another package owns `dir` itself is `ownersOf(dir)`.)
    */
-  otherOwnersUnder(dir: string, except: number | readonly number[], limit = 1): Owner[] {
+  otherOwnersUnder(dir: string, except: number | readonly number[], limit = 1): OwnerRow[] {
     const excluded = JSON.stringify(typeof except === 'number' ? [except] : except);
     return guarded(this.s.file, `look up owners under ${dir || '/'}`, () => {
       const range = rangeUnder(dir);
@@ -104,7 +104,7 @@ export class Files {
         range === undefined
           ? this.s.get(FILE_SQL.otherOwnersUnderRoot).all(excluded, limit)
           : this.s.get(FILE_SQL.otherOwnersUnder).all(range[0], range[1], excluded, limit)
-      ) as Owner[];
+      ) as OwnerRow[];
     });
   }
 

@@ -38,7 +38,7 @@ export class Journal {
   constructor(private readonly s: Statements) {}
 
   /** Records the intent to perform a step; returns the step id. */
-  intend(txnId: number, kind: JournalKind, data: JournalData): number {
+  intend(txnId: number, kind: JournalKind, data: object): number {
     return guarded(this.s.file, `journal a ${kind} step of transaction ${txnId}`, () => this.insert(txnId, kind, data));
   }
 
@@ -54,7 +54,7 @@ export class Journal {
   }
 
   /** Marks an intended step done, merging `data` (e.g. the backup handle) into its payload if given. */
-  done(stepId: number, data?: JournalData): void {
+  done(stepId: number, data?: object): void {
     guarded(this.s.file, `journal step ${stepId} as done`, () => this.markDone(stepId, data));
   }
 
@@ -125,12 +125,12 @@ export class Journal {
     );
   }
 
-  private insert(txnId: number, kind: JournalKind, data: JournalData): number {
+  private insert(txnId: number, kind: JournalKind, data: object): number {
     const row = this.s.get(JOURNAL_SQL.intend).get(txnId, kind, JSON.stringify(data), txnId) as { id: number };
     return row.id;
   }
 
-  private markDone(stepId: number, data: JournalData | undefined): void {
+  private markDone(stepId: number, data: object | undefined): void {
     const changes =
       data === undefined
         ? this.s.get(JOURNAL_SQL.done).run(stepId).changes

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fsError, OvermergeError } from '../errors';
+import { OvermergeError } from '../errors';
+import { ensureParentFolderSync } from '../fs/entries';
 import { Db } from './db';
 import { dbError, sqliteCode } from './db-error';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema';
@@ -34,7 +34,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
       hint: 'give --db the path of a file',
     });
   }
-  if (!readonly) makeParent(file);
+  if (!readonly) ensureParentFolderSync(file, 'create the database directory');
   let sql: Database.Database;
   try {
     sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
@@ -66,14 +66,6 @@ function isDirectory(file: string): boolean {
   }
 }
 
-function makeParent(file: string): void {
-  const dir = path.dirname(path.resolve(file));
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw fsError('create the database directory', err, dir);
-  }
-}
 
 /** Reads the header fields; the first read is also where SQLite notices a file that is not a database. */
 function checkIdentity(sql: Database.Database, file: string): void {

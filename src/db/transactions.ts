@@ -1,6 +1,7 @@
 import { expectOne, guarded } from './db-error';
 import type { Statements } from './statements';
-import type { BeginOptions, PackageChange, PackageChangeRow, TxnKind, TxnRow, TxnState } from './types';
+import type { PackageChange } from '../model/package';
+import type { BeginOptions, PackageChangeRow, TxnKind, TxnRow, TxnState } from './types';
 
 const COLUMNS = `id, kind, args, state, started_at AS startedAt, finished_at AS finishedAt,
   backups_kept AS backupsKept, pid, target_txn AS targetTxn, error`;

@@ -1,3 +1,6 @@
+import type { EntryType } from '../model/entry';
+import type { ChangeAction } from '../model/package';
+
 /**
  * The shapes the database hands out and accepts. Paths are root-relative strings (`usr/bin/x`, no leading
  * slash, no `.`/`..` segments, the root itself is ''); callers holding a branded RootPath pass it as is.
@@ -53,9 +56,8 @@ export interface PackageRow {
   txnId: number | null;
 }
 
-export type FileType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
-
-export const FILE_TYPES: readonly FileType[] = ['file', 'directory', 'symlink', 'hardlink', 'fifo', 'char', 'block'];
+/** A row's type is an entry type: the model says what a file can be. */
+export type FileType = EntryType;
 
 export interface FileInput {
   path: string;
@@ -99,8 +101,8 @@ export interface FileRow {
   conffileHash: string | null;
 }
 
-/** One package owning one path. */
-export interface Owner {
+/** One package owning one path, as the files table answers (the model's Owner adds the version). */
+export interface OwnerRow {
   packageId: number;
   name: string;
   architecture: string;
@@ -151,15 +153,7 @@ export interface BeginOptions {
   pid?: number;
 }
 
-export type PackageAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'remove' | 'purge';
-
-export interface PackageChange {
-  name: string;
-  architecture: string;
-  action: PackageAction;
-  oldVersion?: string | null;
-  newVersion?: string | null;
-}
+export type PackageAction = ChangeAction;
 
 export interface PackageChangeRow {
   txnId: number;
@@ -172,24 +166,17 @@ export interface PackageChangeRow {
 }
 
 /**
- * Journal step kinds the engine uses; the column is free text so new kinds need no migration.
- * `(string & {})` keeps editor completion for the known ones while accepting others.
+ * The kind of a journal step: the name a step kind registers under (engine/steps/registry.ts). The column
+ * is free text, so a new kind needs no migration.
  */
-export type JournalKind =
-  | 'move-aside'
-  | 'place'
-  | 'remove'
-  | 'mkdir'
-  | 'rmdir'
-  | 'copy-fallback-copy'
-  | 'copy-fallback-remove'
-  | 'backup'
-  | 'discard'
-  | (string & {});
+export type JournalKind = string;
 
 export type StepState = 'intent' | 'done' | 'undone';
 
-/** A step's payload: paths, backup handles, whatever the step needs to redo or undo itself. JSON only. */
+/**
+ * A step's payload: paths, backup handles, whatever the step needs to undo or finish itself. Plain JSON,
+ * opaque here: its shape is the business of the step kind named beside it (engine/steps/).
+ */
 export type JournalData = Record<string, unknown>;
 
 export interface JournalStep {
@@ -203,7 +190,8 @@ export interface JournalStep {
 
 export interface StepInput {
   kind: JournalKind;
-  data: JournalData;
+  /** Any JSON object; it comes back as JournalData. */
+  data: object;
 }
 
 /** One piece of replaced content a transaction kept in the content-addressed backup store. */

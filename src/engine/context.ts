@@ -4,11 +4,11 @@ import type { Db } from '../db/db';
 import { openDatabase } from '../db/open';
 import { OvermergeError } from '../errors';
 import { BlobStore } from '../fs/blob-store';
+import { ensureFoldersSync } from '../fs/entries';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
+import { ADMIN_DIR } from './admin-dir';
 import { acquireLock, releaseOnExit, type Lock } from './lock';
 
-/** The administrative folder inside the root: lock, default database, staging. */
-export const ADMIN_DIR = 'var/lib/overmerge';
 
 export interface Locations {
   root: Root;
@@ -79,25 +79,13 @@ export async function openForWriting(args: LocationArgs & { lockWait: number }):
 }
 
 function ensureAdminDir(loc: Locations): void {
-  let dir = loc.root.host;
-  for (const part of ADMIN_DIR.split('/')) {
-    dir = path.join(dir, part);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(dir);
-    } catch {
-      fs.mkdirSync(dir, { mode: 0o755 });
-      // Whatever the umask: a package's /var and /var/lib find these existing and leave them as they are.
-      fs.chmodSync(dir, 0o755);
-      continue;
-    }
-    if (!st.isDirectory()) {
-      throw new OvermergeError('E_UNSAFE_PATH', `${dir} is not a directory; refusing to use it as overmerge's admin folder`, {
-        op: 'open root',
-        path: dir,
-      });
-    }
-  }
+  // 0755 whatever the umask: a package's /var and /var/lib find these existing and leave them as they are.
+  ensureFoldersSync(loc.root.host, ADMIN_DIR.split('/'), 0o755, (dir) =>
+    new OvermergeError('E_UNSAFE_PATH', `${dir} is not a directory; refusing to use it as overmerge's admin folder`, {
+      op: 'open root',
+      path: dir,
+    }),
+  );
 }
 
 /** Where `--keep-backups` keeps replaced contents, by hash. */

@@ -1,4 +1,5 @@
-import { promises as fsp, writeFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { writeNote } from '../fs/note-file';
 import { OvermergeError } from '../errors';
 
 /**
@@ -66,8 +67,7 @@ export class CrashPoints {
   /** Writes the count for a sweeping test; called when the command ends. */
   recordCount(): void {
     if (this.countFile === undefined) return;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('node:fs').writeFileSync(this.countFile, String(this.passed));
+    writeNote(this.countFile, String(this.passed));
   }
 }
 
@@ -85,7 +85,7 @@ function pauseOf(at: string | undefined, file: string | undefined): PauseRequest
 }
 
 async function waitForRemoval(file: string): Promise<void> {
-  writeFileSync(file, String(process.pid));
+  writeNote(file, String(process.pid));
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
     try {

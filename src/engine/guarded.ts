@@ -1,8 +1,8 @@
 import { OvermergeError } from '../errors';
-import type { RootPath } from '../fs/rootpath';
-import type { EntryMeta } from '../stage/manifest';
-import type { DiskState, Step } from './model';
-import { displayPath, parentOf } from './pathops';
+import { displayPath, parentOf, type RootPath } from '../fs/rootpath';
+import type { DiskState } from '../model/disk';
+import type { EntryMeta } from '../model/entry';
+import type { PathStep } from './plan-model';
 
 /** Whose changes to the root count as our own: the user overmerge runs as (and root, who can do anything). */
 export interface Principal {
@@ -19,7 +19,7 @@ export interface Principal {
  * others, /tmp say: its final component is never followed.) Folders the plan makes are judged by the
  * owner and mode the package gives them. Pure: disk states come from the probe.
  */
-export function checkGuarded(steps: readonly Step[], disk: ReadonlyMap<RootPath, DiskState>, us: Principal): void {
+export function checkGuarded(steps: readonly PathStep[], disk: ReadonlyMap<RootPath, DiskState>, us: Principal): void {
   const made = new Map<RootPath, EntryMeta>();
   for (const s of steps) if (s.kind === 'mkdir') made.set(s.path, s.meta);
   const verdicts = new Map<RootPath, string | null>();
@@ -53,8 +53,8 @@ function whoElseMayChange(uid: number, gid: number, mode: number, us: Principal)
   return null;
 }
 
-function unguarded(s: Step, folder: RootPath, who: string): OvermergeError {
-  const what = s.kind === 'remove' ? 'remove' : 'write';
+function unguarded(s: PathStep, folder: RootPath, who: string): OvermergeError {
+  const what = s.kind === 'remove' || s.kind === 'rmdir' ? 'remove' : 'write';
   return new OvermergeError(
     'E_UNSAFE_PATH',
     `refusing to ${what} '${displayPath(s.path)}': ${who} may change folder '${displayPath(folder)}' above it, and could swap a folder on the way for a symlink while overmerge works`,

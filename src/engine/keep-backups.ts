@@ -5,7 +5,8 @@ import { fsError } from '../errors';
 import type { BlobStore } from '../fs/blob-store';
 import { backupState, type BackupHandle } from '../fs/move-aside';
 import { rootPathFromHost, type Root, type RootPath } from '../fs/rootpath';
-import type { DiskState, InstalledFile, InstalledPackage } from './model';
+import type { DiskState } from '../model/disk';
+import type { InstalledFile, InstalledPackage } from '../model/package';
 
 /**
  * With `--keep-backups`, what a committed transaction replaced or removed goes into the content-addressed
@@ -48,7 +49,7 @@ export interface SnapshotFile extends InstalledFile {
 }
 
 /** A package's rows as the snapshot JSON of a transaction that keeps its backups. */
-export function snapshotJson(pkg: InstalledPackage, disk: Map<RootPath, DiskState>): string {
+export function snapshotJson(pkg: InstalledPackage, disk: ReadonlyMap<RootPath, DiskState>): string {
   const files = pkg.files.map((f): SnapshotFile => {
     const d = disk.get(f.path);
     if (f.type !== 'file' || d?.type !== 'file' || d.mode === undefined || d.uid === undefined || d.gid === undefined || d.mtimeNs === undefined) return f;

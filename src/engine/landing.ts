@@ -1,9 +1,9 @@
 import { OvermergeError } from '../errors';
-import type { RootPath } from '../fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../stage/manifest';
-import { ADMIN_DIR } from './context';
-import type { DiskState, PlanInput } from './model';
-import { displayPath, parentOf } from './pathops';
+import { displayPath, parentOf, type RootPath } from '../fs/rootpath';
+import type { DiskState } from '../model/disk';
+import type { ManifestEntry, StagedPackage } from '../model/entry';
+import { ADMIN_DIR } from './admin-dir';
+import type { PlanInput } from './plan-model';
 
 /**
  * Checks, before the plan, where the transaction's members land after the root's directory symlinks were

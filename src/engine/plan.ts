@@ -1,22 +1,12 @@
 import { compareVersions } from '../control/version';
 import { OvermergeError } from '../errors';
-import type { RootPath } from '../fs/rootpath';
-import type { EntryMeta, ManifestEntry, StagedPackage } from '../stage/manifest';
-import type {
-  Aside,
-  ChangeAction,
-  DiskState,
-  InstallRequest,
-  InstalledFile,
-  InstalledPackage,
-  Owner,
-  PackageRef,
-  Plan,
-  PlanInput,
-  RemoveRequest,
-  Step,
-} from './model';
-import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuffix } from './pathops';
+import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuffix, type RootPath } from '../fs/rootpath';
+import { ABSENT, type DiskState } from '../model/disk';
+import type { EntryMeta, ManifestEntry, StagedPackage } from '../model/entry';
+import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
+import type { InstallRequest, PathStep, Plan, PlanInput, RemoveRequest } from './plan-model';
+import type { Aside } from './steps/aside';
+import type { MkdirStep } from './steps/mkdir';
 
 /**
  * Turns "what the archives ship" × "what the database and the root hold" into an ordered list of filesystem
@@ -31,13 +21,11 @@ export function plan(input: PlanInput): Plan {
   return new Planner(input).run();
 }
 
-const ABSENT: DiskState = { type: 'absent' };
-
 const keyOf = (p: PackageRef): string => `${p.name}:${p.architecture}`;
 
 class Planner {
-  private readonly dirSteps: Step[] = [];
-  private readonly placeSteps: Step[] = [];
+  private readonly dirSteps: MkdirStep[] = [];
+  private readonly placeSteps: PathStep[] = [];
   private readonly removals = new Set<RootPath>();
   /** Non-directory paths claimed by a package installed in this transaction (resolved path → package). */
   private readonly claimed = new Map<RootPath, StagedPackage>();
@@ -143,7 +131,8 @@ class Planner {
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
       landed.add(at);
-      const row = rowFor(entry, at);
+      const given = req.rows?.get(entry.path);
+      const row = given ? { ...given, path: at } : rowFor(entry, at);
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
       else this.planNonDirectory(req, entry, at, oldByPath.get(at), row);
@@ -193,8 +182,8 @@ class Planner {
   ): void {
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
-    // A rollback keeps no content for a file its transaction never replaced: the root still has it.
-    if (entry.restore && entry.type === 'file' && entry.staged === undefined && d.type === 'file') return;
+    // Taken as the root holds it (checkContent refuses the plan if it is missing).
+    if (entry.claimsExisting && d.type === 'file') return;
     if (d.type === 'directory') {
       // dpkg never replaces a directory with a symlink: it keeps the directory.
       if (entry.type === 'symlink') {
@@ -311,7 +300,7 @@ class Planner {
       const old = withSuffix(at, '.dpkg-old');
       const oldDisk = this.disk(old);
       const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
-      this.placeSteps.push({ kind: 'place', path: old, entry: keep, aside: oldDisk.type === 'absent' ? 'none' : 'link', linkTo: at });
+      this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: oldDisk.type === 'absent' ? 'none' : 'link', linkTo: at });
       this.placeSteps.push(placeStep(noLinks, entry, at, 'link'));
       this.result.bytes += entry.size;
       this.result.notices.push(`${staged.name}: installing new version of config file ${displayPath(at)} (old one kept as ${displayPath(old)})`);
@@ -362,11 +351,11 @@ class Planner {
    * Removal steps, children first. A path another package still owns stays; a directory stays while
    * anything not being removed lies beneath it (another package's file, a local file).
    */
-  private orderedRemovals(): Step[] {
+  private orderedRemovals(): PathStep[] {
     const gone = new Set(this.goneWithParent);
     const candidates = [...this.removals].filter((p) => !gone.has(p)).sort(compareDeepFirst);
     const removed = new Set<RootPath>();
-    const steps: Step[] = [];
+    const steps: PathStep[] = [];
     for (const p of candidates) {
       const d = this.disk(p);
       if (d.type === 'absent') continue;
@@ -379,7 +368,7 @@ class Planner {
         }
       }
       removed.add(p);
-      steps.push({ kind: 'remove', path: p, directory: d.type === 'directory' });
+      steps.push(d.type === 'directory' ? { kind: 'rmdir', path: p } : { kind: 'remove', path: p });
     }
     return steps;
   }
@@ -401,16 +390,16 @@ function aliasConflict(staged: StagedPackage, first: RootPath, second: RootPath,
   );
 }
 
-function placeStep(resolved: Map<RootPath, RootPath>, entry: ManifestEntry, at: RootPath, aside: Aside): Step {
+function placeStep(resolved: Map<RootPath, RootPath>, entry: ManifestEntry, at: RootPath, aside: Aside): PathStep {
+  if (entry.type === 'file') return { kind: 'place-file', path: at, entry, aside };
   if (entry.type === 'hardlink' && entry.linkTo !== undefined) {
     const linkTo = resolved.get(entry.linkTo) ?? entry.linkTo;
-    return { kind: 'place', path: at, entry, aside, linkTo };
+    return { kind: 'place-special', path: at, entry, aside, linkTo };
   }
-  return { kind: 'place', path: at, entry, aside };
+  return { kind: 'place-special', path: at, entry, aside };
 }
 
 function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
-  if (entry.restore) return { ...entry.restore, path: at };
   // Paths are recorded where they landed (after following the root's directory symlinks), so ownership
   // and conflicts are judged on real locations, not on aliases.
   return {
@@ -471,9 +460,6 @@ function unchanged(oldRow: InstalledFile, entry: ManifestEntry, d: DiskState, li
   return false; // fifos and devices are cheap to recreate and rare
 }
 
-function refOf(p: PackageRef): PackageRef {
-  return { name: p.name, architecture: p.architecture, version: p.version };
-}
 
 function changeAction(old: InstalledPackage | undefined, version: string): ChangeAction {
   if (!old || old.status === 'config-files') return 'install';

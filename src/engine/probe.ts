@@ -5,20 +5,11 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db';
 import type { FileRow, PackageRow } from '../db/types';
 import { errnoOf, fsError } from '../errors';
-import {
-  hostPath,
-  joinRootPath,
-  resolveInRoot,
-  resolveParentInRoot,
-  type Root,
-  type RootPath,
-} from '../fs/rootpath';
-import type { StagedPackage } from '../stage/manifest';
-import type { DiskState, InstalledFile, InstalledPackage, Owner } from './model';
-import { parentOf, withSuffix } from './pathops';
-
-/** One shared state for every absent path: absent is most paths of a fresh install, and never gains details. */
-const ABSENT: DiskState = Object.freeze({ type: 'absent' });
+import { ancestorsOf, baseName, hostPath, joinRootPath, parentOf, recordedRootPath, withSuffix, type Root, type RootPath } from '../fs/rootpath';
+import { resolveInRoot, resolveParentInRoot } from '../fs/resolve-in-root';
+import { ABSENT, type DiskState } from '../model/disk';
+import type { StagedPackage } from '../model/entry';
+import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
 
 /**
  * Gathers, with reads only, every fact the planner needs about the root and the database: where each
@@ -42,7 +33,7 @@ export class Probe {
   private readonly realParents = new Map<RootPath, boolean>();
 
   constructor(
-    private readonly root: Root,
+    readonly root: Root,
     private readonly db: Db,
   ) {}
 
@@ -61,10 +52,9 @@ export class Probe {
         childrenGo.set(e.path, e.path);
         continue;
       }
-      const slash = e.path.lastIndexOf('/');
-      const parent = (slash < 0 ? '' : e.path.slice(0, slash)) as RootPath;
+      const parent = parentOf(e.path);
       const base = childrenGo.get(parent) ?? (await this.resolveParentOnDisk(parent));
-      const at = base === parent ? e.path : joinRootPath(base, e.path.slice(slash + 1));
+      const at = base === parent ? e.path : joinRootPath(base, baseName(e.path));
       if (at !== e.path) out.set(e.path, at);
       if (e.type === 'directory') {
         const d = await this.look(at);
@@ -138,9 +128,7 @@ export class Probe {
 
   private beneathReplaced(p: RootPath): boolean {
     if (this.replacedByDir.size === 0) return false;
-    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
-      if (this.replacedByDir.has(p.slice(0, i) as RootPath)) return true;
-    }
+    for (const a of ancestorsOf(p)) if (this.replacedByDir.has(a)) return true;
     return false;
   }
 
@@ -198,8 +186,7 @@ export class Probe {
   private async listBeneath(dir: RootPath): Promise<RootPath[]> {
     const out: RootPath[] = [];
     const queue: RootPath[] = [dir];
-    while (queue.length > 0) {
-      const d = queue.shift() as RootPath;
+    for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
       const entries = await fsp.readdir(hostPath(this.root, d), { withFileTypes: true }).catch((err: unknown) => {
         throw fsError('list', err, hostPath(this.root, d));
       });
@@ -241,7 +228,7 @@ export function conffileCompanions(p: RootPath): RootPath[] {
 
 export function toInstalledFile(f: FileRow): InstalledFile {
   return {
-    path: f.path as RootPath,
+    path: recordedRootPath(f.path),
     type: f.type,
     mode: f.mode,
     uid: f.uid,

@@ -1,8 +1,9 @@
 import type { Writer } from './context';
-import type { CrashPoints } from './crash';
-import { finishJournal, undoJournal } from './execute';
-import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { blobStore } from './context';
+import type { CrashPoints } from './crash';
+import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
+import { finishJournal, undoJournal } from './phases/execute';
+import type { StepRegistry } from './steps/registry';
 
 export interface Recovered {
   txnId: number;
@@ -17,11 +18,11 @@ export interface Recovered {
  * has its backups and temporaries let go of (the root is exactly as after it). Every step is idempotent,
  * so a crash during recovery is recovered by the next run.
  */
-export async function recoverAll(w: Writer, crash: CrashPoints): Promise<Recovered[]> {
+export async function recoverAll(w: Writer, steps: StepRegistry, crash: CrashPoints): Promise<Recovered[]> {
   const { db, loc } = w;
   const out: Recovered[] = [];
   for (const t of db.txns.open()) {
-    await undoJournal(db, t.id, crash);
+    await undoJournal(db, t.id, steps, crash);
     db.transaction(() => {
       db.journal.clear(t.id);
       db.txns.finish(t.id, 'recovered-old', 'interrupted; undone by recover');
@@ -30,7 +31,7 @@ export async function recoverAll(w: Writer, crash: CrashPoints): Promise<Recover
     out.push({ txnId: t.id, kind: t.kind, outcome: 'old' });
   }
   for (const t of db.txns.unfinished()) {
-    await finishJournal(db, t.id, crash, t.backupsKept ? new BackupKeeper(db, t.id, loc.root, blobStore(loc)) : undefined);
+    await finishJournal(db, t.id, steps, crash, t.backupsKept ? new BackupKeeper(db, t.id, loc.root, blobStore(loc)) : undefined);
     out.push({ txnId: t.id, kind: t.kind, outcome: 'new' });
   }
   await collectOrphanBlobs(db, blobStore(loc));

@@ -1,26 +1,29 @@
-import { promises as fsp, constants as C } from 'node:fs';
 import * as path from 'node:path';
 import { singleParagraph } from '../archive/deb';
 import type { Db } from '../db/db';
 import type { TxnRow } from '../db/types';
-import { OvermergeError, fsError } from '../errors';
-import { applyMeta } from '../fs/entries';
-import { TimesBatch } from '../fs/metadata';
+import { OvermergeError } from '../errors';
 import type { BlobStore } from '../fs/blob-store';
-import type { RootPath } from '../fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../stage/manifest';
+import { applyMeta, makePrivateDirectory } from '../fs/entries';
+import { TimesBatch } from '../fs/metadata';
+import { recordedRootPath, type RootPath } from '../fs/rootpath';
+import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { InstalledFile, InstalledPackage } from '../model/package';
+import { releaseBackupRows, removeBlobs } from './backup-retention';
 import type { Writer } from './context';
-import type { InstalledFile, InstalledPackage, InstallRequest, RemoveRequest } from './model';
 import { blobStore } from './context';
-import { releaseBackupRows, removeBlobs, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 import type { SnapshotFile } from './keep-backups';
+import type { InstallRequest, RemoveRequest } from './plan-model';
 import { md5Of } from './probe';
+import { runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
  * `rollback [TXN]`: undoes a committed transaction that kept its backups, as a transaction of its own.
- * Each package goes back to the rows it had before (a synthetic "archive" staged from the backup store),
- * packages the transaction brought in are purged, and the `.dpkg-dist`/`.dpkg-old` files it made go.
- * The planner does the rest exactly as for an install, so a rollback is as safe as one.
+ * Each package goes back to the rows it had before: its snapshot is staged like an archive, with the
+ * contents from the backup store, and the request asks the planner to record the snapshot's rows as they
+ * were. Files the transaction never replaced have no content kept: their entries claim the file the root
+ * still holds. Packages the transaction brought in are purged, and the `.dpkg-dist`/`.dpkg-old` files it
+ * made go. The planner does the rest exactly as for an install, so a rollback is as safe as one.
  */
 export async function rollbackTransaction(w: Writer, requested: number | undefined, opts: TxnOptions): Promise<TxnOutcome & { target: number }> {
   const { db } = w;
@@ -30,14 +33,13 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
   const blobs = new Map<string, string>();
   for (const b of db.backups.ofTxn(target.id)) blobs.set(b.path, b.sha256);
   const snapshots = db.snapshots.list(target.id);
-  const extras = db.snapshots.extras(target.id) as RootPath[];
+  const extras = db.snapshots.extras(target.id).map(recordedRootPath);
   let orphans: string[] = [];
-  const outcome = await runTransaction(
-    w,
-    'rollback',
-    [String(target.id)],
-    { ...opts, keepBackups: false },
-    async (probe, stagingDir) => {
+  const outcome = await runTransaction(w, { ...opts, keepBackups: false }, {
+    kind: 'rollback',
+    args: [String(target.id)],
+    targetTxn: target.id,
+    prepare: async (probe, stagingDir) => {
       const installs: InstallRequest[] = [];
       const removals: RemoveRequest[] = [];
       for (let i = 0; i < snapshots.length; i++) {
@@ -49,25 +51,21 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
         }
         const before = JSON.parse(snap.before) as InstalledPackage;
         const dir = path.join(stagingDir, String(i));
-        await fsp.mkdir(dir, { mode: 0o700 });
+        await makePrivateDirectory(dir, 'create staging folder');
         const staged = await stageSnapshot(before, dir, blobs, store, opts.asRoot);
-        installs.push({ staged, resolved: await probe.resolveAll(staged), old: current, status: before.status });
+        const rows = new Map<RootPath, InstalledFile>(before.files.map((f) => [f.path, rowOf(f as SnapshotFile)]));
+        installs.push({ staged, resolved: await probe.resolveAll(staged), old: current, status: before.status, rows });
       }
-      return {
-        installs,
-        removals,
-        extraRemovals: extras,
-        // Letting go of the target's backups is part of the commit: once rolled back, nothing may be
-        // left that says it can be rolled back (again); only the unreferenced blobs go after the clean-up.
-        onCommit: () => {
-          db.txns.markState(target.id, 'rolled-back');
-          orphans = releaseBackupRows(db, target.id);
-        },
-        afterFinish: () => removeBlobs(store, orphans),
-      };
+      return { installs, removals, extraRemovals: extras };
     },
-    target.id,
-  );
+    // Letting go of the target's backups is part of the commit: once rolled back, nothing may be left
+    // that says it can be rolled back (again); only the unreferenced blobs go after the clean-up.
+    commitAlso: () => {
+      db.txns.markState(target.id, 'rolled-back');
+      orphans = releaseBackupRows(db, target.id);
+    },
+    afterFinish: () => removeBlobs(store, orphans),
+  });
   return { ...outcome, target: target.id };
 }
 
@@ -109,7 +107,16 @@ function checkUnchangedSince(db: Db, t: TxnRow): void {
   }
 }
 
-/** Builds a staged package from a snapshot: file contents come from the backup store. */
+/** A snapshot row as the database records it (without how the root held the file). */
+function rowOf({ onDisk, ...row }: SnapshotFile): InstalledFile {
+  void onDisk;
+  return row;
+}
+
+/**
+ * Stages a snapshot like an archive: its entries are placed as plain files (no conffile rules: the
+ * snapshot is exactly what was there), with contents from the backup store where they were kept.
+ */
 async function stageSnapshot(
   before: InstalledPackage,
   dir: string,
@@ -123,8 +130,9 @@ async function stageSnapshot(
   const times = new TimesBatch();
   let n = 0;
   for (const { onDisk, ...f } of order(before.files as SnapshotFile[])) {
+    const p = recordedRootPath(f.path);
     const e: ManifestEntry = {
-      path: f.path,
+      path: p,
       type: f.type,
       mode: f.mode,
       uid: f.uid,
@@ -134,18 +142,17 @@ async function stageSnapshot(
       sha256: f.sha256,
       md5: f.md5,
       target: f.type === 'symlink' ? f.target : undefined,
-      linkTo: f.type === 'hardlink' ? (f.target as RootPath) : undefined,
+      linkTo: f.type === 'hardlink' && f.target !== undefined ? recordedRootPath(f.target) : undefined,
       devmajor: f.devmajor,
       devminor: f.devminor,
       conffile: false,
-      restore: f,
     };
     const sha = f.type === 'file' ? blobs.get(f.path) : undefined;
-    if (sha !== undefined) {
+    if (f.type === 'file' && sha === undefined) {
+      e.claimsExisting = true;
+    } else if (sha !== undefined) {
       e.staged = path.join(dir, String(n++));
-      await fsp.copyFile(store.pathOf(sha), e.staged, C.COPYFILE_EXCL | C.COPYFILE_FICLONE).catch((err: unknown) => {
-        throw fsError('stage backup of', err, store.pathOf(sha), e.staged);
-      });
+      await store.copyOut(sha, e.staged);
       // The file as the root held it (an edited conffile's own mtime and mode); the row stays the package's.
       await applyMeta(e.staged, onDisk ? { ...onDisk, mtime: f.mtime } : f, asRoot, false);
       if (onDisk) times.addNs(e.staged, BigInt(onDisk.mtimeNs), BigInt(onDisk.mtimeNs));

@@ -1,9 +1,8 @@
 import { promises as fsp } from 'node:fs';
-import { readDebControl, readDebData, type DebControl } from '../archive/deb';
-import type { TxnKind } from '../db/types';
+import { readDebData, type DebControl } from '../archive/deb';
 import { OvermergeError } from '../errors';
 import type { PlaceMode } from '../fs/place';
-import type { Plan } from './model';
+import type { Plan } from './plan-model';
 import { printable } from '../control/printable';
 
 /**
@@ -34,36 +33,37 @@ export async function freeSpace(rootHost: string): Promise<number | undefined> {
 }
 
 /** Refuses before staging anything when the archives declare more than the root has room for. */
-export async function checkInstalledSize(rootHost: string, archives: string[], limits: Array<number | undefined>): Promise<void> {
-  const declared = limits.reduce<number>((sum, l) => sum + (l === undefined ? 0 : l - 1024 * 1024), 0);
+export async function checkInstalledSize(rootHost: string, archives: ReadonlyArray<{ path: string; limit?: number }>): Promise<void> {
+  const declared = archives.reduce<number>((sum, a) => sum + (a.limit === undefined ? 0 : a.limit - 1024 * 1024), 0);
   const st = await fsp.statfs(rootHost).catch(() => undefined);
   if (!st) return;
   const free = Number(st.bavail) * Number(st.bsize);
   if (declared > free) {
     throw new OvermergeError(
       'E_NO_SPACE',
-      `not enough space in ${rootHost} for ${archives.length === 1 ? archives[0] : `${archives.length} archives`}: Installed-Size says ${formatBytes(declared)}, ${formatBytes(free)} free; nothing was changed`,
+      `not enough space in ${rootHost} for ${archives.length === 1 ? archives[0].path : `${archives.length} archives`}: Installed-Size says ${formatBytes(declared)}, ${formatBytes(free)} free; nothing was changed`,
       { op: 'check space', path: rootHost },
     );
   }
 }
 
-/** Out of space: after the roll-back, say how much the transaction needed and how much there is. */
-export async function explainNoSpace(err: OvermergeError, rootHost: string, args: string[], kind: TxnKind): Promise<OvermergeError> {
+/**
+ * Out of space: after the roll-back, say how much the transaction needed and how much there is. `archives`
+ * are what an install read (their control parts); a removal has none.
+ */
+export async function explainNoSpace(err: OvermergeError, rootHost: string, archives: readonly DebControl[]): Promise<OvermergeError> {
   let declared = 0;
-  if (kind === 'install') {
-    for (const a of args) {
-      const kib = Number((await readDebControl(a).catch(() => undefined))?.fields.get('Installed-Size') ?? 0);
-      if (Number.isFinite(kib)) declared += kib * 1024;
-    }
+  for (const a of archives) {
+    const kib = Number(a.fields.get('Installed-Size') ?? 0);
+    if (Number.isFinite(kib)) declared += kib * 1024;
   }
   const st = await fsp.statfs(rootHost).catch(() => undefined);
   const free = st ? Number(st.bavail) * Number(st.bsize) : undefined;
   let needs = declared > 0 ? `; the packages need about ${formatBytes(declared)} (Installed-Size)` : '';
-  if (kind === 'install') {
+  if (archives.length > 0) {
     // Installed-Size can be wrong (it is what let the install start): the files themselves tell.
     const cap = Math.max(declared, free ?? 0) * 2 + 64 * 1024 * 1024;
-    const files = await payloadBytes(args, cap);
+    const files = await payloadBytes(archives.map((a) => a.path), cap);
     if (files !== undefined && files.bytes > declared) {
       const amount = `${files.more ? 'more than ' : ''}${formatBytes(files.bytes)}`;
       needs = `; the packages' files need ${amount}${declared > 0 ? ` (their Installed-Size says ${formatBytes(declared)})` : ''}`;

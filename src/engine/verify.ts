@@ -2,8 +2,7 @@ import { promises as fsp } from 'node:fs';
 import type { Db } from '../db/db';
 import type { FileRow, PackageRow } from '../db/types';
 import { errnoOf, fsError } from '../errors';
-import { hostPath, type Root, type RootPath } from '../fs/rootpath';
-import { displayPath } from './pathops';
+import { displayPath, hostPath, type Root, type RootPath } from '../fs/rootpath';
 import { md5Of } from './probe';
 
 /** One line of `verify`: dpkg's rpm-like format, `??5?????? c /etc/x` or `missing     /usr/bin/x`. */

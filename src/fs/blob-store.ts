@@ -41,6 +41,13 @@ export class BlobStore {
     return { sha256, size };
   }
 
+  /** Copies a blob out to `dest`, a name that must not exist yet (a reflink where the filesystem has them). */
+  async copyOut(sha256: string, dest: string): Promise<void> {
+    await fsp.copyFile(this.pathOf(sha256), dest, C.COPYFILE_EXCL | C.COPYFILE_FICLONE).catch((err: unknown) => {
+      throw fsError('stage backup of', err, this.pathOf(sha256), dest);
+    });
+  }
+
   async has(sha256: string): Promise<boolean> {
     return present(this.pathOf(sha256));
   }

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
-import { constants as C, lstatSync, promises as fsp, rmdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, constants as C, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { errnoOf, fsError, OvermergeError } from '../errors';
+import { step, type StepHooks } from './steps';
 
 const execFileP = promisify(execFile);
 
@@ -67,6 +69,53 @@ export async function applyMeta(p: string, m: Meta, asRoot: boolean, isSymlink: 
   }
 }
 
+/**
+ * A folder only its owner may enter (staging, overmerge's own temporaries): made new, or with `parents`
+ * also its missing parents (an existing one is kept as it is).
+ */
+export async function makePrivateDirectory(p: string, op: string, opts: { parents?: boolean } = {}): Promise<void> {
+  try {
+    await fsp.mkdir(p, { mode: 0o700, recursive: opts.parents ?? false });
+  } catch (err) {
+    throw fsError(op, err, p);
+  }
+}
+
+/**
+ * The folders `parts` beneath `base`, each made with `mode` if missing (whatever the umask), refusing any
+ * that is not a folder — a symlink planted there would lead the caller's later writes out of `base`.
+ * Returns the innermost. Synchronous: a few calls when a root is opened.
+ */
+export function ensureFoldersSync(base: string, parts: readonly string[], mode: number, refuse: (dir: string) => Error): string {
+  let dir = base;
+  for (const part of parts) {
+    dir = path.join(dir, part);
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(dir, { throwIfNoEntry: false });
+      if (st === undefined) {
+        mkdirSync(dir, { mode });
+        chmodSync(dir, mode);
+        continue;
+      }
+    } catch (err) {
+      throw fsError('create folder', err, dir);
+    }
+    if (!st.isDirectory()) throw refuse(dir);
+  }
+  return dir;
+}
+
+/** The folder of a file the user named (a database), with any missing parents; an existing one is kept. */
+export function ensureParentFolderSync(file: string, op: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw fsError(op, err, dir);
+  }
+}
+
 export async function makeDirectory(p: string, m: Meta, asRoot: boolean): Promise<void> {
   try {
     await fsp.mkdir(p, { mode: 0o700 });
@@ -82,25 +131,6 @@ export async function renameOver(from: string, to: string): Promise<void> {
     await fsp.rename(from, to);
   } catch (err) {
     throw fsError('rename', err, from, to);
-  }
-}
-
-/** Keeps the old file reachable as `backup` while the target itself stays in place (link(2), no copy). */
-export async function linkBackup(target: string, backup: string): Promise<void> {
-  try {
-    await fsp.link(target, backup);
-  } catch (err) {
-    throw fsError('keep a backup of', err, target, backup);
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return false;
-    throw fsError('inspect', err, p);
   }
 }
 
@@ -192,11 +222,40 @@ function removeOne(p: string, directory: boolean): void {
   }
 }
 
-/** Opens for writing a name that must not exist yet, refusing to follow a symlink planted there. */
-export async function createExclusive(p: string, mode = 0o600): Promise<fsp.FileHandle> {
+/**
+ * Depth-first removal with a step per entry, in name order, so a crash can be injected halfway through
+ * the removal of a moved-aside original (the state dpkg found unrecoverable) at the same entry every time.
+ * Never follows symlinks.
+ */
+export async function removeTreeStepwise(p: string, hooks: StepHooks | undefined, known?: BigIntStats): Promise<void> {
+  const st = known ?? (await lstatOrNull(p));
+  if (!st) return;
+  if (st.isDirectory()) {
+    let names: string[];
+    try {
+      names = (await fsp.readdir(p)).sort();
+    } catch (err) {
+      throw fsError('read directory', err, p);
+    }
+    for (const name of names) await removeTreeStepwise(path.join(p, name), hooks);
+    await step(hooks, 'remove:entry', { path: p });
+    try {
+      await fsp.rmdir(p);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw fsError('remove directory', err, p);
+    }
+    return;
+  }
+  await step(hooks, 'remove:entry', { path: p });
+  await unlinkIfPresent(p);
+}
+
+/** lstat that answers null for a path that is not there (a missing parent included). */
+export async function lstatOrNull(p: string): Promise<BigIntStats | null> {
   try {
-    return await fsp.open(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+    return await fsp.lstat(p, { bigint: true });
   } catch (err) {
-    throw fsError('create', err, p);
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return null;
+    throw fsError('stat', err, p);
   }
 }

@@ -2,7 +2,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyTree } from './copytree';
-import { removeTree as removeOwnTree } from './entries';
+import { lstatOrNull, removeTree as removeOwnTree, removeTreeStepwise, unlinkIfPresent } from './entries';
 import { sameEntry, sameInode } from './metadata';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, syncFilesystem, fsyncDir, fsyncFile, type SyncBatch } from './sync';
@@ -143,7 +143,7 @@ async function copyFallback(h: BackupHandle, st: BigIntStats, opts: MoveAsideOpt
   await fsyncDir(dir);
   if (h.keepOriginal) return;
   await step(opts.hooks, 'remove:start', { path: h.original });
-  await removeTree(h.original, opts.hooks, st);
+  await removeTreeStepwise(h.original, opts.hooks, st);
   await fsyncDir(dir);
   await step(opts.hooks, 'remove:done', { path: h.original });
   await rename(h.pending, h.backup, 'move aside');
@@ -262,7 +262,7 @@ async function restoreSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
     // The copy is whole; what is left at the original path may be a partly removed original.
     if (await lstatOrNull(h.original)) {
       await step(opts.hooks, 'restore:clear-original', { path: h.original });
-      await removeTree(h.original, opts.hooks);
+      await removeTreeStepwise(h.original, opts.hooks);
     }
     await step(opts.hooks, 'restore:rename', { path: h.original });
     await rename(h.pending, h.original, 'restore');
@@ -280,7 +280,7 @@ async function restoreFromBackup(h: BackupHandle, opts: RecoverOptions): Promise
   // A hard-link backup of a file never replaced: rename(2) between two links of one inode does nothing.
   if (bst && ost && (sameInode(bst, ost) || (await sameLinkOnOverlay(h, bst, ost)))) {
     await step(opts.hooks, 'restore:unlink-link', { path: h.backup });
-    await unlinkIfExists(h.backup);
+    await unlinkIfPresent(h.backup);
     return;
   }
   await step(opts.hooks, 'restore:rename', { path: h.original });
@@ -339,7 +339,7 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   } else if (found === 'removing') {
     if (await lstatOrNull(h.original)) {
       await step(opts.hooks, 'discard:clear-original', { path: h.original });
-      await removeTree(h.original, opts.hooks);
+      await removeTreeStepwise(h.original, opts.hooks);
       await fsyncDir(dir);
     }
     await step(opts.hooks, 'discard:trash', { path: h.trash });
@@ -360,55 +360,10 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   return found;
 }
 
-/**
- * Depth-first removal with a step per entry, so a crash can be injected halfway through the removal of
- * an original (the state dpkg found unrecoverable). Never follows symlinks.
- */
-async function removeTree(p: string, hooks: StepHooks | undefined, known?: BigIntStats): Promise<void> {
-  const st = known ?? (await lstatOrNull(p));
-  if (!st) return;
-  if (st.isDirectory()) {
-    let names: string[];
-    try {
-      names = (await fsp.readdir(p)).sort();
-    } catch (err) {
-      throw fsError('read directory', err, p);
-    }
-    for (const name of names) await removeTree(path.join(p, name), hooks);
-    await step(hooks, 'remove:entry', { path: p });
-    try {
-      await fsp.rmdir(p);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw fsError('remove directory', err, p);
-    }
-    return;
-  }
-  await step(hooks, 'remove:entry', { path: p });
-  await unlinkIfExists(p);
-}
-
-
-async function unlinkIfExists(p: string): Promise<void> {
-  try {
-    await fsp.unlink(p);
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw fsError('remove', err, p);
-  }
-}
-
 async function rename(from: string, to: string, op: string): Promise<void> {
   try {
     await fsp.rename(from, to);
   } catch (err) {
     throw fsError(op, err, from, to);
-  }
-}
-
-export async function lstatOrNull(p: string): Promise<BigIntStats | null> {
-  try {
-    return await fsp.lstat(p, { bigint: true });
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return null;
-    throw fsError('stat', err, p);
   }
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyEntry } from './copytree';
 import { applyOwnerModeXattrs, TimesBatch } from './metadata';
-import { lstatOrNull } from './move-aside';
+import { lstatOrNull } from './entries';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, durableFile, type SyncBatch } from './sync';
 import { assertHostPath, newTempId, tempSibling } from './tempname';

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import { constants as fsc } from 'node:fs';
 import * as path from 'node:path';
-import { readDebControl, readDebData } from '../archive/deb';
+import { readDebData, type DebControl } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
+import { NewFile } from '../fs/new-file';
 import { hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, type RootPath } from '../fs/rootpath';
-import type { ManifestEntry, StagedPackage } from './manifest';
+import type { ManifestEntry, StagedPackage } from '../model/entry';
 import { parseConffiles } from './conffiles';
 
 export interface StageOptions {
@@ -31,12 +30,11 @@ export const DEFAULT_MAX_MEMBERS = 250_000;
 
 /**
  * Streams one archive's data.tar into `dir` (a fresh, empty folder of the staging area) and returns its
- * manifest. Regular files are written under flat numbered names (never under the member's path, so no
+ * manifest; `control` is the archive's control part, read (and checked) before. Regular files are written under flat numbered names (never under the member's path, so no
  * member can steer a write through a symlink), hashed on the way, and given the archive's owner, mode and
  * mtime, so that every placement mode yields the right metadata. Nothing is written outside `dir`.
  */
-export async function stageArchive(archive: string, dir: string, opts: StageOptions): Promise<StagedPackage> {
-  const control = await readDebControl(archive);
+export async function stageArchive(archive: string, control: DebControl, dir: string, opts: StageOptions): Promise<StagedPackage> {
   const fields = control.fields;
   const conffiles = parseConffiles(archive, control.files.get('conffiles'));
   const conffileSet = new Set<RootPath>(conffiles);
@@ -313,23 +311,15 @@ function memberDisplayName(bytes: Buffer, isUtf8: boolean): string {
 const WRITE_PIECE = 1 << 20;
 
 /**
- * Writes one staged file with the archive's owner, mode and mtime, hashing it on the way. The calls on
- * the file are synchronous on purpose: decompressors hand out chunks of a few KiB, and an awaited
- * thread-pool round trip per chunk and per metadata call (open, write, chown, chmod, utimes, close)
- * cost about a quarter of staging's time on Debian's required set, while each call itself takes
- * microseconds on the page cache. The decompressor keeps working on its own threads meanwhile.
+ * Writes one staged file with the archive's owner, mode and mtime, hashing it on the way. The file's
+ * calls are synchronous (NewFile says why); the decompressor keeps working on its own threads meanwhile.
  */
 async function writeStaged(file: string, body: AsyncIterable<Buffer>, e: ManifestEntry, asRoot: boolean): Promise<{ sha256: string; md5: string; size: number }> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   let size = 0;
-  let fd: number;
-  try {
-    // A fresh name, never followed: staging holds only what we create here.
-    fd = fs.openSync(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-  } catch (err) {
-    throw fsError('create staged file', err, file);
-  }
+  // A fresh name, never followed: staging holds only what we create here.
+  const out = NewFile.create(file);
   try {
     let held: Buffer[] = [];
     let heldBytes = 0;
@@ -340,51 +330,18 @@ async function writeStaged(file: string, body: AsyncIterable<Buffer>, e: Manifes
       held.push(chunk);
       heldBytes += chunk.length;
       if (heldBytes >= WRITE_PIECE) {
-        writeAll(fd, held, file);
+        out.write(held);
         held = [];
         heldBytes = 0;
       }
     }
-    writeAll(fd, held, file);
-    setMeta(fd, e, asRoot, file);
+    out.write(held);
+    out.setMeta(e, asRoot);
   } catch (err) {
     if (err instanceof OvermergeError) throw err;
     throw fsError('write staged file', err, file);
   } finally {
-    fs.closeSync(fd);
+    out.close();
   }
   return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
-}
-
-/** writev until every byte is written (a regular file may take fewer bytes than offered). */
-function writeAll(fd: number, parts: Buffer[], file: string): void {
-  let rest = parts.filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    let n: number;
-    try {
-      n = fs.writevSync(fd, rest);
-    } catch (err) {
-      throw fsError('write staged file', err, file);
-    }
-    while (n > 0 && rest.length > 0) {
-      if (n >= rest[0].length) {
-        n -= rest[0].length;
-        rest = rest.slice(1);
-      } else {
-        rest[0] = rest[0].subarray(n);
-        n = 0;
-      }
-    }
-  }
-}
-
-function setMeta(fd: number, e: ManifestEntry, asRoot: boolean, file: string): void {
-  try {
-    // chown first: it clears setuid/setgid bits that chmod then sets.
-    if (asRoot) fs.fchownSync(fd, e.uid, e.gid);
-    fs.fchmodSync(fd, e.mode);
-    fs.futimesSync(fd, e.mtime, e.mtime);
-  } catch (err) {
-    throw fsError('set metadata of staged file', err, file);
-  }
 }

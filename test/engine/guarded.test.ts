@@ -1,15 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkGuarded } from '../../src/engine/guarded';
-import type { DiskState, Step } from '../../src/engine/model';
+import type { PathStep as Step } from '../../src/engine/plan-model';
+import type { DiskState } from '../../src/model/disk';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { ManifestEntry } from '../../src/stage/manifest';
+import type { ManifestEntry } from '../../src/model/entry';
 
 const rp = (p: string) => p as RootPath;
 const ROOT_US = { uid: 0, gid: 0 };
 const dir = (uid: number, gid: number, mode: number): DiskState => ({ type: 'directory', uid, gid, mode });
 const meta = (uid: number, gid: number, mode: number) => ({ uid, gid, mode, mtime: 0 });
-const place = (p: string): Step => ({ kind: 'place', path: rp(p), aside: 'none', entry: { path: rp(p), type: 'file' } as ManifestEntry });
+const place = (p: string): Step => ({ kind: 'place-file', path: rp(p), aside: 'none', entry: { path: rp(p), type: 'file' } as ManifestEntry });
 
 function disk(entries: Record<string, DiskState>): Map<RootPath, DiskState> {
   return new Map(Object.entries(entries).map(([k, v]) => [rp(k), v]));
@@ -49,7 +50,7 @@ describe('checkGuarded: no step under a folder someone else could swap', () => {
   });
 
   it('guards removals the same way', () => {
-    const steps: Step[] = [{ kind: 'remove', path: rp('usr/lib/x'), directory: false }];
+    const steps: Step[] = [{ kind: 'remove', path: rp('usr/lib/x') }];
     assert.throws(() => checkGuarded(steps, disk({ ...SAFE, usr: dir(7, 7, 0o755) }), ROOT_US), { message: /^refusing to remove '\/usr\/lib\/x'/ });
   });
 });

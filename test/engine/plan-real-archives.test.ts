@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DiskState } from '../../src/engine/model';
+import type { DiskState } from '../../src/model/disk';
 import { plan } from '../../src/engine/plan';
 import { installedRow, planInput, stagedPackage } from '../helpers/plan-data';
 import { OvermergeError } from '../../src/errors';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { ManifestEntry } from '../../src/stage/manifest';
+import type { ManifestEntry } from '../../src/model/entry';
 
 /**
  * Planner regressions found by unpacking Debian's real Priority: required set against dpkg

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { DiskState, InstalledPackage, Owner, Step } from '../../src/engine/model';
+import type { PathStep as Step } from '../../src/engine/plan-model';
+import type { DiskState } from '../../src/model/disk';
+import type { InstalledPackage, Owner } from '../../src/model/package';
 import { plan } from '../../src/engine/plan';
 import { installedRow, planInput, stagedPackage } from '../helpers/plan-data';
-import type { ManifestEntry } from '../../src/stage/manifest';
+import type { ManifestEntry } from '../../src/model/entry';
 
 const rp = (s: string) => s as RootPath;
 
@@ -51,8 +53,10 @@ function diskOf(entries: ManifestEntry[]): Map<RootPath, DiskState> {
   return m;
 }
 
+/** Steps as `kind(aside) path`, placements of any entry as `place` and directory removals as `remove(dir)`. */
+const shown = { mkdir: 'mkdir', 'place-file': 'place', 'place-special': 'place', remove: 'remove', rmdir: 'remove(dir)' } as const;
 const kinds = (steps: Step[]) =>
-  steps.map((s) => `${s.kind}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''}${'directory' in s && s.directory ? '(dir)' : ''} ${s.path}`);
+  steps.map((s) => `${shown[s.kind]}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''} ${s.path}`);
 
 describe('plan', () => {
   it('creates directories parents-first, then files, on a fresh install', () => {

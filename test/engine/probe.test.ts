@@ -7,7 +7,7 @@ import { Paragraph } from '../../src/control/paragraph';
 import { openDatabase } from '../../src/db/open';
 import { Probe } from '../../src/engine/probe';
 import { openRoot, type RootPath } from '../../src/fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../../src/stage/manifest';
+import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
 
 const rp = (s: string) => s as RootPath;
 

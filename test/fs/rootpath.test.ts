@@ -20,10 +20,9 @@ import {
   openRoot,
   parentOf,
   parseRootPath,
-  resolveInRoot,
-  resolveParentInRoot,
   rootPathFromHost,
 } from '../../src/fs/rootpath';
+import { resolveInRoot, resolveParentInRoot } from '../../src/fs/resolve-in-root';
 
 const rp = (s: string) => s as RootPath;
 

@@ -1,6 +1,7 @@
 import { Paragraph } from '../../src/control/paragraph';
-import type { InstalledFile, PlanInput } from '../../src/engine/model';
-import type { ManifestEntry, StagedPackage } from '../../src/stage/manifest';
+import type { PlanInput } from '../../src/engine/plan-model';
+import type { InstalledFile } from '../../src/model/package';
+import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
 
 /** Plain-data builders for planner tests: the planner is pure, so these are all it needs. */
 

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { hostileCases } from '../../fixtures/hostile/cases';
 import { openForWriting } from '../../src/engine/context';
 import { CrashPoints } from '../../src/engine/crash';
-import { installArchives } from '../../src/engine/transaction';
+import { installArchives } from '../../src/engine/install';
+import { StepRegistry } from '../../src/engine/steps/registry';
 import { OvermergeError } from '../../src/errors';
 import { dbState, type DbState } from '../helpers/root-state';
 import { runCli, type CliResult } from '../helpers/run-cli';
@@ -215,6 +216,7 @@ export async function refusalOf(root: string, deb: string): Promise<OvermergeErr
       asRoot: process.getuid?.() === 0,
       keepBackups: false,
       backupRetention: 5,
+      steps: new StepRegistry(),
     });
   } catch (err) {
     assert.ok(err instanceof OvermergeError, `not an OvermergeError: ${(err as Error)?.stack ?? String(err)}`);

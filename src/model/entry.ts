@@ -1,7 +1,10 @@
 import type { Paragraph } from '../control/paragraph';
 import type { RootPath } from '../fs/rootpath';
 
+/** What a member of data.tar, a row of the installed-files table and a step's entry can be. */
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
+
+export const ENTRY_TYPES: readonly EntryType[] = ['file', 'directory', 'symlink', 'hardlink', 'fifo', 'char', 'block'];
 
 /** Ownership and permissions as the archive declares them. */
 export interface EntryMeta {
@@ -30,16 +33,19 @@ export interface ManifestEntry extends EntryMeta {
   devminor?: number;
   /** Host path of the staged content (regular files only). */
   staged?: string;
-  conffile: boolean;
   /**
-   * Set by rollback: the exact row to record for this path (the state before the rolled-back transaction,
-   * conffile flags included). The entry is then placed as a plain file, without conffile rules.
+   * No content comes with this file entry: it claims the file the root holds at its path as it is (a
+   * rollback's file that its transaction never replaced). The planner leaves that file alone; a missing
+   * one cannot be restored, and the check phase refuses the plan.
    */
-  restore?: import('../engine/model').InstalledFile;
+  claimsExisting?: boolean;
+  /** Placed by dpkg's conffile rules (keep a locally modified file) rather than replaced outright. */
+  conffile: boolean;
 }
 
-/** One archive staged for a transaction. */
+/** One archive (or anything shaped like one: a rollback's snapshot) staged for a transaction. */
 export interface StagedPackage {
+  /** Names the source in messages: the archive's path, or what stands for it. */
   archive: string;
   name: string;
   version: string;

@@ -1,0 +1,131 @@
+import type { Db } from '../../db/db';
+import type { JournalStep } from '../../db/types';
+import type { PlaceMode } from '../../fs/place';
+import type { Root } from '../../fs/rootpath';
+import type { StepHooks } from '../../fs/steps';
+import { SyncBatch } from '../../fs/sync';
+import type { CrashPoints } from '../crash';
+import type { BackupKeeper } from '../keep-backups';
+import type { PlannedStep, StepRegistry } from '../steps/registry';
+import type { ConcretizeContext, RunContext } from '../steps/step-kind';
+
+export interface ExecOptions {
+  root: Root;
+  mode: PlaceMode;
+  asRoot: boolean;
+  crash: CrashPoints;
+  /** Journal intents written per SQLite transaction (1 = one durable write per step). */
+  batchSize: number;
+  /** Called after each step, for progress. */
+  onStep?: (done: number, total: number) => void;
+}
+
+/** A planned step of any registered kind; its kind's file knows the rest of its shape. */
+export interface AnyPlannedStep {
+  kind: string;
+}
+
+/**
+ * Runs planned steps, a batch at a time: the batch is made concrete, its intents durable before any of
+ * them acts, and marked done after. The loop knows nothing of what a step does: each kind's file does
+ * (engine/steps/). On a failure the caller undoes the journal (undoJournal); the commit is not this
+ * module's business either: the caller flushes `sync` and commits once `run` resolves.
+ */
+export class Executor {
+  readonly sync = new SyncBatch();
+  private readonly concrete: ConcretizeContext;
+  private readonly context: RunContext;
+
+  constructor(
+    private readonly db: Db,
+    private readonly txnId: number,
+    private readonly steps: StepRegistry,
+    private readonly opts: ExecOptions,
+  ) {
+    this.concrete = { root: opts.root, mode: opts.mode };
+    const hooks: StepHooks = { step: (name, detail) => opts.crash.step(name, detail.path) };
+    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync };
+  }
+
+  /**
+   * Journals a step whose work its caller does itself right after (the staging folder, made before the
+   * plan exists): one durable intent, so undo and finish will find it.
+   */
+  record(step: PlannedStep): void {
+    this.db.journal.intend(this.txnId, step.kind, this.steps.get(step.kind).concretize(step, this.concrete));
+    this.opts.crash.tick();
+  }
+
+  async run(steps: readonly AnyPlannedStep[]): Promise<void> {
+    for (let i = 0; i < steps.length; i += this.opts.batchSize) {
+      // Concrete a batch at a time: the concrete form carries several host paths a step, too much to hold
+      // for every member of a huge archive at once.
+      const batch = steps.slice(i, i + this.opts.batchSize).map((s) => {
+        const kind = this.steps.get(s.kind);
+        return { kind, data: kind.concretize(s, this.concrete) };
+      });
+      const ids = this.db.journal.intendMany(
+        this.txnId,
+        batch.map((b) => ({ kind: b.kind.kind, data: b.data })),
+      );
+      this.opts.crash.tick();
+      for (let j = 0; j < batch.length; j++) {
+        await batch[j].kind.run(batch[j].data, this.context);
+        this.opts.crash.tick();
+        this.opts.onStep?.(i + j + 1, steps.length);
+      }
+      this.db.journal.doneMany(ids);
+      this.opts.crash.tick();
+    }
+  }
+}
+
+/**
+ * Undoes every journaled step of `txnId`, newest first. Intents of a batch that never got to run are
+ * undone too (there is nothing to find, so nothing happens); their directories may not exist, which is
+ * why syncs are collected and a vanished path is skipped at the flush.
+ */
+export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints): Promise<void> {
+  const hooks: StepHooks = { step: () => crash.tick() };
+  const sync = new SyncBatch();
+  for (const page of journalPages(db, txnId, true)) {
+    for (const j of page) {
+      if (j.state === 'undone') continue;
+      await steps.get(j.kind).undo(j.data, { hooks, sync });
+      await sync.flush();
+      db.journal.undone(j.id);
+      crash.tick();
+    }
+  }
+}
+
+/** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
+export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper): Promise<void> {
+  const hooks: StepHooks = { step: () => crash.tick() };
+  for (const page of journalPages(db, txnId, false)) {
+    for (const j of page) {
+      await steps.get(j.kind).finish(j.data, { hooks, keeper });
+      crash.tick();
+    }
+  }
+  db.journal.clear(txnId);
+  crash.tick();
+}
+
+/** Journal steps read per page: enough to keep SQLite busy, few enough that memory does not follow the journal. */
+const JOURNAL_PAGE = 512;
+
+/**
+ * The journal of `txnId` oldest first (newest first with `reverse`), a page at a time: better-sqlite3
+ * refuses writes while an iterator is open, and reading the whole journal would hold every step of a
+ * huge transaction in memory.
+ */
+function* journalPages(db: Db, txnId: number, reverse: boolean): Generator<JournalStep[]> {
+  let from = reverse ? Number.MAX_SAFE_INTEGER : 0;
+  for (;;) {
+    const page = db.journal.page(txnId, from, JOURNAL_PAGE, { reverse });
+    if (page.length === 0) return;
+    yield page;
+    from = page[page.length - 1].seq;
+  }
+}

@@ -1,0 +1,65 @@
+import type { Db } from '../../db/db';
+import { parentOf, type RootPath } from '../../fs/rootpath';
+import type { InstalledFile } from '../../model/package';
+import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../plan-model';
+import { conffileCompanions, type Probe } from '../probe';
+import { replacesOwner } from '../replaces';
+
+/** What a transaction changes, as its preparation (stage phase, or a rollback's snapshots) found it. */
+export interface Requests {
+  installs: InstallRequest[];
+  removals: RemoveRequest[];
+  /** Unowned paths to remove (a rollback removes the `.dpkg-dist` files its transaction made). */
+  extraRemovals?: RootPath[];
+}
+
+/**
+ * The probe phase: everything the planner will ask about — disk states, owners, directory contents — read
+ * from the root and the database, by path or by package, so the cost follows the transaction's size.
+ */
+export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, options: PlanOptions): Promise<PlanInput> {
+  const txnIds = [...req.installs.map((r) => r.old), ...req.removals.map((r) => r.pkg)]
+    .filter((p): p is NonNullable<typeof p> => p !== undefined)
+    .map((p) => db.packages.get(p.name, p.architecture)?.id)
+    .filter((id): id is number => id !== undefined);
+  for (const r of req.installs) {
+    for (const e of r.staged.entries) {
+      const at = r.resolved.get(e.path) ?? e.path;
+      const d = await probe.look(at, { digest: e.conffile });
+      if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into
+      probe.ownersOf(at);
+      if (e.type !== 'directory' && d.type === 'directory') {
+        await probe.look(at, { beneath: true });
+        probe.ownersBeneath(at, txnIds);
+      }
+      if (e.conffile) for (const c of conffileCompanions(at)) await probe.look(c);
+    }
+    if (r.old) await gatherOld(probe, r.old.files, txnIds, false);
+  }
+  for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
+  for (const p of req.extraRemovals ?? []) await probe.look(p);
+  for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
+  return {
+    installs: req.installs,
+    removals: req.removals,
+    extraRemovals: req.extraRemovals,
+    disk: probe.disk,
+    owners: probe.owners,
+    ownedBeneath: probe.ownedBeneath,
+    replaces: replacesOwner,
+    options,
+  };
+}
+
+async function gatherOld(probe: Probe, files: readonly InstalledFile[], txnIds: number[], purge: boolean): Promise<void> {
+  for (const f of files) {
+    probe.ownersOf(f.path);
+    const d = await probe.look(f.path);
+    if (d.type === 'directory' && f.type === 'directory') {
+      // Listing a directory is only worth it if no other package keeps it anyway.
+      probe.ownersBeneath(f.path, txnIds);
+      await probe.look(f.path, { children: true });
+    }
+    if (purge && f.conffile) for (const c of conffileCompanions(f.path)) await probe.look(c);
+  }
+}

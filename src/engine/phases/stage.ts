@@ -1,0 +1,54 @@
+import * as path from 'node:path';
+import { makePrivateDirectory } from '../../fs/entries';
+import { DEFAULT_MAX_MEMBERS, stageArchive } from '../../stage/stage';
+import type { CrashPoints } from '../crash';
+import type { InstallRequest } from '../plan-model';
+import type { Probe } from '../probe';
+import { freeSpace } from '../space';
+import type { ReadArchive } from './read';
+
+export interface StageOptions {
+  asRoot: boolean;
+  /** Members the archives of one transaction may have in all (default DEFAULT_MAX_MEMBERS). */
+  maxMembers?: number;
+  crash: CrashPoints;
+  progress?: (phase: string, done: number, total: number) => void;
+}
+
+/**
+ * The stage phase of an install: each archive's data streamed into its own folder of the transaction's
+ * staging area, where its paths land in the root (directory symlinks followed), and the installed
+ * version it replaces. Nothing in the root changes here.
+ */
+export async function stageArchives(
+  archives: readonly ReadArchive[],
+  probe: Probe,
+  stagingDir: string,
+  status: string,
+  opts: StageOptions,
+): Promise<InstallRequest[]> {
+  const installs: InstallRequest[] = [];
+  const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
+  let members = 0;
+  for (let i = 0; i < archives.length; i++) {
+    const a = archives[i];
+    opts.progress?.('stage', i, archives.length);
+    const dir = path.join(stagingDir, String(i));
+    await makePrivateDirectory(dir, 'create staging folder');
+    // Without Installed-Size the free space is the only bound on what the archive may unpack.
+    const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;
+    const staged = await stageArchive(a.path, a.control, dir, {
+      asRoot: opts.asRoot,
+      maxBytes: a.limit,
+      freeBytes,
+      members: { left: memberLimit - members, limit: memberLimit },
+    });
+    members += staged.entries.length;
+    opts.crash.tick();
+    const resolved = await probe.resolveAll(staged);
+    const old = probe.installed(staged.name, staged.architecture);
+    installs.push({ staged, resolved, old, status });
+  }
+  opts.progress?.('stage', archives.length, archives.length);
+  return installs;
+}

@@ -1,0 +1,83 @@
+import type { RootPath } from '../fs/rootpath';
+import type { DiskState } from '../model/disk';
+import type { StagedPackage } from '../model/entry';
+import type { InstalledFile, InstalledPackage, Owner, PackageChange, PackageRef } from '../model/package';
+import type { PlannedStep } from './steps/registry';
+
+/** A step the planner makes: one that acts on a path of the root. */
+export type PathStep = Extract<PlannedStep, { path: RootPath }>;
+
+/**
+ * The data the planner works on and hands back. Everything it reads is gathered by the probe phase (I/O)
+ * before planning, so that `plan` itself is a pure function that tests drive with plain objects.
+ */
+
+export interface InstallRequest {
+  staged: StagedPackage;
+  /**
+   * Where a shipped path lands once directory symlinks the root already has are followed — only for paths
+   * that land elsewhere; read it as `resolved.get(p) ?? p`.
+   */
+  resolved: Map<RootPath, RootPath>;
+  /** The installed version of the same package, if any. */
+  old?: InstalledPackage;
+  /** Status to record: `unpacked` for `unpack`, `installed` for `install`; a rollback restores any. */
+  status: string;
+  /**
+   * Rows to record for some shipped paths instead of the rows their entries describe (by shipped path). A
+   * rollback records exactly the rows its snapshot kept, conffile flags and hashes included, while the
+   * entries themselves are placed as plain files.
+   */
+  rows?: Map<RootPath, InstalledFile>;
+}
+
+export interface RemoveRequest {
+  pkg: InstalledPackage;
+  purge: boolean;
+}
+
+export type ConffilePolicy = 'default' | 'new' | 'old';
+
+export interface PlanOptions {
+  forceOverwrite: boolean;
+  conffiles: ConffilePolicy;
+}
+
+export interface PlanInput {
+  installs: InstallRequest[];
+  removals: RemoveRequest[];
+  /** lstat of every path the plan may touch (resolved locations). Missing keys mean absent. */
+  disk: Map<RootPath, DiskState>;
+  /** Packages outside this transaction's own packages that own each wanted path. */
+  owners: Map<RootPath, Owner[]>;
+  /** For directories the plan may remove or replace: packages outside the transaction owning something beneath. */
+  ownedBeneath: Map<RootPath, Owner[]>;
+  /** Unowned paths to remove (files a rolled-back transaction created beside conffiles). */
+  extraRemovals?: RootPath[];
+  /** Whether a package being installed declares Replaces on an owner (pure; computed from control data). */
+  replaces: (staged: StagedPackage, owner: PackageRef) => boolean;
+  options: PlanOptions;
+}
+
+/** The rows the commit writes for one package. */
+export interface PackageRecord {
+  staged?: StagedPackage;
+  ref: PackageRef;
+  status: string;
+  files: InstalledFile[];
+}
+
+export interface Plan {
+  steps: PathStep[];
+  /** Packages whose rows are rewritten (files replaced wholesale). */
+  records: PackageRecord[];
+  /** Packages whose rows are deleted entirely. */
+  deleted: PackageRef[];
+  /** Paths whose ownership moves away from another package (Replaces, --force-overwrite). */
+  disowned: Array<{ owner: PackageRef; path: RootPath }>;
+  changes: PackageChange[];
+  /** Things the user should hear about that are not errors (a kept conffile, a directory left behind). */
+  notices: string[];
+  /** Bytes the steps will write, for the space check. */
+  bytes: number;
+}

@@ -1,0 +1,63 @@
+import type { PlaceMode } from '../../fs/place';
+import type { Root } from '../../fs/rootpath';
+import type { StepHooks } from '../../fs/steps';
+import type { SyncBatch } from '../../fs/sync';
+import type { BackupKeeper } from '../keep-backups';
+
+/**
+ * A kind of journal step: one file per kind under engine/steps/, registered in registry.ts. The planner
+ * (or a transaction phase) emits a planned step `{ kind, ... }`; right before it is journaled, `concretize`
+ * turns it into its payload — plain JSON naming every host path, temporary and backup up front, so the
+ * journal record written ahead of the step tells `recover` exactly what to look for.
+ *
+ * - `run` performs the step (after its intent is durable);
+ * - `undo` reverses it from whatever point it reached, or had not reached;
+ * - `finish` lets go of what it kept for undo (backups), after the commit.
+ *
+ * undo and finish are idempotent and read the filesystem to know where they are: after a crash, recovery
+ * runs them on a payload whose step may have done nothing, part, or all of its work, and a crash during
+ * recovery runs them again.
+ */
+export interface StepKind<K extends string, Planned extends { kind: K }, Payload> {
+  readonly kind: K;
+  concretize(step: Planned, ctx: ConcretizeContext): Payload;
+  run(payload: Payload, ctx: RunContext): Promise<void>;
+  undo(payload: Payload, ctx: UndoContext): Promise<void>;
+  finish(payload: Payload, ctx: FinishContext): Promise<void>;
+}
+
+/** What making a step concrete needs: where the root is and how files are placed. */
+export interface ConcretizeContext {
+  root: Root;
+  mode: PlaceMode;
+}
+
+/** What a step needs while it runs. Syncs go into `sync`; the executor flushes it before marking steps done. */
+export interface RunContext {
+  root: Root;
+  asRoot: boolean;
+  /** Crash points and pauses, one per filesystem sub-step (tests inject kills through them). */
+  hooks: StepHooks;
+  sync: SyncBatch;
+}
+
+export interface UndoContext {
+  hooks: StepHooks;
+  sync: SyncBatch;
+}
+
+export interface FinishContext {
+  hooks: StepHooks;
+  /** With --keep-backups: takes what a step replaced into the backup store before it is let go of. */
+  keeper?: BackupKeeper;
+}
+
+/** Any registered kind, as the generic executor holds it (payloads are the kind's own business). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStepKind = StepKind<string, any, any>;
+
+/** The planned-step type of a kind. */
+export type PlannedOf<S> = S extends StepKind<string, infer P, unknown> ? P : never;
+
+/** The payload type of a kind. */
+export type PayloadOf<S> = S extends StepKind<string, { kind: string }, infer J> ? J : never;

@@ -1,0 +1,66 @@
+import * as fs from 'node:fs';
+import { constants as C } from 'node:fs';
+import { fsError } from '../errors';
+import type { Meta } from './entries';
+
+/**
+ * A file being written under a fresh name that must not exist yet (staging): created with O_EXCL and
+ * O_NOFOLLOW, so nothing planted at the name is followed or reused, written in pieces, given its owner,
+ * mode and mtime through the descriptor, then closed.
+ *
+ * The calls are synchronous on purpose: decompressors hand out chunks of a few KiB, and an awaited
+ * thread-pool round trip per chunk and per metadata call (open, write, chown, chmod, utimes, close) cost
+ * about a quarter of staging's time on Debian's required set, while each call itself takes microseconds
+ * on the page cache.
+ */
+export class NewFile {
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
+
+  static create(p: string, op = 'create staged file'): NewFile {
+    try {
+      return new NewFile(p, fs.openSync(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
+    } catch (err) {
+      throw fsError(op, err, p);
+    }
+  }
+
+  /** writev until every byte is written (a regular file may take fewer bytes than offered). */
+  write(parts: readonly Buffer[]): void {
+    let rest = parts.filter((b) => b.length > 0);
+    while (rest.length > 0) {
+      let n: number;
+      try {
+        n = fs.writevSync(this.fd, rest);
+      } catch (err) {
+        throw fsError('write staged file', err, this.path);
+      }
+      while (n > 0 && rest.length > 0) {
+        if (n >= rest[0].length) {
+          n -= rest[0].length;
+          rest = rest.slice(1);
+        } else {
+          rest[0] = rest[0].subarray(n);
+          n = 0;
+        }
+      }
+    }
+  }
+
+  /** Owner (only root can give files away), then mode (chown clears setuid/setgid), then mtime. */
+  setMeta(m: Meta, asRoot: boolean): void {
+    try {
+      if (asRoot) fs.fchownSync(this.fd, m.uid, m.gid);
+      fs.fchmodSync(this.fd, m.mode);
+      fs.futimesSync(this.fd, m.mtime, m.mtime);
+    } catch (err) {
+      throw fsError('set metadata of staged file', err, this.path);
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
