@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'E_FS' // any other filesystem failure
   | 'E_DB'
   | 'E_CANNOT_ROLLBACK'
+  | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
+  | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)
   | 'E_CRASH_INJECTED' // test hook only
   | 'E_INTERNAL';
 
