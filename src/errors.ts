@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'E_DB'
   | 'E_CANNOT_ROLLBACK'
   | 'E_CRASH_INJECTED' // test hook only
+  | 'E_NOT_BUILT' // a native module of overmerge's own was not compiled (npm ci builds it)
   | 'E_INTERNAL';
 
 export interface ErrorDetails {
