@@ -22,7 +22,8 @@ import { conflict, setLock } from './fcntl';
  * Hence `held`, the table of lock files this process holds, by inode: a second attempt on one of them is
  * refused as E_LOCKED naming this process, and the descriptor it opened is kept open until the first
  * holder releases. The kernel keeps these locks per process, so this table is per process too: the one
- * piece of module state, and deliberately so.
+ * piece of module state, and deliberately so. (Per thread, strictly: a worker thread loads its own copy of
+ * this module and would not see the table, so locks are taken on the main thread only, where writers run.)
  *
  * The descriptor is close-on-exec (libuv opens every file O_CLOEXEC), as dpkg sets on its lock
  * descriptors: maintainer scripts and other children never inherit it. (They would not inherit the lock

@@ -69,13 +69,15 @@ test('kill -9 of a writer in the middle of a transaction frees the lock at once:
     const pauseFile = path.join(workDir, `pause-${process.pid}`);
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'overmerge'), '--root', root, 'install', debs['hello-1.0']], {
       env: { ...process.env, OVERMERGE_DEBUG_PAUSE_AT: 'place:start:/usr/bin/hello', OVERMERGE_DEBUG_PAUSE_FILE: pauseFile },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     try {
       const deadline = Date.now() + 60_000;
       while (!existsSync(pauseFile) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(existsSync(pauseFile), 'the writer paused mid-transaction');
+      assert.ok(existsSync(pauseFile), `the writer never paused mid-transaction (exit ${child.exitCode}: ${stderr})`);
       const refused = await spawnCli(['--root', root, 'recover']);
       assert.equal(refused.status, 1);
       assert.match(refused.stderr, new RegExp(`is locked by PID ${child.pid} \\(`));
