@@ -5,10 +5,12 @@ import { openDatabase } from '../db/open';
 import { OvermergeError } from '../errors';
 import { BlobStore } from '../fs/blob-store';
 import { ensureFoldersSync } from '../fs/entries';
+import { acquireLock, type Lock } from '../fs/lock';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import { ADMIN_DIR } from './admin-dir';
-import { acquireLock, releaseOnExit, type Lock } from './lock';
 
+/** The writer lock's file in the admin folder (an fcntl lock on it; the file itself stays, empty). */
+export const LOCK_FILE = 'lock';
 
 export interface Locations {
   root: Root;
@@ -52,18 +54,17 @@ export interface Writer {
 /**
  * Opens a root for writing: the writer lock first (one writer per root), then the database. The admin
  * folder is created inside the root; a root whose admin path is a symlink is refused, so the lock and the
- * database can never land outside it.
+ * database can never land outside it. The lock is the kernel's: whatever ends this process (an error, a
+ * signal, kill -9) releases it, so nothing here has to on exit.
  */
 export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
   const loc = await locate(args);
   ensureAdminDir(loc);
-  const lock: Lock = await acquireLock(loc.adminDir, { waitSeconds: args.lockWait, label: loc.root.host });
-  const forget = releaseOnExit(lock);
+  const lock: Lock = await acquireLock(path.join(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host });
   let db: Db;
   try {
     db = openDatabase(loc.dbFile);
   } catch (err) {
-    forget();
     lock.release();
     throw err;
   }
@@ -72,7 +73,6 @@ export async function openForWriting(args: LocationArgs & { lockWait: number }):
     db,
     close() {
       db.close();
-      forget();
       lock.release();
     },
   };

@@ -552,13 +552,13 @@ async function inodesUnder(dir: string): Promise<Set<string>> {
 // ---------------------------------------------------------------------------------------------------
 // the writer lock
 
-const LOCK_JS = path.join(REPO_ROOT, 'dist', 'src', 'engine', 'lock.js');
+const LOCK_JS = path.join(REPO_ROOT, 'dist', 'src', 'fs', 'lock.js');
 
 /** A node process holding the writer lock of `root` until told `release` on stdin. */
 async function lockHolder(root: string): Promise<{ pid: number; release(): Promise<void> }> {
   const script = `
     const { acquireLock } = require(${JSON.stringify(LOCK_JS)});
-    acquireLock(${JSON.stringify(at(root, ADMIN_REL))}, { label: ${JSON.stringify(root)}, command: 'a test holding the lock' })
+    acquireLock(${JSON.stringify(at(root, `${ADMIN_REL}/lock`))}, { label: ${JSON.stringify(root)} })
       .then((lock) => {
         process.stdout.write('held\\n');
         process.stdin.on('data', () => { lock.release(); process.exit(0); });
