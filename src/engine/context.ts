@@ -10,7 +10,7 @@ import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import { ADMIN_DIR } from './admin-dir';
 
 /** The writer lock's file in the admin folder (an fcntl lock on it; the file itself stays, empty). */
-export const LOCK_FILE = 'lock';
+const LOCK_FILE = 'lock';
 
 export interface Locations {
   root: Root;
