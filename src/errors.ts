@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_UNSAFE_PATH' // a member or path that would leave the root
   | 'E_CONFLICT' // a path owned by another package
   | 'E_NOT_INSTALLED'
+  | 'E_STATE' // a package is not in the state the command needs (configure an installed one)
   | 'E_LOCKED'
   | 'E_UNFINISHED' // a transaction needs `recover`
   | 'E_NO_SPACE'

@@ -1,6 +1,7 @@
 import { buildCommand } from './build';
 import type { Command } from './command';
 import { compareVersionsCommand } from './compare-versions';
+import { configureCommand } from './configure';
 import { contentsCommand } from './contents';
 import { filesCommand } from './files';
 import { historyCommand } from './history';
@@ -17,6 +18,7 @@ import { verifyCommand } from './verify';
 export const commands: Command<any>[] = [
   installCommand,
   unpackCommand,
+  configureCommand,
   removeCommand,
   purgeCommand,
   listCommand,

@@ -12,7 +12,7 @@ export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): vo
   for (const n of plan.notices) io.stderr.write(`overmerge: ${n}\n`);
   if (args.quiet) return;
   for (const c of plan.changes) {
-    const v = c.action === 'install' ? c.newVersion : c.newVersion ? `${c.oldVersion} -> ${c.newVersion}` : c.oldVersion;
+    const v = c.action === 'install' || c.action === 'configure' ? c.newVersion : c.newVersion ? `${c.oldVersion} -> ${c.newVersion}` : c.oldVersion;
     io.stdout.write(`${c.action} ${c.name}:${c.architecture} ${v}\n`);
   }
   io.stdout.write(`transaction ${txnId}: ${plan.steps.length} filesystem steps\n`);

@@ -131,7 +131,32 @@ const v2: Migration = (sql) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2];
+/**
+ * A transaction's package changes can also be configuring a package, deconfiguring one (dpkg's Breaks),
+ * its disappearance (every file taken over) and trigger processing. SQLite cannot change a CHECK in
+ * place: the table is made again.
+ */
+const v3: Migration = (sql) => {
+  sql.exec(`
+    CREATE TABLE txn_packages_v3 (
+      txn_id       INTEGER NOT NULL REFERENCES transactions(id) ON DELETE CASCADE,
+      seq          INTEGER NOT NULL,
+      name         TEXT    NOT NULL,
+      architecture TEXT    NOT NULL,
+      action       TEXT    NOT NULL
+                   CHECK (action IN ('install','upgrade','downgrade','reinstall','remove','purge',
+                                     'configure','deconfigure','disappear','trigger')),
+      old_version  TEXT,
+      new_version  TEXT,
+      PRIMARY KEY (txn_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO txn_packages_v3 SELECT txn_id, seq, name, architecture, action, old_version, new_version FROM txn_packages;
+    DROP TABLE txn_packages;
+    ALTER TABLE txn_packages_v3 RENAME TO txn_packages;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
 
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Writer } from './context';
 import { readArchives } from './phases/read';
 import { stageArchives } from './phases/stage';
-import { runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /** `install`/`unpack`: all archives of one call form one transaction. */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
@@ -12,6 +12,9 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     kind: 'install',
     args: archives.map((a) => path.resolve(a)),
     archives: read,
-    prepare: async (probe, stagingDir) => ({ installs: await stageArchives(read, probe, stagingDir, status, opts), removals: [] }),
+    plan: async (probe, stagingDir, options) => {
+      const installs = await stageArchives(read, probe, stagingDir, status, opts);
+      return planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
+    },
   });
 }

@@ -41,6 +41,11 @@ export type ConffilePolicy = 'default' | 'new' | 'old';
 export interface PlanOptions {
   forceOverwrite: boolean;
   conffiles: ConffilePolicy;
+  /**
+   * Unpack without configuring (dpkg --unpack): new conffiles go beside their files as `.dpkg-new`, and
+   * `configure` applies the conffile rules later. Otherwise (install) the rules apply at once.
+   */
+  unpackOnly?: boolean;
 }
 
 export interface PlanInput {

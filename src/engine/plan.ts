@@ -5,6 +5,7 @@ import { ABSENT, type DiskState } from '../model/disk';
 import type { EntryMeta, ManifestEntry, StagedPackage } from '../model/entry';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
 import type { InstallRequest, PathStep, Plan, PlanInput, RemoveRequest } from './plan-model';
+import { conffileAction, keptNotice, type ConffileAction, type ConffileOnDisk } from './conffile-rules';
 import type { Aside } from './steps/aside';
 import type { MkdirStep } from './steps/mkdir';
 
@@ -257,7 +258,11 @@ class Planner {
     }
   }
 
-  /** dpkg's conffile rules: replace an unmodified file, keep a modified one and put the new one beside it. */
+  /**
+   * A config file. Unpacking puts the new version beside the file as `.dpkg-new`, for configure to decide
+   * on (as dpkg's unpack does); installing decides at once, by dpkg's conffile rules (conffile-rules.ts).
+   * Either way a root that already holds exactly the new version is left alone.
+   */
   private planConffile(
     staged: StagedPackage,
     entry: ManifestEntry,
@@ -267,50 +272,62 @@ class Planner {
   ): void {
     const d = this.disk(at);
     this.checkOwners(staged, entry, at);
-    const recorded = oldRow?.conffile ? oldRow.conffileHash : undefined;
-    const noLinks = new Map<RootPath, RootPath>(); // a conffile is a regular file, never a hard link
-    if (d.type === 'absent') {
-      if (recorded !== undefined && this.input.options.conffiles !== 'new') {
-        this.result.notices.push(`${staged.name}: config file ${displayPath(at)} was deleted locally; leaving it deleted`);
-        return;
-      }
-      this.placeSteps.push(placeStep(noLinks, entry, at, 'none'));
-      this.result.bytes += entry.size;
-      return;
-    }
     if (d.type === 'directory') {
       throw new OvermergeError('E_CONFLICT', `${staged.name}: config file ${displayPath(at)} is a directory in the root`, {
         op: 'plan',
         path: displayPath(at),
       });
     }
-    const current = d.type === 'file' ? d.md5 : undefined;
-    if (current !== undefined && current === entry.md5) {
+    const recorded = oldRow?.conffile ? oldRow.conffileHash : undefined;
+    // Until configured, the row keeps the hash the package distributed when it last was (dpkg's Conffiles).
+    row.conffileHash = this.input.options.unpackOnly ? recorded : entry.md5;
+    const current: ConffileOnDisk = d.type === 'absent' ? 'absent' : { md5: d.type === 'file' ? d.md5 : undefined };
+    const pending = withSuffix(at, '.dpkg-new');
+    // A `.dpkg-new` left by an earlier unpack is replaced (unpack) or goes (install decides now).
+    const stale = this.disk(pending).type !== 'absent';
+    if (current !== 'absent' && current.md5 === entry.md5) {
       if (oldRow) row.mtime = oldRow.mtime;
+      if (stale) this.removals.add(pending);
       return; // the root already has exactly the new version
     }
-    const unmodified = recorded !== undefined && current === recorded;
-    if (unmodified) {
-      this.placeSteps.push(placeStep(noLinks, entry, at, 'link'));
-      this.result.bytes += entry.size;
+    if (this.input.options.unpackOnly) {
+      this.placeConffile(entry, pending, this.disk(pending));
       return;
     }
-    if (recorded !== undefined && entry.md5 === recorded) return; // modified locally, package did not change it
-    if (this.input.options.conffiles === 'new') {
-      const old = withSuffix(at, '.dpkg-old');
-      const oldDisk = this.disk(old);
-      const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
-      this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: oldDisk.type === 'absent' ? 'none' : 'link', linkTo: at });
-      this.placeSteps.push(placeStep(noLinks, entry, at, 'link'));
-      this.result.bytes += entry.size;
-      this.result.notices.push(`${staged.name}: installing new version of config file ${displayPath(at)} (old one kept as ${displayPath(old)})`);
-      return;
-    }
-    const dist = withSuffix(at, '.dpkg-dist');
-    const distDisk = this.disk(dist);
-    this.placeSteps.push(placeStep(noLinks, entry, dist, distDisk.type === 'absent' ? 'none' : distDisk.type === 'directory' ? 'move' : 'link'));
+    if (stale) this.removals.add(pending);
+    this.applyConffileRule(staged.name, entry, at, conffileAction(current, recorded, entry.md5 ?? '', this.input.options.conffiles));
+  }
+
+  /** Places the new version of a conffile at `to` (the file itself, or a name beside it). */
+  private placeConffile(entry: ManifestEntry, to: RootPath, d: DiskState): void {
+    const noLinks = new Map<RootPath, RootPath>(); // a conffile is a regular file, never a hard link
+    this.placeSteps.push(placeStep(noLinks, entry, to, d.type === 'absent' ? 'none' : d.type === 'directory' ? 'move' : 'link'));
     this.result.bytes += entry.size;
-    this.result.notices.push(`${staged.name}: keeping locally modified config file ${displayPath(at)}; new version installed as ${displayPath(dist)}`);
+  }
+
+  private applyConffileRule(pkg: string, entry: ManifestEntry, at: RootPath, action: ConffileAction): void {
+    switch (action) {
+      case 'identical':
+      case 'keep':
+        return;
+      case 'install':
+        this.placeConffile(entry, at, this.disk(at));
+        return;
+      case 'replace-keep-old': {
+        const old = withSuffix(at, '.dpkg-old');
+        const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
+        this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: this.disk(old).type === 'absent' ? 'none' : 'link', linkTo: at });
+        this.placeConffile(entry, at, this.disk(at));
+        this.result.notices.push(`${pkg}: installing new version of config file ${displayPath(at)} (old one kept as ${displayPath(old)})`);
+        return;
+      }
+      case 'keep-dist': {
+        const dist = withSuffix(at, '.dpkg-dist');
+        this.placeConffile(entry, dist, this.disk(dist));
+        this.result.notices.push(keptNotice(pkg, at, this.disk(at).type === 'absent', dist));
+        return;
+      }
+    }
   }
 
   /** Paths of `old` that `keep` no longer has go, unless another package of the transaction took them. */

@@ -1,6 +1,6 @@
 import { OvermergeError } from '../errors';
 import type { Writer } from './context';
-import { runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /** `remove`/`purge`: one transaction for all named packages. */
 export async function removePackages(w: Writer, names: string[], purge: boolean, opts: TxnOptions): Promise<TxnOutcome> {
@@ -14,6 +14,7 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
   return runTransaction(w, opts, {
     kind: purge ? 'purge' : 'remove',
     args: names,
-    prepare: async (probe) => ({ installs: [], removals: rows.flat().map((row) => ({ pkg: probe.withFiles(row), purge })) }),
+    plan: (probe, _stagingDir, options) =>
+      planChanges(probe, w.db, { installs: [], removals: rows.flat().map((row) => ({ pkg: probe.withFiles(row), purge })) }, options),
   });
 }

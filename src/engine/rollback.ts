@@ -15,7 +15,7 @@ import { blobStore } from './context';
 import type { SnapshotFile } from './keep-backups';
 import type { InstallRequest, RemoveRequest } from './plan-model';
 import { md5Of } from './probe';
-import { runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
  * `rollback [TXN]`: undoes a committed transaction that kept its backups, as a transaction of its own.
@@ -39,7 +39,7 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
     kind: 'rollback',
     args: [String(target.id)],
     targetTxn: target.id,
-    prepare: async (probe, stagingDir) => {
+    plan: async (probe, stagingDir, options) => {
       const installs: InstallRequest[] = [];
       const removals: RemoveRequest[] = [];
       for (let i = 0; i < snapshots.length; i++) {
@@ -56,7 +56,7 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
         const rows = new Map<RootPath, InstalledFile>(before.files.map((f) => [f.path, rowOf(f as SnapshotFile)]));
         installs.push({ staged, resolved: await probe.resolveAll(staged), old: current, status: before.status, rows });
       }
-      return { installs, removals, extraRemovals: extras };
+      return planChanges(probe, db, { installs, removals, extraRemovals: extras }, options);
     },
     // Letting go of the target's backups is part of the commit: once rolled back, nothing may be left
     // that says it can be rolled back (again); only the unreferenced blobs go after the clean-up.

@@ -7,7 +7,7 @@ import type { PlaceMode } from '../fs/place';
 import { syncFilesystem } from '../fs/sync';
 import type { Writer } from './context';
 import type { CrashPoints } from './crash';
-import type { ConffilePolicy, Plan } from './plan-model';
+import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
@@ -46,13 +46,16 @@ export interface TxnOutcome {
   plan: Plan;
 }
 
-/** What one kind of transaction (install, remove, rollback) brings to the common shape. */
+/** What one kind of transaction (install, remove, rollback, configure) brings to the common shape. */
 export interface TxnSpec {
   kind: TxnKind;
   /** The command's arguments, as the transaction's record keeps them. */
   args: string[];
-  /** The stage phase: what the transaction changes (archives staged, packages looked up). */
-  prepare: (probe: Probe, stagingDir: string) => Promise<Requests>;
+  /**
+   * Stage, probe and plan: what the transaction changes and the steps that do it. Installs, removals and
+   * rollbacks give their requests to `planChanges`; configure plans from what the root holds.
+   */
+  plan: (probe: Probe, stagingDir: string, options: PlanOptions) => Promise<Planned>;
   /** The archives the read phase read, if any (an out-of-space message quotes their sizes). */
   archives?: readonly ReadArchive[];
   /** For rollback: the transaction acted upon. */
@@ -91,18 +94,15 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
-    const requests = await spec.prepare(probe, stagingDir);
-    const input = await gatherPlanInput(probe, db, requests, { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles });
-    checkInput(input);
-    const plan = makePlan(input);
-    await checkPlan(plan, input, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
+    const { plan, requests } = await spec.plan(probe, stagingDir, { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles });
+    await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
     await exec.run(plan.steps);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
     opts.crash.tick();
     commitPlan(db, txnId, plan, {
-      snapshots: keepBackups ? { requests, disk: input.disk } : undefined,
+      snapshots: keepBackups && requests ? { requests, disk: probe.disk } : undefined,
       also: spec.commitAlso,
     });
     committed = true;
@@ -123,6 +123,19 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     }
     throw err;
   }
+}
+
+/** A transaction's plan, and the requests it was made from (kept in snapshots for rollback). */
+export interface Planned {
+  plan: Plan;
+  requests?: Requests;
+}
+
+/** The probe, check and plan phases for what installs, removals and rollbacks request. */
+export async function planChanges(probe: Probe, db: Db, requests: Requests, options: PlanOptions): Promise<Planned> {
+  const input = await gatherPlanInput(probe, db, requests, options);
+  checkInput(input);
+  return { plan: makePlan(input), requests };
 }
 
 /**

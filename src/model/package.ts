@@ -41,7 +41,17 @@ export interface Owner extends PackageRef {
   type: EntryType;
 }
 
-export type ChangeAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'remove' | 'purge';
+export type ChangeAction =
+  | 'install'
+  | 'upgrade'
+  | 'downgrade'
+  | 'reinstall'
+  | 'remove'
+  | 'purge'
+  | 'configure'
+  | 'deconfigure'
+  | 'disappear'
+  | 'trigger';
 
 /** What a transaction did to one package (history). */
 export interface PackageChange {

@@ -23,8 +23,8 @@ const execFileP = promisify(execFile);
  * Differences that are expected, and nothing else:
  * - each tool's admin data: A's var/lib/overmerge, B's dpkg database files (DPKG_ADMIN below; the
  *   directories packages ship beneath var/lib/dpkg are compared like any others);
- * - dpkg's unpack leaves each conffile as NAME.dpkg-new (configure renames it); overmerge writes it in
- *   place. The list comes from dpkg's own info/PKG.conffiles, and each must be there as .dpkg-new;
+ * - none for conffiles: both unpacks leave each as NAME.dpkg-new (configure renames it). The list comes
+ *   from dpkg's own info/PKG.conffiles, and each must be there as .dpkg-new in both trees;
  * - no file is made by a maintainer script on either side (dpkg's are neutralised), so there is no
  *   passwd/group/etc. allowance: such a file in either tree is a failure;
  * - directory mtimes and sizes (they change with every entry added) are not compared; neither are the
@@ -104,11 +104,11 @@ describe('overmerge unpack of the real Priority: required set equals dpkg --unpa
 
         const conffiles = await dpkgConffiles(b);
         const [sa, sb] = await Promise.all([snapshotTree(a), snapshotTree(b)]);
-        const left = normalise(sa, { admin: OVERMERGE_ADMIN, made });
+        const left = normalise(sa, { admin: OVERMERGE_ADMIN, made, conffiles });
         const right = normalise(sb, { admin: undefined, made, conffiles });
-        const problems = [...right.problems, ...compareTrees(left.entries, right.entries)];
+        const problems = [...left.problems.map((p) => `A ${p}`), ...right.problems.map((p) => `B ${p}`), ...compareTrees(left.entries, right.entries)];
         t.diagnostic(
-          `${pre.debs.length} archives (both unpacks, side by side: ${((unpacked - started) / 1000).toFixed(1)} s; snapshots and comparison: ${((Date.now() - unpacked) / 1000).toFixed(1)} s); ${left.entries.size} paths compared; ${conffiles.length} conffiles mapped from .dpkg-new; ` +
+          `${pre.debs.length} archives (both unpacks, side by side: ${((unpacked - started) / 1000).toFixed(1)} s; snapshots and comparison: ${((Date.now() - unpacked) / 1000).toFixed(1)} s); ${left.entries.size} paths compared; ${conffiles.length} conffiles left as .dpkg-new by both; ` +
             `${sb.entries.length - right.entries.size} dpkg admin paths and ${sa.entries.length - left.entries.size} overmerge admin paths left out`,
         );
         if (problems.length > 0) {
@@ -151,23 +151,20 @@ interface NormaliseOptions {
   admin: RegExp | undefined;
   /** Paths the test made before the run (their mtimes are the test's, not the tool's). */
   made: string[];
-  /** Conffiles that dpkg leaves as NAME.dpkg-new. */
+  /** Conffiles that an unpack leaves as NAME.dpkg-new. */
   conffiles?: string[];
 }
 
 function normalise(snap: TreeSnapshot, opts: NormaliseOptions): { entries: Map<string, Comparable>; problems: string[] } {
   const problems: string[] = [];
-  const rename = new Map<string, string>();
   const paths = new Set(snap.entries.map((e) => e.path));
   for (const c of opts.conffiles ?? []) {
-    if (paths.has(`${c}.dpkg-new`) && !paths.has(c)) rename.set(`${c}.dpkg-new`, c);
-    else problems.push(`/${c}: dpkg was expected to leave this conffile as /${c}.dpkg-new`);
+    if (!paths.has(`${c}.dpkg-new`) || paths.has(c)) problems.push(`/${c}: the unpack was expected to leave this conffile as /${c}.dpkg-new`);
   }
   const isAdmin = (p: string) => (opts.admin ? opts.admin.test(p) : DPKG_ADMIN.some((r) => r.test(p)));
-  const name = (p: string) => rename.get(p) ?? p;
   const groupOf = new Map<string, string>();
   for (const g of snap.linkGroups) {
-    const members = g.filter((p) => !isAdmin(p)).map(name).sort();
+    const members = g.filter((p) => !isAdmin(p)).sort();
     for (const p of members) groupOf.set(p, members.map(display).join(' '));
   }
   const made = new Set(opts.made);
@@ -179,9 +176,8 @@ function normalise(snap: TreeSnapshot, opts: NormaliseOptions): { entries: Map<s
     delete (c as Partial<EntrySnapshot>).path;
     delete (c as Partial<EntrySnapshot>).linkGroup;
     if (c.type === 'dir' || made.has(p)) delete c.mtimeNs;
-    const n = name(p);
-    if (groupOf.has(n)) c.links = groupOf.get(n);
-    entries.set(n, c);
+    if (groupOf.has(p)) c.links = groupOf.get(p);
+    entries.set(p, c);
   }
   return { entries, problems };
 }

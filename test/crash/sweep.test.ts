@@ -65,6 +65,7 @@ const scenarios: Scenario[] = [
     overlay: true,
   },
   { name: '(f) rollback of an upgrade made with --keep-backups', template: () => fx.templates.upgradedKept, argv: () => ['rollback'] },
+  { name: '(g) configure hello 2.0 after unpack (conffile modified: .dpkg-new -> .dpkg-dist)', template: () => fx.templates.unpacked, argv: () => ['configure', 'hello'] },
 ];
 
 const onDisk: Scenario = { ...scenarios[1], name: '(b) upgrade hello 1.0 -> 2.0 with the root on the disk', onDisk: true };

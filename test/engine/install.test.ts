@@ -424,14 +424,14 @@ test('conffiles follow dpkg', async (t) => {
       assert.equal(await read(root, `${CONF}.dpkg-dist`), v2);
     }));
 
-  await t.test('deleted by the user: stays deleted', () =>
+  await t.test('deleted by the user: stays deleted, the changed version beside it as .dpkg-dist (as dpkg --force-confold)', () =>
     withRoot(async (root) => {
       await ok(root, 'install', debs['hello-1.0']);
       await fsp.unlink(at(root, CONF));
       const r = await ok(root, 'install', debs['hello-2.0']);
-      assert.match(r.stderr, /config file \/etc\/hello\.conf was deleted locally/);
+      assert.match(r.stderr, /config file \/etc\/hello\.conf was deleted locally; leaving it deleted \(new version installed as \/etc\/hello\.conf\.dpkg-dist\)/);
       assert.equal(await kind(root, CONF), 'absent');
-      assert.equal(await kind(root, `${CONF}.dpkg-dist`), 'absent');
+      assert.equal(await read(root, `${CONF}.dpkg-dist`), v2);
       assert.ok((await filesOf(root, 'hello')).includes('/etc/hello.conf'), 'still the package\'s conffile');
       assert.equal((await om(root, 'verify')).stdout, 'missing   c /etc/hello.conf\n');
     }));

@@ -54,7 +54,7 @@ function diskOf(entries: ManifestEntry[]): Map<RootPath, DiskState> {
 }
 
 /** Steps as `kind(aside) path`, placements of any entry as `place` and directory removals as `remove(dir)`. */
-const shown = { mkdir: 'mkdir', 'place-file': 'place', 'place-special': 'place', remove: 'remove', rmdir: 'remove(dir)' } as const;
+const shown = { mkdir: 'mkdir', 'place-file': 'place', 'place-special': 'place', remove: 'remove', rmdir: 'remove(dir)', rename: 'rename' } as const;
 const kinds = (steps: Step[]) =>
   steps.map((s) => `${shown[s.kind]}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''} ${s.path}`);
 
@@ -212,7 +212,8 @@ describe('plan', () => {
     it('keeps it with --force-confold too', () => assert.deepEqual(kinds(upgrade('LOCAL', 'old').steps), ['place etc/x.conf.dpkg-dist']));
     it('installs the new one with --force-confnew, keeping the old as .dpkg-old', () =>
       assert.deepEqual(kinds(upgrade('LOCAL', 'new').steps), ['place etc/x.conf.dpkg-old', 'place(link) etc/x.conf']));
-    it('leaves a conffile the user deleted deleted', () => assert.deepEqual(kinds(upgrade(undefined).steps), []));
+    it('leaves a conffile the user deleted deleted, the changed version beside it as .dpkg-dist (dpkg --force-confold)', () =>
+      assert.deepEqual(kinds(upgrade(undefined).steps), ['place etc/x.conf.dpkg-dist']));
     it('does nothing when the root already has the new version', () => assert.deepEqual(kinds(upgrade('B').steps), []));
     it('keeps conffiles on remove and deletes them on purge', () => {
       const pk = installed('x', '1', [entry('etc', 'directory'), conf('A'), entry('usr', 'directory'), entry('usr/bin', 'file')]);

@@ -24,6 +24,8 @@ export interface CrashFixtures {
     modified: string;
     /** `modified`, then hello 2.0 installed with --keep-backups (transaction 2 can be rolled back). */
     upgradedKept: string;
+    /** `modified`, then hello 2.0 unpacked: its conffile waits as /etc/hello.conf.dpkg-new. */
+    unpacked: string;
   };
 }
 
@@ -45,6 +47,7 @@ export async function buildCrashFixtures(workDir: string): Promise<CrashFixtures
     installed: path.join(t, 'installed'),
     modified: path.join(t, 'modified'),
     upgradedKept: path.join(t, 'upgraded-kept'),
+    unpacked: path.join(t, 'unpacked'),
   };
   // A root with overmerge's admin folder (and var/lib above it, as any writer creates them) and nothing else.
   await fsp.mkdir(templates.empty, { mode: 0o755 });
@@ -60,6 +63,8 @@ export async function buildCrashFixtures(workDir: string): Promise<CrashFixtures
   await fsp.appendFile(path.join(templates.modified, 'etc', 'hello.conf'), '# changed by the administrator\n');
   await copyRoot(templates.modified, templates.upgradedKept);
   await mustRun(templates.upgradedKept, ['install', '--keep-backups', debs['hello-2.0']]);
+  await copyRoot(templates.modified, templates.unpacked);
+  await mustRun(templates.unpacked, ['unpack', debs['hello-2.0']]);
   return { debs, probeDeb, templates };
 }
 

@@ -1,6 +1,7 @@
 import { OvermergeError } from '../../errors';
 import type { PlaceMode } from '../../fs/place';
-import { displayPath } from '../../fs/rootpath';
+import { displayPath, type RootPath } from '../../fs/rootpath';
+import type { DiskState } from '../../model/disk';
 import { checkGuarded } from '../guarded';
 import { checkLanding } from '../landing';
 import type { Plan, PlanInput } from '../plan-model';
@@ -23,8 +24,8 @@ export interface PlanCheckContext {
   mode: PlaceMode;
 }
 
-export async function checkPlan(plan: Plan, input: PlanInput, ctx: PlanCheckContext): Promise<void> {
-  checkGuarded(plan.steps, input.disk, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+export async function checkPlan(plan: Plan, disk: ReadonlyMap<RootPath, DiskState>, ctx: PlanCheckContext): Promise<void> {
+  checkGuarded(plan.steps, disk, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
   await checkSpace(ctx.rootHost, ctx.stagingDir, ctx.mode, plan);
   checkContent(plan);
 }

@@ -2,13 +2,14 @@ import { OvermergeError } from '../../errors';
 import { mkdirStep } from './mkdir';
 import { placeFileStep } from './place-file';
 import { placeSpecialStep } from './place-special';
+import { renameStep } from './rename';
 import { removeStep } from './remove';
 import { rmdirStep } from './rmdir';
 import { stagingStep } from './staging';
 import type { AnyStepKind, PlannedOf } from './step-kind';
 
 /** Every kind of journal step overmerge knows. A new kind is a file in this folder and a line here. */
-export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep] as const;
+export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep] as const;
 
 /** A step as the planner and the transaction phases emit it, of any built-in kind. */
 export type PlannedStep = PlannedOf<(typeof BUILTIN_STEPS)[number]>;

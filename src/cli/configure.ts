@@ -1,0 +1,33 @@
+import { configurePackages, packagesToConfigure } from '../engine/configure';
+import type { Command, Io } from './command';
+import { changeOptions, runChange, type ChangeArgs } from './engine-options';
+import { reportOutcome } from './report';
+import { UsageError } from './usage-error';
+
+interface ConfigureArgs extends ChangeArgs {
+  names: string[];
+  pending: boolean;
+}
+
+export const configureCommand: Command<ConfigureArgs> = {
+  command: 'configure [names..]',
+  describe: 'configure unpacked packages: put their new conffiles in place (one transaction)',
+  builder: (y) =>
+    changeOptions(y)
+      .positional('names', { type: 'string', array: true, describe: 'package names' })
+      .option('pending', { alias: 'a', type: 'boolean', default: false, describe: 'every package that is unpacked or half-configured' })
+      .check((argv) => {
+        const names = (argv.names as string[] | undefined) ?? [];
+        if (argv.pending && names.length > 0) throw new UsageError('give package names or --pending, not both');
+        if (!argv.pending && names.length === 0) throw new UsageError('name the packages to configure, or pass --pending');
+        return true;
+      }),
+  async run(args: ConfigureArgs, io: Io) {
+    const outcome = await runChange(args, io, (w, opts) => {
+      const rows = packagesToConfigure(w, args.names ?? [], args.pending);
+      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts);
+    });
+    reportOutcome(outcome, args, io);
+    return 0;
+  },
+};
