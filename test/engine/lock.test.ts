@@ -6,16 +6,13 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { acquireLock, readLockHolder, tryAcquireLock } from '../../src/engine/lock';
 import { OvermergeError } from '../../src/errors';
+import { withTempDir } from '../helpers/temp';
 
 const LOCK_JS = path.resolve(__dirname, '../../src/engine/lock.js');
 
-async function withAdminDir(fn: (admin: string) => Promise<void> | void): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-lock-'));
-  try {
-    await fn(path.join(dir, 'var/lib/overmerge'));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+/** An admin folder path (not made yet) inside a temporary root, for the duration of `fn`. */
+function withAdminDir(fn: (admin: string) => Promise<void> | void): Promise<void> {
+  return withTempDir('lock', async (dir) => fn(path.join(dir, 'var/lib/overmerge')));
 }
 
 /**
