@@ -37,13 +37,13 @@ interface Skippable {
  * The first need that does not hold, in words ("needs root (file owners)"), or undefined when all hold.
  * For a test that does something else instead of skipping (roots on the disk when no tmpfs can be mounted).
  */
-export function missing(needs: Needs): string | undefined {
-  if (needs.root !== undefined && process.getuid?.() !== 0) return typeof needs.root === 'string' ? `needs root (${needs.root})` : 'needs root';
-  for (const type of [needs.mount ?? []].flat()) {
+export function missing(n: Needs): string | undefined {
+  if (n.root !== undefined && process.getuid?.() !== 0) return typeof n.root === 'string' ? `needs root (${n.root})` : 'needs root';
+  for (const type of [n.mount ?? []].flat()) {
     const why = cannotMount(type);
     if (why !== undefined) return why;
   }
-  for (const tool of needs.tools ?? []) {
+  for (const tool of n.tools ?? []) {
     if (!onPath(tool)) return `needs ${tool} on PATH`;
   }
   return undefined;
@@ -61,7 +61,7 @@ export function needs(n: Needs): string | false {
  * the resource's fields afterwards. (The signature refuses an object that cannot be `{ skip }`: a misspelt
  * need must not pass for a probe that found everything.)
  */
-export function gate(t: Skippable, needs: Needs): boolean;
+export function gate(t: Skippable, n: Needs): boolean;
 export function gate<P extends object>(
   t: Skippable,
   probed: P & (Unavailable extends P ? unknown : never),
