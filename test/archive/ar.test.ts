@@ -1,20 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArReader, ArWriter, formatArHeader, parseArHeader } from '../../src/archive/ar';
 import { OvermergeError } from '../../src/errors';
 import { ar } from './fixtures';
-
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-ar-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from '../helpers/temp';
 
 async function members(file: string): Promise<Array<{ name: string; data: string }>> {
   const reader = await ArReader.open(file);
@@ -42,7 +33,7 @@ function isBadArchive(pattern: RegExp) {
 
 describe('ar', () => {
   it('round-trips members of odd and even sizes, from buffers and streams', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const file = path.join(dir, 'x.a');
       const fh = await fsp.open(file, 'wx');
       const w = new ArWriter(fh, file);
@@ -79,7 +70,7 @@ describe('ar', () => {
   });
 
   it('refuses a file without the ar magic', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const file = path.join(dir, 'not.deb');
       await fsp.writeFile(file, 'PK\x03\x04 a zip file');
       await assert.rejects(ArReader.open(file), isBadArchive(/not\.deb: not a Debian archive \(no ar magic\)/));
@@ -87,13 +78,13 @@ describe('ar', () => {
   });
 
   it('refuses a folder or other non-regular file', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       await assert.rejects(ArReader.open(dir), isBadArchive(/: not a regular file$/));
     });
   });
 
   it('refuses a bad header terminator, a bad size and a truncated header', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const good = ar([{ name: 'debian-binary', data: '2.0\n' }]);
       const cases: Array<[Buffer, RegExp]> = [
         [Buffer.from(good).fill(0x41, 66, 68), /bad ar member header at byte 8/],
@@ -109,7 +100,7 @@ describe('ar', () => {
   });
 
   it('refuses a member that runs past the end of the file before handing out any of it', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const file = path.join(dir, 'cut.deb');
       const whole = ar([
         { name: 'first', data: 'ok' },
@@ -130,7 +121,7 @@ describe('ar', () => {
   it('ar: a member name holding a newline is refused on one line, the newline shown escaped', async () => {
     // Found by the fuzzer: the name went into the message as it was, so the error ran over two lines.
     const header = Buffer.from(`${'control.tar.g\n'.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${'282'.padEnd(10)}\`\n`, 'latin1');
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const file = path.join(dir, 'x.deb');
       await fsp.writeFile(file, Buffer.concat([ar([]), header, Buffer.from('short')]));
       const reader = await ArReader.open(file);
@@ -147,7 +138,7 @@ describe('ar', () => {
   });
 
   it('accepts a last odd-sized member without its pad byte', async () => {
-    await withDir(async (dir) => {
+    await withTempDir('ar', async (dir) => {
       const file = path.join(dir, 'nopad.a');
       const whole = ar([{ name: 'odd', data: 'abc' }]);
       await fsp.writeFile(file, whole.subarray(0, whole.length - 1));

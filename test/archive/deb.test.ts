@@ -1,24 +1,22 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Compression } from '../../src/archive/compression';
 import { readDebControl, readDebData } from '../../src/archive/deb';
 import { OvermergeError } from '../../src/errors';
 import { ar, compressBuffer, CONTROL, deb, entry, tar } from './fixtures';
+import { withTempDir } from '../helpers/temp';
 
 const KINDS: Compression[] = ['none', 'gzip', 'xz', 'zstd'];
 
-async function withFile<T>(data: Buffer, fn: (file: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-deb-'));
-  try {
+/** `data` written to a file in a temporary folder for the duration of `fn`. */
+function withFile<T>(data: Buffer, fn: (file: string) => Promise<T>): Promise<T> {
+  return withTempDir('deb', async (dir) => {
     const file = path.join(dir, 'pkg.deb');
     await fsp.writeFile(file, data);
-    return await fn(file);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+    return fn(file);
+  });
 }
 
 async function names(file: string): Promise<string[]> {

@@ -4,7 +4,6 @@
  */
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -55,15 +54,6 @@ export async function makeFixtureTree(dir: string, mtime = 1600000000): Promise<
 /** Sets every mtime below `dir` (links themselves included) to `mtime`. */
 export async function setTimes(dir: string, mtime: number): Promise<void> {
   await execFileP('find', [dir, '-exec', 'touch', '-h', '-d', `@${mtime}`, '{}', '+']);
-}
-
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** A minimal dpkg admin folder inside `root`, enough for `dpkg --root=ROOT -i`. */

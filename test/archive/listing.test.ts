@@ -2,10 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatTime, localeIsUtf8, modeString, quoteEscape, strippedLinkTarget, TarListing } from '../../src/archive/listing';
 import { entry, metaRecord, paxRecord, rawBlock, readAll, tar } from './fixtures';
+import { withTempDir } from '../helpers/temp';
 
 /** Formats with process.env.TZ set for the duration (Node re-reads TZ when it changes). */
 function inZone<T>(tz: string, fn: () => T): T {
@@ -64,8 +64,7 @@ async function ourListing(data: Buffer, utf8: boolean, tz: string): Promise<stri
 
 describe('tar -tv listing', () => {
   it('matches GNU tar byte for byte, in each locale and time zone', async () => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
-    try {
+    await withTempDir('list', async (dir) => {
       const file = path.join(dir, 'odd.tar');
       const data = oddArchive();
       await fsp.writeFile(file, data);
@@ -76,29 +75,23 @@ describe('tar -tv listing', () => {
           assert.equal(ours, expected.toString('utf8'), `LC_ALL=${locale} TZ=${tz}`);
         }
       }
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('listing: a multi-byte owner name widens the owner/size column by its bytes, as tar counts them', async () => {
     // Found by fuzzing against dpkg-deb -c: the width was counted in characters, two spaces short here.
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
-    try {
+    await withTempDir('list', async (dir) => {
       const file = path.join(dir, 'owners.tar');
       const data = tar(entry({ name: './', type: 'directory', mode: 0o755, uname: 'ÿþ', gname: 'root' }), entry({ name: './f', gname: 'grüppe', data: 'x' }));
       await fsp.writeFile(file, data);
       const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
       assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('listing: pax owner names are not shown for a pre-POSIX (v7) header, as tar shows them', async () => {
     // Found by fuzzing against dpkg-deb -c: tar prints the numeric ids there, we printed the pax names.
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
-    try {
+    await withTempDir('list', async (dir) => {
       const file = path.join(dir, 'v7.tar');
       const v7 = (name: string): Buffer => rawBlock({ name, uid: 3, gid: 4 }, (block) => block.fill(0, 257, 345));
       const owners = Buffer.concat([paxRecord('uname', 'paxuser'), paxRecord('gname', 'paxgroup')]);
@@ -107,24 +100,19 @@ describe('tar -tv listing', () => {
       const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
       assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
       assert.match(expected.toString('utf8'), /3\/4 .*\.\/v7-x\n.*guser\/root .*\.\/ustar-g/s);
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("listing: a regular file named '/' is listed as a file, as tar lists it, while '//' and './' are directories", async () => {
     // Found by fuzzing against dpkg-deb -c.
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-list-'));
-    try {
+    await withTempDir('list', async (dir) => {
       const file = path.join(dir, 'slash.tar');
       const data = tar(...['/', '//', './', '/usr/'].map((name) => rawBlock({ name }, (block) => block.write('0', 156, 'latin1'))));
       await fsp.writeFile(file, data);
       const expected = execFileSync('tar', ['-tvf', file], { env: { ...process.env, LC_ALL: 'C.UTF-8', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
       assert.equal(await ourListing(data, true, 'UTC'), expected.toString('utf8'));
       assert.match(expected.toString('utf8'), /^-.* \/\nd.* \/\/\n/);
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('the time zone changes the printed time', () => {

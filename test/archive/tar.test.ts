@@ -2,12 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { readTar } from '../../src/archive/tar';
 import { parseNumeric } from '../../src/archive/tar-header';
 import { OvermergeError } from '../../src/errors';
 import { entry, metaRecord, paxRecord, rawBlock, readAll, tar } from './fixtures';
+import { withTempDir } from '../helpers/temp';
 
 async function rejects(data: Buffer, pattern: RegExp, options = {}, code = 'E_BAD_ARCHIVE'): Promise<void> {
   await assert.rejects(readAll(data, options), (err: unknown) => {
@@ -148,8 +148,7 @@ describe('tar reading: entry types and formats', () => {
   });
 
   it('agrees with GNU tar on archives GNU tar wrote (gnu, ustar, posix/pax formats)', async (t) => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-tar-'));
-    try {
+    await withTempDir('tar', async (dir) => {
       const tree = path.join(dir, 'tree');
       const deep = path.join(tree, 'd'.repeat(90), 'e'.repeat(90));
       await fsp.mkdir(deep, { recursive: true });
@@ -182,9 +181,7 @@ describe('tar reading: entry types and formats', () => {
         assert.equal(byName.get('./fifo')?.header.type, 'fifo');
         assert.equal(byName.get('./null')?.header.type, 'char');
       }
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
     void t;
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ArReader } from '../../src/archive/ar';
-import { execFileP, makeFixtureTree, withTempDir } from '../archive/fixture-tree';
+import { execFileP, makeFixtureTree } from '../archive/fixture-tree';
+import { withTempDir } from '../helpers/temp';
 import { runCli, spawnCli } from '../helpers/run-cli';
 
 async function memberNames(file: string): Promise<string[]> {
@@ -19,7 +20,7 @@ async function memberNames(file: string): Promise<string[]> {
 
 describe('overmerge build', () => {
   it('builds xz by default and honours -Z, reproducibly under SOURCE_DATE_EPOCH', async () => {
-    await withTempDir('om-cli-build-', async (dir) => {
+    await withTempDir('cli-build', async (dir) => {
       const tree = path.join(dir, 'tree');
       await makeFixtureTree(tree);
       const env = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -41,7 +42,7 @@ describe('overmerge build', () => {
   });
 
   it('exits 2 on usage errors: missing operands, unknown compression, bad SOURCE_DATE_EPOCH', async () => {
-    await withTempDir('om-cli-build-', async (dir) => {
+    await withTempDir('cli-build', async (dir) => {
       const tree = path.join(dir, 'tree');
       await makeFixtureTree(tree);
       assert.equal((await runCli(['build', tree])).status, 2);
@@ -54,7 +55,7 @@ describe('overmerge build', () => {
   });
 
   it('refuses a bad tree with one line on stderr, exit 1, and writes nothing (through bin/overmerge)', async () => {
-    await withTempDir('om-cli-build-', async (dir) => {
+    await withTempDir('cli-build', async (dir) => {
       const tree = path.join(dir, 'tree');
       await makeFixtureTree(tree);
       await fsp.writeFile(path.join(tree, 'DEBIAN/control'), 'Package: bad_name\nVersion: 1\nArchitecture: all\n');

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb } from '../../src/archive/build';
-import { execFileP, makeFixtureTree, withTempDir } from '../archive/fixture-tree';
+import { execFileP, makeFixtureTree } from '../archive/fixture-tree';
+import { withTempDir } from '../helpers/temp';
 import { hostileCases } from '../../fixtures/hostile/cases';
 import { runCli, spawnCli } from '../helpers/run-cli';
 
 async function withFixtureDeb(fn: (deb: string, dir: string) => Promise<void>): Promise<void> {
-  await withTempDir('om-cli-contents-', async (dir) => {
+  await withTempDir('cli-contents', async (dir) => {
     const tree = path.join(dir, 'tree');
     await makeFixtureTree(tree);
     const deb = path.join(dir, 'fixture.deb');
@@ -38,7 +39,7 @@ describe('overmerge contents', () => {
   });
 
   it('refuses a file that is not a .deb, in one line, with nothing on stdout', async () => {
-    await withTempDir('om-cli-contents-', async (dir) => {
+    await withTempDir('cli-contents', async (dir) => {
       const file = path.join(dir, 'notes.txt');
       await fsp.writeFile(file, 'hello');
       oneLineError(await runCli(['contents', file]), /notes\.txt: not a Debian archive \(no ar magic\)/);
@@ -62,7 +63,7 @@ describe('overmerge contents', () => {
   });
 
   it('streams a listing longer than the part it holds back (20,000 members), the same as dpkg-deb -c', async () => {
-    await withTempDir('om-cli-contents-', async (dir) => {
+    await withTempDir('cli-contents', async (dir) => {
       const deb = path.join(dir, 'many.deb');
       await fsp.writeFile(deb, hostileCases({ manyMembers: 20_000 }).find((c) => c.id === 'resource-200k-members')!.deb);
       const expected = (await execFileP('dpkg-deb', ['-c', deb], { env: { ...process.env, TZ: 'UTC' }, maxBuffer: 1 << 26 })).stdout;

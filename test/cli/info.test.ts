@@ -4,12 +4,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb } from '../../src/archive/build';
 import { ar, entry, tar } from '../archive/fixtures';
-import { execFileP, makeFixtureTree, withTempDir } from '../archive/fixture-tree';
+import { execFileP, makeFixtureTree } from '../archive/fixture-tree';
+import { withTempDir } from '../helpers/temp';
 import { runCli } from '../helpers/run-cli';
 
 describe('overmerge info', () => {
   it('prints the control file exactly as dpkg-deb -f does', async () => {
-    await withTempDir('om-cli-info-', async (dir) => {
+    await withTempDir('cli-info', async (dir) => {
       const tree = path.join(dir, 'tree');
       await makeFixtureTree(tree);
       // Odd but valid spacing that dpkg-deb -f passes through untouched.
@@ -25,7 +26,7 @@ describe('overmerge info', () => {
   });
 
   it('refuses an archive whose control file is invalid or missing, in one line', async () => {
-    await withTempDir('om-cli-info-', async (dir) => {
+    await withTempDir('cli-info', async (dir) => {
       const data = tar(entry({ name: './', type: 'directory' }));
       const cases: Array<[Buffer, RegExp]> = [
         [tar(entry({ name: './control', data: 'Package: x\nVersion: 1\n' })), /Architecture/],

@@ -4,7 +4,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildFixtureDebs, withTempDir, type FixtureName } from '../helpers/fixtures';
+import { buildFixtureDebs, type FixtureName } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
 import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
 import { REPO_ROOT, spawnCli } from '../helpers/run-cli';
 

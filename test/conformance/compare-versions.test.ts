@@ -1,3 +1,5 @@
+import { needs } from '../helpers/gate';
+import { withTempDir } from '../helpers/temp';
 /**
  * Conformance against the real dpkg: thousands of generated version pairs must compare exactly as
  * `dpkg --compare-versions` compares them, and hostile version strings must be refused, warned about or
@@ -5,8 +7,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkVersion, compareVersions } from '../../src/control/version';
@@ -15,8 +17,8 @@ const SEED = 0x5eed1234;
 const RANDOM_PAIRS = 2400;
 const HOSTILE_STRINGS = 400;
 
-const dpkgMissing = spawnSync('dpkg', ['--version'], { encoding: 'utf8' }).status !== 0;
-const SKIP = dpkgMissing ? 'dpkg is not installed: cannot use it as the oracle' : false;
+/** dpkg is the oracle. */
+const SKIP = needs({ tools: ['dpkg'] });
 
 /** A small deterministic generator (xorshift32), so a failure can be reproduced from the seed. */
 class Rng {
@@ -198,8 +200,7 @@ describe('conformance with dpkg --compare-versions', { skip: SKIP }, () => {
   it(`orders ${RANDOM_PAIRS} generated pairs and every pair of tricky versions exactly as dpkg`, async () => {
     const pairs = buildPairs();
     assert.ok(pairs.length >= 2000);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'overmerge-vercmp-'));
-    try {
+    await withTempDir('vercmp', async (dir) => {
       const batches = Math.max(2, Math.min(8, os.availableParallelism()));
       const size = Math.ceil(pairs.length / batches);
       const chunks = Array.from({ length: batches }, (_, i) => pairs.slice(i * size, (i + 1) * size));
@@ -211,9 +212,7 @@ describe('conformance with dpkg --compare-versions', { skip: SKIP }, () => {
       // The generator must produce a useful mix, not almost all "less" or "greater".
       const equal = answers.filter((x) => x === 0).length;
       assert.ok(equal > pairs.length / 20, `only ${equal} equal pairs`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('refuses, warns about or accepts hostile version strings exactly as dpkg, for the same reason', async () => {

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, test } from 'node:test';
 import { buildAdHocDeb } from '../helpers/fixtures';
-import { leftoverTemporaries, om } from '../helpers/crash-harness';
+import { leftoverTemporaries } from '../helpers/crash-harness';
 import { makeScratch, mustRun, type Scratch } from '../helpers/crash-scenarios';
-import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
+import { gate } from '../helpers/gate';
+import { withOverlay, withTmpfs } from '../helpers/mounts';
 import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
+import { om } from '../helpers/run-cli';
 
 /**
  * Out of space: on a small tmpfs root an install that cannot fit is refused (up front when Installed-Size
@@ -38,12 +40,6 @@ async function freeBytes(dir: string): Promise<number> {
   return Number(st.bavail) * Number(st.bsize);
 }
 
-function skipUnlessMount(t: TestContext, fsType: 'tmpfs' | 'overlay'): boolean {
-  const why = cannotMount(fsType);
-  if (why) t.skip(`SKIPPED: ${why}`);
-  return why !== undefined;
-}
-
 /** Incompressible content, so that the archive is as big as what it installs. */
 function noise(bytes: number): string {
   return randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
@@ -56,14 +52,14 @@ interface Snapshot {
 }
 
 async function snapshot(root: string): Promise<Snapshot> {
-  const list = await om(root, ['list', '--json']);
+  const list = await om(root, ['list', '--json'], { quiet: true });
   assert.equal(list.status, 0, list.stderr);
   return { tree: await rootState(root), list: list.stdout, free: await freeBytes(root) };
 }
 
 /** Exit 1, one line with a size in it, and the root exactly as `before`, its space back. */
 async function assertRefusedCleanly(root: string, before: Snapshot, argv: string[], message: RegExp, what: string): Promise<string> {
-  const r = await om(root, argv);
+  const r = await om(root, argv, { quiet: true });
   assert.equal(r.status, 1, `${what}: exit ${r.status}: ${r.stderr}`);
   assert.match(r.stderr, /^overmerge: [^\n]+\n$/, `${what}: one line: ${JSON.stringify(r.stderr)}`);
   assert.match(r.stderr, message, what);
@@ -74,7 +70,7 @@ async function assertRefusedCleanly(root: string, before: Snapshot, argv: string
   assert.ok(now.free >= before.free - DB_SLACK, `${what}: ${before.free - now.free} bytes of space not given back`);
   assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left`);
   assert.deepEqual(await fsp.readdir(path.join(root, ADMIN_REL, 'staging')).catch(() => []), [], `${what}: staging not empty`);
-  const rec = await om(root, ['recover', '--json']);
+  const rec = await om(root, ['recover', '--json'], { quiet: true });
   assert.equal(rec.status, 0, rec.stderr);
   assert.deepEqual(JSON.parse(rec.stdout), [], `${what}: recover found work`);
   return r.stderr;
@@ -90,7 +86,7 @@ async function withSmallRoot(fn: (root: string) => Promise<void>): Promise<void>
 }
 
 test('ENOSPC: a package that says it does not fit (Installed-Size) is refused before anything is staged', async (t) => {
-  if (skipUnlessMount(t, 'tmpfs')) return;
+  if (gate(t, { mount: 'tmpfs' })) return;
   const deb = await buildAdHocDeb(workDir, {
     name: 'toobig',
     version: '1',
@@ -105,7 +101,7 @@ test('ENOSPC: a package that says it does not fit (Installed-Size) is refused be
 });
 
 test('ENOSPC: a package whose Installed-Size lies runs out of space while staging, and nothing stays', async (t) => {
-  if (skipUnlessMount(t, 'tmpfs')) return;
+  if (gate(t, { mount: 'tmpfs' })) return;
   // Below the expansion limit that a 1 KiB Installed-Size allows (1 MiB of slack), above what is free.
   const deb = await buildAdHocDeb(workDir, {
     name: 'liar',
@@ -128,7 +124,7 @@ test('ENOSPC: a package whose Installed-Size lies runs out of space while stagin
 });
 
 test('ENOSPC in the copy fallback on an overlay root with a small tmpfs upper layer: rolled back cleanly', async (t) => {
-  if (skipUnlessMount(t, 'overlay') || skipUnlessMount(t, 'tmpfs')) return;
+  if (gate(t, { mount: ['overlay', 'tmpfs'] })) return;
   // v1 ships a 2 MiB directory; v2 turns it into a file, so the upgrade must move the lower-layer
   // directory aside, which overlayfs only allows by copying it up: 2 MiB into a 1.5 MiB upper layer.
   const v1 = await buildAdHocDeb(workDir, {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { seededRandom } from '../../fixtures/random';
@@ -19,8 +18,9 @@ import {
   type SideState,
 } from '../helpers/crash-harness';
 import { makeScratch, mustRun, overlayFresh, plainFresh, type FreshRoot, type Scratch } from '../helpers/crash-scenarios';
-import { cannotMount } from '../helpers/mounts';
 import { rootState } from '../helpers/root-state';
+import { gate } from '../helpers/gate';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * Real SIGKILLs at random instants (not at crash points): an upgrade of a package with ~2,000 files
@@ -64,7 +64,7 @@ interface KillReport {
 
 async function upgradeWithKill(root: string, delayMs: number | undefined): Promise<{ killed: boolean; ms: number }> {
   const started = process.hrtime.bigint();
-  const run = startOm(['--root', root, '--quiet', 'install', pair.v2]);
+  const run = startOm(root, ['install', pair.v2], { quiet: true });
   const timer = delayMs === undefined ? undefined : setTimeout(() => run.kill('SIGKILL'), delayMs);
   const r = await run.done;
   if (timer) clearTimeout(timer);
@@ -117,20 +117,16 @@ function describe(t: TestContext, r: KillReport): void {
 }
 
 test('random SIGKILL during a 2,000-file upgrade on a plain root: old or new, exactly', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
-  const scratch = await fsp.mkdtemp(path.join(workDir, 'plain-'));
-  try {
+  if (gate(t, { root: 'file owners' })) return;
+  await withTempDir({ prefix: 'plain', parent: workDir }, async (scratch) => {
     const r = await killAndRecover(plainFresh(v1Root, scratch), 30, 'plain root', 1);
     describe(t, r);
     assert.ok(r.old > 0 && r.new > 0, 'the kills landed on both sides of the commit');
-  } finally {
-    await fsp.rm(scratch, { recursive: true, force: true });
-  }
+  });
 });
 
 test('random SIGKILL during a 2,000-file upgrade on an overlay root (v1 in the lower layer)', async (t) => {
-  const why = cannotMount('overlay');
-  if (why) return t.skip(`SKIPPED: ${why}`);
+  if (gate(t, { mount: 'overlay' })) return;
   const r = await killAndRecover(overlayFresh(v1Root), 20, 'overlay root', 2);
   describe(t, r);
   assert.ok(r.old > 0 && r.new > 0, 'the kills landed on both sides of the commit');
@@ -138,7 +134,7 @@ test('random SIGKILL during a 2,000-file upgrade on an overlay root (v1 in the l
 
 /** The template copy must be faithful, or every comparison above would be against the wrong tree. */
 test('the v1 template copies exactly', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
+  if (gate(t, { root: 'file owners' })) return;
   const copy = path.join(workDir, 'copy-check');
   await copyRoot(v1Root, copy);
   try {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -11,7 +10,6 @@ import {
   countPoints,
   forEachPoint,
   leftoverTemporaries,
-  om,
   pendingTransactions,
   spawnOm,
   sweepWidth,
@@ -19,7 +17,10 @@ import {
   type SideState,
 } from '../helpers/crash-harness';
 import { buildCrashFixtures, makeScratch, overlayFresh, plainFresh, type CrashFixtures, type Scratch } from '../helpers/crash-scenarios';
-import { cannotMount, mount, unmount } from '../helpers/mounts';
+import { mount, unmount } from '../helpers/mounts';
+import { om } from '../helpers/run-cli';
+import { makeTempDir, withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 
 /**
  * A crash during `recover`: an upgrade is killed at a crash point, then `recover` itself is killed at
@@ -145,13 +146,8 @@ const cases: Case[] = [
 
 for (const c of cases) {
   test(`crash during recover: ${c.name}`, async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
-    if (c.overlay) {
-      const why = cannotMount('overlay');
-      if (why) return t.skip(`SKIPPED: ${why}`);
-    }
-    const scratch = await fsp.mkdtemp(path.join(workDir, 'case-'));
-    try {
+    if (gate(t, { root: 'file owners', mount: c.overlay ? 'overlay' : [] })) return;
+    await withTempDir({ prefix: 'case', parent: workDir }, async (scratch) => {
       const fresh = c.overlay ? overlayFresh(c.template()) : plainFresh(c.template(), scratch);
       const old = await fresh((root) => captureSide(root));
       let points = 0;
@@ -160,7 +156,7 @@ for (const c of cases) {
         return captureSide(root);
       });
       const refs: Record<Side, SideState> = { old, new: neu };
-      const crashAt = (root: string, n: number) => spawnOm(['--root', root, '--quiet', ...c.argv()], { OVERMERGE_DEBUG_CRASH_AT: String(n) });
+      const crashAt = (root: string, n: number) => spawnOm(root, c.argv(), { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
       const starts = await c.pick(points, (n) =>
         fresh(async (root) => {
           assert.equal((await crashAt(root, n)).signal, 'SIGKILL');
@@ -169,7 +165,7 @@ for (const c of cases) {
       );
       const summary = await forEachPoint(starts.length, sweepWidth(), async (i) => {
         const n = starts[i - 1];
-        const dir = await fsp.mkdtemp(path.join(scratch, `from-${n}-`));
+        const dir = await makeTempDir({ prefix: `from-${n}`, parent: scratch });
         const crashed = c.overlay ? await overlayCrashedRoot(c.template(), dir) : await plainCrashedRoot(c.template(), dir);
         try {
           const killed = await crashAt(crashed.root, n);
@@ -180,14 +176,14 @@ for (const c of cases) {
           for (let m = 1; m <= recoverPoints; m++) {
             const what = `upgrade crash ${n}/${points}, recover crash ${m}/${recoverPoints}`;
             await crashed.restore();
-            const r = await spawnOm(['--root', crashed.root, '--quiet', 'recover'], { OVERMERGE_DEBUG_CRASH_AT: String(m) });
+            const r = await spawnOm(crashed.root, ['recover'], { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(m) } });
             assert.equal(r.signal, 'SIGKILL', `${what}: recover was not killed (status ${r.status}): ${r.stderr}`);
             if (pendingTransactions(crashed.root) > 0) {
-              const writer = await om(crashed.root, ['remove', 'greet']);
+              const writer = await om(crashed.root, ['remove', 'greet'], { quiet: true });
               assert.equal(writer.status, 1, `${what}: a writer was not refused after recover crashed`);
               assert.match(writer.stderr, /recover/, what);
             }
-            const again = await om(crashed.root, ['recover']);
+            const again = await om(crashed.root, ['recover'], { quiet: true });
             assert.equal(again.status, 0, `${what}: ${again.stderr}`);
             const side = await assertConsistent(crashed.root, refs, what, { probeDeb: fx.probeDeb });
             assert.equal(side, expected, `${what}: recovered to ${side}, an uninterrupted recover gives ${expected}`);
@@ -199,8 +195,6 @@ for (const c of cases) {
       });
       t.diagnostic(`upgrade crash points (${points} in all) and the recover points swept from each: ${summary.join('; ')}`);
       if (!c.overlay) assert.ok(summary.some((s) => s.endsWith('old')) && summary.some((s) => s.endsWith('new')), summary.join('; '));
-    } finally {
-      await fsp.rm(scratch, { recursive: true, force: true });
-    }
+    });
   });
 }

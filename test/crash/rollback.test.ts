@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
-import { captureSide, copyRoot, leftoverTemporaries, om, storeBlobs, type SideState } from '../helpers/crash-harness';
+import { after, before, test } from 'node:test';
+import { captureSide, copyRoot, leftoverTemporaries, storeBlobs, type SideState } from '../helpers/crash-harness';
 import { buildCrashFixtures, makeScratch, mustRun, type CrashFixtures, type Scratch } from '../helpers/crash-scenarios';
 import { buildAdHocDeb } from '../helpers/fixtures';
 import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
+import { gate } from '../helpers/gate';
+import { om } from '../helpers/run-cli';
 
 /**
  * `rollback` of transactions made with --keep-backups: the exact old tree and database come back;
@@ -40,15 +41,9 @@ async function withRoot(template: string, fn: (root: string) => Promise<void>): 
   }
 }
 
-function needsRoot(t: TestContext): boolean {
-  if (process.getuid?.() === 0) return false;
-  t.skip('SKIPPED: needs root (installed files are owned by root)');
-  return true;
-}
-
 /** `history` lines of transaction `id` (its header line). */
 async function historyLine(root: string, id: number): Promise<string> {
-  const r = await om(root, ['history']);
+  const r = await om(root, ['history'], { quiet: true });
   assert.equal(r.status, 0, r.stderr);
   const line = r.stdout.split('\n').find((l) => l.startsWith(`#${id} `));
   assert.ok(line, `history has no transaction ${id}:\n${r.stdout}`);
@@ -56,7 +51,7 @@ async function historyLine(root: string, id: number): Promise<string> {
 }
 
 async function newestTxn(root: string): Promise<number> {
-  const r = await om(root, ['history', '--json']);
+  const r = await om(root, ['history', '--json'], { quiet: true });
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as Array<{ id: number }>)[0].id;
 }
@@ -74,7 +69,7 @@ async function assertBackTo(root: string, before: SideState, what: string): Prom
 /** A refused command: exit 1, one line naming the reason, and the root and database untouched. */
 async function assertRefused(root: string, argv: string[], reason: RegExp, what: string): Promise<void> {
   const before = await captureSide(root);
-  const r = await om(root, argv);
+  const r = await om(root, argv, { quiet: true });
   assert.equal(r.status, 1, `${what}: exit ${r.status}, ${r.stderr}`);
   assert.match(r.stderr, /^overmerge: [^\n]+\n$/, `${what}: not one line: ${JSON.stringify(r.stderr)}`);
   assert.match(r.stderr, reason, what);
@@ -85,14 +80,14 @@ async function assertRefused(root: string, argv: string[], reason: RegExp, what:
 }
 
 test('rollback of an upgrade (dir -> file, modified conffile) restores the exact old tree and list', async (t) => {
-  if (needsRoot(t)) return;
+  if (gate(t, { root: 'installed files are owned by root' })) return;
   await withRoot(fx.templates.modified, async (root) => {
     const before = await captureSide(root);
     await mustRun(root, ['install', '--keep-backups', fx.debs['hello-2.0']]);
     const upgrade = await newestTxn(root);
     assert.match(await historyLine(root, upgrade), /committed \(can roll back\)$/);
     assert.ok((await storeBlobs(root)).length > 0, 'the upgrade kept nothing in the backup store');
-    const r = await om(root, ['rollback']);
+    const r = await om(root, ['rollback'], { quiet: true });
     assert.equal(r.status, 0, r.stderr);
     await assertBackTo(root, before, 'after rollback of the upgrade');
     const line = await historyLine(root, upgrade);
@@ -105,7 +100,7 @@ test('rollback of an upgrade (dir -> file, modified conffile) restores the exact
 });
 
 test('rollback of a removal restores the exact old tree and list', async (t) => {
-  if (needsRoot(t)) return;
+  if (gate(t, { root: 'installed files are owned by root' })) return;
   await withRoot(fx.templates.modified, async (root) => {
     // The administrator also tightened the edited conffile's mode: a rollback must bring that back too.
     await fsp.chmod(path.join(root, 'etc', 'hello.conf'), 0o600);
@@ -124,7 +119,7 @@ test('rollback of a removal restores the exact old tree and list', async (t) => 
 });
 
 test('rollback is refused, with one line and nothing changed, when it cannot be done', async (t) => {
-  if (needsRoot(t)) return;
+  if (gate(t, { root: 'installed files are owned by root' })) return;
   await withRoot(fx.templates.installed, async (root) => {
     await mustRun(root, ['install', fx.debs['hello-2.0']]);
     const plain = await newestTxn(root);
@@ -142,7 +137,7 @@ test('rollback is refused, with one line and nothing changed, when it cannot be 
 });
 
 test('identical content is stored once; --backup-retention lets go of older backups and their blobs', async (t) => {
-  if (needsRoot(t)) return;
+  if (gate(t, { root: 'installed files are owned by root' })) return;
   const same = 'the same bytes in two packages\n';
   const twin = (name: string) =>
     buildAdHocDeb(workDir, {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import {
@@ -11,7 +9,6 @@ import {
   countPoints,
   forEachPoint,
   leftoverTemporaries,
-  om,
   pendingTransactions,
   recoverIn,
   spawnOm,
@@ -20,7 +17,9 @@ import {
   type SideState,
 } from '../helpers/crash-harness';
 import { buildCrashFixtures, makeScratch, overlayFresh, plainFresh, PROBE_NAME, type CrashFixtures, type FreshRoot, type Scratch } from '../helpers/crash-scenarios';
-import { cannotMount } from '../helpers/mounts';
+import { gate } from '../helpers/gate';
+import { om } from '../helpers/run-cli';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * Deterministic crash sweep: for every crash point N of a command (OVERMERGE_DEBUG_CRASH_AT=N, the child
@@ -82,14 +81,13 @@ function freshFor(s: Scenario, scratch: string): FreshRoot {
 }
 
 async function sweep(s: Scenario, batch: string | undefined): Promise<SweepReport> {
-  const scratch = await fsp.mkdtemp(path.join(s.onDisk ? os.tmpdir() : workDir, 'overmerge-sweep-'));
-  try {
+  return withTempDir(s.onDisk ? 'sweep' : { prefix: 'sweep', parent: workDir }, async (scratch) => {
     const fresh = freshFor(s, scratch);
     const env: Record<string, string> = batch === undefined ? {} : { OVERMERGE_DEBUG_JOURNAL_BATCH: batch };
     const old = await fresh((root) => captureSide(root));
     let points = 0;
     const neu = await fresh(async (root) => {
-      points = await countPoints(root, s.argv(), path.join(scratch, 'count'), [], env);
+      points = await countPoints(root, s.argv(), path.join(scratch, 'count'), { env });
       return captureSide(root);
     });
     const refs: Record<Side, SideState> = { old, new: neu };
@@ -97,12 +95,12 @@ async function sweep(s: Scenario, batch: string | undefined): Promise<SweepRepor
     report.sides = await forEachPoint(points, sweepWidth(), async (n) => {
       const what = `${s.name}, batch ${batch ?? 'default'}, crash point ${n}/${points}`;
       return fresh(async (root) => {
-        const killed = await spawnOm(['--root', root, '--quiet', ...s.argv()], { ...env, OVERMERGE_DEBUG_CRASH_AT: String(n) });
+        const killed = await spawnOm(root, s.argv(), { quiet: true, env: { ...env, OVERMERGE_DEBUG_CRASH_AT: String(n) } });
         assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
         if (copyFallbackTemporaries(await leftoverTemporaries(root)).length > 0) report.copyFallbackPoints++;
         const pending = pendingTransactions(root);
         if (pending > 0) {
-          const refused = await om(root, ['install', fx.probeDeb]);
+          const refused = await om(root, ['install', fx.probeDeb], { quiet: true });
           assert.equal(refused.status, 1, `${what}: install after the crash was not refused`);
           assert.match(refused.stderr, /recover/, what);
           assert.equal(refused.stderr.trim().split('\n').length, 1, `${what}: refusal is not one line: ${refused.stderr}`);
@@ -118,13 +116,7 @@ async function sweep(s: Scenario, batch: string | undefined): Promise<SweepRepor
     assertMonotonic(report.sides, s.name);
     assert.ok(report.sides.includes('old') && report.sides.includes('new'), `${s.name}: both sides reached (${report.sides.join(',')})`);
     return report;
-  } finally {
-    await fsp.rm(scratch, { recursive: true, force: true });
-  }
-}
-
-function skipWhy(s: Scenario): string | undefined {
-  return s.overlay ? cannotMount('overlay') : process.getuid?.() === 0 ? undefined : 'needs root (file owners)';
+  });
 }
 
 /**
@@ -143,8 +135,7 @@ const runs: Array<[Scenario, string | undefined]> = FULL
 
 for (const [s, batch] of runs) {
   test(`crash sweep ${s.name}, journal batch ${batch ?? 'default'}`, async (t: TestContext) => {
-    const why = skipWhy(s);
-    if (why) return t.skip(`SKIPPED: ${why}`);
+    if (gate(t, s.overlay ? { mount: 'overlay' } : { root: 'file owners' })) return;
     const r = await sweep(s, batch);
     const olds = r.sides.filter((x) => x === 'old').length;
     t.diagnostic(`${r.points} crash points: ${olds} recovered to old, ${r.points - olds} to new; ${r.copyFallbackPoints} inside the copy fallback`);
@@ -154,9 +145,8 @@ for (const [s, batch] of runs) {
 }
 
 test('after a crash, writers refuse until recover; --auto-recover proceeds', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('SKIPPED: needs root (file owners)');
-  const scratch = await fsp.mkdtemp(path.join(workDir, 'auto-'));
-  try {
+  if (gate(t, { root: 'file owners' })) return;
+  await withTempDir({ prefix: 'auto', parent: workDir }, async (scratch) => {
     const s = scenarios[1];
     const fresh = plainFresh(s.template(), scratch);
     const old = await fresh((root) => captureSide(root));
@@ -169,21 +159,19 @@ test('after a crash, writers refuse until recover; --auto-recover proceeds', asy
     for (const n of picks) {
       const what = `auto-recover after crash point ${n}/${points}`;
       await fresh(async (root) => {
-        const killed = await spawnOm(['--root', root, '--quiet', ...s.argv()], { OVERMERGE_DEBUG_CRASH_AT: String(n) });
+        const killed = await spawnOm(root, s.argv(), { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
         assert.equal(killed.signal, 'SIGKILL', what);
         for (const argv of [['install', fx.probeDeb], ['remove', 'greet'], ['purge', 'hello'], ['install', fx.debs['hello-1.0']]]) {
-          const r = await om(root, argv);
+          const r = await om(root, argv, { quiet: true });
           assert.equal(r.status, 1, `${what}: ${argv[0]} was not refused`);
           assert.match(r.stderr, /^overmerge: .*recover.*\n$/, `${what}: ${argv[0]}`);
         }
-        const r = await om(root, ['install', '--auto-recover', fx.probeDeb]);
+        const r = await om(root, ['install', '--auto-recover', fx.probeDeb], { quiet: true });
         assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-        const rm = await om(root, ['purge', PROBE_NAME]);
+        const rm = await om(root, ['purge', PROBE_NAME], { quiet: true });
         assert.equal(rm.status, 0, `${what}: ${rm.stderr}`);
         await assertConsistent(root, { old, new: neu }, what);
       });
     }
-  } finally {
-    await fsp.rm(scratch, { recursive: true, force: true });
-  }
+  });
 });

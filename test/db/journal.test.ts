@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Db } from '../../src/db/db';
 import { openDatabase } from '../../src/db/open';
 import { OvermergeError } from '../../src/errors';
-
-function withTmp(fn: (dir: string) => void): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-db-journal-'));
-  try {
-    fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDirSync } from '../helpers/temp';
 
 function withDb(fn: (db: Db) => void): void {
-  withTmp((dir) => {
+  withTempDirSync('db-journal', (dir) => {
     const db = openDatabase(path.join(dir, 'db.sqlite'));
     try {
       fn(db);
@@ -107,7 +98,7 @@ test('journal: batched intents, done and undone, and clear', () => {
 });
 
 test('journal: an unfinished transaction and its steps survive close and reopen', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-journal', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     const db = openDatabase(file);
     const t = db.txns.begin('install', ['a.deb']);
@@ -138,7 +129,7 @@ test('journal: an unfinished transaction and its steps survive close and reopen'
 });
 
 test('journal: an intent is durable the moment intend() returns, even if the process is then killed', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-journal', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     openDatabase(file).close();
     const openJs = path.resolve(__dirname, '../../src/db/open.js');

@@ -1,23 +1,23 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Db } from '../../src/db/db';
 import { openDatabase } from '../../src/db/open';
 import type { FileInput, PackageInput } from '../../src/db/types';
 import { OvermergeError } from '../../src/errors';
+import { withTempDirSync } from '../helpers/temp';
 
+/** A fresh database in a temporary folder for the duration of `fn`; `file` is its path. */
 function withDb(fn: (db: Db, file: string) => void): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-db-queries-'));
-  const file = path.join(dir, 'db.sqlite');
-  const db = openDatabase(file);
-  try {
-    fn(db, file);
-  } finally {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  withTempDirSync('db-queries', (dir) => {
+    const file = path.join(dir, 'db.sqlite');
+    const db = openDatabase(file);
+    try {
+      fn(db, file);
+    } finally {
+      db.close();
+    }
+  });
 }
 
 function pkg(name: string, version = '1.0', arch = 'amd64'): PackageInput {

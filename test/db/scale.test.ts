@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { openDatabase } from '../../src/db/open';
@@ -9,6 +7,7 @@ import { JOURNAL_SQL } from '../../src/db/journal';
 import { PACKAGE_SQL } from '../../src/db/packages';
 import { TXN_SQL } from '../../src/db/transactions';
 import type { FileInput } from '../../src/db/types';
+import { tempDir } from '../helpers/temp';
 
 const PACKAGES = 200;
 const FILES_PER_PACKAGE = 1000; // 200,000 file rows in all
@@ -41,8 +40,8 @@ function assertIndexed(plan: string[], what: string): void {
   );
 }
 
-test('200,000 file rows: lookups stay index searches and answer correctly', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-db-scale-'));
+test('200,000 file rows: lookups stay index searches and answer correctly', (context) => {
+  const dir = tempDir('db-scale', context);
   const db = openDatabase(path.join(dir, 'db.sqlite'));
   try {
     const t = db.txns.begin('install', ['many.deb']);
@@ -117,6 +116,5 @@ test('200,000 file rows: lookups stay index searches and answer correctly', () =
     assert.equal(db.files.countOf(ids[4]), FILES_PER_PACKAGE);
   } finally {
     db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

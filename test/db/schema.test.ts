@@ -1,23 +1,14 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { migrate, openDatabase } from '../../src/db/open';
 import { APPLICATION_ID, SCHEMA_VERSION, type Migration } from '../../src/db/schema';
 import { OvermergeError } from '../../src/errors';
+import { withTempDirSync } from '../helpers/temp';
 
 // These tests build hostile database files with better-sqlite3 directly: that is the point of them.
-
-function withTmp(fn: (dir: string) => void): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-db-schema-'));
-  try {
-    fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function isDbError(pattern: RegExp): (err: unknown) => boolean {
   return (err) => {
@@ -43,7 +34,7 @@ function tablesOf(file: string): string[] {
 }
 
 test('a new database is created with its directories, in WAL mode, at the current schema version', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'var/lib/overmerge/db.sqlite');
     const db = openDatabase(file);
     try {
@@ -65,7 +56,7 @@ test('a new database is created with its directories, in WAL mode, at the curren
 });
 
 test('re-opening keeps the data and the version, and migrates nothing twice', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     const first = openDatabase(file);
     const txn = first.txns.begin('install', ['a.deb']);
@@ -84,7 +75,7 @@ test('re-opening keeps the data and the version, and migrates nothing twice', ()
 });
 
 test('a migration that fails leaves the database at the previous version with nothing half-applied', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     const raw = new Database(file);
     try {
@@ -109,7 +100,7 @@ test('a migration that fails leaves the database at the previous version with no
 });
 
 test('a database from a newer overmerge is refused and left alone', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     openDatabase(file).close();
     const raw = new Database(file);
@@ -123,7 +114,7 @@ test('a database from a newer overmerge is refused and left alone', () => {
 });
 
 test('a file that is not SQLite is refused with one line and not changed', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     const junk = Buffer.alloc(8192);
     for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919 + 13) & 0xff;
@@ -135,7 +126,7 @@ test('a file that is not SQLite is refused with one line and not changed', () =>
 });
 
 test('an SQLite file with a damaged header is refused', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'db.sqlite');
     openDatabase(file).close();
     const bytes = fs.readFileSync(file);
@@ -147,7 +138,7 @@ test('an SQLite file with a damaged header is refused', () => {
 });
 
 test("another program's SQLite database is refused, whether or not it set an application id", () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const plain = path.join(dir, 'plain.sqlite');
     let raw = new Database(plain);
     raw.exec('CREATE TABLE bookmarks (url TEXT)');
@@ -164,7 +155,7 @@ test("another program's SQLite database is refused, whether or not it set an app
 });
 
 test('read-only opening: missing file, old schema, reads allowed, writes refused', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     const file = path.join(dir, 'sub/db.sqlite');
     assert.throws(() => openDatabase(file, { readonly: true }), isDbError(/no overmerge database at/));
     assert.equal(fs.existsSync(path.dirname(file)), false, 'a reader creates nothing');
@@ -193,7 +184,7 @@ test('read-only opening: missing file, old schema, reads allowed, writes refused
 });
 
 test('a directory where the database should be is a clear error', () => {
-  withTmp((dir) => {
+  withTempDirSync('db-schema', (dir) => {
     assert.throws(() => openDatabase(dir), isDbError(/is a directory, not a database file/));
   });
 });

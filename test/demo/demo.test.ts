@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { cannotMount } from '../helpers/mounts';
+import { missing } from '../helpers/gate';
 import { REPO_ROOT } from '../helpers/run-cli';
 
 const DEMO = path.join(REPO_ROOT, 'dist', 'src', 'demo', 'main.js');
@@ -57,8 +57,7 @@ test('npm run demo: exits 0, shows the upgrade and the rollback, and cleans up',
   assert.match(out, /^rolled back transaction 2$/m);
   assert.match(out, /^downgrade hello:all 2\.0-1 -> 1\.0-1$/m);
 
-  const why = cannotMount('overlay');
-  if (why) {
+  if (missing({ mount: 'overlay' }) !== undefined) {
     assert.match(out, /skipping the overlay part: /);
   } else {
     assert.match(out, /^== overmerge on an overlay root$/m);
@@ -67,7 +66,7 @@ test('npm run demo: exits 0, shows the upgrade and the rollback, and cleans up',
     assert.match(out, /^ +whiteout +\/usr\/share\/doc\/hello\/README\.old/m);
     assert.match(out, /^# left in the lower layer, identical in 1\.0 and 2\.0 so never copied up: .*\/usr\/share\/doc\/hello\/copyright/m);
     assert.doesNotMatch(out, /^ +file +\/usr\/share\/doc\/hello\/copyright$/m);
-    if (spawnSync('dpkg', ['--version'], { stdio: 'ignore' }).error === undefined) {
+    if (missing({ tools: ['dpkg'] }) === undefined) {
       assert.match(out, /^== dpkg on an overlay root$/m);
       // dpkg's failure, unless this kernel's overlayfs renames lower directories itself (the demo says so).
       assert.match(out, /# dpkg failed: unable to move aside .*Invalid cross-device link|# dpkg succeeded on this kernel/);

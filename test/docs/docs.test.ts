@@ -8,6 +8,7 @@ import type { Command } from '../../src/cli/command';
 import { globalOptions } from '../../src/cli/global';
 import { commands } from '../../src/cli/registry';
 import { REPO_ROOT } from '../helpers/run-cli';
+import { gate } from '../helpers/gate';
 
 // yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), as src/cli/main.ts does.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -55,11 +56,7 @@ function manMentionsCommand(raw: string, name: string): boolean {
 }
 
 test('man page: groff -man -ww -z prints nothing', (t) => {
-  const probe = spawnSync('groff', ['--version'], { stdio: 'ignore' });
-  if (probe.error) {
-    t.skip('SKIPPED: groff is not installed, so man/overmerge.1 cannot be linted (apt-get install groff)');
-    return;
-  }
+  if (gate(t, { tools: ['groff'] })) return;
   const r = spawnSync('groff', ['-man', '-ww', '-z', MAN], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(`${r.stdout}${r.stderr}`, '', 'groff warnings on man/overmerge.1');

@@ -9,7 +9,7 @@ import { installedScriptPath, runScript, type RunScriptOptions, type ScriptMode,
 import type { ScriptCall } from '../../src/dpkg/script-sequence';
 import { OvermergeError } from '../../src/errors';
 import { openRoot, parseRootPath, type RootPath } from '../../src/fs/rootpath';
-import { withTempDir } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
 import { BASE_ENV, cannotRunScriptOracle, prepareScriptRoot } from '../helpers/script-oracle';
 
 /**

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { prepareDpkgAdmin } from '../helpers/dpkg-unpack';
-import { buildFixtureDebs, withTempDir, type FixtureName } from '../helpers/fixtures';
+import { buildFixtureDebs, type FixtureName } from '../helpers/fixtures';
+import { makeTempDir, withTempDir } from '../helpers/temp';
 import { assertSameTree, rootState } from '../helpers/root-state';
-import { runCli, type CliResult } from '../helpers/run-cli';
+import { gate } from '../helpers/gate';
+import { om, type CliResult } from '../helpers/run-cli';
 import type { TreeSnapshot } from '../helpers/tree';
 
 /**
@@ -21,25 +22,20 @@ import type { TreeSnapshot } from '../helpers/tree';
 const execFileP = promisify(execFile);
 let workDir = '';
 let debs: Record<FixtureName, string>;
-let noDpkg: string | undefined;
+/** dpkg --root is the oracle; it installs files owned by root. */
+const ORACLE = { root: 'dpkg --root installs files owned by root', tools: ['dpkg'] };
 
 before(async () => {
-  workDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-configure-'));
+  workDir = await makeTempDir('configure');
   debs = await buildFixtureDebs(workDir);
-  if (process.getuid?.() !== 0) noDpkg = 'SKIPPED: needs root (dpkg --root installs files owned by root)';
-  else noDpkg = await execFileP('dpkg', ['--version']).then(() => undefined, () => 'SKIPPED: needs dpkg on PATH (the oracle)');
 });
 
 after(async () => {
   if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
 });
 
-async function om(root: string, ...args: string[]): Promise<CliResult> {
-  return runCli(['--root', root, ...args]);
-}
-
 async function ok(root: string, ...args: string[]): Promise<CliResult> {
-  const r = await om(root, ...args);
+  const r = await om(root, args);
   assert.equal(r.status, 0, `overmerge ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r;
 }
@@ -80,7 +76,7 @@ const CONF = 'etc/hello.conf';
 
 describe('unpack, then configure, as dpkg does', () => {
   it('a fresh install: the conffile waits as .dpkg-new, then takes its place', async (t: TestContext) => {
-    if (noDpkg) return t.skip(noDpkg);
+    if (gate(t, ORACLE)) return;
     await pair(async (a, b) => {
       await ok(a, 'unpack', debs['hello-1.0']);
       await dpkg(b, '--unpack', debs['hello-1.0']);
@@ -103,7 +99,7 @@ describe('unpack, then configure, as dpkg does', () => {
     { name: 'a deleted conffile stays deleted', edit: 'delete', force: ['--force-confold'] },
   ]) {
     it(`an upgrade: ${c.name}`, async (t: TestContext) => {
-      if (noDpkg) return t.skip(noDpkg);
+      if (gate(t, ORACLE)) return;
       await pair(async (a, b) => {
         await ok(a, 'install', debs['hello-1.0']);
         await dpkg(b, '--install', debs['hello-1.0']);
@@ -131,13 +127,13 @@ describe('configure refuses what it cannot do, with one line and nothing changed
     await pair(async (a) => {
       await ok(a, 'install', debs['hello-1.0']);
       const before = await tree(a);
-      const installed = await om(a, 'configure', 'hello');
+      const installed = await om(a, ['configure', 'hello']);
       assert.equal(installed.status, 1);
       assert.match(installed.stderr, /^overmerge: package hello is installed, not unpacked: it cannot be configured[^\n]*\n$/);
-      const unknown = await om(a, 'configure', 'nosuch');
+      const unknown = await om(a, ['configure', 'nosuch']);
       assert.equal(unknown.status, 1);
       assert.match(unknown.stderr, /^overmerge: package 'nosuch' is not installed\n$/);
-      const nothing = await om(a, 'configure');
+      const nothing = await om(a, ['configure']);
       assert.equal(nothing.status, 2);
       assert.match(nothing.stderr, /^overmerge: name the packages to configure, or pass --pending\n$/);
       assertSameTree(await tree(a), before, 'after the refusals');

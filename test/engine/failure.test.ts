@@ -5,11 +5,13 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test, type TestContext } from 'node:test';
 import { openDatabase } from '../../src/db/open';
-import { buildFixtureDebs, withTempDir, type FixtureName } from '../helpers/fixtures';
-import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
+import { buildFixtureDebs, type FixtureName } from '../helpers/fixtures';
+import { withOverlay, withTmpfs } from '../helpers/mounts';
 import { assertSameTree, dbState, rootState, type DbState } from '../helpers/root-state';
-import { runCli, spawnCli } from '../helpers/run-cli';
+import { om } from '../helpers/run-cli';
+import { tempDir, withTempDir } from '../helpers/temp';
 import type { TreeSnapshot } from '../helpers/tree';
+import { gate, missing } from '../helpers/gate';
 
 const execFileP = promisify(execFile);
 
@@ -25,16 +27,11 @@ const execFileP = promisify(execFile);
  * The same root is reused across pre-commit failures, so damage that accumulates is caught too.
  */
 
-let workDir = '';
+const workDir = tempDir('failure', { after });
 let debs: Record<FixtureName, string>;
 
 before(async () => {
-  workDir = await fsp.mkdtemp(path.join(require('node:os').tmpdir(), 'overmerge-failure-'));
   debs = await buildFixtureDebs(workDir);
-});
-
-after(async () => {
-  if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
 });
 
 /** A root in the scenario's starting state for the duration of `fn`. */
@@ -62,15 +59,11 @@ interface SweepResult {
   postCommit: number;
 }
 
-async function om(root: string, globals: string[], argv: string[], env?: Record<string, string | undefined>) {
-  return runCli(['--root', root, '--quiet', ...globals, ...argv], { env });
-}
-
 /** What an uninterrupted run leaves: the root and the database without history (its times differ). */
 async function referenceAfter(s: Scenario): Promise<{ root: TreeSnapshot; db: Omit<DbState, 'history'> }> {
   let out: { root: TreeSnapshot; db: Omit<DbState, 'history'> } | undefined;
   await s.fresh(async (root) => {
-    const r = await om(root, s.globals ?? [], s.argv);
+    const r = await om(root, s.argv, { quiet: true, globals: s.globals });
     assert.equal(r.status, 0, r.stderr);
     const { history: _h, ...db } = await dbState(root);
     out = { root: await rootState(root), db };
@@ -95,7 +88,7 @@ async function sweep(s: Scenario): Promise<SweepResult> {
       const dbBefore = await dbState(root);
       for (; ; n++) {
         const env = { OVERMERGE_DEBUG_FAIL_AT: String(n), OVERMERGE_DEBUG_JOURNAL_BATCH: String(s.journalBatch ?? 1) };
-        const r = await om(root, globals, s.argv, env);
+        const r = await om(root, s.argv, { quiet: true, globals, env });
         if (r.status === 0) {
           // Past the last point: an uninterrupted run, which must agree with the reference.
           assertSameTree(await rootState(root), reference.root, `root after the run that passed all ${n - 1} points`);
@@ -126,12 +119,12 @@ async function sweep(s: Scenario): Promise<SweepResult> {
         const unfinished = unfinishedTxns(root);
         if (unfinished > 0 && !checkedRefusal) {
           // Once is enough: every writer goes through the same check.
-          const blocked = await om(root, globals, ['install', debs['greet-1.0']]);
+          const blocked = await om(root, ['install', debs['greet-1.0']], { quiet: true, globals });
           assert.equal(blocked.status, 1, `point ${n}: a writer must refuse to start before recover`);
           assert.match(blocked.stderr, /was interrupted.*overmerge recover/);
           checkedRefusal = true;
         }
-        const rec = await om(root, globals, ['recover', '--json']);
+        const rec = await om(root, ['recover', '--json'], { quiet: true, globals });
         assert.equal(rec.status, 0, `point ${n}: recover: ${rec.stderr}`);
         // The very last point comes after the journal is cleared: nothing is left to finish there.
         const outcomes = (JSON.parse(rec.stdout) as Array<{ outcome: string }>).map((o) => o.outcome);
@@ -187,19 +180,16 @@ function plainRoots(base: string, setup: (root: string) => Promise<void>): Fresh
       await setup(made);
       template = made;
     }
-    const root = await fsp.mkdtemp(path.join(base, 'root-'));
-    try {
+    await withTempDir({ prefix: 'root', parent: base }, async (root) => {
       await execFileP('cp', ['-a', `${template}/.`, root]);
       await fn(root);
-    } finally {
-      await fsp.rm(root, { recursive: true, force: true });
-    }
+    });
   };
 }
 
 /** A base folder for roots: a tmpfs when mounting works, else a temporary folder on the disk. */
 async function withRootsBase(t: TestContext, fn: (base: string) => Promise<void>): Promise<void> {
-  const why = cannotMount('tmpfs');
+  const why = missing({ mount: 'tmpfs' });
   if (why === undefined) return withTmpfs(64 << 20, fn);
   t.diagnostic(`roots on the disk (slower): ${why}`);
   return withTempDir('failure-roots', fn);
@@ -219,7 +209,7 @@ async function emptyRoot(root: string): Promise<void> {
 
 async function installed(root: string, ...names: FixtureName[]): Promise<void> {
   for (const n of names) {
-    const r = await runCli(['--root', root, '--quiet', 'install', debs[n]]);
+    const r = await om(root, ['install', debs[n]], { quiet: true });
     assert.equal(r.status, 0, r.stderr);
   }
 }
@@ -259,8 +249,7 @@ test('the same upgrade with the default journal batch (intents journaled ahead o
 });
 
 test('the same upgrade on an overlay root (old version in the lower layer), staging on tmpfs', async (t) => {
-  const why = cannotMount('overlay') ?? cannotMount('tmpfs');
-  if (why) return t.skip(`overlay failure sweep skipped: ${why}`);
+  if (gate(t, { mount: ['overlay', 'tmpfs'] })) return;
   await withTempDir('failure-lower', async (lower) => {
     await installed(lower, 'hello-1.0');
     await withTmpfs(16 << 20, async (tmpfs) => {
@@ -310,7 +299,7 @@ test('the real binary reports an injected failure on one line and exits 1', asyn
   await withTempDir('failure-bin', async (root) => {
     await emptyRoot(root);
     const before = await rootState(root);
-    const r = await spawnCli(['--root', root, 'install', debs['hello-1.0']], { env: { OVERMERGE_DEBUG_FAIL_AT: '3' } });
+    const r = await om(root, ['install', debs['hello-1.0']], { spawn: true, env: { OVERMERGE_DEBUG_FAIL_AT: '3' } });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^overmerge: injected failure at crash point 3[^\n]*\n$/);
     assertSameTree(await rootState(root), before, 'root after the failed install');

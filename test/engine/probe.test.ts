@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Paragraph } from '../../src/control/paragraph';
@@ -8,6 +7,7 @@ import { openDatabase } from '../../src/db/open';
 import { Probe } from '../../src/engine/probe';
 import { openRoot, type RootPath } from '../../src/fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
+import { withTempDir } from '../helpers/temp';
 
 const rp = (s: string) => s as RootPath;
 
@@ -27,16 +27,16 @@ function staged(entries: Array<[string, ManifestEntry['type']]>): StagedPackage 
 }
 
 async function withRoot(fn: (root: string, probe: Probe) => Promise<void>): Promise<void> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-probe-'));
-  const db = openDatabase(path.join(dir, 'db.sqlite'));
-  try {
-    await fsp.mkdir(path.join(dir, 'root'));
-    const root = path.join(dir, 'root');
-    await fn(root, new Probe(await openRoot(root), db));
-  } finally {
-    db.close();
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  await withTempDir('probe', async (dir) => {
+    const db = openDatabase(path.join(dir, 'db.sqlite'));
+    try {
+      await fsp.mkdir(path.join(dir, 'root'));
+      const root = path.join(dir, 'root');
+      await fn(root, new Probe(await openRoot(root), db));
+    } finally {
+      db.close();
+    }
+  });
 }
 
 describe('Probe.resolveAll', () => {
@@ -77,15 +77,12 @@ describe('Probe.resolveAll', () => {
 describe('Probe.look', () => {
   it('reads a recorded path as absent once a folder on its way became a symlink (never acts through it)', () =>
     withRoot(async (root, probe) => {
-      const outside = await fsp.mkdtemp(path.join(os.tmpdir(), 'om-canary-'));
-      try {
+      await withTempDir('canary', async (outside) => {
         await fsp.writeFile(path.join(outside, 'copyright'), 'precious');
         await fsp.mkdir(path.join(root, 'usr/share/doc'), { recursive: true });
         await fsp.symlink(outside, path.join(root, 'usr/share/doc/hello'));
         assert.equal((await probe.look(rp('usr/share/doc/hello/copyright'))).type, 'absent');
         assert.equal((await probe.look(rp('usr/share/doc/hello'))).type, 'symlink');
-      } finally {
-        await fsp.rm(outside, { recursive: true, force: true });
-      }
+      });
     }));
 });

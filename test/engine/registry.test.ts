@@ -8,7 +8,7 @@ import { Executor, finishJournal, undoJournal } from '../../src/engine/phases/ex
 import { BUILTIN_STEPS, StepRegistry } from '../../src/engine/steps/registry';
 import type { StepKind } from '../../src/engine/steps/step-kind';
 import { openRoot } from '../../src/fs/rootpath';
-import { withTempDir } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * A kind of step that exists only in this test: registering it is all it takes for the executor, undo

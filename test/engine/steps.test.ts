@@ -8,7 +8,7 @@ import { openRoot, type Root, type RootPath } from '../../src/fs/rootpath';
 import type { ManifestEntry } from '../../src/model/entry';
 import { StepRegistry, type PlannedStep } from '../../src/engine/steps/registry';
 import type { AnyStepKind } from '../../src/engine/steps/step-kind';
-import { withTempDir } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
 import { assertSameTree, rootState } from '../helpers/root-state';
 import type { TreeSnapshot } from '../helpers/tree';
 

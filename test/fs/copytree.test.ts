@@ -1,22 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp, type BigIntStats } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as xattr from 'fs-xattr';
 import { copyTree } from '../../src/fs/copytree';
 import { OvermergeError } from '../../src/errors';
 import { buildRichTree, diffSnapshots, snapshotTree } from '../helpers/tree';
-import { cannotMount, withTmpfs } from '../helpers/mounts';
-
-async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-copytree-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTmpfs } from '../helpers/mounts';
+import { withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 
 /** The lstat fields a faithful copy keeps, per entry; the table is printed so a failure shows all of it. */
 const FIELDS: Array<[string, (st: BigIntStats) => string]> = [
@@ -69,7 +61,7 @@ async function compareFieldByField(src: string, dst: string): Promise<string[]> 
 }
 
 test('copyTree keeps every lstat field and xattr, field by field (same filesystem)', async (t) => {
-  await withTemp(async (dir) => {
+  await withTempDir('copytree', async (dir) => {
     const src = path.join(dir, 'src');
     await buildRichTree(src);
     const result = await copyTree(src, path.join(dir, 'dst'));
@@ -82,9 +74,8 @@ test('copyTree keeps every lstat field and xattr, field by field (same filesyste
 });
 
 test('copyTree across filesystems (disk to tmpfs) keeps every field too', async (t) => {
-  const why = cannotMount('tmpfs');
-  if (why) return t.skip(why);
-  await withTemp(async (dir) => {
+  if (gate(t, { mount: 'tmpfs' })) return;
+  await withTempDir('copytree', async (dir) => {
     const src = path.join(dir, 'src');
     await buildRichTree(src);
     await withTmpfs(64 << 20, async (tmp) => {
@@ -96,7 +87,7 @@ test('copyTree across filesystems (disk to tmpfs) keeps every field too', async 
 });
 
 test('copyTree refuses an existing destination and never follows a planted symlink', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('copytree', async (dir) => {
     await fsp.writeFile(path.join(dir, 'f'), 'new');
     await fsp.writeFile(path.join(dir, 'victim'), 'keep');
     await fsp.symlink(path.join(dir, 'victim'), path.join(dir, 'planted'));
@@ -112,8 +103,8 @@ test('copyTree refuses an existing destination and never follows a planted symli
 });
 
 test("copyTree keeps a setcap binary's security.capability and a setuid bit (chown, chmod, xattr order)", async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to set security.capability');
-  await withTemp(async (dir) => {
+  if (gate(t, { root: 'to set security.capability' })) return;
+  await withTempDir('copytree', async (dir) => {
     const src = path.join(dir, 'src');
     await buildRichTree(src, { bigBytes: 1 });
     await copyTree(src, path.join(dir, 'dst'));

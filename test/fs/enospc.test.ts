@@ -6,8 +6,9 @@ import { OvermergeError } from '../../src/errors';
 import { moveAside, planMoveAside } from '../../src/fs/move-aside';
 import { place, planPlace } from '../../src/fs/place';
 import { parseTempName } from '../../src/fs/tempname';
-import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
+import { withOverlay, withTmpfs } from '../helpers/mounts';
 import { diffSnapshots, snapshotTree } from '../helpers/tree';
+import { gate } from '../helpers/gate';
 
 async function leftovers(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir)).filter((n) => parseTempName(n) !== undefined);
@@ -19,8 +20,7 @@ async function usedBytes(dir: string): Promise<number> {
 }
 
 test('ENOSPC in the copy fallback: partial copy removed, original untouched, E_NO_SPACE', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withOverlay(
     async ({ merged, upper }) => {
       const original = path.join(merged, 'big-tree');
@@ -50,8 +50,7 @@ test('ENOSPC in the copy fallback: partial copy removed, original untouched, E_N
 });
 
 test('ENOSPC while placing a copy: no temporary left, the old target untouched', async (t) => {
-  const why = cannotMount('tmpfs');
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'tmpfs' })) return;
   await withTmpfs(4 << 20, async (staging) => {
     await withTmpfs(512 << 10, async (root) => {
       const target = path.join(root, 'f');

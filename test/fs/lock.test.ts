@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { OvermergeError } from '../../src/errors';
 import { loadBinding } from '../../src/fs/fcntl';
 import { acquireLock, tryLock } from '../../src/fs/lock';
-import { withTempDir } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * The writer lock is a kernel fcntl lock: other processes are refused with the holder's PID, the kernel

@@ -2,14 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { OvermergeError } from '../../src/errors';
 import { backupState, discardBackup, moveAside, planMoveAside, restoreBackup, type BackupHandle, type BackupState } from '../../src/fs/move-aside';
 import type { StepHooks } from '../../src/fs/steps';
 import { parseTempName } from '../../src/fs/tempname';
 import { buildRichTree, diffSnapshots, snapshotTree, type TreeSnapshot } from '../helpers/tree';
-import { cannotMount, withOverlay } from '../helpers/mounts';
+import { withOverlay } from '../helpers/mounts';
+import { withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 
 /** A hook that simulates a kill just before step number `at` (0-based) acts. */
 function crashAt(at: number, seen: string[] = []): StepHooks {
@@ -33,14 +34,11 @@ async function leftovers(dir: string): Promise<string[]> {
 }
 
 /** One lower layer for every mount: only the upper layer differs from run to run. */
-async function withLowerTree<T>(fn: (lower: string) => Promise<T>): Promise<T> {
-  const lower = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-lower-'));
-  try {
+function withLowerTree<T>(fn: (lower: string) => Promise<T>): Promise<T> {
+  return withTempDir('lower', async (lower) => {
     await buildRichTree(path.join(lower, 'tree'), { bigBytes: 64 << 10 });
-    return await fn(lower);
-  } finally {
-    await fsp.rm(lower, { recursive: true, force: true });
-  }
+    return fn(lower);
+  });
 }
 
 async function crashThenCheck(
@@ -77,8 +75,7 @@ function assertSame(a: TreeSnapshot, b: TreeSnapshot, what: string): void {
 }
 
 test('crash sweep: the overlay copy fallback interrupted at every step can be restored and discarded', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withLowerTree(async (lowerDir) => {
     const all: string[] = [];
     await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(path.join(merged, 'tree')), { hooks: { step: (n) => void all.push(n) } })), {
@@ -98,8 +95,7 @@ test('crash sweep: the overlay copy fallback interrupted at every step can be re
 });
 
 test('crash sweep: a restore (or discard) interrupted at any step is finished by running it again', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withLowerTree(async (lowerDir) => {
     const all: string[] = [];
     await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(path.join(merged, 'tree')), { hooks: { step: (n) => void all.push(n) } })), {
@@ -141,8 +137,7 @@ test('crash sweep: a restore (or discard) interrupted at any step is finished by
 });
 
 test('kill -9 mid-fallback: a new process restores from the journaled handle alone', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   const moduleUrl = path.resolve(__dirname, '../../src/fs/move-aside.js');
   const child = `
     const { moveAside } = require(${JSON.stringify(moduleUrl)});

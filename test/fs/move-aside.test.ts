@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { backupState, discardBackup, moveAside, planMoveAside, restoreBackup } from '../../src/fs/move-aside';
 import { parseTempName } from '../../src/fs/tempname';
 import { buildRichTree, diffSnapshots, snapshotTree } from '../helpers/tree';
-import { cannotMount, withOverlay } from '../helpers/mounts';
+import { withOverlay } from '../helpers/mounts';
+import { withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 
 async function exists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
@@ -20,8 +21,7 @@ async function leftovers(dir: string): Promise<string[]> {
 }
 
 test('overlay: a lower-layer directory tree is moved aside by the copy fallback, restored identical, or discarded without trace', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   for (const ending of ['restore', 'discard'] as const) {
     await withOverlay(
       async ({ merged }) => {
@@ -54,8 +54,7 @@ test('overlay: a lower-layer directory tree is moved aside by the copy fallback,
 });
 
 test('overlay: a lower-layer file is moved aside by rename (overlayfs copies it up)', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withOverlay(
     async ({ merged, lower }) => {
       for (const name of ['file', 'cap-bin', 'sym']) {
@@ -84,8 +83,7 @@ test('overlay: a lower-layer file is moved aside by rename (overlayfs copies it 
 });
 
 test('overlay: an upper-only directory takes the rename fast path', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withOverlay(async ({ merged }) => {
     const original = path.join(merged, 'fresh');
     await buildRichTree(original, { bigBytes: 1 });
@@ -98,8 +96,7 @@ test('overlay: an upper-only directory takes the rename fast path', async (t) =>
 });
 
 test('plain directory: rename fast path; forceCopy takes the copy fallback and still restores identically', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-aside-'));
-  try {
+  await withTempDir('aside', async (dir) => {
     const original = path.join(dir, 'tree');
     await buildRichTree(original, { bigBytes: 1 });
     const before = await snapshotTree(original);
@@ -112,14 +109,11 @@ test('plain directory: rename fast path; forceCopy takes the copy fallback and s
     await restoreBackup(copied);
     assert.deepEqual(diffSnapshots(await snapshotTree(original), before), []);
     assert.deepEqual(await leftovers(dir), []);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('keepOriginal backs a file up by hard link; restore after a replacement puts the old inode back', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-aside-'));
-  try {
+  await withTempDir('aside', async (dir) => {
     const original = path.join(dir, 'lib.so');
     await fsp.writeFile(original, 'old');
     const ino = (await fsp.stat(original)).ino;
@@ -136,14 +130,11 @@ test('keepOriginal backs a file up by hard link; restore after a replacement put
     assert.equal(await fsp.readFile(original, 'utf8'), 'old');
     assert.equal((await fsp.stat(original)).ino, ino);
     assert.deepEqual(await leftovers(dir), []);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('restore refuses to clobber a non-empty directory placed since, and refuses after discard began', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-aside-'));
-  try {
+  await withTempDir('aside', async (dir) => {
     const original = path.join(dir, 'x');
     await fsp.writeFile(original, 'file');
     const handle = await moveAside(planMoveAside(original));
@@ -155,7 +146,5 @@ test('restore refuses to clobber a non-empty directory placed since, and refuses
     await assert.rejects(restoreBackup(handle), /being discarded/);
     await discardBackup(handle);
     assert.deepEqual(await leftovers(dir), []);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { OvermergeError } from '../../src/errors';
 import { sameEntry } from '../../src/fs/metadata';
@@ -12,19 +11,12 @@ import { commitPlace, place, planPlace, preparePlace, undoPlace, type PlaceMode 
 import type { StepHooks } from '../../src/fs/steps';
 import { SyncBatch } from '../../src/fs/sync';
 import { parseTempName } from '../../src/fs/tempname';
-import { cannotMount, withOverlay, withTmpfs } from '../helpers/mounts';
+import { withOverlay, withTmpfs } from '../helpers/mounts';
+import { withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 
 const execFileP = promisify(execFile);
 const MODES: PlaceMode[] = ['rename', 'copy', 'hardlink'];
-
-async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-place-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function exists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
@@ -48,7 +40,7 @@ async function stage(staging: string, name: string, content: string, mode = 0o64
 /** The layouts the engine meets: staging on tmpfs with the root on disk or on overlayfs. */
 async function withRoots(fn: (root: string, staging: string, label: string) => Promise<void>): Promise<void> {
   await withTmpfs(32 << 20, async (staging) => {
-    await withTemp((root) => fn(root, staging, 'disk root, tmpfs staging'));
+    await withTempDir('place', (root) => fn(root, staging, 'disk root, tmpfs staging'));
     await withOverlay(async ({ merged }) => fn(merged, staging, 'overlay root, tmpfs staging'), {
       buildLower: async (lower) => {
         await fsp.writeFile(path.join(lower, 'old-0'), 'old content');
@@ -60,8 +52,7 @@ async function withRoots(fn: (root: string, staging: string, label: string) => P
 }
 
 test('place over an existing file in each mode, staging on another filesystem: old readers keep old bytes', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withRoots(async (root, staging, label) => {
     for (const [i, mode] of MODES.entries()) {
       const target = path.join(root, `old-${i}`);
@@ -89,8 +80,7 @@ test('place over an existing file in each mode, staging on another filesystem: o
 });
 
 test('place on one filesystem: rename moves the staged inode, hardlink keeps it and drops the staged name, copy shares nothing', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   const check = async (root: string, label: string) => {
     const staging = path.join(root, 'staging');
     await fsp.mkdir(staging, { recursive: true });
@@ -113,7 +103,7 @@ test('place on one filesystem: rename moves the staged inode, hardlink keeps it 
     }
     assert.deepEqual(await leftovers(root), []);
   };
-  await withTemp((root) => check(root, 'disk'));
+  await withTempDir('place', (root) => check(root, 'disk'));
   await withOverlay(({ merged }) => check(merged, 'overlay'));
 });
 
@@ -126,10 +116,9 @@ function startProgram(file: string): Promise<ReturnType<typeof spawn>> {
 }
 
 test('replacing a running executable never fails with "Text file busy" and the program keeps running', async (t) => {
-  const why = cannotMount();
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'overlay' })) return;
   await withTmpfs(32 << 20, async (tmpStaging) => {
-    await withTemp(async (root) => {
+    await withTempDir('place', async (root) => {
       const sameFsStaging = path.join(root, 'staging');
       await fsp.mkdir(sameFsStaging);
       for (const staging of [tmpStaging, sameFsStaging]) {
@@ -165,7 +154,7 @@ test('replacing a running executable never fails with "Text file busy" and the p
 });
 
 test('symlinks, fifos and directories: created under a temporary name (dirs in place), never following the target', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('place', async (dir) => {
     const staging = path.join(dir, 'staging');
     const root = path.join(dir, 'root');
     await fsp.mkdir(staging);
@@ -204,7 +193,7 @@ test('symlinks, fifos and directories: created under a temporary name (dirs in p
 });
 
 test('two-phase placement with a SyncBatch: prepare all, flush, commit all', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('place', async (dir) => {
     const batch = new SyncBatch();
     const plans = [];
     for (let i = 0; i < 5; i++) {
@@ -231,10 +220,9 @@ function crashAt(at: number, seen: string[] = []): StepHooks {
 }
 
 test('crash sweep: a placement interrupted at any step is atomic and undone by undoPlace (+ restoreBackup)', async (t) => {
-  const why = cannotMount('tmpfs');
-  if (why) return t.skip(why);
+  if (gate(t, { mount: 'tmpfs' })) return;
   await withTmpfs(8 << 20, async (otherFs) => {
-    await withTemp(async (dir) => {
+    await withTempDir('place', async (dir) => {
       for (const stagingDir of [dir, otherFs]) {
         for (const mode of MODES) {
           const all: string[] = [];
@@ -274,7 +262,7 @@ test('crash sweep: a placement interrupted at any step is atomic and undone by u
 });
 
 test('undoPlace gives a renamed or hard-linked file back to staging so the placement can be retried', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('place', async (dir) => {
     for (const mode of ['rename', 'hardlink'] as const) {
       const staged = await stage(dir, `s-${mode}`, 'payload');
       const plan = planPlace(staged, path.join(dir, `t-${mode}`), mode);

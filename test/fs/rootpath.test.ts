@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { seededRandom } from '../../fixtures/random';
 import { OvermergeError } from '../../src/errors';
@@ -23,6 +22,8 @@ import {
   rootPathFromHost,
 } from '../../src/fs/rootpath';
 import { resolveInRoot, resolveParentInRoot } from '../../src/fs/resolve-in-root';
+import { withTempDir } from '../helpers/temp';
+import { missing } from '../helpers/gate';
 
 const rp = (s: string) => s as RootPath;
 
@@ -138,17 +139,14 @@ test('small root path helpers', () => {
 /** A temporary folder holding `canary/` (with a file) and a root three levels down, so `../../..` from the
  * root lands on the folder that holds the canary. */
 async function withDecoyRoot(fn: (root: Root, canary: string) => Promise<void>): Promise<void> {
-  const top = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-rootpath-'));
-  try {
+  await withTempDir('rootpath', async (top) => {
     const canary = path.join(top, 'canary');
     await fsp.mkdir(canary);
     await fsp.writeFile(path.join(canary, 'secret'), 'canary\n');
     const rootDir = path.join(top, 'r1', 'r2', 'root');
     await fsp.mkdir(rootDir, { recursive: true });
     await fn(await openRoot(rootDir), await fsp.realpath(canary));
-  } finally {
-    await fsp.rm(top, { recursive: true, force: true });
-  }
+  });
 }
 
 async function makeTree(root: Root, links: Record<string, string>, dirs: string[] = [], files: string[] = []) {
@@ -166,8 +164,7 @@ function assertInside(root: Root, canary: string, got: RootPath): void {
 }
 
 test('openRoot realpaths the folder and refuses what is not one', async () => {
-  const top = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-rootpath-'));
-  try {
+  await withTempDir('rootpath', async (top) => {
     await fsp.mkdir(path.join(top, 'real'));
     await fsp.symlink('real', path.join(top, 'link'));
     await fsp.writeFile(path.join(top, 'file'), '');
@@ -175,9 +172,7 @@ test('openRoot realpaths the folder and refuses what is not one', async () => {
     assert.equal((await openRoot(path.join(top, 'link'))).host, real);
     await assert.rejects(openRoot(path.join(top, 'file')), refusal('E_FS', /not a directory/));
     await assert.rejects(openRoot(path.join(top, 'missing')), refusal('E_FS', /no such file/));
-  } finally {
-    await fsp.rm(top, { recursive: true, force: true });
-  }
+  });
 });
 
 test('resolveInRoot follows decoy symlinks inside the root, never to the canary', async () => {
@@ -343,7 +338,8 @@ print(json.dumps(out))
 
 /** The python3 interpreter itself (not a version-manager shim, which costs a process per call), or why not. */
 function findOracle(): { python: string } | { unavailable: string } {
-  if (process.getuid?.() !== 0) return { unavailable: 'chroot(2) needs root' };
+  const noRoot = missing({ root: 'chroot(2)' });
+  if (noRoot !== undefined) return { unavailable: noRoot };
   const probe = spawnSync('python3', ['-c', 'import os, sys; assert hasattr(os, "chroot"); print(sys.executable)'], {
     encoding: 'utf8',
   });

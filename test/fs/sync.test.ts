@@ -1,24 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { OvermergeError } from '../../src/errors';
 import { fsyncDir, fsyncFile, SyncBatch } from '../../src/fs/sync';
 import { parseTempName, tempSibling } from '../../src/fs/tempname';
 import { planMoveAside } from '../../src/fs/move-aside';
-
-async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-sync-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from '../helpers/temp';
 
 test('SyncBatch flushes by fsync below its threshold and by syncfs above it, then keeping folders only; vanished paths are skipped', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('sync', async (dir) => {
     for (const [threshold, size] of [
       [1000, 7],
       [2, 1], // past the threshold a file is kept as its folder: one folder for all
@@ -38,7 +29,7 @@ test('SyncBatch flushes by fsync below its threshold and by syncfs above it, the
 });
 
 test('fsyncFile refuses to follow a symlink and reports a typed error', async () => {
-  await withTemp(async (dir) => {
+  await withTempDir('sync', async (dir) => {
     await fsp.writeFile(path.join(dir, 'f'), '');
     await fsp.symlink('f', path.join(dir, 'l'));
     await fsyncFile(path.join(dir, 'f'));

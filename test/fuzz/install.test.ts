@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeFinding, Findings, type Finding } from '../../fuzz/findings';
 import { runInstallCheck } from '../../fuzz/install';
 import { fuzzSeed } from './seed';
+import { withTempDir } from '../helpers/temp';
 
 // Mutated archives installed by the real CLI into a root whose decoy symlinks lead to canary folders
 // outside it: exit 0, or exit 1 with one `overmerge: ...` line; nothing outside the root changed; after
@@ -22,8 +22,7 @@ const WALL_MS = 20_000;
 const KNOWN: Array<{ match: RegExp; what: string }> = [];
 
 test('fuzz: installing mutated archives writes nothing outside the root, and a refusal changes nothing', async (t) => {
-  const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-fuzz-install-'));
-  try {
+  await withTempDir('fuzz-install', async (work) => {
     const findingsDir = path.join(os.tmpdir(), `overmerge-fuzz-findings-${SEED}-${process.pid}`);
     const findings = new Findings(findingsDir, () => `OVERMERGE_FUZZ_SEED=${SEED} node --test dist/test/fuzz/install.test.js`);
     t.diagnostic(`seed ${SEED} (OVERMERGE_FUZZ_SEED=${SEED} repeats this run)`);
@@ -41,7 +40,5 @@ test('fuzz: installing mutated archives writes nothing outside the root, and a r
       [],
       `fuzzing installs with seed ${SEED} found ${list.length} problem(s); the archives are in ${findingsDir} (OVERMERGE_FUZZ_SEED=${SEED} repeats the run)`,
     );
-  } finally {
-    await fsp.rm(work, { recursive: true, force: true });
-  }
+  });
 });

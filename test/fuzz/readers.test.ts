@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +6,8 @@ import { rate, runCampaign } from '../../fuzz/campaign';
 import { describeFinding, Findings } from '../../fuzz/findings';
 import { writeSeeds } from '../../fuzz/seeds';
 import { DEFAULT_TARGETS } from '../../fuzz/targets';
-import { skipLoudly } from '../helpers/real-debs';
+import { gate } from '../helpers/gate';
+import { withTempDir } from '../helpers/temp';
 import { fuzzSeed } from './seed';
 
 // Random mutations of real archives through the ar, tar and control readers, in a worker thread watched
@@ -20,11 +20,13 @@ const WALL_MS = 30_000;
 const HANG_MS = 10_000;
 
 test('fuzz: mutated archives and control files are accepted or refused on one line, never crash or hang the readers', async (t) => {
-  const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-fuzz-readers-'));
-  try {
+  await withTempDir('fuzz-readers', async (work) => {
     const seeds = await writeSeeds({ dir: path.join(work, 'seeds') });
     await t.test('real Debian archives among the seeds', (st) => {
-      if (Object.keys(seeds.real).length === 0) return skipLoudly(st, seeds.missing.join('; '));
+      if (Object.keys(seeds.real).length === 0) {
+        gate(st, { skip: seeds.missing.join('; ') });
+        return;
+      }
       for (const line of seeds.missing) st.diagnostic(`*** ${line}`);
       st.diagnostic(`real seeds: ${Object.values(seeds.real).flat().map((f) => path.basename(f)).join(', ')}`);
     });
@@ -56,7 +58,5 @@ test('fuzz: mutated archives and control files are accepted or refused on one li
       [],
       `fuzzing with seed ${SEED} found ${list.length} problem(s); the inputs are in ${findingsDir} (OVERMERGE_FUZZ_SEED=${SEED} repeats the run)`,
     );
-  } finally {
-    await fsp.rm(work, { recursive: true, force: true });
-  }
+  });
 });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { openDatabase } from '../../src/db/open';
 import { ADMIN_REL, rootState } from './root-state';
-import { BIN, runCli, type CliResult } from './run-cli';
+import { BIN, om, omArgv, type OmOptions } from './run-cli';
 import { diffSnapshots, type EntrySnapshot, type TreeSnapshot } from './tree';
 
 const execFileP = promisify(execFile);
@@ -26,16 +26,25 @@ export interface ChildResult {
   stderr: string;
 }
 
-/** bin/overmerge as a child process, with extra environment (undefined unsets a variable). */
-export function spawnOm(argv: string[], env: Record<string, string | undefined> = {}): Promise<ChildResult> {
-  return startOm(argv, env).done;
+/** What a crash child runs: om's command line and options (env: undefined unsets a variable). */
+export type ChildOptions = Pick<OmOptions, 'globals' | 'quiet' | 'env'>;
+
+/**
+ * bin/overmerge on `root` in a child that may die by a signal (its own crash point, or the test's kill):
+ * unlike om's spawn, the result keeps the signal, and this process's OVERMERGE_DEBUG_* variables are not
+ * passed on unless `env` names them.
+ */
+export function spawnOm(root: string, argv: string[], opts: ChildOptions = {}): Promise<ChildResult> {
+  return startOm(root, argv, opts).done;
 }
 
 /** Like spawnOm, but hands out the child so the caller can kill it. */
 export function startOm(
+  root: string,
   argv: string[],
-  env: Record<string, string | undefined> = {},
+  opts: ChildOptions = {},
 ): { pid: number | undefined; kill: (sig: NodeJS.Signals) => void; done: Promise<ChildResult> } {
+  const env = opts.env ?? {};
   const full: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete full[k];
@@ -43,7 +52,7 @@ export function startOm(
   }
   // Debug variables of the test process itself must not leak into a child that did not ask for them.
   for (const k of Object.keys(full)) if (k.startsWith('OVERMERGE_DEBUG_') && !(k in env)) delete full[k];
-  const child = spawn(process.execPath, [BIN, ...argv], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...omArgv(root, argv, opts)], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -58,20 +67,12 @@ export function startOm(
 }
 
 /**
- * Runs a command in this process (fast); `--root ROOT --quiet` and `globals` come first. No environment
- * of its own: the crash tests run several roots at once, and runCli's env is process-wide.
- */
-export function om(root: string, argv: string[], globals: string[] = []): Promise<CliResult> {
-  return runCli(['--root', root, '--quiet', ...globals, ...argv]);
-}
-
-/**
  * How many crash points a successful run of `argv` passes; it changes `root`. A child process, because
  * in-process runs would set the variable for everything else this process runs at the same time.
  */
-export async function countPoints(root: string, argv: string[], countFile: string, globals: string[] = [], env: Record<string, string> = {}): Promise<number> {
+export async function countPoints(root: string, argv: string[], countFile: string, opts: Pick<ChildOptions, 'globals' | 'env'> = {}): Promise<number> {
   await fsp.rm(countFile, { force: true });
-  const r = await spawnOm(['--root', root, '--quiet', ...globals, ...argv], { ...env, OVERMERGE_DEBUG_COUNT_POINTS: countFile });
+  const r = await spawnOm(root, argv, { quiet: true, globals: opts.globals, env: { ...opts.env, OVERMERGE_DEBUG_COUNT_POINTS: countFile } });
   assert.equal(r.status, 0, `uninterrupted ${argv.join(' ')}: ${r.signal ?? ''} ${r.stderr}`);
   const n = Number(await fsp.readFile(countFile, 'utf8'));
   assert.ok(Number.isInteger(n) && n > 0, `point count ${n}`);
@@ -185,15 +186,15 @@ async function dbView(root: string, globals: string[]): Promise<SideState['db']>
 }
 
 async function dbViewAndOpen(root: string, globals: string[]): Promise<{ view: SideState['db']; open: number[] }> {
-  const list = await om(root, ['list', '--json'], globals);
+  const list = await om(root, ['list', '--json'], { quiet: true, globals });
   assert.equal(list.status, 0, list.stderr);
   const files: Record<string, string> = {};
   for (const p of JSON.parse(list.stdout) as Array<{ name: string }>) {
-    const r = await om(root, ['files', p.name], globals);
+    const r = await om(root, ['files', p.name], { quiet: true, globals });
     assert.equal(r.status, 0, r.stderr);
     files[p.name] = r.stdout;
   }
-  const history = await om(root, ['history', '--json'], globals);
+  const history = await om(root, ['history', '--json'], { quiet: true, globals });
   assert.equal(history.status, 0, history.stderr);
   const txns = JSON.parse(history.stdout) as Array<{ id: number; state: string; rollbackable: boolean }>;
   const rollbackable = txns.filter((t) => t.rollbackable).map((t) => t.id);
@@ -214,7 +215,7 @@ export async function storeBlobs(root: string): Promise<string[]> {
 }
 
 async function verifyView(root: string, globals: string[]): Promise<SideState['verify']> {
-  const r = await om(root, ['verify'], globals);
+  const r = await om(root, ['verify'], { quiet: true, globals });
   assert.ok(r.status === 0 || r.status === 1, `verify: ${r.stderr}`);
   assert.equal(r.stderr, '', 'verify wrote to stderr');
   return { status: r.status, stdout: r.stdout };
@@ -252,11 +253,11 @@ export async function assertConsistent(root: string, refs: Record<Side, SideStat
   assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left in the root`);
   const staging = opts.stagingBase ?? path.join(root, ADMIN_REL, 'staging');
   assert.deepEqual(await fsp.readdir(staging).catch(() => []), [], `${what}: staging not empty`);
-  const again = await om(root, ['recover', '--json'], globals);
+  const again = await om(root, ['recover', '--json'], { quiet: true, globals });
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout), [], `${what}: a second recover still found work`);
   if (opts.probeDeb) {
-    const r = await om(root, ['install', opts.probeDeb], globals);
+    const r = await om(root, ['install', opts.probeDeb], { quiet: true, globals });
     assert.equal(r.status, 0, `${what}: a further install failed: ${r.stderr}`);
   }
   return side;
@@ -272,7 +273,7 @@ export function assertMonotonic(sides: Side[], what: string): void {
 
 /** Recovers in this process and returns what `recover --json` reported. */
 export async function recoverIn(root: string, globals: string[] = []): Promise<Array<{ txnId: number; kind: string; outcome: Side }>> {
-  const r = await om(root, ['recover', '--json'], globals);
+  const r = await om(root, ['recover', '--json'], { quiet: true, globals });
   assert.equal(r.status, 0, `recover: ${r.stderr}`);
   return JSON.parse(r.stdout) as Array<{ txnId: number; kind: string; outcome: Side }>;
 }

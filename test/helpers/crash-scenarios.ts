@@ -3,9 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildAdHocDeb, buildFixtureDebs, type FixtureName } from './fixtures';
-import { copyRoot, om } from './crash-harness';
-import * as os from 'node:os';
-import { canMount, mount, unmount, withOverlay } from './mounts';
+import { copyRoot } from './crash-harness';
+import { missing } from './gate';
+import { mount, unmount, withOverlay } from './mounts';
+import { om, type OmOptions } from './run-cli';
+import { makeTempDir } from './temp';
 
 /**
  * The starting roots of the crash tests, built once per test file under `workDir/templates` and copied
@@ -68,8 +70,9 @@ export async function buildCrashFixtures(workDir: string): Promise<CrashFixtures
   return { debs, probeDeb, templates };
 }
 
-export async function mustRun(root: string, argv: string[], globals: string[] = []): Promise<void> {
-  const r = await om(root, argv, globals);
+/** Runs a command quietly on `root` (as every crash-test command runs); it must succeed. */
+export async function mustRun(root: string, argv: string[], opts: OmOptions = {}): Promise<void> {
+  const r = await om(root, argv, { quiet: true, ...opts });
   assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
 }
 
@@ -108,9 +111,9 @@ export interface Scratch {
  * the thousands of fsync/syncfs calls of a sweep cost nothing. (One sweep runs on the disk as well.)
  */
 export async function makeScratch(prefix: string, sizeBytes = 2 * 1024 ** 3): Promise<Scratch> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `overmerge-${prefix}-`));
+  const dir = await makeTempDir(prefix);
   let mounted = false;
-  if (canMount('tmpfs')) {
+  if (missing({ mount: 'tmpfs' }) === undefined) {
     try {
       await mount(['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0700`, 'overmerge-scratch', dir]);
     } catch (err) {

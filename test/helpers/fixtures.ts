@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildDeb } from '../../src/archive/build';
 import { REPO_ROOT } from './run-cli';
+import { withTempDir } from './temp';
 
 /** The package sources under fixtures/packages, by directory name. */
 export const FIXTURE_PACKAGES = ['hello-1.0', 'hello-2.0', 'greet-1.0', 'hello-clash-1.0', 'hello-tools-1.0'] as const;
@@ -13,16 +13,6 @@ export const FIXTURE_EPOCH = 1_700_000_000;
 
 export function fixtureSource(name: FixtureName): string {
   return path.join(REPO_ROOT, 'fixtures', 'packages', name);
-}
-
-/** A temporary directory under os.tmpdir() for the duration of `fn`, removed afterwards whatever happens. */
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `overmerge-${prefix}-`));
-  try {
-    return await fn(dir);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Builds every fixture package into `outDir` with the project's own builder; name → .deb path. */
@@ -57,7 +47,16 @@ export interface AdHocPackage {
  * (reproducibly, like the fixtures). Small packages built in code, for cases the fixtures do not cover.
  */
 export async function buildAdHocDeb(workDir: string, pkg: AdHocPackage): Promise<string> {
-  const tree = await fsp.mkdtemp(path.join(workDir, `${pkg.name}-${pkg.version}-`));
+  const deb = path.join(workDir, `${pkg.name}_${pkg.version}.deb`);
+  await withTempDir({ prefix: `${pkg.name}-${pkg.version}`, parent: workDir }, async (tree) => {
+    await writeAdHocTree(tree, pkg);
+    await buildDeb(tree, deb, { compression: 'gzip', sourceDateEpoch: FIXTURE_EPOCH });
+  });
+  return deb;
+}
+
+/** The package tree of `pkg` (DEBIAN/control, conffiles, payload) in `tree`, an empty folder. */
+async function writeAdHocTree(tree: string, pkg: AdHocPackage): Promise<void> {
   await fsp.chmod(tree, 0o755); // the payload's root becomes the root's '/' entry: mkdtemp's 0700 would be installed
   await fsp.mkdir(path.join(tree, 'DEBIAN'), { mode: 0o755 });
   await fsp.chmod(path.join(tree, 'DEBIAN'), 0o755);
@@ -85,8 +84,4 @@ export async function buildAdHocDeb(workDir: string, pkg: AdHocPackage): Promise
       await fsp.symlink(e.target, at);
     }
   }
-  const deb = path.join(workDir, `${pkg.name}_${pkg.version}.deb`);
-  await buildDeb(tree, deb, { compression: 'gzip', sourceDateEpoch: FIXTURE_EPOCH });
-  await fsp.rm(tree, { recursive: true, force: true });
-  return deb;
 }

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { makeTempDir, withTempDir } from './temp';
 
 const execFileP = promisify(execFile);
 
 /**
- * Why mount tests cannot run here, or undefined when they can. Tests call it and skip loudly:
- *   const why = cannotMount(); if (why) return t.skip(why);
+ * Why a filesystem of this type cannot be mounted here, or undefined when it can. Tests ask through
+ * gate.ts (`gate(t, { mount: 'overlay' })`), which skips loudly; the benchmarks ask directly.
  */
 export function cannotMount(fsType: 'overlay' | 'tmpfs' = 'overlay'): string | undefined {
   if (process.getuid?.() !== 0) return `needs root for mount -t ${fsType}`;
@@ -20,11 +20,6 @@ export function cannotMount(fsType: 'overlay' | 'tmpfs' = 'overlay'): string | u
   }
   if (!new RegExp(`\\t${fsType}\\n`).test(filesystems)) return `needs a kernel with ${fsType} (not in /proc/filesystems)`;
   return undefined;
-}
-
-/** Boolean form of cannotMount. */
-export function canMount(fsType: 'overlay' | 'tmpfs' = 'overlay'): boolean {
-  return cannotMount(fsType) === undefined;
 }
 
 export async function mount(args: string[]): Promise<void> {
@@ -45,23 +40,16 @@ export async function unmount(dir: string): Promise<void> {
   await execFileP('umount', ['-l', dir]);
 }
 
-async function tempDir(prefix: string): Promise<string> {
-  return fsp.mkdtemp(path.join(os.tmpdir(), prefix));
-}
-
 /** A fresh tmpfs of `sizeBytes`, mounted on a temporary directory for the duration of `fn`. */
 export async function withTmpfs<T>(sizeBytes: number, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await tempDir('overmerge-tmpfs-');
-  try {
+  return withTempDir('tmpfs', async (dir) => {
     await mount(['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0755`, 'overmerge-test', dir]);
     try {
       return await fn(dir);
     } finally {
       await unmount(dir);
     }
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export interface OverlayDirs {
@@ -87,7 +75,7 @@ export interface OverlayOptions {
  * tmpfs), unmounted and removed afterwards whatever `fn` does.
  */
 export async function withOverlay<T>(fn: (dirs: OverlayDirs) => Promise<T>, opts: OverlayOptions = {}): Promise<T> {
-  const base = await tempDir('overmerge-overlay-');
+  const base = await makeTempDir('overlay');
   const lower = opts.lowerDir ?? path.join(base, 'lower');
   const layers = path.join(base, 'layers');
   const merged = path.join(base, 'merged');

@@ -28,7 +28,7 @@ async function listed(dir: string): Promise<string[] | undefined> {
 /**
  * Real Debian archives of a set (default Debian's Priority: required set), fetched into the cache on
  * first use. Resolves to `{ skip }` with the reason only when they cannot be had (no fetch script, the
- * archive registry unreachable); callers pass it to t.skip so the reason shows in the test report.
+ * archive registry unreachable); tests pass the result to gate(), which skips with the reason.
  */
 export async function realDebs(set = 'required'): Promise<RealDebs> {
   const dir = realDebsDir(set);
@@ -76,10 +76,4 @@ async function fetchOnce(dir: string, fetch: () => Promise<unknown>): Promise<vo
   } finally {
     await fsp.rm(lock, { recursive: true, force: true });
   }
-}
-
-/** Skips loudly: the reason goes to the test report and to stderr. */
-export function skipLoudly(t: { skip: (msg?: string) => void }, reason: string): void {
-  process.stderr.write(`\n*** SKIPPED: ${reason}\n\n`);
-  t.skip(reason);
 }

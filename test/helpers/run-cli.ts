@@ -87,3 +87,28 @@ export function spawnCli(argv: string[], options: SpawnOptions = {}): Promise<Cl
     child.stdin.end(options.input ?? '');
   });
 }
+
+export interface OmOptions {
+  /** Global options (`--staging DIR`, `--mode copy`, ...), placed after `--root ROOT` and before `argv`. */
+  globals?: string[];
+  /** `--quiet` first among the global options: no progress lines (the crash tests run every command so). */
+  quiet?: boolean;
+  /** As in CliOptions: in-process runs change process.env while they run. */
+  env?: Record<string, string | undefined>;
+  /** bin/overmerge as a child process (spawnCli) instead of main() in this process (runCli). */
+  spawn?: boolean;
+}
+
+/**
+ * The CLI run against a root: `overmerge --root ROOT [--quiet] GLOBALS... ARGV...`. Every test that runs
+ * a command on a root goes through it, so none can forget --root (whose default is the real /).
+ */
+export function om(root: string, argv: string[], opts: OmOptions = {}): Promise<CliResult> {
+  const full = omArgv(root, argv, opts);
+  return opts.spawn ? spawnCli(full, { env: opts.env }) : runCli(full, { env: opts.env });
+}
+
+/** om's whole command line, for the runners om does not cover (a child killed on purpose, another user). */
+export function omArgv(root: string, argv: string[], opts: Pick<OmOptions, 'globals' | 'quiet'> = {}): string[] {
+  return ['--root', root, ...(opts.quiet ? ['--quiet'] : []), ...(opts.globals ?? []), ...argv];
+}

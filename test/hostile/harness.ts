@@ -9,7 +9,8 @@ import { installArchives } from '../../src/engine/install';
 import { StepRegistry } from '../../src/engine/steps/registry';
 import { OvermergeError } from '../../src/errors';
 import { dbState, type DbState } from '../helpers/root-state';
-import { runCli, type CliResult } from '../helpers/run-cli';
+import { om, type CliResult } from '../helpers/run-cli';
+import { makeTempDir } from '../helpers/temp';
 import { diffSnapshots, snapshotTree, type TreeSnapshot } from '../helpers/tree';
 
 /**
@@ -32,7 +33,7 @@ export interface Sandbox {
 export const ADMIN = 'var/lib/overmerge';
 
 export async function makeSandbox(prefix: string): Promise<Sandbox> {
-  const work = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  const work = await makeTempDir(prefix);
   const sb: Sandbox = {
     work,
     canary: path.join(work, 'canary'),
@@ -73,7 +74,7 @@ export async function makeRoot(sb: Sandbox, name: string): Promise<string> {
   await fsp.mkdir(root, { recursive: true });
   const base = path.join(sb.debs, 'baseline.deb');
   await fsp.writeFile(base, baseline());
-  const r = await runCli(['--root', root, 'install', base]);
+  const r = await om(root, ['install', base]);
   assert.equal(r.status, 0, `baseline install: ${r.stderr}`);
   await fsp.symlink(sb.canary, path.join(root, 'etc-outside'));
   await fsp.symlink('../../../canary-rel', path.join(root, 'rel-outside'));

@@ -7,7 +7,8 @@ import { hostileCases, mentions, type HostileCase } from '../../fixtures/hostile
 import { buildDeb, controlFields, controlText } from '../../fixtures/hostile/deb';
 import { base256, gnuLong, tarArchive, tarDir, tarEntry, tarFile, tarHardlink, tarSymlink } from '../../fixtures/hostile/tar-writer';
 import type { ErrorCode } from '../../src/errors';
-import { BIN, runCli } from '../helpers/run-cli';
+import { needs } from '../helpers/gate';
+import { BIN, om, omArgv } from '../helpers/run-cli';
 import {
   assertOneLineRefusal,
   assertOutsideUnchanged,
@@ -45,7 +46,7 @@ let cases: HostileCase[];
 let boxes = 0;
 
 before(async () => {
-  sb = await makeSandbox('overmerge-hostile-install-');
+  sb = await makeSandbox('hostile-install');
   // Links in the corpus that lead "out of the root" lead to the canary instead of the host's /.
   cases = hostileCases({ outside: sb.canary, manyMembers: MANY, tooManyMembers: TOO_MANY.members });
 });
@@ -79,7 +80,7 @@ async function assertRefused(id: string, pkg: string, deb: Buffer, expect: Refus
     deb,
     async (root, file) => {
       const before = await world(sb, root);
-      const r = await runCli(['--root', root, 'install', file]);
+      const r = await om(root, ['install', file]);
       const message = assertOneLineRefusal(r, file, id);
       // The archive's path and the package name are the case's own words: the reason must be in the rest.
       const reason = message.split(file).join('').split(pkg).join('');
@@ -101,11 +102,11 @@ async function assertAccepted(id: string, deb: Buffer, check: (root: string) => 
     async (root, file) => {
       const before = await world(sb, root);
       const decoys = await decoyTargets(root);
-      const r = await runCli(['--root', root, 'install', file]);
+      const r = await om(root, ['install', file]);
       assert.equal(r.status, 0, `${id}: ${r.stderr}`);
       assert.equal(r.stderr, '', id);
       await check(root);
-      const v = await runCli(['--root', root, 'verify']);
+      const v = await om(root, ['verify']);
       assert.equal(v.status, 0, `${id}: verify: ${v.stdout}${v.stderr}`);
       assertOutsideUnchanged(before, await world(sb, root, { rootToo: false }), id);
       if (!DECOYS_CHANGED.has(id)) assert.deepEqual(await decoyTargets(root), decoys, `${id}: the decoys`);
@@ -173,7 +174,7 @@ test('the harness sees a write into a canary, a hard link to one, and a changed 
   });
   // The canaries of the other tests must be as new: start them again.
   await removeSandbox(sb);
-  sb = await makeSandbox('overmerge-hostile-install-');
+  sb = await makeSandbox('hostile-install');
   cases = hostileCases({ outside: sb.canary, manyMembers: MANY, tooManyMembers: TOO_MANY.members });
 });
 
@@ -183,11 +184,8 @@ test('the hostile corpus: every refusal is one clear line and changes nothing; e
   assert.ok(cases.length >= 60, `${cases.length} cases`);
   for (const c of cases) {
     if (c.id === HEAVY_ID || c.id === TOO_MANY_ID) continue; // their own tests, below
-    if (c.id === 'valid-char-device' && !IS_ROOT) {
-      await t.test(c.id, (tt) => tt.skip('creating a device node needs root; see the non-root test below'));
-      continue;
-    }
-    await t.test(c.id, async () => {
+    const skip = c.id === 'valid-char-device' && needs({ root: 'to create a device node; the non-root test below covers it' });
+    await t.test(c.id, { skip }, async () => {
       if ('accept' in c.expect) await assertAccepted(c.id, c.deb, ACCEPTED[c.id]);
       else await assertRefused(c.id, `hostile-${c.id}`, c.deb, c.expect);
     });
@@ -362,7 +360,7 @@ test('decoys walked through and aliases beyond the corpus', async (t) => {
   }
 });
 
-test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: IS_ROOT ? false : 'needs root to run the CLI as nobody' }, async () => {
+test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: needs({ root: 'to run the CLI as nobody' }) }, async () => {
   const device = cases.find((c) => c.id === 'valid-char-device')!;
   const setuid = cases.find((c) => c.id === 'valid-setuid-file')!;
   const nobody = { uid: 65534, gid: 65534 };
@@ -372,7 +370,7 @@ test('without root: a device node is refused before anything is placed; a setuid
     for (let d = path.dirname(root); d.startsWith(sb.work); d = path.dirname(d)) await fsp.chmod(d, 0o755);
     await fsp.chmod(file, 0o644);
     const before = await world(sb, root);
-    const r = await spawnAs(nobody, ['--root', root, 'install', file]);
+    const r = await spawnAs(nobody, root, ['install', file]);
     const message = assertOneLineRefusal(r, file, 'device as nobody');
     assert.match(message, mentions('usr/lib/null-like', /character device/, /root/));
     assertUnchanged(before, await world(sb, root), 'device as nobody');
@@ -380,7 +378,7 @@ test('without root: a device node is refused before anything is placed; a setuid
     const other = path.join(sb.debs, 'setuid.deb');
     await fsp.writeFile(other, setuid.deb);
     await fsp.chmod(other, 0o644);
-    const s = await spawnAs(nobody, ['--root', root, 'install', other]);
+    const s = await spawnAs(nobody, root, ['install', other]);
     await fsp.rm(other);
     assert.equal(s.status, 0, s.stderr);
     const st = await fsp.lstat(path.join(root, 'usr/bin/su-like'));
@@ -399,9 +397,10 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   }
 }
 
-function spawnAs(user: { uid: number; gid: number }, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
+/** bin/overmerge on `root` as another user (om's command line), from / so that the user may enter the cwd. */
+function spawnAs(user: { uid: number; gid: number }, root: string, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+    const child = spawn(process.execPath, [BIN, ...omArgv(root, argv)], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -414,11 +413,15 @@ function spawnAs(user: { uid: number; gid: number }, argv: string[]): Promise<{ 
   });
 }
 
-/** Peak resident memory of a child, from /usr/bin/time -v when there is one, else /proc polling. */
-async function runMeasured(argv: string[]): Promise<{ status: number; stderr: string; peakKiB: number | undefined; how: string }> {
+/**
+ * `overmerge --root ROOT --quiet ARGV` in a child, and its peak resident memory, from /usr/bin/time -v
+ * when there is one, else /proc polling.
+ */
+async function runMeasured(root: string, argv: string[]): Promise<{ status: number; stderr: string; peakKiB: number | undefined; how: string }> {
   const timeFile = path.join(sb.work, 'time.txt');
   const useTime = existsSync('/usr/bin/time');
-  const [cmd, args] = useTime ? ['/usr/bin/time', ['-v', '-o', timeFile, process.execPath, BIN, ...argv]] : [process.execPath, [BIN, ...argv]];
+  const full = omArgv(root, argv, { quiet: true });
+  const [cmd, args] = useTime ? ['/usr/bin/time', ['-v', '-o', timeFile, process.execPath, BIN, ...full]] : [process.execPath, [BIN, ...full]];
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -451,7 +454,7 @@ test(`${MANY} tiny members: accepted; peak memory printed, not asserted`, async 
   await withCase(c.deb, async (root, file) => {
     const before = await world(sb, root);
     const started = Date.now();
-    const r = await runMeasured(['--root', root, '--quiet', 'install', file]);
+    const r = await runMeasured(root, ['install', file]);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     assert.equal(r.status, 0, r.stderr.replace(/\n\s*Command being timed[\s\S]*/, ''));
     const names = await fsp.readdir(path.join(root, 'usr/share/many'));
@@ -473,7 +476,7 @@ test(`${TOO_MANY.members} tiny members past the member limit: refused while stre
     const before = await world(sb, root);
     const limit = TOO_MANY.limit === undefined ? [] : ['--max-members', String(TOO_MANY.limit)];
     const started = Date.now();
-    const r = await runMeasured(['--root', root, '--quiet', 'install', ...limit, file]);
+    const r = await runMeasured(root, ['install', ...limit, file]);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const message = assertOneLineRefusal({ ...r, stdout: '', stdoutBytes: Buffer.alloc(0), stderrBytes: Buffer.from(r.stderr) }, file, TOO_MANY_ID);
     assert.match(message, expect.message, message);

@@ -4,7 +4,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb, controlFields, controlText } from '../../fixtures/hostile/deb';
 import { tarArchive, tarDir, tarFile } from '../../fixtures/hostile/tar-writer';
-import { runCli, spawnCli, type CliResult } from '../helpers/run-cli';
+import { om, type CliResult } from '../helpers/run-cli';
 import { assertOutsideUnchanged, assertUnchanged, makeRoot, makeSandbox, removeSandbox, world, type Sandbox } from './harness';
 
 // A destination swapped for a symlink between the engine's checks (staging, probe, plan) and its write.
@@ -27,7 +27,7 @@ let sb: Sandbox;
 let boxes = 0;
 
 before(async () => {
-  sb = await makeSandbox('overmerge-hostile-race-');
+  sb = await makeSandbox('hostile-race');
 });
 
 after(async () => {
@@ -52,7 +52,8 @@ function raceDeb(version: string, text: string): Buffer {
  */
 async function installWithSwap(root: string, deb: string, step: string, mode: string, swap: () => Promise<void>): Promise<CliResult> {
   const pauseFile = path.join(sb.work, `pause-${boxes}`);
-  const child = spawnCli(['--root', root, '--mode', mode, 'install', deb], {
+  const child = om(root, ['--mode', mode, 'install', deb], {
+    spawn: true,
     env: { OVERMERGE_DEBUG_PAUSE_AT: `${step}:${step === 'place:temp' ? '' : `/${VICTIM}`}`, OVERMERGE_DEBUG_PAUSE_FILE: pauseFile },
   });
   let done = false;
@@ -109,7 +110,7 @@ test('a destination swapped for a symlink before the write: the symlink is repla
         assert.ok(st.isFile(), 'the symlink was replaced by the file');
         assert.equal(await fsp.readFile(target, 'utf8'), 'from the package\n');
         assertOutsideUnchanged(before, await world(sb, root, { rootToo: false }), `${step} ${mode}`);
-        const v = await runCli(['--root', root, 'verify']);
+        const v = await om(root, ['verify']);
         assert.equal(v.status, 0, v.stdout + v.stderr);
       } finally {
         await fsp.rm(path.dirname(root), { recursive: true, force: true });
@@ -125,7 +126,7 @@ test('an upgrade whose old file is swapped for a symlink before it is replaced: 
   try {
     await fsp.writeFile(deb1, raceDeb('1.0', 'old\n'));
     await fsp.writeFile(deb2, raceDeb('2.0', 'new\n'));
-    assert.equal((await runCli(['--root', root, 'install', deb1])).status, 0);
+    assert.equal((await om(root, ['install', deb1])).status, 0);
     const before = await world(sb, root, { rootToo: false });
     const target = path.join(root, VICTIM);
     // At place:start the old file has been hard-linked aside already (its backup); swap it now.
@@ -155,7 +156,7 @@ test('a parent folder that another user could swap for a symlink: refused before
       await fsp.chown(path.join(root, 'usr/lib'), owner, owner);
       await fsp.chmod(path.join(root, 'usr/lib'), mode);
       const before = await world(sb, root);
-      const r = await runCli(['--root', root, 'install', deb]);
+      const r = await om(root, ['install', deb]);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /^overmerge: refusing to write '\/usr\/lib\/race\/victim': .* may change folder '\/usr\/lib' above it/);
       assert.match(r.stderr, who);
