@@ -6,6 +6,7 @@ import { copyTree } from '../src/fs/copytree';
 import { moveAside, planMoveAside, discardBackup } from '../src/fs/move-aside';
 import { cannotMount, withOverlay } from '../test/helpers/mounts';
 import type { BenchResult } from './main';
+import { hostPathOf } from '../src/fs/host-path';
 
 const execFileP = promisify(execFile);
 
@@ -53,9 +54,9 @@ export async function run(): Promise<BenchResult[]> {
       await fsp.rm(path.join(merged, 'warm'), { recursive: true });
       const cpMs = await time(() => execFileP('cp', ['-a', tree, path.join(merged, 'by-cp')]));
       await fsp.rm(path.join(merged, 'by-cp'), { recursive: true });
-      const copyMs = await time(() => copyTree(tree, path.join(merged, 'by-copytree')));
+      const copyMs = await time(() => copyTree(hostPathOf(tree), hostPathOf(path.join(merged, 'by-copytree'))));
       await fsp.rm(path.join(merged, 'by-copytree'), { recursive: true });
-      const handle = planMoveAside(tree);
+      const handle = planMoveAside(hostPathOf(tree));
       const asideMs = await time(async () => {
         const moved = await moveAside(handle);
         if (moved.method !== 'copy') throw new Error(`expected the copy fallback, got ${moved.method}`);

@@ -5,6 +5,7 @@ import { PassThrough, pipeline, Readable } from 'node:stream';
 import { OvermergeError, fsError } from '../errors';
 import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
+import { resolveHostPath } from '../fs/host-path';
 import { writeOutputFile } from '../fs/output-file';
 import { ArWriter } from './ar';
 import { memberName, walkTree, type TreeEntry } from './build-tree';
@@ -268,7 +269,7 @@ export async function buildDeb(dir: string, out: string, options: BuildOptions):
   const controlTar = await collect(compressedTar(sortedControl(control, extra), c, clamp));
 
   const target = await outputPath(out, fields);
-  await writeOutputFile(target, async (fh, temp) => {
+  await writeOutputFile(resolveHostPath(target), async (fh, temp) => {
     const ar = new ArWriter(fh, temp);
     await ar.writeMagic();
     await ar.addBuffer('debian-binary', Buffer.from('2.0\n'), now);

@@ -1,6 +1,6 @@
 import { locate, openForReading } from '../engine/context';
 import { OvermergeError } from '../errors';
-import { displayPath, type RootPath } from '../fs/rootpath';
+import { displayPath, recordedRootPath } from '../fs/rootpath';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -22,8 +22,8 @@ export const filesCommand = defineCommand<FilesArgs>({
       }
       const paths: string[] = [];
       for (const row of rows) for (const f of db!.files.filesOf(row.id)) paths.push(f.path);
-      if (args.json) io.stdout.write(`${JSON.stringify(paths.map((p) => displayPath(p as RootPath)))}\n`);
-      else for (const p of paths) io.stdout.write(`${displayPath(p as RootPath)}\n`);
+      if (args.json) io.stdout.write(`${JSON.stringify(paths.map((p) => displayPath(recordedRootPath(p))))}\n`);
+      else for (const p of paths) io.stdout.write(`${displayPath(recordedRootPath(p))}\n`);
       return 0;
     } finally {
       db?.close();

@@ -1,6 +1,6 @@
 import { locate, openForReading } from '../engine/context';
 import { OvermergeError } from '../errors';
-import { displayPath, parseRootPath, type RootPath } from '../fs/rootpath';
+import { displayPath, parseRootPath, recordedRootPath } from '../fs/rootpath';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -24,7 +24,7 @@ export const ownerCommand = defineCommand<OwnerArgs>({
       if (owners.length === 0) throw new OvermergeError('E_NOT_INSTALLED', `no package owns ${displayPath(p)}`, { op: 'owner', path: args.path });
       const names = owners.map((o) => o.name);
       if (args.json) io.stdout.write(`${JSON.stringify({ path: displayPath(p), packages: names })}\n`);
-      else io.stdout.write(`${names.join(', ')}: ${displayPath(p as RootPath)}\n`);
+      else io.stdout.write(`${names.join(', ')}: ${displayPath(recordedRootPath(p))}\n`);
       return 0;
     } finally {
       db?.close();

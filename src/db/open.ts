@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { OvermergeError } from '../errors';
 import { ensureParentFolderSync } from '../fs/entries';
+import { resolveHostPath } from '../fs/host-path';
 import { Db } from './db';
 import { dbError, sqliteCode } from './db-error';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema';
@@ -34,7 +35,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
       hint: 'give --db the path of a file',
     });
   }
-  if (!readonly) ensureParentFolderSync(file, 'create the database directory');
+  if (!readonly) ensureParentFolderSync(resolveHostPath(file), 'create the database directory');
   let sql: Database.Database;
   try {
     sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });

@@ -2,7 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { OvermergeError, errnoOf, fsError } from '../errors';
-import { displayRootPath, hostPath, joinRootPath, type Root, type RootPath } from '../fs/rootpath';
+import { displayRootPath, hostPath, joinRootPath, parseRootPath, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot } from '../fs/resolve-in-root';
 import { DPKG_DEFAULT_FORCES, dpkgForceString, isHostRoot, scriptEnvironment, type ScriptRunMode } from './script-env';
 import type { MaintScript } from './script-protocol';
@@ -56,7 +56,7 @@ export type ScriptRun =
   /** It failed, was killed, could not be started or was refused: `error` says which, in one line. */
   | { readonly status: 'failed'; readonly error: OvermergeError; readonly exitCode?: number; readonly signal?: NodeJS.Signals };
 
-export const DEFAULT_ADMINDIR = 'var/lib/dpkg' as RootPath;
+export const DEFAULT_ADMINDIR = parseRootPath('/var/lib/dpkg');
 
 /**
  * Where dpkg keeps an installed package's script: ADMINDIR/info/KEY.SCRIPT, KEY being the package name, or

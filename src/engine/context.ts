@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Db } from '../db/db';
 import { openDatabase } from '../db/open';
 import { OvermergeError } from '../errors';
 import { BlobStore } from '../fs/blob-store';
 import { ensureFoldersSync } from '../fs/entries';
+import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
 import { acquireLock, type Lock } from '../fs/lock';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import { ADMIN_DIR } from './admin-dir';
@@ -15,10 +15,10 @@ const LOCK_FILE = 'lock';
 export interface Locations {
   root: Root;
   /** Host path of ROOT/var/lib/overmerge. */
-  adminDir: string;
-  dbFile: string;
+  adminDir: HostPath;
+  dbFile: HostPath;
   /** Where transactions stage archives (one subfolder each). */
-  stagingBase: string;
+  stagingBase: HostPath;
 }
 
 export interface LocationArgs {
@@ -33,8 +33,8 @@ export async function locate(args: LocationArgs): Promise<Locations> {
   return {
     root,
     adminDir,
-    dbFile: args.db !== undefined ? path.resolve(args.db) : path.join(adminDir, 'db.sqlite'),
-    stagingBase: args.staging !== undefined ? path.resolve(args.staging) : path.join(adminDir, 'staging'),
+    dbFile: args.db !== undefined ? resolveHostPath(args.db) : hostJoin(adminDir, 'db.sqlite'),
+    stagingBase: args.staging !== undefined ? resolveHostPath(args.staging) : hostJoin(adminDir, 'staging'),
   };
 }
 
@@ -60,7 +60,7 @@ export interface Writer {
 export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
   const loc = await locate(args);
   ensureAdminDir(loc);
-  const lock: Lock = await acquireLock(path.join(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host });
+  const lock: Lock = await acquireLock(hostJoin(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host });
   let db: Db;
   try {
     db = openDatabase(loc.dbFile);
@@ -90,5 +90,5 @@ function ensureAdminDir(loc: Locations): void {
 
 /** Where `--keep-backups` keeps replaced contents, by hash. */
 export function blobStore(loc: Locations): BlobStore {
-  return new BlobStore(path.join(loc.adminDir, 'backups'));
+  return new BlobStore(hostJoin(loc.adminDir, 'backups'));
 }

@@ -1,5 +1,5 @@
 import { OvermergeError } from '../errors';
-import { displayPath, parentOf, type RootPath } from '../fs/rootpath';
+import { displayPath, foldersOf, parentOf, type RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
 import type { ManifestEntry, StagedPackage } from '../model/entry';
 import { ADMIN_DIR } from './admin-dir';
@@ -54,8 +54,7 @@ interface Landed {
 }
 
 function landedAncestor(at: RootPath, placed: Map<RootPath, Landed>): (Landed & { at: RootPath }) | undefined {
-  for (let i = at.indexOf('/'); i > 0; i = at.indexOf('/', i + 1)) {
-    const anc = at.slice(0, i) as RootPath;
+  for (const anc of foldersOf(at)) {
     const hit = placed.get(anc);
     if (hit) return { ...hit, at: anc };
   }

@@ -1,10 +1,10 @@
-import * as path from 'node:path';
 import { singleParagraph } from '../archive/deb';
 import type { Db } from '../db/db';
 import type { TxnRow } from '../db/types';
 import { OvermergeError } from '../errors';
 import type { BlobStore } from '../fs/blob-store';
 import { applyMeta, makePrivateDirectory } from '../fs/entries';
+import { hostJoin, type HostPath } from '../fs/host-path';
 import { TimesBatch } from '../fs/metadata';
 import { recordedRootPath, type RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../model/entry';
@@ -50,7 +50,7 @@ export async function rollbackTransaction(w: Writer, requested: number | undefin
           continue;
         }
         const before = JSON.parse(snap.before) as InstalledPackage;
-        const dir = path.join(stagingDir, String(i));
+        const dir = hostJoin(stagingDir, String(i));
         await makePrivateDirectory(dir, 'create staging folder');
         const staged = await stageSnapshot(before, dir, blobs, store, opts.asRoot);
         const rows = new Map<RootPath, InstalledFile>(before.files.map((f) => [f.path, rowOf(f as SnapshotFile)]));
@@ -119,7 +119,7 @@ function rowOf({ onDisk, ...row }: SnapshotFile): InstalledFile {
  */
 async function stageSnapshot(
   before: InstalledPackage,
-  dir: string,
+  dir: HostPath,
   blobs: Map<string, string>,
   store: BlobStore,
   asRoot: boolean,
@@ -151,7 +151,7 @@ async function stageSnapshot(
     if (f.type === 'file' && sha === undefined) {
       e.claimsExisting = true;
     } else if (sha !== undefined) {
-      e.staged = path.join(dir, String(n++));
+      e.staged = hostJoin(dir, String(n++));
       await store.copyOut(sha, e.staged);
       // The file as the root held it (an edited conffile's own mtime and mode); the row stays the package's.
       await applyMeta(e.staged, onDisk ? { ...onDisk, mtime: f.mtime } : f, asRoot, false);

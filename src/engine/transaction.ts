@@ -1,8 +1,8 @@
-import * as path from 'node:path';
 import type { Db } from '../db/db';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
+import { hostJoin, type HostPath } from '../fs/host-path';
 import type { PlaceMode } from '../fs/place';
 import { syncFilesystem } from '../fs/sync';
 import type { Writer } from './context';
@@ -55,7 +55,7 @@ export interface TxnSpec {
    * Stage, probe and plan: what the transaction changes and the steps that do it. Installs, removals and
    * rollbacks give their requests to `planChanges`; configure plans from what the root holds.
    */
-  plan: (probe: Probe, stagingDir: string, options: PlanOptions) => Promise<Planned>;
+  plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions) => Promise<Planned>;
   /** The archives the read phase read, if any (an out-of-space message quotes their sizes). */
   archives?: readonly ReadArchive[];
   /** For rollback: the transaction acted upon. */
@@ -77,7 +77,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   await ensureNothingUnfinished(w, opts);
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
-  const stagingDir = path.join(loc.stagingBase, `txn-${txnId}`);
+  const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
   const exec = new Executor(db, txnId, opts.steps, {
     root: loc.root,
     mode: opts.mode,

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import type { Db } from '../db/db';
 import type { FileRow, PackageRow } from '../db/types';
 import { errnoOf, fsError } from '../errors';
-import { displayPath, hostPath, type Root, type RootPath } from '../fs/rootpath';
+import { displayPath, hostPath, recordedRootPath, type Root } from '../fs/rootpath';
 import { md5Of } from './probe';
 
 /** One line of `verify`: dpkg's rpm-like format, `??5?????? c /etc/x` or `missing     /usr/bin/x`. */
@@ -32,8 +32,9 @@ export async function verifyPackages(db: Db, root: Root, packages: PackageRow[])
 }
 
 async function verifyFile(root: Root, row: FileRow, asRoot: boolean): Promise<Omit<VerifyProblem, 'package'> | undefined> {
-  const host = hostPath(root, row.path as RootPath);
-  const base = { path: displayPath(row.path as RootPath), conffile: row.conffile };
+  const at = recordedRootPath(row.path);
+  const host = hostPath(root, at);
+  const base = { path: displayPath(at), conffile: row.conffile };
   let st;
   try {
     st = await fsp.lstat(host);

@@ -3,6 +3,7 @@ import { constants as C, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { errnoOf, fsError } from '../errors';
+import { hostJoin, type HostPath } from './host-path';
 import { newTempId } from './tempname';
 
 /**
@@ -11,10 +12,10 @@ import { newTempId } from './tempname';
  * Blobs are only ever created whole (hard link or copy to a temporary, then rename) and never written to.
  */
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: HostPath) {}
 
-  pathOf(sha256: string): string {
-    return path.join(this.dir, sha256.slice(0, 2), sha256);
+  pathOf(sha256: string): HostPath {
+    return hostJoin(this.dir, sha256.slice(0, 2), sha256);
   }
 
   /** Stores the content of regular file `file` (hard-linked when possible); returns its hash and size. */
@@ -42,7 +43,7 @@ export class BlobStore {
   }
 
   /** Copies a blob out to `dest`, a name that must not exist yet (a reflink where the filesystem has them). */
-  async copyOut(sha256: string, dest: string): Promise<void> {
+  async copyOut(sha256: string, dest: HostPath): Promise<void> {
     await fsp.copyFile(this.pathOf(sha256), dest, C.COPYFILE_EXCL | C.COPYFILE_FICLONE).catch((err: unknown) => {
       throw fsError('stage backup of', err, this.pathOf(sha256), dest);
     });

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp, type BigIntStats, constants as C } from 'node:fs';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { fsError, OvermergeError } from '../errors';
 import { applyOwnerModeXattrs, kindOf, majorMinor, TimesBatch } from './metadata';
+import { hostJoin, type HostPath } from './host-path';
 import { isInterrupted, step, type StepHooks } from './steps';
 import { readXattrs } from './xattr';
 
@@ -18,9 +18,9 @@ export interface CopyOptions {
 /** What a copy created, so the caller can make it durable before trusting it. */
 export interface CopyResult {
   /** Regular files written (each once, however many hard links it has). */
-  files: string[];
+  files: HostPath[];
   /** Directories created, the top one included. */
-  dirs: string[];
+  dirs: HostPath[];
   entries: number;
   bytes: bigint;
 }
@@ -30,7 +30,7 @@ interface CopyContext {
   asRoot: boolean;
   times: TimesBatch;
   /** dev:ino of a multiply-linked source → the copy made for its first name. */
-  links: Map<string, Promise<string>>;
+  links: Map<string, Promise<HostPath>>;
   limit: Limiter;
   result: CopyResult;
 }
@@ -42,7 +42,7 @@ interface CopyContext {
  * stay hard links. Times are set last, for the whole tree at once. Calls step 'copy:entry' before each
  * entry. On failure the partial copy is left for the caller, who knows whether removing it is safe.
  */
-export async function copyTree(src: string, dst: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyTree(src: HostPath, dst: HostPath, opts: CopyOptions = {}): Promise<CopyResult> {
   const ctx: CopyContext = {
     hooks: opts.hooks,
     asRoot: process.getuid?.() === 0,
@@ -59,11 +59,11 @@ export async function copyTree(src: string, dst: string, opts: CopyOptions = {})
 }
 
 /** One non-directory entry, metadata and times included (what place() needs for its copy fallback). */
-export async function copyEntry(src: string, dst: string, opts: { hooks?: StepHooks } = {}): Promise<CopyResult> {
+export async function copyEntry(src: HostPath, dst: HostPath, opts: { hooks?: StepHooks } = {}): Promise<CopyResult> {
   return copyTree(src, dst, { hooks: opts.hooks, concurrency: 1 });
 }
 
-async function copyDir(src: string, dst: string, st: BigIntStats, ctx: CopyContext): Promise<void> {
+async function copyDir(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext): Promise<void> {
   await step(ctx.hooks, 'copy:entry', { path: dst });
   // Owner-only until the end: children can be created whatever the final mode, and nobody else can
   // look into a half-made directory.
@@ -83,20 +83,20 @@ async function copyDir(src: string, dst: string, st: BigIntStats, ctx: CopyConte
   const subdirs: Array<[string, BigIntStats]> = [];
   await settleAll(
     names.map(async (name) => {
-      const s = path.join(src, name);
+      const s = hostJoin(src, name);
       const childSt = await lstat(s);
       if (childSt.isDirectory()) subdirs.push([name, childSt]);
-      else await ctx.limit.run(() => copyLeaf(s, path.join(dst, name), childSt, ctx));
+      else await ctx.limit.run(() => copyLeaf(s, hostJoin(dst, name), childSt, ctx));
     }),
   );
   for (const [name, childSt] of subdirs.sort(([a], [b]) => (a < b ? -1 : 1))) {
-    await copyDir(path.join(src, name), path.join(dst, name), childSt, ctx);
+    await copyDir(hostJoin(src, name), hostJoin(dst, name), childSt, ctx);
   }
   await applyOwnerModeXattrs(dst, st, await readXattrs(src, false), { asRoot: ctx.asRoot });
   ctx.times.add(dst, st);
 }
 
-async function copyLeaf(src: string, dst: string, st: BigIntStats, ctx: CopyContext): Promise<void> {
+async function copyLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext): Promise<void> {
   await step(ctx.hooks, 'copy:entry', { path: dst });
   ctx.result.entries++;
   if (st.nlink > 1n) {
@@ -120,7 +120,7 @@ async function copyLeaf(src: string, dst: string, st: BigIntStats, ctx: CopyCont
   await createLeaf(src, dst, st, ctx);
 }
 
-async function createLeaf(src: string, dst: string, st: BigIntStats, ctx: CopyContext): Promise<void> {
+async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext): Promise<void> {
   const kind = kindOf(st);
   switch (kind) {
     case 'file':
@@ -181,7 +181,7 @@ async function copySymlink(src: string, dst: string): Promise<void> {
   }
 }
 
-async function run(cmd: string, args: string[], dst: string): Promise<void> {
+async function run(cmd: string, args: string[], dst: HostPath): Promise<void> {
   try {
     await execFileP(cmd, args);
   } catch (err) {

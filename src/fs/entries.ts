@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, constants as C, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
-import * as path from 'node:path';
+import { chmodSync, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { step, type StepHooks } from './steps';
+import { hostDirOf, hostJoin, type HostPath } from './host-path';
 
 const execFileP = promisify(execFile);
 
@@ -28,11 +28,11 @@ export interface SpecialEntry extends Meta {
   devmajor?: number;
   devminor?: number;
   /** Host path to link to (hard links). */
-  linkFrom?: string;
+  linkFrom?: HostPath;
 }
 
 /** Creates a symlink, fifo, device node or hard link at the fresh name `at` (which must not exist). */
-export async function createSpecial(at: string, e: SpecialEntry, asRoot: boolean): Promise<void> {
+export async function createSpecial(at: HostPath, e: SpecialEntry, asRoot: boolean): Promise<void> {
   try {
     switch (e.type) {
       case 'symlink':
@@ -59,7 +59,7 @@ export async function createSpecial(at: string, e: SpecialEntry, asRoot: boolean
 }
 
 /** Owner, then mode (chown clears setuid/setgid), then times. Symlinks have no mode of their own. */
-export async function applyMeta(p: string, m: Meta, asRoot: boolean, isSymlink: boolean): Promise<void> {
+export async function applyMeta(p: HostPath, m: Meta, asRoot: boolean, isSymlink: boolean): Promise<void> {
   try {
     if (asRoot) await fsp.lchown(p, m.uid, m.gid);
     if (!isSymlink) await fsp.chmod(p, m.mode);
@@ -73,7 +73,7 @@ export async function applyMeta(p: string, m: Meta, asRoot: boolean, isSymlink: 
  * A folder only its owner may enter (staging, overmerge's own temporaries): made new, or with `parents`
  * also its missing parents (an existing one is kept as it is).
  */
-export async function makePrivateDirectory(p: string, op: string, opts: { parents?: boolean } = {}): Promise<void> {
+export async function makePrivateDirectory(p: HostPath, op: string, opts: { parents?: boolean } = {}): Promise<void> {
   try {
     await fsp.mkdir(p, { mode: 0o700, recursive: opts.parents ?? false });
   } catch (err) {
@@ -86,10 +86,10 @@ export async function makePrivateDirectory(p: string, op: string, opts: { parent
  * that is not a folder — a symlink planted there would lead the caller's later writes out of `base`.
  * Returns the innermost. Synchronous: a few calls when a root is opened.
  */
-export function ensureFoldersSync(base: string, parts: readonly string[], mode: number, refuse: (dir: string) => Error): string {
+export function ensureFoldersSync(base: HostPath, parts: readonly string[], mode: number, refuse: (dir: HostPath) => Error): HostPath {
   let dir = base;
   for (const part of parts) {
-    dir = path.join(dir, part);
+    dir = hostJoin(dir, part);
     let st: Stats | undefined;
     try {
       st = lstatSync(dir, { throwIfNoEntry: false });
@@ -107,8 +107,8 @@ export function ensureFoldersSync(base: string, parts: readonly string[], mode: 
 }
 
 /** The folder of a file the user named (a database), with any missing parents; an existing one is kept. */
-export function ensureParentFolderSync(file: string, op: string): void {
-  const dir = path.dirname(path.resolve(file));
+export function ensureParentFolderSync(file: HostPath, op: string): void {
+  const dir = hostDirOf(file);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
@@ -116,7 +116,7 @@ export function ensureParentFolderSync(file: string, op: string): void {
   }
 }
 
-export async function makeDirectory(p: string, m: Meta, asRoot: boolean): Promise<void> {
+export async function makeDirectory(p: HostPath, m: Meta, asRoot: boolean): Promise<void> {
   try {
     await fsp.mkdir(p, { mode: 0o700 });
   } catch (err) {
@@ -126,7 +126,7 @@ export async function makeDirectory(p: string, m: Meta, asRoot: boolean): Promis
 }
 
 /** rename(2) `from` over `to`: atomic, the only way anything appears at a target. */
-export async function renameOver(from: string, to: string): Promise<void> {
+export async function renameOver(from: HostPath, to: HostPath): Promise<void> {
   try {
     await fsp.rename(from, to);
   } catch (err) {
@@ -145,7 +145,7 @@ export async function kindAt(p: string): Promise<'dir' | 'other' | undefined> {
 }
 
 /** Unlinks a non-directory if it is there. */
-export async function unlinkIfPresent(p: string): Promise<void> {
+export async function unlinkIfPresent(p: HostPath): Promise<void> {
   try {
     await fsp.unlink(p);
   } catch (err) {
@@ -155,7 +155,7 @@ export async function unlinkIfPresent(p: string): Promise<void> {
 }
 
 /** Removes an empty directory if it is there. */
-export async function rmdirIfPresent(p: string): Promise<void> {
+export async function rmdirIfPresent(p: HostPath): Promise<void> {
   try {
     await fsp.rmdir(p);
   } catch (err) {
@@ -168,7 +168,7 @@ export async function rmdirIfPresent(p: string): Promise<void> {
  * Removes a directory if it is there and empty. Something put there since planning (a local file) keeps
  * it, as dpkg keeps a non-empty directory it would have removed.
  */
-export async function rmdirIfEmpty(p: string): Promise<void> {
+export async function rmdirIfEmpty(p: HostPath): Promise<void> {
   try {
     await fsp.rmdir(p);
   } catch (err) {
@@ -183,7 +183,7 @@ export async function rmdirIfEmpty(p: string): Promise<void> {
  * entry at a time, reading each folder as a stream: fs.rm starts an unlink for every entry of a folder
  * at once, which for a staging folder of 250,000 files costs hundreds of MiB.
  */
-export async function removeTree(p: string): Promise<void> {
+export async function removeTree(p: HostPath): Promise<void> {
   let st;
   try {
     st = lstatSync(p);
@@ -203,7 +203,7 @@ export async function removeTree(p: string): Promise<void> {
       throw fsError('remove', err, p);
     }
     for await (const e of dir) {
-      const child = `${p}/${e.name}`;
+      const child = hostJoin(p, e.name);
       if (e.isDirectory()) await removeTree(child);
       else removeOne(child, false);
       removed++;
@@ -213,7 +213,7 @@ export async function removeTree(p: string): Promise<void> {
 }
 
 /** Synchronous on purpose: an unlink takes microseconds, a thread-pool round trip per file costs more. */
-function removeOne(p: string, directory: boolean): void {
+function removeOne(p: HostPath, directory: boolean): void {
   try {
     if (directory) rmdirSync(p);
     else unlinkSync(p);
@@ -227,7 +227,7 @@ function removeOne(p: string, directory: boolean): void {
  * the removal of a moved-aside original (the state dpkg found unrecoverable) at the same entry every time.
  * Never follows symlinks.
  */
-export async function removeTreeStepwise(p: string, hooks: StepHooks | undefined, known?: BigIntStats): Promise<void> {
+export async function removeTreeStepwise(p: HostPath, hooks: StepHooks | undefined, known?: BigIntStats): Promise<void> {
   const st = known ?? (await lstatOrNull(p));
   if (!st) return;
   if (st.isDirectory()) {
@@ -237,7 +237,7 @@ export async function removeTreeStepwise(p: string, hooks: StepHooks | undefined
     } catch (err) {
       throw fsError('read directory', err, p);
     }
-    for (const name of names) await removeTreeStepwise(path.join(p, name), hooks);
+    for (const name of names) await removeTreeStepwise(hostJoin(p, name), hooks);
     await step(hooks, 'remove:entry', { path: p });
     try {
       await fsp.rmdir(p);

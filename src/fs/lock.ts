@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { conflict, setLock } from './fcntl';
+import type { HostPath } from './host-path';
 
 /**
  * One writer at a time: a whole-file POSIX record lock (fcntl F_SETLK, F_WRLCK, SEEK_SET, start 0,
@@ -63,7 +64,7 @@ const MAX_ATTEMPTS = 5;
  * Takes the lock on `file` (created if missing, never through a symlink), waiting up to `waitSeconds`.
  * Fails with E_LOCKED naming the holder's PID.
  */
-export async function acquireLock(file: string, opts: LockOptions = {}): Promise<Lock> {
+export async function acquireLock(file: HostPath, opts: LockOptions = {}): Promise<Lock> {
   const waitSeconds = Math.max(0, opts.waitSeconds ?? 0);
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
@@ -85,7 +86,7 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
 }
 
 /** One synchronous attempt: the lock, or E_LOCKED at once. */
-export function tryLock(file: string, opts: LockOptions = {}): Lock {
+export function tryLock(file: HostPath, opts: LockOptions = {}): Lock {
   const label = opts.label ?? file;
   const fd = openLockFile(file, opts.mode ?? 0o644);
   let key: string;

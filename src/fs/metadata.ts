@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fsp, type BigIntStats, constants as C } from 'node:fs';
 import { fsError, OvermergeError } from '../errors';
+import type { HostPath } from './host-path';
 import { readXattrs, writeXattrs, type Xattrs } from './xattr';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
@@ -37,7 +38,7 @@ export interface ApplyOptions {
  * (it clears setuid/setgid and security.capability), then chmod (restores setuid/setgid), then xattrs
  * (restores the capability). Times go last, through a TimesBatch, after everything else has touched `p`.
  */
-export async function applyOwnerModeXattrs(p: string, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): Promise<void> {
+export async function applyOwnerModeXattrs(p: HostPath, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): Promise<void> {
   const isLink = st.isSymbolicLink();
   if (opts.asRoot) {
     try {
@@ -75,14 +76,14 @@ export class TimesBatch {
   private readonly nano: TimesEntry[] = [];
 
   /** Times from `st` for `p` (never follows a final symlink). */
-  add(p: string, st: BigIntStats): void {
+  add(p: HostPath, st: BigIntStats): void {
     const e = { path: p, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
     if (microsecondExact(e.atimeNs) && microsecondExact(e.mtimeNs)) this.exact.push(e);
     else this.nano.push(e);
   }
 
   /** Explicit times (nanoseconds since the epoch) for `p`. */
-  addNs(p: string, atimeNs: bigint, mtimeNs: bigint): void {
+  addNs(p: HostPath, atimeNs: bigint, mtimeNs: bigint): void {
     const e = { path: p, atimeNs, mtimeNs };
     if (microsecondExact(atimeNs) && microsecondExact(mtimeNs)) this.exact.push(e);
     else this.nano.push(e);

@@ -6,6 +6,7 @@ import { lstatOrNull, removeTree as removeOwnTree, removeTreeStepwise, unlinkIfP
 import { sameEntry, sameInode } from './metadata';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, syncFilesystem, fsyncDir, fsyncFile, type SyncBatch } from './sync';
+import { hostDirOf, type HostPath } from './host-path';
 import { assertHostPath, newTempId, tempSibling } from './tempname';
 
 /**
@@ -17,15 +18,15 @@ import { assertHostPath, newTempId, tempSibling } from './tempname';
 export interface BackupHandle {
   readonly version: 1;
   /** The path being moved aside. */
-  readonly original: string;
+  readonly original: HostPath;
   /** Where the original lives once it is aside (renamed, linked, or a complete copy). */
-  readonly backup: string;
+  readonly backup: HostPath;
   /** Copy fallback: the copy while it is being written. Its existence means "original untouched". */
-  readonly incomplete: string;
+  readonly incomplete: HostPath;
   /** Copy fallback: the complete, synced copy while the original is being removed. */
-  readonly pending: string;
+  readonly pending: HostPath;
   /** The backup while it is being deleted by discardBackup: it can no longer be restored. */
-  readonly trash: string;
+  readonly trash: HostPath;
   /** Back up a non-directory while leaving it in place (hard link, or a copy if linking fails). */
   readonly keepOriginal: boolean;
   /** How the move was done; null until moveAside has chosen. Informational only. */
@@ -41,7 +42,7 @@ export interface PlanMoveAsideOptions {
 }
 
 /** Pure: names the handle's temporaries. Journal it before calling moveAside. */
-export function planMoveAside(original: string, opts: PlanMoveAsideOptions = {}): BackupHandle {
+export function planMoveAside(original: HostPath, opts: PlanMoveAsideOptions = {}): BackupHandle {
   assertHostPath(original, 'move aside');
   const id = opts.id ?? newTempId();
   return {
@@ -86,7 +87,7 @@ export async function moveAside(handle: BackupHandle, opts: MoveAsideOptions = {
 }
 
 async function moveAsideSteps(h: BackupHandle, opts: MoveAsideOptions): Promise<BackupHandle> {
-  const dir = path.dirname(h.original);
+  const dir = hostDirOf(h.original);
   await step(opts.hooks, 'aside:start', { path: h.original });
   const st = await lstatOrNull(h.original);
   if (!st) throw fsError('move aside', Object.assign(new Error('missing'), { code: 'ENOENT' }), h.original);
@@ -132,7 +133,7 @@ async function tryFastPath(h: BackupHandle, opts: MoveAsideOptions): Promise<Bac
 }
 
 async function copyFallback(h: BackupHandle, st: BigIntStats, opts: MoveAsideOptions): Promise<void> {
-  const dir = path.dirname(h.original);
+  const dir = hostDirOf(h.original);
   await step(opts.hooks, 'copy:start', { path: h.incomplete });
   const copied = await copyTree(h.original, h.incomplete, { hooks: opts.hooks });
   await step(opts.hooks, 'copy:sync', { path: h.incomplete });
@@ -151,7 +152,7 @@ async function copyFallback(h: BackupHandle, st: BigIntStats, opts: MoveAsideOpt
 }
 
 /** Before the original may be removed, its copy must survive a power cut. */
-async function makeDurable(files: string[], dirs: string[]): Promise<void> {
+async function makeDurable(files: HostPath[], dirs: HostPath[]): Promise<void> {
   if (files.length + dirs.length > 64) {
     await syncFilesystem(dirs[0] ?? files[0]);
     return;
@@ -242,7 +243,7 @@ export async function restoreBackup(h: BackupHandle, opts: RecoverOptions = {}):
 }
 
 async function restoreSteps(h: BackupHandle, opts: RecoverOptions): Promise<BackupState> {
-  const dir = path.dirname(h.original);
+  const dir = hostDirOf(h.original);
   const found = await backupState(h);
   await step(opts.hooks, 'restore:start', { path: h.original });
   if (found === 'discarding') {
@@ -330,7 +331,7 @@ export async function discardBackup(h: BackupHandle, opts: RecoverOptions = {}):
 }
 
 async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<BackupState> {
-  const dir = path.dirname(h.original);
+  const dir = hostDirOf(h.original);
   const found = await backupState(h);
   await step(opts.hooks, 'discard:start', { path: h.backup });
   if (found === 'copying') {
@@ -360,7 +361,7 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   return found;
 }
 
-async function rename(from: string, to: string, op: string): Promise<void> {
+async function rename(from: HostPath, to: HostPath, op: string): Promise<void> {
   try {
     await fsp.rename(from, to);
   } catch (err) {

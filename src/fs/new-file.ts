@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { constants as C } from 'node:fs';
 import { fsError } from '../errors';
 import type { Meta } from './entries';
+import type { HostPath } from './host-path';
 
 /**
  * A file being written under a fresh name that must not exist yet (staging): created with O_EXCL and
@@ -15,11 +16,11 @@ import type { Meta } from './entries';
  */
 export class NewFile {
   private constructor(
-    readonly path: string,
+    readonly path: HostPath,
     private readonly fd: number,
   ) {}
 
-  static create(p: string, op = 'create staged file'): NewFile {
+  static create(p: HostPath, op = 'create staged file'): NewFile {
     try {
       return new NewFile(p, fs.openSync(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
     } catch (err) {

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fsError } from '../errors';
+import { hostDirOf, hostJoin, type HostPath } from './host-path';
 import { newTempId } from './tempname';
 
 /**
@@ -8,8 +9,8 @@ import { newTempId } from './tempname';
  * fills a new temporary beside `target`, which is synced and renamed over it; on any failure the
  * temporary goes and `target` is as it was.
  */
-export async function writeOutputFile(target: string, write: (fh: fsp.FileHandle, name: string) => Promise<void>, mode = 0o644): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.overmerge-new-${newTempId()}`);
+export async function writeOutputFile(target: HostPath, write: (fh: fsp.FileHandle, name: HostPath) => Promise<void>, mode = 0o644): Promise<void> {
+  const temp = hostJoin(hostDirOf(target), `.${path.basename(target)}.overmerge-new-${newTempId()}`);
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(temp, 'wx', mode).catch((err: unknown) => {

@@ -1,11 +1,11 @@
 import { promises as fsp, type BigIntStats } from 'node:fs';
-import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyEntry } from './copytree';
 import { applyOwnerModeXattrs, TimesBatch } from './metadata';
 import { lstatOrNull } from './entries';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, durableFile, type SyncBatch } from './sync';
+import { hostDirOf, type HostPath } from './host-path';
 import { assertHostPath, newTempId, tempSibling } from './tempname';
 import { readXattrs } from './xattr';
 
@@ -22,14 +22,14 @@ export type PlaceMode = 'rename' | 'copy' | 'hardlink';
 /** Plain JSON for the journal: record it before calling place, undo it with undoPlace. */
 export interface PlacePlan {
   readonly version: 1;
-  readonly staged: string;
-  readonly target: string;
+  readonly staged: HostPath;
+  readonly target: HostPath;
   /** Sibling of target where the new entry waits for its final rename (unused for directories). */
-  readonly temp: string;
+  readonly temp: HostPath;
   readonly mode: PlaceMode;
 }
 
-export function planPlace(staged: string, target: string, mode: PlaceMode = 'rename', id: string = newTempId()): PlacePlan {
+export function planPlace(staged: HostPath, target: HostPath, mode: PlaceMode = 'rename', id: string = newTempId()): PlacePlan {
   assertHostPath(staged, 'place');
   assertHostPath(target, 'place');
   return { version: 1, staged, target, temp: tempSibling(target, 'new', id), mode };
@@ -71,7 +71,7 @@ export async function place(plan: PlacePlan, opts: PlaceOptions = {}): Promise<P
       await commitSteps(plan, opts);
       if (isFile && opts.sync) opts.sync.addFile(plan.target);
     }
-    await durableDir(opts.sync, path.dirname(plan.target));
+    await durableDir(opts.sync, hostDirOf(plan.target));
     await step(opts.hooks, 'place:done', { path: plan.target });
     return result;
   } catch (err) {
@@ -97,7 +97,7 @@ async function dropTempAfterFailure(plan: PlacePlan, err: unknown): Promise<void
 export async function preparePlace(plan: PlacePlan, opts: PlaceOptions = {}): Promise<PlaceResult> {
   try {
     const { result } = await prepareSteps(plan, opts, true);
-    if (result.method === 'mkdir') await durableDir(opts.sync, path.dirname(plan.target));
+    if (result.method === 'mkdir') await durableDir(opts.sync, hostDirOf(plan.target));
     return result;
   } catch (err) {
     throw unwrapInterrupted(err);
@@ -112,7 +112,7 @@ export async function commitPlace(plan: PlacePlan, opts: PlaceOptions = {}): Pro
       if (tst?.isDirectory()) return; // a directory placement has nothing to commit
     }
     await commitSteps(plan, opts);
-    await durableDir(opts.sync, path.dirname(plan.target));
+    await durableDir(opts.sync, hostDirOf(plan.target));
   } catch (err) {
     await dropTempAfterFailure(plan, err);
     throw unwrapInterrupted(err);
@@ -239,14 +239,14 @@ export async function undoPlace(plan: PlacePlan, opts: UndoPlaceOptions = {}): P
         else await giveBackOrRemove(plan, plan.target);
       }
     }
-    await durableDir(opts.sync, path.dirname(plan.target));
+    await durableDir(opts.sync, hostDirOf(plan.target));
     await step(opts.hooks, 'undo-place:done', { path: plan.target });
   } catch (err) {
     throw unwrapInterrupted(err);
   }
 }
 
-async function giveBackOrRemove(plan: PlacePlan, p: string): Promise<void> {
+async function giveBackOrRemove(plan: PlacePlan, p: HostPath): Promise<void> {
   if (plan.mode !== 'copy' && !(await lstatOrNull(plan.staged))) {
     try {
       await fsp.rename(p, plan.staged);
@@ -262,7 +262,7 @@ async function giveBackOrRemove(plan: PlacePlan, p: string): Promise<void> {
   }
 }
 
-async function removeEmptyDir(p: string): Promise<void> {
+async function removeEmptyDir(p: HostPath): Promise<void> {
   try {
     await fsp.rmdir(p);
   } catch (err) {

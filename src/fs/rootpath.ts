@@ -1,6 +1,7 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { OvermergeError, errnoOf, fsError } from '../errors';
+import { OvermergeError, fsError } from '../errors';
+import { hostPathOf, type HostPath } from './host-path';
 
 /**
  * A path inside the root, relative to it: components joined by '/', none empty, '.' or '..', no leading '/'.
@@ -11,7 +12,7 @@ export type RootPath = string & { readonly __brand: 'RootPath' };
 
 /** The folder being installed into. `host` is absolute and already realpath'd. */
 export interface Root {
-  readonly host: string;
+  readonly host: HostPath;
 }
 
 /** The root itself. */
@@ -47,7 +48,7 @@ export async function openRoot(dir: string): Promise<Root> {
       errno: 'ENOTDIR',
     });
   }
-  return Object.freeze({ host });
+  return Object.freeze({ host: hostPathOf(host) });
 }
 
 /**
@@ -122,11 +123,11 @@ export function isRootPath(s: string): s is RootPath {
 }
 
 /** The host path of `p` inside `root`: the only place a root and a path are joined. */
-export function hostPath(root: Root, p: RootPath): string {
+export function hostPath(root: Root, p: RootPath): HostPath {
   if (!isRootPath(p)) {
     throw new OvermergeError('E_INTERNAL', `not a root path: ${quoteName(p)}`, { op: 'host path', path: p });
   }
-  return p === '' ? root.host : path.join(root.host, p);
+  return p === '' ? root.host : (path.join(root.host, p) as HostPath);
 }
 
 /** The root path of a host path found by walking the root (e.g. readdir results); refuses one outside it. */
@@ -198,6 +199,11 @@ export function depthOf(p: RootPath): number {
 export function isBeneath(p: RootPath, dir: RootPath): boolean {
   if (dir === '') return p !== '';
   return p.length > dir.length + 1 && p.startsWith(dir) && p.charCodeAt(dir.length) === 47;
+}
+
+/** The folders `p` lies in, outermost first, the root itself left out: `a`, `a/b` for `a/b/c`. */
+export function* foldersOf(p: RootPath): Generator<RootPath> {
+  for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) yield p.slice(0, i) as RootPath;
 }
 
 /** The ancestors of `p` from its parent up to the root (''), nearest first. */

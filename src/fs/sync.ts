@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import { promises as fsp, constants as C } from 'node:fs';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
+import { hostDirOf, type HostPath } from './host-path';
 
 const execFileP = promisify(execFile);
 
 /** fsync a regular file's data and inode. Never opened for writing, never follows a final symlink. */
-export async function fsyncFile(p: string): Promise<void> {
+export async function fsyncFile(p: HostPath): Promise<void> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(p, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
@@ -19,7 +20,7 @@ export async function fsyncFile(p: string): Promise<void> {
 }
 
 /** fsync a directory, which makes its entries (creations, renames, removals) durable. */
-export async function fsyncDir(p: string): Promise<void> {
+export async function fsyncDir(p: HostPath): Promise<void> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(p, C.O_RDONLY | C.O_DIRECTORY);
@@ -36,7 +37,7 @@ export async function fsyncDir(p: string): Promise<void> {
  * One syncfs is far cheaper than thousands of fsyncs when a whole tree was just written (each fsync on
  * ext4 forces its own journal commit); on overlayfs it syncs the upper layer.
  */
-export async function syncFilesystem(p: string): Promise<void> {
+export async function syncFilesystem(p: HostPath): Promise<void> {
   try {
     await execFileP('sync', ['-f', '--', p]);
   } catch (err) {
@@ -55,8 +56,8 @@ export interface SyncBatchOptions {
  * journals the steps as done. Without a batch, movefile syncs each step itself ("durable now").
  */
 export class SyncBatch {
-  private readonly files = new Set<string>();
-  private readonly dirs = new Set<string>();
+  private readonly files = new Set<HostPath>();
+  private readonly dirs = new Set<HostPath>();
   private readonly threshold: number;
   /** Set once more paths than the threshold came: the flush will be a syncfs, files are kept as their folders. */
   private bySyncfs = false;
@@ -65,7 +66,7 @@ export class SyncBatch {
     this.threshold = options.syncfsThreshold ?? 128;
   }
 
-  addFile(p: string): void {
+  addFile(p: HostPath): void {
     if (!this.bySyncfs && this.size < this.threshold) {
       this.files.add(p);
       return;
@@ -74,14 +75,14 @@ export class SyncBatch {
     // Past the threshold the flush is a syncfs per filesystem, and a file we wrote is on its folder's
     // filesystem (a new name is never a mount point): keeping the folder is enough, and memory follows the
     // number of folders, not of files.
-    this.dirs.add(parentOf(p));
+    this.dirs.add(hostDirOf(p));
     if (this.files.size > 0) {
-      for (const f of this.files) this.dirs.add(parentOf(f));
+      for (const f of this.files) this.dirs.add(hostDirOf(f));
       this.files.clear();
     }
   }
 
-  addDir(p: string): void {
+  addDir(p: HostPath): void {
     this.dirs.add(p);
     if (this.size > this.threshold) this.bySyncfs = true;
   }
@@ -121,12 +122,12 @@ async function skipVanished(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-async function syncFilesystemsOf(paths: string[]): Promise<void> {
-  const byDevice = new Map<bigint, string>();
+async function syncFilesystemsOf(paths: HostPath[]): Promise<void> {
+  const byDevice = new Map<bigint, HostPath>();
   for (const p of paths) {
     try {
       const st = await fsp.lstat(p, { bigint: true });
-      if (!byDevice.has(st.dev)) byDevice.set(st.dev, st.isSymbolicLink() ? p.replace(/\/[^/]+$/, '') || '/' : p);
+      if (!byDevice.has(st.dev)) byDevice.set(st.dev, st.isSymbolicLink() ? hostDirOf(p) : p);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw fsError('stat', err, p);
     }
@@ -134,17 +135,13 @@ async function syncFilesystemsOf(paths: string[]): Promise<void> {
   for (const p of byDevice.values()) await syncFilesystem(p);
 }
 
-function parentOf(p: string): string {
-  return p.slice(0, p.lastIndexOf('/')) || '/';
-}
-
 /** Where movefile asks for durability: into the engine's batch, or right now. */
-export async function durableFile(batch: SyncBatch | undefined, p: string): Promise<void> {
+export async function durableFile(batch: SyncBatch | undefined, p: HostPath): Promise<void> {
   if (batch) batch.addFile(p);
   else await fsyncFile(p);
 }
 
-export async function durableDir(batch: SyncBatch | undefined, p: string): Promise<void> {
+export async function durableDir(batch: SyncBatch | undefined, p: HostPath): Promise<void> {
   if (batch) batch.addDir(p);
   else await fsyncDir(p);
 }

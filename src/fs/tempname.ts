@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { OvermergeError } from '../errors';
+import { hostDirOf, hostJoin, type HostPath } from './host-path';
 
 /**
  * Temporary names live in the same directory as the path they stand in for, so every rename between them
@@ -24,11 +25,11 @@ export function newTempId(): string {
 }
 
 /** The temporary sibling of `target` of the given kind. */
-export function tempSibling(target: string, kind: TempKind, id: string): string {
+export function tempSibling(target: HostPath, kind: TempKind, id: string): HostPath {
   if (!/^[0-9a-f]{12}$/.test(id)) {
     throw new OvermergeError('E_INTERNAL', `bad temporary id ${JSON.stringify(id)}`, { op: 'name temporary' });
   }
-  return path.join(path.dirname(target), `${TEMP_PREFIX}${kind}-${id}`);
+  return hostJoin(hostDirOf(target), `${TEMP_PREFIX}${kind}-${id}`);
 }
 
 /** Recognises a temporary name made by tempSibling (a base name, not a path). */

@@ -1,5 +1,6 @@
 import * as xattr from 'fs-xattr';
 import { errnoOf, fsError } from '../errors';
+import type { HostPath } from './host-path';
 
 /** Extended attributes of one inode, in listing order: name and raw value. */
 export type Xattrs = Array<[name: string, value: Buffer]>;
@@ -41,7 +42,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
 }
 
 /** Sets every attribute; a copy that silently lost a capability or an ACL would not be faithful. */
-export async function writeXattrs(p: string, attrs: Xattrs): Promise<void> {
+export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
   for (const [name, value] of attrs) {
     try {
       await xattr.setAttribute(p, name, value);

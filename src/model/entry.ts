@@ -1,4 +1,5 @@
 import type { Paragraph } from '../control/paragraph';
+import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 
 /** What a member of data.tar, a row of the installed-files table and a step's entry can be. */
@@ -32,7 +33,7 @@ export interface ManifestEntry extends EntryMeta {
   devmajor?: number;
   devminor?: number;
   /** Host path of the staged content (regular files only). */
-  staged?: string;
+  staged?: HostPath;
   /**
    * No content comes with this file entry: it claims the file the root holds at its path as it is (a
    * rollback's file that its transaction never replaced). The planner leaves that file alone; a missing

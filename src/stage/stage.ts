@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import * as path from 'node:path';
 import { readDebData, type DebControl } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
+import { hostJoin, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
-import { hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, type RootPath } from '../fs/rootpath';
+import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../model/entry';
 import { parseConffiles } from './conffiles';
 
@@ -34,7 +34,7 @@ export const DEFAULT_MAX_MEMBERS = 250_000;
  * member can steer a write through a symlink), hashed on the way, and given the archive's owner, mode and
  * mtime, so that every placement mode yields the right metadata. Nothing is written outside `dir`.
  */
-export async function stageArchive(archive: string, control: DebControl, dir: string, opts: StageOptions): Promise<StagedPackage> {
+export async function stageArchive(archive: string, control: DebControl, dir: HostPath, opts: StageOptions): Promise<StagedPackage> {
   const fields = control.fields;
   const conffiles = parseConffiles(archive, control.files.get('conffiles'));
   const conffileSet = new Set<RootPath>(conffiles);
@@ -109,7 +109,7 @@ interface SeenSoFar {
 
 async function stageEntry(
   archive: string,
-  dir: string,
+  dir: HostPath,
   { header, body }: TarEntry,
   { seen, aliases, budget }: SeenSoFar,
   nextName: () => string,
@@ -130,7 +130,7 @@ async function stageEntry(
   };
   if (!header.nameIsUtf8) refuse('the name is not valid UTF-8; refusing rather than renaming it');
   if (header.linkIsUtf8 === false) refuse('the link target is not valid UTF-8; refusing rather than changing it');
-  let p: RootPath = '' as RootPath;
+  let p: RootPath = ROOT_ITSELF;
   try {
     p = memberToRootPath(header.name);
   } catch (err) {
@@ -173,7 +173,7 @@ async function stageEntry(
   };
   switch (header.type) {
     case 'file': {
-      entry.staged = path.join(dir, nextName());
+      entry.staged = hostJoin(dir, nextName());
       const digests = await writeStaged(entry.staged, body, entry, opts.asRoot);
       entry.sha256 = digests.sha256;
       entry.md5 = digests.md5;
@@ -183,7 +183,7 @@ async function stageEntry(
     case 'hardlink': {
       body.resume();
       const name = header.linkname ?? '';
-      let to: RootPath = '' as RootPath;
+      let to: RootPath = ROOT_ITSELF;
       try {
         to = hardLinkTargetToRootPath(header.name, name);
       } catch (err) {
@@ -234,8 +234,8 @@ function checkAncestors(p: RootPath, seen: Map<RootPath, ManifestEntry>, refuse:
 }
 
 function nonDirectoryAncestor(p: RootPath, seen: Map<RootPath, ManifestEntry>): ManifestEntry | undefined {
-  for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
-    const anc = seen.get(p.slice(0, i) as RootPath);
+  for (const folder of foldersOf(p)) {
+    const anc = seen.get(folder);
     if (anc && anc.type !== 'directory') return anc;
   }
   return undefined;
@@ -256,8 +256,7 @@ class AliasGuard {
 
   check(p: RootPath, type: string, refuse: (why: string) => never): void {
     if (this.symlinks.size > 0) {
-      for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
-        const anc = p.slice(0, i) as RootPath;
+      for (const anc of foldersOf(p)) {
         const link = this.symlinks.get(this.folded(anc));
         if (link !== undefined && link !== anc) {
           refuse(`lies beneath '${anc}', which differs only in case or Unicode normalisation from symlink '${link}' earlier in the archive (one name on some filesystems)`);
@@ -282,9 +281,8 @@ class AliasGuard {
 
   /** Records p's parent folders; stops at the first one already known (its own parents are known too). */
   private addFolders(p: RootPath): void {
-    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
-      const folder = p.slice(0, i) as RootPath;
-      if (this.folders.has(folder)) return;
+    for (const folder of ancestorsOf(p)) {
+      if (folder === ROOT_ITSELF || this.folders.has(folder)) return;
       const key = fold(folder);
       this.folders.set(folder, key);
       if (!this.foldersFolded.has(key)) this.foldersFolded.set(key, folder);
@@ -314,7 +312,7 @@ const WRITE_PIECE = 1 << 20;
  * Writes one staged file with the archive's owner, mode and mtime, hashing it on the way. The file's
  * calls are synchronous (NewFile says why); the decompressor keeps working on its own threads meanwhile.
  */
-async function writeStaged(file: string, body: AsyncIterable<Buffer>, e: ManifestEntry, asRoot: boolean): Promise<{ sha256: string; md5: string; size: number }> {
+async function writeStaged(file: HostPath, body: AsyncIterable<Buffer>, e: ManifestEntry, asRoot: boolean): Promise<{ sha256: string; md5: string; size: number }> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   let size = 0;

@@ -11,6 +11,7 @@ import type { AnyStepKind } from '../../src/engine/steps/step-kind';
 import { withTempDir } from '../helpers/temp';
 import { assertSameTree, rootState } from '../helpers/root-state';
 import type { TreeSnapshot } from '../helpers/tree';
+import { hostPathOf } from '../../src/fs/host-path';
 
 /**
  * Each kind of journal step on its own (no database, no CLI, no root privileges): run it with a simulated
@@ -69,7 +70,7 @@ const CASES: Case[] = [
       await usr(root);
       await staged(staging, 'new content');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: path.join(staging, '0') }), aside: 'none' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'none' }),
   },
   {
     name: 'place-file over a file (hard-linked backup)',
@@ -77,7 +78,7 @@ const CASES: Case[] = [
       await write(path.join(root, 'usr/lib/f'), 'old content');
       await staged(staging, 'new content');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: path.join(staging, '0') }), aside: 'link' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'link' }),
   },
   {
     name: 'place-file over a directory tree (moved aside)',
@@ -87,7 +88,7 @@ const CASES: Case[] = [
       await fsp.symlink('a', path.join(root, 'usr/lib/d/link'));
       await staged(staging, 'now a file');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/d'), entry: entry('usr/lib/d', 'file', { staged: path.join(staging, '0') }), aside: 'move' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/d'), entry: entry('usr/lib/d', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'move' }),
   },
   {
     name: 'place-special: a symlink where nothing is',
@@ -134,7 +135,7 @@ const CASES: Case[] = [
     name: 'staging (made by its caller, removed by undo and finish)',
     setup: usr,
     // Inside the root here, so that the snapshots see it come and go.
-    step: (_staging, root) => ({ kind: 'staging', dir: path.join(root, 'stage') }),
+    step: (_staging, root) => ({ kind: 'staging', dir: hostPathOf(path.join(root, 'stage')) }),
     callerWork: async (root) => write(path.join(root, 'stage/0'), 'staged'),
   },
 ];

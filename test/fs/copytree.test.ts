@@ -9,6 +9,7 @@ import { buildRichTree, diffSnapshots, snapshotTree } from '../helpers/tree';
 import { withTmpfs } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
 import { gate } from '../helpers/gate';
+import { hostPathOf } from '../../src/fs/host-path';
 
 /** The lstat fields a faithful copy keeps, per entry; the table is printed so a failure shows all of it. */
 const FIELDS: Array<[string, (st: BigIntStats) => string]> = [
@@ -64,7 +65,7 @@ test('copyTree keeps every lstat field and xattr, field by field (same filesyste
   await withTempDir('copytree', async (dir) => {
     const src = path.join(dir, 'src');
     await buildRichTree(src);
-    const result = await copyTree(src, path.join(dir, 'dst'));
+    const result = await copyTree(hostPathOf(src), hostPathOf(path.join(dir, 'dst')));
     const table = await compareFieldByField(src, path.join(dir, 'dst'));
     for (const row of table) t.diagnostic(row);
     assert.deepEqual(table.filter((l) => l.startsWith('PROBLEM')), []);
@@ -79,7 +80,7 @@ test('copyTree across filesystems (disk to tmpfs) keeps every field too', async 
     const src = path.join(dir, 'src');
     await buildRichTree(src);
     await withTmpfs(64 << 20, async (tmp) => {
-      await copyTree(src, path.join(tmp, 'dst'));
+      await copyTree(hostPathOf(src), hostPathOf(path.join(tmp, 'dst')));
       const table = await compareFieldByField(src, path.join(tmp, 'dst'));
       assert.deepEqual(table.filter((l) => l.startsWith('PROBLEM')), []);
     });
@@ -91,14 +92,14 @@ test('copyTree refuses an existing destination and never follows a planted symli
     await fsp.writeFile(path.join(dir, 'f'), 'new');
     await fsp.writeFile(path.join(dir, 'victim'), 'keep');
     await fsp.symlink(path.join(dir, 'victim'), path.join(dir, 'planted'));
-    await assert.rejects(copyTree(path.join(dir, 'f'), path.join(dir, 'planted')), (err: unknown) => {
+    await assert.rejects(copyTree(hostPathOf(path.join(dir, 'f')), hostPathOf(path.join(dir, 'planted'))), (err: unknown) => {
       assert.ok(err instanceof OvermergeError);
       assert.equal(err.errno, 'EEXIST');
       return true;
     });
     assert.equal(await fsp.readFile(path.join(dir, 'victim'), 'utf8'), 'keep');
     await fsp.mkdir(path.join(dir, 'd'));
-    await assert.rejects(copyTree(path.join(dir, 'd'), path.join(dir, 'planted')), { code: 'E_FS' });
+    await assert.rejects(copyTree(hostPathOf(path.join(dir, 'd')), hostPathOf(path.join(dir, 'planted'))), { code: 'E_FS' });
   });
 });
 
@@ -107,7 +108,7 @@ test("copyTree keeps a setcap binary's security.capability and a setuid bit (cho
   await withTempDir('copytree', async (dir) => {
     const src = path.join(dir, 'src');
     await buildRichTree(src, { bigBytes: 1 });
-    await copyTree(src, path.join(dir, 'dst'));
+    await copyTree(hostPathOf(src), hostPathOf(path.join(dir, 'dst')));
     const a = await xattr.getAttribute(path.join(src, 'cap-bin'), 'security.capability');
     const b = await xattr.getAttribute(path.join(dir, 'dst', 'cap-bin'), 'security.capability');
     assert.deepEqual(b, a);

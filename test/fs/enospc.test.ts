@@ -9,6 +9,7 @@ import { parseTempName } from '../../src/fs/tempname';
 import { withOverlay, withTmpfs } from '../helpers/mounts';
 import { diffSnapshots, snapshotTree } from '../helpers/tree';
 import { gate } from '../helpers/gate';
+import { hostPathOf } from '../../src/fs/host-path';
 
 async function leftovers(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir)).filter((n) => parseTempName(n) !== undefined);
@@ -26,7 +27,7 @@ test('ENOSPC in the copy fallback: partial copy removed, original untouched, E_N
       const original = path.join(merged, 'big-tree');
       const before = await snapshotTree(original);
       const usedBefore = await usedBytes(upper);
-      const handle = planMoveAside(original);
+      const handle = planMoveAside(hostPathOf(original));
       await assert.rejects(moveAside(handle), (err: unknown) => {
         assert.ok(err instanceof OvermergeError);
         assert.equal(err.code, 'E_NO_SPACE');
@@ -58,7 +59,7 @@ test('ENOSPC while placing a copy: no temporary left, the old target untouched',
       const staged = path.join(staging, 'big');
       await fsp.writeFile(staged, Buffer.alloc(2 << 20, 1));
       for (const mode of ['copy', 'rename', 'hardlink'] as const) {
-        await assert.rejects(place(planPlace(staged, target, mode)), { code: 'E_NO_SPACE' });
+        await assert.rejects(place(planPlace(hostPathOf(staged), hostPathOf(target), mode)), { code: 'E_NO_SPACE' });
         assert.equal(await fsp.readFile(target, 'utf8'), 'old');
         assert.deepEqual(await leftovers(root), []);
         assert.ok((await fsp.stat(staged)).size === 2 << 20, 'the staged file is still there for a retry');

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { OvermergeError } from '../../src/errors';
 import { loadBinding } from '../../src/fs/fcntl';
+import { hostPathOf } from '../../src/fs/host-path';
 import { acquireLock, tryLock } from '../../src/fs/lock';
 import { withTempDir } from '../helpers/temp';
 
@@ -112,16 +113,16 @@ test('the lock file is created 0644 (or the mode asked for) whatever the umask, 
   await withLockFile(async (file, dir) => {
     const old = process.umask(0o077);
     try {
-      const lock = tryLock(file);
+      const lock = tryLock(hostPathOf(file));
       assert.equal(lock.file, file);
       assert.equal(fs.statSync(file).mode & 0o7777, 0o644);
       lock.release();
       lock.release();
       const dpkgLike = path.join(dir, 'dpkg-lock');
-      tryLock(dpkgLike, { mode: 0o640 }).release();
+      tryLock(hostPathOf(dpkgLike), { mode: 0o640 }).release();
       assert.equal(fs.statSync(dpkgLike).mode & 0o7777, 0o640);
       fs.chmodSync(dpkgLike, 0o600);
-      tryLock(dpkgLike).release();
+      tryLock(hostPathOf(dpkgLike)).release();
       assert.equal(fs.statSync(dpkgLike).mode & 0o7777, 0o600, 'an existing lock file keeps its mode');
     } finally {
       process.umask(old);
@@ -135,19 +136,19 @@ test('a symlink or a folder at the lock name is refused, never followed', async 
   await withLockFile(async (file, dir) => {
     const target = path.join(dir, 'elsewhere');
     fs.symlinkSync(target, file);
-    assert.throws(() => tryLock(file), (err: unknown) => err instanceof OvermergeError && err.code === 'E_FS' && /symbolic links/.test(err.message));
+    assert.throws(() => tryLock(hostPathOf(file)), (err: unknown) => err instanceof OvermergeError && err.code === 'E_FS' && /symbolic links/.test(err.message));
     assert.equal(fs.existsSync(target), false, 'the symlink target was not created');
     fs.unlinkSync(file);
     fs.mkdirSync(file);
-    assert.throws(() => tryLock(file), (err: unknown) => err instanceof OvermergeError && err.code === 'E_FS');
+    assert.throws(() => tryLock(hostPathOf(file)), (err: unknown) => err instanceof OvermergeError && err.code === 'E_FS');
   });
 });
 
 test('a second attempt by the holding process is refused, and does not drop the lock it holds', async () => {
   await withLockFile(async (file) => {
-    const lock = tryLock(file, { label: '/r' });
-    assert.throws(() => tryLock(file, { label: '/r' }), isLocked(new RegExp(`^/r is locked by PID ${process.pid} \\(this process\\)$`)));
-    await assert.rejects(acquireLock(file, { label: '/r' }), isLocked(/this process/));
+    const lock = tryLock(hostPathOf(file), { label: '/r' });
+    assert.throws(() => tryLock(hostPathOf(file), { label: '/r' }), isLocked(new RegExp(`^/r is locked by PID ${process.pid} \\(this process\\)$`)));
+    await assert.rejects(acquireLock(hostPathOf(file), { label: '/r' }), isLocked(/this process/));
     // Closing the refused attempt's descriptor would have dropped the process's lock: it must still hold.
     const other = nodeHolder(file);
     try {
@@ -156,7 +157,7 @@ test('a second attempt by the holding process is refused, and does not drop the 
       await other.kill();
     }
     lock.release();
-    tryLock(file).release();
+    tryLock(hostPathOf(file)).release();
   });
 });
 
@@ -165,11 +166,11 @@ test('another process is refused at once, naming the holder by PID and command l
     const h = nodeHolder(file);
     try {
       assert.equal(await h.next(), 'got');
-      assert.throws(() => tryLock(file, { label: '/the/root' }), isLocked(new RegExp(`^/the/root is locked by PID ${h.child.pid} \\(${escape(process.execPath)} -e const `)));
-      await assert.rejects(acquireLock(file), isLocked(new RegExp(`^${escape(file)} is locked by PID ${h.child.pid} `)));
+      assert.throws(() => tryLock(hostPathOf(file), { label: '/the/root' }), isLocked(new RegExp(`^/the/root is locked by PID ${h.child.pid} \\(${escape(process.execPath)} -e const `)));
+      await assert.rejects(acquireLock(hostPathOf(file)), isLocked(new RegExp(`^${escape(file)} is locked by PID ${h.child.pid} `)));
       h.send('release');
       assert.equal(await h.next(), 'released');
-      tryLock(file).release();
+      tryLock(hostPathOf(file)).release();
     } finally {
       await h.kill();
     }
@@ -181,9 +182,9 @@ test('kill -9 of the holder frees the lock at once: the very next attempt succee
     for (let round = 0; round < 3; round++) {
       const h = nodeHolder(file);
       assert.equal(await h.next(), 'got');
-      assert.throws(() => tryLock(file), isLocked(/locked by PID/));
+      assert.throws(() => tryLock(hostPathOf(file)), isLocked(/locked by PID/));
       await h.kill('SIGKILL');
-      tryLock(file).release();
+      tryLock(hostPathOf(file)).release();
     }
   });
 });
@@ -194,7 +195,7 @@ test('with waitSeconds the writer waits, and gets the lock when the holder exits
     try {
       assert.equal(await h.next(), 'got');
       let settled = false;
-      const waiting = acquireLock(file, { waitSeconds: 30, pollMs: 20 }).finally(() => (settled = true));
+      const waiting = acquireLock(hostPathOf(file), { waitSeconds: 30, pollMs: 20 }).finally(() => (settled = true));
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(settled, false, 'must wait while the lock is held');
       h.send('exit');
@@ -212,7 +213,7 @@ test('waiting gives up after waitSeconds with the holder named', async () => {
       assert.equal(await h.next(), 'got');
       const t0 = Date.now();
       await assert.rejects(
-        acquireLock(file, { waitSeconds: 0.3, pollMs: 20, label: '/r' }),
+        acquireLock(hostPathOf(file), { waitSeconds: 0.3, pollMs: 20, label: '/r' }),
         isLocked(new RegExp(`^/r is locked by PID ${h.child.pid} .*; gave up after waiting 0\\.3s$`)),
       );
       assert.ok(Date.now() - t0 >= 290, 'waited the time asked');
@@ -240,7 +241,7 @@ test('many processes racing for the lock: exactly one wins, the others name it',
 
 test('the descriptor is close-on-exec: children (maintainer scripts) do not inherit it', async () => {
   await withLockFile(async (file) => {
-    const lock = tryLock(file);
+    const lock = tryLock(hostPathOf(file));
     try {
       const fdsOf = (pidExpr: string): string[] =>
         spawnSync('sh', ['-c', `for f in /proc/${pidExpr}/fd/*; do readlink "$f"; done`], { encoding: 'utf8' }).stdout.split('\n');
@@ -258,14 +259,14 @@ test('the lock conflicts with Python fcntl.lockf both ways; flock(1) is another 
     const py = pythonHolder(file);
     try {
       assert.equal(await py.next(), 'got');
-      assert.throws(() => tryLock(file, { label: '/r' }), isLocked(new RegExp(`^/r is locked by PID ${py.child.pid} \\(\\S*python3\\S* -c import fcntl`)));
+      assert.throws(() => tryLock(hostPathOf(file), { label: '/r' }), isLocked(new RegExp(`^/r is locked by PID ${py.child.pid} \\(\\S*python3\\S* -c import fcntl`)));
       py.send('release');
       assert.equal(await py.next(), 'released');
     } finally {
       await py.kill();
     }
 
-    const lock = tryLock(file);
+    const lock = tryLock(hostPathOf(file));
     try {
       const refused = pythonHolder(file);
       assert.match(await refused.next(), /^locked (11|13)$/, 'EAGAIN or EACCES');
@@ -292,7 +293,7 @@ test("dpkg's own lock: dpkg is refused while we hold it, and we are refused whil
     const dbLock = path.join(admin, 'lock');
     const dpkg = (...args: string[]) => spawnSync('dpkg', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 
-    const lock = tryLock(dbLock, { mode: 0o640 });
+    const lock = tryLock(hostPathOf(dbLock), { mode: 0o640 });
     try {
       for (const where of [['--root', root], ['--admindir', admin]]) {
         const r = dpkg(...where, '--configure', '-a');
@@ -320,12 +321,12 @@ test("dpkg's own lock: dpkg is refused while we hold it, and we are refused whil
       const deadline = Date.now() + 30_000;
       while (!fs.existsSync(started) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.ok(fs.existsSync(started), 'dpkg ran the preinst');
-      assert.throws(() => tryLock(dbLock, { label: root }), isLocked(new RegExp(`is locked by PID ${child.pid} \\(dpkg --root `)));
+      assert.throws(() => tryLock(hostPathOf(dbLock), { label: root }), isLocked(new RegExp(`is locked by PID ${child.pid} \\(dpkg --root `)));
     } finally {
       fs.rmSync(hold, { force: true });
       await exited;
     }
-    tryLock(dbLock).release();
+    tryLock(hostPathOf(dbLock)).release();
   });
 });
 

@@ -11,6 +11,7 @@ import { buildRichTree, diffSnapshots, snapshotTree, type TreeSnapshot } from '.
 import { withOverlay } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
 import { gate } from '../helpers/gate';
+import { hostPathOf } from '../../src/fs/host-path';
 
 /** A hook that simulates a kill just before step number `at` (0-based) acts. */
 function crashAt(at: number, seen: string[] = []): StepHooks {
@@ -50,7 +51,7 @@ async function crashThenCheck(
     async ({ merged }) => {
       const original = path.join(merged, 'tree');
       const before = await snapshotTree(original);
-      const handle: BackupHandle = JSON.parse(JSON.stringify(planMoveAside(original)));
+      const handle: BackupHandle = JSON.parse(JSON.stringify(planMoveAside(hostPathOf(original))));
       const seen: string[] = [];
       await assert.rejects(moveAside(handle, { hooks: crashAt(at, seen) }), { code: 'E_CRASH_INJECTED' });
       const found = await backupState(handle);
@@ -78,7 +79,7 @@ test('crash sweep: the overlay copy fallback interrupted at every step can be re
   if (gate(t, { mount: 'overlay' })) return;
   await withLowerTree(async (lowerDir) => {
     const all: string[] = [];
-    await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(path.join(merged, 'tree')), { hooks: { step: (n) => void all.push(n) } })), {
+    await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(hostPathOf(path.join(merged, 'tree'))), { hooks: { step: (n) => void all.push(n) } })), {
       lowerDir,
     });
     assert.ok(all.length > 40, `${all.length} steps`);
@@ -98,7 +99,7 @@ test('crash sweep: a restore (or discard) interrupted at any step is finished by
   if (gate(t, { mount: 'overlay' })) return;
   await withLowerTree(async (lowerDir) => {
     const all: string[] = [];
-    await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(path.join(merged, 'tree')), { hooks: { step: (n) => void all.push(n) } })), {
+    await withOverlay(async ({ merged }) => void (await moveAside(planMoveAside(hostPathOf(path.join(merged, 'tree'))), { hooks: { step: (n) => void all.push(n) } })), {
       lowerDir,
     });
     // Crash points with the original half removed, and with the move complete.
@@ -110,7 +111,7 @@ test('crash sweep: a restore (or discard) interrupted at any step is finished by
             async ({ merged }) => {
               const original = path.join(merged, 'tree');
               const before = await snapshotTree(original);
-              const handle = planMoveAside(original);
+              const handle = planMoveAside(hostPathOf(original));
               if (at < all.length) await assert.rejects(moveAside(handle, { hooks: crashAt(at) }));
               else await moveAside(handle);
               const run = ending === 'restore' ? restoreBackup : discardBackup;
@@ -151,7 +152,7 @@ test('kill -9 mid-fallback: a new process restores from the journaled handle alo
         async ({ merged }) => {
           const original = path.join(merged, 'tree');
           const before = await snapshotTree(original);
-          const handle = planMoveAside(original);
+          const handle = planMoveAside(hostPathOf(original));
           const signal = await new Promise<string | null>((resolve) =>
             execFile(process.execPath, ['-e', child, JSON.stringify(handle), String(at)], (err) =>
               resolve((err as { signal?: string } | null)?.signal ?? null),

@@ -8,6 +8,7 @@ import { buildRichTree, diffSnapshots, snapshotTree } from '../helpers/tree';
 import { withOverlay } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
 import { gate } from '../helpers/gate';
+import { hostPathOf } from '../../src/fs/host-path';
 
 async function exists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
@@ -28,7 +29,7 @@ test('overlay: a lower-layer directory tree is moved aside by the copy fallback,
         const original = path.join(merged, 'tree');
         const before = await snapshotTree(original);
         assert.ok(before.linkGroups.length > 0, 'the fixture has hard links');
-        const handle = planMoveAside(original);
+        const handle = planMoveAside(hostPathOf(original));
         assert.deepEqual(JSON.parse(JSON.stringify(handle)), handle, 'the handle is plain JSON');
         const steps: string[] = [];
         const moved = await moveAside(handle, { hooks: { step: (name) => void steps.push(name) } });
@@ -60,12 +61,12 @@ test('overlay: a lower-layer file is moved aside by rename (overlayfs copies it 
       for (const name of ['file', 'cap-bin', 'sym']) {
         const original = path.join(merged, name);
         const before = await snapshotTree(original);
-        const handle = await moveAside(planMoveAside(original));
+        const handle = await moveAside(planMoveAside(hostPathOf(original)));
         assert.equal(handle.method, 'rename', name);
         assert.deepEqual(diffSnapshots(await snapshotTree(handle.backup), before), [], name);
         await restoreBackup(handle);
         assert.deepEqual(diffSnapshots(await snapshotTree(original), before), [], name);
-        const again = await moveAside(planMoveAside(original));
+        const again = await moveAside(planMoveAside(hostPathOf(original)));
         await discardBackup(again);
         assert.equal(await exists(original), false);
         assert.ok(await exists(path.join(lower, name)), 'the lower layer itself is never written');
@@ -88,7 +89,7 @@ test('overlay: an upper-only directory takes the rename fast path', async (t) =>
     const original = path.join(merged, 'fresh');
     await buildRichTree(original, { bigBytes: 1 });
     const before = await snapshotTree(original);
-    const handle = await moveAside(planMoveAside(original));
+    const handle = await moveAside(planMoveAside(hostPathOf(original)));
     assert.equal(handle.method, 'rename');
     await restoreBackup(handle);
     assert.deepEqual(diffSnapshots(await snapshotTree(original), before), []);
@@ -100,10 +101,10 @@ test('plain directory: rename fast path; forceCopy takes the copy fallback and s
     const original = path.join(dir, 'tree');
     await buildRichTree(original, { bigBytes: 1 });
     const before = await snapshotTree(original);
-    const renamed = await moveAside(planMoveAside(original));
+    const renamed = await moveAside(planMoveAside(hostPathOf(original)));
     assert.equal(renamed.method, 'rename');
     await restoreBackup(renamed);
-    const copied = await moveAside(planMoveAside(original), { forceCopy: true });
+    const copied = await moveAside(planMoveAside(hostPathOf(original)), { forceCopy: true });
     assert.equal(copied.method, 'copy');
     assert.deepEqual(diffSnapshots(await snapshotTree(copied.backup), before), []);
     await restoreBackup(copied);
@@ -117,13 +118,13 @@ test('keepOriginal backs a file up by hard link; restore after a replacement put
     const original = path.join(dir, 'lib.so');
     await fsp.writeFile(original, 'old');
     const ino = (await fsp.stat(original)).ino;
-    const handle = await moveAside(planMoveAside(original, { keepOriginal: true }));
+    const handle = await moveAside(planMoveAside(hostPathOf(original), { keepOriginal: true }));
     assert.equal(handle.method, 'link');
     assert.equal(await fsp.readFile(original, 'utf8'), 'old', 'the original never left its path');
     // Not replaced: restore only drops the link.
     await restoreBackup(handle);
     assert.deepEqual(await leftovers(dir), []);
-    const h2 = await moveAside(planMoveAside(original, { keepOriginal: true }));
+    const h2 = await moveAside(planMoveAside(hostPathOf(original), { keepOriginal: true }));
     await fsp.writeFile(path.join(dir, 'new'), 'new');
     await fsp.rename(path.join(dir, 'new'), original);
     await restoreBackup(h2);
@@ -137,7 +138,7 @@ test('restore refuses to clobber a non-empty directory placed since, and refuses
   await withTempDir('aside', async (dir) => {
     const original = path.join(dir, 'x');
     await fsp.writeFile(original, 'file');
-    const handle = await moveAside(planMoveAside(original));
+    const handle = await moveAside(planMoveAside(hostPathOf(original)));
     await fsp.mkdir(original);
     await fsp.writeFile(path.join(original, 'child'), '');
     await assert.rejects(restoreBackup(handle), /occupied/);

@@ -14,6 +14,7 @@ import { parseTempName } from '../../src/fs/tempname';
 import { withOverlay, withTmpfs } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
 import { gate } from '../helpers/gate';
+import { hostPathOf } from '../../src/fs/host-path';
 
 const execFileP = promisify(execFile);
 const MODES: PlaceMode[] = ['rename', 'copy', 'hardlink'];
@@ -61,7 +62,7 @@ test('place over an existing file in each mode, staging on another filesystem: o
       try {
         const staged = await stage(staging, `new-${mode}`, `new content via ${mode}`, 0o4755);
         const reference = await stage(staging, `ref-${mode}`, `new content via ${mode}`, 0o4755);
-        const result = await place(planPlace(staged, target, mode));
+        const result = await place(planPlace(hostPathOf(staged), hostPathOf(target), mode));
         assert.equal(result.method, 'copy', `${label} ${mode}`);
         assert.equal(result.exdevFallback, mode !== 'copy');
         assert.equal(await fsp.readFile(target, 'utf8'), `new content via ${mode}`);
@@ -89,7 +90,7 @@ test('place on one filesystem: rename moves the staged inode, hardlink keeps it 
       await fsp.writeFile(target, 'old');
       const staged = await stage(staging, mode, `new ${mode}`);
       const stagedIno = (await fsp.stat(staged)).ino;
-      const result = await place(planPlace(staged, target, mode));
+      const result = await place(planPlace(hostPathOf(staged), hostPathOf(target), mode));
       assert.equal(result.method, mode, label);
       assert.equal(result.exdevFallback, false);
       const targetIno = (await fsp.stat(target)).ino;
@@ -133,7 +134,7 @@ test('replacing a running executable never fails with "Text file busy" and the p
             await fsp.copyFile('/bin/sleep', staged);
             await fsp.appendFile(staged, Buffer.from('new version'));
             await fsp.chmod(staged, 0o755);
-            await place(planPlace(staged, prog, mode));
+            await place(planPlace(hostPathOf(staged), hostPathOf(prog), mode));
             assert.equal(running.exitCode, null);
             assert.doesNotThrow(() => process.kill(running.pid!, 0), `${mode}: still running`);
             assert.match(await fsp.readlink(`/proc/${running.pid}/exe`), /\(deleted\)$/);
@@ -163,7 +164,7 @@ test('symlinks, fifos and directories: created under a temporary name (dirs in p
     await fsp.writeFile(path.join(root, 'victim'), 'keep');
     await fsp.symlink(path.join(root, 'victim'), path.join(root, 'link'));
     for (const mode of MODES) {
-      await place(planPlace(path.join(staging, 'link'), path.join(root, 'link'), mode));
+      await place(planPlace(hostPathOf(path.join(staging, 'link')), hostPathOf(path.join(root, 'link')), mode));
       assert.equal(await fsp.readlink(path.join(root, 'link')), '/etc/passwd');
       assert.equal(await fsp.readFile(path.join(root, 'victim'), 'utf8'), 'keep');
       if (!(await exists(path.join(staging, 'link')))) await fsp.symlink('/etc/passwd', path.join(staging, 'link'));
@@ -171,7 +172,7 @@ test('symlinks, fifos and directories: created under a temporary name (dirs in p
     await fsp.writeFile(path.join(root, 'pipe'), 'a file in the way');
     for (const mode of MODES) {
       await execFileP('mkfifo', ['-m', '620', path.join(staging, 'pipe')]);
-      await place(planPlace(path.join(staging, 'pipe'), path.join(root, 'pipe'), mode));
+      await place(planPlace(hostPathOf(path.join(staging, 'pipe')), hostPathOf(path.join(root, 'pipe')), mode));
       const st = await fsp.lstat(path.join(root, 'pipe'));
       assert.ok(st.isFIFO(), mode);
       assert.equal(st.mode & 0o7777, 0o620);
@@ -179,11 +180,11 @@ test('symlinks, fifos and directories: created under a temporary name (dirs in p
     }
     await fsp.mkdir(path.join(staging, 'd'), { mode: 0o750 });
     await fsp.chmod(path.join(staging, 'd'), 0o750);
-    const made = await place(planPlace(path.join(staging, 'd'), path.join(root, 'd'), 'copy'));
+    const made = await place(planPlace(hostPathOf(path.join(staging, 'd')), hostPathOf(path.join(root, 'd')), 'copy'));
     assert.equal(made.method, 'mkdir');
     assert.equal((await fsp.stat(path.join(root, 'd'))).mode & 0o7777, 0o750);
-    assert.equal((await place(planPlace(path.join(staging, 'd'), path.join(root, 'd'), 'copy'))).method, 'existing-dir');
-    await assert.rejects(place(planPlace(path.join(staging, 'link'), path.join(root, 'd'), 'copy')), (err: unknown) => {
+    assert.equal((await place(planPlace(hostPathOf(path.join(staging, 'd')), hostPathOf(path.join(root, 'd')), 'copy'))).method, 'existing-dir');
+    await assert.rejects(place(planPlace(hostPathOf(path.join(staging, 'link')), hostPathOf(path.join(root, 'd')), 'copy')), (err: unknown) => {
       assert.ok(err instanceof OvermergeError);
       assert.match(err.hint ?? '', /move the directory aside/);
       return true;
@@ -198,7 +199,7 @@ test('two-phase placement with a SyncBatch: prepare all, flush, commit all', asy
     const plans = [];
     for (let i = 0; i < 5; i++) {
       const staged = await stage(dir, `s${i}`, `file ${i}`);
-      plans.push(planPlace(staged, path.join(dir, `t${i}`), 'copy'));
+      plans.push(planPlace(hostPathOf(staged), hostPathOf(path.join(dir, `t${i}`)), 'copy'));
     }
     for (const p of plans) await preparePlace(p, { sync: batch });
     assert.equal(batch.size, 5);
@@ -227,16 +228,16 @@ test('crash sweep: a placement interrupted at any step is atomic and undone by u
         for (const mode of MODES) {
           const all: string[] = [];
           const probeTarget = path.join(dir, 'probe');
-          await place(planPlace(await stage(stagingDir, 'probe-staged', 'x'), probeTarget, mode), { hooks: { step: (n) => void all.push(n) } });
+          await place(planPlace(hostPathOf(await stage(stagingDir, 'probe-staged', 'x')), hostPathOf(probeTarget), mode), { hooks: { step: (n) => void all.push(n) } });
           await fsp.rm(probeTarget);
           await fsp.rm(path.join(stagingDir, 'probe-staged'), { force: true });
           for (let at = 0; at < all.length; at++) {
             // Upgrade: the old file is backed up (kept in place) first, as the engine does.
             const target = path.join(dir, 'target');
             await fsp.writeFile(target, 'old');
-            const backup = await moveAside(planMoveAside(target, { keepOriginal: true }));
+            const backup = await moveAside(planMoveAside(hostPathOf(target), { keepOriginal: true }));
             const staged = await stage(stagingDir, 'staged', 'new');
-            const plan = planPlace(staged, target, mode);
+            const plan = planPlace(hostPathOf(staged), hostPathOf(target), mode);
             await assert.rejects(place(plan, { hooks: crashAt(at) }), { code: 'E_CRASH_INJECTED' });
             const seen = await fsp.readFile(target, 'utf8');
             assert.ok(seen === 'old' || seen === 'new', `${mode}@${at}: the target is whole (${seen})`);
@@ -246,7 +247,7 @@ test('crash sweep: a placement interrupted at any step is atomic and undone by u
             assert.equal(await fsp.readFile(target, 'utf8'), 'old', `${mode}@${at} restored`);
             assert.deepEqual(await leftovers(dir), [], `${mode}@${at}`);
             // Fresh install: nothing to restore, the target goes.
-            const plan2 = planPlace(await stage(stagingDir, 'staged2', 'new2'), path.join(dir, 'fresh'), mode);
+            const plan2 = planPlace(hostPathOf(await stage(stagingDir, 'staged2', 'new2')), hostPathOf(path.join(dir, 'fresh')), mode);
             await assert.rejects(place(plan2, { hooks: crashAt(at) }));
             await undoPlace(plan2, { removeTarget: true });
             assert.equal(await exists(path.join(dir, 'fresh')), false);
@@ -265,7 +266,7 @@ test('undoPlace gives a renamed or hard-linked file back to staging so the place
   await withTempDir('place', async (dir) => {
     for (const mode of ['rename', 'hardlink'] as const) {
       const staged = await stage(dir, `s-${mode}`, 'payload');
-      const plan = planPlace(staged, path.join(dir, `t-${mode}`), mode);
+      const plan = planPlace(hostPathOf(staged), hostPathOf(path.join(dir, `t-${mode}`)), mode);
       await place(plan);
       await undoPlace(plan, { removeTarget: true });
       assert.equal(await fsp.readFile(staged, 'utf8'), 'payload');

@@ -110,10 +110,10 @@ test('parseRootPath takes absolute and relative command-line paths inside the ro
 });
 
 test('hostPath joins only well-formed root paths', () => {
-  const root: Root = { host: '/srv/root' };
+  const root: Root = { host: hostPathOf('/srv/root') };
   assert.equal(hostPath(root, rp('')), '/srv/root');
   assert.equal(hostPath(root, rp('usr/bin/x')), '/srv/root/usr/bin/x');
-  assert.equal(hostPath({ host: '/' }, rp('usr')), '/usr');
+  assert.equal(hostPath({ host: hostPathOf('/') }, rp('usr')), '/usr');
   for (const bad of ['../x', '/etc', 'a//b', 'a/./b', 'a/', 'a\0b']) {
     assert.throws(() => hostPath(root, rp(bad)), refusal('E_INTERNAL', /not a root path/), bad);
   }
@@ -129,7 +129,7 @@ test('small root path helpers', () => {
   assert.equal(baseName(rp('usr/bin/x')), 'x');
   assert.equal(baseName(rp('')), '');
   assert.ok(isRootPath('') && isRootPath('a/b') && !isRootPath('/a') && !isRootPath('a/../b'));
-  const root: Root = { host: '/srv/root' };
+  const root: Root = { host: hostPathOf('/srv/root') };
   assert.equal(rootPathFromHost(root, '/srv/root/usr/bin'), 'usr/bin');
   assert.equal(rootPathFromHost(root, '/srv/root'), '');
   assert.throws(() => rootPathFromHost(root, '/srv/rootx/a'), refusal('E_UNSAFE_PATH', /not inside the root/));
@@ -335,6 +335,7 @@ for q in queries:
         out.append(os.path.join(os.path.realpath(d), b))
 print(json.dumps(out))
 `;
+import { hostPathOf } from '../../src/fs/host-path';
 
 /** The python3 interpreter itself (not a version-manager shim, which costs a process per call), or why not. */
 function findOracle(): { python: string } | { unavailable: string } {

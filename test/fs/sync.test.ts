@@ -7,6 +7,7 @@ import { fsyncDir, fsyncFile, SyncBatch } from '../../src/fs/sync';
 import { parseTempName, tempSibling } from '../../src/fs/tempname';
 import { planMoveAside } from '../../src/fs/move-aside';
 import { withTempDir } from '../helpers/temp';
+import { hostPathOf } from '../../src/fs/host-path';
 
 test('SyncBatch flushes by fsync below its threshold and by syncfs above it, then keeping folders only; vanished paths are skipped', async () => {
   await withTempDir('sync', async (dir) => {
@@ -17,10 +18,10 @@ test('SyncBatch flushes by fsync below its threshold and by syncfs above it, the
       const batch = new SyncBatch({ syncfsThreshold: threshold });
       for (let i = 0; i < 5; i++) {
         await fsp.writeFile(path.join(dir, `f${i}`), 'x');
-        batch.addFile(path.join(dir, `f${i}`));
+        batch.addFile(hostPathOf(path.join(dir, `f${i}`)));
       }
-      batch.addFile(path.join(dir, 'gone'));
-      batch.addDir(dir);
+      batch.addFile(hostPathOf(path.join(dir, 'gone')));
+      batch.addDir(hostPathOf(dir));
       assert.equal(batch.size, size);
       await batch.flush();
       assert.equal(batch.size, 0);
@@ -32,19 +33,19 @@ test('fsyncFile refuses to follow a symlink and reports a typed error', async ()
   await withTempDir('sync', async (dir) => {
     await fsp.writeFile(path.join(dir, 'f'), '');
     await fsp.symlink('f', path.join(dir, 'l'));
-    await fsyncFile(path.join(dir, 'f'));
-    await fsyncDir(dir);
-    await assert.rejects(fsyncFile(path.join(dir, 'l')), (err: unknown) => err instanceof OvermergeError && err.errno === 'ELOOP');
+    await fsyncFile(hostPathOf(path.join(dir, 'f')));
+    await fsyncDir(hostPathOf(dir));
+    await assert.rejects(fsyncFile(hostPathOf(path.join(dir, 'l'))), (err: unknown) => err instanceof OvermergeError && err.errno === 'ELOOP');
   });
 });
 
 test('temporary names are siblings, recognisable, and refuse paths that are not absolute and normalised', () => {
-  const h = planMoveAside('/root/usr/share/bug/apt', { id: '0123456789ab' });
+  const h = planMoveAside(hostPathOf('/root/usr/share/bug/apt'), { id: '0123456789ab' });
   assert.equal(h.backup, '/root/usr/share/bug/.overmerge-aside-0123456789ab');
   assert.equal(h.incomplete, '/root/usr/share/bug/.overmerge-incomplete-0123456789ab');
   assert.deepEqual(parseTempName('.overmerge-pending-0123456789ab'), { kind: 'pending', id: '0123456789ab' });
   assert.equal(parseTempName('.overmerge-pending-xyz'), undefined);
   assert.equal(parseTempName('apt'), undefined);
-  assert.throws(() => tempSibling('/a/b', 'new', '../../etc'), { code: 'E_INTERNAL' });
-  for (const bad of ['relative/path', '/a/../b', '/a/b/', '/']) assert.throws(() => planMoveAside(bad), { code: 'E_INTERNAL' }, bad);
+  assert.throws(() => tempSibling(hostPathOf('/a/b'), 'new', '../../etc'), { code: 'E_INTERNAL' });
+  for (const bad of ['relative/path', '/a/../b', '/a/b/', '/']) assert.throws(() => planMoveAside(hostPathOf(bad)), { code: 'E_INTERNAL' }, bad);
 });

@@ -1,5 +1,5 @@
-import * as path from 'node:path';
 import { makePrivateDirectory } from '../../fs/entries';
+import { hostJoin, type HostPath } from '../../fs/host-path';
 import { DEFAULT_MAX_MEMBERS, stageArchive } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
 import type { InstallRequest } from '../plan-model';
@@ -23,7 +23,7 @@ export interface StageOptions {
 export async function stageArchives(
   archives: readonly ReadArchive[],
   probe: Probe,
-  stagingDir: string,
+  stagingDir: HostPath,
   status: string,
   opts: StageOptions,
 ): Promise<InstallRequest[]> {
@@ -33,7 +33,7 @@ export async function stageArchives(
   for (let i = 0; i < archives.length; i++) {
     const a = archives[i];
     opts.progress?.('stage', i, archives.length);
-    const dir = path.join(stagingDir, String(i));
+    const dir = hostJoin(stagingDir, String(i));
     await makePrivateDirectory(dir, 'create staging folder');
     // Without Installed-Size the free space is the only bound on what the archive may unpack.
     const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;

@@ -1,4 +1,5 @@
 import { backupState, discardBackup, planMoveAside, type BackupHandle } from '../../fs/move-aside';
+import type { HostPath } from '../../fs/host-path';
 import type { FinishContext } from './step-kind';
 
 /**
@@ -12,7 +13,7 @@ import type { FinishContext } from './step-kind';
 export type Aside = 'none' | 'link' | 'move';
 
 /** movefile's handle for what is at `target`, named before anything happens (journaled with the step). */
-export function backupFor(target: string, aside: Aside): BackupHandle | undefined {
+export function backupFor(target: HostPath, aside: Aside): BackupHandle | undefined {
   return aside === 'none' ? undefined : planMoveAside(target, { keepOriginal: aside === 'link' });
 }
 

@@ -1,9 +1,9 @@
-import * as path from 'node:path';
 import { kindAt, makeDirectory, rmdirIfPresent } from '../../fs/entries';
 import { backupState, moveAside, restoreBackup, type BackupHandle } from '../../fs/move-aside';
 import { hostPath, type RootPath } from '../../fs/rootpath';
 import type { EntryMeta } from '../../model/entry';
 import { backupFor, letGoOfBackup, type Aside } from './aside';
+import { hostDirOf, type HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /** A directory the package ships where the root has none (or has a non-directory, moved aside first). */
@@ -15,7 +15,7 @@ export interface MkdirStep {
 }
 
 export interface MkdirPayload {
-  target: string;
+  target: HostPath;
   meta: EntryMeta;
   backup?: BackupHandle;
 }
@@ -29,7 +29,7 @@ export const mkdirStep: StepKind<'mkdir', MkdirStep, MkdirPayload> = {
   async run(p, { hooks, sync, asRoot }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });
     await makeDirectory(p.target, p.meta, asRoot);
-    sync.addDir(path.dirname(p.target));
+    sync.addDir(hostDirOf(p.target));
   },
   async undo(p, { hooks, sync }) {
     // The new directory is at the target only if nothing (else) is there any more: no backup at all, or

@@ -4,6 +4,7 @@ import { hostPath, type RootPath } from '../../fs/rootpath';
 import type { ManifestEntry } from '../../model/entry';
 import { OvermergeError } from '../../errors';
 import { backupFor, letGoOfBackup, placedAlone, type Aside } from './aside';
+import type { HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /** A regular file put at its path from the staging area (rename, copy or hard link: the placement mode). */
@@ -15,7 +16,7 @@ export interface PlaceFileStep {
 }
 
 export interface PlaceFilePayload {
-  target: string;
+  target: HostPath;
   plan: PlacePlan;
   backup?: BackupHandle;
 }

@@ -1,10 +1,10 @@
-import * as path from 'node:path';
 import { createSpecial, kindAt, renameOver, unlinkIfPresent, type SpecialEntry } from '../../fs/entries';
 import { moveAside, restoreBackup, type BackupHandle } from '../../fs/move-aside';
 import { hostPath, type RootPath } from '../../fs/rootpath';
 import { newTempId, tempSibling } from '../../fs/tempname';
 import type { ManifestEntry } from '../../model/entry';
 import { backupFor, letGoOfBackup, placedAlone, type Aside } from './aside';
+import { hostDirOf, type HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /**
@@ -21,8 +21,8 @@ export interface PlaceSpecialStep {
 }
 
 export interface PlaceSpecialPayload {
-  target: string;
-  temp: string;
+  target: HostPath;
+  temp: HostPath;
   entry: SpecialEntry;
   backup?: BackupHandle;
 }
@@ -50,7 +50,7 @@ export const placeSpecialStep: StepKind<'place-special', PlaceSpecialStep, Place
     await createSpecial(p.temp, p.entry, asRoot);
     hooks.step?.('special:created', { path: p.temp });
     await renameOver(p.temp, p.target);
-    sync.addDir(path.dirname(p.target));
+    sync.addDir(hostDirOf(p.target));
   },
   async undo(p, { hooks, sync }) {
     await unlinkIfPresent(p.temp);

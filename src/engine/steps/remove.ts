@@ -1,6 +1,7 @@
 import { moveAside, planMoveAside, restoreBackup, type BackupHandle } from '../../fs/move-aside';
 import { hostPath, type RootPath } from '../../fs/rootpath';
 import { letGoOfBackup } from './aside';
+import type { HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /** A non-directory that goes: moved aside (so undo can put it back), let go of after the commit. */
@@ -10,7 +11,7 @@ export interface RemoveStep {
 }
 
 export interface RemovePayload {
-  target: string;
+  target: HostPath;
   backup: BackupHandle;
 }
 

@@ -1,5 +1,6 @@
 import { rmdirIfEmpty } from '../../fs/entries';
 import { hostPath, type RootPath } from '../../fs/rootpath';
+import type { HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /**
@@ -13,7 +14,7 @@ export interface RmdirStep {
 }
 
 export interface RmdirPayload {
-  target: string;
+  target: HostPath;
 }
 
 export const rmdirStep: StepKind<'rmdir', RmdirStep, RmdirPayload> = {

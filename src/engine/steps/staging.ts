@@ -1,4 +1,5 @@
 import { removeTree } from '../../fs/entries';
+import type { HostPath } from '../../fs/host-path';
 import type { StepKind } from './step-kind';
 
 /**
@@ -8,11 +9,11 @@ import type { StepKind } from './step-kind';
  */
 export interface StagingStep {
   kind: 'staging';
-  dir: string;
+  dir: HostPath;
 }
 
 export interface StagingPayload {
-  dir: string;
+  dir: HostPath;
 }
 
 export const stagingStep: StepKind<'staging', StagingStep, StagingPayload> = {

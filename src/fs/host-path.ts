@@ -1,0 +1,38 @@
+import * as path from 'node:path';
+import { OvermergeError } from '../errors';
+
+/**
+ * A path on the host: absolute and normalised. The other kind of path, RootPath, is relative to a root and
+ * only becomes a HostPath through rootpath's hostPath(root, p); keeping the two as distinct types means a
+ * path out of an archive can never be handed to a write by mistake, and a host path never to the planner.
+ * Every write primitive of src/fs takes a HostPath.
+ */
+export type HostPath = string & { readonly __brand: 'HostPath' };
+
+/** Checks that `p` is already absolute and normalised (what the journal and the host give back). */
+export function hostPathOf(p: string): HostPath {
+  if (!path.isAbsolute(p) || path.normalize(p) !== p || (p.length > 1 && p.endsWith('/')) || p.includes('\0')) {
+    throw new OvermergeError('E_INTERNAL', `not an absolute, normalised host path: ${JSON.stringify(p)}`, { op: 'host path', path: p });
+  }
+  return p as HostPath;
+}
+
+/** A path the user gave (relative to the working folder, or absolute), made absolute. */
+export function resolveHostPath(p: string): HostPath {
+  return path.resolve(p) as HostPath;
+}
+
+/** `base/name…` for names overmerge chooses or reads from a folder (never '..', never absolute). */
+export function hostJoin(base: HostPath, ...names: string[]): HostPath {
+  for (const n of names) {
+    if (n === '' || n === '.' || n === '..' || n.startsWith('/') || n.split('/').includes('..')) {
+      throw new OvermergeError('E_INTERNAL', `cannot join ${JSON.stringify(n)} to ${base}`, { op: 'host path', path: base });
+    }
+  }
+  return path.join(base, ...names) as HostPath;
+}
+
+/** The folder holding `p` (the host's root is its own). */
+export function hostDirOf(p: HostPath): HostPath {
+  return path.dirname(p) as HostPath;
+}
