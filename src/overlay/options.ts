@@ -16,6 +16,8 @@ export type RedirectDir = 'on' | 'follow' | 'nofollow';
 export type Xino = 'on' | 'off' | 'auto';
 export type UuidMode = 'on' | 'off' | 'null' | 'auto';
 export type Verity = 'off' | 'on' | 'require';
+/** Linux 6.18 prints `volatile` as `fsync=volatile`; `auto` is the default, `strict` syncs more. */
+export type Fsync = 'auto' | 'strict' | 'volatile';
 
 export type SettingSource = 'mountinfo' | 'default';
 
@@ -36,7 +38,9 @@ export interface OverlayFeatures {
   xino: Setting<Xino>;
   uuid: Setting<UuidMode>;
   verity: Setting<Verity>;
+  /** No sync reaches the upper filesystem (`volatile`, or `fsync=volatile`). */
   volatile: Setting<boolean>;
+  fsync: Setting<Fsync>;
   userxattr: Setting<boolean>;
   defaultPermissions: Setting<boolean>;
 }
@@ -114,6 +118,7 @@ function defaultFeatures(d: ModuleDefaults): OverlayFeatures {
     uuid: dflt<UuidMode>('auto'),
     verity: dflt<Verity>('off'),
     volatile: dflt(false),
+    fsync: dflt<Fsync>('auto'),
     userxattr: dflt(false),
     defaultPermissions: dflt(false),
   };
@@ -158,7 +163,13 @@ export function parseOverlayOptions(options: readonly RawOption[], defaults: Mod
           return value === undefined;
         case 'volatile':
           features.volatile = shown(true);
+          features.fsync = shown<Fsync>('volatile');
           return value === undefined;
+        case 'fsync':
+          if (value !== 'auto' && value !== 'strict' && value !== 'volatile') return false;
+          features.fsync = shown(value);
+          features.volatile = shown(value === 'volatile');
+          return true;
         case 'userxattr':
           features.userxattr = shown(true);
           return value === undefined;

@@ -99,6 +99,7 @@ describe('overlay options from mountinfo', () => {
       uuid: ['null', 'mountinfo'],
       verity: ['require', 'mountinfo'],
       volatile: [true, 'mountinfo'],
+      fsync: ['volatile', 'mountinfo'],
       userxattr: [true, 'mountinfo'],
       defaultPermissions: [true, 'mountinfo'],
     });
@@ -116,6 +117,13 @@ describe('overlay options from mountinfo', () => {
     assert.deepEqual([m.redirectDir.value, m.index.value, m.metacopy.value, m.xino.value], ['on', true, true, 'auto']);
     const noFollow = moduleDefaults({ redirect_dir: 'N', redirect_always_follow: 'N' });
     assert.equal(parseOverlayOptions(e.superOptions, noFollow).features.redirectDir.value, 'nofollow');
+  });
+
+  it('fsync= (Linux 6.18): volatile is fsync=volatile; strict is printed, auto is the default', () => {
+    const f = (opt: string) => options(`1 2 0:9 / /m rw - overlay o rw,lowerdir=/l,upperdir=/u,workdir=/w${opt}`).features;
+    assert.deepEqual([f(',fsync=volatile').volatile.value, f(',fsync=volatile').fsync.value], [true, 'volatile']);
+    assert.deepEqual([f(',fsync=strict').volatile.value, f(',fsync=strict').fsync.value], [false, 'strict']);
+    assert.deepEqual([f('').volatile, f('').fsync], [{ value: false, source: 'default' }, { value: 'auto', source: 'default' }]);
   });
 
   it('redirect_dir=off (older kernels print what was given) is follow or nofollow by redirect_always_follow', () => {
