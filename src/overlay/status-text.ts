@@ -34,6 +34,9 @@ function formatOverlay(r: StatusReport): string[] {
   out.push(`options: ${formatFeatures(o.features)}`);
   const from = o.defaultsFrom === 'sysfs' ? '/sys/module/overlay/parameters' : "the kernel's built-in defaults (no /sys/module/overlay/parameters)";
   out.push(`  (* as the kernel prints them; the others are the module defaults, from ${from})`);
+  if (o.features.volatile.value) {
+    out.push("  volatile: the kernel drops every sync to the upper layer, so overmerge's journal is not durable here; after a crash the overlay refuses to mount until its upper and work folders are thrown away");
+  }
   if (o.layers.sameFilesystem) out.push('  all layers are on one filesystem: inode numbers are the layers\' own whatever xino says');
   if (o.unknownOptions.length > 0) out.push(`  options not known to overmerge: ${o.unknownOptions.map((u) => printable(u)).join(',')}`);
   for (const d of r.database) out.push(`database: ${printable(displayPath(d.path))}  ${describeWhere(d)}${d.upperBytes > 0 ? `, ${formatSize(d.upperBytes)} in the upper layer` : ''}`);
