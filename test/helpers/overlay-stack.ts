@@ -10,7 +10,8 @@ const execFileP = promisify(execFile);
 /**
  * Overlay mounts made of several layers, each lower layer a plain folder or a squashfs image loop-mounted
  * read-only (the setup of an image-based system: a read-only squashfs below, a writable upper kept across
- * image updates). Everything mounted is unmounted in a finally, newest first, and the folders removed.
+ * image updates). Layers are built on tmpfs mounts (the upper on one of its own), everything mounted is
+ * unmounted in a finally, newest first, and the folders removed.
  */
 
 export type LowerFormat = 'dir' | 'squashfs';
@@ -30,6 +31,8 @@ export interface StackOptions {
   options?: string[];
   /** Size of the tmpfs holding the upper and work folders (default 64 MiB). */
   upperSizeBytes?: number;
+  /** Size of the tmpfs the lower layers are built on (default 256 MiB; pages are used only as written). */
+  lowerSizeBytes?: number;
 }
 
 export interface Stack {
@@ -67,14 +70,20 @@ export async function withOverlayStack<T>(opts: StackOptions, fn: (s: Stack) => 
     const work = path.join(layers, 'work');
     await fsp.mkdir(upper);
     await fsp.mkdir(work);
+    // The lower layers are built on a tmpfs too: installing into them syncs their filesystem, and a sync
+    // of the shared disk can take seconds.
+    const lowerBase = path.join(base, 'lowers');
+    await fsp.mkdir(lowerBase);
+    await mount(['-t', 'tmpfs', '-o', `size=${opts.lowerSizeBytes ?? 256 * 1024 * 1024},mode=0755`, 'overmerge-lowers', lowerBase]);
+    mounted.unshift(lowerBase);
     const sources: string[] = [];
     const make = async (spec: LowerSpec, name: string): Promise<string> => {
-      const src = path.join(base, `${name}-src`);
+      const src = path.join(lowerBase, `${name}-src`);
       await fsp.mkdir(src);
       await spec.build(src);
       sources.push(src);
       if ((spec.format ?? 'dir') === 'dir') return src;
-      const image = path.join(base, `${name}.sqfs`);
+      const image = path.join(lowerBase, `${name}.sqfs`);
       const at = path.join(base, name);
       await execFileP('mksquashfs', [src, image, '-quiet', '-noappend', '-no-progress', '-xattrs']);
       await fsp.mkdir(at);

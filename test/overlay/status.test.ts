@@ -9,7 +9,7 @@ import type { RootPath } from '../../src/fs/rootpath';
 import { buildAdHocDeb, buildFixtureDebs, withTempDir } from '../helpers/fixtures';
 import { cannotMount } from '../helpers/mounts';
 import { cannotSquashfs, withOverlayStack, type LowerFormat, type Stack } from '../helpers/overlay-stack';
-import { spawnCli } from '../helpers/run-cli';
+import { runCli, spawnCli } from '../helpers/run-cli';
 
 /**
  * `overmerge overlay status` on real overlay mounts: packages installed into the lower layer, changed
@@ -41,8 +41,16 @@ interface JsonReport {
   totals: { upperBytes: number; files: number };
 }
 
+/** bin/overmerge in a process of its own: the installs, as a person runs them. */
 async function cli(args: string[]): Promise<string> {
   const r = await spawnCli(args);
+  assert.equal(r.status, 0, `overmerge ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The same CLI in this process (main() with buffers): quicker, for the reports read many times. */
+async function status(args: string[]): Promise<string> {
+  const r = await runCli(args);
   assert.equal(r.status, 0, `overmerge ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -146,7 +154,7 @@ async function scenario(format: LowerFormat, options: string[] = []): Promise<vo
     await withOverlayStack({ lowers: [{ build: lower, format }], options }, async (s) => {
       await changeThroughMergedView(s.merged);
       await cli(['--root', s.merged, 'install', extra]);
-      const report = JSON.parse(await cli(['--root', s.merged, '--json', 'overlay', 'status'])) as JsonReport;
+      const report = JSON.parse(await status(['--root', s.merged, '--json', 'overlay', 'status'])) as JsonReport;
       const prefix = options.includes('userxattr') ? 'user.overlay.' : 'trusted.overlay.';
       assert.deepEqual(report.packages.map((p) => p.name).sort(), ['extra', 'greet', 'hello']);
       const w = await checkAgainstLayers(s, report, prefix);
@@ -166,7 +174,7 @@ async function scenario(format: LowerFormat, options: string[] = []): Promise<vo
       const sorted = report.packages.map((p) => p.upperBytes);
       assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a), 'largest first');
 
-      const text = await cli(['--root', s.merged, 'overlay', 'status', 'hello']);
+      const text = await status(['--root', s.merged, 'overlay', 'status', 'hello']);
       assert.match(text, /^overlay: /);
       assert.match(text, new RegExp(`upper layer +${s.upper}`));
       assert.match(text, /\n {2}copied-up, differs: size,content +\/etc\/hello\.conf +4\.0 KiB\n/);
@@ -201,7 +209,7 @@ describe('overmerge overlay status on real overlay mounts', { skip: noMount ?? f
       await withOverlayStack({ lowers, options: ['metacopy=on', 'redirect_dir=on'] }, async (s) => {
         await fsp.chmod(path.join(s.merged, 'usr/bin/hello'), 0o700);
         await fsp.rename(path.join(s.merged, 'usr/share/bug/hello'), path.join(s.merged, 'usr/share/bug/hello.moved'));
-        const report = JSON.parse(await cli(['--root', s.merged, '--json', 'overlay', 'status', 'hello'])) as JsonReport;
+        const report = JSON.parse(await status(['--root', s.merged, '--json', 'overlay', 'status', 'hello'])) as JsonReport;
         assert.deepEqual([report.overlay.features.metacopy, report.overlay.features.redirectDir], [
           { value: true, source: 'mountinfo' },
           { value: 'on', source: 'mountinfo' },
