@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { OvermergeError, errnoOf } from '../errors';
+import { OvermergeError, errnoOf, fsError } from '../errors';
 import { isRootPath, type RootPath } from '../fs/rootpath';
 import { mountContaining, parseMountInfo, pathInMount, type MountInfoEntry } from './mountinfo';
 import { MODULE_PARAMETER_FILES, moduleDefaults, parseOverlayOptions, type OverlayOptions } from './options';
@@ -33,7 +33,14 @@ export type MountOfRoot = { kind: 'overlay'; overlay: OverlayMount } | { kind: '
 
 /** The mount that holds `rootHost` (absolute, realpath'd) and, if it is an overlay, its layers and features. */
 export async function mountOfRoot(rootHost: string): Promise<MountOfRoot> {
-  const [text, st] = await Promise.all([fsp.readFile(MOUNTINFO, 'utf8'), fsp.stat(rootHost)]);
+  const [text, st] = await Promise.all([
+    fsp.readFile(MOUNTINFO, 'utf8').catch((err: unknown) => {
+      throw fsError('read', err, MOUNTINFO);
+    }),
+    fsp.stat(rootHost).catch((err: unknown) => {
+      throw fsError('stat', err, rootHost);
+    }),
+  ]);
   const dev = { major: devMajor(st.dev), minor: devMinor(st.dev) };
   const mount = mountContaining(parseMountInfo(text), rootHost, dev);
   if (!mount || mount.fsType !== 'overlay') return { kind: 'other', mount };
@@ -139,8 +146,9 @@ export async function reachLayers(overlay: OverlayMount): Promise<Layers> {
   if (upper?.reachable && !(await sameStatfs(upper.path, overlay.mountPoint))) {
     upper = { ...upper, reachable: false, why: 'the folder at that path is on another filesystem than the overlay writes to (the path is as the mounting namespace saw it)' };
   }
-  const devs = new Set([upper, ...lower, ...data].filter((l) => l?.reachable).map((l) => l!.dev));
-  return { upper, lower, data, sameFilesystem: devs.size === 1 };
+  const all = [upper, ...lower, ...data].filter((l): l is LayerDir => l !== undefined);
+  const devs = new Set(all.map((l) => l.dev));
+  return { upper, lower, data, sameFilesystem: all.every((l) => l.reachable) && devs.size === 1 };
 }
 
 async function sameStatfs(a: string, b: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { mountOfRoot, reachLayers } from '../../src/overlay/layers';
 import { OverlayView } from '../../src/overlay/where';
 import type { RootPath } from '../../src/fs/rootpath';
 import { buildAdHocDeb, buildFixtureDebs, withTempDir } from '../helpers/fixtures';
-import { cannotMount } from '../helpers/mounts';
+import { cannotMount, withOverlay } from '../helpers/mounts';
 import { cannotSquashfs, withOverlayStack, type LowerFormat, type Stack } from '../helpers/overlay-stack';
 import { runCli, spawnCli } from '../helpers/run-cli';
 
@@ -257,6 +257,16 @@ describe('overmerge overlay status on real overlay mounts', { skip: noMount ?? f
         assert.equal(o.defaultsFrom, 'sysfs');
       },
     );
+  });
+
+  it('all layers on one filesystem: reported, and xino is not printed', async () => {
+    await withOverlay(async (o) => {
+      const m = await mountOfRoot(o.merged);
+      if (m.kind !== 'overlay') assert.fail('not an overlay');
+      const layers = await reachLayers(m.overlay);
+      assert.equal(layers.sameFilesystem, true);
+      assert.equal(m.overlay.options.features.xino.source, 'default');
+    });
   });
 
   it('an upper path that leads somewhere else from here is reported unreachable, and status refuses in one line', async () => {
