@@ -9,7 +9,7 @@ import type { Where } from './where';
  *
  * Where the bytes come from, beyond the new files themselves:
  * - copy-up: a hard-link backup of a file only a lower layer has (the 'link' aside), or a rename of one
- *   (a removal, or a 'move' aside), first copies it into the upper layer — all of its data, or none with
+ *   (a removal, a 'move' aside, a rename step), first copies it into the upper layer — all of its data, or none with
  *   metacopy=on (overlayfs then copies metadata and leaves the data below);
  * - directory copy-up: anything created in a directory only a lower layer has copies that directory up
  *   (without its contents), and its ancestors likewise;
@@ -32,6 +32,7 @@ export type UpperStep =
   | { kind: 'mkdir'; path: RootPath; aside: UpperAside }
   | { kind: 'place-file'; path: RootPath; aside: UpperAside; entry: { size: number } }
   | { kind: 'place-special'; path: RootPath; aside: UpperAside; entry: { type: string; target?: string } }
+  | { kind: 'rename'; from: RootPath; path: RootPath; aside: UpperAside }
   | { kind: 'remove'; path: RootPath }
   | { kind: 'rmdir'; path: RootPath };
 
@@ -104,15 +105,22 @@ const ABSENT: PathFacts = { class: 'absent' };
 export function pathsToAsk(steps: readonly UpperStep[]): RootPath[] {
   const out = new Set<RootPath>();
   for (const s of steps) {
-    for (const a of [...ancestorsOf(s.path)].reverse()) if (a !== '') out.add(a);
-    out.add(s.path);
+    for (const p of s.kind === 'rename' ? [s.from, s.path] : [s.path]) {
+      for (const a of [...ancestorsOf(p)].reverse()) if (a !== '') out.add(a);
+      out.add(p);
+    }
   }
   return [...out];
 }
 
 /** The directories a step moves aside by the copy fallback: their tree usage is needed (TreeUsage). */
 export function movedTrees(steps: readonly UpperStep[], where: ReadonlyMap<RootPath, PathFacts>, features: { redirectDir: RedirectDir }): RootPath[] {
-  return steps.filter((s) => asideOf(s) === 'move' && copiedAside(where.get(s.path) ?? ABSENT, features)).map((s) => s.path);
+  const out: RootPath[] = [];
+  for (const s of steps) {
+    if (asideOf(s) === 'move' && copiedAside(where.get(s.path) ?? ABSENT, features)) out.push(s.path);
+    if (s.kind === 'rename' && copiedAside(where.get(s.from) ?? ABSENT, features)) out.push(s.from);
+  }
+  return out;
 }
 
 function asideOf(s: UpperStep): UpperAside {
@@ -209,6 +217,12 @@ export function estimateUpperSpace(input: UpperSpaceInput): UpperSpaceEstimate {
         add(s.path, 'new-special', e.type === 'symlink' && Buffer.byteLength(e.target ?? '') >= 60 ? block : 0, 1);
         break;
       }
+      case 'rename':
+        // The entry at `from` leaves its name as a removal's backup does: a lower one is copied up first.
+        aside(s.path, s.aside);
+        needParents(s.from);
+        moveAside(s.from, facts(s.from));
+        break;
       case 'remove':
         moveAside(s.path, facts(s.path));
         break;

@@ -123,6 +123,20 @@ describe('upper-layer space a transaction needs', () => {
     ]);
   });
 
+  it("a rename (configure's NAME.dpkg-new to NAME): the lower entry is copied up to leave its name, over the target's backup", () => {
+    const steps: UpperStep[] = [{ kind: 'rename', from: p('etc/x.dpkg-new'), path: p('etc/x'), aside: 'link' }];
+    assert.deepEqual(pathsToAsk(steps), ['etc', 'etc/x.dpkg-new', 'etc/x']);
+    const e = estimateUpperSpace(input(steps, { etc: lowerDir, 'etc/x.dpkg-new': lowerFile(100), 'etc/x': lowerFile(5000) }));
+    assert.deepEqual(causes(e), [
+      ['etc', 'directory-copy-up', K, 1],
+      ['etc/x', 'copy-up', 2 * K, 1],
+      ['etc/x.dpkg-new', 'copy-up', K, 1],
+      ['etc/x.dpkg-new', 'whiteout', 0, 1],
+    ]);
+    const upper = estimateUpperSpace(input(steps, { etc: { class: 'upper', kind: 'directory' }, 'etc/x.dpkg-new': { class: 'upper', kind: 'file', size: 100 } }));
+    assert.deepEqual(causes(upper), [], 'all in the upper layer already: a rename writes nothing');
+  });
+
   it('new directories and special files; folders the transaction makes are not copied up', () => {
     const steps: UpperStep[] = [
       { kind: 'mkdir', path: p('opt'), aside: 'none' },
