@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'E_EXDEV_FALLBACK_FAILED'
   | 'E_FS' // any other filesystem failure
   | 'E_DB'
+  | 'E_NOT_OVERLAY' // an overlay command on a root that is not on an overlay mount
+  | 'E_LAYER_UNREACHABLE' // an overlay layer folder that this mount namespace cannot see
   | 'E_CANNOT_ROLLBACK'
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)

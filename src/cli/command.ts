@@ -17,9 +17,20 @@ export interface Command<A = Record<string, unknown>> {
   describe: string;
   builder: (y: Argv) => Argv;
   run: (args: A, io: Io) => Promise<number>;
+  /**
+   * A command group (`overmerge overlay status`): its subcommands, each a command of its own. A group's
+   * `run` is reached only when no subcommand is named, which the parser refuses first.
+   */
+  subcommands?: Command<any>[];
 }
 
 /** Helps commands declare their argument type without casts at each call site. */
 export function defineCommand<A>(c: Command<A>): Command<A> {
   return c;
+}
+
+/** The word that names a command on the command line (`install <archives..>` → install). */
+export function commandName(c: Pick<Command<unknown>, 'command'>): string {
+  const spec = Array.isArray(c.command) ? c.command[0] : c.command;
+  return spec.split(' ')[0];
 }

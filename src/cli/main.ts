@@ -1,5 +1,6 @@
+import type { Argv } from 'yargs';
 import { OvermergeError } from '../errors';
-import type { Command, Io } from './command';
+import { commandName, type Command, type Io } from './command';
 import { globalOptions } from './global';
 import { commands } from './registry';
 import { UsageError } from './usage-error';
@@ -41,11 +42,18 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       // yargs words some messages over several lines; errors are one line here.
       throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' ').trim());
     });
-  for (const c of commands as Command<unknown>[]) {
-    parser.command(c.command, c.describe, c.builder, (args) => {
+  const register = (y: Argv, c: Command<unknown>): void => {
+    const subs = c.subcommands ?? [];
+    const builder = subs.length === 0 ? c.builder : (inner: Argv): Argv => {
+      const built = c.builder(inner);
+      for (const sub of subs) register(built, sub);
+      return built.demandCommand(1, `name a subcommand of ${commandName(c)}; see \`overmerge ${commandName(c)} --help\``);
+    };
+    y.command(c.command, c.describe, builder, (args) => {
       handled = c.run(args, io);
     });
-  }
+  };
+  for (const c of commands as Command<unknown>[]) register(parser, c);
   try {
     await parser.parseAsync(argv, {}, (_err, _args, output) => {
       helpText = output;

@@ -8,6 +8,7 @@ import { historyCommand } from './history';
 import { infoCommand } from './info';
 import { installCommand, unpackCommand } from './install';
 import { listCommand } from './list';
+import { overlayCommand } from './overlay';
 import { ownerCommand } from './owner';
 import { recoverCommand } from './recover';
 import { rollbackCommand } from './rollback';
@@ -25,6 +26,7 @@ export const commands: Command<any>[] = [
   filesCommand,
   ownerCommand,
   verifyCommand,
+  overlayCommand,
   historyCommand,
   recoverCommand,
   rollbackCommand,

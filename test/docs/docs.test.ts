@@ -82,6 +82,25 @@ test('every registered command is in the man page and the README', () => {
   }
 });
 
+test('every subcommand of a command group, and its options, is in the man page and the README', () => {
+  const raw = readFileSync(MAN, 'utf8');
+  const man = manText();
+  const doc = readme();
+  const groups = (commands as Command<unknown>[]).filter((c) => (c.subcommands ?? []).length > 0);
+  assert.ok(groups.length > 0, 'expected at least one command group (overlay)');
+  for (const g of groups) {
+    for (const sub of g.subcommands as Command<unknown>[]) {
+      const name = `${commandName(g)} ${commandName(sub)}`;
+      assert.ok(manMentionsCommand(raw, name), `man/overmerge.1 does not document '${name}' (as .B ${name} or \\fB${name})`);
+      assert.ok(doc.includes(`overmerge ${name}`), `README.md does not mention \`overmerge ${name}\``);
+      for (const opt of optionNames(sub.builder, positionals(sub))) {
+        const flag = opt.length === 1 ? `-${opt}` : `--${opt}`;
+        assert.ok(new RegExp(`${flag}(?![a-z-])`).test(man), `man/overmerge.1 does not document ${flag} of '${name}'`);
+      }
+    }
+  }
+});
+
 test('every global option is in the man page and the README', () => {
   const man = manText();
   const doc = readme();
