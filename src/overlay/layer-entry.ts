@@ -3,6 +3,7 @@ import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import * as xattr from 'fs-xattr';
 import { errnoOf, fsError } from '../errors';
+import { resolveHostPath } from '../fs/host-path';
 import { hostPath, type RootPath } from '../fs/rootpath';
 import type { LayerDir } from './layers';
 
@@ -46,7 +47,7 @@ export function refOf(layer: LayerDir): LayerRef {
 
 /** lstat of `p` in `layer`; undefined when there is nothing there (or a non-directory on the way). */
 export async function entryAt(layer: LayerDir, p: RootPath): Promise<LayerEntry | undefined> {
-  const host = hostPath({ host: layer.path }, p);
+  const host = hostPath({ host: resolveHostPath(layer.path) }, p);
   try {
     const st = await fsp.lstat(host);
     return { layer, path: p, host, st, kind: kindOf(st) };

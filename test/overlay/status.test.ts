@@ -6,8 +6,10 @@ import * as xattr from 'fs-xattr';
 import { mountOfRoot, reachLayers } from '../../src/overlay/layers';
 import { OverlayView } from '../../src/overlay/where';
 import type { RootPath } from '../../src/fs/rootpath';
-import { buildAdHocDeb, buildFixtureDebs, withTempDir } from '../helpers/fixtures';
-import { cannotMount, withOverlay } from '../helpers/mounts';
+import { buildAdHocDeb, buildFixtureDebs } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
+import { needs } from '../helpers/gate';
+import { withOverlay } from '../helpers/mounts';
 import { cannotSquashfs, withOverlayStack, type LowerFormat, type Stack } from '../helpers/overlay-stack';
 import { runCli, spawnCli } from '../helpers/run-cli';
 
@@ -186,9 +188,7 @@ async function scenario(format: LowerFormat, options: string[] = []): Promise<vo
   });
 }
 
-const noMount = cannotMount('overlay');
-
-describe('overmerge overlay status on real overlay mounts', { skip: noMount ?? false }, () => {
+describe('overmerge overlay status on real overlay mounts', { skip: needs({ mount: 'overlay' }) }, () => {
   it('a plain folder below, a tmpfs upper: every installed path classified as the layers and the merged view say', () => scenario('dir'));
 
   it('a squashfs image below, loop-mounted read-only', { skip: cannotSquashfs() ?? false }, () => scenario('squashfs'));

@@ -14,8 +14,10 @@ import { mountOfRoot, reachLayers, type OverlayMount } from '../../src/overlay/l
 import { upperSpaceFacts } from '../../src/overlay/upper-probe';
 import { databaseGrowth, estimateUpperSpace } from '../../src/overlay/upper-space';
 import { OverlayView } from '../../src/overlay/where';
-import { buildFixtureDebs, withTempDir } from '../helpers/fixtures';
-import { cannotMount, withOverlay } from '../helpers/mounts';
+import { buildFixtureDebs } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
+import { needs } from '../helpers/gate';
+import { withOverlay } from '../helpers/mounts';
 import { withOverlayStack, type Stack } from '../helpers/overlay-stack';
 import { BIN, spawnCli } from '../helpers/run-cli';
 
@@ -73,7 +75,7 @@ async function installPausingAt(s: Stack, deb: string, lastPlaced: RootPath, atP
   assert.equal(await done, 0, stderr);
 }
 
-describe('upper-layer space estimate on a real overlay', { skip: cannotMount('overlay') ?? false }, () => {
+describe('upper-layer space estimate on a real overlay', { skip: needs({ mount: 'overlay' }) }, () => {
   it('covers what an upgrade writes into the upper layer at its peak, the EXDEV copy-aside included', async (t) => {
     await withTempDir('upper-space', async (work) => {
       const debs = await buildFixtureDebs(work);

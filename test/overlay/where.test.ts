@@ -9,7 +9,8 @@ import type { RootPath } from '../../src/fs/rootpath';
 import type { LayerDir } from '../../src/overlay/layers';
 import type { OverlayFeatures, RedirectDir } from '../../src/overlay/options';
 import { OverlayView, type Where } from '../../src/overlay/where';
-import { withTempDir } from '../helpers/fixtures';
+import { needs } from '../helpers/gate';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * where.ts on layer folders made by hand, without a mount: every rule of overlayfs' lookup it follows, one
@@ -18,7 +19,6 @@ import { withTempDir } from '../helpers/fixtures';
  */
 
 const execFileP = promisify(execFile);
-const asRoot = process.getuid?.() === 0;
 
 type Features = Pick<OverlayFeatures, 'userxattr' | 'redirectDir' | 'metacopy'>;
 
@@ -85,7 +85,7 @@ async function setAttr(at: string, name: string, value: string): Promise<void> {
 
 const at = (v: OverlayView, p: string): Promise<Where> => v.where(p as RootPath);
 
-describe('where a path lives, read from layer folders', { skip: asRoot ? false : 'needs root (device-node whiteouts, trusted.* attributes)' }, () => {
+describe('where a path lives, read from layer folders', { skip: needs({ root: 'device-node whiteouts, trusted.* attributes' }) }, () => {
   it('lower only: the topmost lower layer that has it', () =>
     withLayers(async (l) => {
       await file(path.join(l.lower[1], 'a/only1'));
