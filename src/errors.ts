@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_EXDEV_FALLBACK_FAILED'
   | 'E_FS' // any other filesystem failure
   | 'E_DB'
+  | 'E_DPKG_DB' // dpkg's admin directory (status, updates/, info/, diversions, ...) unreadable or inconsistent
   | 'E_CANNOT_ROLLBACK'
   | 'E_CRASH_INJECTED' // test hook only
   | 'E_INTERNAL';

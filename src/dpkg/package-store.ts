@@ -1,0 +1,184 @@
+import * as fs from 'node:fs';
+import { fsError } from '../errors';
+import { atomicWrite } from '../fs/atomic-file';
+import { MAX_UPDATES, statusPath, UPDATE_NAME_DIGITS, updatesPath, type AdminDir } from './admindir';
+import { byteString, bytesOf, type ByteString } from './bytes';
+import { stanzaText } from './dump';
+import { isInformative } from './entry';
+import { identityOf, sameIdentity, type Identity } from './identity';
+import { keyString, type PkgEntry } from './model';
+import { PackageTable } from './package-table';
+import { formatStatus, loadStatus, loadUpdate, type Warning } from './status-file';
+import { readTracked, recheck, recheckDir, type Tracked } from './tracked';
+import { listUpdates, removeUpdates, writeUpdate } from './updates';
+
+/**
+ * The package half of dpkg's database: `status` plus the entries of `updates/`, held as one table in
+ * memory, kept in step with the disk cheaply, and written the way dpkg writes it. Not thread-safe and
+ * not locked: the engine holds dpkg's locks while it writes (see admindir.ts).
+ */
+export interface RefreshOutcome {
+  /** status itself changed (dpkg or apt checkpointed): everything was read again. */
+  readonly reloaded: boolean;
+  /** Update entries read (all of them after a reload, else only new ones). */
+  readonly updatesRead: number;
+  /** `name:arch` of every instance whose stanza changed, appeared or went. */
+  readonly changed: string[];
+}
+
+export interface CheckpointOutcome {
+  readonly statusBytes: number;
+  readonly updatesRemoved: number;
+}
+
+interface Applied {
+  readonly name: string;
+  readonly id: Identity | null;
+}
+
+export class PackageStore {
+  table: PackageTable;
+  warnings: Warning[] = [];
+  private status: Tracked = { id: null, bytes: null };
+  private applied: Applied[] = [];
+  private updatesDir: Identity | null = null;
+
+  constructor(
+    private readonly admin: AdminDir,
+    private readonly nativeArch: string,
+  ) {
+    this.table = new PackageTable(nativeArch);
+    this.reload();
+  }
+
+  /** Update entries not yet incorporated into status. */
+  get pendingUpdates(): number {
+    return this.applied.length;
+  }
+
+  /** Reads status and every update entry again, as dpkg does when it opens the database. */
+  reload(): number {
+    const updatesDir = identityOf(updatesPath(this.admin));
+    const status = readTracked(statusPath(this.admin));
+    const table = new PackageTable(this.nativeArch);
+    const warnings = loadStatus(table, byteString(status.bytes ?? Buffer.alloc(0)), statusPath(this.admin));
+    const applied: Applied[] = [];
+    for (const { name } of listUpdates(this.admin)) {
+      applied.push(this.applyUpdateFile(table, name, warnings));
+    }
+    this.table = table;
+    this.status = status;
+    this.applied = applied;
+    this.updatesDir = updatesDir;
+    this.warnings = warnings;
+    return applied.length;
+  }
+
+  /** Picks up what changed on disk since we last looked; a few stats when nothing did. */
+  refresh(): RefreshOutcome {
+    const before = this.table;
+    const status = recheck(this.status, statusPath(this.admin));
+    this.status = status.now;
+    if (status.changed) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
+    const dir = recheckDir(this.updatesDir, updatesPath(this.admin));
+    if (!dir.changed) return { reloaded: false, updatesRead: 0, changed: [] };
+    const names = listUpdates(this.admin).map((u) => u.name);
+    if (!this.stillApplied(names)) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
+    // Only new entries (after ours, in name order): applied on a copy, so that a bad one changes nothing.
+    const table = this.table.clone();
+    const fresh = names.slice(this.applied.length);
+    const touched = new Set<string>();
+    const applied = fresh.map((name) => this.applyUpdateFile(table, name, this.warnings, touched));
+    this.table = table;
+    this.applied.push(...applied);
+    this.updatesDir = dir.now;
+    return { reloaded: false, updatesRead: fresh.length, changed: diff(before, table, touched) };
+  }
+
+  /**
+   * Writes one instance's stanza as the next update entry and holds `entry` for it in memory (as dpkg
+   * holds what it has just written). Checkpoints when dpkg would: after more than 250 entries.
+   */
+  write(entry: PkgEntry, text: ByteString): { replaced?: PkgEntry } {
+    const number = this.nextUpdateNumber();
+    const name = writeUpdate(this.admin, number, bytesOf(text));
+    this.applied.push({ name, id: identityOf(updatesPath(this.admin, name)) });
+    this.updatesDir = identityOf(updatesPath(this.admin));
+    const { replaced } = this.table.replace(entry);
+    if (number + 1 > MAX_UPDATES) this.checkpoint();
+    return { replaced };
+  }
+
+  /**
+   * dpkg's checkpoint: status rewritten from memory (status-new, fsync, status-old, rename, fsync of the
+   * directory), then the update entries removed. The caller refreshes first so that nothing written
+   * behind our back is lost.
+   */
+  checkpoint(): CheckpointOutcome {
+    const text = formatStatus(this.table);
+    const file = statusPath(this.admin);
+    try {
+      fs.mkdirSync(this.admin.dir, { recursive: true, mode: 0o755 });
+    } catch (err) {
+      throw fsError('create directory', err, this.admin.dir);
+    }
+    const bytes = bytesOf(text);
+    atomicWrite(file, bytes, { backup: true });
+    const removed = this.applied.map((a) => a.name);
+    removeUpdates(this.admin, removed);
+    for (const e of this.table.sorted()) if (!isInformative(e)) this.table.delete(e.name, e.arch);
+    this.status = { id: identityOf(file), bytes };
+    this.applied = [];
+    this.updatesDir = identityOf(updatesPath(this.admin));
+    return { statusBytes: bytes.length, updatesRemoved: removed.length };
+  }
+
+  private applyUpdateFile(table: PackageTable, name: string, warnings: Warning[], touched?: Set<string>): Applied {
+    const file = updatesPath(this.admin, name);
+    const tracked = readTracked(file);
+    // Listed a moment ago and gone now: a checkpoint ran meanwhile; the caller sees status change next.
+    if (tracked.bytes === null) return { name, id: null };
+    const { stored, replaced, warnings: ws } = loadUpdate(table, byteString(tracked.bytes), file);
+    warnings.push(...ws);
+    for (const e of [stored, replaced]) if (e) touched?.add(keyString(e.name, e.arch));
+    return { name, id: tracked.id };
+  }
+
+  /** Whether every entry applied so far is still there, unchanged, and first in `names`. */
+  private stillApplied(names: string[]): boolean {
+    return this.applied.every((a, i) => names[i] === a.name && sameIdentity(a.id, identityOf(updatesPath(this.admin, a.name))));
+  }
+
+  /**
+   * The number of the next entry. Entries left by someone else are continued (a reader applies all in
+   * name order, ours last); names that are not dpkg's four digits, or a run that would outgrow them, are
+   * incorporated first, as dpkg incorporates every entry when it opens the database for writing.
+   */
+  private nextUpdateNumber(): number {
+    if (this.applied.length === 0) return 0;
+    const last = this.applied[this.applied.length - 1].name;
+    const ok = this.applied.every((a) => a.name.length === UPDATE_NAME_DIGITS) && Number(last) + 1 < 10 ** UPDATE_NAME_DIGITS;
+    if (ok) return Number(last) + 1;
+    this.checkpoint();
+    return 0;
+  }
+}
+
+/** Keys of the instances whose stanza differs between two tables (among `only`, when given). */
+function diff(a: PackageTable, b: PackageTable, only?: Set<string>): string[] {
+  const texts = (t: PackageTable): Map<string, string> => {
+    const entries = only ? [...only].map((k) => lookup(t, k)).filter((e): e is PkgEntry => e !== undefined) : t.sorted();
+    return new Map(entries.filter(isInformative).map((e) => [keyString(e.name, e.arch), stanzaText(e)]));
+  };
+  const ta = texts(a);
+  const tb = texts(b);
+  const out = new Set<string>();
+  for (const [k, v] of ta) if (tb.get(k) !== v) out.add(k);
+  for (const k of tb.keys()) if (!ta.has(k)) out.add(k);
+  return [...out].sort();
+}
+
+function lookup(t: PackageTable, key: string): PkgEntry | undefined {
+  const colon = key.lastIndexOf(':');
+  return t.get(key.slice(0, colon), key.slice(colon + 1));
+}
