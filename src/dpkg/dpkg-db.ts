@@ -116,7 +116,7 @@ export class DpkgDb {
   private readonly statoverrideFile: SideFile<StatOverride[]>;
   private readonly archFile: SideFile<string[]>;
   private triggersDir: { id: Identity | null; files: Map<string, Buffer> };
-  private infoDir: { id: Identity | null; index?: Map<string, Set<string>> } = { id: null };
+  private infoDir: { id: Identity | null; index: Map<string, Set<string>> };
   private readonly lists = new Map<string, { tracked: Tracked; paths: ByteString[] }>();
 
   private constructor(
@@ -128,6 +128,7 @@ export class DpkgDb {
     this.statoverrideFile = new SideFile(adminPath(admin, STATOVERRIDE_FILE), parseStatOverrides);
     this.archFile = new SideFile(adminPath(admin, ARCH_FILE), parseArchList);
     this.triggersDir = { id: identityOf(triggersPath(admin)), files: readTriggersDir(admin) };
+    this.infoDir = { id: identityOf(infoPath(admin)), index: listInfoFiles(admin) };
   }
 
   /**
@@ -225,8 +226,7 @@ export class DpkgDb {
     const statoverrides = this.statoverrideFile.refresh();
     const architectures = this.archFile.refresh();
     const triggers = this.refreshTriggers();
-    const info = recheckDir(this.infoDir.id, infoPath(this.admin));
-    if (info.changed) this.infoDir = { id: info.now };
+    const info = this.refreshInfoIndex();
     return { reloaded: packages.reloaded, updatesRead: packages.updatesRead, packages: packages.changed, diversions, statoverrides, architectures, triggers, info: info.changed };
   }
 
@@ -434,7 +434,7 @@ export class DpkgDb {
 
   private applyInfo(state: InfoState): void {
     applyInfoState(this.admin, state);
-    this.infoDir = { id: null };
+    this.refreshInfoIndex();
   }
 
   private applyFile(file: FileChange['file'], bytes: string | null): void {
@@ -475,14 +475,22 @@ export class DpkgDb {
       });
     }
     writeInfoFormat(this.admin, INFO_FORMAT_MULTIARCH);
-    this.infoDir = { id: null };
     return INFO_FORMAT_MULTIARCH;
   }
 
   private infoIndex(): Map<string, Set<string>> {
+    this.refreshInfoIndex();
+    return this.infoDir.index;
+  }
+
+  /** Lists info/ again when it may have changed; whether the listing differs. */
+  private refreshInfoIndex(): { changed: boolean } {
     const { now, changed } = recheckDir(this.infoDir.id, infoPath(this.admin));
-    if (changed || this.infoDir.index === undefined) this.infoDir = { id: now, index: listInfoFiles(this.admin) };
-    return this.infoDir.index!;
+    if (!changed) return { changed: false };
+    const index = listInfoFiles(this.admin);
+    const differs = !sameIndex(this.infoDir.index, index);
+    this.infoDir = { id: now, index };
+    return { changed: differs };
   }
 
   /** The instance an update for `owner` would replace, whose info files are the package's old ones. */
@@ -539,6 +547,15 @@ function forgotten(e: PkgEntry): PkgEntry {
 
 function forgetStanza(change: PackageChange): ByteString {
   return formatStanza(forgotten({ name: change.name, arch: change.arch, multiArch: change.multiArch } as PkgEntry));
+}
+
+function sameIndex(a: Map<string, Set<string>>, b: Map<string, Set<string>>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [prefix, types] of a) {
+    const other = b.get(prefix);
+    if (!other || other.size !== types.size || [...types].some((t) => !other.has(t))) return false;
+  }
+  return true;
 }
 
 function bytesOrNull(b: Buffer | null): string | null {

@@ -138,9 +138,9 @@ export class PackageStore {
     const tracked = readTracked(file);
     // Listed a moment ago and gone now: a checkpoint ran meanwhile; the caller sees status change next.
     if (tracked.bytes === null) return { name, id: null };
-    const { stored, replaced, warnings: ws } = loadUpdate(table, byteString(tracked.bytes), file);
+    const { landed, warnings: ws } = loadUpdate(table, byteString(tracked.bytes), file);
     warnings.push(...ws);
-    for (const e of [stored, replaced]) if (e) touched?.add(keyString(e.name, e.arch));
+    for (const { stored, replaced } of landed) for (const e of [stored, replaced]) if (e) touched?.add(keyString(e.name, e.arch));
     return { name, id: tracked.id };
   }
 

@@ -43,17 +43,15 @@ export function loadStatus(table: PackageTable, text: ByteString, file: string):
 }
 
 /**
- * Applies one update entry to `table`. An empty file is nothing (dpkg allows it); a file of blank lines, or
- * with two stanzas, is refused. Returns the entry as stored, or undefined for an empty file.
+ * Applies one update entry to `table`. dpkg writes one stanza per entry, but its reader (cleanupdates
+ * calls parsedb without asking for a single stanza) applies whatever the file holds, in order: none for
+ * an empty file or one of blank lines, several if someone put several there. Returns what was stored and
+ * what it replaced, per stanza.
  */
-export function loadUpdate(table: PackageTable, text: ByteString, file: string): { stored?: PkgEntry; replaced?: PkgEntry; warnings: Warning[] } {
-  if (text.length === 0) return { warnings: [] };
+export function loadUpdate(table: PackageTable, text: ByteString, file: string): { landed: Array<{ stored: PkgEntry; replaced?: PkgEntry }>; warnings: Warning[] } {
   const { entries, warnings } = readEntries(text, file, 'update');
-  if (entries.length === 0) throw corrupt(file, 1, `no package information in '${file}'`);
-  if (entries.length > 1) throw corrupt(file, entries[1].line, 'several package info entries found, only one allowed');
-  const { entry, line } = entries[0];
-  const { stored, replaced } = landOrFail(() => table.apply(entry, 'update'), file, line);
-  return { stored, replaced, warnings };
+  const landed = entries.map(({ entry, line }) => landOrFail(() => table.apply(entry, 'update'), file, line));
+  return { landed, warnings };
 }
 
 function landOrFail<T>(apply: () => T, file: string, line: number): T {

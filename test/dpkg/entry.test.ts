@@ -119,7 +119,7 @@ describe('where stanzas land (status and update entries)', () => {
   it('keeps Section and Priority the instance already had (dpkg reads updates with weak classification)', () => {
     const t = new PackageTable('amd64');
     loadStatus(t, b(installed('a', 'all', { Priority: 'optional', Section: 'misc' })), 's');
-    const { stored } = loadUpdate(t, b(installed('a', 'all', { Priority: 'required', Section: 'admin', Version: '2' })), 'updates/0000');
+    const [{ stored }] = loadUpdate(t, b(installed('a', 'all', { Priority: 'required', Section: 'admin', Version: '2' })), 'updates/0000').landed;
     assert.equal(stored?.section, 'misc');
     assert.equal(stored?.priority, 'optional');
     assert.equal(stored?.raw, undefined);
@@ -131,10 +131,11 @@ describe('where stanzas land (status and update entries)', () => {
     assert.throws(() => loadStatus(t, b(`${installed('x', 'amd64')}\n${installed('x', 'i386')}`), 'status'), refusal('status', 8, /multiple non-coinstallable/));
   });
 
-  it('refuses an update file with two stanzas or only blank lines; an empty one is nothing', () => {
+  it('applies every stanza of an update file, as the reader of dpkg does; blank lines or nothing are nothing', () => {
     const t = new PackageTable('amd64');
-    assert.throws(() => loadUpdate(t, b(`${installed('a', 'all')}\n${installed('b', 'all')}`), 'u'), refusal('u', 8, /only one allowed/));
-    assert.throws(() => loadUpdate(t, b('\n\n'), 'u'), refusal('u', 1, /no package information/));
-    assert.deepEqual(loadUpdate(t, b(''), 'u').stored, undefined);
+    assert.equal(loadUpdate(t, b(`${installed('a', 'all')}\n${installed('b', 'all')}`), 'u').landed.length, 2);
+    assert.deepEqual(t.sorted().map((e) => e.name), ['a', 'b']);
+    assert.deepEqual(loadUpdate(t, b('\n\n'), 'u').landed, []);
+    assert.deepEqual(loadUpdate(t, b(''), 'u').landed, []);
   });
 });
