@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fsError } from '../errors';
 
 /**
  * The layout of dpkg's admin directory (`ROOT/var/lib/dpkg`, or `--admindir`), with dpkg's own names
@@ -76,4 +78,13 @@ export function triggersPath(admin: AdminDir, name?: string): string {
 /** The name of update entry number `n` (`0000`, `0001`, ..., as dpkg's `%04d`). */
 export function updateName(n: number): string {
   return String(n).padStart(UPDATE_NAME_DIGITS, '0');
+}
+
+/** dpkg creates its admin directory (0755, with parents) when it first opens it for writing. */
+export function ensureAdminDir(admin: AdminDir): void {
+  try {
+    fs.mkdirSync(admin.dir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw fsError('create directory', err, admin.dir);
+  }
 }

@@ -2,7 +2,7 @@ import type { Paragraph } from '../control/paragraph';
 import { parseVersion } from '../control/version';
 import { OvermergeError } from '../errors';
 import { atomicWrite, removeIfPresent } from '../fs/atomic-file';
-import { adminDir, adminPath, ARCH_FILE, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
+import { adminDir, adminPath, ARCH_FILE, ensureAdminDir, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
 import { foreignArchs, nativeArchOf, parseArchList } from './arch';
 import { byteString, fromText, toText, type ByteString } from './bytes';
 import type { DbChange, FileChange, InfoChange, PackageChange } from './changes';
@@ -440,7 +440,10 @@ export class DpkgDb {
   private applyFile(file: FileChange['file'], bytes: string | null): void {
     const path = adminPath(this.admin, file === 'diversions' ? DIVERSIONS_FILE : STATOVERRIDE_FILE);
     if (bytes === null) removeIfPresent(path);
-    else atomicWrite(path, Buffer.from(bytes, 'latin1'), { backup: true });
+    else {
+      ensureAdminDir(this.admin);
+      atomicWrite(path, Buffer.from(bytes, 'latin1'), { backup: true });
+    }
     (file === 'diversions' ? this.diversionsFile : this.statoverrideFile).refresh();
   }
 

@@ -1,7 +1,5 @@
-import * as fs from 'node:fs';
-import { fsError } from '../errors';
 import { atomicWrite } from '../fs/atomic-file';
-import { MAX_UPDATES, statusPath, UPDATE_NAME_DIGITS, updatesPath, type AdminDir } from './admindir';
+import { ensureAdminDir, MAX_UPDATES, statusPath, UPDATE_NAME_DIGITS, updatesPath, type AdminDir } from './admindir';
 import { byteString, bytesOf, type ByteString } from './bytes';
 import { stanzaText } from './dump';
 import { isInformative } from './entry';
@@ -78,8 +76,10 @@ export class PackageStore {
   refresh(): RefreshOutcome {
     const before = this.table;
     const status = recheck(this.status, statusPath(this.admin));
-    this.status = status.now;
+    // A changed status is kept only once it has been read successfully: one that fails to read must go on
+    // failing (and never be checkpointed over).
     if (status.changed) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
+    this.status = status.now;
     const dir = recheckDir(this.updatesDir, updatesPath(this.admin));
     if (!dir.changed) return { reloaded: false, updatesRead: 0, changed: [] };
     const names = listUpdates(this.admin).map((u) => u.name);
@@ -117,11 +117,7 @@ export class PackageStore {
   checkpoint(): CheckpointOutcome {
     const text = formatStatus(this.table);
     const file = statusPath(this.admin);
-    try {
-      fs.mkdirSync(this.admin.dir, { recursive: true, mode: 0o755 });
-    } catch (err) {
-      throw fsError('create directory', err, this.admin.dir);
-    }
+    ensureAdminDir(this.admin);
     const bytes = bytesOf(text);
     atomicWrite(file, bytes, { backup: true });
     const removed = this.applied.map((a) => a.name);
