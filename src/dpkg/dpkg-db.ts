@@ -140,6 +140,11 @@ export class DpkgDb {
     return new DpkgDb(adminDir(dir), options.nativeArch ?? nativeArchOf());
   }
 
+  /** Lets go of the status file it holds open (see tracked.ts). */
+  close(): void {
+    this.store.close();
+  }
+
   // ---- reading -------------------------------------------------------------------------------------
 
   /** Every instance status holds (or will hold at the next checkpoint), in dpkg's order. */

@@ -1,4 +1,3 @@
-import { formatRelations } from '../control/relations';
 import { formatVersion } from '../control/version';
 import type { ByteString } from './bytes';
 import { formatConffilesField } from './conffiles-field';
@@ -26,8 +25,8 @@ export function formatStanza(e: PkgEntry): ByteString {
   if (e.version !== undefined) lines.push(`Version: ${formatVersion(e.version)}`);
   if (writesConfigVersion(e)) lines.push(`Config-Version: ${formatVersion(e.configVersion!)}`);
   for (const f of DEP_FIELDS) {
-    const groups = e.depends[f];
-    if (groups && groups.length > 0) lines.push(`${f}: ${formatRelations(groups)}`);
+    const value = e.depends[f];
+    if (value) lines.push(`${f}: ${value}`);
   }
   if (e.conffiles.length > 0) lines.push(formatConffilesField(e.conffiles));
   pushText(lines, e, 'Description');

@@ -1,4 +1,4 @@
-import { parseRelations, type RelationGroups } from '../control/relations';
+import { formatRelations, parseRelations } from '../control/relations';
 import { checkVersion, type Version } from '../control/version';
 import type { ByteString } from './bytes';
 import { parseConffiles } from './conffiles-field';
@@ -46,17 +46,21 @@ export interface ReadEntry {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Draft = Mutable<Omit<PkgEntry, 'text' | 'depends' | 'arbitrary'>> & {
   text: Partial<Record<CharField, ByteString>>;
-  depends: Partial<Record<DepField, RelationGroups>>;
+  depends: Partial<Record<DepField, ByteString>>;
   arbitrary: Array<readonly [ByteString, ByteString]>;
   hasArch: boolean;
   explicitConfigVersion: boolean;
 };
 
 type FieldReader = (d: Draft, value: ByteString, ctx: FieldContext) => void;
-interface FieldContext {
-  readonly line: number;
-  readonly fieldName: string;
-  warn(message: string): void;
+/** The field being read, for messages. One object per stanza, moved from field to field. */
+class FieldContext {
+  line = 0;
+  fieldName = '';
+  constructor(private readonly warnings: StanzaProblem[]) {}
+  warn(message: string): void {
+    this.warnings.push({ line: this.line, message });
+  }
 }
 
 /** The fields dpkg knows, by lower-case name (lib/dpkg/parse.c fieldinfos). */
@@ -91,12 +95,14 @@ const KNOWN: ReadonlyMap<string, FieldReader> = new Map<string, FieldReader>([
 ]);
 
 export function readEntry(stanza: RawStanza, kind: StanzaKind): ReadEntry {
-  const warnings: StanzaProblem[] = [...stanza.warnings];
+  const warnings: StanzaProblem[] = stanza.warnings.length > 0 ? [...stanza.warnings] : [];
   const d = blankDraft();
   const seen = new Set<string>();
+  const ctx = new FieldContext(warnings);
   for (const field of stanza.fields) {
     const lower = field.name.toLowerCase();
-    const ctx: FieldContext = { line: field.line, fieldName: field.name, warn: (message) => warnings.push({ line: field.line, message }) };
+    ctx.line = field.line;
+    ctx.fieldName = field.name;
     const reader = KNOWN.get(lower);
     if (seen.has(lower)) {
       throw new EntryError(field.line, reader ? `duplicate value for '${field.name}' field` : `duplicate value for user-defined field '${field.name}'`);
@@ -317,13 +323,37 @@ function readObsoleteRevision(d: Draft, value: ByteString, c: FieldContext): voi
 
 function readDepends(d: Draft, field: DepField, value: ByteString, c: FieldContext): void {
   if (value === '') return;
-  let groups: RelationGroups;
+  const canonical = canonicalRelations(value, field) ?? formatRelationsOf(field, value, c);
+  if (canonical === '') return;
+  const before = d.depends[field];
+  d.depends[field] = (before === undefined ? canonical : `${before}, ${canonical}`) as ByteString;
+}
+
+// What dpkg writes: `name[:arch][ (op version)]`, alternatives joined by ' | ', groups by ', '.
+const CANONICAL_REL = String.raw`[a-z0-9][a-z0-9+._-]*(?::[A-Za-z0-9][A-Za-z0-9-]*)?(?: \((?:<<|<=|=|>=|>>) ([^ ()]+)\))?`;
+const CANONICAL = new RegExp(String.raw`^${CANONICAL_REL}(?: \| ${CANONICAL_REL})*(?:, ${CANONICAL_REL}(?: \| ${CANONICAL_REL})*)*$`);
+const VERSION_IN_REL = /\((?:<<|<=|=|>=|>>) ([^ ()]+)\)/g;
+
+/**
+ * The value itself when it is already in dpkg's written form (every status dpkg wrote), its versions
+ * checked as dpkg's reader checks them; undefined otherwise. Reading a status of thousands of packages
+ * then costs a regular expression per field instead of a parse.
+ */
+function canonicalRelations(value: ByteString, field: DepField): ByteString | undefined {
+  if (!CANONICAL.test(value)) return undefined;
+  if (value.includes(' | ') && NO_ALTERNATIVES.has(field)) return undefined;
+  for (const m of value.matchAll(VERSION_IN_REL)) if (checkVersion(m[1]).version === undefined) return undefined;
+  return value;
+}
+
+const NO_ALTERNATIVES = new Set<DepField>(['Breaks', 'Conflicts', 'Replaces', 'Provides']);
+
+function formatRelationsOf(field: DepField, value: ByteString, c: FieldContext): ByteString {
   try {
-    groups = parseRelations(field, value, { allowRestrictions: false, laxVersions: true });
+    return formatRelations(parseRelations(field, value, { allowRestrictions: false, laxVersions: true })) as ByteString;
   } catch (err) {
     throw new EntryError(c.line, (err as Error).message);
   }
-  d.depends[field] = [...(d.depends[field] ?? []), ...groups];
 }
 
 function readConffiles(d: Draft, value: ByteString, c: FieldContext): void {

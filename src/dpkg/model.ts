@@ -1,4 +1,3 @@
-import type { RelationGroups } from '../control/relations';
 import type { Version } from '../control/version';
 import type { ByteString } from './bytes';
 
@@ -75,7 +74,8 @@ export interface PkgEntry {
   readonly version?: Version;
   /** Explicit Config-Version, or (installed, triggers-pending) the Version, as dpkg fills it in on reading. */
   readonly configVersion?: Version;
-  readonly depends: Readonly<Partial<Record<DepField, RelationGroups>>>;
+  /** Each relation field in dpkg's written form (`a (>= 1) | b, c:any`), checked when read. */
+  readonly depends: Readonly<Partial<Record<DepField, ByteString>>>;
   readonly conffiles: readonly Conffile[];
   readonly triggersPending: readonly ByteString[];
   readonly triggersAwaited: readonly ByteString[];

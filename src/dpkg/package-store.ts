@@ -7,7 +7,7 @@ import { identityOf, sameIdentity, type Identity } from './identity';
 import { keyString, type PkgEntry } from './model';
 import { PackageTable } from './package-table';
 import { formatStatus, loadStatus, loadUpdate, type Warning } from './status-file';
-import { readTracked, recheck, recheckDir, type Tracked } from './tracked';
+import { pin, readTracked, recheckDir, release, UNPINNED, type Pinned } from './tracked';
 import { listUpdates, removeUpdates, writeUpdate } from './updates';
 
 /**
@@ -37,7 +37,7 @@ interface Applied {
 export class PackageStore {
   table: PackageTable;
   warnings: Warning[] = [];
-  private status: Tracked = { id: null, bytes: null };
+  private status: Pinned = UNPINNED;
   private applied: Applied[] = [];
   private updatesDir: Identity | null = null;
 
@@ -49,6 +49,12 @@ export class PackageStore {
     this.reload();
   }
 
+  /** Lets go of the status file held open. The store must not be used afterwards. */
+  close(): void {
+    release(this.status);
+    this.status = UNPINNED;
+  }
+
   /** Update entries not yet incorporated into status. */
   get pendingUpdates(): number {
     return this.applied.length;
@@ -57,15 +63,20 @@ export class PackageStore {
   /** Reads status and every update entry again, as dpkg does when it opens the database. */
   reload(): number {
     const updatesDir = identityOf(updatesPath(this.admin));
-    const status = readTracked(statusPath(this.admin));
+    const { pinned, bytes } = pin(statusPath(this.admin), true);
     const table = new PackageTable(this.nativeArch);
-    const warnings = loadStatus(table, byteString(status.bytes ?? Buffer.alloc(0)), statusPath(this.admin));
+    const warnings: Warning[] = [];
     const applied: Applied[] = [];
-    for (const { name } of listUpdates(this.admin)) {
-      applied.push(this.applyUpdateFile(table, name, warnings));
+    try {
+      warnings.push(...loadStatus(table, byteString(bytes ?? Buffer.alloc(0)), statusPath(this.admin)));
+      for (const { name } of listUpdates(this.admin)) applied.push(this.applyUpdateFile(table, name, warnings));
+    } catch (err) {
+      release(pinned);
+      throw err;
     }
     this.table = table;
-    this.status = status;
+    release(this.status);
+    this.status = pinned;
     this.applied = applied;
     this.updatesDir = updatesDir;
     this.warnings = warnings;
@@ -75,11 +86,12 @@ export class PackageStore {
   /** Picks up what changed on disk since we last looked; a few stats when nothing did. */
   refresh(): RefreshOutcome {
     const before = this.table;
-    const status = recheck(this.status, statusPath(this.admin));
-    // A changed status is kept only once it has been read successfully: one that fails to read must go on
-    // failing (and never be checkpointed over).
-    if (status.changed) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
-    this.status = status.now;
+    // status is pinned (tracked.ts): its identity alone tells whether it changed. A changed status is
+    // kept only once it has been read successfully: one that fails to read must go on failing (and
+    // never be checkpointed over).
+    if (!sameIdentity(this.status.id, identityOf(statusPath(this.admin)))) {
+      return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
+    }
     const dir = recheckDir(this.updatesDir, updatesPath(this.admin));
     if (!dir.changed) return { reloaded: false, updatesRead: 0, changed: [] };
     const names = listUpdates(this.admin).map((u) => u.name);
@@ -123,7 +135,8 @@ export class PackageStore {
     const removed = this.applied.map((a) => a.name);
     removeUpdates(this.admin, removed);
     for (const e of this.table.sorted()) if (!isInformative(e)) this.table.delete(e.name, e.arch);
-    this.status = { id: identityOf(file), bytes };
+    release(this.status);
+    this.status = pin(file, false).pinned;
     this.applied = [];
     this.updatesDir = identityOf(updatesPath(this.admin));
     return { statusBytes: bytes.length, updatesRemoved: removed.length };
@@ -140,9 +153,13 @@ export class PackageStore {
     return { name, id: tracked.id };
   }
 
-  /** Whether every entry applied so far is still there, unchanged, and first in `names`. */
+  /**
+   * Whether every entry applied so far is still there and first in `names`. Names suffice: an entry is
+   * never rewritten under its name (dpkg incorporates all of them, rewriting status, before it writes
+   * any of its own), so a removed or replaced entry always comes with a new status.
+   */
   private stillApplied(names: string[]): boolean {
-    return this.applied.every((a, i) => names[i] === a.name && sameIdentity(a.id, identityOf(updatesPath(this.admin, a.name))));
+    return this.applied.every((a, i) => names[i] === a.name);
   }
 
   /**

@@ -57,3 +57,40 @@ export function recheckDir(prev: Identity | null, dir: string): { now: Identity 
   const now = identityOf(dir);
   return { now, changed: mayHaveChanged(prev, now) };
 }
+
+/**
+ * A file held open so that its inode number cannot be handed to another file while we hold it (dpkg
+ * does the same with diversions and statoverride): then a different identity is the only sign of a
+ * change there can be, and no "racy" re-read is needed. Used for status, whose re-read would cost as
+ * much as the status is large. Every file dpkg writes is replaced by a rename, never rewritten in place.
+ */
+export interface Pinned {
+  readonly id: Identity | null;
+  readonly fd: number | null;
+}
+
+export const UNPINNED: Pinned = { id: null, fd: null };
+
+/** Opens `file`, takes its identity from the descriptor and, with `read`, its bytes. */
+export function pin(file: string, read: boolean): { pinned: Pinned; bytes: Buffer | null } {
+  const seenNs = BigInt(Date.now()) * 1_000_000n;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { pinned: UNPINNED, bytes: null };
+    throw fsError('open', err, file);
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    const bytes = read ? fs.readFileSync(fd) : null;
+    return { pinned: { id: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, seenNs }, fd }, bytes };
+  } catch (err) {
+    fs.closeSync(fd);
+    throw fsError('read', err, file);
+  }
+}
+
+export function release(p: Pinned): void {
+  if (p.fd !== null) fs.closeSync(p.fd);
+}
