@@ -1,5 +1,4 @@
 import type { Paragraph } from '../control/paragraph';
-import { parseVersion } from '../control/version';
 import { OvermergeError } from '../errors';
 import { atomicWrite, removeIfPresent } from '../fs/atomic-file';
 import { adminDir, adminPath, ARCH_FILE, ensureAdminDir, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
@@ -10,18 +9,12 @@ import { corrupt } from './corrupt';
 import { formatDiversions, parseDiversions, type Diversion } from './diversions';
 import { formatStanza, stanzaText, statusProblem } from './dump';
 import { isInformative, readEntry } from './entry';
+import { forgetStanza, forgotten, withStatus, type StatusOptions } from './entry-edits';
+import { controlFilesAfter, fileListAfter, removalAfter, type InfoFileInput } from './info-plans';
 import { identityOf, type Identity } from './identity';
-import { applyInfoState, listInfoFiles, readInfoFormat, snapshotInfo, writeInfoFormat, type InfoFile, type InfoState } from './info-files';
-import {
-  formatFileList,
-  INFO_FORMAT_MULTIARCH,
-  infoFileName,
-  infoPrefix,
-  MAINTAINER_SCRIPTS,
-  parseFileList,
-  type InfoOwner,
-} from './info-names';
-import { stateIndex, type PkgEntry, type StatusTriple } from './model';
+import { applyInfoState, listInfoFiles, readInfoFormat, snapshotInfo, writeInfoFormat, type InfoState } from './info-files';
+import { INFO_FORMAT_MULTIARCH, infoFileName, infoPrefix, parseFileList, type InfoOwner } from './info-names';
+import type { PkgEntry, StatusTriple } from './model';
 import { PackageStore, type CheckpointOutcome } from './package-store';
 import { TableError } from './package-table';
 import { paragraphToStanza, viewOf, type DpkgPackage } from './package-view';
@@ -42,7 +35,10 @@ import { readTriggersDir } from './triggers-dir';
  *   ...; db.checkpoint();                          // status rewritten, updates/ emptied: apt can run
  *
  * Every mutation is a plan (plain JSON data, see changes.ts) and an apply; `revert(change)` applies its
- * inverse. Plans read the disk (after a refresh) but change nothing.
+ * inverse. Plans read the disk (after a refresh) but change nothing. Reads (`get`, `packages`, ...) show
+ * the database as of the last refresh or change made through this object: `refresh()` picks up what
+ * others did. Synchronous throughout: each call is a few small reads or writes and one or two fsyncs,
+ * and a journaled step is simpler to reason about when nothing else runs in its middle.
  *
  * Crash story (the engine's journal sits above this; dpkg's own behaviour is the reference):
  * - An update entry is durable once renamed into `updates/` (its bytes were fsync'ed first, the
@@ -56,7 +52,8 @@ import { readTriggersDir } from './triggers-dir';
  *   renames the control files into info/, and only then records the new version as unpacked. A crash
  *   in between leaves the new info files under a status that says "half-installed, reinstreq, old
  *   version": dpkg then refuses to do anything with the package but reinstall or remove it (`dpkg
- *   --audit` reports it), and either runs the new maintainer scripts it finds in info/. overmerge's
+ *   --audit` reports it), and either way runs the maintainer scripts it finds in info/ — the new
+ *   version's — and goes by the new `.list`. overmerge's
  *   journal does better — its recovery applies the InfoChange's `before` — but a dpkg run on the root
  *   before `overmerge recover` meets exactly dpkg's own half-installed state, which it knows how to handle.
  */
@@ -86,16 +83,6 @@ export interface RefreshResult {
   readonly info: boolean;
 }
 
-export interface StatusOptions {
-  /** Config-Version to record (null: none); default: keep what the instance has. */
-  readonly configVersion?: string | null;
-  readonly triggersPending?: readonly string[];
-  readonly triggersAwaited?: readonly string[];
-}
-
-/** A file for info/: its bytes, and a mode (default 0755 for maintainer scripts, else 0644). */
-export type InfoFileInput = Uint8Array | { readonly data: Uint8Array; readonly mode?: number };
-
 export interface DiversionView {
   readonly from: string;
   readonly to: string;
@@ -124,11 +111,16 @@ export class DpkgDb {
     readonly nativeArch: string,
   ) {
     this.store = new PackageStore(admin, nativeArch);
-    this.diversionsFile = new SideFile(adminPath(admin, DIVERSIONS_FILE), parseDiversions);
-    this.statoverrideFile = new SideFile(adminPath(admin, STATOVERRIDE_FILE), parseStatOverrides);
-    this.archFile = new SideFile(adminPath(admin, ARCH_FILE), parseArchList);
-    this.triggersDir = { id: identityOf(triggersPath(admin)), files: readTriggersDir(admin) };
-    this.infoDir = { id: identityOf(infoPath(admin)), index: listInfoFiles(admin) };
+    try {
+      this.diversionsFile = new SideFile(adminPath(admin, DIVERSIONS_FILE), parseDiversions);
+      this.statoverrideFile = new SideFile(adminPath(admin, STATOVERRIDE_FILE), parseStatOverrides);
+      this.archFile = new SideFile(adminPath(admin, ARCH_FILE), parseArchList);
+      this.triggersDir = { id: identityOf(triggersPath(admin)), files: readTriggersDir(admin) };
+      this.infoDir = { id: identityOf(infoPath(admin)), index: listInfoFiles(admin) };
+    } catch (err) {
+      this.store.close();
+      throw err;
+    }
   }
 
   /**
@@ -237,22 +229,10 @@ export class DpkgDb {
 
   // ---- planning changes ----------------------------------------------------------------------------
 
-  /**
-   * A new Status for an instance, as dpkg's modstatdb_note records it: pending triggers are dropped unless
-   * the state is triggers-pending or triggers-awaited, awaited ones when the state is config-files or
-   * below. The Config-Version is kept (dpkg fills it in from Version for installed packages).
-   */
+  /** A new Status for an instance (see entry-edits.ts withStatus for dpkg's rules). */
   planStatus(ref: PackageRef, status: StatusTriple, options: StatusOptions = {}): PackageChange {
     this.refresh();
-    const e = this.require(ref);
-    const { raw: _raw, ...rest } = e;
-    const configVersion =
-      options.configVersion === undefined ? e.configVersion : options.configVersion === null ? undefined : parseVersion(options.configVersion);
-    let triggersPending = (options.triggersPending ?? e.triggersPending).map(fromText);
-    let triggersAwaited = (options.triggersAwaited ?? e.triggersAwaited).map(fromText);
-    if (status.state !== 'triggers-pending' && status.state !== 'triggers-awaited') triggersPending = [];
-    if (stateIndex(status.state) <= stateIndex('config-files')) triggersAwaited = [];
-    return this.planEntry({ ...rest, status, configVersion, triggersPending, triggersAwaited });
+    return this.planEntry(withStatus(this.require(ref), status, options));
   }
 
   /**
@@ -289,33 +269,22 @@ export class DpkgDb {
   planInfoFiles(owner: InfoOwner, files: Readonly<Record<string, InfoFileInput>>): InfoChange {
     this.refresh();
     const format = this.ensureInfoFormat();
-    const prefix = infoPrefix(owner, format);
-    const index = this.infoIndex();
-    const after: Record<string, InfoFile | null> = {};
-    for (const type of index.get(prefix) ?? []) if (type !== 'list') after[infoFileName(prefix, type)] = null;
-    for (const [type, input] of Object.entries(files)) after[infoFileName(prefix, checkInfoType(type))] = infoFile(type, input);
     const previous = this.previousOwner(owner);
-    const oldPrefix = previous && infoPrefix(previous, format);
-    if (oldPrefix !== undefined && oldPrefix !== prefix) {
-      for (const type of index.get(oldPrefix) ?? []) after[infoFileName(oldPrefix, type)] = null;
-    }
+    const after = controlFilesAfter(this.infoIndex(), infoPrefix(owner, format), previous && infoPrefix(previous, format), files);
     return { kind: 'info', before: snapshotInfo(this.admin, Object.keys(after)), after };
   }
 
   /** The package's `.list`: the paths it owns, as dpkg writes them (`/.`, `/usr`, `/usr/bin/hello`, ...). */
   planFileList(owner: InfoOwner, paths: readonly string[]): InfoChange {
     this.refresh();
-    const name = infoFileName(infoPrefix(owner, this.ensureInfoFormat()), 'list');
-    const data = Buffer.from(fromText(formatFileList(paths)), 'latin1');
-    return { kind: 'info', before: snapshotInfo(this.admin, [name]), after: { [name]: { mode: 0o644, base64: data.toString('base64') } } };
+    const after = fileListAfter(infoPrefix(owner, this.ensureInfoFormat()), paths);
+    return { kind: 'info', before: snapshotInfo(this.admin, Object.keys(after)), after };
   }
 
   /** Removes the package's info files (all, or all but `keep`: dpkg keeps the postrm until the purge). */
   planRemoveInfoFiles(owner: InfoOwner, keep: readonly string[] = []): InfoChange {
     this.refresh();
-    const prefix = infoPrefix(owner, this.infoFormat());
-    const after: Record<string, InfoFile | null> = {};
-    for (const type of this.infoIndex().get(prefix) ?? []) if (!keep.includes(type)) after[infoFileName(prefix, type)] = null;
+    const after = removalAfter(this.infoIndex(), infoPrefix(owner, this.infoFormat()), keep);
     return { kind: 'info', before: snapshotInfo(this.admin, Object.keys(after)), after };
   }
 
@@ -355,7 +324,7 @@ export class DpkgDb {
   revert(change: DbChange): void {
     switch (change.kind) {
       case 'package':
-        return this.applyStanza(change.before !== null ? (change.before as ByteString) : forgetStanza(change));
+        return this.applyStanza(change.before !== null ? (change.before as ByteString) : forgetStanza(change.name, change.arch, change.multiArch));
       case 'info':
         return this.applyInfo(change.before);
       case 'file':
@@ -503,7 +472,7 @@ export class DpkgDb {
 
   /** The instance an update for `owner` would replace, whose info files are the package's old ones. */
   private previousOwner(owner: InfoOwner): PkgEntry | undefined {
-    const probe = forgotten({ name: owner.name, arch: owner.arch, multiArch: owner.multiArch } as PkgEntry);
+    const probe = forgotten({ name: owner.name as ByteString, arch: owner.arch as ByteString, multiArch: owner.multiArch });
     return this.landing({ ...probe, status: { want: 'install', flag: 'ok', state: 'half-installed' } });
   }
 
@@ -533,30 +502,6 @@ export class DpkgDb {
   }
 }
 
-/** The stanza dpkg writes at the end of a purge: the instance with nothing but its identity left. */
-function forgotten(e: PkgEntry): PkgEntry {
-  return {
-    name: e.name,
-    arch: e.arch,
-    multiArch: e.multiArch,
-    status: { want: 'unknown', flag: 'ok', state: 'not-installed' },
-    essential: false,
-    protected: false,
-    priority: e.priority,
-    section: e.section,
-    text: {},
-    depends: {},
-    conffiles: [],
-    triggersPending: [],
-    triggersAwaited: [],
-    arbitrary: [],
-  };
-}
-
-function forgetStanza(change: PackageChange): ByteString {
-  return formatStanza(forgotten({ name: change.name, arch: change.arch, multiArch: change.multiArch } as PkgEntry));
-}
-
 function sameIndex(a: Map<string, Set<string>>, b: Map<string, Set<string>>): boolean {
   if (a.size !== b.size) return false;
   for (const [prefix, types] of a) {
@@ -570,21 +515,9 @@ function bytesOrNull(b: Buffer | null): string | null {
   return b === null ? null : byteString(b);
 }
 
-function checkInfoType(type: string): string {
-  if (type === '' || type.includes('/') || type.includes('.') || type === 'list' || type === 'control' || type.length > 100) {
-    throw new OvermergeError('E_BAD_CONTROL', `cannot install control member '${type}' as an info file`, { op: 'write dpkg database' });
-  }
-  return type;
-}
-
-function infoFile(type: string, input: InfoFileInput): InfoFile {
-  const data = input instanceof Uint8Array ? input : input.data;
-  const explicit = input instanceof Uint8Array ? undefined : input.mode;
-  const mode = explicit ?? (MAINTAINER_SCRIPTS.has(type) ? 0o755 : 0o644);
-  return { mode, base64: Buffer.from(data).toString('base64') };
-}
-
 export type { DbChange, FileChange, InfoChange, PackageChange } from './changes';
 export type { DpkgPackage } from './package-view';
 export type { InfoOwner } from './info-names';
 export type { StatusTriple } from './model';
+export type { StatusOptions } from './entry-edits';
+export type { InfoFileInput } from './info-plans';
