@@ -59,6 +59,8 @@ describe('dpkg database against real dpkg', { skip }, () => {
     assert.deepEqual(alpha.conffiles.map((c) => c.path), ['/etc/alpha/alpha.conf']);
     assert.match(alpha.conffiles[0].hash, /^[0-9a-f]{32}$/);
     assert.equal(alpha.paragraph.get('X-Custom'), 'hello');
+    const eta = db.get('eta')!.conffiles.map((c) => `${c.path}${c.obsolete ? ' obsolete' : ''}${c.removeOnUpgrade ? ' remove-on-upgrade' : ''}`);
+    assert.deepEqual(eta.sort(), ['/etc/eta/a.conf', '/etc/eta/b.conf obsolete', '/etc/eta/c.conf remove-on-upgrade']);
   });
 
   it('reads each package\'s files as `dpkg -L` lists them, and its info files as dpkg names them', () => {

@@ -67,11 +67,11 @@ describe('dpkg database refresh', { skip }, () => {
   });
 
   it('picks up an update entry added behind our back without reading status again', () => {
-    const entry = query(s, 'dpkg-query', ['-s', 'gamma']).replace('Status: install ok unpacked', 'Status: hold ok unpacked');
+    const entry = query(s, 'dpkg-query', ['-s', 'alpha']).replace('Status: install ok triggers-pending', 'Status: hold ok triggers-pending');
     fs.writeFileSync(path.join(s.admin, 'updates', '0000'), entry);
     const r = db.refresh();
-    assert.deepEqual(r, { ...NOTHING, updatesRead: 1, packages: ['gamma:all'] });
-    assert.equal(db.get('gamma')?.status.want, 'hold');
+    assert.deepEqual(r, { ...NOTHING, updatesRead: 1, packages: ['alpha:all'] });
+    assert.equal(db.get('alpha')?.status.want, 'hold');
   });
 
   it('does not report its own writes as changes', () => {
@@ -80,17 +80,20 @@ describe('dpkg database refresh', { skip }, () => {
     assert.equal(db.pendingUpdates, 2);
   });
 
-  it('reads everything again after dpkg rewrote status (dpkg -P), and names only what really changed', () => {
-    dpkg(s, ['-P', 'delta']);
+  it('reads everything again after dpkg rewrote status (dpkg -r, dpkg -P), and names only what really changed', () => {
+    dpkg(s, ['-r', 'gamma']);
     const r = db.refresh();
     assert.equal(r.reloaded, true);
-    // dpkg incorporated our entries (beta, gamma on hold) into status: the same stanzas as ours, so only
-    // the purged package changed.
-    assert.deepEqual(r.packages, ['delta:all']);
+    // dpkg incorporated the pending entries (alpha and beta on hold) into status: the same stanzas as
+    // ours, so only the removed package changed.
+    assert.deepEqual(r.packages, ['gamma:all']);
     assert.equal(r.info, true);
     assert.equal(db.pendingUpdates, 0);
-    assert.equal(db.get('delta'), undefined);
+    assert.equal(db.get('gamma')?.status.state, 'config-files');
     assert.equal(db.get('beta')?.status.want, 'hold');
+    dpkg(s, ['-P', 'delta']);
+    assert.deepEqual(db.refresh().packages, ['delta:all']);
+    assert.equal(db.get('delta'), undefined);
   });
 });
 

@@ -9,6 +9,8 @@ import { buildDeb, dpkg, FOREIGN, makeDpkgRoot, NATIVE, quietPackage, tool, type
  * - alpha, interested in /usr/share/libm (a file trigger), left triggers-pending (Triggers-Pending);
  * - beta installed, with a local diversion of one of its files; a package diversion by beta;
  * - gamma unpacked only; delta removed (config-files); eps installed then purged (gone);
+ * - eta upgraded to a version without one of its conffiles (obsolete) and asking for another to go
+ *   (remove-on-upgrade);
  * - a statoverride on alpha's conffile; the foreign architecture added with --add-architecture.
  */
 export interface Scenario extends DpkgRoot {
@@ -39,11 +41,17 @@ export async function buildScenario(work: string): Promise<Scenario> {
   await deb('gamma', ['gamma', '1.0', 'all']);
   await deb('delta', ['delta', '1.0', 'all']);
   await deb('eps', ['eps', '1.0', 'all']);
+  // eta 2.0 drops b.conf (dpkg marks it obsolete) and asks for c.conf to go (remove-on-upgrade).
+  const etc = (v: string, names: string[]) => names.map((n) => ({ path: `etc/eta/${n}`, type: 'file' as const, content: `${n} ${v}\n` }));
+  debs.eta1 = await buildDeb(work, { name: 'eta', version: '1.0', entries: etc('1', ['a.conf', 'b.conf', 'c.conf']), conffiles: ['/etc/eta/a.conf', '/etc/eta/b.conf', '/etc/eta/c.conf'] });
+  debs.eta2 = await buildDeb(work, { name: 'eta', version: '2.0', entries: etc('2', ['a.conf']), conffiles: ['/etc/eta/a.conf', 'remove-on-upgrade /etc/eta/c.conf'] });
 
   dpkg(r, ['--add-architecture', FOREIGN]);
   dpkg(r, ['-i', debs['libm-native'], debs['libm-foreign'], debs.beta, debs.delta, debs.eps]);
   dpkg(r, ['-i', debs.alpha]);
   dpkg(r, ['--no-triggers', '-i', debs['libm21-native'], debs['libm21-foreign']]);
+  dpkg(r, ['-i', debs.eta1]);
+  dpkg(r, ['-i', debs.eta2]);
   dpkg(r, ['--unpack', debs.gamma]);
   dpkg(r, ['-r', 'delta']);
   dpkg(r, ['-P', 'eps']);
