@@ -242,6 +242,12 @@ export class DpkgDb {
    */
   planPackage(paragraph: Paragraph): PackageChange {
     this.refresh();
+    // Without one, dpkg's reader takes `unknown ok not-installed` and forgets the rest: surely a mistake.
+    if (!paragraph.has('Status')) {
+      throw new OvermergeError('E_BAD_CONTROL', `cannot write package paragraph of ${paragraph.get('Package') ?? '(no name)'}: no Status field`, {
+        op: 'write dpkg database',
+      });
+    }
     const stanza = paragraphToStanza(paragraph);
     let entry: PkgEntry;
     try {

@@ -21,6 +21,10 @@ export interface DpkgPackage {
   readonly multiArch: MultiArch;
   readonly status: StatusTriple;
   readonly version?: string;
+  /**
+   * The version last configured, as dpkg holds it: the Config-Version field, or for an installed (or
+   * triggers-pending) package its Version — dpkg writes the field only for the states in between.
+   */
   readonly configVersion?: string;
   readonly essential: boolean;
   readonly conffiles: readonly ConffileView[];

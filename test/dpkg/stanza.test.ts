@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseParagraphs } from '../../src/control/deb822';
+import { formatRelations, parseRelations } from '../../src/control/relations';
+import { DEP_FIELDS, type DepField } from '../../src/dpkg/model';
+import { relationFieldValue } from '../../src/dpkg/relations-field';
 import { byteString, type ByteString } from '../../src/dpkg/bytes';
 import { formatStanza } from '../../src/dpkg/dump';
 import { PackageTable } from '../../src/dpkg/package-table';
@@ -84,6 +87,22 @@ describe('dpkg status writer', () => {
     const table = new PackageTable('amd64');
     loadStatus(table, text, host);
     assert.ok(formatStatus(table) === text, 'status does not round-trip');
+  });
+
+  it("rewrites every relation field of the host's status to itself the slow way too (parse, then format)", () => {
+    const host = '/var/lib/dpkg/status';
+    if (!fs.existsSync(host)) return;
+    let checked = 0;
+    for (const stanza of scanStanzas(byteString(fs.readFileSync(host)), true)) {
+      for (const { name, value } of stanza.fields) {
+        if (!(DEP_FIELDS as readonly string[]).includes(name)) continue;
+        const slow = formatRelations(parseRelations(name, value, { allowRestrictions: false, laxVersions: true }));
+        assert.equal(slow, value, `${name} of ${stanza.fields[0].value}`);
+        assert.equal(relationFieldValue(name as DepField, value), value);
+        checked++;
+      }
+    }
+    assert.ok(checked > 100, `only ${checked} relation fields`);
   });
 
   it('writes a generated stanza in dpkg field order, known fields in their canonical form, unknown fields after', () => {

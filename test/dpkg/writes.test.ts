@@ -102,6 +102,7 @@ describe('writing dpkg database', () => {
       (err: unknown) => err instanceof OvermergeError && /triggers-pending with awaited or without pending triggers/.test(err.message),
     );
     assert.throws(() => db.planStatus({ name: 'nope' }, { want: 'install', flag: 'ok', state: 'installed' }), /not in the dpkg database/);
+    assert.throws(() => db.planPackage(new Paragraph([['Package', 'x'], ['Version', '1']])), /no Status field/);
   });
 
   it('names info files as dpkg does, switches layout when Multi-Arch changes, and undoes a change from any point', () => {
