@@ -41,7 +41,9 @@ export function readEntry(stanza: RawStanza, kind: StanzaKind): ReadEntry {
     }
   }
   const normalised = verify(d, kind, stanza.line, warnings);
-  return { entry: finish(d, normalised ? undefined : stanza.text), warnings };
+  // A stanza ended by ^Z instead of a newline cannot be written back as it stands: dpkg's form it is.
+  const keepsText = !normalised && stanza.text.endsWith('\n') && !stanza.text.includes('\x1a');
+  return { entry: finish(d, keepsText ? stanza.text : undefined), warnings };
 }
 
 function finish(d: Draft, raw: ByteString | undefined): PkgEntry {

@@ -65,10 +65,14 @@ describe('dpkg stanza scanner', () => {
     assert.deepEqual(s.warnings, [{ line: 3, message: "blank line in value of field 'Description'" }]);
   });
 
-  it('treats ^Z as dpkg does: an end of line, and the end of a stanza after one', () => {
-    const [a, c] = scanStanzas(b('Package: a\x1a\x1aPackage: c\n'), false);
+  it('treats ^Z as dpkg does: an end of line, and the end of a stanza after one; writes such a stanza in its own form', () => {
+    const text = b('Package: a\nStatus: install ok not-installed\nArchitecture: all\x1a\x1aPackage: c\nStatus: install ok not-installed\nArchitecture: all\n');
+    const [a, c] = scanStanzas(text, false);
     assert.equal(a.fields[0].value, 'a');
     assert.equal(c.fields[0].value, 'c');
+    const table = new PackageTable('amd64');
+    loadStatus(table, text, 'status');
+    assert.equal(formatStatus(table), 'Package: a\nStatus: install ok not-installed\nArchitecture: all\n\nPackage: c\nStatus: install ok not-installed\nArchitecture: all\n\n');
   });
 });
 
