@@ -134,7 +134,9 @@ class Scanner {
       }
       const next = this.pos < t.length ? t.charCodeAt(this.pos) : -1;
       if (next === -1 || next === NL || next === MSDOS_EOF || !isSpace(next)) {
-        valueEnd = eol;
+        // dpkg's value runs up to and including the character that ended it, unless the file ends there;
+        // a newline is then trimmed as white space, a ^Z stays (dpkg warns about "all^Z" as a bad name).
+        valueEnd = next !== -1 && t.charCodeAt(eol) === MSDOS_EOF ? eol + 1 : eol;
         endsStanza = next === -1 || next === NL || next === MSDOS_EOF;
         break;
       }
