@@ -71,11 +71,8 @@ export const FIELD_READERS: ReadonlyMap<string, FieldReader> = new Map<string, F
   ['config-version', (d, v, c) => ((d.configVersion = readVersion(v, c)), (d.explicitConfigVersion = true))],
   ...DEP_FIELDS.map((f): [string, FieldReader] => [f.toLowerCase(), (d, v, c) => readDepends(d, f, v, c)]),
   ['conffiles', readConffiles],
-  // Archive fields belong to the available file; in status dpkg parses and then forgets them.
-  ['filename', () => undefined],
-  ['size', () => undefined],
-  ['md5sum', () => undefined],
-  ['msdos-filename', () => undefined],
+  // Archive fields belong to the available file: dpkg refuses them in status and update entries.
+  ...['filename', 'size', 'md5sum', 'msdos-filename'].map((f): [string, FieldReader] => [f, readArchiveField]),
   ['triggers-pending', readTriggersPending],
   ['triggers-awaited', readTriggersAwaited],
   // Obsolete fields, mapped to their modern forms (and never written back under the old name).
@@ -165,7 +162,7 @@ function readPriority(d: Draft, value: ByteString, c: FieldContext): void {
     return;
   }
   if (m.rest !== '') throw new EntryError(c.line, `word in '${c.fieldName}' field: has trailing junk`);
-  d.priority = m.name === 'unknown' ? undefined : (m.name as ByteString);
+  d.priority = m.name as ByteString;
 }
 
 function readVersion(value: ByteString, c: FieldContext): Version {
@@ -195,6 +192,11 @@ function readDepends(d: Draft, field: DepField, value: ByteString, c: FieldConte
   if (canonical === '') return;
   const before = d.depends[field];
   d.depends[field] = (before === undefined ? canonical : `${before}, ${canonical}`) as ByteString;
+}
+
+function readArchiveField(_d: Draft, value: ByteString, c: FieldContext): void {
+  if (value === '') throw new EntryError(c.line, `empty archive details '${c.fieldName}' field`);
+  throw new EntryError(c.line, `archive details '${c.fieldName}' field not allowed in status file`);
 }
 
 function readConffiles(d: Draft, value: ByteString, c: FieldContext): void {

@@ -19,7 +19,12 @@ export const STATES = [
   'installed',
 ] as const;
 export const MULTI_ARCHS = ['no', 'same', 'allowed', 'foreign'] as const;
-export const PRIORITIES = ['required', 'important', 'standard', 'optional', 'extra', 'unknown'] as const;
+/**
+ * The priorities dpkg knows by name. Its table also lists 'unknown', but after a gap its lookup never
+ * reaches (the table is indexed by value and 'other' has none), so 'unknown' is read as any other word
+ * and written back as spelled.
+ */
+export const PRIORITIES = ['required', 'important', 'standard', 'optional', 'extra'] as const;
 
 export type Want = (typeof WANTS)[number];
 export type EFlag = (typeof EFLAGS)[number];
