@@ -33,17 +33,25 @@ export function readEntry(stanza: RawStanza, kind: StanzaKind): ReadEntry {
       throw new EntryError(field.line, reader ? `duplicate value for '${field.name}' field` : `duplicate value for user-defined field '${field.name}'`);
     }
     seen.add(lower);
+    // dpkg hands values (and writes names) on as C strings: whatever follows a NUL byte is lost.
+    const value = cutAtNul(field.value);
     if (reader) {
-      reader(d, field.value, ctx);
+      reader(d, value, ctx);
     } else {
       if (field.name.length < 2) throw new EntryError(field.line, `user-defined field name '${field.name}' too short`);
-      d.arbitrary.push([field.name, field.value]);
+      d.arbitrary.push([cutAtNul(field.name), value]);
     }
   }
   const normalised = verify(d, kind, stanza.line, warnings);
-  // A stanza ended by ^Z instead of a newline cannot be written back as it stands: dpkg's form it is.
-  const keepsText = !normalised && stanza.text.endsWith('\n') && !stanza.text.includes('\x1a');
+  // A stanza ended by ^Z instead of a newline, or cut by a NUL, cannot be written back as it stands:
+  // dpkg's form it is.
+  const keepsText = !normalised && stanza.text.endsWith('\n') && !/[\x00\x1a]/.test(stanza.text);
   return { entry: finish(d, keepsText ? stanza.text : undefined), warnings };
+}
+
+function cutAtNul(s: ByteString): ByteString {
+  const nul = s.indexOf('\0');
+  return nul < 0 ? s : (s.slice(0, nul) as ByteString);
 }
 
 function finish(d: Draft, raw: ByteString | undefined): PkgEntry {

@@ -61,7 +61,9 @@ const LINES = [
   'Config-Version: 1.0',
   'Config-Version: 0:1.0',
   'Triggers-Pending: /usr/share/x other',
-  'Triggers-Awaited: alpha',
+  // No Triggers-Awaited: dpkg's write-open drops awaited packages that have nothing pending
+  // (trig_fixup_awaiters), which belongs to the triggers logic, not to reading and writing status.
+  'X-Nul: before\0after',
   'Multi-Arch: same',
   'Multi-Arch: Foreign',
   'Architecture: all',
