@@ -9,7 +9,7 @@ import { byteString } from '../../src/dpkg/bytes';
 import { formatStanza } from '../../src/dpkg/dump';
 import { isInformative } from '../../src/dpkg/entry';
 import { PackageTable } from '../../src/dpkg/package-table';
-import { loadStatus } from '../../src/dpkg/status-file';
+import { loadStatus, loadUpdate } from '../../src/dpkg/status-file';
 import { OvermergeError } from '../../src/errors';
 import { mutateControlText } from '../../fuzz/control-mutate';
 import { Rng } from '../../fuzz/rng';
@@ -53,6 +53,20 @@ describe('status files: overmerge reads and writes what dpkg reads and writes', 
     }
     assert.deepEqual(disagreements, []);
     assert.ok(accepted >= CASES / 5, `only ${accepted} of ${CASES} accepted: the mutations are too rough to compare writers`);
+  });
+
+  it(`agrees with dpkg on ${CASES} sets of update entries applied to a status (seed ${fuzzSeed()})`, () => {
+    const disagreements: string[] = [];
+    let accepted = 0;
+    for (let i = 0; i < CASES; i++) {
+      const rng = Rng.forIteration(fuzzSeed() + 1, i);
+      const updates = mutateUpdates(rng);
+      const verdict = compare(path.join(work, `u${i}`), Buffer.from(BASE), updates);
+      if (verdict === 'both accept') accepted++;
+      else if (verdict !== 'both refuse') disagreements.push(`case ${i}: ${verdict}\n${updates.map((u) => JSON.stringify(u.toString('latin1'))).join('\n')}`);
+    }
+    assert.deepEqual(disagreements, []);
+    assert.ok(accepted >= CASES / 5, `only ${accepted} of ${CASES} accepted`);
   });
 });
 
@@ -109,11 +123,37 @@ function mutateStatus(rng: Rng, base: string): Buffer {
   return Buffer.from(lines.join('\n'), 'latin1');
 }
 
-function compare(dir: string, text: Buffer): string {
+/** One to three update entries: stanzas of BASE with the fields that decide where an entry lands changed. */
+function mutateUpdates(rng: Rng): Buffer[] {
+  const stanzas = BASE.split('\n\n').map((t) => (t.endsWith('\n') ? t : `${t}\n`));
+  const edits: Array<(t: string) => string> = [
+    (t) => setField(t, 'Architecture', rng.pick([NATIVE, FOREIGN, 'all'])),
+    (t) => setField(t, 'Section', rng.pick(['admin', 'libs', ''])),
+    (t) => setField(t, 'Priority', rng.pick(['required', 'extra', 'weird'])),
+    (t) => setField(t, 'Status', rng.pick(['install ok unpacked', 'purge ok not-installed', 'deinstall ok config-files', 'install reinstreq half-installed', 'hold ok installed'])),
+    (t) => setField(t, 'Multi-Arch', rng.pick(['same', 'no', 'foreign'])),
+    (t) => setField(t, 'Version', rng.pick(['9.0', '1:0.1', '2.1'])),
+    (t) => setField(t, 'Package', rng.pick(['alpha', 'libm', 'newpkg'])),
+  ];
+  return Array.from({ length: 1 + rng.smallInt(2) }, () => {
+    let t = rng.pick(stanzas);
+    for (let k = 0; k < 1 + rng.smallInt(2); k++) t = rng.pick(edits)(t);
+    return Buffer.from(t, 'latin1');
+  });
+}
+
+function setField(stanza: string, name: string, value: string): string {
+  const line = `${name}: ${value}`;
+  const re = new RegExp(`^${name}:.*$`, 'm');
+  return re.test(stanza) ? stanza.replace(re, line) : stanza.replace(/\n/, `\n${line}\n`);
+}
+
+function compare(dir: string, text: Buffer, updates: Buffer[] = []): string {
   const admin = path.join(dir, 'admin');
   fs.mkdirSync(path.join(admin, 'updates'), { recursive: true });
   fs.mkdirSync(path.join(admin, 'info'));
   fs.writeFileSync(path.join(admin, 'status'), text);
+  updates.forEach((u, i) => fs.writeFileSync(path.join(admin, 'updates', String(i).padStart(4, '0')), u));
   const query = spawnSync('dpkg-query', [`--admindir=${admin}`, '-W'], { encoding: 'utf8' });
   let ours: string | undefined;
   try {
@@ -131,6 +171,7 @@ function compare(dir: string, text: Buffer): string {
   const theirs = fs.readFileSync(path.join(admin, 'status'), 'latin1');
   const table = new PackageTable(NATIVE);
   loadStatus(table, byteString(text), 'status');
+  updates.forEach((u, i) => loadUpdate(table, byteString(u), `updates/${i}`));
   const mine = table
     .sorted()
     .filter(isInformative)
