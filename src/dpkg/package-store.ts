@@ -29,16 +29,12 @@ export interface CheckpointOutcome {
   readonly updatesRemoved: number;
 }
 
-interface Applied {
-  readonly name: string;
-  readonly id: Identity | null;
-}
-
 export class PackageStore {
   table: PackageTable;
   warnings: Warning[] = [];
   private status: Pinned = UNPINNED;
-  private applied: Applied[] = [];
+  /** Names of the update entries the table holds, in order (ours included). */
+  private applied: string[] = [];
   private updatesDir: Identity | null = null;
 
   constructor(
@@ -66,10 +62,13 @@ export class PackageStore {
     const { pinned, bytes } = pin(statusPath(this.admin), true);
     const table = new PackageTable(this.nativeArch);
     const warnings: Warning[] = [];
-    const applied: Applied[] = [];
+    const applied: string[] = [];
     try {
       warnings.push(...loadStatus(table, byteString(bytes ?? Buffer.alloc(0)), statusPath(this.admin)));
-      for (const { name } of listUpdates(this.admin)) applied.push(this.applyUpdateFile(table, name, warnings));
+      for (const { name } of listUpdates(this.admin)) {
+        this.applyUpdateFile(table, name, warnings);
+        applied.push(name);
+      }
     } catch (err) {
       release(pinned);
       throw err;
@@ -100,9 +99,9 @@ export class PackageStore {
     const table = this.table.clone();
     const fresh = names.slice(this.applied.length);
     const touched = new Set<string>();
-    const applied = fresh.map((name) => this.applyUpdateFile(table, name, this.warnings, touched));
+    for (const name of fresh) this.applyUpdateFile(table, name, this.warnings, touched);
     this.table = table;
-    this.applied.push(...applied);
+    this.applied.push(...fresh);
     this.updatesDir = dir.now;
     return { reloaded: false, updatesRead: fresh.length, changed: diff(before, table, touched) };
   }
@@ -114,7 +113,7 @@ export class PackageStore {
   write(entry: PkgEntry, text: ByteString): { replaced?: PkgEntry } {
     const number = this.nextUpdateNumber();
     const name = writeUpdate(this.admin, number, bytesOf(text));
-    this.applied.push({ name, id: identityOf(updatesPath(this.admin, name)) });
+    this.applied.push(name);
     this.updatesDir = identityOf(updatesPath(this.admin));
     const { replaced } = this.table.replace(entry);
     if (number + 1 > MAX_UPDATES) this.checkpoint();
@@ -132,7 +131,7 @@ export class PackageStore {
     ensureAdminDir(this.admin);
     const bytes = bytesOf(text);
     atomicWrite(file, bytes, { backup: true });
-    const removed = this.applied.map((a) => a.name);
+    const removed = this.applied;
     removeUpdates(this.admin, removed);
     for (const e of this.table.sorted()) if (!isInformative(e)) this.table.delete(e.name, e.arch);
     release(this.status);
@@ -142,15 +141,14 @@ export class PackageStore {
     return { statusBytes: bytes.length, updatesRemoved: removed.length };
   }
 
-  private applyUpdateFile(table: PackageTable, name: string, warnings: Warning[], touched?: Set<string>): Applied {
+  private applyUpdateFile(table: PackageTable, name: string, warnings: Warning[], touched?: Set<string>): void {
     const file = updatesPath(this.admin, name);
     const tracked = readTracked(file);
     // Listed a moment ago and gone now: a checkpoint ran meanwhile; the caller sees status change next.
-    if (tracked.bytes === null) return { name, id: null };
+    if (tracked.bytes === null) return;
     const { landed, warnings: ws } = loadUpdate(table, byteString(tracked.bytes), file);
     warnings.push(...ws);
     for (const { stored, replaced } of landed) for (const e of [stored, replaced]) if (e) touched?.add(keyString(e.name, e.arch));
-    return { name, id: tracked.id };
   }
 
   /**
@@ -159,7 +157,7 @@ export class PackageStore {
    * any of its own), so a removed or replaced entry always comes with a new status.
    */
   private stillApplied(names: string[]): boolean {
-    return this.applied.every((a, i) => names[i] === a.name);
+    return this.applied.every((name, i) => names[i] === name);
   }
 
   /**
@@ -169,8 +167,8 @@ export class PackageStore {
    */
   private nextUpdateNumber(): number {
     if (this.applied.length === 0) return 0;
-    const last = this.applied[this.applied.length - 1].name;
-    const ok = this.applied.every((a) => a.name.length === UPDATE_NAME_DIGITS) && Number(last) + 1 < 10 ** UPDATE_NAME_DIGITS;
+    const last = this.applied[this.applied.length - 1];
+    const ok = this.applied.every((name) => name.length === UPDATE_NAME_DIGITS) && Number(last) + 1 < 10 ** UPDATE_NAME_DIGITS;
     if (ok) return Number(last) + 1;
     this.checkpoint();
     return 0;
