@@ -95,9 +95,13 @@ export class PackageStore {
     if (!dir.changed) return { reloaded: false, updatesRead: 0, changed: [] };
     const names = listUpdates(this.admin).map((u) => u.name);
     if (!this.stillApplied(names)) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
+    const fresh = names.slice(this.applied.length);
+    if (fresh.length === 0) {
+      this.updatesDir = dir.now;
+      return { reloaded: false, updatesRead: 0, changed: [] };
+    }
     // Only new entries (after ours, in name order): applied on a copy, so that a bad one changes nothing.
     const table = this.table.clone();
-    const fresh = names.slice(this.applied.length);
     const touched = new Set<string>();
     for (const name of fresh) this.applyUpdateFile(table, name, this.warnings, touched);
     this.table = table;
