@@ -40,6 +40,8 @@ export interface AdHocPackage {
   conffiles?: string[];
   /** More control fields (Replaces, Depends, ...). */
   fields?: Record<string, string>;
+  /** More control members (maintainer scripts, triggers, ...): name → content; scripts get mode 0755. */
+  controlMembers?: Record<string, string>;
 }
 
 /**
@@ -71,6 +73,11 @@ async function writeAdHocTree(tree: string, pkg: AdHocPackage): Promise<void> {
   const control = Object.entries(fields).map(([k, v]) => `${k}: ${v}\n`).join('');
   await fsp.writeFile(path.join(tree, 'DEBIAN', 'control'), control);
   if (pkg.conffiles?.length) await fsp.writeFile(path.join(tree, 'DEBIAN', 'conffiles'), `${pkg.conffiles.join('\n')}\n`);
+  for (const [name, content] of Object.entries(pkg.controlMembers ?? {})) {
+    const script = ['preinst', 'postinst', 'prerm', 'postrm', 'config'].includes(name);
+    await fsp.writeFile(path.join(tree, 'DEBIAN', name), content);
+    await fsp.chmod(path.join(tree, 'DEBIAN', name), script ? 0o755 : 0o644);
+  }
   for (const e of pkg.entries) {
     const at = path.join(tree, e.path);
     await fsp.mkdir(path.dirname(at), { recursive: true, mode: 0o755 });

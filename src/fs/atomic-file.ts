@@ -1,0 +1,123 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errnoOf, fsError } from '../errors';
+
+/**
+ * dpkg's way of replacing a database file (lib/dpkg/atomic-file.c, as writedb, dpkg-divert,
+ * dpkg-statoverride and the .list writer use it):
+ *   1. write `NAME-new` (truncating any leftover), mode 0644, fsync, close;
+ *   2. with `backup`: remove `NAME-old`, hard-link `NAME` to `NAME-old` (so a copy of the previous
+ *      version survives, without a moment where `NAME` is missing);
+ *   3. rename `NAME-new` over `NAME`, then fsync the directory.
+ * A crash leaves either the old or the new file under NAME, plus perhaps a stale NAME-new that the next
+ * write truncates. Synchronous: these are small files, and a journaled step is easier to reason about
+ * when nothing else runs in the middle of it.
+ */
+export interface AtomicWriteOptions {
+  /** Keep the previous version as NAME-old (status, diversions, statoverride do; .list files do not). */
+  backup?: boolean;
+  mode?: number;
+}
+
+export function atomicWrite(file: string, data: Uint8Array, options: AtomicWriteOptions = {}): void {
+  const fresh = `${file}-new`;
+  writeDurably(fresh, data, options.mode ?? 0o644);
+  if (options.backup) keepBackup(file);
+  try {
+    fs.renameSync(fresh, file);
+  } catch (err) {
+    throw fsError('rename', err, fresh, file);
+  }
+  fsyncDir(path.dirname(file));
+}
+
+/** Writes `data` to `file` (created or truncated), sets `mode` whatever the umask, fsyncs and closes. */
+export function writeDurably(file: string, data: Uint8Array, mode: number): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, mode);
+    fs.fchmodSync(fd, mode);
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    throw fsError('write', err, file);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function keepBackup(file: string): void {
+  const old = `${file}-old`;
+  try {
+    fs.unlinkSync(old);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw fsError('remove', err, old);
+  }
+  try {
+    fs.linkSync(file, old);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw fsError('link', err, file, old);
+  }
+}
+
+/** fsync a directory, making the entries created, renamed or removed in it durable. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    throw fsError('sync directory', err, dir);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Removes `file`; already gone is fine (every removal here must be repeatable after a crash). */
+export function removeIfPresent(file: string): boolean {
+  try {
+    fs.unlinkSync(file);
+    return true;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw fsError('remove', err, file);
+  }
+}
+
+/** The contents of `file`, or null when it does not exist. */
+export function readIfPresent(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw fsError('read', err, file);
+  }
+}
+
+/** A folder and its missing parents, `mode` for those made (dpkg makes its admin folders 0755). */
+export function makeFoldersSync(dir: string, mode = 0o755): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode });
+  } catch (err) {
+    throw fsError('create directory', err, dir);
+  }
+}
+
+/** rename(2), synchronous: a step of a database write that must not interleave with anything. */
+export function renameSync(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    throw fsError('rename', err, from, to);
+  }
+}
+
+/** Removes a folder of overmerge's making (dpkg's tmp.ci) and all in it; already gone is fine. */
+export function removeFolderSync(dir: string): void {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    throw fsError('remove', err, dir);
+  }
+}
