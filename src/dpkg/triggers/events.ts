@@ -28,7 +28,8 @@ export interface UnpackFacts {
 
 export function unpackEvents(f: UnpackFacts): TriggerEvent[] {
   const p = f.package;
-  const events: TriggerEvent[] = [];
+  // The package's facts first: a package met for the first time enters the state as not-installed.
+  const events: TriggerEvent[] = [{ kind: 'package', package: p, info: { ...f.info, declarations: f.newDeclarations } }];
   // Both versions' `activate` lines fire first, while the package is still in its old state: a configured
   // package being upgraded becomes an awaiter; one not yet installed awaits nothing (its link is dropped).
   events.push({ kind: 'declared', package: p, declarations: f.oldDeclarations });
@@ -41,7 +42,6 @@ export function unpackEvents(f: UnpackFacts): TriggerEvent[] {
   for (const m of f.members) events.push({ kind: 'member', path: m, by: p });
   for (const r of f.removedPaths ?? []) events.push({ kind: 'path', path: r, by: p });
   events.push({ kind: 'interests', package: p, remove: f.oldDeclarations, add: f.newDeclarations });
-  if (f.info) events.push({ kind: 'package', package: p, info: { ...f.info, declarations: f.newDeclarations } });
   events.push({ kind: 'status', package: p, status: 'unpacked' });
   return events;
 }
@@ -52,6 +52,11 @@ export interface RemoveFacts {
   declarations?: TriggerDeclarations;
   /** The paths removed, in dpkg's order (its file list backwards; directories still used by others left out). */
   removedPaths: readonly string[];
+  /**
+   * 'not-installed' when dpkg goes straight on to purge: the package has neither conffiles nor a postrm.
+   * (A purge of conffiles activates the triggers file again and each conffile's path: not covered here.)
+   */
+  finalStatus?: 'config-files' | 'not-installed';
 }
 
 /** `dpkg --remove`: the package ends in config-files, its interests gone. */
@@ -65,6 +70,6 @@ export function removeEvents(f: RemoveFacts): TriggerEvent[] {
   events.push({ kind: 'status', package: p, status: 'half-installed' });
   for (const r of f.removedPaths) events.push({ kind: 'path', path: r, by: p });
   events.push({ kind: 'interests', package: p, remove: f.declarations });
-  events.push({ kind: 'status', package: p, status: 'config-files' });
+  events.push({ kind: 'status', package: p, status: f.finalStatus ?? 'config-files' });
   return events;
 }

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { withTempDir } from '../helpers/fixtures';
+import { skipLoudly } from '../helpers/real-debs';
+import { cannotRunDpkgTriggers, type TriggerFixture } from '../helpers/trigger-fixtures';
+import { TriggerOracle } from '../helpers/trigger-oracle';
+
+/**
+ * src/dpkg/triggers against real dpkg (1.21): every scenario is run by dpkg on a temporary root and by the
+ * model, command by command; after each command the postinst calls, the status file's states and trigger
+ * fields and the triggers/ files must be the same (TriggerOracle.compare).
+ */
+async function scenario(t: TestContext, fixtures: TriggerFixture[], run: (o: TriggerOracle) => Promise<void>): Promise<void> {
+  const why = await cannotRunDpkgTriggers();
+  if (why) return skipLoudly(t, why);
+  await withTempDir('triggers-oracle', async (dir) => run(await TriggerOracle.create(dir, fixtures)));
+}
+
+describe('file triggers', () => {
+  it('a file below an interesting directory triggers its watcher once, after the configure', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /usr/share/foo\n' },
+        { name: 'prov', files: ['/usr/share/foo/a/b.txt', '/usr/share/other/c.txt'] },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['prov']);
+      },
+    ));
+
+  it('two watchers of one path run in the reverse of their order in triggers/File; a removal triggers too', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'w1', triggers: 'interest /usr/share/foo\n' },
+        { name: 'w2', triggers: 'interest-noawait /usr/share/foo\ninterest /usr/share\n' },
+        { name: 'prov', files: ['/usr/share/foo/x'] },
+      ],
+      async (o) => {
+        await o.install(['w1', 'w2']);
+        await o.install(['prov'], { noTriggers: true });
+        await o.process('triggers-only', 'pending');
+        await o.remove(['prov']);
+        await o.remove(['w1']);
+      },
+    ));
+
+  it('an interest in a plain file, and one that no member matches exactly', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /etc/thing.conf\ninterest /usr/lib/nothing-here\n' },
+        { name: 'prov', files: ['/etc/thing.conf', '/usr/lib/other'] },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['prov'], { noTriggers: true });
+      },
+    ));
+});
+
+describe('explicit triggers', () => {
+  const watcher: TriggerFixture = { name: 'watcher', triggers: 'interest mytrig\n' };
+  it('`activate` fires at unpack and again at configure; one triggered call', (t) =>
+    scenario(t, [watcher, { name: 'act', triggers: 'activate mytrig\n' }], async (o) => {
+      await o.install(['watcher']);
+      await o.install(['act']);
+    }));
+
+  it('with --no-triggers the activator awaits and the watcher stays triggers-pending', (t) =>
+    scenario(t, [watcher, { name: 'act', triggers: 'activate mytrig\n' }], async (o) => {
+      await o.install(['watcher']);
+      await o.install(['act'], { noTriggers: true });
+      await o.process('triggers-only', 'pending');
+    }));
+
+  it('an unpacked (not configured) watcher gets nothing: no pending trigger, nobody awaits it', (t) =>
+    scenario(t, [watcher, { name: 'act', triggers: 'activate mytrig\n' }], async (o) => {
+      await o.install(['watcher'], { unpackOnly: true });
+      await o.install(['act']);
+      await o.process('configure', ['watcher']);
+    }));
+
+  it('pending names: newest first in memory, so the order flips each time dpkg reads the status back', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest t1\ninterest t2\ninterest t3\n' },
+        { name: 'act1', triggers: 'activate t1\n' },
+        { name: 'act2', triggers: 'activate t2\n' },
+        { name: 'act3', triggers: 'activate t3\n' },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['act1', 'act2'], { noTriggers: true });
+        await o.install(['act3'], { noTriggers: true });
+        await o.process('triggers-only', 'pending');
+      },
+    ));
+
+  it('--unpack alone processes triggers at the end of the run; the unpacked activator awaits nothing', (t) =>
+    scenario(t, [watcher, { name: 'act', triggers: 'activate mytrig\n' }], async (o) => {
+      await o.install(['watcher']);
+      await o.install(['act'], { unpackOnly: true, noTriggers: true });
+      await o.install(['act'], { unpackOnly: true });
+      await o.process('configure', 'pending');
+    }));
+});
+
+describe('dpkg-trigger from a postinst (Unincorp)', () => {
+  it('await and --no-await', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest t-await\ninterest t-noawait\ninterest /usr/share/bywire\n' },
+        { name: 'caller', onConfigure: [{ trigger: 't-await' }] },
+        { name: 'caller-na', onConfigure: [{ trigger: 't-noawait', noAwait: true }] },
+        { name: 'caller-file', onConfigure: [{ trigger: '/usr/share/bywire/some/file' }] },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['caller'], { noTriggers: true });
+        await o.install(['caller-na'], { noTriggers: true });
+        await o.install(['caller-file'], { noTriggers: true });
+        await o.process('configure', 'pending');
+      },
+    ));
+});
+
+describe('await and noawait, on both sides', () => {
+  it('only await + await makes the activator triggers-awaited', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest t-aa\ninterest t-an\ninterest-noawait t-na\ninterest-noawait t-nn\n' },
+        { name: 'act-aa', triggers: 'activate t-aa\n' },
+        { name: 'act-an', triggers: 'activate-noawait t-an\n' },
+        { name: 'act-na', triggers: 'activate-await t-na\n' },
+        { name: 'act-nn', triggers: 'activate-noawait t-nn\n' },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['act-aa', 'act-an', 'act-na', 'act-nn'], { noTriggers: true });
+        await o.process('triggers-only', ['watcher']);
+      },
+    ));
+});
+
+describe('processing order and dependencies', () => {
+  it('a package depending on an activator that awaits is configured after the trigger processing', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /usr/share/foo\n' },
+        { name: 'prov', files: ['/usr/share/foo/f'] },
+        { name: 'user', depends: 'prov' },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['prov', 'user']);
+      },
+    ));
+
+  it('a watcher whose dependency is not configured keeps its triggers pending', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'dep' },
+        { name: 'watcher', depends: 'dep', triggers: 'interest /usr/share/foo\n' },
+        { name: 'prov', files: ['/usr/share/foo/f'] },
+      ],
+      async (o) => {
+        await o.install(['dep', 'watcher']);
+        await o.install(['dep'], { unpackOnly: true, noTriggers: true });
+        await o.install(['prov']);
+        await o.process('configure', ['dep']);
+      },
+    ));
+
+  it('a failing `postinst triggered` leaves the watcher half-configured and releases the activator', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest mytrig\n', failTriggered: true },
+        { name: 'act', triggers: 'activate mytrig\n' },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['act']);
+      },
+    ));
+});
+
+describe('trigger cycles', () => {
+  const fixtures: TriggerFixture[] = [
+    { name: 'pdep' },
+    { name: 'ta', depends: 'pdep', triggers: 'interest /test/trigger-a\n', onConfigure: [{ trigger: '/test/trigger-b/test-file' }], onTriggered: [{ trigger: '/test/trigger-b/test-file' }] },
+    { name: 'tb', depends: 'pdep', triggers: 'interest /test/trigger-b\n', onConfigure: [{ trigger: '/test/trigger-a/test-file' }], onTriggered: [{ trigger: '/test/trigger-a/test-file' }] },
+  ];
+
+  it("two packages triggering each other: dpkg gives up on one, with dpkg's message", (t) =>
+    scenario(t, fixtures, async (o) => {
+      await o.install(['pdep']);
+      await o.install(['ta', 'tb']);
+      const { dpkg, model } = o.last!;
+      const cycle = model.steps.find((s) => s.kind === 'cycle');
+      assert.ok(cycle && cycle.kind === 'cycle');
+      assert.ok(dpkg.stderr.includes(cycle.message), `dpkg's stderr:\n${dpkg.stderr}\nmodel:\n${cycle.message}`);
+      await o.process('configure', 'pending');
+    }));
+
+  it('a cycle through two pending triggers on one package (the separator quirk)', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'ta', triggers: 'interest ta1\ninterest ta2\n', onTriggered: [{ trigger: 'tb1' }] },
+        { name: 'tb', triggers: 'interest tb1\n', onTriggered: [{ trigger: 'ta1' }, { trigger: 'ta2' }] },
+        { name: 'kick', triggers: 'activate ta1\nactivate ta2\n' },
+      ],
+      async (o) => {
+        await o.install(['ta', 'tb']);
+        await o.install(['kick']);
+        const { dpkg, model } = o.last!;
+        const cycle = model.steps.find((s) => s.kind === 'cycle');
+        assert.ok(cycle && cycle.kind === 'cycle');
+        assert.ok(dpkg.stderr.includes(cycle.message), `dpkg's stderr:\n${dpkg.stderr}\nmodel:\n${cycle.message}`);
+      },
+    ));
+});
+
+describe('deferred processing', () => {
+  it('--no-triggers, then --configure --pending', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'w1', triggers: 'interest /usr/share/foo\n' },
+        { name: 'w2', triggers: 'interest mytrig\n' },
+        { name: 'prov', files: ['/usr/share/foo/f'] },
+        { name: 'act', triggers: 'activate mytrig\n' },
+      ],
+      async (o) => {
+        await o.install(['w1', 'w2']);
+        await o.install(['prov', 'act'], { noTriggers: true });
+        await o.process('configure', 'pending');
+      },
+    ));
+
+  it('--triggers-only on named packages processes only those; on a package without triggers it fails', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'w1', triggers: 'interest mytrig\n' },
+        { name: 'w2', triggers: 'interest mytrig\n', onTriggered: [{ trigger: 'other' }] },
+        { name: 'w3', triggers: 'interest other\n' },
+        { name: 'act', triggers: 'activate mytrig\n' },
+      ],
+      async (o) => {
+        await o.install(['w1', 'w2', 'w3']);
+        await o.install(['act'], { noTriggers: true });
+        await o.process('triggers-only', ['w2']);
+        await o.process('triggers-only', ['w1', 'act']);
+        await o.process('configure', ['w3']);
+      },
+    ));
+
+  it('--configure --pending walks dpkg\'s package table (hash order)', (t) =>
+    scenario(
+      t,
+      ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf'].map((name) => ({ name })),
+      async (o) => {
+        await o.install(['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf'], { unpackOnly: true });
+        await o.process('configure', 'pending');
+      },
+    ));
+});
