@@ -148,7 +148,76 @@ describe('await and noawait, on both sides', () => {
     ));
 });
 
+describe('upgrades', () => {
+  it('an installed activator being upgraded awaits from its old state; its old and new `activate` lines both fire', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest t-old\ninterest t-new\ninterest t-both\n' },
+        { name: 'act', triggers: 'activate t-old\nactivate t-both\n' },
+        { name: 'act', version: '2', triggers: 'activate t-new\nactivate t-both\n' },
+      ],
+      async (o) => {
+        await o.install(['watcher', 'act']);
+        await o.install(['act_2'], { noTriggers: true });
+        await o.process('configure', 'pending');
+      },
+    ));
+
+  it('a watcher upgraded while triggers are pending loses them and releases its awaiters; its interests move', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'w1', triggers: 'interest /usr/share/foo\ninterest mytrig\n' },
+        { name: 'w2', triggers: 'interest /usr/share/foo\ninterest mytrig\n' },
+        { name: 'w1', version: '2', triggers: 'interest-noawait /usr/share/foo\ninterest mytrig\ninterest /usr/lib/bar\n' },
+        { name: 'act', triggers: 'activate mytrig\n', files: ['/usr/share/foo/f'] },
+      ],
+      async (o) => {
+        await o.install(['w1', 'w2']);
+        await o.install(['act'], { noTriggers: true });
+        await o.install(['w1_2'], { noTriggers: true });
+        await o.process('triggers-only', 'pending');
+      },
+    ));
+
+  it('a package interested in its own files or its own `activate` never triggers itself (dpkg t-triggers-selfcycle)', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'self-files', triggers: 'interest /test/trigger\n', files: ['/test/trigger/test-file'] },
+        { name: 'self-act', triggers: 'interest /test/trigger2\nactivate /test/trigger2\n' },
+      ],
+      async (o) => {
+        await o.install(['self-files', 'self-act']);
+        await o.install(['self-files', 'self-act'], { unpackOnly: true });
+        await o.process('configure', ['self-files', 'self-act']);
+        await o.process('configure', 'pending');
+      },
+    ));
+});
+
 describe('processing order and dependencies', () => {
+  it("dpkg's t-triggers-depends: a watcher waits for its dependency to be configured", (t) =>
+    scenario(
+      t,
+      [
+        { name: 'pkg-depended' },
+        { name: 'pkg-interest', depends: 'pkg-depended', triggers: 'interest /test/trigger\n' },
+        { name: 'pkg-activate', files: ['/test/trigger/trigger-file'] },
+      ],
+      async (o) => {
+        await o.install(['pkg-depended', 'pkg-interest']);
+        await o.install(['pkg-activate']);
+        await o.process('configure', 'pending');
+        await o.install(['pkg-depended'], { unpackOnly: true, noTriggers: true });
+        await o.install(['pkg-activate'], { noTriggers: true });
+        await o.process('configure', ['pkg-interest']);
+        await o.process('configure', ['pkg-depended'], { noTriggers: true });
+        await o.process('configure', ['pkg-interest']);
+      },
+    ));
+
   it('a package depending on an activator that awaits is configured after the trigger processing', (t) =>
     scenario(
       t,
@@ -160,6 +229,20 @@ describe('processing order and dependencies', () => {
       async (o) => {
         await o.install(['watcher']);
         await o.install(['prov', 'user']);
+      },
+    ));
+
+  it('even with --no-triggers, a package waiting on an activator that awaits gets that trigger processed first', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /usr/share/foo\n' },
+        { name: 'prov', files: ['/usr/share/foo/f'] },
+        { name: 'user', depends: 'prov' },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['prov', 'user'], { noTriggers: true });
       },
     ));
 
@@ -226,6 +309,27 @@ describe('trigger cycles', () => {
         const cycle = model.steps.find((s) => s.kind === 'cycle');
         assert.ok(cycle && cycle.kind === 'cycle');
         assert.ok(dpkg.stderr.includes(cycle.message), `dpkg's stderr:\n${dpkg.stderr}\nmodel:\n${cycle.message}`);
+      },
+    ));
+});
+
+describe('our triggers/ files', () => {
+  it('dpkg carries on from the files our writer made as from its own', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'w1', triggers: 'interest /usr/share/foo\ninterest-noawait mytrig\n' },
+        { name: 'w2', triggers: 'interest /usr/share/foo\ninterest mytrig\ninterest /etc/x\n' },
+        { name: 'prov', files: ['/usr/share/foo/f'] },
+        { name: 'act', triggers: 'activate mytrig\n' },
+      ],
+      async (o) => {
+        await o.install(['w1', 'w2']);
+        await o.handOverOurTriggerFiles();
+        await o.install(['prov', 'act'], { noTriggers: true });
+        await o.handOverOurTriggerFiles();
+        await o.process('configure', 'pending');
+        await o.remove(['w2']);
       },
     ));
 });

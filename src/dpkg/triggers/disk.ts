@@ -31,6 +31,7 @@ export const TRIGGERS_DIR = 'triggers';
 const FILE = 'File';
 const UNINCORP = 'Unincorp';
 const LOCK = 'Lock';
+const NOT_INTEREST_FILES = new Set([FILE, UNINCORP, LOCK, `${FILE}-new`, `${UNINCORP}.new`]);
 
 export interface TriggerFiles {
   interests: TriggerInterests;
@@ -44,9 +45,11 @@ function triggersDir(adminDir: string): string {
 }
 
 /**
- * Reads File, every explicit trigger's interest file and Unincorp. Names that are not explicit trigger
- * names are not interest files (a `-new`/`.new` file is an interrupted write, Lock is the lock); an
- * explicit trigger whose own name ends in `-new` would be mistaken for one by dpkg too, and is skipped.
+ * Reads File, every explicit trigger's interest file and Unincorp. dpkg never lists the folder: it opens
+ * `triggers/NAME` when NAME is activated. So every file named like an explicit trigger is that trigger's
+ * interest file, as far as dpkg is concerned — even `foo-new`, which is also the name dpkg writes `foo`
+ * under before renaming it (a leftover of an interrupted write is, to dpkg, trigger foo-new's interests).
+ * Left out: File, Unincorp, Lock, and the side names of the first two (`File-new`, `Unincorp.new`).
  */
 export async function readTriggerState(adminDir: string): Promise<TriggerFiles> {
   const dir = triggersDir(adminDir);
@@ -61,7 +64,7 @@ export async function readTriggerState(adminDir: string): Promise<TriggerFiles> 
   const unincorpText = await readIfPresent(path.join(dir, UNINCORP));
   const explicit: TriggerInterests['explicit'] = {};
   for (const name of names) {
-    if (name === FILE || name === UNINCORP || name === LOCK || name.endsWith('-new') || triggerKind(name) !== 'explicit') continue;
+    if (NOT_INTEREST_FILES.has(name) || triggerKind(name) !== 'explicit') continue;
     const text = await readIfPresent(path.join(dir, name));
     if (text === undefined) continue;
     const lines = parseExplicitInterests(text, path.join(dir, name));
@@ -105,9 +108,14 @@ export async function writeUnincorp(adminDir: string, entries: readonly Unincorp
 
 /**
  * What `dpkg-trigger [--no-await] [--by-package=BY] TRIGGER` does to the state on disk: one activation added
- * to Unincorp (`by` null for --no-await), to be incorporated by the next dpkg (or overmerge) run.
+ * to Unincorp (`by` null for --no-await), to be incorporated by the next dpkg (or overmerge) run. Like
+ * dpkg-trigger, it records nothing (and says so: false) where dpkg never set triggers up, that is where
+ * there is no Unincorp.
  */
-export async function recordTriggerActivation(adminDir: string, trigger: string, by: string | null): Promise<void> {
-  const { unincorp } = await readTriggerState(adminDir);
-  await writeUnincorp(adminDir, addToUnincorp(unincorp, trigger, by));
+export async function recordTriggerActivation(adminDir: string, trigger: string, by: string | null): Promise<boolean> {
+  const { unincorp, unincorpPresent } = await readTriggerState(adminDir);
+  const entries = addToUnincorp(unincorp, trigger, by); // checks the name first, as dpkg-trigger does
+  if (!unincorpPresent) return false;
+  await writeUnincorp(adminDir, entries);
+  return true;
 }
