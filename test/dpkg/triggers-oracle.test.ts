@@ -334,6 +334,65 @@ describe('our triggers/ files', () => {
     ));
 });
 
+describe('trigger cycles, more', () => {
+  const ring = (names: string[]): TriggerFixture[] =>
+    names.map((name, i) => ({ name, triggers: `interest t-${name}\n`, onTriggered: [{ trigger: `t-${names[(i + 1) % names.length]}` }] }));
+
+  for (const names of [
+    ['r1', 'r2', 'r3'],
+    ['zulu', 'alpha', 'mike', 'kilo'],
+  ]) {
+    it(`a ring of ${names.length} (${names.join(', ')}), started from each member`, (t) =>
+      scenario(t, [...ring(names), ...names.map((n) => ({ name: `kick-${n}`, triggers: `activate t-${n}\n` }))], async (o) => {
+        await o.install(names);
+        for (const n of names) {
+          await o.install([`kick-${n}`]);
+          const { dpkg, model } = o.last!;
+          const cycle = model.steps.find((s) => s.kind === 'cycle');
+          assert.ok(cycle && cycle.kind === 'cycle' && dpkg.stderr.includes(cycle.message), `dpkg's stderr:\n${dpkg.stderr}`);
+          await o.process('configure', 'pending');
+        }
+      }));
+  }
+
+  it('two rings at once: two cycles in one run, the second found after a long chain', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'p1', triggers: 'interest t-p1\n', onTriggered: [{ trigger: 't-p2' }] },
+        { name: 'p2', triggers: 'interest t-p2\n', onTriggered: [{ trigger: 't-p1' }] },
+        { name: 'q1', triggers: 'interest t-q1\n', onTriggered: [{ trigger: 't-q2' }] },
+        { name: 'q2', triggers: 'interest t-q2\n', onTriggered: [{ trigger: 't-q1' }] },
+        { name: 'kick', triggers: 'activate t-p1\nactivate t-q1\n' },
+      ],
+      async (o) => {
+        await o.install(['p1', 'p2', 'q1', 'q2']);
+        await o.install(['kick']);
+        const { dpkg, model } = o.last!;
+        const cycles = model.steps.filter((s) => s.kind === 'cycle');
+        assert.equal(cycles.length, 2);
+        for (const c of cycles) assert.ok(c.kind === 'cycle' && dpkg.stderr.includes(c.message), `dpkg's stderr:\n${dpkg.stderr}`);
+        await o.process('configure', 'pending');
+      },
+    ));
+
+  it('a cycle with a bystander processed around it', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'aaa', triggers: 'interest t-a\n', onTriggered: [{ trigger: 't-b' }, { trigger: 't-c' }] },
+        { name: 'bbb', triggers: 'interest t-b\n', onTriggered: [{ trigger: 't-a' }] },
+        { name: 'ccc', triggers: 'interest t-c\n' },
+        { name: 'kick', triggers: 'activate t-a\nactivate t-c\n' },
+      ],
+      async (o) => {
+        await o.install(['aaa', 'bbb', 'ccc']);
+        await o.install(['kick']);
+        await o.process('configure', 'pending');
+      },
+    ));
+});
+
 describe('deferred processing', () => {
   it('--no-triggers, then --configure --pending', (t) =>
     scenario(
