@@ -8,6 +8,7 @@ import {
   hashBin,
   nodeName,
   parseTriggersControl,
+  startRun,
   type PackageStatus,
   type TriggerPackage,
   type TriggerState,
@@ -100,6 +101,15 @@ describe('activate', () => {
     assert.deepEqual(r.state.packages.w.pending, []);
     assert.equal(r.state.packages.a.status, 'installed');
     assert.deepEqual([r.state.packages.b.status, r.state.packages.b.awaited], ['triggers-pending', []]);
+  });
+
+  it('startRun: stale awaiters released, the queue emptied, Unincorp incorporated', () => {
+    const s = world([pkg('w', 'installed'), pkg('a', 'triggers-awaited', { awaited: ['w'] }), pkg('b', 'installed')], { w: 'interest t\n' });
+    s.deferred = ['old'];
+    const r = startRun(s, [{ trigger: 't', awaiters: ['b'] }]);
+    assert.equal(r.state.packages.a.status, 'installed');
+    assert.deepEqual(r.state.deferred, ['w']);
+    assert.deepEqual([r.state.packages.b.status, r.state.packages.b.awaited], ['triggers-awaited', ['w']]);
   });
 
   it('Unincorp lines activate once per awaiter', () => {

@@ -12,6 +12,7 @@ import {
   parseTriggersPending,
   planTriggerProcessing,
   removeEvents,
+  startRun,
   unpackEvents,
   type PlanStep,
   type ScriptCall,
@@ -53,7 +54,7 @@ export class TriggerModel {
       p.pending = parseTriggersPending(formatTriggersPending(p.pending));
       if (p.status === 'installed' || p.status === 'triggers-pending') this.configVersions.set(p.name, p.version ?? '');
     }
-    this.state.deferred = [];
+    this.state = startRun(this.state, []).state;
   }
 
   /** `dpkg [--no-triggers] --install|--unpack DEBS`. */

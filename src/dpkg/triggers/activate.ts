@@ -63,3 +63,18 @@ export function applyEvent(world: TriggerWorld, e: TriggerEvent): void {
       return world.changeInterests(e.package, e.remove, e.add);
   }
 }
+
+/**
+ * What dpkg does to the trigger state as it opens its database for a run (lib/dpkg/dbmodify.c
+ * modstatdb_open): a package that others await but that has no pending triggers any more releases them (the
+ * previous run stopped between the two updates: trig_fixup_awaiters), the deferred queue starts empty, then
+ * the activations dpkg-trigger left in Unincorp are incorporated (and queued for this run).
+ */
+export function startRun(state: TriggerState, unincorp: readonly UnincorpEntry[], options: WorldOptions = {}): ActivateResult {
+  const world = new TriggerWorld(cloneState(state), options);
+  world.state.deferred = [];
+  const awaited = new Set(Object.values(world.state.packages).flatMap((p) => p.awaited));
+  for (const name of awaited) if ((world.pkg(name)?.pending.length ?? 0) === 0) world.clearAwaiters(name);
+  world.incorporate(unincorp);
+  return { state: world.state, changes: world.changes };
+}

@@ -8,7 +8,7 @@ export { parseTriggersControl, formatTriggersControl, NO_DECLARATIONS, type Trig
 export * from './model';
 export * from './formats';
 export { nodeName, fileInterestsIn, explicitInterestsIn, changeInterests, changedExplicitNames } from './interests';
-export { activate, type TriggerEvent, type ActivateResult } from './activate';
+export { activate, startRun, type TriggerEvent, type ActivateResult } from './activate';
 export { unpackEvents, removeEvents, type UnpackFacts, type RemoveFacts } from './events';
 export type { TriggerChange, PackageInfo } from './world';
 export { dpkgTableOrder, hashBin } from './hash-order';
