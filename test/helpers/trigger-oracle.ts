@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { parseTriggersPending, readTriggerState, writeTriggerInterests, writeUnincorp, type TriggerInterests } from '../../src/dpkg/triggers';
+import { parseTriggersPending, readTriggerState, writeTriggerInterests, writeTriggerState, writeUnincorp } from '../../src/dpkg/triggers';
 import { buildTriggerDeb, DpkgRoot, type DpkgResult, type TriggerFixture } from './trigger-fixtures';
 import { TriggerModel, type ModelRun } from './trigger-model';
 
@@ -18,7 +18,6 @@ export class TriggerOracle {
   last: { dpkg: DpkgResult; model: ModelRun } | undefined;
   /** A second admin folder our writer keeps up to date with the model's interests, run after run. */
   private readonly ours: string;
-  private oursWritten: TriggerInterests = { file: [], explicit: {} };
 
   private constructor(
     readonly dir: string,
@@ -87,10 +86,7 @@ export class TriggerOracle {
 
   /** Our writer, fed the model's interests run after run, leaves the same files as dpkg. */
   private async compareWriter(context: string): Promise<void> {
-    const want = this.model.state.interests;
-    await writeTriggerInterests(this.ours, this.oursWritten, want);
-    await writeUnincorp(this.ours, []);
-    this.oursWritten = structuredClone(want);
+    await writeTriggerState(this.ours, await readTriggerState(this.ours), { interests: this.model.state.interests, unincorp: [] });
     const dir = path.join(this.ours, 'triggers');
     const ours: Record<string, string> = {};
     for (const name of (await fsp.readdir(dir)).sort()) {

@@ -97,6 +97,15 @@ async function writeOrRemove(dir: string, name: string, side: string, text: stri
   await fsyncDir(dir);
 }
 
+/**
+ * Brings the folder from `before` (what `readTriggerState` read) to `after`: the interest files that
+ * changed, then Unincorp if it changed (dpkg leaves it empty once incorporated).
+ */
+export async function writeTriggerState(adminDir: string, before: TriggerFiles, after: Pick<TriggerFiles, 'interests' | 'unincorp'>): Promise<void> {
+  await writeTriggerInterests(adminDir, before.interests, after.interests);
+  if (!before.unincorpPresent || formatUnincorp(before.unincorp) !== formatUnincorp(after.unincorp)) await writeUnincorp(adminDir, after.unincorp);
+}
+
 /** Replaces Unincorp (empty after dpkg incorporates it), creating the folder and Lock as dpkg does. */
 export async function writeUnincorp(adminDir: string, entries: readonly UnincorpEntry[]): Promise<void> {
   const dir = triggersDir(adminDir);

@@ -7,6 +7,10 @@
  */
 const BINS = 65521;
 
+/**
+ * FNV-1a over the UTF-8 bytes. dpkg feeds it `char`s, signed on the usual targets, so a byte >= 0x80 would
+ * hash differently there; package names are ASCII, so it never matters.
+ */
 export function fnv1a32(text: string): number {
   let h = 0x811c9dc5;
   for (const byte of Buffer.from(text, 'utf8')) {

@@ -14,4 +14,4 @@ export type { TriggerChange, PackageInfo } from './world';
 export { dpkgTableOrder, hashBin } from './hash-order';
 export { checkTriggerCycle, type TriggerCycle, type CycleTracker } from './cycle';
 export { planTriggerProcessing, type PlanOptions, type PlanStep, type TriggerPlan, type ScriptCall, type ScriptOutcome, type DpkgAction } from './process';
-export { readTriggerState, writeTriggerInterests, writeUnincorp, recordTriggerActivation, type TriggerFiles } from './disk';
+export { readTriggerState, writeTriggerState, writeTriggerInterests, writeUnincorp, recordTriggerActivation, type TriggerFiles } from './disk';

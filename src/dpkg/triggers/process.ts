@@ -25,7 +25,10 @@ export type DpkgAction = 'install' | 'unpack' | 'configure' | 'triggers-only' | 
 
 export interface ScriptCall {
   readonly package: string;
-  /** `['configure', '']`-like: the postinst arguments' first word is what matters here. */
+  /**
+   * `['configure']` (the version argument that follows is the script runner's business) or
+   * `['triggered', 'NAME1 NAME2 ...']`: the pending names as one argument, in dpkg's order.
+   */
   readonly args: readonly ['configure'] | readonly ['triggered', string];
 }
 
@@ -120,7 +123,8 @@ class Planner {
     if (pending && action !== 'install') {
       for (const name of this.tableOrder()) {
         const p = this.packages[name];
-        const eligible = action === 'configure' ? p.status === 'unpacked' || p.status === 'half-configured' || p.pending.length > 0 : p.pending.length > 0;
+        const configurable = p.status === 'unpacked' || p.status === 'half-configured';
+        const eligible = p.pending.length > 0 || (action === 'configure' && configurable);
         if (eligible && this.wanted(p)) this.enqueue(name);
       }
     } else {
@@ -279,7 +283,9 @@ class Planner {
     if (!cycle) return undefined;
     this.toBeConfigured.delete(cycle.giveUp);
     this.world.setStatus(cycle.giveUp, 'half-configured');
-    this.steps.push({ kind: 'cycle', package: cycle.giveUp, ...cycle, message: cycle.message + this.errorText(cycle.giveUp, 'triggers looping, abandoned') });
+    // dpkg's notice about the cycle, then its per-package error for the package given up on.
+    const message = cycle.message + this.errorText(cycle.giveUp, 'triggers looping, abandoned');
+    this.steps.push({ kind: 'cycle', package: cycle.giveUp, ...cycle, message });
     return cycle.giveUp;
   }
 
@@ -287,10 +293,13 @@ class Planner {
   private runPostinst(name: string, args: ScriptCall['args']): void {
     const outcome = this.options.scripts?.({ package: name, args });
     let unincorp: UnincorpEntry[] = [];
-    for (const t of outcome?.dpkgTrigger ?? []) unincorp = addToUnincorp(unincorp, t.trigger, t.await === false ? null : (t.by ?? name));
+    for (const t of outcome?.dpkgTrigger ?? []) {
+      unincorp = addToUnincorp(unincorp, t.trigger, t.await === false ? null : (t.by ?? name));
+    }
     if (outcome?.exitStatus) {
       this.world.incorporate(unincorp); // dpkg's cleanup still incorporates, the package half-configured
-      throw new PackageFailure(`installed ${name} package post-installation script subprocess returned error exit status ${outcome.exitStatus}`);
+      const what = `installed ${name} package post-installation script subprocess`;
+      throw new PackageFailure(`${what} returned error exit status ${outcome.exitStatus}`);
     }
     const p = this.packages[name];
     p.pending = [];
