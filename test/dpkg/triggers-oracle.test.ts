@@ -47,6 +47,21 @@ describe('file triggers', () => {
       },
     ));
 
+  it('a conffile activates its path and parents again when configure installs it', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /etc/foo\ninterest /etc/foo/x.conf\n' },
+        { name: 'prov', conffiles: ['/etc/foo/x.conf'] },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['prov'], { unpackOnly: true });
+        await o.process('configure', ['prov'], { noTriggers: true });
+        await o.process('triggers-only', 'pending');
+      },
+    ));
+
   it('an interest in a plain file, and one that no member matches exactly', (t) =>
     scenario(
       t,

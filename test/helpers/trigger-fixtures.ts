@@ -28,6 +28,8 @@ export interface TriggerFixture {
   triggers?: string;
   /** Files of the payload (absolute paths), each holding its own name. */
   files?: string[];
+  /** Payload files that are conffiles too. */
+  conffiles?: string[];
   /** dpkg-trigger calls of `postinst configure`. */
   onConfigure?: DpkgTriggerCall[];
   /** dpkg-trigger calls of `postinst triggered`. */
@@ -75,7 +77,8 @@ export async function buildTriggerDeb(workDir: string, f: TriggerFixture): Promi
   if (f.triggers !== undefined) await fsp.writeFile(path.join(debian, 'triggers'), f.triggers);
   await fsp.writeFile(path.join(debian, 'postinst'), postinstText(f), { mode: 0o755 });
   await fsp.chmod(path.join(debian, 'postinst'), 0o755);
-  for (const file of f.files ?? []) {
+  if (f.conffiles?.length) await fsp.writeFile(path.join(debian, 'conffiles'), f.conffiles.map((c) => `${c}\n`).join(''));
+  for (const file of [...(f.files ?? []), ...(f.conffiles ?? [])]) {
     const at = path.join(tree, file);
     await fsp.mkdir(path.dirname(at), { recursive: true, mode: 0o755 });
     await fsp.writeFile(at, `${file}\n`);

@@ -92,7 +92,11 @@ export class TriggerModel {
   }
 
   private plan(options: Parameters<typeof planTriggerProcessing>[1]): ModelRun {
-    const plan = planTriggerProcessing(this.state, { ...options, scripts: (c) => this.scriptOutcome(c) });
+    // A first configure installs every conffile (dpkg's CFO_NEW_CONFF), activating its path and parents.
+    const configurePaths = Object.fromEntries(
+      [...this.fixtures.values()].filter((f) => !this.configVersions.has(f.name)).map((f) => [f.name, f.conffiles ?? []]),
+    );
+    const plan = planTriggerProcessing(this.state, { ...options, configurePaths, scripts: (c) => this.scriptOutcome(c) });
     this.state = plan.state;
     const log: string[] = [];
     for (const s of plan.steps) {
