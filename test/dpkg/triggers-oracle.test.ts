@@ -47,6 +47,21 @@ describe('file triggers', () => {
       },
     ));
 
+  it('unpacking matches members exactly: a file below an interesting folder whose archive lacks that folder triggers nothing', (t) =>
+    scenario(
+      t,
+      [
+        { name: 'watcher', triggers: 'interest /usr/share/foo\ninterest /usr/share/foo/bare\n', files: ['/usr/share/foo/own'] },
+        { name: 'bare', filesOnly: true, files: ['/usr/share/foo/bare', '/usr/share/foo/other'] },
+      ],
+      async (o) => {
+        await o.install(['watcher']);
+        await o.install(['bare'], { noTriggers: true });
+        await o.process('triggers-only', 'pending');
+        await o.remove(['bare']);
+      },
+    ));
+
   it('a conffile activates its path and parents again when configure installs it', (t) =>
     scenario(
       t,

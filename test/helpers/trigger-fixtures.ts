@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildDeb } from '../../src/archive/build';
 import { parseParagraphs } from '../../src/control/deb822';
+import { buildDeb as buildHandMadeDeb, controlFields, controlTar, controlText } from '../../fixtures/hostile/deb';
+import { tarArchive, tarFile } from '../../fixtures/hostile/tar-writer';
 import { FIXTURE_EPOCH } from './fixtures';
 
 const execFileP = promisify(execFile);
@@ -30,6 +32,11 @@ export interface TriggerFixture {
   files?: string[];
   /** Payload files that are conffiles too. */
   conffiles?: string[];
+  /**
+   * data.tar holds the files alone, no directory members (dpkg-deb never builds that; a hand-made archive
+   * may): the files' folders must then exist already on the root.
+   */
+  filesOnly?: boolean;
   /** dpkg-trigger calls of `postinst configure`. */
   onConfigure?: DpkgTriggerCall[];
   /** dpkg-trigger calls of `postinst triggered`. */
@@ -58,8 +65,9 @@ export function postinstText(f: TriggerFixture): string {
   ].join('\n');
 }
 
-/** Builds `f` into workDir/NAME_VERSION.deb with the project's builder. */
+/** Builds `f` into workDir/NAME_VERSION.deb with the project's builder (or by hand, for `filesOnly`). */
 export async function buildTriggerDeb(workDir: string, f: TriggerFixture): Promise<string> {
+  if (f.filesOnly) return buildFilesOnlyDeb(workDir, f);
   const tree = await fsp.mkdtemp(path.join(workDir, `${f.name}-tree-`));
   await fsp.chmod(tree, 0o755);
   const debian = path.join(tree, 'DEBIAN');
@@ -87,6 +95,15 @@ export async function buildTriggerDeb(workDir: string, f: TriggerFixture): Promi
   const deb = path.join(workDir, `${f.name}_${f.version ?? '1'}.deb`);
   await buildDeb(tree, deb, { compression: 'gzip', sourceDateEpoch: FIXTURE_EPOCH });
   await fsp.rm(tree, { recursive: true, force: true });
+  return deb;
+}
+
+async function buildFilesOnlyDeb(workDir: string, f: TriggerFixture): Promise<string> {
+  const fields = controlFields(f.name, { Version: f.version ?? '1', ...(f.depends ? { Depends: f.depends } : {}) });
+  const extra = [tarFile('./postinst', postinstText(f), { mode: 0o755 }), ...(f.triggers === undefined ? [] : [tarFile('./triggers', f.triggers)])];
+  const data = tarArchive((f.files ?? []).map((file) => tarFile(`.${file}`, `${file}\n`)));
+  const deb = path.join(workDir, `${f.name}_${f.version ?? '1'}.deb`);
+  await fsp.writeFile(deb, buildHandMadeDeb({ control: { tar: controlTar(controlText(fields), extra) }, data }));
   return deb;
 }
 
