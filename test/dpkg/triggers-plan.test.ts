@@ -6,6 +6,7 @@ import {
   changeInterests,
   parseTriggersControl,
   planTriggerProcessing,
+  processTriggers,
   unpackEvents,
   type PackageStatus,
   type ScriptCall,
@@ -100,6 +101,33 @@ describe('planTriggerProcessing', () => {
     assert.match(cycle.message, /^dpkg: cycle found while processing triggers:\n chain of packages whose triggers are or may be responsible:\n  \S+( -> \S+)+\n/);
     assert.ok(cycle.message.endsWith(`dpkg: error processing package ${cycle.giveUp} (--install):\n triggers looping, abandoned\n`));
     for (const p of Object.values(plan.state.packages)) assert.deepEqual(p.awaited, [], p.name);
+  });
+
+  it('processTriggers: the engine drives it step by step, telling what each postinst did', () => {
+    const s = state([pkg('w', 'installed'), pkg('v', 'installed'), pkg('a', 'unpacked')], { w: 'interest t\n', v: 'interest u\n' });
+    const run = processTriggers(s, { action: 'configure', packages: ['a'] });
+    const seen: string[] = [];
+    let r = run.next();
+    while (!r.done) {
+      seen.push(`${r.value.package} ${r.value.kind}`);
+      // a's postinst calls dpkg-trigger t; w's calls dpkg-trigger --no-await u and fails.
+      const outcome =
+        r.value.kind === 'configure'
+          ? { dpkgTrigger: [{ trigger: 't' }] }
+          : r.value.kind === 'triggered' && r.value.package === 'w'
+            ? { dpkgTrigger: [{ trigger: 'u', await: false }], exitStatus: 1 }
+            : undefined;
+      r = run.next(outcome);
+    }
+    assert.deepEqual(seen, ['a configure', 'w triggered', 'w error', 'v triggered']);
+    assert.deepEqual(
+      Object.values(r.value.state.packages).map((p) => [p.name, p.status]),
+      [
+        ['w', 'half-configured'],
+        ['v', 'installed'],
+        ['a', 'installed'],
+      ],
+    );
   });
 
   it('a dependency cycle between packages to configure is left unresolved (dpkg breaks it; not modelled)', () => {

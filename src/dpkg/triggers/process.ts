@@ -39,7 +39,7 @@ export interface ScriptOutcome {
   readonly exitStatus?: number;
 }
 
-export interface PlanOptions {
+export interface ProcessOptions {
   action: DpkgAction;
   /** --pending / -a. */
   pending?: boolean;
@@ -49,6 +49,9 @@ export interface PlanOptions {
   triggers?: boolean;
   /** Paths dpkg installs while configuring a package (new conffiles): activated with their parents. */
   configurePaths?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface PlanOptions extends ProcessOptions {
   /** The effect of a maintainer script; undefined means it exits 0 and activates nothing. */
   scripts?: (call: ScriptCall) => ScriptOutcome | undefined;
 }
@@ -75,9 +78,33 @@ const TRY_FORCE_DEPENDS_VERSION = 5;
 /** A failure dpkg reports per package ("dpkg: error processing package P (--ACTION):"), then goes on. */
 class PackageFailure extends Error {}
 
-export function planTriggerProcessing(state: TriggerState, options: PlanOptions): TriggerPlan {
-  return new Planner(state, options).run();
+/**
+ * The processing as it goes, for the engine: each step is yielded before it happens, and for a
+ * `configure` or `triggered` step the engine runs that postinst and passes what it did back with
+ * `next(outcome)` (dpkg-trigger calls: the Unincorp the script left; its exit status). Still pure: the
+ * generator does no I/O and the same outcomes give the same steps.
+ */
+export function* processTriggers(state: TriggerState, options: ProcessOptions): Generator<PlanStep, TriggerPlan, ScriptOutcome | undefined> {
+  return yield* new Planner(state, options).run();
 }
+
+/** The whole processing at once, each postinst's effect asked of `options.scripts`. */
+export function planTriggerProcessing(state: TriggerState, options: PlanOptions): TriggerPlan {
+  const run = processTriggers(state, options);
+  for (let r = run.next(); ; ) {
+    if (r.done) return r.value;
+    const step = r.value;
+    const call: ScriptCall | undefined =
+      step.kind === 'configure'
+        ? { package: step.package, args: ['configure'] }
+        : step.kind === 'triggered'
+          ? { package: step.package, args: ['triggered', step.triggers.join(' ')] }
+          : undefined;
+    r = run.next(call && options.scripts?.(call));
+  }
+}
+
+type Steps<T = void> = Generator<PlanStep, T, ScriptOutcome | undefined>;
 
 class Planner {
   private readonly world: TriggerWorld;
@@ -91,17 +118,23 @@ class Planner {
 
   constructor(
     state: TriggerState,
-    private readonly options: PlanOptions,
+    private readonly options: ProcessOptions,
   ) {
     const triggers = options.triggers ?? !(options.action === 'triggers-only' && !options.pending);
     this.world = new TriggerWorld(cloneState(state), { noTriggers: !triggers });
   }
 
-  run(): TriggerPlan {
+  *run(): Steps<TriggerPlan> {
     let unresolved: string[] = [];
-    if (this.fillQueue()) unresolved = this.processQueue();
-    this.runDeferred();
+    if (this.fillQueue()) unresolved = yield* this.processQueue();
+    yield* this.runDeferred();
     return { steps: this.steps, state: this.world.state, changes: this.world.changes, unresolved };
+  }
+
+  /** Records a step and hands it to the caller; for a postinst, what the caller says it did. */
+  private *step(step: PlanStep): Steps<ScriptOutcome | undefined> {
+    this.steps.push(step);
+    return yield step;
   }
 
   private get packages(): Record<string, TriggerPackage> {
@@ -149,7 +182,7 @@ class Planner {
     if (!this.queue.includes(name)) this.queue.push(name);
   }
 
-  private processQueue(): string[] {
+  private *processQueue(): Steps<string[]> {
     while (this.queue.length > 0) {
       let name = this.queue.shift() as string;
       let asConfigure = false;
@@ -172,12 +205,12 @@ class Planner {
         // dpkg would have broken a dependency cycle at dependtry 2, or reached a forcing level.
         return [name, ...this.queue.filter((n) => n !== name)];
       }
-      this.guarded(name, () => this.processOne(name, asConfigure));
+      yield* this.guarded(name, () => this.processOne(name, asConfigure));
     }
     return [];
   }
 
-  private processOne(name: string, asConfigure: boolean): void {
+  private *processOne(name: string, asConfigure: boolean): Steps {
     const p = this.packages[name];
     if (!p) throw new PackageFailure(`no package named '${name}' is installed, cannot configure`);
     const action = asConfigure ? 'configure' : this.options.action;
@@ -185,17 +218,17 @@ class Planner {
       throw new PackageFailure(`package ${name} is not ready for trigger processing\n (current status '${p.status}' with no pending triggers)`);
     }
     if (action === 'install' && p.status === 'not-installed') return;
-    if (p.pending.length > 0) this.trigproc(name, 'queued');
-    else this.configure(name);
+    if (p.pending.length > 0) yield* this.trigproc(name, 'queued');
+    else yield* this.configure(name);
   }
 
-  private guarded(name: string, fn: () => void): void {
+  private *guarded(name: string, fn: () => Steps): Steps {
     try {
-      fn();
+      yield* fn();
     } catch (err) {
       if (!(err instanceof PackageFailure)) throw err;
       this.toBeConfigured.delete(name);
-      this.steps.push({ kind: 'error', package: name, message: this.errorText(name, err.message) });
+      yield* this.step({ kind: 'error', package: name, message: this.errorText(name, err.message) });
     }
   }
 
@@ -204,7 +237,7 @@ class Planner {
   }
 
   /** deferred_configure, for what matters to triggers. */
-  private configure(name: string): void {
+  private *configure(name: string): Steps {
     const p = this.packages[name];
     if (p.status === 'not-installed') throw new PackageFailure(`no package named '${name}' is installed, cannot configure`);
     if (p.status === 'installed') throw new PackageFailure(`package ${name} is already installed and configured`);
@@ -229,12 +262,11 @@ class Planner {
       for (const path of this.options.configurePaths?.[name] ?? []) this.world.activatePath(path, name);
     }
     this.world.setStatus(name, 'half-configured');
-    this.steps.push({ kind: 'configure', package: name });
-    this.runPostinst(name, ['configure']);
+    this.afterPostinst(name, yield* this.step({ kind: 'configure', package: name }));
   }
 
   /** trigproc: run a package's pending triggers, or only release its awaiters if it has none. */
-  private trigproc(name: string, type: 'queued' | 'deferred'): void {
+  private *trigproc(name: string, type: 'queued' | 'deferred'): Steps {
     this.world.state.deferred = this.world.state.deferred.filter((n) => n !== name);
     const p = this.packages[name];
     if (!p) return;
@@ -248,7 +280,7 @@ class Planner {
     }
     const deps = this.checkDeps(p);
     if (deps === 'defer') {
-      if (this.dependtry >= TRY_TRIGGERS_CYCLES && this.giveUpOnCycle(name) === name) return;
+      if (this.dependtry >= TRY_TRIGGERS_CYCLES && (yield* this.giveUpOnCycle(name)) === name) return;
       // After the queue is done (deferred processing) this puts the package in a queue nobody reads again:
       // it stays triggers-pending, as in dpkg.
       this.enqueue(name);
@@ -262,12 +294,11 @@ class Planner {
       this.sincenothing = 0;
       throw new PackageFailure('dependency problems - leaving triggers unprocessed');
     }
-    if (this.giveUpOnCycle(name) === name) return;
+    if ((yield* this.giveUpOnCycle(name)) === name) return;
     const triggers = p.pending.slice();
     this.world.setStatus(name, 'half-configured'); // drops the pending triggers, releases the awaiters
     this.sincenothing = 0;
-    this.steps.push({ kind: 'triggered', package: name, triggers });
-    this.runPostinst(name, ['triggered', triggers.join(' ')]);
+    this.afterPostinst(name, yield* this.step({ kind: 'triggered', package: name, triggers }));
   }
 
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
@@ -277,7 +308,7 @@ class Planner {
   }
 
   /** check_trigger_cycle; the package given up on (left half-configured), if a cycle was found. */
-  private giveUpOnCycle(processing: string): string | undefined {
+  private *giveUpOnCycle(processing: string): Steps<string | undefined> {
     const { tracker, cycle } = checkTriggerCycle(this.cycles, processing, this.packages);
     this.cycles = tracker;
     if (!cycle) return undefined;
@@ -285,13 +316,12 @@ class Planner {
     this.world.setStatus(cycle.giveUp, 'half-configured');
     // dpkg's notice about the cycle, then its per-package error for the package given up on.
     const message = cycle.message + this.errorText(cycle.giveUp, 'triggers looping, abandoned');
-    this.steps.push({ kind: 'cycle', package: cycle.giveUp, ...cycle, message });
+    yield* this.step({ kind: 'cycle', package: cycle.giveUp, ...cycle, message });
     return cycle.giveUp;
   }
 
-  /** The postinst and what follows it (post_postinst_tasks): the new state, then Unincorp incorporated. */
-  private runPostinst(name: string, args: ScriptCall['args']): void {
-    const outcome = this.options.scripts?.({ package: name, args });
+  /** What follows a postinst (post_postinst_tasks): the new state, then Unincorp incorporated. */
+  private afterPostinst(name: string, outcome: ScriptOutcome | undefined): void {
     let unincorp: UnincorpEntry[] = [];
     for (const t of outcome?.dpkgTrigger ?? []) {
       unincorp = addToUnincorp(unincorp, t.trigger, t.await === false ? null : (t.by ?? name));
@@ -308,10 +338,10 @@ class Planner {
   }
 
   /** trigproc_run_deferred: each triggered package in turn, errors reported and passed over. */
-  private runDeferred(): void {
+  private *runDeferred(): Steps {
     while (this.world.state.deferred.length > 0) {
       const name = this.world.state.deferred[0];
-      this.guarded(name, () => this.trigproc(name, 'deferred'));
+      yield* this.guarded(name, () => this.trigproc(name, 'deferred'));
     }
   }
 }
