@@ -1,0 +1,95 @@
+import { relationMatches, type Relation } from '../../control/relations';
+import { formatVersion } from '../../control/version';
+import { statusRank, type TriggerPackage } from './model';
+
+/**
+ * dpkg's check of a package's Pre-Depends and Depends before its postinst runs (src/main/packages.c
+ * dependencies_ok and deppossi_ok_found), reduced to what trigger processing needs:
+ * - a dependee installed or triggers-pending satisfies;
+ * - one triggers-awaited does not yet: the dependant waits ("defer"), and dpkg notes a package whose trigger
+ *   processing would help (the first one the dependee awaits): `fixByTrigger`;
+ * - one unpacked or half-configured that this run will configure: wait; otherwise, and for anything less
+ *   than unpacked or a version that does not match: "halt" (the dependency cannot be met in this run).
+ * Not modelled: --force-depends*, --force-configure-any, Breaks (checked before configure, not before
+ * trigger processing), and the ignoring of dependencies on packages being removed.
+ */
+export type DepVerdict = 'ok' | 'defer' | 'halt';
+
+export interface DepCheck {
+  verdict: DepVerdict;
+  /** Set when every waiting dependency would be helped by trigger processing (dpkg's progress_bytrigproc). */
+  fixByTrigger?: string;
+  /** dpkg's explanation lines for a halt (" A depends on B; however: ..."). */
+  problems: string[];
+}
+
+type Found = 0 | 1 | 3; // FOUND_NONE, FOUND_DEFER, FOUND_OK (FOUND_FORCED needs --force-depends)
+
+export function checkDependencies(
+  pkg: TriggerPackage,
+  packages: Readonly<Record<string, TriggerPackage>>,
+  toBeConfigured: ReadonlySet<string>,
+): DepCheck {
+  let verdict: DepVerdict = 'ok';
+  let anyCannotFixByTrigger = false;
+  let canFixByTrigger: string | undefined;
+  const problems: string[] = [];
+  for (const group of pkg.depends ?? []) {
+    let found: Found = 0;
+    let possFix: string | undefined;
+    const why: string[] = [];
+    for (const rel of group) {
+      if (!Object.values(packages).some((p) => p.name.split(':')[0].toLowerCase() === rel.name)) {
+        why.push(`  Package ${rel.name} is not installed.\n`);
+      }
+      for (const dependee of Object.values(packages)) {
+        const how = matchOf(rel, dependee);
+        if (how === undefined) continue;
+        let f = foundFor(dependee, toBeConfigured, why);
+        if (f === 1 && dependee.status === 'triggers-awaited') possFix = dependee.awaited[0];
+        // A package may satisfy its own dependency through its Provides while it is being configured.
+        if (f === 1 && how === 'provides' && dependee.name === pkg.name) f = 3;
+        if (f > found) found = f;
+        if (found === 3) break;
+      }
+      if (found === 3) break;
+    }
+    if (found === 0) {
+      anyCannotFixByTrigger = true;
+      verdict = 'halt';
+      problems.push(` ${pkg.name} depends on ${group.map(describe).join(' | ')}${why.length > 0 ? `; however:\n${why.join('')}` : '.\n'}`);
+    } else if (found === 1) {
+      if (possFix !== undefined) canFixByTrigger = possFix;
+      else anyCannotFixByTrigger = true;
+      if (verdict === 'ok') verdict = 'defer';
+    }
+  }
+  return { verdict, fixByTrigger: !anyCannotFixByTrigger ? canFixByTrigger : undefined, problems };
+}
+
+function matchOf(rel: Relation, p: TriggerPackage): 'direct' | 'provides' | undefined {
+  const name = p.name.split(':')[0].toLowerCase();
+  const facts = { name, version: p.version ?? '0', architecture: p.architecture ?? 'all', provides: p.provides };
+  if (!relationMatches(rel, facts)) return undefined;
+  return rel.name === name ? 'direct' : 'provides';
+}
+
+function foundFor(dependee: TriggerPackage, toBeConfigured: ReadonlySet<string>, why: string[]): Found {
+  const s = dependee.status;
+  if (s === 'installed' || s === 'triggers-pending') return 3;
+  // dpkg always defers on a triggers-awaited dependee when configuring: its test for the other case
+  // (`!f_triggers`) can never hold, since f_triggers is set to -1 or 1 before any processing.
+  if (s === 'triggers-awaited') return 1;
+  if (statusRank(s) >= statusRank('unpacked')) {
+    if (toBeConfigured.has(dependee.name)) return 1;
+    why.push(`  Package ${dependee.name} is not configured yet.\n`);
+    return 0;
+  }
+  why.push(`  Package ${dependee.name} is not installed.\n`);
+  return 0;
+}
+
+function describe(rel: Relation): string {
+  const c = rel.constraint;
+  return c === undefined ? rel.name : `${rel.name} (${c.op} ${formatVersion(c.version)})`;
+}

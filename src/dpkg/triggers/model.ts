@@ -1,0 +1,91 @@
+import type { Relation, RelationGroups } from '../../control/relations';
+import type { TriggerDeclarations } from './declarations';
+
+/**
+ * The plain data the trigger logic works on: what dpkg keeps in memory about triggers during one run
+ * (struct pkginfo's status, trigpend_head and trigaw lists; the interest files; the deferred queue).
+ * Nothing here reads or writes disk; `disk.ts` and `formats.ts` translate to and from dpkg's files.
+ */
+
+/** dpkg's package states, in dpkg's order (enum pkgstatus): comparisons between them mean something. */
+export const PACKAGE_STATUSES = [
+  'not-installed',
+  'config-files',
+  'half-installed',
+  'unpacked',
+  'half-configured',
+  'triggers-awaited',
+  'triggers-pending',
+  'installed',
+] as const;
+export type PackageStatus = (typeof PACKAGE_STATUSES)[number];
+
+export function statusRank(s: PackageStatus): number {
+  return PACKAGE_STATUSES.indexOf(s);
+}
+
+/** The selection (first word of Status); dpkg only processes triggers of packages wanted installed or held. */
+export type Want = 'unknown' | 'install' | 'hold' | 'deinstall' | 'purge';
+
+export interface TriggerPackage {
+  /** The name dpkg uses for it in triggers files and Triggers-Awaited (arch-qualified when dpkg does so). */
+  readonly name: string;
+  status: PackageStatus;
+  /** Default 'install'. */
+  want?: Want;
+  /**
+   * Pending triggers in dpkg's in-memory order: newest first. It is the order of the `postinst triggered`
+   * argument and of the Triggers-Pending field dpkg writes; dpkg reads that field back reversed (each name is
+   * prepended), so a status file's order flips at every dpkg run that rewrites it. See `formats.ts`.
+   */
+  pending: string[];
+  /** Triggers-Awaited: the packages whose trigger processing this one awaits, oldest first. */
+  awaited: string[];
+  /** The installed version, for the dependency checks of trigger processing and dpkg's messages. */
+  version?: string;
+  architecture?: string;
+  /** Pre-Depends and Depends together: dpkg checks both before running a package's postinst. */
+  depends?: RelationGroups;
+  provides?: readonly Relation[];
+  /** The installed version's `triggers` control file: its `activate` lines fire at configure and removal. */
+  declarations?: TriggerDeclarations;
+}
+
+/** A line of triggers/File: `PATH PACKAGE[/noawait]`. */
+export interface FileInterest {
+  readonly path: string;
+  readonly package: string;
+  readonly noawait: boolean;
+}
+
+/** A line of triggers/NAME: `PACKAGE[/noawait]`. */
+export interface ExplicitInterest {
+  readonly package: string;
+  readonly noawait: boolean;
+}
+
+export interface TriggerInterests {
+  /** triggers/File, in file order (dpkg appends a new interest at the end). */
+  file: FileInterest[];
+  /** triggers/NAME for each explicit trigger anyone is interested in, lines in file order. */
+  explicit: Record<string, ExplicitInterest[]>;
+}
+
+export interface TriggerState {
+  packages: Record<string, TriggerPackage>;
+  interests: TriggerInterests;
+  /**
+   * dpkg's deferred trigger-processing queue of this run: packages that got a pending trigger, first come
+   * first served, each once. Empty at the start of a run; `activate` fills it, the planner empties it.
+   */
+  deferred: string[];
+}
+
+export function emptyTriggerState(): TriggerState {
+  return { packages: {}, interests: { file: [], explicit: {} }, deferred: [] };
+}
+
+/** A deep copy, so the pure functions can work on their own copy and hand it back. */
+export function cloneState(s: TriggerState): TriggerState {
+  return structuredClone(s);
+}
