@@ -17,10 +17,12 @@ export interface AtomicWriteOptions {
   /** Keep the previous version as NAME-old (status, diversions, statoverride do; .list files do not). */
   backup?: boolean;
   mode?: number;
+  /** The side file's path, when dpkg names it otherwise (triggers/Unincorp.new); default NAME-new. */
+  side?: string;
 }
 
 export function atomicWrite(file: string, data: Uint8Array, options: AtomicWriteOptions = {}): void {
-  const fresh = `${file}-new`;
+  const fresh = options.side ?? `${file}-new`;
   writeDurably(fresh, data, options.mode ?? 0o644);
   if (options.backup) keepBackup(file);
   try {
@@ -119,5 +121,14 @@ export function removeFolderSync(dir: string): void {
     fs.rmSync(dir, { recursive: true, force: true });
   } catch (err) {
     throw fsError('remove', err, dir);
+  }
+}
+
+/** Creates an empty file if there is none (dpkg's triggers/Lock: its content never matters). */
+export function ensureFileSync(file: string, mode: number): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, mode));
+  } catch (err) {
+    throw fsError('create', err, file);
   }
 }

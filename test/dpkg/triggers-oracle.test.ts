@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { withTempDir } from '../helpers/fixtures';
-import { skipLoudly } from '../helpers/real-debs';
+import { withTempDir } from '../helpers/temp';
+import { gate } from '../helpers/gate';
 import { cannotRunDpkgTriggers, type TriggerFixture } from '../helpers/trigger-fixtures';
 import { TriggerOracle } from '../helpers/trigger-oracle';
 
@@ -12,7 +12,7 @@ import { TriggerOracle } from '../helpers/trigger-oracle';
  */
 async function scenario(t: TestContext, fixtures: TriggerFixture[], run: (o: TriggerOracle) => Promise<void>): Promise<void> {
   const why = await cannotRunDpkgTriggers();
-  if (why) return skipLoudly(t, why);
+  if (why !== undefined && gate(t, { skip: why })) return;
   await withTempDir('triggers-oracle', async (dir) => run(await TriggerOracle.create(dir, fixtures)));
 }
 

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf, fsError } from '../../errors';
-import { ensureFile, ensureFolder, fsyncDir, readIfPresent, removeFileDurably, replaceFile } from '../../fs/replace-file';
+import { atomicWrite, ensureFileSync, fsyncDir, makeFoldersSync, readIfPresent, removeIfPresent } from '../../fs/atomic-file';
 import {
   addToUnincorp,
   formatExplicitInterests,
@@ -60,12 +60,12 @@ export async function readTriggerState(adminDir: string): Promise<TriggerFiles> 
     if (errnoOf(err) === 'ENOENT') return { interests: { file: [], explicit: {} }, unincorp: [], unincorpPresent: false };
     throw fsError('read directory', err, dir);
   }
-  const fileText = await readIfPresent(path.join(dir, FILE));
-  const unincorpText = await readIfPresent(path.join(dir, UNINCORP));
+  const fileText = readText(path.join(dir, FILE));
+  const unincorpText = readText(path.join(dir, UNINCORP));
   const explicit: TriggerInterests['explicit'] = {};
   for (const name of names) {
     if (NOT_INTEREST_FILES.has(name) || triggerKind(name) !== 'explicit') continue;
-    const text = await readIfPresent(path.join(dir, name));
+    const text = readText(path.join(dir, name));
     if (text === undefined) continue;
     const lines = parseExplicitInterests(text, path.join(dir, name));
     if (lines.length > 0) explicit[name] = lines;
@@ -83,7 +83,7 @@ export async function readTriggerState(adminDir: string): Promise<TriggerFiles> 
  */
 export async function writeTriggerInterests(adminDir: string, before: TriggerInterests, after: TriggerInterests): Promise<void> {
   const dir = triggersDir(adminDir);
-  await ensureFolder(dir, 0o755);
+  makeFoldersSync(dir);
   const fileText = formatFileInterests(after.file);
   if (fileText !== formatFileInterests(before.file)) await writeOrRemove(dir, FILE, `${FILE}-new`, fileText);
   for (const name of changedExplicitNames(before, after)) {
@@ -92,9 +92,17 @@ export async function writeTriggerInterests(adminDir: string, before: TriggerInt
 }
 
 async function writeOrRemove(dir: string, name: string, side: string, text: string): Promise<void> {
-  if (text === '') return removeFileDurably(path.join(dir, name), dir);
-  await replaceFile(path.join(dir, name), path.join(dir, side), text, { mode: 0o644, sync: true });
-  await fsyncDir(dir);
+  if (text === '') {
+    removeIfPresent(path.join(dir, name));
+    fsyncDir(dir);
+    return;
+  }
+  atomicWrite(path.join(dir, name), Buffer.from(text, 'latin1'), { mode: 0o644, side: path.join(dir, side) });
+}
+
+/** A trigger file as dpkg reads it (one character per byte), or undefined when it is absent. */
+function readText(file: string): string | undefined {
+  return readIfPresent(file)?.toString('latin1');
 }
 
 /**
@@ -109,10 +117,9 @@ export async function writeTriggerState(adminDir: string, before: TriggerFiles, 
 /** Replaces Unincorp (empty after dpkg incorporates it), creating the folder and Lock as dpkg does. */
 export async function writeUnincorp(adminDir: string, entries: readonly UnincorpEntry[]): Promise<void> {
   const dir = triggersDir(adminDir);
-  await ensureFolder(dir, 0o755);
-  await ensureFile(path.join(dir, LOCK), 0o600);
-  await replaceFile(path.join(dir, UNINCORP), path.join(dir, `${UNINCORP}.new`), formatUnincorp(entries), { mode: 0o644, sync: true });
-  await fsyncDir(dir);
+  makeFoldersSync(dir);
+  ensureFileSync(path.join(dir, LOCK), 0o600);
+  atomicWrite(path.join(dir, UNINCORP), Buffer.from(formatUnincorp(entries), 'latin1'), { mode: 0o644, side: path.join(dir, `${UNINCORP}.new`) });
 }
 
 /**
