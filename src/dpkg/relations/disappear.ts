@@ -69,6 +69,5 @@ function disappear(run: Run, pkg: Pkg): void {
   pkg.want = 'unknown';
   pkg.configVersion = undefined;
   pkg.filesValid = false;
-  pkg.installed = { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined };
-  run.db.changed();
+  run.db.setInstalled(pkg, { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined });
 }

@@ -75,6 +75,9 @@ export class Pkg {
   enqueued = false;
   /** False once it disappeared or was removed: it can no longer take over a shared file. */
   filesValid = true;
+  /** When each record's relations were linked into the reverse lists (see Db.setInstalled). */
+  installedSeq = 0;
+  availableSeq = 0;
 
   constructor(
     readonly set: PkgSet,
@@ -108,8 +111,32 @@ export class Db {
   private revInstalled?: Map<string, Possi[]>;
   private revAvailable?: Map<string, Possi[]>;
   private owners?: Map<string, Pkg[]>;
+  private seq = 0;
 
   constructor(readonly arches: Arches) {}
+
+  /**
+   * Replaces an instance's installed record. dpkg links a record's relations at the head of each target's
+   * reverse list, so the most recently linked record comes first in those lists — and in dpkg's messages
+   * that walk them; the sequence number keeps that order.
+   */
+  setInstalled(pkg: Pkg, bin: Bin): void {
+    pkg.installed = bin;
+    pkg.installedSeq = ++this.seq;
+    this.changed();
+  }
+
+  setAvailable(pkg: Pkg, bin: Bin): void {
+    pkg.available = bin;
+    pkg.availableSeq = ++this.seq;
+    this.changed();
+  }
+
+  /** Changes an installed record without relinking it (files taken over). */
+  updateInstalled(pkg: Pkg, bin: Bin): void {
+    pkg.installed = bin;
+    this.changed();
+  }
 
   /** The set of `name`, created with one blank instance if unknown (as dpkg's pkg_hash_find_set does). */
   findSet(name: string): PkgSet {
@@ -154,13 +181,13 @@ export class Db {
 
   /** The alternatives naming `name` in any instance's installed record (dpkg's set->depended.installed). */
   dependedInstalled(name: string): readonly Possi[] {
-    this.revInstalled ??= this.reverseIndex((p) => p.installed);
+    this.revInstalled ??= this.reverseIndex((p) => p.installed, (p) => p.installedSeq);
     return this.revInstalled.get(name) ?? [];
   }
 
   /** The same over the available records (the archives read so far in this run). */
   dependedAvailable(name: string): readonly Possi[] {
-    this.revAvailable ??= this.reverseIndex((p) => p.available);
+    this.revAvailable ??= this.reverseIndex((p) => p.available, (p) => p.availableSeq);
     return this.revAvailable.get(name) ?? [];
   }
 
@@ -199,15 +226,18 @@ export class Db {
     return archSatisfied(this.arches, bin, { arch: possi.arch, implicit: possi.implicit, negative });
   }
 
-  private reverseIndex(record: (p: Pkg) => Bin | undefined): Map<string, Possi[]> {
+  private reverseIndex(record: (p: Pkg) => Bin | undefined, seq: (p: Pkg) => number): Map<string, Possi[]> {
+    const pkgs = [...this.allPkgs()].filter((p) => (record(p)?.deps.length ?? 0) > 0);
+    // Newest record first; within a record, its last alternative first (each was pushed at the head).
+    pkgs.sort((a, b) => seq(b) - seq(a));
     const index = new Map<string, Possi[]>();
-    for (const pkg of this.allPkgs()) {
-      for (const dep of record(pkg)?.deps ?? []) {
-        for (const possi of dep.possis) {
-          const list = index.get(possi.name);
-          if (list) list.push(possi);
-          else index.set(possi.name, [possi]);
-        }
+    for (const pkg of pkgs) {
+      const possis = record(pkg)!.deps.flatMap((d) => d.possis);
+      for (let i = possis.length - 1; i >= 0; i--) {
+        const possi = possis[i];
+        const list = index.get(possi.name);
+        if (list) list.push(possi);
+        else index.set(possi.name, [possi]);
       }
     }
     return index;
@@ -226,23 +256,34 @@ export function normalisePath(p: string): string {
   return s;
 }
 
+/** The relation fields in the order dpkg writes them to its status file (lib/dpkg/parse.c fieldinfos). */
 const FIELDS: Array<[DepType, keyof PackageData, string]> = [
-  ['pre-depends', 'preDepends', 'Pre-Depends'],
+  ['replaces', 'replaces', 'Replaces'],
+  ['provides', 'provides', 'Provides'],
   ['depends', 'depends', 'Depends'],
+  ['pre-depends', 'preDepends', 'Pre-Depends'],
   ['recommends', 'recommends', 'Recommends'],
   ['breaks', 'breaks', 'Breaks'],
   ['conflicts', 'conflicts', 'Conflicts'],
-  ['replaces', 'replaces', 'Replaces'],
-  ['provides', 'provides', 'Provides'],
 ];
+
+/** The fields in `order` (control-file order) first, then the others in dpkg's status order. */
+function fieldsInOrder(order: readonly string[] | undefined): Array<[DepType, keyof PackageData, string]> {
+  if (!order) return FIELDS;
+  const rank = (field: string) => {
+    const i = order.findIndex((o) => o.toLowerCase() === field.toLowerCase());
+    return i < 0 ? order.length + FIELDS.findIndex((f) => f[2] === field) : i;
+  };
+  return [...FIELDS].sort((a, b) => rank(a[2]) - rank(b[2]));
+}
 
 /**
  * Builds the binary record of `data` for instance `owner`. Relation fields are read leniently (dpkg's own
  * database may hold versions it only warns about); a field that does not parse throws E_BAD_CONTROL.
  */
-export function makeBin(owner: Pkg, data: PackageData): Bin {
+export function makeBin(owner: Pkg, data: PackageData, order: readonly string[] | undefined = data.fieldOrder): Bin {
   const deps: Dep[] = [];
-  for (const [type, key, field] of FIELDS) {
+  for (const [type, key, field] of fieldsInOrder(order)) {
     const text = data[key] as string | undefined;
     if (text === undefined || text.trim() === '') continue;
     const groups: RelationGroups = parseRelations(field, text, { laxVersions: true });
@@ -298,7 +339,10 @@ export function readVersion(text: string, pkg: string): Version {
   return version;
 }
 
-/** Loads dpkg's database into a Db: one instance per installed package and architecture. */
+/**
+ * Loads dpkg's database into a Db: one instance per installed package and architecture, linked in the
+ * order given (dpkg's status file order, for dpkg's order in messages).
+ */
 export function loadInstalled(db: Db, installed: readonly InstalledPackage[]): void {
   for (const data of installed) {
     if (data.status === 'not-installed') continue;
@@ -306,7 +350,8 @@ export function loadInstalled(db: Db, installed: readonly InstalledPackage[]): v
     const pkg = db.instanceFor(set, data.architecture);
     pkg.status = data.status;
     pkg.want = data.want ?? 'install';
-    pkg.installed = makeBin(pkg, data);
+    // Read from dpkg's status file, whose field order is dpkg's own whatever the control file had.
+    db.setInstalled(pkg, makeBin(pkg, data, undefined));
     const config = data.configVersion ?? (isConfigured(data.status) ? data.version : undefined);
     pkg.configVersion = config === undefined || config === '' ? undefined : readVersion(config, data.name);
   }

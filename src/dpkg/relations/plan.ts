@@ -34,7 +34,11 @@ export function planRelations(input: RelationsInput): RelationsPlan {
   const run = new Run(db, input);
   new Planner(run, input).run();
   const out = run.out;
-  return { steps: out.steps, problems: out.problems, warnings: out.warnings, cycleBreaks: out.cycleBreaks };
+  const states = [...db.allPkgs()]
+    .filter((p) => p.status !== 'not-installed')
+    .map((p) => ({ pkg: refOf(db.arches, p), status: p.status }))
+    .sort((a, b) => (a.pkg.label < b.pkg.label ? -1 : a.pkg.label > b.pkg.label ? 1 : 0));
+  return { steps: out.steps, problems: out.problems, warnings: out.warnings, cycleBreaks: out.cycleBreaks, states };
 }
 
 /** One transaction item as the planner tracks it. */

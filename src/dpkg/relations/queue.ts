@@ -120,7 +120,7 @@ function enqueue(ctx: QueueContext, pkg: Pkg): void {
 }
 
 function stateProblem(run: Run, pkg: Pkg, message: string): false {
-  run.problem({ kind: 'state', pkg: pkgLabel(run.arches, pkg), detail: message, error: message });
+  run.problem({ kind: 'state', pkg: pkgLabel(run.arches, pkg), detail: '', error: message });
   return false;
 }
 
@@ -165,7 +165,7 @@ function deferredConfigure(ctx: QueueContext, pkg: Pkg): boolean {
     });
     return false;
   }
-  if (msgs.length > 0) run.warn(`${name}: dependency problems, but configuring anyway as requested:\n${msgs.join('')}`);
+  if (msgs.length > 0) run.warn(`${name}: dependency problems, but configuring anyway as you requested:\n${msgs.join('')}`);
   run.sincenothing = 0;
 
   const cycleBreak = ctx.cycleBreaks.get(pkg);
@@ -199,7 +199,7 @@ function instancesInSync(run: Run, pkg: Pkg): boolean {
       return stateProblem(
         run,
         pkg,
-        `package ${pkgLabelAlways(pkg)} (${versionText(pkg.installed)}) cannot be configured because ` +
+        `package ${pkgLabelAlways(pkg)} ${versionText(pkg.installed)} cannot be configured because ` +
           `${pkgLabelAlways(other)} is at a different version (${versionText(other.installed)})`,
       );
     }
@@ -265,7 +265,7 @@ function removalAllowed(run: Run, pkg: Pkg): boolean {
       run.warn(`overriding problem because --force enabled:\n${message}`);
       continue;
     }
-    run.problem({ kind: flag, pkg: pkgLabel(run.arches, pkg), detail: message, error: message, forcedBy: [`--force-remove-${flag}`] });
+    run.problem({ kind: flag, pkg: pkgLabel(run.arches, pkg), detail: '', error: message, forcedBy: [`--force-remove-${flag}`] });
     return false;
   }
   return true;

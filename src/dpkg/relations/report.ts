@@ -26,9 +26,9 @@ export function relationsError(plan: RelationsPlan): OvermergeError | undefined 
 
 /** One problem: dpkg's notice (its own lines, indented as dpkg indents them) and its error line. */
 export function formatProblem(p: RelationProblem): string {
+  if (p.detail === '') return `${p.pkg}: ${p.error}\n`;
   const detail = p.detail.endsWith('\n') ? p.detail : `${p.detail}\n`;
-  const error = p.error === p.detail ? '' : ` ${p.error.replace(/\n/g, '\n ')}\n`;
-  return `${p.pkg}: ${detail}${error}`;
+  return `${p.pkg}: ${detail} ${p.error}\n`;
 }
 
 /** Throws the verdict when the plan has problems; returns the plan otherwise. */

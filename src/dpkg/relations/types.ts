@@ -37,6 +37,14 @@ export interface PackageData {
   readonly conflicts?: string;
   readonly replaces?: string;
   readonly provides?: string;
+  /**
+   * The relation fields' names in the order the control file has them (e.g. ['Depends', 'Conflicts']).
+   * dpkg checks an archive's relations, and searches for dependency cycles, in that order, so it can decide
+   * which problem is reported first and where a cycle breaks. Records read from dpkg's status file have
+   * dpkg's own order (Replaces, Provides, Depends, Pre-Depends, Recommends, Breaks, Conflicts), which is
+   * also the default.
+   */
+  readonly fieldOrder?: readonly string[];
   /** Whether the package has a postinst: dpkg prefers to break a dependency cycle at a package without one. */
   readonly hasPostinst?: boolean;
   /** Whether removing it leaves conffiles behind (state config-files rather than not-installed). */
@@ -185,12 +193,21 @@ export interface RelationProblem {
   readonly kind: ProblemKind;
   /** The package (or archive) dpkg would fail on. */
   readonly pkg: string;
-  /** dpkg's notice: the heading line(s) and the indented reasons, e.g. "dependency problems prevent ...". */
+  /**
+   * dpkg's notice: the heading line(s) and the indented reasons, e.g. "dependency problems prevent ...";
+   * '' when dpkg gives only the error line.
+   */
   readonly detail: string;
   /** dpkg's error line for the package, e.g. "dependency problems - leaving unconfigured". */
   readonly error: string;
   /** The dpkg options that would override it, if any. */
   readonly forcedBy?: readonly string[];
+}
+
+/** An instance's state at the end of the plan. */
+export interface PackageState {
+  readonly pkg: PackageRef;
+  readonly status: PackageStatus;
 }
 
 export interface RelationsPlan {
@@ -200,4 +217,10 @@ export interface RelationsPlan {
   /** What dpkg would warn about (forced problems, ignored requests), one message each. */
   readonly warnings: readonly string[];
   readonly cycleBreaks: readonly CycleBreak[];
+  /**
+   * Every instance dpkg's database would list as present afterwards (status other than not-installed), in
+   * the state dpkg would leave it — if dpkg ran the plan, refused parts included (those left unconfigured,
+   * deconfigured and not reconfigured). Sorted by label.
+   */
+  readonly states: readonly PackageState[];
 }

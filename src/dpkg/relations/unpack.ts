@@ -36,8 +36,7 @@ export function processArchive(run: Run, data: PackageData): Unpacked | undefine
   const pkg = findSlot(run, set, data, archive);
   if (!pkg) return undefined;
 
-  pkg.available = makeBin(pkg, data);
-  run.db.changed();
+  run.db.setAvailable(pkg, makeBin(pkg, data));
   run.clearIsToBes();
   pkg.want = 'install';
 
@@ -59,7 +58,7 @@ function architectureOk(run: Run, data: PackageData, archive: string): boolean {
     run.warn(`overriding problem because --force enabled:\n${message}`);
     return true;
   }
-  run.problem({ kind: 'architecture', pkg: archive, detail: message, error: message, forcedBy: ['--force-architecture'] });
+  run.problem({ kind: 'architecture', pkg: archive, detail: '', error: message, forcedBy: ['--force-architecture'] });
   return false;
 }
 
@@ -76,7 +75,7 @@ function findSlot(run: Run, set: PkgSet, data: PackageData, archive: string): Pk
     const message =
       `package ${data.name}:${data.architecture} (${data.version}) with field 'Multi-Arch: ${ma}' is not ` +
       `co-installable with ${set.name} which has multiple installed instances`;
-    run.problem({ kind: 'multi-arch', pkg: archive, detail: message, error: message });
+    run.problem({ kind: 'multi-arch', pkg: archive, detail: '', error: message });
     return undefined;
   }
   if (installed.length === 1) {
@@ -174,11 +173,10 @@ function applyUnpack(run: Run, pkg: Pkg, d: UnpackDecisions): Unpacked {
   const over = before === 'not-installed' || before === 'config-files' ? undefined : pkg.installed.versionText;
   steps.push({ op: 'unpack', pkg: newRef, ...(over === undefined ? {} : { over }), conflictors });
 
-  pkg.installed = pkg.available!;
+  run.db.setInstalled(pkg, pkg.available!);
   pkg.status = 'unpacked';
   pkg.filesValid = true;
   takeOverFiles(run, pkg);
-  run.db.changed();
 
   for (const gone of disappearOthers(run, pkg)) steps.push({ op: 'disappear', pkg: gone, inFavourOf: newRef });
 
@@ -206,7 +204,7 @@ function takeOverFiles(run: Run, pkg: Pkg): void {
   for (const other of run.db.allPkgs()) {
     if (other === pkg || other.set === pkg.set || !other.filesValid) continue;
     if (!other.installed.files.some((f) => taken.has(f))) continue;
-    other.installed = { ...other.installed, files: other.installed.files.filter((f) => !taken.has(f)) };
+    run.db.updateInstalled(other, { ...other.installed, files: other.installed.files.filter((f) => !taken.has(f)) });
   }
 }
 
@@ -217,7 +215,7 @@ export function removePackage(run: Run, pkg: Pkg, purge: boolean): void {
   pkg.filesValid = false;
   if (!keepsConfig) {
     pkg.configVersion = undefined;
-    pkg.installed = { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined };
+    run.db.setInstalled(pkg, { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined });
   }
   pkg.istobe = 'normal';
   run.db.changed();

@@ -1,0 +1,474 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { planRelations } from '../../src/dpkg/relations';
+import type { ForceOption, RelationProblem, RelationsPlan, TransactionItem } from '../../src/dpkg/relations';
+import {
+  cannotRunDpkgOracle,
+  DpkgRoot,
+  type DpkgRun,
+  dpkgMessages,
+  eventText,
+  type OraclePackage,
+  packageData,
+  planEvents,
+} from '../helpers/dpkg-relations';
+import { withTempDir } from '../helpers/fixtures';
+
+/**
+ * The relations planner against real dpkg 1.21: each scenario sets up a root with dpkg, gives the planner
+ * dpkg's database as it stands, runs the same transaction with dpkg, and compares what dpkg did (its
+ * Unpacking/Setting up/Removing/De-configuring/disappearance lines, in order), where it broke dependency
+ * cycles, the states it left, and its messages, with what the planner predicted.
+ */
+
+const NATIVE = 'amd64';
+
+interface Scenario {
+  readonly foreign?: readonly string[];
+  /** dpkg -i calls that make the starting state. */
+  readonly setup?: ReadonlyArray<readonly OraclePackage[]>;
+  /** Selections to set after the set-up (`dpkg --set-selections`). */
+  readonly selections?: Readonly<Record<string, string>>;
+  /** The transaction, as dpkg runs it: one action over archives or names. */
+  readonly action: '--install' | '--unpack' | '--remove' | '--purge' | '--configure';
+  readonly archives?: readonly OraclePackage[];
+  readonly names?: readonly string[];
+  readonly autoDeconfigure?: boolean;
+  readonly force?: readonly ForceOption[];
+  /** Extra planner items before the transaction's own (e.g. the removals a selection stands for). */
+  readonly extraItems?: readonly TransactionItem[];
+}
+
+interface Outcome {
+  readonly plan: RelationsPlan;
+  readonly dpkg: DpkgRun;
+  readonly states: string[];
+  readonly log: string[];
+}
+
+const STATUS_CHAR: Record<string, string> = {
+  'not-installed': 'n',
+  'config-files': 'c',
+  'half-installed': 'H',
+  unpacked: 'U',
+  'half-configured': 'F',
+  'triggers-awaited': 'W',
+  'triggers-pending': 't',
+  installed: 'i',
+};
+
+async function runScenario(s: Scenario): Promise<Outcome> {
+  return withTempDir('relations-oracle', async (dir) => {
+    const root = await DpkgRoot.create(dir, s.foreign);
+    for (const batch of s.setup ?? []) await root.setUp(batch);
+    if (s.selections) await root.setSelections(s.selections);
+    const installed = await root.installed();
+    const items: TransactionItem[] = [...(s.extraItems ?? [])];
+    if (s.archives) {
+      const action = s.action === '--unpack' ? 'unpack' : 'install';
+      for (const p of s.archives) items.push({ action, package: packageData(p) });
+    }
+    for (const n of s.names ?? []) {
+      const action = s.action === '--remove' ? 'remove' : s.action === '--purge' ? 'purge' : 'configure';
+      items.push({ action, name: n });
+    }
+    const plan = planRelations({
+      items,
+      installed,
+      nativeArch: NATIVE,
+      foreignArchs: s.foreign,
+      force: s.force,
+      autoDeconfigure: s.autoDeconfigure,
+    });
+    const debs = s.archives ? await root.build(s.archives) : [];
+    const flags = [...(s.autoDeconfigure ? ['--auto-deconfigure'] : []), ...(s.force ?? []).map((f) => `--force-${f}`)];
+    const dpkg = await root.dpkg([...flags, s.action, ...debs, ...(s.names ?? [])]);
+    return { plan, dpkg, states: await root.states(), log: await root.log() };
+  });
+}
+
+/** The plan's end states as dpkg-query prints the package and the state letter of db:Status-Abbrev. */
+function planStates(plan: RelationsPlan): string[] {
+  return plan.states.map((st) => `${st.pkg.name}:${st.pkg.architecture} ${STATUS_CHAR[st.status]}`).sort();
+}
+
+/** dpkg-query's lines reduced the same way (packages it lists as not-installed are left out). */
+function dpkgStates(states: readonly string[]): string[] {
+  return states
+    .map((l) => {
+      const [pkg, abbrev] = l.split(' ');
+      return `${pkg} ${abbrev[1]}`;
+    })
+    .filter((l) => !l.endsWith(' n'))
+    .sort();
+}
+
+/** Every line of the problem's explanation appears in dpkg's messages, in order. */
+function assertDpkgSaid(dpkg: DpkgRun, p: RelationProblem): void {
+  const said = dpkgMessages(dpkg.stderr).split('\n');
+  let at = 0;
+  // dpkg prints the error after "error processing ...:" with one space before its first line only.
+  for (const line of [...p.detail.split('\n'), ...` ${p.error}`.split('\n')]) {
+    if (line.trim() === '') continue;
+    const found = said.indexOf(line, at);
+    assert.ok(found >= 0, `dpkg did not say ${JSON.stringify(line)} (after line ${at}); dpkg said:\n${said.join('\n')}`);
+    at = found + 1;
+  }
+}
+
+/** The planner predicts exactly what dpkg did. */
+function assertSame(o: Outcome): void {
+  assert.deepEqual(eventText(planEvents(o.plan)), eventText(o.dpkg.events), `steps differ; dpkg said:\n${o.dpkg.stdout}${o.dpkg.stderr}`);
+  assert.deepEqual(
+    o.plan.cycleBreaks.map((c) => `${c.pkg.name} -> ${c.dependsOn}`),
+    o.dpkg.cycleBreaks,
+    'cycle breaks differ',
+  );
+  assert.deepEqual(planStates(o.plan), dpkgStates(o.states), 'end states differ');
+  assert.equal(o.plan.problems.length > 0, o.dpkg.status !== 0, `dpkg exit ${o.dpkg.status}, plan problems ${o.plan.problems.length}:\n${o.dpkg.stderr}`);
+  // dpkg stops checking an archive at its first problem (in control-file field order); the planner lists
+  // them all, on purpose. So of the problems it lists for one package, one must be what dpkg said.
+  const byPkg = new Map<string, RelationProblem[]>();
+  for (const p of o.plan.problems) byPkg.set(p.pkg, [...(byPkg.get(p.pkg) ?? []), p]);
+  for (const group of byPkg.values()) {
+    const failures: string[] = [];
+    for (const p of group) {
+      try {
+        assertDpkgSaid(o.dpkg, p);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    assert.ok(failures.length < group.length, failures.join('\n---\n'));
+  }
+}
+
+const pkg = (name: string, fields: Record<string, string> = {}, more: Partial<OraclePackage> = {}): OraclePackage => ({
+  name,
+  version: '1',
+  fields,
+  ...more,
+});
+
+describe('relations planner against dpkg', async () => {
+  const why = await cannotRunDpkgOracle();
+  const opts = why ? { skip: why } : {};
+
+  test('an unmet Depends: dpkg unpacks, leaves it unconfigured, and says why', opts, async () => {
+    const o = await runScenario({ action: '--install', archives: [pkg('hello', { Depends: 'libgreet (>= 2)' })] });
+    assertSame(o);
+    assert.match(o.plan.problems[0].detail, /hello depends on libgreet \(>= 2\); however:\n {2}Package libgreet is not installed\./);
+  });
+
+  test('an unmet versioned Depends on an installed package', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('libgreet')]],
+      action: '--install',
+      archives: [pkg('hello', { Depends: 'libgreet (>= 2) | libhello' })],
+    });
+    assertSame(o);
+    assert.match(o.plan.problems[0].detail, /Version of libgreet on system is 1\.\n {2}Package libhello is not installed\./);
+  });
+
+  test('Depends on a package of the same run: configured first, whatever the order', opts, async () => {
+    const o = await runScenario({ action: '--install', archives: [pkg('hello', { Depends: 'libgreet' }), pkg('libgreet')] });
+    assertSame(o);
+    assert.deepEqual(o.log, ['libgreet configure', 'hello configure']);
+  });
+
+  test('Pre-Depends inside one dpkg call: dpkg refuses, whatever the order (planner: with a only unpacked)', opts, async () => {
+    // dpkg unpacks every archive before configuring any, so b's pre-dependency is never configured in
+    // time. The planner agrees when a is only to be unpacked; asked to install a it configures a first.
+    const a = pkg('a');
+    const b = pkg('b', { 'Pre-Depends': 'a' });
+    const o = await runScenario({ action: '--unpack', archives: [a, b] });
+    assertSame(o);
+    assert.match(o.plan.problems[0].detail, /b pre-depends on a\n {2}a is unpacked, but has never been configured\./);
+    const reversed = await runScenario({ action: '--install', archives: [b, a] });
+    assert.notEqual(reversed.dpkg.status, 0);
+    assert.match(dpkgMessages(reversed.dpkg.stderr), /b pre-depends on a\n {2}a is not installed\./);
+  });
+
+  test('Pre-Depends inside one transaction: the planner configures a before unpacking b, as dpkg -i a; dpkg -i b', opts, async () => {
+    const a = pkg('a');
+    const b = pkg('b', { 'Pre-Depends': 'a' });
+    await withTempDir('relations-oracle', async (dir) => {
+      const root = await DpkgRoot.create(dir);
+      const plan = planRelations({ items: [b, a].map((p) => ({ action: 'install', package: packageData(p) })), installed: [], nativeArch: NATIVE });
+      const [debA, debB] = await root.build([a, b]);
+      const first = await root.dpkg(['--install', debA]);
+      const second = await root.dpkg(['--install', debB]);
+      assert.equal(first.status + second.status, 0);
+      assert.deepEqual(eventText(planEvents(plan)), eventText([...first.events, ...second.events]));
+      assert.deepEqual(plan.problems, []);
+      const early = plan.steps.find((s) => s.op === 'configure' && s.pkg.name === 'a');
+      assert.equal(early?.op === 'configure' ? early.forPreDependsOf?.name : undefined, 'b');
+    });
+  });
+
+  test('a dependency cycle where every member has a postinst breaks where the cycle started', opts, async () => {
+    const o = await runScenario({ action: '--install', archives: [pkg('a', { Depends: 'b' }), pkg('b', { Depends: 'a' })] });
+    assertSame(o);
+    assert.deepEqual(o.dpkg.cycleBreaks, ['a -> b']);
+  });
+
+  test('a dependency cycle breaks at the member without a postinst', opts, async () => {
+    const o = await runScenario({
+      action: '--install',
+      archives: [pkg('a', { Depends: 'b' }), pkg('b', { Depends: 'a' }, { postinst: false })],
+    });
+    assertSame(o);
+    assert.deepEqual(o.dpkg.cycleBreaks, ['b -> a']);
+    assert.deepEqual(o.log, ['a configure']);
+  });
+
+  test('a three-package cycle, entered from the middle, the last member without a postinst', opts, async () => {
+    const o = await runScenario({
+      action: '--install',
+      archives: [
+        pkg('b', { Depends: 'c' }),
+        pkg('a', { Depends: 'b' }),
+        pkg('c', { Depends: 'a' }, { postinst: false }),
+        pkg('d', { Depends: 'a, c' }),
+      ],
+    });
+    assertSame(o);
+  });
+
+  test('two cycles sharing a package, and Pre-Depends in the cycle', opts, async () => {
+    const o = await runScenario({
+      action: '--install',
+      archives: [
+        pkg('a', { Depends: 'b, c' }),
+        pkg('b', { Depends: 'a' }),
+        pkg('c', { 'Pre-Depends': 'd' }, { postinst: false }),
+        pkg('d', { Depends: 'a' }),
+      ],
+      force: [],
+    });
+    // c pre-depends on d, unpacked in the same call: dpkg refuses c, the planner configures d first — a
+    // difference on purpose; compare only what dpkg did after refusing c with a run without c.
+    assert.notEqual(o.dpkg.status, 0);
+    const without = await runScenario({
+      action: '--install',
+      archives: [pkg('a', { Depends: 'b' }), pkg('b', { Depends: 'a' }), pkg('d', { Depends: 'a' })],
+    });
+    assertSame(without);
+  });
+
+  test('Breaks without --auto-deconfigure: refused', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')]],
+      action: '--install',
+      archives: [pkg('p', { Breaks: 'x (<< 2)' })],
+    });
+    assertSame(o);
+    assert.match(o.plan.problems[0].error, /installing p would break x, and\n deconfiguration is not permitted/);
+  });
+
+  test('Breaks with --auto-deconfigure: x is deconfigured, and cannot be configured again', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')]],
+      action: '--install',
+      archives: [pkg('p', { Breaks: 'x (<< 2)' })],
+      autoDeconfigure: true,
+    });
+    assertSame(o);
+  });
+
+  test('Breaks with --auto-deconfigure and x upgraded in the same run', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')]],
+      action: '--install',
+      archives: [pkg('p', { Breaks: 'x (<< 2)' }), pkg('x', {}, { version: '2' })],
+      autoDeconfigure: true,
+    });
+    assertSame(o);
+  });
+
+  test('Breaks of an installed package against the new one: checked at configuration', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x', { Breaks: 'p (<< 2)' })]],
+      action: '--install',
+      archives: [pkg('p')],
+    });
+    assertSame(o);
+  });
+
+  test('Breaks with --force-breaks: a warning', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')]],
+      action: '--install',
+      archives: [pkg('p', { Breaks: 'x' })],
+      force: ['breaks'],
+    });
+    assertSame(o);
+    assert.ok(o.plan.warnings.some((w) => w.includes('ignoring breakage, may proceed anyway!')));
+  });
+
+  test('Conflicts: refused', opts, async () => {
+    const o = await runScenario({ setup: [[pkg('x')]], action: '--install', archives: [pkg('p', { Conflicts: 'x' })] });
+    assertSame(o);
+  });
+
+  test('Conflicts declared by the installed package: refused too', opts, async () => {
+    const o = await runScenario({ setup: [[pkg('x', { Conflicts: 'p' })]], action: '--install', archives: [pkg('p')] });
+    assertSame(o);
+  });
+
+  test('Conflicts + Replaces: the conflictor is removed in favour of the new package', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x', {}, { files: ['usr/share/x/a'] })]],
+      action: '--install',
+      archives: [pkg('p', { Conflicts: 'x', Replaces: 'x' })],
+    });
+    assertSame(o);
+  });
+
+  test('Conflicts + Replaces, but something depends on the conflictor: refused unless --auto-deconfigure', opts, async () => {
+    const setup = [[pkg('x')], [pkg('user', { Depends: 'x' })]];
+    const refused = await runScenario({ setup, action: '--install', archives: [pkg('p', { Conflicts: 'x', Replaces: 'x' })] });
+    assertSame(refused);
+    const deconf = await runScenario({
+      setup,
+      action: '--install',
+      archives: [pkg('p', { Conflicts: 'x', Replaces: 'x', Provides: 'x' })],
+      autoDeconfigure: true,
+    });
+    assertSame(deconf);
+  });
+
+  test('Conflicts with a package selected for removal: removed in favour (the planner: removed in the same transaction)', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')]],
+      selections: { x: 'deinstall' },
+      action: '--install',
+      archives: [pkg('p', { Conflicts: 'x' })],
+      extraItems: [{ action: 'remove', name: 'x' }],
+    });
+    assertSame(o);
+  });
+
+  test('a virtual package: Provides satisfies an unversioned Depends', opts, async () => {
+    const o = await runScenario({ action: '--install', archives: [pkg('p', { Depends: 'virt' }), pkg('q', { Provides: 'virt' })] });
+    assertSame(o);
+  });
+
+  test('versioned Provides: (= 2) satisfies (>= 2); (= 1) and an unversioned one do not', opts, async () => {
+    const ok = await runScenario({
+      action: '--install',
+      archives: [pkg('p', { Depends: 'virt (>= 2)' }), pkg('q', { Provides: 'virt (= 2)' })],
+    });
+    assertSame(ok);
+    const low = await runScenario({
+      setup: [[pkg('q', { Provides: 'virt (= 1)' }), pkg('r', { Provides: 'virt' })]],
+      action: '--install',
+      archives: [pkg('p', { Depends: 'virt (>= 2)' })],
+    });
+    assertSame(low);
+  });
+
+  test('a package conflicting with a name it provides conflicts with the other providers only', opts, async () => {
+    const alone = await runScenario({ action: '--install', archives: [pkg('p', { Provides: 'mta', Conflicts: 'mta' })] });
+    assertSame(alone);
+    const other = await runScenario({
+      setup: [[pkg('q', { Provides: 'mta', Conflicts: 'mta' })]],
+      action: '--install',
+      archives: [pkg('p', { Provides: 'mta', Conflicts: 'mta' })],
+    });
+    assertSame(other);
+    const replacing = await runScenario({
+      setup: [[pkg('q', { Provides: 'mta', Conflicts: 'mta' })]],
+      action: '--install',
+      archives: [pkg('p', { Provides: 'mta', Conflicts: 'mta', Replaces: 'q' })],
+    });
+    assertSame(replacing);
+  });
+
+  test(':any is satisfied by a foreign Multi-Arch: allowed package, not by a plain one', opts, async () => {
+    const allowed = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('tool', { 'Multi-Arch': 'allowed' }, { architecture: 'i386' })]],
+      action: '--install',
+      archives: [pkg('p', { Depends: 'tool:any' }, { architecture: NATIVE })],
+    });
+    assertSame(allowed);
+    const plain = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('tool', {}, { architecture: 'i386' })]],
+      action: '--install',
+      archives: [pkg('p', { Depends: 'tool:any, tool' }, { architecture: NATIVE })],
+    });
+    assertSame(plain);
+  });
+
+  test('an unqualified Depends across architectures needs Multi-Arch: foreign', opts, async () => {
+    const o = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('tool', { 'Multi-Arch': 'foreign' }, { architecture: 'i386' }), pkg('lib', {}, { architecture: 'i386' })]],
+      action: '--install',
+      archives: [pkg('p', { Depends: 'tool, lib' }, { architecture: NATIVE })],
+    });
+    assertSame(o);
+  });
+
+  test('a Multi-Arch: same pair at one version; at two versions one cannot be configured', opts, async () => {
+    const ma = { 'Multi-Arch': 'same' };
+    const same = await runScenario({
+      foreign: ['i386'],
+      action: '--install',
+      archives: [pkg('lib', ma, { architecture: NATIVE }), pkg('lib', ma, { architecture: 'i386' })],
+    });
+    assertSame(same);
+    const skew = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('lib', ma, { architecture: NATIVE }), pkg('lib', ma, { architecture: 'i386' })]],
+      action: '--install',
+      archives: [pkg('lib', ma, { architecture: NATIVE, version: '2' })],
+    });
+    assertSame(skew);
+  });
+
+  test('removing an Essential package is refused; forced, it goes with a warning', opts, async () => {
+    const refused = await runScenario({ setup: [[pkg('core', { Essential: 'yes' })]], action: '--remove', names: ['core'] });
+    assertSame(refused);
+    const forced = await runScenario({
+      setup: [[pkg('core', { Essential: 'yes' })]],
+      action: '--remove',
+      names: ['core'],
+      force: ['remove-essential'],
+    });
+    assertSame(forced);
+  });
+
+  test('removing a package others depend on: refused, unless they go too (dependers first)', opts, async () => {
+    const setup = [[pkg('lib')], [pkg('app', { Depends: 'lib' })]];
+    assertSame(await runScenario({ setup, action: '--remove', names: ['lib'] }));
+    assertSame(await runScenario({ setup, action: '--remove', names: ['lib', 'app'] }));
+  });
+
+  test('a package whose every file another takes over (Replaces) disappears', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('old', {}, { files: ['usr/share/doc/old/a', 'usr/bin/old'] })]],
+      action: '--install',
+      archives: [pkg('new', { Replaces: 'old' }, { files: ['usr/share/doc/old/a', 'usr/bin/old', 'usr/bin/new'] })],
+    });
+    assertSame(o);
+    assert.ok(o.plan.steps.some((s) => s.op === 'disappear' && s.pkg.name === 'old'));
+  });
+
+  test('... unless it keeps a file of its own, or something depends on it', opts, async () => {
+    const kept = await runScenario({
+      setup: [[pkg('old', {}, { files: ['usr/bin/old', 'usr/bin/mine'] })]],
+      action: '--install',
+      archives: [pkg('new', { Replaces: 'old' }, { files: ['usr/bin/old'] })],
+    });
+    assertSame(kept);
+    const needed = await runScenario({
+      setup: [[pkg('old', {}, { files: ['usr/bin/old'] })], [pkg('user', { Depends: 'old' })]],
+      action: '--install',
+      archives: [pkg('new', { Replaces: 'old' }, { files: ['usr/bin/old'] })],
+    });
+    assertSame(needed);
+  });
+});
