@@ -87,7 +87,7 @@ function describeBreak(run: Run, link: Link, start: Link, at: Link, possi: Possi
   const reason =
     because === 'no-postinst'
       ? `${pkgLabel(run.arches, at.pkg)} has no postinst`
-      : `${pkgLabel(run.arches, at.pkg)} is where the cycle started; all on it have a postinst`;
+      : `${pkgLabel(run.arches, at.pkg)} is where the cycle started and every other package on it has a postinst`;
   return {
     pkg: refOf(run.arches, at.pkg),
     dependsOn: possi.name,

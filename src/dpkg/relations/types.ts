@@ -51,7 +51,11 @@ export interface PackageData {
   readonly hasConffiles?: boolean;
   /**
    * The paths it owns (installed) or ships (in an archive), as dpkg lists them (`/.`, `/usr`, `/usr/bin/x`;
-   * a leading slash is optional). Only needed to detect packages that disappear.
+   * a leading slash is optional). Only used to find packages that disappear: an installed package without
+   * a list never disappears, and a path owned only by packages without one counts as nobody else's. So
+   * the engine need only pass the complete lists of the installed packages owning a path some archive
+   * ships (and of those sharing folders with them); leaving others out can only keep a package that dpkg
+   * would let disappear.
    */
   readonly files?: readonly string[];
   /** The archive's file name, for messages ("regarding hello_1.0_all.deb containing hello"). */
