@@ -338,6 +338,22 @@ describe('relations planner against dpkg', async () => {
     assertSame(deconf);
   });
 
+  test('Conflicts + Replaces with --auto-deconfigure: the depender is deconfigured, and cannot come back', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('x')], [pkg('user', { Depends: 'x' })]],
+      action: '--install',
+      archives: [pkg('p', { Conflicts: 'x', Replaces: 'x' })],
+      autoDeconfigure: true,
+    });
+    assertSame(o);
+    assert.ok(o.plan.steps.some((s) => s.op === 'deconfigure' && s.reason === 'removal'));
+  });
+
+  test('--force-conflicts: installed side by side, with a warning', opts, async () => {
+    const o = await runScenario({ setup: [[pkg('x')]], action: '--install', archives: [pkg('p', { Conflicts: 'x' })], force: ['conflicts'] });
+    assertSame(o);
+  });
+
   test('Conflicts with a package selected for removal: removed in favour (the planner: removed in the same transaction)', opts, async () => {
     const o = await runScenario({
       setup: [[pkg('x')]],
@@ -346,6 +362,55 @@ describe('relations planner against dpkg', async () => {
       archives: [pkg('p', { Conflicts: 'x' })],
       extraItems: [{ action: 'remove', name: 'x' }],
     });
+    assertSame(o);
+  });
+
+  test('Pre-Depends on a package upgraded in the same call: unpacked over a configured version is enough', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('a')]],
+      action: '--install',
+      archives: [pkg('a', {}, { version: '2' }), pkg('b', { 'Pre-Depends': 'a (>= 1)' })],
+    });
+    assertSame(o);
+    const tooNew = await runScenario({
+      setup: [[pkg('a')]],
+      action: '--unpack',
+      archives: [pkg('a', {}, { version: '2' }), pkg('b', { 'Pre-Depends': 'a (>= 2)' })],
+    });
+    assertSame(tooNew);
+  });
+
+  test('Pre-Depends with a dependency cycle behind it: the planner as dpkg -i a c; dpkg -i b', opts, async () => {
+    const a = pkg('a', { Depends: 'c' });
+    const b = pkg('b', { 'Pre-Depends': 'a' });
+    const c = pkg('c', { Depends: 'a' });
+    await withTempDir('relations-oracle', async (dir) => {
+      const root = await DpkgRoot.create(dir);
+      const plan = planRelations({ items: [b, a, c].map((p) => ({ action: 'install', package: packageData(p) })), installed: [], nativeArch: NATIVE });
+      const [debA, debB, debC] = await root.build([a, b, c]);
+      const first = await root.dpkg(['--install', debA, debC]);
+      const second = await root.dpkg(['--install', debB]);
+      assert.equal(first.status + second.status, 0);
+      assert.deepEqual(plan.problems, []);
+      assert.deepEqual(eventText(planEvents(plan)), eventText([...first.events, ...second.events]));
+      assert.deepEqual(
+        plan.cycleBreaks.map((cb) => `${cb.pkg.name} -> ${cb.dependsOn}`),
+        [...first.cycleBreaks, ...second.cycleBreaks],
+      );
+    });
+  });
+
+  test('--force-depends: configured after the others, with a warning', opts, async () => {
+    const o = await runScenario({
+      action: '--install',
+      archives: [pkg('hello', { Depends: 'missing' }), pkg('other')],
+      force: ['depends'],
+    });
+    assertSame(o);
+  });
+
+  test('Breaks through a virtual package, checked when the provider is configured', opts, async () => {
+    const o = await runScenario({ setup: [[pkg('x', { Breaks: 'virt' })]], action: '--install', archives: [pkg('p', { Provides: 'virt' })] });
     assertSame(o);
   });
 
@@ -429,6 +494,25 @@ describe('relations planner against dpkg', async () => {
     assertSame(skew);
   });
 
+  test('a plain archive cannot join two installed Multi-Arch: same instances', opts, async () => {
+    const ma = { 'Multi-Arch': 'same' };
+    const o = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('lib', ma, { architecture: NATIVE }), pkg('lib', ma, { architecture: 'i386' })]],
+      action: '--install',
+      archives: [pkg('lib', {}, { architecture: NATIVE, version: '2' })],
+    });
+    assertSame(o);
+  });
+
+  test('an archive of an architecture dpkg is not configured for', opts, async () => {
+    assertSame(await runScenario({ action: '--install', archives: [pkg('x', {}, { architecture: 'arm64' })] }));
+  });
+
+  test('removing a Protected package is refused', opts, async () => {
+    assertSame(await runScenario({ setup: [[pkg('guard', { Protected: 'yes' })]], action: '--remove', names: ['guard'] }));
+  });
+
   test('removing an Essential package is refused; forced, it goes with a warning', opts, async () => {
     const refused = await runScenario({ setup: [[pkg('core', { Essential: 'yes' })]], action: '--remove', names: ['core'] });
     assertSame(refused);
@@ -455,6 +539,16 @@ describe('relations planner against dpkg', async () => {
     });
     assertSame(o);
     assert.ok(o.plan.steps.some((s) => s.op === 'disappear' && s.pkg.name === 'old'));
+  });
+
+  test('a package owning nothing but folders the new one ships disappears too, without Replaces', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('folders', {}, { folders: ['usr/share/foo'] })]],
+      action: '--install',
+      archives: [pkg('new', {}, { files: ['usr/share/foo/file'] })],
+    });
+    assertSame(o);
+    assert.ok(o.plan.steps.some((s) => s.op === 'disappear' && s.pkg.name === 'folders'));
   });
 
   test('... unless it keeps a file of its own, or something depends on it', opts, async () => {

@@ -42,6 +42,8 @@ export interface OraclePackage {
   readonly postinst?: boolean;
   /** Regular files to ship (paths without a leading slash); each holds the package's name. */
   readonly files?: readonly string[];
+  /** Empty folders to ship. */
+  readonly folders?: readonly string[];
 }
 
 /** The archive's file name, as the oracle passes it to dpkg (so dpkg's messages name it so). */
@@ -76,7 +78,7 @@ export function packageData(p: OraclePackage): PackageData {
 /** Every path dpkg lists for the package: `/.`, the folders, the files. */
 function packagePaths(p: OraclePackage): string[] {
   const out = new Set<string>(['/.']);
-  for (const f of p.files ?? []) {
+  for (const f of [...(p.folders ?? []), ...(p.files ?? [])]) {
     const parts = f.split('/');
     for (let i = 1; i < parts.length; i++) out.add(`/${parts.slice(0, i).join('/')}`);
     out.add(`/${f}`);
@@ -102,6 +104,7 @@ export async function buildOracleDeb(workDir: string, p: OraclePackage): Promise
     await fsp.writeFile(path.join(tree, 'DEBIAN', 'postinst'), script, { mode: 0o755 });
     await fsp.chmod(path.join(tree, 'DEBIAN', 'postinst'), 0o755);
   }
+  for (const d of p.folders ?? []) await fsp.mkdir(path.join(tree, d), { recursive: true, mode: 0o755 });
   for (const f of p.files ?? []) {
     await fsp.mkdir(path.dirname(path.join(tree, f)), { recursive: true, mode: 0o755 });
     await fsp.writeFile(path.join(tree, f), `${p.name}\n`, { mode: 0o644 });
