@@ -16,7 +16,7 @@ import type { PackageRef } from './types';
 export function disappearOthers(run: Run, pkg: Pkg): PackageRef[] {
   const shipped = new Set(pkg.installed.files);
   const gone: PackageRef[] = [];
-  for (const other of [...run.db.allPkgs()]) {
+  for (const other of candidates(run, pkg)) {
     if (other === pkg || other.status === 'not-installed' || other.status === 'config-files') continue;
     if (other.istobe === 'remove' || other.installed.files.length === 0) continue;
     if (pkg.installed.multiArch === 'same' && other.installed.multiArch === 'same' && other.set === pkg.set) continue;
@@ -27,6 +27,23 @@ export function disappearOthers(run: Run, pkg: Pkg): PackageRef[] {
     disappear(run, other);
   }
   return gone;
+}
+
+/**
+ * The only instances that can disappear, found through the file index rather than by looking at every
+ * installed package as dpkg does: one owning some path the new package ships with no other owner, or one
+ * owning no path alone at all. Any other has a path of its own the new package does not ship, which saves
+ * it. Sorted by name (dpkg goes in hash order).
+ */
+function candidates(run: Run, pkg: Pkg): Pkg[] {
+  const found = new Set<Pkg>(run.db.shadowed());
+  for (const f of pkg.installed.files) {
+    const owners = run.db.ownersOf(f);
+    if (owners.size > 2) continue;
+    const others = [...owners].filter((o) => o !== pkg);
+    if (others.length === 1) found.add(others[0]);
+  }
+  return [...found].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.installed.arch < b.installed.arch ? -1 : 1));
 }
 
 /**
@@ -68,6 +85,6 @@ function disappear(run: Run, pkg: Pkg): void {
   pkg.status = 'not-installed';
   pkg.want = 'unknown';
   pkg.configVersion = undefined;
-  pkg.filesValid = false;
   run.db.setInstalled(pkg, { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined });
+  run.db.dropFiles(pkg);
 }

@@ -2,6 +2,7 @@ import { parseRelations, type RelationGroups, type VersionConstraint } from '../
 import { checkVersion, type Version } from '../../control/version';
 import { OvermergeError } from '../../errors';
 import { type Arches, archSatisfied } from './arch';
+import { OwnerIndex, ReverseIndex } from './indexes';
 import type { InstalledPackage, MultiArch, PackageData, PackageStatus, Selection } from './types';
 
 /**
@@ -75,9 +76,6 @@ export class Pkg {
   enqueued = false;
   /** False once it disappeared or was removed: it can no longer take over a shared file. */
   filesValid = true;
-  /** When each record's relations were linked into the reverse lists (see Db.setInstalled). */
-  installedSeq = 0;
-  availableSeq = 0;
 
   constructor(
     readonly set: PkgSet,
@@ -108,34 +106,34 @@ export function blankBin(arch = ''): Bin {
 /** The dpkg in-core database: sets by name, and the reverse indexes dpkg keeps as `depended` lists. */
 export class Db {
   private readonly sets = new Map<string, PkgSet>();
-  private revInstalled?: Map<string, Possi[]>;
-  private revAvailable?: Map<string, Possi[]>;
-  private owners?: Map<string, Pkg[]>;
-  private seq = 0;
+  private pkgs?: Pkg[];
+  private readonly revInstalled = new ReverseIndex();
+  private readonly revAvailable = new ReverseIndex();
+  private readonly owners = new OwnerIndex();
 
   constructor(readonly arches: Arches) {}
 
-  /**
-   * Replaces an instance's installed record. dpkg links a record's relations at the head of each target's
-   * reverse list, so the most recently linked record comes first in those lists — and in dpkg's messages
-   * that walk them; the sequence number keeps that order.
-   */
+  /** Replaces an instance's installed record, relinking its relations and files. */
   setInstalled(pkg: Pkg, bin: Bin): void {
+    this.revInstalled.unlink(pkg.installed);
+    this.owners.remove(pkg, pkg.installed.files);
     pkg.installed = bin;
-    pkg.installedSeq = ++this.seq;
-    this.changed();
+    pkg.filesValid = true;
+    this.revInstalled.link(bin);
+    this.owners.add(pkg, bin.files);
   }
 
   setAvailable(pkg: Pkg, bin: Bin): void {
+    this.revAvailable.unlink(pkg.available);
     pkg.available = bin;
-    pkg.availableSeq = ++this.seq;
-    this.changed();
+    this.revAvailable.link(bin);
   }
 
-  /** Changes an installed record without relinking it (files taken over). */
-  updateInstalled(pkg: Pkg, bin: Bin): void {
-    pkg.installed = bin;
-    this.changed();
+  /** Changes the files of an installed record (files taken over by another package). */
+  setInstalledFiles(pkg: Pkg, files: readonly string[]): void {
+    if (pkg.filesValid) this.owners.remove(pkg, pkg.installed.files);
+    pkg.installed = { ...pkg.installed, files };
+    if (pkg.filesValid) this.owners.add(pkg, files);
   }
 
   /** The set of `name`, created with one blank instance if unknown (as dpkg's pkg_hash_find_set does). */
@@ -145,6 +143,7 @@ export class Db {
       set = new PkgSet(name);
       set.pkgs.push(new Pkg(set));
       this.sets.set(name, set);
+      this.pkgs = undefined;
     }
     return set;
   }
@@ -160,6 +159,7 @@ export class Db {
     if (found) return found;
     const pkg = new Pkg(set, arch);
     set.pkgs.push(pkg);
+    this.pkgs = undefined;
     return pkg;
   }
 
@@ -168,43 +168,36 @@ export class Db {
     return set.pkgs.filter((p) => p.status !== 'not-installed');
   }
 
-  *allPkgs(): Generator<Pkg> {
-    for (const set of this.sets.values()) yield* set.pkgs;
-  }
-
-  /** Call after changing any instance's `installed` or `available` record or its file list. */
-  changed(): void {
-    this.revInstalled = undefined;
-    this.revAvailable = undefined;
-    this.owners = undefined;
+  /** Every instance (a snapshot: instances created while iterating it are not in it). */
+  allPkgs(): readonly Pkg[] {
+    this.pkgs ??= [...this.sets.values()].flatMap((s) => s.pkgs);
+    return this.pkgs;
   }
 
   /** The alternatives naming `name` in any instance's installed record (dpkg's set->depended.installed). */
   dependedInstalled(name: string): readonly Possi[] {
-    this.revInstalled ??= this.reverseIndex((p) => p.installed, (p) => p.installedSeq);
-    return this.revInstalled.get(name) ?? [];
+    return this.revInstalled.get(name);
   }
 
   /** The same over the available records (the archives read so far in this run). */
   dependedAvailable(name: string): readonly Possi[] {
-    this.revAvailable ??= this.reverseIndex((p) => p.available, (p) => p.availableSeq);
-    return this.revAvailable.get(name) ?? [];
+    return this.revAvailable.get(name);
   }
 
-  /** Instances whose installed file list holds `path` (and is still valid). */
-  ownersOf(path: string): readonly Pkg[] {
-    if (!this.owners) {
-      this.owners = new Map();
-      for (const pkg of this.allPkgs()) {
-        if (!pkg.filesValid || pkg.status === 'not-installed') continue;
-        for (const f of pkg.installed.files) {
-          const list = this.owners.get(f);
-          if (list) list.push(pkg);
-          else this.owners.set(f, [pkg]);
-        }
-      }
-    }
-    return this.owners.get(path) ?? [];
+  /** Instances whose installed record lists `path` and still own it (filesValid). */
+  ownersOf(path: string): ReadonlySet<Pkg> {
+    return this.owners.get(path);
+  }
+
+  /** Instances owning paths, none of them alone. */
+  shadowed(): ReadonlySet<Pkg> {
+    return this.owners.shadowed();
+  }
+
+  /** The instance no longer owns its listed files (removed, disappeared). */
+  dropFiles(pkg: Pkg): void {
+    pkg.filesValid = false;
+    this.owners.remove(pkg, pkg.installed.files);
   }
 
   /**
@@ -213,8 +206,7 @@ export class Db {
    * being installed and the installed record otherwise.
    */
   *candidates(possi: Possi, which: 'installed' | 'by-istobe'): Generator<Pkg> {
-    const set = this.sets.get(possi.name) ?? this.findSet(possi.name);
-    for (const pkg of set.pkgs) {
+    for (const pkg of this.findSet(possi.name).pkgs) {
       const bin = which === 'by-istobe' ? recordByIsToBe(pkg) : pkg.installed;
       if (this.archOk(bin, possi)) yield pkg;
     }
@@ -226,22 +218,6 @@ export class Db {
     return archSatisfied(this.arches, bin, { arch: possi.arch, implicit: possi.implicit, negative });
   }
 
-  private reverseIndex(record: (p: Pkg) => Bin | undefined, seq: (p: Pkg) => number): Map<string, Possi[]> {
-    const pkgs = [...this.allPkgs()].filter((p) => (record(p)?.deps.length ?? 0) > 0);
-    // Newest record first; within a record, its last alternative first (each was pushed at the head).
-    pkgs.sort((a, b) => seq(b) - seq(a));
-    const index = new Map<string, Possi[]>();
-    for (const pkg of pkgs) {
-      const possis = record(pkg)!.deps.flatMap((d) => d.possis);
-      for (let i = possis.length - 1; i >= 0; i--) {
-        const possi = possis[i];
-        const list = index.get(possi.name);
-        if (list) list.push(possi);
-        else index.set(possi.name, [possi]);
-      }
-    }
-    return index;
-  }
 }
 
 /** The record dpkg judges an instance by during an unpack: the new one for the package being installed. */
@@ -355,7 +331,6 @@ export function loadInstalled(db: Db, installed: readonly InstalledPackage[]): v
     const config = data.configVersion ?? (isConfigured(data.status) ? data.version : undefined);
     pkg.configVersion = config === undefined || config === '' ? undefined : readVersion(config, data.name);
   }
-  db.changed();
 }
 
 function isConfigured(status: PackageStatus): boolean {

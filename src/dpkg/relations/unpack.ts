@@ -175,7 +175,6 @@ function applyUnpack(run: Run, pkg: Pkg, d: UnpackDecisions): Unpacked {
 
   run.db.setInstalled(pkg, pkg.available!);
   pkg.status = 'unpacked';
-  pkg.filesValid = true;
   takeOverFiles(run, pkg);
 
   for (const gone of disappearOthers(run, pkg)) steps.push({ op: 'disappear', pkg: gone, inFavourOf: newRef });
@@ -200,24 +199,20 @@ function takeOverFiles(run: Run, pkg: Pkg): void {
     if (f !== '') folders.add('');
   }
   const taken = new Set(shipped.filter((f) => !folders.has(f)));
-  if (taken.size === 0) return;
-  for (const other of run.db.allPkgs()) {
-    if (other === pkg || other.set === pkg.set || !other.filesValid) continue;
-    if (!other.installed.files.some((f) => taken.has(f))) continue;
-    run.db.updateInstalled(other, { ...other.installed, files: other.installed.files.filter((f) => !taken.has(f)) });
-  }
+  const losers = new Set<Pkg>();
+  for (const f of taken) for (const o of run.db.ownersOf(f)) if (o !== pkg && o.set !== pkg.set) losers.add(o);
+  for (const other of losers) run.db.setInstalledFiles(other, other.installed.files.filter((f) => !taken.has(f)));
 }
 
 /** A package removed (or purged): what dpkg's removal leaves in its database. */
 export function removePackage(run: Run, pkg: Pkg, purge: boolean): void {
   const keepsConfig = !purge && pkg.installed.hasConffiles;
   pkg.status = keepsConfig ? 'config-files' : 'not-installed';
-  pkg.filesValid = false;
   if (!keepsConfig) {
     pkg.configVersion = undefined;
     run.db.setInstalled(pkg, { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined });
   }
+  run.db.dropFiles(pkg);
   pkg.istobe = 'normal';
-  run.db.changed();
 }
 
