@@ -1,8 +1,8 @@
-import { satisfies } from '../../control/relations';
 import { depIsOk } from './depisok';
 import type { Bin, Dep, Pkg, Possi } from './model';
 import { pkgLabel } from './names';
 import type { Run } from './run';
+import { versionSatisfies } from './satisfy';
 import type { DeconfigureReason } from './types';
 
 /**
@@ -42,8 +42,7 @@ export function doesReplace(run: Run, newBin: Bin, old: Pkg): boolean {
   for (const dep of newBin.deps) {
     if (dep.type !== 'replaces' || dep.possis[0].name !== old.name) continue;
     const possi = dep.possis[0];
-    const v = old.installed.version;
-    if (possi.constraint && (!v || !satisfies(v, possi.constraint.op, possi.constraint.version))) continue;
+    if (!versionSatisfies(old.installed.version, possi)) continue;
     if (!run.db.archOk(old.installed, possi)) continue;
     return true;
   }

@@ -1,9 +1,8 @@
-import { satisfies } from '../../control/relations';
 import { formatVersion } from '../../control/version';
-import { virtualSatisfied } from './depisok';
 import type { Pkg, Possi } from './model';
 import { STATUS_WORDS, describeDep, pkgLabel, versionText } from './names';
 import { DependTry, type Run } from './run';
+import { versionSatisfies, virtualSatisfied } from './satisfy';
 
 /**
  * dpkg's dependencies_ok and breakses_ok (src/main/packages.c): the checks made when a package is about to
@@ -67,7 +66,7 @@ function possiOkFound(
             if (run.inForce('depends-version')) found = foundForcedOn(run, DependTry.forceDependsVersion);
             break;
           }
-        } else if (!dependee.installed.version || !satisfies(dependee.installed.version, possi.constraint.op, possi.constraint.version)) {
+        } else if (!versionSatisfies(dependee.installed.version, possi)) {
           g.lines += `  Version of ${name} on system is ${versionText(dependee.installed)}.\n`;
           if (run.inForce('depends-version')) found = foundForcedOn(run, DependTry.forceDependsVersion);
           break;
@@ -185,7 +184,7 @@ function breaksCheckOne(run: Run, breaks: Possi, broken: Pkg, breaker: Pkg, virt
   if (broken === breaker) return true;
   const c = breaks.constraint;
   // dpkg compares the broken package's own version even when the name is a virtual one it provides.
-  if (c && (!broken.installed.version || !satisfies(broken.installed.version, c.op, c.version))) return true;
+  if (!versionSatisfies(broken.installed.version, breaks)) return true;
   if (!run.db.archOk(broken.installed, breaks)) return true;
   if (run.ignoreDepends(breaker)) return true;
   if (virt && run.ignoreDepends(run.db.findSet(virt.name).pkgs[0])) return true;

@@ -1,8 +1,8 @@
-import { satisfies } from '../../control/relations';
-import { formatVersion, type Version } from '../../control/version';
+import { formatVersion } from '../../control/version';
 import type { Bin, Dep, Pkg, Possi } from './model';
 import { STATUS_WORDS, describeRelation, pkgLabel, versionText } from './names';
 import type { Run } from './run';
+import { versionSatisfies, virtualSatisfied } from './satisfy';
 
 /**
  * dpkg's depisok (src/main/depcon.c): whether one relation group holds *while an archive is unpacked*:
@@ -62,22 +62,7 @@ function ownerCounts(owner: Pkg, dep: Dep): boolean {
 }
 
 function versionOk(bin: Bin, possi: Possi): boolean {
-  return versionRelates(bin.version, possi);
-}
-
-function versionRelates(version: Version | undefined, possi: Possi): boolean {
-  if (!possi.constraint) return true;
-  if (!version) return false;
-  return satisfies(version, possi.constraint.op, possi.constraint.version);
-}
-
-/** dpkg's pkg_virtual_deppossi_satisfied: a Provides satisfies a versioned relation only with `(= v)`. */
-export function virtualSatisfied(wanted: Possi, provider: Possi): boolean {
-  const pc = provider.constraint;
-  if (pc && pc.op !== '=') return false;
-  if (!pc) return wanted.constraint === undefined;
-  if (!wanted.constraint) return true;
-  return satisfies(pc.version, wanted.constraint.op, wanted.constraint.version);
+  return versionSatisfies(bin.version, possi);
 }
 
 function dependIsOk(run: Run, dep: Dep, head: string, opts: DepCheckOptions): DepCheck {
@@ -163,7 +148,7 @@ function normalCandidate(pkg: Pkg, possi: Possi, name: string, opts: DepCheckOpt
       if (opts.allowUnconfigured) {
         if (!pkg.configVersion) return `  ${name} is unpacked, but has never been configured.\n`;
         if (!versionOk(bin, possi)) return `  ${name} is unpacked, but is version ${versionText(bin)}.\n`;
-        if (!versionRelates(pkg.configVersion, possi)) {
+        if (!versionSatisfies(pkg.configVersion, possi)) {
           return `  ${name} latest configured version is ${formatVersion(pkg.configVersion)}.\n`;
         }
         return OK;

@@ -13,17 +13,17 @@ import type { PackageRef } from './types';
  * package, nor a package already being removed. Returns the instances that disappear, as they were.
  * Diversions, which can make two names one file, are not modelled: the planner compares paths.
  */
-export function disappearOthers(run: Run, pkg: Pkg): PackageRef[] {
+export function disappearOthers(run: Run, pkg: Pkg): Array<{ pkg: Pkg; ref: PackageRef }> {
   const shipped = new Set(pkg.installed.files);
-  const gone: PackageRef[] = [];
-  for (const other of candidates(run, pkg)) {
+  const gone: Array<{ pkg: Pkg; ref: PackageRef }> = [];
+  for (const other of candidates(run)) {
     if (other === pkg || other.status === 'not-installed' || other.status === 'config-files') continue;
     if (other.istobe === 'remove' || other.installed.files.length === 0) continue;
     if (pkg.installed.multiArch === 'same' && other.installed.multiArch === 'same' && other.set === pkg.set) continue;
     if (other.installed.files.every((f) => f === '')) continue;
     if (other.installed.files.some((f) => fileSaves(run, f, other, pkg, shipped))) continue;
     if (!othersCanDoWithout(run, other)) continue;
-    gone.push(refOf(run.arches, other));
+    gone.push({ pkg: other, ref: refOf(run.arches, other) });
     disappear(run, other);
   }
   return gone;
@@ -31,19 +31,14 @@ export function disappearOthers(run: Run, pkg: Pkg): PackageRef[] {
 
 /**
  * The only instances that can disappear, found through the file index rather than by looking at every
- * installed package as dpkg does: one owning some path the new package ships with no other owner, or one
- * owning no path alone at all. Any other has a path of its own the new package does not ship, which saves
- * it. Sorted by name (dpkg goes in hash order).
+ * installed package as dpkg does: those owning no path alone (the new package, having just been unpacked,
+ * counts as an owner of what it ships). Any other has a path nobody else lists, which saves it. Sorted by
+ * name (dpkg goes in hash order).
  */
-function candidates(run: Run, pkg: Pkg): Pkg[] {
-  const found = new Set<Pkg>(run.db.shadowed());
-  for (const f of pkg.installed.files) {
-    const owners = run.db.ownersOf(f);
-    if (owners.size > 2) continue;
-    const others = [...owners].filter((o) => o !== pkg);
-    if (others.length === 1) found.add(others[0]);
-  }
-  return [...found].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.installed.arch < b.installed.arch ? -1 : 1));
+function candidates(run: Run): Pkg[] {
+  return [...run.db.shadowed()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.installed.arch < b.installed.arch ? -1 : 1,
+  );
 }
 
 /**

@@ -1,10 +1,9 @@
-import { satisfies } from '../../control/relations';
 import { Arches } from './arch';
-import { virtualSatisfied } from './depisok';
 import { type Bin, Db, loadInstalled, makeBin, type Pkg, type Possi } from './model';
 import { refOf } from './names';
 import { processQueue, type QueueEntry } from './queue';
 import { Run } from './run';
+import { versionSatisfies, virtualSatisfied } from './satisfy';
 import type { ArchiveItem, PackageRef, RelationsInput, RelationsPlan } from './types';
 import { processArchive } from './unpack';
 
@@ -50,7 +49,7 @@ interface Entry {
   pkg?: Pkg;
   /** Its record for matching relations before it is unpacked. */
   bin?: Bin;
-  state: 'pending' | 'unpacking' | 'unpacked' | 'refused' | 'configured' | 'queued';
+  state: 'pending' | 'unpacking' | 'unpacked' | 'refused' | 'configured';
 }
 
 class Planner {
@@ -91,7 +90,8 @@ class Planner {
   }
 
   private readonly configuredEarly = new Set<Pkg>();
-  private readonly removedInFavour = new Set<Pkg>();
+  /** Packages that are gone already, removed in favour of a new one or disappeared. */
+  private readonly goneEarly = new Set<Pkg>();
 
   /**
    * Packages to be removed are selected for removal first (dpkg's want deinstall/purge), so a new package
@@ -103,9 +103,9 @@ class Planner {
     }
   }
 
-  /** A removal already done as a conflictor's is not asked again (a purge still purges what it left). */
+  /** A removal already done (a conflictor's, a disappearance) is not asked again; a purge still purges. */
   private stillToRemove(q: QueueEntry): boolean {
-    if (!this.removedInFavour.has(q.pkg)) return true;
+    if (!this.goneEarly.has(q.pkg)) return true;
     return q.action === 'purge' && q.pkg.status === 'config-files';
   }
 
@@ -127,7 +127,7 @@ class Planner {
     }
     e.pkg = done.pkg;
     e.state = 'unpacked';
-    for (const p of done.removed) this.removedInFavour.add(p);
+    for (const p of [...done.removed, ...done.disappeared]) this.goneEarly.add(p);
     if (e.action === 'install') {
       this.configureQueue.push({ pkg: done.pkg, action: 'install' });
       for (const p of done.deconfigured) this.configureQueue.push({ pkg: p, action: 'install' });
@@ -157,9 +157,9 @@ class Planner {
       unpacking &&
       ['unpacked', 'half-configured', 'triggers-awaited'].includes(p.status) &&
       p.configVersion !== undefined &&
-      versionMatches({ ...p.installed, version: p.configVersion }, possi);
+      versionSatisfies(p.configVersion, possi);
     for (const p of this.r.db.candidates(possi, 'installed')) {
-      if ((configured(p) || reconfigurable(p)) && versionMatches(p.installed, possi)) return true;
+      if ((configured(p) || reconfigurable(p)) && versionSatisfies(p.installed.version, possi)) return true;
     }
     for (const prov of this.r.db.dependedInstalled(possi.name)) {
       if (prov.dep.type === 'provides' && configured(prov.dep.owner) && virtualSatisfied(possi, prov)) return true;
@@ -182,7 +182,7 @@ class Planner {
   }
 
   private recordSatisfies(name: string, bin: Bin, possi: Possi): boolean {
-    if (name === possi.name && this.r.db.archOk(bin, possi) && versionMatches(bin, possi)) return true;
+    if (name === possi.name && this.r.db.archOk(bin, possi) && versionSatisfies(bin.version, possi)) return true;
     return bin.deps.some(
       (d) => d.type === 'provides' && d.possis[0].name === possi.name && virtualSatisfied(possi, d.possis[0]),
     );
@@ -219,9 +219,4 @@ class Planner {
       if (configured.has(g.pkg)) g.state = 'configured';
     }
   }
-}
-
-function versionMatches(bin: Bin, possi: Possi): boolean {
-  if (!possi.constraint) return true;
-  return bin.version !== undefined && satisfies(bin.version, possi.constraint.op, possi.constraint.version);
 }

@@ -14,6 +14,8 @@ export interface Unpacked {
   readonly deconfigured: readonly Pkg[];
   /** Conflictors removed in favour of it. */
   readonly removed: readonly Pkg[];
+  /** Packages that disappeared, replaced by it. */
+  readonly disappeared: readonly Pkg[];
 }
 
 /** dpkg's name for an archive in its messages; the engine passes the real file name when it has one. */
@@ -177,13 +179,19 @@ function applyUnpack(run: Run, pkg: Pkg, d: UnpackDecisions): Unpacked {
   pkg.status = 'unpacked';
   takeOverFiles(run, pkg);
 
-  for (const gone of disappearOthers(run, pkg)) steps.push({ op: 'disappear', pkg: gone, inFavourOf: newRef });
+  const disappeared = disappearOthers(run, pkg);
+  for (const gone of disappeared) steps.push({ op: 'disappear', pkg: gone.ref, inFavourOf: newRef });
 
   for (const c of d.conflictors) {
     steps.push({ op: 'remove', pkg: refOf(arches, c), purge: false, inFavourOf: newRef });
     removePackage(run, c, false);
   }
-  return { pkg, deconfigured: d.deconfigure.map((x) => x.pkg), removed: d.conflictors };
+  return {
+    pkg,
+    deconfigured: d.deconfigure.map((x) => x.pkg),
+    removed: d.conflictors,
+    disappeared: disappeared.map((x) => x.pkg),
+  };
 }
 
 /**
