@@ -2,7 +2,7 @@ import { compareVersions } from '../../control/version';
 import { checkBreaks, checkConflict, UnpackDecisions } from './conflicts';
 import { depIsOk } from './depisok';
 import { disappearOthers } from './disappear';
-import { type Db, makeBin, type Pkg, type PkgSet } from './model';
+import { type Db, type Dep, makeBin, type Pkg, type PkgSet } from './model';
 import { pkgLabel, refOf } from './names';
 import type { Run } from './run';
 import type { PackageData, PackageRef } from './types';
@@ -45,8 +45,8 @@ export function processArchive(run: Run, data: PackageData): Unpacked | undefine
   const d = new UnpackDecisions(pkg, archive);
   deconfigureOutOfSync(run, pkg, d);
   if (!checkDepCon(run, pkg, d)) {
-    pkg.istobe = 'normal';
-    for (const c of d.conflictors) c.istobe = 'normal';
+    // Given up: nothing planned for this archive stands (dpkg unwinds it the same way).
+    run.clearIsToBes();
     return undefined;
   }
   return applyUnpack(run, pkg, d);
@@ -135,7 +135,7 @@ function checkDepCon(run: Run, pkg: Pkg, d: UnpackDecisions): boolean {
  * A pre-dependency must be configured — or unpacked over a version that was configured, both versions
  * satisfying it — before the archive is unpacked.
  */
-function checkPreDepends(run: Run, dep: Pkg['installed']['deps'][number], d: UnpackDecisions): boolean {
+function checkPreDepends(run: Run, dep: Dep, d: UnpackDecisions): boolean {
   const check = depIsOk(run, dep, { allowUnconfigured: true });
   if (check.ok) return true;
   const name = pkgLabel(run.arches, d.pkg, d.pkg.available);
