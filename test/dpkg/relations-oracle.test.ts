@@ -477,6 +477,18 @@ describe('relations planner against dpkg', async () => {
     assertSame(o);
   });
 
+  test('a cross-grade: a package replaced by its build for another architecture; an arch-qualified Depends', opts, async () => {
+    const o = await runScenario({
+      foreign: ['i386'],
+      setup: [[pkg('tool', {}, { architecture: NATIVE })]],
+      action: '--install',
+      archives: [pkg('tool', {}, { architecture: 'i386', version: '2' }), pkg('user', { Depends: 'tool:i386 (>= 2), tool:amd64' }, { architecture: NATIVE })],
+    });
+    assertSame(o);
+    // No instance of tool is of the architecture asked for, so dpkg has no reason to give, only the relation.
+    assert.match(o.plan.problems[0]?.detail ?? '', / user depends on tool:amd64\.\n$/);
+  });
+
   test('a Multi-Arch: same pair at one version; at two versions one cannot be configured', opts, async () => {
     const ma = { 'Multi-Arch': 'same' };
     const same = await runScenario({

@@ -145,6 +145,12 @@ describe('Depends at configuration', () => {
     assert.match(p.problems[0].detail, /Package lib awaits trigger processing\./);
   });
 
+  test('an archive unpacked, then configured in the same transaction', () => {
+    const p = plan([unpack(pkg('x')), { action: 'configure', name: 'x' }]);
+    assert.deepEqual(steps(p), ['unpack x', 'configure x']);
+    assert.deepEqual(p.problems, []);
+  });
+
   test('configure items: one not ready, one already configured', () => {
     const p = plan(
       [
@@ -501,6 +507,20 @@ describe('Multi-Arch', () => {
     const p = plan([install(pkg('x', { architecture: 'arm64' }))]);
     assert.deepEqual(p.problems.map((x) => x.error), ['package architecture (arm64) does not match system (amd64)']);
     assert.deepEqual(plan([install(pkg('x', { architecture: 'arm64' }))], [], { force: ['architecture'] }).problems, []);
+  });
+
+  test('an explicit architecture qualifier', () => {
+    const app = install(pkg('app', { architecture: 'amd64', depends: 'lib:i386' }));
+    assert.deepEqual(plan([app], [inst('lib', { architecture: 'i386' })], { foreignArchs }).problems, []);
+    assert.equal(plan([app], [inst('lib', { architecture: 'amd64' })], { foreignArchs }).problems.length, 1);
+  });
+
+  test('a cross-grade: the archive takes the place of the installed instance of another architecture', () => {
+    const p = plan([install(pkg('tool', { architecture: 'i386', version: '2' }))], [inst('tool', { architecture: 'amd64' })], { foreignArchs });
+    assert.deepEqual(steps(p), ['unpack tool:i386', 'configure tool:i386']);
+    const u = p.steps[0];
+    assert.equal(u.op === 'unpack' ? u.over : undefined, '1');
+    assert.deepEqual(p.states.map((s) => `${s.pkg.label} ${s.status}`), ['tool:i386 installed']);
   });
 
   test('a foreign package is named name:arch in steps and messages', () => {
