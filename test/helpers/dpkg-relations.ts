@@ -1,11 +1,24 @@
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildDeb } from '../../src/archive/build';
 import { parseParagraphs } from '../../src/control/deb822';
-import type { InstalledPackage, MultiArch, PackageData, PackageStatus, PlanStep, RelationsPlan, Selection } from '../../src/dpkg/relations';
-import { FIXTURE_EPOCH } from './fixtures';
+import { planRelations } from '../../src/dpkg/relations';
+import type {
+  ForceOption,
+  InstalledPackage,
+  MultiArch,
+  PackageData,
+  PackageStatus,
+  PlanStep,
+  RelationProblem,
+  RelationsPlan,
+  Selection,
+  TransactionItem,
+} from '../../src/dpkg/relations';
+import { FIXTURE_EPOCH, withTempDir } from './fixtures';
 
 const execFileP = promisify(execFile);
 
@@ -303,4 +316,128 @@ export function dpkgMessages(stderr: string): string {
     .filter((l) => !/^D\d{6}:/.test(l))
     .map((l) => l.replace(/^dpkg: (warning: )?/, ''))
     .join('\n');
+}
+
+// ---- Scenarios: set up with dpkg, plan, run the same with dpkg, compare. ----
+
+export const NATIVE = 'amd64';
+
+export interface Scenario {
+  readonly foreign?: readonly string[];
+  /** dpkg -i calls that make the starting state. */
+  readonly setup?: ReadonlyArray<readonly OraclePackage[]>;
+  /** Selections to set after the set-up (`dpkg --set-selections`). */
+  readonly selections?: Readonly<Record<string, string>>;
+  /** The transaction, as dpkg runs it: one action over archives or names. */
+  readonly action: '--install' | '--unpack' | '--remove' | '--purge' | '--configure';
+  readonly archives?: readonly OraclePackage[];
+  readonly names?: readonly string[];
+  readonly autoDeconfigure?: boolean;
+  readonly force?: readonly ForceOption[];
+  /** Extra planner items before the transaction's own (e.g. the removals a selection stands for). */
+  readonly extraItems?: readonly TransactionItem[];
+}
+
+export interface Outcome {
+  readonly plan: RelationsPlan;
+  readonly dpkg: DpkgRun;
+  readonly states: string[];
+  readonly log: string[];
+}
+
+const STATUS_CHAR: Record<string, string> = {
+  'not-installed': 'n',
+  'config-files': 'c',
+  'half-installed': 'H',
+  unpacked: 'U',
+  'half-configured': 'F',
+  'triggers-awaited': 'W',
+  'triggers-pending': 't',
+  installed: 'i',
+};
+
+export async function runScenario(s: Scenario): Promise<Outcome> {
+  return withTempDir('relations-oracle', async (dir) => {
+    const root = await DpkgRoot.create(dir, s.foreign);
+    for (const batch of s.setup ?? []) await root.setUp(batch);
+    if (s.selections) await root.setSelections(s.selections);
+    const installed = await root.installed();
+    const items: TransactionItem[] = [...(s.extraItems ?? [])];
+    if (s.archives) {
+      const action = s.action === '--unpack' ? 'unpack' : 'install';
+      for (const p of s.archives) items.push({ action, package: packageData(p) });
+    }
+    for (const n of s.names ?? []) {
+      const action = s.action === '--remove' ? 'remove' : s.action === '--purge' ? 'purge' : 'configure';
+      items.push({ action, name: n });
+    }
+    const plan = planRelations({
+      items,
+      installed,
+      nativeArch: NATIVE,
+      foreignArchs: s.foreign,
+      force: s.force,
+      autoDeconfigure: s.autoDeconfigure,
+    });
+    const debs = s.archives ? await root.build(s.archives) : [];
+    const flags = [...(s.autoDeconfigure ? ['--auto-deconfigure'] : []), ...(s.force ?? []).map((f) => `--force-${f}`)];
+    const dpkg = await root.dpkg([...flags, s.action, ...debs, ...(s.names ?? [])]);
+    return { plan, dpkg, states: await root.states(), log: await root.log() };
+  });
+}
+
+/** The plan's end states as dpkg-query prints the package and the state letter of db:Status-Abbrev. */
+export function planStates(plan: RelationsPlan): string[] {
+  return plan.states.map((st) => `${st.pkg.name}:${st.pkg.architecture} ${STATUS_CHAR[st.status]}`).sort();
+}
+
+/** dpkg-query's lines reduced the same way (packages it lists as not-installed are left out). */
+export function dpkgStates(states: readonly string[]): string[] {
+  return states
+    .map((l) => {
+      const [pkg, abbrev] = l.split(' ');
+      return `${pkg} ${abbrev[1]}`;
+    })
+    .filter((l) => !l.endsWith(' n'))
+    .sort();
+}
+
+/** Every line of the problem's explanation appears in dpkg's messages, in order. */
+export function assertDpkgSaid(dpkg: DpkgRun, p: RelationProblem): void {
+  const said = dpkgMessages(dpkg.stderr).split('\n');
+  let at = 0;
+  // dpkg prints the error after "error processing ...:" with one space before its first line only.
+  for (const line of [...p.detail.split('\n'), ...` ${p.error}`.split('\n')]) {
+    if (line.trim() === '') continue;
+    const found = said.indexOf(line, at);
+    assert.ok(found >= 0, `dpkg did not say ${JSON.stringify(line)} (after line ${at}); dpkg said:\n${said.join('\n')}`);
+    at = found + 1;
+  }
+}
+
+/** The planner predicts exactly what dpkg did. */
+export function assertSame(o: Outcome): void {
+  assert.deepEqual(eventText(planEvents(o.plan)), eventText(o.dpkg.events), `steps differ; dpkg said:\n${o.dpkg.stdout}${o.dpkg.stderr}`);
+  assert.deepEqual(
+    o.plan.cycleBreaks.map((c) => `${c.pkg.name} -> ${c.dependsOn}`),
+    o.dpkg.cycleBreaks,
+    'cycle breaks differ',
+  );
+  assert.deepEqual(planStates(o.plan), dpkgStates(o.states), 'end states differ');
+  assert.equal(o.plan.problems.length > 0, o.dpkg.status !== 0, `dpkg exit ${o.dpkg.status}, plan problems ${o.plan.problems.length}:\n${o.dpkg.stderr}`);
+  // dpkg stops checking an archive at its first problem (in control-file field order); the planner lists
+  // them all, on purpose. So of the problems it lists for one package, one must be what dpkg said.
+  const byPkg = new Map<string, RelationProblem[]>();
+  for (const p of o.plan.problems) byPkg.set(p.pkg, [...(byPkg.get(p.pkg) ?? []), p]);
+  for (const group of byPkg.values()) {
+    const failures: string[] = [];
+    for (const p of group) {
+      try {
+        assertDpkgSaid(o.dpkg, p);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    assert.ok(failures.length < group.length, failures.join('\n---\n'));
+  }
 }

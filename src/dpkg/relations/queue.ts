@@ -177,7 +177,8 @@ function deferredConfigure(ctx: QueueContext, pkg: Pkg): boolean {
   });
   pkg.status = 'installed';
   pkg.configVersion = pkg.installed.version;
-  pkg.istobe = 'normal';
+  // dpkg leaves istobe as it is: a configured package still counts as being installed in this run, so
+  // the cycle search goes on following its Provides (depcon.c skips providers that are 'normal').
   ctx.done.add(pkg);
   return true;
 }

@@ -221,6 +221,6 @@ export function removePackage(run: Run, pkg: Pkg, purge: boolean): void {
     run.db.setInstalled(pkg, { ...pkg.installed, deps: [], files: [], versionText: '', version: undefined });
   }
   run.db.dropFiles(pkg);
-  pkg.istobe = 'normal';
+  // istobe stays 'remove' until the next archive or queue clears it, as in dpkg.
 }
 
