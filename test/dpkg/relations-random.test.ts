@@ -69,6 +69,43 @@ function randomScenario(seed: number): Scenario {
   };
 }
 
+/**
+ * A random installed graph, then a random set of its packages removed or purged in one call. The graph is
+ * installed in two calls, so that it installs cleanly: two base packages without relations first, then
+ * the others, whose Pre-Depends name base packages only (a pre-dependency must be configured before).
+ */
+function randomRemoval(seed: number): Scenario {
+  const rnd = seededRandom(seed);
+  const below = (n: number) => Math.floor(rnd() * n);
+  const chance = (p: number) => rnd() < p;
+  const n = 4 + below(4);
+  const names = Array.from({ length: n }, (_, i) => `r${i}`);
+  const pkgs: OraclePackage[] = names.map((name, i) => {
+    const fields: Record<string, string> = {};
+    if (i >= 2) {
+      const groups: string[] = [];
+      for (let k = below(3); k > 0; k--) {
+        const one = () => (chance(0.15) ? 'virt' : names[below(n)]);
+        groups.push(chance(0.25) ? `${one()} | ${one()}` : one());
+      }
+      if (groups.length > 0) fields.Depends = [...new Set(groups)].join(', ');
+      if (chance(0.2)) fields['Pre-Depends'] = names[below(2)];
+    }
+    if (chance(0.3) || i === 0) fields.Provides = 'virt';
+    if (chance(0.1)) fields.Essential = 'yes';
+    if (chance(0.05)) fields.Protected = 'yes';
+    return { name, version: '1', fields, postinst: chance(0.7) };
+  });
+  const removed = names.filter(() => chance(0.4));
+  if (removed.length === 0) removed.push(names[below(n)]);
+  return {
+    setup: [pkgs.slice(0, 2), pkgs.slice(2)],
+    action: chance(0.3) ? '--purge' : '--remove',
+    names: removed,
+    force: chance(0.15) ? ['depends'] : [],
+  };
+}
+
 /** Keeps the groups of a Depends that name only `allowed` packages, unversioned. */
 function onlyAmong(depends: string, allowed: ReadonlySet<string>): string {
   return depends
@@ -82,8 +119,13 @@ describe(`relations planner against dpkg on random transactions (seed ${SEED})`,
   const why = await cannotRunDpkgOracle();
   for (let i = 0; i < CASES; i++) {
     const scenario = randomScenario(SEED + i);
-    const title = `case ${i}: ${describeScenario(scenario)}`;
-    test(title, why ? { skip: why } : {}, async () => {
+    test(`install ${i}: ${describeScenario(scenario)}`, why ? { skip: why } : {}, async () => {
+      assertSame(await runScenario(scenario));
+    });
+  }
+  for (let i = 0; i < CASES / 2; i++) {
+    const scenario = randomRemoval(SEED + 1000 + i);
+    test(`remove ${i}: ${describeScenario(scenario)}`, why ? { skip: why } : {}, async () => {
       assertSame(await runScenario(scenario));
     });
   }
@@ -96,5 +138,6 @@ function describeScenario(s: Scenario): string {
   };
   const setup = (s.setup ?? []).flat().map(show);
   const flags = [...(s.force ?? []).map((f) => `--force-${f}`), ...(s.autoDeconfigure ? ['-B'] : [])];
-  return `${setup.length ? `installed [${setup.join(', ')}] then ` : ''}-i ${flags.join(' ')} [${(s.archives ?? []).map(show).join(', ')}]`;
+  const what = s.archives ? `-i ${flags.join(' ')} [${s.archives.map(show).join(', ')}]` : `${s.action} ${flags.join(' ')} ${(s.names ?? []).join(' ')}`;
+  return `${setup.length ? `installed [${setup.join(', ')}] then ` : ''}${what}`;
 }
