@@ -422,6 +422,16 @@ describe('relations planner against dpkg', async () => {
     assertSame(await runScenario({ setup, action: '--remove', names: ['lib', 'app'] }));
   });
 
+  test('removing two packages that depend on each other: the removal queue breaks the cycle', opts, async () => {
+    const o = await runScenario({
+      setup: [[pkg('a', { Depends: 'b' }), pkg('b', { Depends: 'a' }, { postinst: false })]],
+      action: '--remove',
+      names: ['a', 'b'],
+    });
+    assertSame(o);
+    assert.ok(o.dpkg.cycleBreaks.length > 0);
+  });
+
   test('a package whose every file another takes over (Replaces) disappears', opts, async () => {
     const o = await runScenario({
       setup: [[pkg('old', {}, { files: ['usr/share/doc/old/a', 'usr/bin/old'] })]],

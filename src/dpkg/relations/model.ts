@@ -286,7 +286,8 @@ export function makeBin(owner: Pkg, data: PackageData, order: readonly string[] 
     multiArch: data.multiArch ?? 'no',
     essential: data.essential ?? false,
     protected: data.protected ?? false,
-    hasPostinst: data.hasPostinst ?? false,
+    // Unknown counts as having one: the cycle then breaks where it started, which needs no knowledge of scripts.
+    hasPostinst: data.hasPostinst ?? true,
     hasConffiles: data.hasConffiles ?? false,
     deps,
     files: (data.files ?? []).map(normalisePath),

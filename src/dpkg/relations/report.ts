@@ -9,7 +9,7 @@ import type { RelationProblem, RelationsPlan } from './types';
 export function relationsError(plan: RelationsPlan): OvermergeError | undefined {
   if (plan.problems.length === 0) return undefined;
   const n = plan.problems.length;
-  const body = plan.problems.map(formatProblem).join('\n');
+  const body = plan.problems.map(formatProblem).join('\n').trimEnd();
   const forces = [...new Set(plan.problems.flatMap((p) => p.forcedBy ?? []))];
   return new OvermergeError(
     'E_RELATIONS',

@@ -45,7 +45,10 @@ export interface PackageData {
    * also the default.
    */
   readonly fieldOrder?: readonly string[];
-  /** Whether the package has a postinst: dpkg prefers to break a dependency cycle at a package without one. */
+  /**
+   * Whether the package has a postinst: dpkg prefers to break a dependency cycle at a package without one.
+   * Default true (then cycles break where they started).
+   */
   readonly hasPostinst?: boolean;
   /** Whether removing it leaves conffiles behind (state config-files rather than not-installed). */
   readonly hasConffiles?: boolean;
