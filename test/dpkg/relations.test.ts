@@ -145,6 +145,12 @@ describe('Depends at configuration', () => {
     assert.match(p.problems[0].detail, /Package lib awaits trigger processing\./);
   });
 
+  test('the same archive twice: unpacked twice, configured once, as dpkg says', () => {
+    const p = plan([install(pkg('x')), install(pkg('x'))]);
+    assert.deepEqual(steps(p), ['unpack x', 'unpack x', 'configure x']);
+    assert.deepEqual(p.warnings, ['More than one copy of package x has been unpacked\n in this run !  Only configuring it once.']);
+  });
+
   test('an archive unpacked, then configured in the same transaction', () => {
     const p = plan([unpack(pkg('x')), { action: 'configure', name: 'x' }]);
     assert.deepEqual(steps(p), ['unpack x', 'configure x']);
@@ -294,6 +300,7 @@ describe('Breaks', () => {
     assert.deepEqual(steps(p), ['deconfigure x', 'unpack p', 'unpack x', 'configure p', 'configure x']);
     const d = p.steps[0];
     assert.equal(d.op === 'deconfigure' ? `${d.reason} ${d.inFavourOf.label}` : '', 'breaks p');
+    assert.deepEqual(p.warnings, []);
   });
 
   test('with --auto-deconfigure alone x cannot be configured again', () => {

@@ -130,7 +130,7 @@ class Planner {
     for (const p of [...done.removed, ...done.disappeared]) this.goneEarly.add(p);
     if (e.action === 'install') {
       this.configureQueue.push({ pkg: done.pkg, action: 'install' });
-      for (const p of done.deconfigured) this.configureQueue.push({ pkg: p, action: 'install' });
+      for (const p of done.deconfigured) this.configureQueue.push({ pkg: p, action: 'install', implicit: true });
     }
   }
 

@@ -13,6 +13,8 @@ export type QueueAction = 'configure' | 'install' | 'remove' | 'purge';
 export interface QueueEntry {
   readonly pkg: Pkg;
   readonly action: QueueAction;
+  /** Queued because it was reconfigured after a deconfiguration, not named by the transaction. */
+  readonly implicit?: boolean;
 }
 
 const STATUS_ORDER: readonly PackageStatus[] = [
@@ -45,11 +47,12 @@ export function statusRank(s: PackageStatus): number {
 export function processQueue(run: Run, entries: readonly QueueEntry[], forPreDependsOf?: PackageRef): Set<Pkg> {
   const actions = new Map<Pkg, QueueAction>();
   const queue: Pkg[] = [];
+  const named = new Set<Pkg>();
   for (const e of entries) {
-    if (actions.has(e.pkg)) {
-      run.warn(duplicateMessage(run, e));
-      continue;
-    }
+    // dpkg says so when the command line names a package twice; a package queued again silently.
+    if (!e.implicit && named.has(e.pkg)) run.warn(duplicateMessage(run, e));
+    if (!e.implicit) named.add(e.pkg);
+    if (actions.has(e.pkg)) continue;
     actions.set(e.pkg, e.action);
     queue.push(e.pkg);
   }
