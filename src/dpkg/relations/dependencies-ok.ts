@@ -1,6 +1,6 @@
 import { formatVersion } from '../../control/version';
 import type { Pkg, Possi } from './model';
-import { STATUS_WORDS, describeDep, pkgLabel, versionText } from './names';
+import { STATUS_WORDS, describeDep, pkgLabel, pkgLabelAlways, versionText } from './names';
 import { DependTry, type Run } from './run';
 import { versionSatisfies, virtualSatisfied } from './satisfy';
 
@@ -13,7 +13,7 @@ import { versionSatisfies, virtualSatisfied } from './satisfy';
  */
 export type DepCheckResult = 'halt' | 'defer' | 'ok';
 
-/** How one candidate fares; ordered so that the best of several can be taken with Math.max. */
+/** How one candidate fares; ordered, the best of several wins. */
 const enum Found {
   none = 0,
   defer = 1,
@@ -33,7 +33,7 @@ function foundForcedOn(run: Run, level: number): Found {
 
 /**
  * dpkg's deppossi_ok_found: whether `dependee` (the real package, or through `provider` a package providing
- * the name) satisfies alternative `possi` of `requiredBy`, when `removing` is about to go.
+ * the name) satisfies alternative `possi`, when `removing` is about to go. Reasons go to `g`.
  */
 function possiOkFound(
   run: Run,
@@ -62,7 +62,7 @@ function possiOkFound(
         if (provider) {
           if (!virtualSatisfied(possi, provider)) {
             const v = provider.constraint ? formatVersion(provider.constraint.version) : '<none>';
-            g.lines += `  Version of ${possi.name} on system, provided by ${pkgLabelAlwaysOf(dependee)}, is ${v}.\n`;
+            g.lines += `  Version of ${possi.name} on system, provided by ${pkgLabelAlways(dependee)}, is ${v}.\n`;
             if (run.inForce('depends-version')) found = foundForcedOn(run, DependTry.forceDependsVersion);
             break;
           }
@@ -88,10 +88,6 @@ function possiOkFound(
   }
   g.interesting++;
   return found;
-}
-
-function pkgLabelAlwaysOf(pkg: Pkg): string {
-  return pkg.installed.arch === '' ? pkg.name : `${pkg.name}:${pkg.installed.arch}`;
 }
 
 /**
