@@ -18,8 +18,12 @@ import { processArchive } from './unpack';
  * Where this differs from one `dpkg -i a.deb b.deb` call, on purpose:
  * - A pre-dependency satisfied by a package of the same transaction is configured before the archive that
  *   needs it is unpacked (pulling its unpack forward, and configuring what it depends on in the
- *   transaction with it), as apt does by calling dpkg several times. dpkg itself unpacks every archive
- *   first, so it refuses `b` ("a is unpacked, but has never been configured") whatever the order.
+ *   transaction with it), as apt does (apt-pkg/packagemanager.cc SmartUnPack: a Pre-Depends target is
+ *   unpacked and configured "immediately", in dpkg calls of its own; two packages pre-depending on each
+ *   other cannot be ordered). dpkg itself unpacks every archive of `dpkg -i a.deb b.deb` before it
+ *   configures any, so it refuses `b` ("a is unpacked, but has never been configured", or "a is not
+ *   installed" the other way round), installs `a`, and exits 1. What counts as already satisfied is dpkg's
+ *   rule, not apt's: a package unpacked over a configured version is enough when both versions are.
  * - Removals and configurations share one queue (dpkg runs `--remove` and `--install` separately), the
  *   removals queued first: a depender's new version has been unpacked by then, so an upgrade dropping a
  *   dependency lets the old dependee go. A package to be removed that a new package Conflicts with is
