@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'E_BAD_VERSION'
   | 'E_UNSAFE_PATH' // a member or path that would leave the root
   | 'E_CONFLICT' // a path owned by another package
+  | 'E_RELATIONS' // package relations refuse the transaction (Depends, Pre-Depends, Conflicts, Breaks, Essential)
   | 'E_NOT_INSTALLED'
   | 'E_STATE' // a package is not in the state the command needs (configure an installed one)
   | 'E_LOCKED'

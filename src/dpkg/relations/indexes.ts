@@ -1,0 +1,101 @@
+/** What the reverse index needs of a record: its relation groups, and the name each alternative targets. */
+interface Linked<P extends { readonly name: string }> {
+  readonly deps: readonly { readonly possis: readonly P[] }[];
+}
+
+/**
+ * dpkg's `depended` lists: for each name, the alternatives of every linked record that name it. dpkg links
+ * a record by pushing each of its alternatives at the head of its target's list, so the most recently
+ * linked record comes first — the order dpkg's messages walk them in. Kept up to date record by record, so
+ * a transaction costs what it touches, not what is installed.
+ */
+export class ReverseIndex<Possi extends { readonly name: string }> {
+  private readonly lists = new Map<string, Possi[]>();
+
+  get(name: string): readonly Possi[] {
+    return this.lists.get(name) ?? [];
+  }
+
+  link(bin: Linked<Possi> | undefined): void {
+    for (const dep of bin?.deps ?? []) {
+      for (const possi of dep.possis) {
+        const list = this.lists.get(possi.name);
+        if (list) list.unshift(possi);
+        else this.lists.set(possi.name, [possi]);
+      }
+    }
+  }
+
+  unlink(bin: Linked<Possi> | undefined): void {
+    for (const dep of bin?.deps ?? []) {
+      for (const possi of dep.possis) {
+        const list = this.lists.get(possi.name);
+        const i = list?.indexOf(possi) ?? -1;
+        if (i >= 0) list!.splice(i, 1);
+      }
+    }
+  }
+}
+
+/**
+ * Which instances list each path (dpkg's file → packages mapping), kept up to date record by record, with
+ * what finding disappearing packages needs without looking at every installed package: how many paths
+ * each instance owns alone, and the instances that own none alone (every path shared).
+ */
+export class OwnerIndex<Pkg> {
+  private readonly owners = new Map<string, Set<Pkg>>();
+  private readonly counts = new Map<Pkg, { files: number; sole: number }>();
+  private readonly allShared = new Set<Pkg>();
+
+  get(path: string): ReadonlySet<Pkg> {
+    return this.owners.get(path) ?? NONE;
+  }
+
+  /** Instances with paths, none of them their own alone. */
+  shadowed(): ReadonlySet<Pkg> {
+    return this.allShared;
+  }
+
+  add(pkg: Pkg, files: readonly string[]): void {
+    for (const f of files) {
+      const set = this.owners.get(f);
+      if (!set) {
+        this.owners.set(f, new Set([pkg]));
+        this.bump(pkg, 1, 1);
+      } else if (!set.has(pkg)) {
+        if (set.size === 1) this.bump(first(set), 0, -1);
+        set.add(pkg);
+        this.bump(pkg, 1, 0);
+      }
+    }
+  }
+
+  remove(pkg: Pkg, files: readonly string[]): void {
+    for (const f of files) {
+      const set = this.owners.get(f);
+      if (!set?.delete(pkg)) continue;
+      if (set.size === 0) {
+        this.owners.delete(f);
+        this.bump(pkg, -1, -1);
+      } else {
+        this.bump(pkg, -1, 0);
+        if (set.size === 1) this.bump(first(set), 0, 1);
+      }
+    }
+  }
+
+  private bump(pkg: Pkg, files: number, sole: number): void {
+    const c = this.counts.get(pkg) ?? { files: 0, sole: 0 };
+    c.files += files;
+    c.sole += sole;
+    this.counts.set(pkg, c);
+    if (c.files > 0 && c.sole === 0) this.allShared.add(pkg);
+    else this.allShared.delete(pkg);
+  }
+}
+
+const NONE: ReadonlySet<never> = new Set();
+
+function first<T>(set: ReadonlySet<T>): T {
+  return set.values().next().value as T;
+}
