@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from './usage-error';
 import { CrashPoints } from '../engine/crash';
-import { openForWriting, type Writer } from '../engine/context';
+import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
@@ -77,6 +77,6 @@ export async function runChange<T extends TxnOutcome>(
   } finally {
     progress.end();
     opts.crash.recordCount();
-    w.close();
+    closeWriter(w);
   }
 }

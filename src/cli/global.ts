@@ -8,6 +8,7 @@ export interface GlobalArgs {
   root: string;
   db?: string;
   staging?: string;
+  admindir?: string;
   mode: PlaceMode;
   json: boolean;
   scripts: boolean;
@@ -21,6 +22,12 @@ export function globalOptions(y: Argv): Argv {
     .option('root', { type: 'string', default: '/', describe: 'the root filesystem to act on', global: true, requiresArg: true })
     .option('db', { type: 'string', describe: 'database file (default ROOT/var/lib/overmerge/db.sqlite)', global: true, requiresArg: true })
     .option('staging', { type: 'string', describe: 'staging folder (default inside ROOT/var/lib/overmerge)', global: true, requiresArg: true })
+    .option('admindir', {
+      type: 'string',
+      describe: "dpkg's database, kept in step (default ROOT/var/lib/dpkg, when the root has it)",
+      global: true,
+      requiresArg: true,
+    })
     .option('mode', {
       choices: ['rename', 'copy', 'hardlink'] as const,
       default: 'rename' as const,

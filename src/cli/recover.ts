@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { locate, openForWriting } from '../engine/context';
+import { closeWriter, locate, openForWriting } from '../engine/context';
 import { CrashPoints } from '../engine/crash';
 import { recoverAll } from '../engine/recover';
 import { StepRegistry } from '../engine/steps/registry';
@@ -11,8 +11,10 @@ export const recoverCommand = defineCommand<GlobalArgs>({
   describe: 'finish or undo a transaction that was interrupted (crash, kill -9, power loss)',
   builder: (y) => y,
   async run(args, io) {
-    // A root overmerge never wrote to has nothing to recover; opening it for writing would create files.
-    if (!fs.existsSync((await locate(args)).dbFile)) {
+    // A root overmerge never wrote to has nothing to recover; opening it for writing would create files
+    // (unless it has dpkg's database: then recover takes in what dpkg installed, creating overmerge's).
+    const loc = await locate(args);
+    if (!fs.existsSync(loc.dbFile) && loc.dpkgAdmin === undefined) {
       if (args.json) io.stdout.write('[]\n');
       else io.stdout.write('nothing to recover\n');
       return 0;
@@ -33,7 +35,7 @@ export const recoverCommand = defineCommand<GlobalArgs>({
       return 0;
     } finally {
       crash.recordCount();
-      w.close();
+      closeWriter(w);
     }
   },
 });

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { Backups } from './backups';
 import { guarded } from './db-error';
+import { DpkgMirror } from './dpkg-mirror';
 import { Files } from './files';
 import { Journal } from './journal';
 import { Packages } from './packages';
@@ -19,6 +20,7 @@ export class Db {
   readonly journal: Journal;
   readonly backups: Backups;
   readonly snapshots: Snapshots;
+  readonly dpkgMirror: DpkgMirror;
   private readonly s: Statements;
 
   constructor(
@@ -33,6 +35,7 @@ export class Db {
     this.journal = new Journal(this.s);
     this.backups = new Backups(this.s);
     this.snapshots = new Snapshots(this.s);
+    this.dpkgMirror = new DpkgMirror(this.s);
   }
 
   /**

@@ -11,6 +11,8 @@ import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
+import { dpkgStepsFor } from './dpkg-export';
+import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
 import { Executor, undoJournal } from './phases/execute';
 import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
@@ -75,6 +77,8 @@ export interface TxnSpec {
 export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec): Promise<TxnOutcome> {
   const { db, loc } = w;
   await ensureNothingUnfinished(w, opts);
+  // What dpkg, apt or a script changed since overmerge last looked is taken in before planning.
+  if (w.dpkg) await importFromDpkg(db, w.dpkg, loc.root);
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
@@ -85,6 +89,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     crash: opts.crash,
     batchSize: opts.batchSize,
     onStep: (done, total) => opts.progress?.('merge', done, total),
+    dpkg: w.dpkg,
   });
   let committed = false;
   try {
@@ -96,14 +101,18 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const probe = new Probe(loc.root, db);
     const { plan, requests } = await spec.plan(probe, stagingDir, { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles });
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
-    await exec.run(plan.steps);
+    const dpkg = w.dpkg ? dpkgStepsFor(plan, w.dpkg, db) : { prologue: [], epilogue: [] };
+    await exec.run([...dpkg.prologue, ...plan.steps, ...dpkg.epilogue]);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
     opts.crash.tick();
     commitPlan(db, txnId, plan, {
       snapshots: keepBackups && requests ? { requests, disk: probe.disk } : undefined,
-      also: spec.commitAlso,
+      also: () => {
+        spec.commitAlso?.();
+        if (w.dpkg) recordDpkgFingerprints(db, w.dpkg, plan);
+      },
     });
     committed = true;
     opts.crash.tick();
@@ -117,7 +126,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     return { txnId, plan };
   } catch (err) {
     if (committed) throw cleanUpFailed(txnId, err);
-    await rollBack(db, txnId, err, opts);
+    await rollBack(w, txnId, err, opts);
     if (err instanceof OvermergeError && err.code === 'E_NO_SPACE') {
       throw await explainNoSpace(err, loc.root.host, (spec.archives ?? []).map((a) => a.control));
     }
@@ -152,10 +161,10 @@ function cleanUpFailed(txnId: number, cause: unknown): OvermergeError {
 }
 
 /** Undoes a failed transaction and forgets it; if undoing fails too, both errors are told and recover is needed. */
-async function rollBack(db: Db, txnId: number, cause: unknown, opts: TxnOptions): Promise<void> {
+async function rollBack(w: Writer, txnId: number, cause: unknown, opts: TxnOptions): Promise<void> {
   try {
-    await undoJournal(db, txnId, opts.steps, opts.crash);
-    db.txns.forget(txnId);
+    await undoJournal(w.db, txnId, opts.steps, opts.crash, w.dpkg);
+    w.db.txns.forget(txnId);
   } catch (undoErr) {
     const first = cause instanceof Error ? cause.message : String(cause);
     const second = undoErr instanceof Error ? undoErr.message : String(undoErr);

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/db';
+import type { DpkgDb } from '../../dpkg/dpkg-db';
 import type { JournalStep } from '../../db/types';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
@@ -18,6 +19,8 @@ export interface ExecOptions {
   batchSize: number;
   /** Called after each step, for progress. */
   onStep?: (done: number, total: number) => void;
+  /** dpkg's database, when the root has one (steps of kind dpkg-change act on it). */
+  dpkg?: DpkgDb;
 }
 
 /** A planned step of any registered kind; its kind's file knows the rest of its shape. */
@@ -42,9 +45,9 @@ export class Executor {
     private readonly steps: StepRegistry,
     private readonly opts: ExecOptions,
   ) {
-    this.concrete = { root: opts.root, mode: opts.mode };
+    this.concrete = { root: opts.root, mode: opts.mode, dpkg: opts.dpkg };
     const hooks: StepHooks = { step: (name, detail) => opts.crash.step(name, detail.path) };
-    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync };
+    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync, dpkg: opts.dpkg };
   }
 
   /**
@@ -85,13 +88,13 @@ export class Executor {
  * undone too (there is nothing to find, so nothing happens); their directories may not exist, which is
  * why syncs are collected and a vanished path is skipped at the flush.
  */
-export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints): Promise<void> {
+export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   const sync = new SyncBatch();
   for (const page of journalPages(db, txnId, true)) {
     for (const j of page) {
       if (j.state === 'undone') continue;
-      await steps.get(j.kind).undo(j.data, { hooks, sync });
+      await steps.get(j.kind).undo(j.data, { hooks, sync, dpkg });
       await sync.flush();
       db.journal.undone(j.id);
       crash.tick();
@@ -100,11 +103,11 @@ export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, cr
 }
 
 /** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
-export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper): Promise<void> {
+export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
-      await steps.get(j.kind).finish(j.data, { hooks, keeper });
+      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg });
       crash.tick();
     }
   }

@@ -1,4 +1,5 @@
 import { OvermergeError } from '../../errors';
+import { dpkgChangeStep } from './dpkg-change';
 import { mkdirStep } from './mkdir';
 import { placeFileStep } from './place-file';
 import { placeSpecialStep } from './place-special';
@@ -9,7 +10,7 @@ import { stagingStep } from './staging';
 import type { AnyStepKind, PlannedOf } from './step-kind';
 
 /** Every kind of journal step overmerge knows. A new kind is a file in this folder and a line here. */
-export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep] as const;
+export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep, dpkgChangeStep] as const;
 
 /** A step as the planner and the transaction phases emit it, of any built-in kind. */
 export type PlannedStep = PlannedOf<(typeof BUILTIN_STEPS)[number]>;

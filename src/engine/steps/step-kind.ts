@@ -1,3 +1,4 @@
+import type { DpkgDb } from '../../dpkg/dpkg-db';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
@@ -26,10 +27,12 @@ export interface StepKind<K extends string, Planned extends { kind: K }, Payload
   finish(payload: Payload, ctx: FinishContext): Promise<void>;
 }
 
-/** What making a step concrete needs: where the root is and how files are placed. */
+/** What making a step concrete needs: where the root is, how files are placed, dpkg's database. */
 export interface ConcretizeContext {
   root: Root;
   mode: PlaceMode;
+  /** dpkg's database, when the root has one: its changes are planned against it. */
+  dpkg?: DpkgDb;
 }
 
 /** What a step needs while it runs. Syncs go into `sync`; the executor flushes it before marking steps done. */
@@ -39,15 +42,18 @@ export interface RunContext {
   /** Crash points and pauses, one per filesystem sub-step (tests inject kills through them). */
   hooks: StepHooks;
   sync: SyncBatch;
+  dpkg?: DpkgDb;
 }
 
 export interface UndoContext {
   hooks: StepHooks;
   sync: SyncBatch;
+  dpkg?: DpkgDb;
 }
 
 export interface FinishContext {
   hooks: StepHooks;
+  dpkg?: DpkgDb;
   /** With --keep-backups: takes what a step replaced into the backup store before it is let go of. */
   keeper?: BackupKeeper;
 }

@@ -1,0 +1,70 @@
+import { Paragraph } from '../../control/paragraph';
+import type { DbChange, DpkgDb, InfoOwner, StatusTriple } from '../../dpkg/dpkg-db';
+import { OvermergeError } from '../../errors';
+import type { StepKind } from './step-kind';
+
+/**
+ * One change to dpkg's database (a package's stanza, its info files, its file list), made as dpkg makes
+ * it — an update entry, files renamed into info/ — so dpkg, dpkg-query and apt see each state change as
+ * it happens. The planned step says what is wanted; concretize asks dpkg's database for the change, with
+ * the before and after of everything it touches, and that is what the journal holds: undo writes the
+ * before back (src/dpkg/dpkg-db.ts apply/revert, both idempotent).
+ */
+export type DpkgIntent =
+  | { op: 'status'; name: string; arch: string; status: StatusTriple; configVersion?: string | null }
+  | { op: 'package'; fields: ReadonlyArray<readonly [string, string]> }
+  | { op: 'info'; owner: InfoOwner; files: Readonly<Record<string, { data: Buffer; mode?: number }>> }
+  | { op: 'list'; owner: InfoOwner; paths: readonly string[] }
+  | { op: 'remove-info'; owner: InfoOwner; keep: readonly string[] }
+  | { op: 'forget'; name: string; arch: string };
+
+export interface DpkgChangeStep {
+  kind: 'dpkg-change';
+  intent: DpkgIntent;
+}
+
+export interface DpkgChangePayload {
+  change: DbChange;
+}
+
+export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload> = {
+  kind: 'dpkg-change',
+  concretize(s, { dpkg }) {
+    return { change: plan(need(dpkg), s.intent) };
+  },
+  async run(p, { dpkg }) {
+    need(dpkg).apply(p.change);
+  },
+  async undo(p, { dpkg }) {
+    need(dpkg).revert(p.change);
+  },
+  async finish() {
+    // Nothing kept for undo but the journal record itself.
+  },
+};
+
+function plan(dpkg: DpkgDb, i: DpkgIntent): DbChange {
+  switch (i.op) {
+    case 'status':
+      return dpkg.planStatus({ name: i.name, arch: i.arch }, i.status, i.configVersion === undefined ? {} : { configVersion: i.configVersion });
+    case 'package':
+      return dpkg.planPackage(new Paragraph(i.fields.map(([k, v]) => [k, v])));
+    case 'info':
+      return dpkg.planInfoFiles(i.owner, i.files);
+    case 'list':
+      return dpkg.planFileList(i.owner, i.paths);
+    case 'remove-info':
+      return dpkg.planRemoveInfoFiles(i.owner, i.keep);
+    case 'forget':
+      return dpkg.planForget({ name: i.name, arch: i.arch });
+  }
+}
+
+function need(dpkg: DpkgDb | undefined): DpkgDb {
+  if (dpkg) return dpkg;
+  // A journal with dpkg changes, replayed where dpkg's database is not found (--admindir forgotten?).
+  throw new OvermergeError('E_UNFINISHED', "this transaction changed dpkg's database, which is not open now", {
+    op: 'dpkg database',
+    hint: 'run the command with the --admindir the transaction used',
+  });
+}
