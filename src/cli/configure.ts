@@ -27,7 +27,6 @@ export const configureCommand: Command<ConfigureArgs> = {
       const rows = packagesToConfigure(w, args.names ?? [], args.pending);
       return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts);
     });
-    reportOutcome(outcome, args, io);
-    return 0;
+    return reportOutcome(outcome, args, io);
   },
 };

@@ -7,6 +7,7 @@ import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
 import type { Io } from './command';
 import { Progress } from './progress';
+import { printable } from '../control/printable';
 
 /** Options of the commands that change a root. */
 export interface ChangeArgs extends GlobalArgs {
@@ -57,6 +58,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       keepBackups: args.keepBackups ?? false,
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
+      scripts: { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) },
     },
   };
 }

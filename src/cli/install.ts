@@ -30,8 +30,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
         }),
     async run(args: InstallArgs, io: Io) {
       const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
-      reportOutcome(outcome, args, io);
-      return 0;
+      return reportOutcome(outcome, args, io);
     },
   };
 }

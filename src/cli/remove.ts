@@ -14,8 +14,7 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
     builder: (y) => changeOptions(y).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
     async run(args: RemoveArgs, io: Io) {
       const outcome = await runChange(args, io, (w, opts) => removePackages(w, args.names, name === 'purge', opts));
-      reportOutcome(outcome, args, io);
-      return 0;
+      return reportOutcome(outcome, args, io);
     },
   };
 }

@@ -9,50 +9,32 @@ import type { PackageRecord, Plan } from './plan-model';
 import type { DpkgChangeStep, DpkgIntent } from './steps/dpkg-change';
 
 /**
- * The changes to dpkg's database that go with a plan, in the order dpkg makes them:
- * - before anything of a package changes in the root, dpkg records it `half-installed` with the reinstreq
- *   flag (a removal: `half-installed` too), so a crash in the middle shows dpkg, dpkg-query and apt the
- *   package as dpkg shows its own interrupted installs — never a state claiming files that are not there;
- * - once the files are in place, the package's info files (control members, the `.list`), then its stanza
- *   with the new Status, version, control fields and Conffiles;
- * - the `.list` of a package that lost files to another (Replaces, --force-overwrite) without them;
- * - a purged package's info files go, and its stanza becomes dpkg's "forget it" stanza.
- * Reads dpkg's database (what is there now) and overmerge's (control text of packages without an archive
- * in this transaction); changes nothing.
+ * The changes to dpkg's database that go with a plan, once its files are in place, in the order dpkg
+ * makes them: the package's info files (control members, the `.list`), then its stanza with the new
+ * Status, version, control fields and Conffiles; the `.list` of a package that lost files to another
+ * (Replaces, --force-overwrite) without them; a removed package's info files but its postrm and `.list`
+ * (which then holds what is left); a purged package's info files and stanza forgotten. The state changes
+ * before the files (half-installed with reinstreq, ...) are dpkg's maintainer-script protocol's
+ * (script-plan.ts). Reads dpkg's database (what is there now) and overmerge's (control text of packages
+ * without an archive in this transaction); changes nothing.
  */
-export interface DpkgSteps {
-  /** Before the plan's filesystem steps. */
-  prologue: DpkgChangeStep[];
-  /** After them, before the commit. */
-  epilogue: DpkgChangeStep[];
-}
-
-export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgSteps {
-  const prologue: DpkgChangeStep[] = [];
+export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgChangeStep[] {
   const epilogue: DpkgChangeStep[] = [];
   const step = (intent: DpkgIntent): DpkgChangeStep => ({ kind: 'dpkg-change', intent });
   const deleted = new Set(plan.deleted.map(key));
   for (const rec of plan.records) {
     const now = dpkg.get(rec.ref.name, rec.ref.architecture);
-    const present = now !== undefined && now.status.state !== 'not-installed';
     const owner = ownerOf(rec.ref, rec.staged?.control.get('Multi-Arch') ?? (now?.multiArch === 'same' ? 'same' : undefined));
     if (rec.staged) {
-      prologue.push(
-        step(
-          present
-            ? { op: 'status', name: rec.ref.name, arch: rec.ref.architecture, status: triple('install', 'reinstreq', 'half-installed') }
-            : { op: 'package', fields: halfInstalledStanza(rec.ref) },
-        ),
-      );
       epilogue.push(step({ op: 'info', owner, files: controlMembers(rec.staged) }));
       epilogue.push(step({ op: 'list', owner, paths: shippedList(rec.staged) }));
-    } else if (rec.status === 'config-files') {
-      if (present) prologue.push(step({ op: 'status', name: rec.ref.name, arch: rec.ref.architecture, status: triple('deinstall', 'ok', 'half-installed') }));
+    } else if (REMOVING.has(rec.status)) {
       // dpkg keeps the postrm (for the purge) and the list, which now holds only what remains: the
       // conffiles, the folders holding them, and the root folder, which is never removed.
       epilogue.push(step({ op: 'remove-info', owner, keep: ['postrm', 'list'] }));
       const left = rec.files.map((f) => displayPath(f.path));
-      epilogue.push(step({ op: 'list', owner, paths: dpkg.files({ name: rec.ref.name, arch: rec.ref.architecture }).includes('/.') ? ['/.', ...left] : left }));
+      const hadRoot = now !== undefined && now.status.state !== 'not-installed' && dpkg.files({ name: rec.ref.name, arch: rec.ref.architecture }).includes('/.');
+      epilogue.push(step({ op: 'list', owner, paths: hadRoot ? ['/.', ...left] : left }));
     }
     const control = rec.staged?.controlText ?? db.packages.get(rec.ref.name, rec.ref.architecture)?.control ?? '';
     epilogue.push(step({ op: 'package', fields: stanzaFields(control, rec, now?.configVersion) }));
@@ -60,7 +42,6 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgSteps {
   for (const ref of plan.deleted) {
     const now = dpkg.get(ref.name, ref.architecture);
     if (now === undefined || now.status.state === 'not-installed') continue;
-    prologue.push(step({ op: 'status', name: ref.name, arch: ref.architecture, status: triple('purge', 'ok', 'half-installed') }));
     epilogue.push(step({ op: 'remove-info', owner: ownerOf(ref, now.multiArch === 'same' ? 'same' : undefined), keep: [] }));
     epilogue.push(step({ op: 'forget', name: ref.name, arch: ref.architecture }));
   }
@@ -72,8 +53,11 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgSteps {
     const gone = new Set(lost.map(displayPath));
     epilogue.push(step({ op: 'list', owner: ownerOf({ name, architecture: arch }, now.multiArch === 'same' ? 'same' : undefined), paths: dpkg.files({ name, arch }).filter((p) => !gone.has(p)) }));
   }
-  return { prologue, epilogue };
+  return epilogue;
 }
+
+/** States of a package whose files went: what remains in info/ is its postrm and its `.list`. */
+const REMOVING = new Set(['config-files', 'half-installed']);
 
 function key(r: Pick<PackageRef, 'name' | 'architecture'>): string {
   return `${r.name}\u0000${r.architecture}`;
@@ -96,16 +80,6 @@ function ownerOf(ref: Pick<PackageRef, 'name' | 'architecture'>, multiArch: stri
   return { name: ref.name, arch: ref.architecture, multiArch: (multiArch?.toLowerCase() ?? 'no') as MultiArch };
 }
 
-/** What dpkg records of a package it has not installed before, while it unpacks it. */
-function halfInstalledStanza(ref: PackageRef): Array<[string, string]> {
-  return [
-    ['Package', ref.name],
-    ['Status', 'install reinstreq half-installed'],
-    ['Architecture', ref.architecture],
-    ['Version', ref.version],
-  ];
-}
-
 /** Every control member dpkg keeps in info/: all of control.tar's files but `control` itself. */
 function controlMembers(staged: StagedPackage): Record<string, { data: Buffer }> {
   const out: Record<string, { data: Buffer }> = {};
@@ -123,6 +97,8 @@ const STATE_OF: Record<string, StatusTriple> = {
   unpacked: triple('install', 'ok', 'unpacked'),
   'half-configured': triple('install', 'ok', 'half-configured'),
   'config-files': triple('deinstall', 'ok', 'config-files'),
+  // A removal whose postrm is still to run (script-tail.ts records the end state after it).
+  'half-installed': triple('deinstall', 'ok', 'half-installed'),
 };
 
 /**

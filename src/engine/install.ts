@@ -2,9 +2,15 @@ import * as path from 'node:path';
 import type { Writer } from './context';
 import { readArchives } from './phases/read';
 import { stageArchives } from './phases/stage';
+import { installFlows, scriptsWithoutDpkg } from './script-flows';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
-/** `install`/`unpack`: all archives of one call form one transaction. */
+/**
+ * `install`/`unpack`: all archives of one call form one transaction. With dpkg's database and maintainer
+ * scripts, dpkg's protocol runs around the files: every archive's scripts before the files (prerm upgrade,
+ * preinst) run first — the plan is made from the root as they leave it — then the files, then the old
+ * versions' postrm upgrade, the commit, and after it each postinst configure (install).
+ */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // The read phase comes before the transaction begins: a broken archive is refused before anything is recorded.
   const read = await readArchives(w.loc.root.host, archives);
@@ -12,9 +18,22 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     kind: 'install',
     args: archives.map((a) => path.resolve(a)),
     archives: read,
-    plan: async (probe, stagingDir, options) => {
+    plan: async (probe, stagingDir, options, now) => {
       const installs = await stageArchives(read, probe, stagingDir, status, opts);
-      return planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
+      if (w.dpkg === undefined || now.scripts === undefined) {
+        scriptsWithoutDpkg(
+          installs.map((i) => i.staged),
+          opts.scripts,
+        );
+        return planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
+      }
+      const flows = await installFlows(w, w.dpkg, now.scripts, installs, now.run, status === 'installed');
+      await now.run(flows.flatMap((f) => f.pre));
+      // The scripts may have changed the root: where the files land is probed again.
+      probe.forget();
+      for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
+      const planned = await planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
+      return { ...planned, scripts: flows };
     },
   });
 }

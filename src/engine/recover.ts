@@ -4,6 +4,7 @@ import type { CrashPoints } from './crash';
 import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { importFromDpkg } from './dpkg-import';
 import { finishJournal, undoJournal } from './phases/execute';
+import type { ScriptSession } from './script-session';
 import type { StepRegistry } from './steps/registry';
 
 export interface Recovered {
@@ -19,11 +20,11 @@ export interface Recovered {
  * has its backups and temporaries let go of (the root is exactly as after it). Every step is idempotent,
  * so a crash during recovery is recovered by the next run.
  */
-export async function recoverAll(w: Writer, steps: StepRegistry, crash: CrashPoints): Promise<Recovered[]> {
+export async function recoverAll(w: Writer, steps: StepRegistry, crash: CrashPoints, scripts?: ScriptSession): Promise<Recovered[]> {
   const { db, loc } = w;
   const out: Recovered[] = [];
   for (const t of db.txns.open()) {
-    await undoJournal(db, t.id, steps, crash, w.dpkg);
+    await undoJournal(db, t.id, steps, crash, w.dpkg, scripts);
     db.transaction(() => {
       db.journal.clear(t.id);
       db.txns.finish(t.id, 'recovered-old', 'interrupted; undone by recover');

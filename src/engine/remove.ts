@@ -1,20 +1,33 @@
 import { OvermergeError } from '../errors';
 import type { Writer } from './context';
+import { removalFlows } from './script-flows';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
-/** `remove`/`purge`: one transaction for all named packages. */
+/**
+ * `remove`/`purge`: one transaction for all named packages. With dpkg's database, each package's prerm
+ * runs before its files go (undone by postinst abort-remove if the transaction fails), and its postrm
+ * after the commit, as dpkg runs it after its checkpoint.
+ */
 export async function removePackages(w: Writer, names: string[], purge: boolean, opts: TxnOptions): Promise<TxnOutcome> {
-  const rows = names.map((n) => {
-    const found = w.db.packages.byName(n);
-    if (found.length === 0 || (!purge && found.every((r) => r.status === 'config-files'))) {
-      throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
-    }
-    return found;
-  });
   return runTransaction(w, opts, {
     kind: purge ? 'purge' : 'remove',
     args: names,
-    plan: (probe, _stagingDir, options) =>
-      planChanges(probe, w.db, { installs: [], removals: rows.flat().map((row) => ({ pkg: probe.withFiles(row), purge })) }, options),
+    plan: async (probe, _stagingDir, options, now) => {
+      // Looked up here, after what dpkg did was taken in: a package dpkg installed can be removed.
+      const rows = names.flatMap((n) => {
+        const found = w.db.packages.byName(n);
+        if (found.length === 0 || (!purge && found.every((r) => r.status === 'config-files'))) {
+          throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
+        }
+        return found;
+      });
+      const removals = rows.map((row) => ({ pkg: probe.withFiles(row), purge }));
+      if (w.dpkg === undefined || now.scripts === undefined) return planChanges(probe, w.db, { installs: [], removals }, options);
+      const flows = removalFlows(w.dpkg, now.scripts, removals);
+      await now.run(flows.flatMap((f) => f.pre));
+      probe.forget();
+      const planned = await planChanges(probe, w.db, { installs: [], removals: rows.map((row) => ({ pkg: probe.withFiles(row), purge })) }, options);
+      return { ...planned, scripts: flows };
+    },
   });
 }

@@ -11,6 +11,10 @@ import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
+import { applyCommitStates, runTail } from './script-tail';
+import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
+import type { PackageScripts } from './script-plan';
+import type { AnyPlannedStep } from './phases/execute';
 import { dpkgStepsFor } from './dpkg-export';
 import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
 import { Executor, undoJournal } from './phases/execute';
@@ -41,11 +45,24 @@ export interface TxnOptions {
   maxMembers?: number;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
+  /** How maintainer scripts run, and where their notices go. */
+  scripts?: ScriptSettings;
 }
 
 export interface TxnOutcome {
   txnId: number;
   plan: Plan;
+  /** What failed after the commit (a postinst, a postrm): the packages are left as dpkg leaves them. */
+  failures: string[];
+}
+
+/**
+ * What a spec's plan phase may do besides planning: run journaled steps at once (the maintainer scripts
+ * dpkg runs before the files: their effects are what the plan must see), with the script session.
+ */
+export interface PlanTime {
+  run(steps: readonly AnyPlannedStep[]): Promise<void>;
+  scripts?: ScriptSession;
 }
 
 /** What one kind of transaction (install, remove, rollback, configure) brings to the common shape. */
@@ -57,7 +74,7 @@ export interface TxnSpec {
    * Stage, probe and plan: what the transaction changes and the steps that do it. Installs, removals and
    * rollbacks give their requests to `planChanges`; configure plans from what the root holds.
    */
-  plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions) => Promise<Planned>;
+  plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions, now: PlanTime) => Promise<Planned>;
   /** The archives the read phase read, if any (an out-of-space message quotes their sizes). */
   archives?: readonly ReadArchive[];
   /** For rollback: the transaction acted upon. */
@@ -82,6 +99,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
+  const scripts = await scriptSessionFor(w, opts.scripts);
   const exec = new Executor(db, txnId, opts.steps, {
     root: loc.root,
     mode: opts.mode,
@@ -90,6 +108,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     batchSize: opts.batchSize,
     onStep: (done, total) => opts.progress?.('merge', done, total),
     dpkg: w.dpkg,
+    scripts,
   });
   let committed = false;
   try {
@@ -99,10 +118,13 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
-    const { plan, requests } = await spec.plan(probe, stagingDir, { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles });
+    const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
+    const { plan, requests, scripts: flows = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
-    const dpkg = w.dpkg ? dpkgStepsFor(plan, w.dpkg, db) : { prologue: [], epilogue: [] };
-    await exec.run([...dpkg.prologue, ...plan.steps, ...dpkg.epilogue]);
+    applyCommitStates(plan, flows);
+    const epilogue = w.dpkg ? dpkgStepsFor(plan, w.dpkg, db) : [];
+    // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
+    await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
@@ -123,10 +145,11 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
       backupRetention: opts.backupRetention,
       after: spec.afterFinish,
     });
-    return { txnId, plan };
+    const failures = await runTail(w, flows, scripts);
+    return { txnId, plan, failures };
   } catch (err) {
     if (committed) throw cleanUpFailed(txnId, err);
-    await rollBack(w, txnId, err, opts);
+    await rollBack(w, txnId, err, opts, scripts);
     if (err instanceof OvermergeError && err.code === 'E_NO_SPACE') {
       throw await explainNoSpace(err, loc.root.host, (spec.archives ?? []).map((a) => a.control));
     }
@@ -138,6 +161,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
 export interface Planned {
   plan: Plan;
   requests?: Requests;
+  /** dpkg's maintainer-script protocol per package: its pre part ran already; post and tail are to come. */
+  scripts?: PackageScripts[];
 }
 
 /** The probe, check and plan phases for what installs, removals and rollbacks request. */
@@ -161,9 +186,9 @@ function cleanUpFailed(txnId: number, cause: unknown): OvermergeError {
 }
 
 /** Undoes a failed transaction and forgets it; if undoing fails too, both errors are told and recover is needed. */
-async function rollBack(w: Writer, txnId: number, cause: unknown, opts: TxnOptions): Promise<void> {
+async function rollBack(w: Writer, txnId: number, cause: unknown, opts: TxnOptions, scripts: ScriptSession | undefined): Promise<void> {
   try {
-    await undoJournal(w.db, txnId, opts.steps, opts.crash, w.dpkg);
+    await undoJournal(w.db, txnId, opts.steps, opts.crash, w.dpkg, scripts);
     w.db.txns.forget(txnId);
   } catch (undoErr) {
     const first = cause instanceof Error ? cause.message : String(cause);
@@ -180,7 +205,7 @@ async function ensureNothingUnfinished(w: Writer, opts: TxnOptions): Promise<voi
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()];
   if (pending.length === 0) return;
   if (opts.autoRecover) {
-    await recoverAll(w, opts.steps, opts.crash);
+    await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
     return;
   }
   throw new OvermergeError('E_UNFINISHED', `transaction ${pending[0].id} (${pending[0].kind}) was interrupted`, {

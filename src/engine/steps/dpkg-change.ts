@@ -12,7 +12,11 @@ import type { StepKind } from './step-kind';
  */
 export type DpkgIntent =
   | { op: 'status'; name: string; arch: string; status: StatusTriple; configVersion?: string | null }
-  | { op: 'package'; fields: ReadonlyArray<readonly [string, string]> }
+  /**
+   * A whole stanza. `selected`: the package was not known to dpkg before; undo leaves it not-installed
+   * with the selection kept (`install ok not-installed`), as dpkg does after a failed first install.
+   */
+  | { op: 'package'; fields: ReadonlyArray<readonly [string, string]>; selected?: boolean }
   | { op: 'info'; owner: InfoOwner; files: Readonly<Record<string, { data: Buffer; mode?: number }>> }
   | { op: 'list'; owner: InfoOwner; paths: readonly string[] }
   | { op: 'remove-info'; owner: InfoOwner; keep: readonly string[] }
@@ -21,21 +25,26 @@ export type DpkgIntent =
 export interface DpkgChangeStep {
   kind: 'dpkg-change';
   intent: DpkgIntent;
+  /** The package it concerns (as dpkg's protocol keys it), when it is a state change of one. */
+  pkg?: string;
 }
 
 export interface DpkgChangePayload {
   change: DbChange;
+  pkg?: string;
 }
 
 export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload> = {
   kind: 'dpkg-change',
   concretize(s, { dpkg }) {
-    return { change: plan(need(dpkg), s.intent) };
+    return { change: plan(need(dpkg), s.intent), pkg: s.pkg };
   },
   async run(p, { dpkg }) {
     need(dpkg).apply(p.change);
   },
-  async undo(p, { dpkg }) {
+  async undo(p, { dpkg, scripts }) {
+    // An abort call of this package failed in this unwind: dpkg leaves its state as the failure left it.
+    if (p.pkg !== undefined && scripts?.failedGroups.has(`${p.pkg} package`)) return;
     need(dpkg).revert(p.change);
   },
   async finish() {
@@ -47,8 +56,14 @@ function plan(dpkg: DpkgDb, i: DpkgIntent): DbChange {
   switch (i.op) {
     case 'status':
       return dpkg.planStatus({ name: i.name, arch: i.arch }, i.status, i.configVersion === undefined ? {} : { configVersion: i.configVersion });
-    case 'package':
-      return dpkg.planPackage(new Paragraph(i.fields.map(([k, v]) => [k, v])));
+    case 'package': {
+      const change = dpkg.planPackage(new Paragraph(i.fields.map(([k, v]) => [k, v])));
+      if (!i.selected || change.kind !== 'package' || change.before !== null) return change;
+      const name = i.fields.find(([k]) => k === 'Package')?.[1] ?? '';
+      const arch = i.fields.find(([k]) => k === 'Architecture')?.[1] ?? '';
+      const left = dpkg.planPackage(new Paragraph([['Package', name], ['Status', 'install ok not-installed'], ['Architecture', arch]]));
+      return left.kind === 'package' ? { ...change, before: left.after } : change;
+    }
     case 'info':
       return dpkg.planInfoFiles(i.owner, i.files);
     case 'list':

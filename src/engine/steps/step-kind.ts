@@ -4,6 +4,7 @@ import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
 import type { SyncBatch } from '../../fs/sync';
 import type { BackupKeeper } from '../keep-backups';
+import type { ScriptSession } from '../script-session';
 
 /**
  * A kind of journal step: one file per kind under engine/steps/, registered in registry.ts. The planner
@@ -21,6 +22,11 @@ import type { BackupKeeper } from '../keep-backups';
  */
 export interface StepKind<K extends string, Planned extends { kind: K }, Payload> {
   readonly kind: K;
+  /**
+   * Journaled alone, right before it runs, never ahead of it in a batch: its undo must only ever run for a
+   * step that started (a maintainer script's abort call is made only for a script that was run).
+   */
+  readonly alone?: boolean;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
   run(payload: Payload, ctx: RunContext): Promise<void>;
   undo(payload: Payload, ctx: UndoContext): Promise<void>;
@@ -43,12 +49,15 @@ export interface RunContext {
   hooks: StepHooks;
   sync: SyncBatch;
   dpkg?: DpkgDb;
+  /** Where and how maintainer scripts run (run-script steps). */
+  scripts?: ScriptSession;
 }
 
 export interface UndoContext {
   hooks: StepHooks;
   sync: SyncBatch;
   dpkg?: DpkgDb;
+  scripts?: ScriptSession;
 }
 
 export interface FinishContext {
