@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_EXDEV_FALLBACK_FAILED'
   | 'E_FS' // any other filesystem failure
   | 'E_DB'
+  | 'E_NATIVE' // a native addon (better-sqlite3, fs-xattr, lzma-native, zstd-napi) not built for this Node
   | 'E_CANNOT_ROLLBACK'
   | 'E_CRASH_INJECTED' // test hook only
   | 'E_INTERNAL';
