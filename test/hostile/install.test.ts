@@ -7,6 +7,7 @@ import { hostileCases, mentions, type HostileCase } from '../../fixtures/hostile
 import { buildDeb, controlFields, controlText } from '../../fixtures/hostile/deb';
 import { base256, gnuLong, tarArchive, tarDir, tarEntry, tarFile, tarHardlink, tarSymlink } from '../../fixtures/hostile/tar-writer';
 import type { ErrorCode } from '../../src/errors';
+import { cliFor, type CliAs, type User } from '../helpers/run-as';
 import { BIN, runCli } from '../helpers/run-cli';
 import {
   assertOneLineRefusal,
@@ -362,10 +363,20 @@ test('decoys walked through and aliases beyond the corpus', async (t) => {
   }
 });
 
-test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: IS_ROOT ? false : 'needs root to run the CLI as nobody' }, async () => {
+test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: IS_ROOT ? false : 'needs root to run the CLI as nobody' }, async (t) => {
   const device = cases.find((c) => c.id === 'valid-char-device')!;
   const setuid = cases.find((c) => c.id === 'valid-setuid-file')!;
   const nobody = { uid: 65534, gid: 65534 };
+  // A checkout in a private folder (root's home) is out of nobody's reach: then a copy of the CLI is run.
+  const cli = await cliFor(nobody);
+  if ('unavailable' in cli) {
+    t.diagnostic(cli.unavailable);
+    t.skip(cli.unavailable);
+    return;
+  }
+  if (cli.copied) t.diagnostic(cli.copied);
+  t.after(() => cli.remove());
+  const spawnAs = (user: typeof nobody, argv: string[]) => spawnCli(cli, user, argv);
   await withCase(device.deb, async (root, file) => {
     // The root (and the sandbox path to it) must be nobody's to write and reach.
     await chownTree(root, nobody.uid, nobody.gid);
@@ -399,9 +410,9 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   }
 }
 
-function spawnAs(user: { uid: number; gid: number }, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
+function spawnCli(cli: CliAs, user: User, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+    const child = spawn(cli.node, [cli.bin, ...argv], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
