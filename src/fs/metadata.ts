@@ -67,12 +67,12 @@ interface TimesEntry {
 /**
  * Sets access and modification times to the nanosecond. Node cannot: fs.utimes takes seconds as a double,
  * which near today's epoch resolves only about 240 ns, and libuv's conversion of it changed under us:
- * libuv 1.46 (Node 20) truncates it to whole microseconds, 1.52 (Node 26) keeps the double's nanoseconds,
- * rounding error and all (so a double aimed at the middle of a microsecond, which 1.46 truncated back
- * to it, lands about 480 ns off). A double is used only where it is exact whatever libuv does: whole
- * seconds (tar's times). Every other time is handed, in one batch, to a perl one-liner that calls
- * utimensat(2) with the integer nanoseconds itself (perl-base is Essential in Debian, so it is always
- * there). One process per batch, not per file.
+ * libuv 1.46 (Node 20) and 1.51 (Node 22) truncate it to whole microseconds, 1.52 (Node 24.22, 26) keeps
+ * the double's nanoseconds, rounding error and all (so a double aimed at the middle of a microsecond,
+ * which the older ones truncated back to it, lands about 480 ns off). A double is used only where it is
+ * exact whatever libuv does: whole seconds (tar's times). Every other time is handed, in one batch, to a
+ * perl one-liner that calls utimensat(2) with the integer nanoseconds itself (perl-base is Essential in
+ * Debian, so it is always there). One process per batch, not per file.
  */
 export class TimesBatch {
   private readonly whole: TimesEntry[] = [];
