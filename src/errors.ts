@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_NOT_OVERLAY' // an overlay command on a root that is not on an overlay mount
   | 'E_LAYER_UNREACHABLE' // an overlay layer folder that this mount namespace cannot see
   | 'E_DPKG_DB' // dpkg's admin directory (status, updates/, info/, diversions, ...) unreadable or inconsistent
+  | 'E_NATIVE' // a native addon (better-sqlite3, fs-xattr, lzma-native, zstd-napi) not built for this Node
   | 'E_CANNOT_ROLLBACK'
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)

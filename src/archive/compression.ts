@@ -1,7 +1,8 @@
 import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { CompressStream } from 'zstd-napi';
-import * as zstdBinding from 'zstd-napi/binding';
+import type * as ZstdNapi from 'zstd-napi';
+import type * as ZstdBinding from 'zstd-napi/binding';
+import { loadNative } from '../native';
 
 /**
  * The compressions a .deb member may use, picked by member-name suffix as dpkg does.
@@ -31,8 +32,11 @@ interface LzmaNative {
   CHECK_CRC64: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const lzma = require('lzma-native') as LzmaNative;
+/* eslint-disable @typescript-eslint/no-require-imports */
+const lzma = loadNative('lzma-native', () => require('lzma-native') as LzmaNative);
+const { CompressStream } = loadNative('zstd-napi', () => require('zstd-napi') as typeof ZstdNapi);
+const zstdBinding = loadNative('zstd-napi', () => require('zstd-napi/binding') as typeof ZstdBinding);
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** liblzma allocates the dictionary a header asks for; real archives need well under this. */
 const XZ_MEMLIMIT = 256 * 1024 * 1024;

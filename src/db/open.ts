@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { OvermergeError } from '../errors';
 import { ensureParentFolderSync } from '../fs/entries';
 import { resolveHostPath } from '../fs/host-path';
+import { loadNative } from '../native';
 import { Db } from './db';
 import { dbError, sqliteCode } from './db-error';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema';
@@ -35,10 +37,11 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
       hint: 'give --db the path of a file',
     });
   }
+  const nativeBinding = sqliteAddon();
   if (!readonly) ensureParentFolderSync(resolveHostPath(file), 'create the database directory');
   let sql: Database.Database;
   try {
-    sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
+    sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000, nativeBinding });
   } catch (err) {
     throw dbError(err, file, 'open the database');
   }
@@ -57,6 +60,24 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     sql.close();
     throw dbError(err, file, 'open the database');
   }
+}
+
+let addonPath: string | undefined;
+
+/**
+ * The path of better-sqlite3's compiled addon (`npm rebuild`, node-gyp --release, builds it there), loaded
+ * once here and then handed to better-sqlite3 (whose require of it hits the module cache), so that a
+ * missing build or one for another Node is an E_NATIVE line naming the fix rather than the list of
+ * places its loader tried.
+ */
+function sqliteAddon(): string {
+  addonPath ??= loadNative('better-sqlite3', () => {
+    const p = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(p);
+    return p;
+  });
+  return addonPath;
 }
 
 function isDirectory(file: string): boolean {

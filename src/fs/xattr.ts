@@ -1,6 +1,10 @@
-import * as xattr from 'fs-xattr';
+import type * as FsXattr from 'fs-xattr';
 import { errnoOf, fsError } from '../errors';
 import type { HostPath } from './host-path';
+import { loadNative } from '../native';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const xattr = loadNative('fs-xattr', () => require('fs-xattr') as typeof FsXattr);
 
 /** Extended attributes of one inode, in listing order: name and raw value. */
 export type Xattrs = Array<[name: string, value: Buffer]>;
