@@ -26,7 +26,6 @@ export type ErrorCode =
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)
   | 'E_CRASH_INJECTED' // test hook only
-  | 'E_NOT_BUILT' // a native module of overmerge's own was not compiled (npm ci builds it)
   | 'E_INTERNAL';
 
 export interface ErrorDetails {

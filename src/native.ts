@@ -7,7 +7,12 @@ import { OvermergeError } from './errors';
  * missing, or made for another Node, fails to load with an error naming a .node file several folders
  * deep. Loading every addon through here turns that into one line that names the package and the fix.
  */
-export type NativePackage = 'better-sqlite3' | 'fs-xattr' | 'lzma-native' | 'zstd-napi';
+export type NativePackage = 'better-sqlite3' | 'fs-xattr' | 'lzma-native' | 'zstd-napi' | 'fcntl-lock';
+
+/** How each is built again: the dependencies by npm, overmerge's own (src/fs/native) by its build script. */
+function rebuild(pkg: NativePackage): string {
+  return pkg === 'fcntl-lock' ? 'npm run build:native' : `npm rebuild ${pkg}`;
+}
 
 /** The folder of overmerge's package.json and node_modules (from dist/src/): where `npm rebuild` runs. */
 const PACKAGE_DIR = path.resolve(__dirname, '..', '..');
@@ -25,7 +30,7 @@ export function nativeError(pkg: NativePackage, err: unknown): OvermergeError {
   return new OvermergeError('E_NATIVE', `the native module ${pkg} is not built for Node ${process.version}: ${whyNotLoaded(err)}`, {
     op: 'load native module',
     path: pkg,
-    hint: `run \`npm rebuild ${pkg}\` in ${PACKAGE_DIR}`,
+    hint: `run \`${rebuild(pkg)}\` in ${PACKAGE_DIR}`,
     cause: err,
   });
 }

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { OvermergeError } from '../src/errors';
 import { loadNative, type NativePackage } from '../src/native';
 import { BIN, REPO_ROOT } from './helpers/run-cli';
+import { withTempDir } from './helpers/temp';
 
 // A native addon that npm did not build (npm 12 skips install scripts that allowScripts does not list) or
 // built for another Node: one line naming the package, the Node and the command that fixes it.
@@ -55,8 +55,7 @@ test('a loaded addon is returned as it is', () => {
 
 test('bin/overmerge prints one line for an addon that fails to load while the CLI loads', async () => {
   // A preload makes require('fs-xattr') fail as an unbuilt addon does; the CLI's modules load it at start.
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-native-'));
-  try {
+  await withTempDir('native', async (dir) => {
     const preload = path.join(dir, 'no-xattr.js');
     await fsp.writeFile(
       preload,
@@ -75,7 +74,5 @@ Module._load = function (request, ...rest) {
       r.stderr,
       `overmerge: the native module fs-xattr is not built for Node ${process.version}: its build is missing (did npm skip its install script?) (run \`npm rebuild fs-xattr\` in ${REPO_ROOT})\n`,
     );
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 });

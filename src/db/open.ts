@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { OvermergeError } from '../errors';
 import { ensureParentFolderSync } from '../fs/entries';
 import { resolveHostPath } from '../fs/host-path';

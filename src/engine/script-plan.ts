@@ -1,4 +1,4 @@
-import type { DpkgDb, DpkgPackage, StatusTriple } from '../dpkg/dpkg-db';
+import type { DpkgPackage, StatusTriple } from '../dpkg/dpkg-db';
 import { installedScriptPath } from '../dpkg/script-runner';
 import {
   packageKey,

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { TimesBatch } from '../../src/fs/metadata';
 import { hostPathOf } from '../../src/fs/host-path';
+import { withTempDir } from '../helpers/temp';
 
 // Times are set to the nanosecond whatever libuv does with a double: libuv before 1.52 (Node 20)
 // truncated fs.utimes' seconds to whole microseconds, later ones keep the double's nanoseconds, and a
@@ -19,8 +19,7 @@ const TIMES: Array<[string, bigint]> = [
 ];
 
 test('TimesBatch sets atime and mtime to the nanosecond, on files and on symlinks themselves', async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-times-'));
-  try {
+  await withTempDir('times', async (dir) => {
     const batch = new TimesBatch();
     const expected: Array<[string, bigint, bigint]> = [];
     for (const [i, [, ns]] of TIMES.entries()) {
@@ -39,7 +38,5 @@ test('TimesBatch sets atime and mtime to the nanosecond, on files and on symlink
       return [p, st.atimeNs, st.mtimeNs];
     }));
     assert.deepEqual(got, expected);
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
 });
