@@ -116,12 +116,44 @@ export const DPKG_OPTIONS: readonly Spec[] = [
 
 /** set_pipe(): dpkg marks the descriptor close-on-exec at once, so one that is not open is fatal here. */
 function statusFd(s: DpkgSettings, fd: number): number {
+  if (!callerDescriptor(fd)) s.report.fatal('unable to read filedescriptor flags for <package status and progress file descriptor>: Bad file descriptor');
+  return fd;
+}
+
+/**
+ * Whether `fd` is open and not one of Node's own. Node opens descriptors of its own before any code runs
+ * (its event loop's epoll and eventfd, pipe pairs for signals and workers), at the lowest free numbers: a
+ * descriptor number the caller did not pass on may be one of them, and writing status lines into it
+ * would break Node. The caller's descriptors are never of those kinds (an eventpoll or eventfd, or a pipe
+ * with both ends held here), so those count as not open, as they would be for dpkg.
+ */
+function callerDescriptor(fd: number): boolean {
   try {
     fs.fstatSync(fd);
   } catch {
-    s.report.fatal('unable to read filedescriptor flags for <package status and progress file descriptor>: Bad file descriptor');
+    return false;
   }
-  return fd;
+  let target: string;
+  try {
+    target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return true;
+  }
+  if (target.startsWith('anon_inode:')) return false;
+  if (!target.startsWith('pipe:')) return true;
+  try {
+    return !fs.readdirSync('/proc/self/fd').some((other) => Number(other) !== fd && safeReadlink(`/proc/self/fd/${other}`) === target);
+  } catch {
+    return true;
+  }
+}
+
+function safeReadlink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** set_ignore_depends(): comma-separated package names, none empty. */

@@ -74,6 +74,8 @@ export async function main(argv: readonly string[], io: DpkgIo): Promise<number>
     const settings: DpkgSettings = new DpkgSettings(io.env, report);
     loadConfig('dpkg', DPKG_OPTIONS, settings, report, io.env, io.configDir);
     const args = parseOptions(argv.map(bytesOfText), DPKG_OPTIONS, settings, report);
+    // dpkg's only debug line outside its transactions.
+    if (settings.debug & 1) io.stderr.write(latin1(`D000001: root=${settings.dirs.root} admindir=${settings.dirs.admindir}\n`));
     const chosen = settings.action;
     if (!chosen) return report.badUsage('need an action option');
     const ctx: ActionContext = { settings, report, io, out: (text) => void io.stdout.write(latin1(text)) };

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { ByteString } from '../../../dpkg/bytes';
+import { blockSize, firstExtentOffset } from '../../../fs/extents';
 import type { Reporter } from '../report';
 import { fnv1a, type Inst, type World } from './world';
 
@@ -10,11 +11,10 @@ import { fnv1a, type Inst, type World } from './world';
  * of the path (without its leading '/') modulo 262139, paths sharing a bin in the order they were met.
  * That order is what `dpkg -S PATTERN` prints in.
  *
- * The order packages' lists are read in: dpkg sorts them by the physical disk offset of their `.list`
- * files (FIEMAP) before reading, where the filesystem reports one; overmerge cannot ask for it and reads
- * them in package-table order — which is what dpkg does where the filesystem does not report offsets
- * (tmpfs, for one). The difference shows only in the order of several owners of one path
- * (`a, b: /usr/bin`).
+ * The order packages' lists are read in — which shows in the order of several owners of one path
+ * (`a, b: /usr/bin`) — is dpkg's (pkg_files_optimize_load): package-table order, then sorted (stably) by
+ * the physical disk offset of each `.list` file's first extent, asked of the filesystem with FIEMAP
+ * (src/fs/extents.ts); where the filesystem does not answer (tmpfs), table order stays.
  */
 export interface FsysNode {
   /** The path as dpkg prints it: a '/' and the rest without leading slashes or './'. */
@@ -49,7 +49,9 @@ export class Fsys {
   constructor(
     private readonly world: World,
     private readonly report: Reporter,
-  ) {}
+  ) {
+    for (const path of world.triggerPaths) this.find(path);
+  }
 
   /** fsys_hash_find_node(name, 0): the node of `name`, made when new. */
   find(name: string): FsysNode {
@@ -107,9 +109,9 @@ export class Fsys {
     return list;
   }
 
-  /** ensure_allinstfiles_available(): every instance's list, in package-table order (see above). */
+  /** ensure_allinstfiles_available(): every instance's list, in dpkg's order (see above). */
   loadAll(): void {
-    for (const inst of this.world.hashOrder()) this.filesOf(inst);
+    for (const inst of listOrder(this.world)) this.filesOf(inst);
   }
 
   /** ensure_diversions(): ADMINDIR/diversions, three lines per diversion (from, to, package or ':'). */
@@ -142,6 +144,18 @@ export class Fsys {
       to.divert = { camefrom: from, pkgset: pkg };
     }
   }
+}
+
+/**
+ * pkg_files_optimize_load(): the table's instances sorted by where their `.list` starts on disk: not
+ * installed ones 0, those whose offset is unknown -1 (first), the others by offset.
+ */
+function listOrder(world: World): Inst[] {
+  const all = world.hashOrder();
+  const bsize = blockSize(`${world.admindir}/info`);
+  if (bsize === undefined) return all;
+  const offsets = all.map((inst) => (inst.entry.status.state === 'not-installed' ? 0 : firstExtentOffset(world.infoFile(inst, 'list'), bsize)));
+  return all.map((inst, i) => ({ inst, i })).sort((a, b) => offsets[a.i] - offsets[b.i] || a.i - b.i).map((x) => x.inst);
 }
 
 /** path_skip_slash_dotslash(). */

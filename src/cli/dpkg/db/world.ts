@@ -54,6 +54,11 @@ export class World {
   readonly sets = new Map<string, PkgSet>();
   readonly admin: AdminDir;
   readonly infoFormat: number;
+  /**
+   * The paths of triggers/File (file trigger interests), in order: dpkg reads them when it opens the
+   * database, read-only included, and so meets these paths before any `.list` (see fsys.ts).
+   */
+  readonly triggerPaths: string[] = [];
   private readonly table: PackageTable;
 
   private constructor(
@@ -72,6 +77,7 @@ export class World {
       w.load(statusPath(w.admin), 'status');
       for (const { name } of listUpdates(w.admin)) w.load(updatesPath(w.admin, name), 'update');
       (w as { infoFormat: number }).infoFormat = readInfoFormat(w.admin);
+      w.readFileTriggers(report);
     } catch (err) {
       if (err instanceof OvermergeError) report.fatal(err.message);
       throw err;
@@ -232,6 +238,26 @@ export class World {
   infoFile(inst: Inst, type: string): string {
     const prefix = infoPrefix({ name: inst.set.name, arch: inst.entry.arch, multiArch: inst.entry.multiArch }, this.infoFormat);
     return `${this.admindir}/info/${infoFileName(prefix, type)}`;
+  }
+
+  /** trig_file_interests_ensure(): `PATH PACKAGE[/noawait]` per line; the packages' sets are made too. */
+  private readFileTriggers(report: Reporter): void {
+    const file = `${this.admindir}/triggers/File`;
+    let text: string;
+    try {
+      text = fs.readFileSync(file).toString('latin1');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      return report.fatal(`unable to read file triggers file '${file.slice(0, 250)}': ${(err as Error).message}`);
+    }
+    const lines = text.split('\n');
+    if (lines.pop() !== '') report.fatal(`too-long line or missing newline in '${file.slice(0, 250)}'`);
+    for (const line of lines) {
+      const space = line.indexOf(' ');
+      if (space < 0 || !line.startsWith('/')) report.fatal(`syntax error in file triggers file '${file.slice(0, 250)}'`);
+      this.triggerPaths.push(line.slice(0, space));
+      this.findSet(line.slice(space + 1).split('/')[0].split(':')[0]);
+    }
   }
 
   /** Reads one file of stanzas into the world as dpkg's parser does (status, or one update entry). */
