@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/dpkg/main';
@@ -80,10 +82,25 @@ export function omDpkgSpawn(argv: string[], opts: RunOptions = {}): Promise<Run>
   });
 }
 
-/** The real dpkg. */
+/**
+ * The real dpkg. Standard input is a file: dpkg reads `-` (--merge-avail -) only from a file or a FIFO,
+ * not from the socket Node would give it (lib/dpkg/parse.c parsedb_load).
+ */
 export function realDpkg(argv: string[], opts: RunOptions = {}): Run {
-  const res = spawnSync('dpkg', argv, { env: testEnv(opts.env), input: opts.input ?? '', maxBuffer: 256 * 1024 * 1024 });
-  return { status: res.status ?? 128, stdout: res.stdout, stderr: res.stderr };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-dpkg-stdin-'));
+  try {
+    const file = path.join(dir, 'stdin');
+    fs.writeFileSync(file, opts.input ?? '');
+    const fd = fs.openSync(file, 'r');
+    try {
+      const res = spawnSync('dpkg', argv, { env: testEnv(opts.env), stdio: [fd, 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+      return { status: res.status ?? 128, stdout: res.stdout, stderr: res.stderr };
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A readable account of how two runs differ ('' when they do not). */

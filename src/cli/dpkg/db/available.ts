@@ -2,7 +2,7 @@ import type { ByteString } from '../../../dpkg/bytes';
 import { EntryError, FIELD_READERS, FieldContext, blankDraft } from '../../../dpkg/field-readers';
 import { formatVersion, compareVersions, type Version } from '../../../control/version';
 import { DEP_FIELDS, type CharField, type DepField, type MultiArch } from '../../../dpkg/model';
-import { scanStanzas, StanzaError, type StanzaProblem } from '../../../dpkg/stanza';
+import { scanStanzas, StanzaError, type RawStanza, type StanzaProblem } from '../../../dpkg/stanza';
 import { relationNames, RELATION_FIELDS } from './relation-names';
 
 /**
@@ -41,6 +41,9 @@ export interface AvailWarning {
 }
 
 export class AvailError extends Error {
+  /** The warnings dpkg printed before it met the error. */
+  warnings: AvailWarning[] = [];
+
   constructor(
     readonly line: number,
     readonly pkg: string | undefined,
@@ -63,72 +66,80 @@ export function readAvailable(text: ByteString): { entries: Array<{ entry: Avail
     if (err instanceof StanzaError) throw new AvailError(err.line, undefined, err.problem);
     throw err;
   }
-  const entries = stanzas.map((stanza) => {
-    const problems: StanzaProblem[] = [...stanza.warnings];
-    const d = blankDraft();
-    const ctx = new FieldContext(problems);
-    const seen = new Set<string>();
-    const archives: Array<Partial<Record<ArchiveField, ByteString>>> = [];
-    const names: string[] = [];
-    let lastLine = stanza.line;
-    try {
-      for (const field of stanza.fields) {
-        const lower = field.name.toLowerCase();
-        ctx.line = field.line;
-        ctx.fieldName = field.name;
-        lastLine = field.line;
-        const known = FIELD_READERS.has(lower);
-        if (seen.has(lower)) throw new EntryError(field.line, known ? `duplicate value for '${field.name}' field` : `duplicate value for user-defined field '${field.name}'`);
-        seen.add(lower);
-        const value = field.value.split('\0')[0] as ByteString;
-        if (lower === 'package') names.push(value);
-        else if (RELATION_FIELDS.has(lower)) names.push(...relationNames(value));
-        if (REJECTED.has(lower)) throw new EntryError(field.line, `value for '${field.name}' field not allowed in this context`);
-        const archive = ARCHIVE_BY_LOWER.get(lower);
-        if (archive) {
-          readArchiveField(archives, archive, value, field.line, field.name);
-        } else if (known) {
-          FIELD_READERS.get(lower)!(d, value, ctx);
-        } else {
-          if (field.name.length < 2) throw new EntryError(field.line, `user-defined field name '${field.name}' too short`);
-          d.arbitrary.push([field.name.split('\0')[0] as ByteString, value]);
-        }
+  try {
+    return { entries: stanzas.map((stanza) => readOne(stanza, warnings)), warnings };
+  } catch (err) {
+    if (err instanceof AvailError) err.warnings = warnings;
+    throw err;
+  }
+}
+
+function readOne(stanza: RawStanza, warnings: AvailWarning[]): { entry: AvailEntry; line: number; names: string[] } {
+  const problems: StanzaProblem[] = [...stanza.warnings];
+  const d = blankDraft();
+  const ctx = new FieldContext(problems);
+  const seen = new Set<string>();
+  const archives: Array<Partial<Record<ArchiveField, ByteString>>> = [];
+  const names: string[] = [];
+  try {
+    for (const field of stanza.fields) {
+      const lower = field.name.toLowerCase();
+      ctx.line = field.line;
+      ctx.fieldName = field.name;
+      const known = FIELD_READERS.has(lower);
+      if (seen.has(lower)) throw new EntryError(field.line, known ? `duplicate value for '${field.name}' field` : `duplicate value for user-defined field '${field.name}'`);
+      seen.add(lower);
+      const value = field.value.split('\0')[0] as ByteString;
+      if (lower === 'package') names.push(value);
+      else if (RELATION_FIELDS.has(lower)) names.push(...relationNames(value));
+      if (REJECTED.has(lower)) throw new EntryError(field.line, `value for '${field.name}' field not allowed in this context`);
+      const archive = ARCHIVE_BY_LOWER.get(lower);
+      if (archive) {
+        readArchiveField(archives, archive, value, field.line, field.name);
+      } else if (known) {
+        FIELD_READERS.get(lower)!(d, value, ctx);
+      } else {
+        if (field.name.length < 2) throw new EntryError(field.line, `user-defined field name '${field.name}' too short`);
+        d.arbitrary.push([field.name.split('\0')[0] as ByteString, value]);
       }
-    } catch (err) {
-      if (err instanceof EntryError) throw new AvailError(err.line, d.name || undefined, err.problem);
-      throw err;
     }
-    const fail = (problem: string): never => {
-      throw new AvailError(lastLine, d.name || undefined, problem);
-    };
-    if (d.name === '') fail(`missing 'Package' field`);
-    const warn = (message: string): void => void problems.push({ line: lastLine, message });
-    if (d.text.Description === undefined) warn(`missing 'Description' field`);
-    if (d.text.Maintainer === undefined) warn(`missing 'Maintainer' field`);
-    if (d.version === undefined) fail(`missing 'Version' field`);
-    if (!d.hasArch) warn(`missing 'Architecture' field`);
-    else if (d.arch === '') warn(`empty value for 'Architecture' field`);
-    if (d.multiArch === 'same' && d.arch === '') fail(`package has 'Multi-Arch: same' field but is missing architecture`);
-    if (d.multiArch === 'same' && d.arch === 'all') fail(`package has 'Multi-Arch: same' field but is architecture 'all'`);
+  } catch (err) {
+    if (err instanceof EntryError) throw new AvailError(err.line, d.name || undefined, err.problem);
+    throw err;
+  }
+  // dpkg checks the stanza as a whole once it has read it: its line is then the one after the stanza.
+  const endLine = stanza.line + (stanza.text.match(/\n/g)?.length ?? 0);
+  const fail = (problem: string): never => {
     for (const p of problems) warnings.push({ line: p.line, name: d.name, message: p.message });
-    const entry: AvailEntry = {
-      name: d.name,
-      arch: d.arch,
-      multiArch: d.multiArch,
-      essential: d.essential,
-      protected: d.protected,
-      section: d.section,
-      priority: d.priority,
-      text: d.text,
-      version: d.version,
-      depends: d.depends,
-      hasConffiles: d.conffiles.length > 0,
-      archives,
-      arbitrary: d.arbitrary,
-    };
-    return { entry, line: stanza.line, names };
-  });
-  return { entries, warnings };
+    problems.length = 0;
+    throw new AvailError(endLine, d.name || undefined, problem);
+  };
+  if (d.name === '') fail(`missing 'Package' field`);
+  const warn = (message: string): void => void problems.push({ line: endLine, message });
+  if (d.text.Description === undefined) warn(`missing 'Description' field`);
+  if (d.text.Maintainer === undefined) warn(`missing 'Maintainer' field`);
+  if (d.version === undefined) fail(`missing 'Version' field`);
+  if (!d.hasArch) warn(`missing 'Architecture' field`);
+  else if (d.arch === '') warn(`empty value for 'Architecture' field`);
+  if (d.multiArch === 'same' && d.arch === '') fail(`package has 'Multi-Arch: same' field but is missing architecture`);
+  if (d.multiArch === 'same' && d.arch === 'all') fail(`package has 'Multi-Arch: same' field but is architecture 'all'`);
+  for (const p of problems) warnings.push({ line: p.line, name: d.name, message: p.message });
+  const entry: AvailEntry = {
+    name: d.name,
+    arch: d.arch,
+    multiArch: d.multiArch,
+    essential: d.essential,
+    protected: d.protected,
+    section: d.section,
+    priority: d.priority,
+    text: d.text,
+    version: d.version,
+    depends: d.depends,
+    hasConffiles: d.conffiles.length > 0,
+    archives,
+    arbitrary: d.arbitrary,
+  };
+  return { entry, line: stanza.line, names };
 }
 
 /** f_archives(): the field's words fill one column of the archive rows; every column has as many. */

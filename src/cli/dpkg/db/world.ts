@@ -109,6 +109,7 @@ export class World {
       read = readAvailable(byteString(bytes));
     } catch (err) {
       if (err instanceof AvailError) {
+        for (const w of err.warnings) report.warning(`parsing file '${file}' near line ${w.line} package '${w.name}':\n ${w.message}`);
         const who = err.pkg === undefined ? '' : ` package '${err.pkg}'`;
         report.fatal(`parsing file '${file}' near line ${err.line}${who}:\n ${err.problem}`);
       }
