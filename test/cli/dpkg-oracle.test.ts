@@ -81,7 +81,8 @@ describe('overmerge-dpkg queries against real dpkg', { skip }, () => {
   it('measures wide and non-ASCII text as dpkg does in the C and UTF-8 locales', async () => {
     for (const locale of ['C', 'C.UTF-8']) {
       await same(['-l'], { env: { LC_ALL: locale } });
-      await same(['-l', 'cafe', 'a-package*'], { env: { LC_ALL: locale } });
+      const got = await same(['-l', 'cafe', 'a-package*'], { env: { LC_ALL: locale } });
+      assert.match(got.stdout.toString(), /ii {2}cafe +1\.0 +all +Café naïve/);
     }
   });
 
@@ -116,12 +117,19 @@ describe('overmerge-dpkg queries against real dpkg', { skip }, () => {
       ['-S', ''],
     ];
     for (const args of cases) await same(args);
+    const shared = await same(['-S', '/usr/share/doc/shared']);
+    assert.equal(shared.stdout.toString(), 'cafe, a-package-with-a-rather-long-name-indeed: /usr/share/doc/shared\n');
+    const diverted = await same(['-S', '/usr/share/long/file']);
+    assert.match(diverted.stdout.toString(), /^diversion by cafe from: \/usr\/share\/long\/file\ndiversion by cafe to: \/usr\/share\/long\/file\.cafe\n/);
   });
 
   it('verifies (-V) every package or the named ones against md5sums and conffiles', async () => {
     for (const args of [['-V'], ['-V', 'alpha'], ['-V', 'a-package-with-a-rather-long-name-indeed', 'cafe'], ['-V', 'nothing'], ['-V', 'delta'], ['--verify-format=rpm', '-V', 'alpha'], ['--verify-format', 'json', '-V']]) {
       await same(args);
     }
+    const all = (await same(['-V'])).stdout.toString();
+    assert.match(all, /^\?\?5\?{6} c \/etc\/alpha\/alpha\.conf$/m);
+    assert.match(all, /^missing {5}\/usr\/share\/cafe\/menu$/m);
   });
 
   it('audits (-C), gets selections, and lists what is yet to unpack', async () => {
