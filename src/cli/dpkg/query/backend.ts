@@ -1,7 +1,8 @@
 import { nativeArchOf } from '../../../dpkg/native-arch';
 import type { Action } from '../context';
 import { World } from '../db/world';
-import { fsPath, QUERY_HELP_HINT, type Reporter } from '../report';
+import { fsPath, QUERY_HELP_HINT } from '../report';
+import type { QueryAction, QueryContext } from './query-context';
 
 /**
  * The actions dpkg hands to dpkg-query (src/main/main.c execbackend: `dpkg-query --ACTION -- ARGS`, with
@@ -9,17 +10,6 @@ import { fsPath, QUERY_HELP_HINT, type Reporter } from '../report';
  * dpkg-query would — under dpkg-query's name and help hint, and with its exit statuses (0, 1 when
  * something was not found, 2 for an error).
  */
-export interface QueryContext {
-  /** modstatdb_open(msdbrw_readonly), once: actions open the database after checking their arguments. */
-  readonly open: () => World;
-  readonly report: Reporter;
-  readonly out: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly action: string;
-}
-
-export type QueryAction = (q: QueryContext, args: string[]) => number;
-
 export const queryBackend: Action = async (ctx, args) => {
   const report = ctx.report.as('dpkg-query', QUERY_HELP_HINT);
   const action = ctx.settings.action!.name;

@@ -1,7 +1,7 @@
 import { formatVersion } from '../../../control/version';
 import { EFLAGS, STATES, WANTS, type PkgEntry } from '../../../dpkg/model';
 import type { Inst, World } from '../db/world';
-import type { QueryAction } from './backend';
+import type { QueryAction } from './query-context';
 import { PkgPattern } from './pkgspec';
 import { crop, isUtf8Locale, padField, strWidth } from './width';
 

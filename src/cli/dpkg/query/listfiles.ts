@@ -1,5 +1,5 @@
 import { Fsys } from '../db/fsys';
-import type { QueryAction } from './backend';
+import type { QueryAction } from './query-context';
 import { parsePkgName } from './pkgspec';
 
 /**

@@ -1,6 +1,6 @@
 import { formatAvailStanza } from '../db/available';
 import type { Inst, World } from '../db/world';
-import type { QueryAction } from './backend';
+import type { QueryAction } from './query-context';
 import { parsePkgName } from './pkgspec';
 
 /**

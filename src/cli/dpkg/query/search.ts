@@ -1,6 +1,6 @@
 import { Fsys, type FsysNode } from '../db/fsys';
 import { trimSlashSlashdot } from '../dirs';
-import type { QueryAction } from './backend';
+import type { QueryAction } from './query-context';
 import { compile } from './fnmatch';
 
 /**

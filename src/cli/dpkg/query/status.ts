@@ -1,6 +1,6 @@
 import { stanzaText } from '../../../dpkg/dump';
 import { isInformative } from '../../../dpkg/entry';
-import type { QueryAction } from './backend';
+import type { QueryAction } from './query-context';
 import { parsePkgName } from './pkgspec';
 
 /**
