@@ -128,6 +128,7 @@ describe('overmerge-dpkg transaction requests', () => {
   it('writes the driver’s events to --status-fd descriptors and the --log file in dpkg’s formats', async () => {
     const pkg = { name: 'foo', qualified: 'foo:amd64' };
     const events: DpkgEvent[] = [
+      { kind: 'startup', what: 'packages', action: 'configure' },
       { kind: 'processing', action: 'install', pkg, installedVersion: '<none>', availableVersion: '1.0' },
       { kind: 'status', pkg, state: 'half-installed', version: '1.0' },
       { kind: 'conffile-prompt', path: '/etc/foo.conf', current: '/etc/foo.conf', incoming: '/etc/foo.conf.dpkg-new', userEdited: true, distEdited: false },

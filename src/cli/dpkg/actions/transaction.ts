@@ -10,7 +10,7 @@ import { outcomeReport, runRequest, type TransactionDriver } from '../transactio
 import type { DpkgEvent } from '../transaction/events';
 import { notWiredDriver } from '../transaction/not-wired';
 import { expandRecursive } from '../transaction/recursive';
-import type { ArchiveRequest, CommonRequest, PackageRequest, PackageSpec, TransactionRequest } from '../transaction/request';
+import type { CommonRequest, PackageRequest, PackageSpec, TransactionRequest } from '../transaction/request';
 import { descriptorSink, StatusFdWriter, type LineSink } from '../transaction/status-fd';
 
 /**
@@ -33,7 +33,6 @@ export const transaction: Action = async (ctx, args) => {
   refuseForces(req);
   const outputs = openOutputs(ctx, req);
   try {
-    outputs.writer.emit({ kind: 'startup', what: isArchive(req) ? 'archives' : 'packages', action: req.action });
     const outcome = await runRequest(driverFor(ctx), req, (event: DpkgEvent) => outputs.emit(ctx, event));
     const { stderr, status } = outcomeReport(outcome);
     if (stderr) ctx.report.raw(stderr);
@@ -42,10 +41,6 @@ export const transaction: Action = async (ctx, args) => {
     outputs.close();
   }
 };
-
-function isArchive(req: TransactionRequest): req is ArchiveRequest {
-  return req.action === 'install' || req.action === 'unpack';
-}
 
 /** The request, or dpkg's usage error. Exported for the parser tests. */
 export function buildRequest(ctx: ActionContext, args: string[]): TransactionRequest {

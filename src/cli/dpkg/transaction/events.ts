@@ -53,7 +53,10 @@ export type DpkgEvent =
     }
   /** The decision about a conffile (`install` the new version or `keep` the current one): logged only. */
   | { readonly kind: 'conffile'; readonly path: string; readonly decision: 'install' | 'keep' }
-  /** The run begins: `archives` for -i/--unpack, `packages` for the others, with the action's long name. */
+  /**
+   * The run begins, once the database is open and locked (the driver emits it, so that a run refused
+   * before that logs nothing): `archives` for -i/--unpack, `packages` for the others, with the action.
+   */
   | { readonly kind: 'startup'; readonly what: 'archives' | 'packages'; readonly action: string };
 
 export type DpkgEventSink = (event: DpkgEvent) => void;
