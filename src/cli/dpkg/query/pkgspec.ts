@@ -54,7 +54,7 @@ export class PkgPattern {
 
   constructor(
     readonly text: string,
-    private readonly world: World,
+    world: World,
   ) {
     const colon = text.indexOf(':');
     this.name = colon < 0 ? text : text.slice(0, colon);
