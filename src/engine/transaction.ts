@@ -1,4 +1,5 @@
 import type { Db } from '../db/db';
+import type { DpkgEventSink } from '../model/events';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -47,6 +48,8 @@ export interface TxnOptions {
   progress?: (phase: string, done: number, total: number) => void;
   /** How maintainer scripts run, and where their notices go. */
   scripts?: ScriptSettings;
+  /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
+  events?: DpkgEventSink;
 }
 
 export interface TxnOutcome {

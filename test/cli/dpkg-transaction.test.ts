@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PkgState } from '../../src/dpkg/model';
 import type { TransactionDriver, TransactionOutcome } from '../../src/cli/dpkg/transaction/driver';
-import type { DpkgEvent, DpkgEventSink } from '../../src/cli/dpkg/transaction/events';
+import type { DpkgEvent, DpkgEventSink } from '../../src/model/events';
 import type { ArchiveRequest, PackageRequest, TransactionRequest } from '../../src/cli/dpkg/transaction/request';
 import { logLine, STATE_SEQUENCES, statusFdLine, StatusNotes } from '../../src/cli/dpkg/transaction/status-fd';
 import { cannotRunDpkg, dpkg, makeDpkgRoot, quietPackage, buildDeb } from '../dpkg/dpkg-root';

@@ -7,7 +7,7 @@ import { forceInfo } from '../force';
 import { childEnv } from '../hooks';
 import { DpkgExit, EXIT_ERROR, fsPath, OWN_PROG } from '../report';
 import { outcomeReport, runRequest, type TransactionDriver } from '../transaction/driver';
-import type { DpkgEvent } from '../transaction/events';
+import type { DpkgEvent } from '../../../model/events';
 import { notWiredDriver } from '../transaction/not-wired';
 import { expandRecursive } from '../transaction/recursive';
 import type { CommonRequest, PackageRequest, PackageSpec, TransactionRequest } from '../transaction/request';

@@ -1,4 +1,4 @@
-import type { DpkgEventSink } from './events';
+import type { DpkgEventSink } from '../../../model/events';
 import type { ArchiveRequest, PackageRequest, TransactionRequest } from './request';
 
 /**

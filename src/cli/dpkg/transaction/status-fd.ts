@@ -1,6 +1,6 @@
 import { writeToDescriptor } from '../../../fs/descriptor-output';
 import type { PkgState } from '../../../dpkg/model';
-import type { DpkgEvent, PkgLabel, ProcessingAction } from './events';
+import type { DpkgEvent, PkgLabel, ProcessingAction } from '../../../model/events';
 
 /**
  * dpkg's machine-readable progress (lib/dpkg/log.c statusfd_send, dbmodify.c modstatdb_note,

@@ -1,9 +1,10 @@
-import type { PkgState } from '../../../dpkg/model';
+import type { PkgState } from '../dpkg/model';
 
 /**
- * What a transaction tells the dpkg front end while it runs, as plain data: the engine emits these, and
- * the front end turns them into dpkg's --status-fd lines (status-fd.ts), its --log lines, and what it
- * prints. Each carries what those outputs need and nothing of the engine's internals.
+ * What a transaction tells its caller while it runs, as plain data, in dpkg's terms: the engine emits
+ * these (TxnOptions.events); overmerge's CLI prints them as dpkg's progress lines, and overmerge-dpkg turns
+ * them into dpkg's --status-fd lines (cli/dpkg/transaction/status-fd.ts) and its --log lines. Each carries
+ * what those outputs need and nothing of the engine's internals.
  */
 
 /** A package instance as dpkg names it: `name` or `name:arch` where ambiguous, and always qualified. */
