@@ -1,3 +1,4 @@
+import { bootstrapCommand } from './bootstrap';
 import { buildCommand } from './build';
 import type { Command } from './command';
 import { compareVersionsCommand } from './compare-versions';
@@ -34,4 +35,5 @@ export const commands: Command<any>[] = [
   contentsCommand,
   infoCommand,
   buildCommand,
+  bootstrapCommand,
 ];

@@ -1,0 +1,211 @@
+import { readDebControl } from '../archive/deb';
+import { packagesToConfigure, configurePackages } from '../engine/configure';
+import { closeWriter, openForWriting, type Writer } from '../engine/context';
+import { installArchives } from '../engine/install';
+import type { TxnOptions, TxnOutcome } from '../engine/transaction';
+import { OvermergeError } from '../errors';
+import { extractArchives } from './extract';
+import { readMarker, removeMarker, writeMarker, type Marker } from './marker';
+import { configureOrder } from './order';
+import { installGroups, setArchitecture, setIdentity, setPackageOf, type SetPackage } from './package-set';
+import { remainingWork } from './remaining';
+import { clampToEpoch, dropUnusedLinks, layOutRoot, withPolicyRcD } from './root-setup';
+import { prepareTarget } from './target';
+
+/**
+ * `overmerge bootstrap DIR ARCHIVE...`: an empty folder and the archives of a package set become a
+ * working Debian root, in debootstrap's order, each package step an ordinary overmerge transaction:
+ *
+ *   1. the folder is checked and noted as a bootstrap in progress (marker.ts);
+ *   2. merged /usr, /dev and dpkg's empty database are laid out (skeleton.ts);
+ *   3. the Essential set's files are laid down, owned by no package, no script run (extract.ts);
+ *   4. with policy-rc.d in place, the packages are installed as dpkg installs them, scripts in the root:
+ *      base-passwd, then base-files (debootstrap's core install), then the rest of the Essential set, then
+ *      everything else — each group in dpkg's configuration order (order.ts);
+ *   5. anything still unconfigured is configured, policy-rc.d goes, the multilib links no package needed
+ *      go, and with SOURCE_DATE_EPOCH the times of everything the bootstrap touched are clamped to it.
+ *
+ * After a crash and `overmerge recover`, running it again finds each package where dpkg says it is and
+ * does what is left (remaining.ts).
+ */
+export interface BootstrapRequest {
+  dir: string;
+  archives: readonly string[];
+  scripts: 'chroot' | 'chrootless';
+  /** SOURCE_DATE_EPOCH, when set: the time of what the bootstrap makes, and the clamp. */
+  epoch?: number;
+  lockWait: number;
+  /** The engine's options for every transaction (mode, journal batch, crash points, progress, scripts). */
+  txn: TxnOptions;
+  /** One line per phase, for a person watching. */
+  say: (line: string) => void;
+}
+
+export interface PhaseTime {
+  phase: string;
+  ms: number;
+  /** Milliseconds between the first and the last progress report of each engine phase (stage, merge). */
+  engine?: Record<string, number>;
+}
+
+export interface BootstrapOutcome {
+  root: string;
+  packages: number;
+  /** Whether it continued an interrupted bootstrap. */
+  resumed: boolean;
+  /** What failed after a commit (a postinst): the packages stay where dpkg leaves them. */
+  failures: string[];
+  phases: PhaseTime[];
+}
+
+export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome> {
+  const set = await readSet(req.archives);
+  const arch = setArchitecture(set);
+  const groups = installGroups(set, arch);
+  const target = await prepareTarget(req.dir, setIdentity(set), { scripts: req.scripts, arch });
+  const timer = new PhaseTimer();
+  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress) } };
+  const now = Math.floor(Date.now() / 1000);
+  const marker: Marker = target.marker ?? { version: 1, set: setIdentity(set), started: now, extracted: false };
+  if (!target.marker) writeMarker(target.root, marker);
+  if (target.marker) req.say(`continuing the bootstrap of ${target.root.host}`);
+
+  const mtime = req.epoch ?? marker.started;
+  await timer.time('layout', () => layOutRoot(target.root, { arch, devices: process.getuid?.() === 0, mtime }));
+
+  const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait });
+  const failures: string[] = [];
+  try {
+    if (!marker.extracted) {
+      req.say(`extracting the Essential set: ${groups.essential.length} packages`);
+      await timer.time('extract', () => extractArchives(w, groups.essential.map((p) => p.archive), req.txn));
+      marker.extracted = true;
+      writeMarker(target.root, marker);
+    }
+    await withPolicyRcD(target.root, mtime, async () => {
+      const installed: SetPackage[] = [];
+      const steps: Array<[string, SetPackage[]]> = [
+        ...groups.core.map((p): [string, SetPackage[]] => [p.name, [p]]),
+        ['the Essential set', groups.essentialRest],
+        ['the other packages', groups.rest],
+      ];
+      for (const [label, group] of steps) {
+        failures.push(...(await installGroup(w, label, group, installed, arch, req, timer)));
+        if (failures.length > 0) return;
+        installed.push(...group);
+      }
+      failures.push(...(await configurePending(w, req, timer)));
+    });
+    if (failures.length === 0) await dropUnusedLinks(w, target.root);
+  } finally {
+    closeWriter(w);
+  }
+  if (failures.length > 0) return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases };
+  if (req.epoch !== undefined) {
+    // After the last checkpoint (which rewrites dpkg's status), under the lock again, dpkg's status untouched.
+    const epoch = req.epoch;
+    const again = await openForWriting({ root: target.root.host, lockWait: req.lockWait });
+    try {
+      await timer.time('clamp times', () => clampToEpoch(target.root, marker.started, epoch));
+    } finally {
+      again.close();
+    }
+  }
+  removeMarker(target.root);
+  return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases };
+}
+
+async function readSet(archives: readonly string[]): Promise<SetPackage[]> {
+  if (archives.length === 0) {
+    throw new OvermergeError('E_USAGE', 'bootstrap needs the archives of a package set', { op: 'bootstrap' });
+  }
+  const out: SetPackage[] = [];
+  for (const a of archives) out.push(setPackageOf(await readDebControl(a)));
+  return out;
+}
+
+/**
+ * One group: what dpkg shows unpacked is configured, what it does not show (or shows half-installed) is
+ * installed from its archive, in dpkg's configuration order.
+ */
+async function installGroup(
+  w: Writer,
+  label: string,
+  group: readonly SetPackage[],
+  installed: readonly SetPackage[],
+  arch: string,
+  req: BootstrapRequest,
+  timer: PhaseTimer,
+): Promise<string[]> {
+  if (group.length === 0) return [];
+  w.dpkg?.refresh();
+  const work = remainingWork(group, (p) => {
+    const d = w.dpkg?.get(p.name, p.architecture);
+    return d && { state: d.status.state, version: d.version, reinstreq: d.status.flag === 'reinstreq' };
+  });
+  const failures: string[] = [];
+  if (work.configure.length > 0) failures.push(...(await configureNamed(w, work.configure.map((p) => p.name), req, timer)));
+  if (failures.length > 0 || work.install.length === 0) return failures;
+  const order = configureOrder(work.install, installed, arch);
+  for (const line of order.cycleBreaks) req.say(line);
+  req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
+  const outcome = await timer.time(`install ${label}`, () =>
+    installArchives(
+      w,
+      order.packages.map((p) => p.archive),
+      'installed',
+      req.txn,
+    ),
+  );
+  return outcome.failures;
+}
+
+async function configureNamed(w: Writer, names: string[], req: BootstrapRequest, timer: PhaseTimer): Promise<string[]> {
+  req.say(`configuring ${names.join(', ')}`);
+  const rows = packagesToConfigure(w, names, false);
+  const outcome: TxnOutcome = await timer.time('configure', () => configurePackages(w, rows, names, req.txn));
+  return outcome.failures;
+}
+
+/** `configure --pending` at the end, as debootstrap's last dpkg call: whatever dpkg still has waiting. */
+async function configurePending(w: Writer, req: BootstrapRequest, timer: PhaseTimer): Promise<string[]> {
+  w.dpkg?.refresh();
+  const rows = packagesToConfigure(w, [], true);
+  if (rows.length === 0) return [];
+  req.say(`configuring ${rows.length} pending packages`);
+  const outcome = await timer.time('configure --pending', () => configurePackages(w, rows, ['--pending'], req.txn));
+  return outcome.failures;
+}
+
+/**
+ * Where a bootstrap's time goes, phase by phase, and inside each the engine's own phases as its progress
+ * reports show them (the first report of a phase to its last): what `--json` prints, and what the bench
+ * reads to say what bounds the time.
+ */
+class PhaseTimer {
+  readonly phases: PhaseTime[] = [];
+  private spans?: Map<string, [number, number]>;
+
+  /** Wraps the engine's progress callback so that each phase's span is recorded. */
+  progress(inner: TxnOptions['progress']): TxnOptions['progress'] {
+    return (phase, done, total) => {
+      const now = Number(process.hrtime.bigint()) / 1e6;
+      const span = this.spans?.get(phase);
+      if (span) span[1] = now;
+      else this.spans?.set(phase, [now, now]);
+      inner?.(phase, done, total);
+    };
+  }
+
+  async time<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+    const start = process.hrtime.bigint();
+    this.spans = new Map();
+    try {
+      return await fn();
+    } finally {
+      const engine = Object.fromEntries([...this.spans].map(([k, [a, b]]) => [k, Math.round(b - a)]));
+      this.phases.push({ phase, ms: Number(process.hrtime.bigint() - start) / 1e6, engine });
+      this.spans = undefined;
+    }
+  }
+}
