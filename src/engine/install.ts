@@ -3,6 +3,7 @@ import type { Writer } from './context';
 import { readArchives } from './phases/read';
 import { stageArchives } from './phases/stage';
 import { installFlows, scriptsWithoutDpkg } from './script-flows';
+import type { InstallRequest } from './plan-model';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
@@ -18,6 +19,7 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     kind: 'install',
     args: archives.map((a) => path.resolve(a)),
     archives: read,
+    queue: { action: status === 'installed' ? 'install' : 'unpack' },
     plan: async (probe, stagingDir, options, now) => {
       const installs = await stageArchives(read, probe, stagingDir, status, opts);
       if (w.dpkg === undefined || now.scripts === undefined) {
@@ -25,7 +27,7 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
           installs.map((i) => i.staged),
           opts.scripts,
         );
-        return planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
+        return { ...(await planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' })), configureOrder: refsOf(installs, status) };
       }
       const flows = await installFlows(w, w.dpkg, now.scripts, installs, now.run, status === 'installed');
       await now.run(flows.flatMap((f) => f.pre));
@@ -33,7 +35,12 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
       const planned = await planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' });
-      return { ...planned, scripts: flows };
+      return { ...planned, scripts: flows, configureOrder: refsOf(installs, status) };
     },
   });
+}
+
+/** What `install` configures after the commit: every archive's package, in the order they were given. */
+function refsOf(installs: readonly InstallRequest[], status: 'installed' | 'unpacked'): Array<{ name: string; architecture: string }> {
+  return status === 'installed' ? installs.map((i) => ({ name: i.staged.name, architecture: i.staged.architecture })) : [];
 }
