@@ -84,15 +84,14 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     }
     await withPolicyRcD(target.root, mtime, async () => {
       const installed: SetPackage[] = [];
-      const steps: Array<[string, SetPackage[]]> = [
-        ...groups.core.map((p): [string, SetPackage[]] => [p.name, [p]]),
-        ['the Essential set', groups.essentialRest],
-        ['the other packages', groups.rest],
+      const steps: Array<[string, SetPackage[], SetPackage[]]> = [
+        ['the Essential set', groups.essentialRest, groups.core],
+        ['the other packages', groups.rest, []],
       ];
-      for (const [label, group] of steps) {
-        failures.push(...(await installGroup(w, label, group, installed, arch, req, timer)));
+      for (const [label, group, first] of steps) {
+        failures.push(...(await installGroup(w, label, first, group, installed, arch, req, timer)));
         if (failures.length > 0) return;
-        installed.push(...group);
+        installed.push(...first, ...group);
       }
       failures.push(...(await configurePending(w, req, timer)));
     });
@@ -131,12 +130,14 @@ async function readSet(archives: readonly string[]): Promise<SetPackage[]> {
 async function installGroup(
   w: Writer,
   label: string,
-  group: readonly SetPackage[],
+  first: readonly SetPackage[],
+  rest: readonly SetPackage[],
   installed: readonly SetPackage[],
   arch: string,
   req: BootstrapRequest,
   timer: PhaseTimer,
 ): Promise<string[]> {
+  const group = [...first, ...rest];
   if (group.length === 0) return [];
   w.dpkg?.refresh();
   const work = remainingWork(group, (p) => {
@@ -146,13 +147,20 @@ async function installGroup(
   const failures: string[] = [];
   if (work.configure.length > 0) failures.push(...(await configureNamed(w, work.configure.map((p) => p.name), req, timer)));
   if (failures.length > 0 || work.install.length === 0) return failures;
-  const order = configureOrder(work.install, installed, arch);
-  for (const line of order.cycleBreaks) req.say(line);
-  req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
+  // debootstrap's core (base-passwd, base-files) leads: their preinsts run first and their files land
+  // first; the rest follow in dependency order. The engine's configure queue then configures them all in
+  // dpkg's order, each as soon as its dependencies are configured.
+  const leading = first.filter((p) => work.install.includes(p));
+  const order = configureOrder(
+    work.install.filter((p) => !leading.includes(p)),
+    installed,
+    arch,
+  );
+  req.say(`installing ${label}: ${work.install.length} packages`);
   const outcome = await timer.time(`install ${label}`, () =>
     installArchives(
       w,
-      order.packages.map((p) => p.archive),
+      [...leading, ...order.packages].map((p) => p.archive),
       'installed',
       req.txn,
     ),

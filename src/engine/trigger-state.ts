@@ -69,6 +69,7 @@ function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string): TriggerPackage {
     version: p.version,
     architecture: p.arch,
     depends,
+    hasPostinst: dpkg.infoFiles({ name: p.name, arch: p.arch }).includes('postinst'),
     provides,
     declarations: declarationsOf(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`),
   };

@@ -130,10 +130,27 @@ describe('planTriggerProcessing', () => {
     );
   });
 
-  it('a dependency cycle between packages to configure is left unresolved (dpkg breaks it; not modelled)', () => {
+  // dpkg --configure x y with x and y depending on each other (checked against dpkg 1.21): once the queue
+  // stops making progress, the cycle is broken where it started (both have a postinst), x goes first.
+  it('a dependency cycle is broken where it started when every package on it has a postinst', () => {
     const s = state([pkg('x', 'unpacked', { dependsOn: 'y' }), pkg('y', 'unpacked', { dependsOn: 'x' })]);
     const plan = planTriggerProcessing(s, { action: 'configure', packages: ['x', 'y'] });
-    assert.deepEqual(plan.steps, []);
-    assert.deepEqual(plan.unresolved.sort(), ['x', 'y']);
+    assert.deepEqual(calls(plan.steps), ['x configure', 'y configure']);
+    assert.deepEqual(plan.unresolved, []);
+    assert.deepEqual(
+      plan.cycleBreaks.map((b) => [b.package, b.dependsOn, b.because]),
+      [['x', 'y', 'cycle-start']],
+    );
+  });
+
+  // dpkg --configure y x, x without a postinst: the cycle found from y breaks at x, which goes first.
+  it('a dependency cycle is broken at a package without a postinst, wherever the search started', () => {
+    const s = state([pkg('x', 'unpacked', { dependsOn: 'y', hasPostinst: false }), pkg('y', 'unpacked', { dependsOn: 'x' })]);
+    const plan = planTriggerProcessing(s, { action: 'configure', packages: ['y', 'x'] });
+    assert.deepEqual(calls(plan.steps), ['x configure', 'y configure']);
+    assert.deepEqual(
+      plan.cycleBreaks.map((b) => [b.package, b.dependsOn, b.because, b.message]),
+      [['x', 'y', 'no-postinst', 'dependency cycle y -> x -> y broken at x -> y (x has no postinst)']],
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { relationMatches, type Relation } from '../../control/relations';
 import { formatVersion } from '../../control/version';
+import { breakKey } from './dep-cycles';
 import { statusRank, type TriggerPackage } from './model';
 
 /**
@@ -10,6 +11,7 @@ import { statusRank, type TriggerPackage } from './model';
  *   processing would help (the first one the dependee awaits): `fixByTrigger`;
  * - one unpacked or half-configured that this run will configure: wait; otherwise, and for anything less
  *   than unpacked or a version that does not match: "halt" (the dependency cannot be met in this run).
+ * - an alternative broken to get past a dependency cycle (dep-cycles.ts) is satisfied.
  * Not modelled: --force-depends*, --force-configure-any, Breaks (checked before configure, not before
  * trigger processing), and the ignoring of dependencies on packages being removed.
  */
@@ -29,16 +31,21 @@ export function checkDependencies(
   pkg: TriggerPackage,
   packages: Readonly<Record<string, TriggerPackage>>,
   toBeConfigured: ReadonlySet<string>,
+  broken: ReadonlySet<string> = new Set(),
 ): DepCheck {
   let verdict: DepVerdict = 'ok';
   let anyCannotFixByTrigger = false;
   let canFixByTrigger: string | undefined;
   const problems: string[] = [];
-  for (const group of pkg.depends ?? []) {
+  for (const [g, group] of (pkg.depends ?? []).entries()) {
     let found: Found = 0;
     let possFix: string | undefined;
     const why: string[] = [];
-    for (const rel of group) {
+    for (const [a, rel] of group.entries()) {
+      if (broken.has(breakKey(pkg.name, g, a))) {
+        found = 3;
+        break;
+      }
       if (!Object.values(packages).some((p) => p.name.split(':')[0].toLowerCase() === rel.name)) {
         why.push(`  Package ${rel.name} is not installed.\n`);
       }

@@ -46,6 +46,8 @@ export interface TriggerPackage {
   architecture?: string;
   /** Pre-Depends and Depends together: dpkg checks both before running a package's postinst. */
   depends?: RelationGroups;
+  /** Whether it has a postinst (default: it has): dpkg breaks a dependency cycle at a package without one. */
+  hasPostinst?: boolean;
   provides?: readonly Relation[];
   /** The installed version's `triggers` control file: its `activate` lines fire at configure and removal. */
   declarations?: TriggerDeclarations;

@@ -1,4 +1,5 @@
 import { checkDependencies } from './depcheck';
+import { breakKey, findDependencyCycle, type DependencyBreak } from './dep-cycles';
 import { addToUnincorp, type UnincorpEntry } from './formats';
 import { checkTriggerCycle, NO_CYCLE_TRACKING, type CycleTracker, type TriggerCycle } from './cycle';
 import { dpkgTableOrder } from './hash-order';
@@ -18,8 +19,11 @@ import { TriggerWorld, type TriggerChange } from './world';
  * awaited package is then processed first; after the queue, the packages that got triggers during the run
  * are processed in the order they got their first one (the deferred queue).
  *
- * Not modelled: dependency-cycle breaking (findbreakcycle, dependtry 2), forcing options, Breaks, removals
- * (the removal itself is `activate` events; `remove`/`purge` here only process the deferred queue).
+ * From dependtry 2 on, a dependency cycle is broken before a package is configured or its triggers are
+ * processed, as dpkg's findbreakcycle breaks it (dep-cycles.ts); the breaks are listed in the plan.
+ *
+ * Not modelled: forcing options, Breaks, removals (the removal itself is `activate` events; `remove`/`purge`
+ * here only process the deferred queue).
  */
 export type DpkgAction = 'install' | 'unpack' | 'configure' | 'triggers-only' | 'remove' | 'purge';
 
@@ -71,11 +75,14 @@ export interface TriggerPlan {
   steps: PlanStep[];
   state: TriggerState;
   changes: TriggerChange[];
-  /** Packages dpkg could not get to (a dependency cycle, which this planner does not break). */
+  /** Packages dpkg could not get to (the queue stopped making progress before a forcing level). */
   unresolved: string[];
+  /** The dependency cycles broken on the way, in order. */
+  cycleBreaks: DependencyBreak[];
 }
 
 // dpkg's enum dependtry.
+const TRY_CYCLES = 2;
 const TRY_TRIGGERS = 3;
 const TRY_TRIGGERS_CYCLES = 4;
 const TRY_FORCE_DEPENDS_VERSION = 5;
@@ -120,6 +127,9 @@ class Planner {
   private sincenothing = 0;
   private progressByTrigproc: string | undefined;
   private cycles: CycleTracker = NO_CYCLE_TRACKING;
+  /** Dependency alternatives broken to get past a cycle (breakKey), and the breaks in order. */
+  private readonly broken = new Set<string>();
+  private readonly cycleBreaks: DependencyBreak[] = [];
 
   constructor(
     state: TriggerState,
@@ -133,7 +143,7 @@ class Planner {
     let unresolved: string[] = [];
     if (this.fillQueue()) unresolved = yield* this.processQueue();
     yield* this.runDeferred();
-    return { steps: this.steps, state: this.world.state, changes: this.world.changes, unresolved };
+    return { steps: this.steps, state: this.world.state, changes: this.world.changes, unresolved, cycleBreaks: this.cycleBreaks };
   }
 
   /** Records a step and hands it to the caller; for a postinst, what the caller says it did. */
@@ -207,7 +217,7 @@ class Planner {
         }
       }
       if (this.dependtry >= TRY_FORCE_DEPENDS_VERSION) {
-        // dpkg would have broken a dependency cycle at dependtry 2, or reached a forcing level.
+        // dpkg would go on at a forcing level, which needs a --force-depends* option.
         return [name, ...this.queue.filter((n) => n !== name)];
       }
       yield* this.guarded(name, () => this.processOne(name, asConfigure));
@@ -249,6 +259,7 @@ class Planner {
     if (p.status !== 'unpacked' && p.status !== 'half-configured') {
       throw new PackageFailure(`package ${name} is not ready for configuration\n cannot configure (current status '${p.status}')`);
     }
+    this.breakCycleFrom(name);
     const deps = this.checkDeps(p);
     if (deps === 'defer') {
       this.toBeConfigured.add(name);
@@ -283,6 +294,7 @@ class Planner {
       this.enqueue(name); // not a triggers try yet: configure what can be configured first
       return;
     }
+    this.breakCycleFrom(name);
     const deps = this.checkDeps(p);
     if (deps === 'defer') {
       if (this.dependtry >= TRY_TRIGGERS_CYCLES && (yield* this.giveUpOnCycle(name)) === name) return;
@@ -306,8 +318,18 @@ class Planner {
     this.afterPostinst(name, yield* this.step({ kind: 'triggered', package: name, triggers }));
   }
 
+  /** findbreakcycle, from dependtry 2 on: a cycle through `name` has one dependency broken; progress is made. */
+  private breakCycleFrom(name: string): void {
+    if (this.dependtry < TRY_CYCLES) return;
+    const found = findDependencyCycle(name, this.packages, this.broken, this.toBeConfigured);
+    if (!found) return;
+    this.broken.add(breakKey(found.package, found.group, found.alternative));
+    this.cycleBreaks.push(found);
+    this.sincenothing = 0;
+  }
+
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
-    const check = checkDependencies(p, this.packages, this.toBeConfigured);
+    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken);
     if (check.fixByTrigger !== undefined) this.progressByTrigproc = check.fixByTrigger;
     return check.verdict;
   }
