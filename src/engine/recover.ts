@@ -3,6 +3,7 @@ import { blobStore } from './context';
 import type { CrashPoints } from './crash';
 import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { finishJournal, undoJournal } from './phases/execute';
+import { guardRecovery } from './reconcile';
 import type { StepRegistry } from './steps/registry';
 
 export interface Recovered {
@@ -21,6 +22,7 @@ export interface Recovered {
 export async function recoverAll(w: Writer, steps: StepRegistry, crash: CrashPoints): Promise<Recovered[]> {
   const { db, loc } = w;
   const out: Recovered[] = [];
+  for (const t of [...db.txns.open(), ...db.txns.unfinished()]) guardRecovery(t, loc.root.host);
   for (const t of db.txns.open()) {
     await undoJournal(db, t.id, steps, crash);
     db.transaction(() => {

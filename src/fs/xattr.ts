@@ -51,3 +51,31 @@ export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
     }
   }
 }
+
+/** Removes attribute `name` of `p` if it is there (idempotent: undo and recovery may run it twice). */
+export async function removeXattrIfPresent(p: HostPath, name: string): Promise<void> {
+  try {
+    await xattr.removeAttribute(p, name);
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === 'ENODATA' || errno === 'ENOENT') return;
+    throw fsError(`remove extended attribute ${name} of`, err, p);
+  }
+}
+
+/** Sets attribute `name` of `p` to `value` unless it already has one (undo of a removal: what is there wins). */
+export async function restoreXattr(p: HostPath, name: string, value: Buffer): Promise<void> {
+  try {
+    await xattr.getAttribute(p, name);
+    return;
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === 'ENOENT') return;
+    if (errno !== 'ENODATA') throw fsError(`read extended attribute ${name} of`, err, p);
+  }
+  try {
+    await xattr.setAttribute(p, name, value);
+  } catch (err) {
+    throw fsError(`set extended attribute ${name} on`, err, p);
+  }
+}

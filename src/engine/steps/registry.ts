@@ -6,10 +6,12 @@ import { renameStep } from './rename';
 import { removeStep } from './remove';
 import { rmdirStep } from './rmdir';
 import { stagingStep } from './staging';
+import { stripXattrStep } from './strip-xattr';
+import { whiteoutStep } from './whiteout';
 import type { AnyStepKind, PlannedOf } from './step-kind';
 
 /** Every kind of journal step overmerge knows. A new kind is a file in this folder and a line here. */
-export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep] as const;
+export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep, whiteoutStep, stripXattrStep] as const;
 
 /** A step as the planner and the transaction phases emit it, of any built-in kind. */
 export type PlannedStep = PlannedOf<(typeof BUILTIN_STEPS)[number]>;
