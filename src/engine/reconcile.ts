@@ -5,7 +5,7 @@ import { withDetachedDatabase } from '../db/open';
 import type { FileInput, FileRow, PackageStatus, TxnRow } from '../db/types';
 import { OvermergeError } from '../errors';
 import { atomicWrite } from '../fs/atomic-file';
-import { ensureFoldersSync } from '../fs/entries';
+import { kindAt, makeDirectory } from '../fs/entries';
 import { hostPathOf } from '../fs/host-path';
 import { syncFilesystem } from '../fs/sync';
 import type { ChangeAction } from '../model/package';
@@ -13,7 +13,7 @@ import { DB_PATH, gatherFacts, type Gathered, type ReconcileLayers } from '../ov
 import { refuseIfInUse } from '../overlay/reconcile/mounted';
 import { planReconcile, type ReconcilePlan } from '../overlay/reconcile/plan';
 import type { PackageSet } from '../overlay/reconcile/facts';
-import { hostPath } from '../fs/rootpath';
+import { hostPath, joinRootPath, type RootPath } from '../fs/rootpath';
 import { ADMIN_DIR } from './admin-dir';
 import { blobStore, openForWriting, type Writer } from './context';
 import type { CrashPoints } from './crash';
@@ -70,7 +70,7 @@ export async function planOnly(layers: ReconcileLayers, stripOrigin: boolean): P
 
 export async function applyReconcile(layers: ReconcileLayers, opts: ReconcileOptions): Promise<ReconcileOutcome> {
   refuseLayersInUse(layers);
-  await seedDatabase(layers);
+  await seedDatabase(layers, opts.asRoot);
   const w = await openForWriting({ root: layers.upper.host, lockWait: opts.lockWait });
   try {
     refuseUnfinished(w.db, layers);
@@ -211,16 +211,33 @@ function refuseUnfinished(db: Db, layers: ReconcileLayers): void {
  * through the overlay) gets a copy of the new image's first — written whole under a temporary name and
  * renamed — so that the merged view still reads the image's rows, with the reconcile's record added.
  */
-async function seedDatabase(layers: ReconcileLayers): Promise<void> {
+async function seedDatabase(layers: ReconcileLayers, asRoot: boolean): Promise<void> {
   const mine = hostPath(layers.upper, DB_PATH);
   if (fs.existsSync(mine)) return;
-  const gathered = await gatherImageDbFile(layers);
-  if (!gathered) return;
-  const bytes = await withDetachedDatabase(gathered, (db) => db.serialize());
-  ensureFoldersSync(layers.upper.host, ADMIN_DIR.split('/'), 0o755, (dir) =>
-    new OvermergeError('E_UNSAFE_PATH', `${dir} is not a directory; refusing to use it as overmerge's admin folder`, { op: 'overlay reconcile', path: dir }),
-  );
+  await copyUpAdminDir(layers, asRoot);
+  const image = await gatherImageDbFile(layers);
+  if (!image) return;
+  const bytes = await withDetachedDatabase(image, (db) => db.serialize());
   atomicWrite(mine, bytes, { mode: 0o644 });
+}
+
+/**
+ * The admin folder's ancestors missing from the upper layer are made as a copy-up would make them: with
+ * the lower's mode, owner and time, so that the merged view shows them as before.
+ */
+async function copyUpAdminDir(layers: ReconcileLayers, asRoot: boolean): Promise<void> {
+  let at = '' as RootPath;
+  for (const name of ADMIN_DIR.split('/')) {
+    at = joinRootPath(at, name);
+    const host = hostPath(layers.upper, at);
+    const kind = await kindAt(host);
+    if (kind === 'dir') continue;
+    if (kind !== undefined) throw new OvermergeError('E_UNSAFE_PATH', `${host} is not a directory; refusing to use it as overmerge's admin folder`, { op: 'overlay reconcile', path: host });
+    const below = layers.lower.map((l) => hostPath({ host: hostPathOf(l.path) }, at)).find((p) => fs.existsSync(p));
+    const st = below ? fs.statSync(below) : undefined;
+    const meta = st?.isDirectory() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) } : { mode: 0o755, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000) };
+    await makeDirectory(host, meta, asRoot);
+  }
 }
 
 /**

@@ -325,7 +325,8 @@ class Planner {
     let allGone = true;
     for (const c of this.children.get(e.path) ?? []) if (!this.visit(c, below)) allGone = false;
     if (allGone && !redirected && e.opaque !== 'x' && this.directoryMayGo(e, beneath)) {
-      return this.remove(e, beneath?.kind === 'directory' && e.opaque !== 'y' && sameEntry(e, beneath) ? 'redundant' : 'empty-directory');
+      if (beneath?.kind === 'directory' && e.opaque !== 'y' && sameEntry(e, beneath)) return this.remove(e, 'redundant');
+      return this.remove(e, 'empty-directory', { package: (this.upperOwners.get(e.path) ?? this.result.get(e.path) ?? [])[0]?.key });
     }
     if (e.opaque === 'y' && beneath?.kind !== 'directory') {
       this.out.attributes.push({ path: e.path, attr: 'opaque', why: 'nothing-beneath' });
