@@ -253,12 +253,12 @@ describe('reconcile plan: packages', () => {
       upper: [up('usr/share/delta/notes', 'whiteout'), up('etc/delta.conf', 'file', content('edited')), up('usr/bin/extra', 'file', content('e'))],
       lower: [],
       upperDb: [
-        pkg('delta', '1.0', [row('usr/share/delta/notes', 'file', 'n'), row('usr/bin/delta', 'file', 'd'), conffile('etc/delta.conf', 'c')]),
+        pkg('delta', '1.0', [row('usr/share/delta', 'directory'), row('usr/share/delta/notes', 'file', 'n'), row('usr/bin/delta', 'file', 'd'), conffile('etc/delta.conf', 'c')]),
         pkg('extra', '1', [row('usr/bin/extra', 'file', 'e'), row('usr/share/extra/data', 'file', 'x')]),
       ],
     });
     assert.deepEqual(p.packages.map((x) => [x.name, x.verdict, x.rows]), [['delta', 'dropped', 'none'], ['extra', 'upper-only', 'upper']]);
-    assert.deepEqual(removed(p), { 'usr/share/delta/notes': 'dead-whiteout' });
+    assert.deepEqual(removed(p), { 'usr/share/delta/notes': 'dead-whiteout', 'usr/share/delta': 'empty-directory' }, "the folder deleting notes copied up goes too: only delta had it, and nothing is beneath");
     assert.deepEqual(p.notes.map((n) => `${n.kind} ${n.path}`), ['left-behind etc/delta.conf']);
     assert.deepEqual(p.lost.map((l) => l.path), ['usr/share/extra/data'], "extra was installed through the overlay (its binary is in the upper layer): kept, and its file that lived in the old image is lost");
     assert.deepEqual(p.database?.removed, ['delta:all']);

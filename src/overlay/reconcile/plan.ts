@@ -336,10 +336,16 @@ class Planner {
     return false;
   }
 
-  /** An empty upper directory goes when the merged view does not lose it, or only an upgrade the image now ships made it. */
+  /**
+   * An empty upper directory goes when the merged view does not lose it, when only packages whose rows now
+   * come from the image made it, or when nothing is beneath it and only packages the new image dropped own
+   * it (a copy-up left by deleting one of their files).
+   */
   private directoryMayGo(e: UpperEntry, beneath: LowerEntry | undefined): boolean {
     if (beneath?.kind === 'directory' && e.opaque !== 'y' && sameEntry(e, beneath)) return true;
-    return this.imageSide(e.path);
+    if (this.imageSide(e.path)) return true;
+    const owners = this.upperOwners.get(e.path) ?? [];
+    return !beneath && (this.result.get(e.path) ?? []).length === 0 && owners.length > 0 && owners.every((o) => this.verdicts.get(o.key) === 'dropped');
   }
 
   /**
