@@ -60,11 +60,12 @@ export async function createSpecial(at: HostPath, e: SpecialEntry, asRoot: boole
 
 /**
  * An overlayfs whiteout at the fresh name `at`: a character device 0/0, mode 0, as the kernel makes one
- * (fs/overlayfs/dir.c, ovl_whiteout). Only root can make device nodes.
+ * (fs/overlayfs/dir.c, ovl_whiteout), with the mtime given. Only root can make device nodes.
  */
-export async function createWhiteout(at: HostPath): Promise<void> {
+export async function createWhiteout(at: HostPath, mtime: number): Promise<void> {
   try {
     await execFileP('mknod', ['-m', '000', '--', at, 'c', '0', '0']);
+    await fsp.lutimes(at, mtime, mtime);
   } catch (err) {
     throw fsError('create whiteout', err, at);
   }

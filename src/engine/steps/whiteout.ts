@@ -12,18 +12,21 @@ import type { StepKind } from './step-kind';
 export interface WhiteoutStep {
   kind: 'whiteout';
   path: RootPath;
+  /** Its mtime, seconds: the plan gives the hidden entry's, so that the layer a run makes is always the same. */
+  mtime: number;
 }
 
 export interface WhiteoutPayload {
   target: HostPath;
+  mtime: number;
 }
 
 export const whiteoutStep: StepKind<'whiteout', WhiteoutStep, WhiteoutPayload> = {
   kind: 'whiteout',
-  concretize: (s, { root }) => ({ target: hostPath(root, s.path) }),
+  concretize: (s, { root }) => ({ target: hostPath(root, s.path), mtime: s.mtime }),
   async run(p, { hooks, sync }) {
     await hooks.step?.('whiteout:create', { path: p.target });
-    await createWhiteout(p.target);
+    await createWhiteout(p.target, p.mtime);
     sync.addDir(hostDirOf(p.target));
   },
   async undo(p, { hooks, sync }) {

@@ -111,7 +111,7 @@ export interface PackageOutcome {
 /** A journal step as the engine runs it (engine/steps/): the kinds reconcile uses. */
 export type ReconcileStep =
   | { kind: 'mkdir'; path: RootPath; meta: EntryMeta; aside: 'none' }
-  | { kind: 'whiteout'; path: RootPath }
+  | { kind: 'whiteout'; path: RootPath; mtime: number }
   | { kind: 'strip-xattr'; path: RootPath; name: string; value: string }
   | { kind: 'remove'; path: RootPath }
   | { kind: 'rmdir'; path: RootPath };
@@ -515,7 +515,7 @@ class Planner {
         this.out.steps.push({ kind: 'mkdir', path: a, meta: metaOf(l), aside: 'none' });
       }
       this.out.additions.push({ path: at, what: 'whiteout', package: this.versions.get(key) });
-      this.out.steps.push({ kind: 'whiteout', path: at });
+      this.out.steps.push({ kind: 'whiteout', path: at, mtime: metaOf(this.facts.lower.get(at)!).mtime });
     }
   }
 
