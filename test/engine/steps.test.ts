@@ -160,6 +160,11 @@ const CASES: Case[] = [
     step: () => ({ kind: 'strip-xattr', path: rp('usr/lib/f'), name: 'user.overlay.origin', value: ORIGIN.toString('hex') }),
   },
   {
+    name: "replace-file: dpkg's status rewritten in an upper layer (content in the journal, the old file kept by a link)",
+    setup: async (root) => write(path.join(root, 'var/lib/dpkg/status'), 'Package: old\n'),
+    step: () => ({ kind: 'replace-file', path: rp('var/lib/dpkg/status'), content: Buffer.from('Package: new\n').toString('base64') }),
+  },
+  {
     name: 'staging (made by its caller, removed by undo and finish)',
     setup: usr,
     // Inside the root here, so that the snapshots see it come and go.

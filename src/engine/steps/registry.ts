@@ -3,6 +3,7 @@ import { mkdirStep } from './mkdir';
 import { placeFileStep } from './place-file';
 import { placeSpecialStep } from './place-special';
 import { renameStep } from './rename';
+import { replaceFileStep } from './replace-file';
 import { removeStep } from './remove';
 import { rmdirStep } from './rmdir';
 import { stagingStep } from './staging';
@@ -11,7 +12,7 @@ import { whiteoutStep } from './whiteout';
 import type { AnyStepKind, PlannedOf } from './step-kind';
 
 /** Every kind of journal step overmerge knows. A new kind is a file in this folder and a line here. */
-export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep, whiteoutStep, stripXattrStep] as const;
+export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep, whiteoutStep, stripXattrStep, replaceFileStep] as const;
 
 /** A step as the planner and the transaction phases emit it, of any built-in kind. */
 export type PlannedStep = PlannedOf<(typeof BUILTIN_STEPS)[number]>;

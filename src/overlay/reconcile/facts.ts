@@ -1,4 +1,6 @@
 import type { FileRow } from '../../db/types';
+import type { ByteString } from '../../dpkg/bytes';
+import type { PkgEntry } from '../../dpkg/model';
 import type { RootPath } from '../../fs/rootpath';
 import type { EntryKind } from '../layer-entry';
 import type { OriginFacts } from './origin';
@@ -70,13 +72,35 @@ export interface PackageRecord {
   control: string;
   installedSize: number | null;
   files: FileRow[];
+  /** A package of dpkg's database (dpkg-gather.ts), not overmerge's. */
+  db?: 'dpkg';
 }
 
 /** A database's packages by `name:architecture`. */
 export type PackageSet = ReadonlyMap<string, PackageRecord>;
 
-export function packageKey(p: Pick<PackageRecord, 'name' | 'architecture'>): string {
-  return `${p.name}:${p.architecture}`;
+export function packageKey(p: Pick<PackageRecord, 'name' | 'architecture' | 'db'>): string {
+  return p.db === 'dpkg' ? dpkgKey(p.name, p.architecture) : `${p.name}:${p.architecture}`;
+}
+
+/** dpkg's packages are keyed apart from overmerge's: the two databases may both know a name. */
+export function dpkgKey(name: string, arch: string): string {
+  return `dpkg:${name}:${arch}`;
+}
+
+/** dpkg's database in the layers (dpkg-gather.ts), when the upper layer has a status file. */
+export interface DpkgFacts {
+  /** Packages the live system installed or upgraded (their `.list` is in the upper layer). */
+  upper: PackageSet;
+  /** Every package of the new image's status. */
+  image: PackageSet;
+  /** The stanzas of the upper layer's status and of the image's, for the new status file. */
+  upperStatus: readonly PkgEntry[];
+  imageStatus: readonly PkgEntry[];
+  /** The status files as read. */
+  upperStatusText: ByteString;
+  imageStatusText?: ByteString;
+  nativeArch: string;
 }
 
 export interface ReconcileFacts {
@@ -92,4 +116,5 @@ export interface ReconcileFacts {
   imageDb?: PackageSet;
   /** Paths the planner leaves alone whatever they hold: overmerge's own files (database, lock, staging). */
   leaveAlone: readonly RootPath[];
+  dpkg?: DpkgFacts;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, type BigIntStats, type Stats } from 'node:fs';
+import * as path from 'node:path';
 import * as xattr from 'fs-xattr';
 import type { Db } from '../../db/db';
 import { withDetachedDatabase } from '../../db/open';
@@ -13,7 +14,8 @@ import { OverlayView } from '../where';
 import type { EntryMetadata, LowerEntry, PackageRecord, PackageSet, ReconcileFacts, UpperEntry } from './facts';
 import { packageKey } from './facts';
 import { originInode, parseOrigin } from './origin';
-import { dirsToList, filesToHash, pathsToAsk } from './plan';
+import { DPKG_ADMIN, readDpkg, type AdminInLayer } from './dpkg-gather';
+import { allPackages, dirsToList, filesToHash, pathsToAsk } from './plan';
 
 /**
  * Reads what `overlay reconcile` decides from: the upper layer folder entry by entry, the new lower layers
@@ -23,6 +25,9 @@ import { dirsToList, filesToHash, pathsToAsk } from './plan';
 
 /** overmerge's database inside a root (and so inside each layer). */
 export const DB_PATH = 'var/lib/overmerge/db.sqlite' as RootPath;
+
+/** dpkg's files the file rules leave alone: status is rewritten as a whole (dpkg-status.ts), the rest is dpkg's at run time. */
+const DPKG_FILES: readonly RootPath[] = ['status', 'status-old', 'lock', 'lock-frontend', 'updates'].map((n) => `${DPKG_ADMIN}/${n}` as RootPath);
 
 /** overmerge's own files in a layer: the reconcile leaves them alone (the database is rewritten by the commit). */
 export const ADMIN_FILES: readonly RootPath[] = [DB_PATH, `${DB_PATH}-wal`, `${DB_PATH}-shm`, 'var/lib/overmerge/lock', 'var/lib/overmerge/staging', 'var/lib/overmerge/backups'] as RootPath[];
@@ -94,16 +99,20 @@ export async function gatherFacts(layers: ReconcileLayers, opts: { upperDb?: Db 
   const imageDbFile = await lowerFile(lowerView, layers, DB_PATH);
   const upperDb = opts.upperDb ? readPackages(opts.upperDb) : upperDbFile ? await withDetachedDatabase(upperDbFile, readPackages) : undefined;
   const imageDb = imageDbFile ? await withDetachedDatabase(imageDbFile, readPackages) : undefined;
+  const imageStatus = await lowerFile(lowerView, layers, `${DPKG_ADMIN}/status` as RootPath);
+  const imageAdmin: AdminInLayer | undefined = imageStatus ? { layer: layerOf(layers, imageStatus), admin: hostPathOf(path.dirname(imageStatus)) } : undefined;
+  const dpkg = await readDpkg({ layer: layers.upper.host, admin: hostPath(layers.upper, DPKG_ADMIN) }, imageAdmin);
+  const all = allPackages({ upperDb, imageDb, dpkg });
   const lower = new Map<RootPath, LowerEntry>();
-  for (const p of pathsToAsk(upper, upperDb, imageDb)) {
+  for (const p of pathsToAsk(upper, all.upper, all.image)) {
     const l = await lowerEntry(lowerView, layers, p);
     if (l) lower.set(p, l);
   }
   const lowerChildren = new Map<RootPath, string[]>();
-  for (const d of dirsToList(upperDb, imageDb)) {
+  for (const d of dirsToList(all.upper, all.image)) {
     if (lower.get(d)?.kind === 'directory') lowerChildren.set(d, await listLower(lowerView, layers, d));
   }
-  const hash = filesToHash(upper, lower, upperDb, imageDb);
+  const hash = filesToHash(upper, lower, all.upper, all.image);
   const byPath = new Map(upper.map((e) => [e.path, e]));
   for (const p of hash.upper) Object.assign(byPath.get(p)!, await digests(hostPath(layers.upper, p)));
   for (const p of hash.lower) {
@@ -111,7 +120,7 @@ export async function gatherFacts(layers: ReconcileLayers, opts: { upperDb?: Db 
     Object.assign(l, await digests(lowerHost(layers, l)));
   }
   return {
-    facts: { upper, lower, lowerChildren, upperDb, imageDb, leaveAlone: ADMIN_FILES },
+    facts: { upper, lower, lowerChildren, upperDb, imageDb, leaveAlone: dpkg ? [...ADMIN_FILES, ...DPKG_FILES] : ADMIN_FILES, dpkg },
     prefix,
     upperDbFile,
     imageDbFile,
@@ -255,6 +264,12 @@ async function lowerEntry(view: OverlayView, layers: ReconcileLayers, p: RootPat
   }
   const target = st.isSymbolicLink() ? await fsp.readlink(host) : undefined;
   return { ...metadataOf(st, xattrs, target), path: w.from.path, ino: Number(st.ino), layer: w.from.index };
+}
+
+/** The lower layer folder a host path found in the lower layers is in. */
+function layerOf(layers: ReconcileLayers, host: HostPath): HostPath {
+  const l = layers.lower.find((x) => host.startsWith(`${x.path}/`));
+  return hostPathOf(l!.path);
 }
 
 function lowerHost(layers: ReconcileLayers, l: LowerEntry): HostPath {

@@ -1,7 +1,8 @@
 import { ancestorsOf, compareDeepFirst, compareShallowFirst, isBeneath, joinRootPath, parentOf, type RootPath } from '../../fs/rootpath';
 import type { FileRow } from '../../db/types';
 import type { EntryMeta } from '../../model/entry';
-import { packageKey, type EntryMetadata, type LowerEntry, type PackageRecord, type ReconcileFacts, type UpperEntry } from './facts';
+import { packageKey, type EntryMetadata, type LowerEntry, type PackageRecord, type PackageSet, type ReconcileFacts, type UpperEntry } from './facts';
+import { dpkgStatusAfter } from './dpkg-status';
 import { judgeOrigin, type OriginVerdict } from './origin';
 import { decideByVersion, fromImage, nonDirectoryOwners, ownershipOf, type Owning, type Ownership, type Verdict, type VersionDecision } from './packages';
 
@@ -99,6 +100,8 @@ export interface LostItem {
 export interface PackageOutcome {
   name: string;
   architecture: string;
+  /** Whose database the package is in. */
+  db: 'overmerge' | 'dpkg';
   verdict: Verdict | 'dropped';
   upperVersion?: string;
   imageVersion?: string;
@@ -114,7 +117,18 @@ export type ReconcileStep =
   | { kind: 'whiteout'; path: RootPath; mtime: number }
   | { kind: 'strip-xattr'; path: RootPath; name: string; value: string }
   | { kind: 'remove'; path: RootPath }
-  | { kind: 'rmdir'; path: RootPath };
+  | { kind: 'rmdir'; path: RootPath }
+  | { kind: 'replace-file'; path: RootPath; content: string };
+
+/** dpkg's status file in the upper layer after the reconcile. */
+export interface DpkgPlan {
+  /** write: rewritten (the image's stanzas, the kept packages' instead of theirs); remove: the image's is the same, so the upper's copy goes; unchanged. */
+  status: 'write' | 'remove' | 'unchanged';
+  /** Packages whose stanzas the upper's status keeps (`dpkg:name:arch`). */
+  kept: string[];
+  /** Packages of the upper's status that go (the old image's, dropped by the new one). */
+  dropped: string[];
+}
 
 export interface DatabasePlan {
   /** Packages whose rows are taken from the image's database (replacing the upper's, if any). */
@@ -136,6 +150,7 @@ export interface ReconcilePlan {
   notes: Note[];
   lost: LostItem[];
   database?: DatabasePlan;
+  dpkg?: DpkgPlan;
   /** In the order the engine runs them. */
   steps: ReconcileStep[];
   reclaimedBytes: number;
@@ -178,7 +193,8 @@ class Planner {
       if (list) list.push(e);
       else this.children.set(parent, [e]);
     }
-    this.decisions = decideByVersion(facts.upperDb, facts.imageDb);
+    const all = allPackages(facts);
+    this.decisions = decideByVersion(all.upper, all.image);
   }
 
   plan(): ReconcilePlan {
@@ -195,7 +211,7 @@ class Planner {
 
   /** Version verdicts, then which upper-only packages were the old image's own (dropped by the new one). */
   private decidePackages(): void {
-    this.upperOwners = ownershipOf(this.facts.upperDb?.values() ?? []);
+    this.upperOwners = ownershipOf(allPackages(this.facts).upper?.values() ?? []);
     for (const d of this.decisions) {
       this.verdicts.set(d.key, d.verdict);
       this.versions.set(d.key, `${d.name} ${(fromImage(d.verdict) ? d.image : d.upper)!.version}`);
@@ -520,29 +536,48 @@ class Planner {
   }
 
   private finishPackages(): void {
-    const db: DatabasePlan = { fromImage: [], kept: [], removed: [], disowned: this.disowned };
+    const db: DatabasePlan = { fromImage: [], kept: [], removed: [], disowned: this.disowned.filter((x) => !isDpkg(x.key)) };
+    const dpkgRows = new Map<string, 'image' | 'upper' | 'none'>();
     for (const d of this.decisions) {
       const v = this.verdicts.get(d.key)!;
       const rows = v === 'dropped' ? 'none' : fromImage(v as Verdict) ? 'image' : 'upper';
       this.out.packages.push({
         name: d.name,
         architecture: d.architecture,
+        db: isDpkg(d.key) ? 'dpkg' : 'overmerge',
         verdict: v,
         upperVersion: d.upper?.version,
         imageVersion: d.image?.version,
         rows,
         removed: this.removedPer.get(d.key) ?? 0,
       });
+      if (isDpkg(d.key)) {
+        dpkgRows.set(d.key, rows);
+        continue;
+      }
       if (rows === 'image') db.fromImage.push(d.key);
       else if (rows === 'upper') db.kept.push(d.key);
       else db.removed.push(d.key);
     }
     if (this.facts.upperDb || this.facts.imageDb) this.out.database = db;
+    if (this.facts.dpkg) this.planDpkgStatus(dpkgRows);
+  }
+
+  /** dpkg's status: rewritten as the image's plus the kept packages' stanzas (or its copy removed, when that is the image's). */
+  private planDpkgStatus(rows: ReadonlyMap<string, 'image' | 'upper' | 'none'>): void {
+    const d = this.facts.dpkg!;
+    const after = dpkgStatusAfter(d, rows);
+    const at = 'var/lib/dpkg/status' as RootPath;
+    const status = after.text === d.upperStatusText ? 'unchanged' : after.text === d.imageStatusText ? 'remove' : 'write';
+    this.out.dpkg = { status, kept: after.kept, dropped: after.dropped };
+    const e = this.upper.get(at);
+    if (status === 'remove' && e) this.remove(e, 'redundant');
+    if (status === 'write') this.out.steps.push({ kind: 'replace-file', path: at, content: Buffer.from(after.text, 'latin1').toString('base64') });
   }
 
   /** Directories first, then whiteouts, attributes, removals (deepest first) and empty directories last. */
   private order(): void {
-    const rank: Record<ReconcileStep['kind'], number> = { mkdir: 0, whiteout: 1, 'strip-xattr': 2, remove: 3, rmdir: 4 };
+    const rank: Record<ReconcileStep['kind'], number> = { mkdir: 0, whiteout: 1, 'strip-xattr': 2, 'replace-file': 3, remove: 4, rmdir: 5 };
     this.out.steps.sort((a, b) => rank[a.kind] - rank[b.kind] || (a.kind === 'mkdir' ? compareShallowFirst(a.path, b.path) : compareDeepFirst(a.path, b.path)));
     const byPath = (a: { path: RootPath }, b: { path: RootPath }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
     this.out.removals.sort(byPath);
@@ -607,6 +642,16 @@ function describeKind(e: EntryMetadata): string {
 
 function metaOf(l: LowerEntry): EntryMeta {
   return { mode: l.mode, uid: l.uid, gid: l.gid, mtime: Number(BigInt(l.mtimeNs) / 1_000_000_000n) };
+}
+
+function isDpkg(key: string): boolean {
+  return key.startsWith('dpkg:');
+}
+
+/** overmerge's packages and dpkg's, as one set per layer (their keys differ). */
+export function allPackages(f: Pick<ReconcileFacts, 'upperDb' | 'imageDb' | 'dpkg'>): { upper?: PackageSet; image?: PackageSet } {
+  const join = (a: PackageSet | undefined, b: PackageSet | undefined): PackageSet | undefined => (a && b ? new Map([...a, ...b]) : (a ?? b));
+  return { upper: join(f.upperDb, f.dpkg?.upper), image: join(f.imageDb, f.dpkg?.image) };
 }
 
 /** The paths whose lower entries the planner reads (gather asks the new lower for them). */

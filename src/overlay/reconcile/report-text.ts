@@ -56,11 +56,16 @@ const VERDICT: Record<PackageOutcome['verdict'], string> = {
   dropped: "dropped (the new image no longer ships it; its files were the old image's)",
 };
 
-function formatPackages(pkgs: readonly PackageOutcome[]): string[] {
-  if (pkgs.length === 0) return ['Packages: no overmerge database in either layer'];
-  const rows = pkgs.map((p) => [p.name, versions(p), VERDICT[p.verdict], p.removed > 0 ? `${p.removed} upper entr${p.removed === 1 ? 'y' : 'ies'} removed` : '']);
-  const w = [0, 1].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  return ['Packages', ...rows.map((r) => `  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2]}${r[3] ? `; ${r[3]}` : ''}`)];
+function formatPackages(all: readonly PackageOutcome[]): string[] {
+  if (all.length === 0) return ['Packages: no overmerge database in either layer, no dpkg status in the upper layer'];
+  // dpkg's image-only packages are the whole base system of an image: counted, not listed.
+  const quiet = all.filter((p) => p.db === 'dpkg' && p.verdict === 'image-only' && p.removed === 0);
+  const pkgs = all.filter((p) => !quiet.includes(p));
+  const rows = pkgs.map((p) => [p.db === 'dpkg' ? `${p.name} (dpkg)` : p.name, versions(p), VERDICT[p.verdict], p.removed > 0 ? `${p.removed} upper entr${p.removed === 1 ? 'y' : 'ies'} removed` : '']);
+  const w = [0, 1].map((i) => Math.max(0, ...rows.map((r) => r[i].length)));
+  const out = ['Packages', ...rows.map((r) => `  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2]}${r[3] ? `; ${r[3]}` : ''}`)];
+  if (quiet.length > 0) out.push(`  and ${quiet.length} more of dpkg's, from the image, that the live system did not touch`);
+  return out;
 }
 
 function versions(p: PackageOutcome): string {
@@ -136,8 +141,13 @@ function formatNotes(notes: readonly Note[]): string[] {
 
 function formatDatabase(plan: ReconcilePlan): string {
   const d = plan.database;
-  if (!d) return 'Database: none in either layer';
-  return `Database (the upper layer's ${displayPath('var/lib/overmerge/db.sqlite' as RootPath)}): ${d.fromImage.length} package(s) from the image, ${d.kept.length} kept, ${d.removed.length} removed`;
+  const lines = [d ? `Database (the upper layer's ${displayPath('var/lib/overmerge/db.sqlite' as RootPath)}): ${d.fromImage.length} package(s) from the image, ${d.kept.length} kept, ${d.removed.length} removed` : "Database: no overmerge database in either layer"];
+  const k = plan.dpkg;
+  if (k) {
+    const what = { write: 'rewritten as the image\'s with the kept packages\' stanzas', remove: "the image's is the same: the upper layer's copy is removed", unchanged: 'unchanged' }[k.status];
+    lines.push(`dpkg's status (the upper layer's /var/lib/dpkg/status): ${what}; ${k.kept.length} kept, ${k.dropped.length} dropped${k.dropped.length ? ` (${k.dropped.map((x) => x.replace(/^dpkg:/, '')).join(', ')})` : ''}`);
+  }
+  return lines.join('\n');
 }
 
 /** The plan as JSON, with the layers. */
