@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
-import * as xattr from 'fs-xattr';
+import { readOwnXattrs } from '../../src/fs/xattr';
 
 /**
  * An overlay layer folder as overlayfs reads it, for "exactly as before" assertions on layers: every
  * entry with its type, mode, owner, content, symlink target, device number, file mtime, and every
- * extended attribute — overlayfs' own (`trusted.overlay.opaque`, `origin`, ...) included, which
+ * extended attribute (a symlink's own too) — overlayfs' own (`trusted.overlay.opaque`, `origin`, ...) included, which
  * tree.ts leaves out because the merged view hides them. Directory mtimes are left out (adding and
  * removing an entry moves them). `skip` names paths (relative, and everything beneath) to leave out.
  */
@@ -31,9 +31,7 @@ async function describe(abs: string, st: BigIntStats): Promise<string> {
   if (st.isSymbolicLink()) parts.push(`-> ${await fsp.readlink(abs)}`);
   if (st.isCharacterDevice() || st.isBlockDevice()) parts.push(`rdev=${st.rdev}`);
   if (!st.isDirectory()) parts.push(`mtime=${st.mtimeNs}`);
-  if (!st.isSymbolicLink()) {
-    for (const n of (await xattr.listAttributes(abs)).sort()) parts.push(`${n}=${(await xattr.getAttribute(abs, n)).toString('hex')}`);
-  }
+  for (const [n, v] of await readOwnXattrs(abs)) parts.push(`${n}=${v.toString('hex')}`);
   return parts.join(' ');
 }
 

@@ -43,11 +43,13 @@ async function unmountAt(w: World, at: string): Promise<void> {
   w.mounted.splice(w.mounted.indexOf(at), 1);
 }
 
+/** An image of `files` (content, or `-> target` for a symlink), packed and loop-mounted. */
 async function image(w: World, name: string, files: Record<string, string>): Promise<string> {
   const src = path.join(w.base, 'src', name);
   for (const [p, content] of Object.entries(files)) {
     await fsp.mkdir(path.dirname(path.join(src, p)), { recursive: true });
-    await fsp.writeFile(path.join(src, p), content);
+    if (content.startsWith('-> ')) await fsp.symlink(content.slice(3), path.join(src, p));
+    else await fsp.writeFile(path.join(src, p), content);
   }
   const sqfs = path.join(w.base, 'src', `${name}.sqfs`);
   await execFileP('mksquashfs', [src, sqfs, '-quiet', '-noappend', '-no-progress']);
@@ -82,17 +84,19 @@ test('the thread\'s case: stale origins over a rebuilt squashfs are found, and -
     const [upper, work, upper3, work3] = ['upper', 'work', 'upper3', 'work3'].map((d) => path.join(layers, d));
     const merged = path.join(w.base, 'merged');
 
-    // v1: d/a, d/b, d/c are inodes 2, 3, 4 and the root 5. The live system changes a and b (copy-ups).
-    const v1 = await image(w, 'v1', { 'd/a': 'A\n', 'd/b': 'B\n', 'd/c': 'C\n' });
+    // v1: d/a, d/b, d/l (a symlink), d/m are inodes 2 to 5 and the root 6. The live system changes a and b,
+    // and the owner of the symlink (copy-ups, each recording its origin).
+    const v1 = await image(w, 'v1', { 'd/a': 'A\n', 'd/b': 'B\n', 'd/l': '-> a', 'd/m': 'M\n' });
     await mountAt(w, overlay(v1, upper, work), merged);
     await fsp.appendFile(path.join(merged, 'd/a'), 'A2\n');
     await fsp.appendFile(path.join(merged, 'd/b'), 'B2\n');
+    await fsp.lchown(path.join(merged, 'd/l'), 1, 1);
     await unmountAt(w, merged);
     await unmountAt(w, v1);
     await execFileP('cp', ['-a', '--', `${upper}/.`, upper3]);
 
-    // v2: a new file sorts first and takes inode 2; a and b move to 3 and 4; the root stays 5.
-    const v2 = await image(w, 'v2', { 'd/0first': 'Z\n', 'd/a': 'A\n', 'd/b': 'B\n' });
+    // v2: a new file sorts first and takes inode 2; a, b and l move to 3, 4 and 5; the root stays 6.
+    const v2 = await image(w, 'v2', { 'd/0first': 'Z\n', 'd/a': 'A\n', 'd/b': 'B\n', 'd/l': '-> a' });
     await mountAt(w, overlay(v2, upper, work), merged);
     const a = await read(path.join(merged, 'd/a'));
     const z = await read(path.join(merged, 'd/0first')).catch((err: NodeJS.ErrnoException) => `${err.code}`);
@@ -105,6 +109,7 @@ test('the thread\'s case: stale origins over a rebuilt squashfs are found, and -
     assert.deepEqual(dry.origins, [
       { path: 'd/a', verdict: 'stale', inode: 2, lowerInode: 3, nullUuid: true, stripped: false },
       { path: 'd/b', verdict: 'stale', inode: 3, lowerInode: 4, nullUuid: true, stripped: false },
+      { path: 'd/l', verdict: 'stale', inode: 4, lowerInode: 5, nullUuid: true, stripped: false },
     ]);
     const text = await runCli(['overlay', 'reconcile', '--upper', upper, '--lower', v2]);
     assert.match(text.stdout, /ESTALE/);
@@ -124,12 +129,13 @@ test('the thread\'s case: stale origins over a rebuilt squashfs are found, and -
     const [ua, uz] = [await fsp.stat(path.join(upper, 'd/a')), await fsp.stat(path.join(upper, 'd/0first'))];
     assert.notEqual(ua.ino, uz.ino, 'the upper layer keeps two files');
     assert.equal(uz.nlink, 1);
+    assert.equal(await fsp.readlink(path.join(upper, 'd/l')), 'a');
 
     // v3: one more file, so the root's inode number changes as well: index=on refuses to mount at all.
-    const v3 = await image(w, 'v3', { 'd/0first': 'Z\n', 'd/a': 'A\n', 'd/b': 'B\n', 'd/zz': 'zz\n' });
+    const v3 = await image(w, 'v3', { 'd/0first': 'Z\n', 'd/a': 'A\n', 'd/b': 'B\n', 'd/l': '-> a', 'd/zz': 'zz\n' });
     await assert.rejects(mountAt(w, overlay(v3, upper3, work3), merged), /Stale file handle|mount/);
     const dry3 = await reconcileJson(['--upper', upper3, '--lower', v3]);
-    assert.deepEqual(dry3.origins.map((o) => `${o.path || '/'} names ${o.inode}, v3 has ${o.lowerInode}`), ['/ names 5, v3 has 6', 'd/a names 2, v3 has 3', 'd/b names 3, v3 has 4']);
+    assert.deepEqual(dry3.origins.map((o) => `${o.path || '/'} names ${o.inode}, v3 has ${o.lowerInode}`), ['/ names 6, v3 has 7', 'd/a names 2, v3 has 3', 'd/b names 3, v3 has 4', 'd/l names 4, v3 has 5']);
     await reconcileJson(['--upper', upper3, '--lower', v3, '--apply', '--strip-origin']);
     await mountAt(w, overlay(v3, upper3, work3), merged);
     assert.deepEqual(await Promise.all(['d/0first', 'd/a', 'd/b', 'd/zz'].map((f) => read(path.join(merged, f)))), ['Z\n', 'A\nA2\n', 'B\nB2\n', 'zz\n']);

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, type BigIntStats, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import * as xattr from 'fs-xattr';
 import type { Db } from '../../db/db';
 import { withDetachedDatabase } from '../../db/open';
 import { errnoOf, fsError, OvermergeError } from '../../errors';
 import { hostPathOf, type HostPath } from '../../fs/host-path';
+import { readOwnXattrs } from '../../fs/xattr';
 import { hostPath, joinRootPath, parentOf, recordedRootPath, type Root, type RootPath } from '../../fs/rootpath';
 import { kindOf } from '../layer-entry';
 import type { LayerDir } from '../layers';
@@ -144,7 +144,7 @@ async function walkUpper(top: HostPath): Promise<RawEntry[]> {
     const st = await fsp.lstat(host, { bigint: true }).catch((err: unknown) => {
       throw fsError('read upper layer entry', err, host);
     });
-    const entry: RawEntry = { path: p, st, xattrs: st.isSymbolicLink() ? [] : await readAllXattrs(host) };
+    const entry: RawEntry = { path: p, st, xattrs: await readOwnXattrs(host) };
     if (st.isSymbolicLink()) entry.target = await fsp.readlink(host);
     out.push(entry);
     if (!st.isDirectory()) return;
@@ -154,26 +154,6 @@ async function walkUpper(top: HostPath): Promise<RawEntry[]> {
     for (const n of names.sort()) await visit(joinRootPath(p, n));
   };
   await visit('' as RootPath);
-  return out;
-}
-
-async function readAllXattrs(host: string): Promise<Array<[string, Buffer]>> {
-  let names: string[];
-  try {
-    names = await xattr.listAttributes(host);
-  } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === 'ENOTSUP' || errno === 'EOPNOTSUPP') return [];
-    throw fsError('list extended attributes of', err, host);
-  }
-  const out: Array<[string, Buffer]> = [];
-  for (const n of names.sort()) {
-    try {
-      out.push([n, await xattr.getAttribute(host, n)]);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENODATA') throw fsError(`read extended attribute ${n} of`, err, host);
-    }
-  }
   return out;
 }
 
@@ -259,9 +239,7 @@ async function lowerEntry(view: OverlayView, layers: ReconcileLayers, p: RootPat
     throw fsError('read lower layer entry', err, host);
   });
   const xattrs: Record<string, string> = {};
-  if (!st.isSymbolicLink()) {
-    for (const [n, v] of await readAllXattrs(host)) if (!n.startsWith('trusted.overlay.') && !n.startsWith('user.overlay.')) xattrs[n] = v.toString('hex');
-  }
+  for (const [n, v] of await readOwnXattrs(host)) if (!n.startsWith('trusted.overlay.') && !n.startsWith('user.overlay.')) xattrs[n] = v.toString('hex');
   const target = st.isSymbolicLink() ? await fsp.readlink(host) : undefined;
   return { ...metadataOf(st, xattrs, target), path: w.from.path, ino: Number(st.ino), layer: w.from.index };
 }
