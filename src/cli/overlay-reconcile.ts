@@ -6,6 +6,7 @@ import { formatReport, reportJson, type ReportContext } from '../overlay/reconci
 import { defineCommand } from './command';
 import { journalBatch } from './engine-options';
 import type { GlobalArgs } from './global';
+import { UsageError } from './usage-error';
 
 interface ReconcileArgs extends GlobalArgs {
   lower: string;
@@ -26,6 +27,9 @@ export const overlayReconcileCommand = defineCommand<ReconcileArgs>({
       .option('strip-origin', { type: 'boolean', default: false, describe: "remove overlay origin records that name inodes of the replaced lower (the cause of ESTALE on a lower without a UUID)" })
       .option('accept-data-loss', { type: 'boolean', default: false, describe: 'apply even though some data lived in the replaced lower (metacopy files, files of kept packages)' }),
   async run(args, io) {
+    if (args.db !== undefined || args.staging !== undefined) {
+      throw new UsageError("overlay reconcile reads the databases in the layers (var/lib/overmerge/db.sqlite); --db and --staging do not apply");
+    }
     const layers = await openLayers(args.upper, args.lower);
     let ctx: ReportContext;
     let plan;

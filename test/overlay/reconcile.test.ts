@@ -112,5 +112,7 @@ test('overlay reconcile refuses layers in use and a missing folder, with one lin
     assert.match(missing.stderr, /^overmerge: cannot open --upper folder/);
     const usage = await runCli(['overlay', 'reconcile', '--upper', w.upper]);
     assert.equal(usage.status, 2);
+    const db = await runCli(['--db', `${w.upper}.sqlite`, 'overlay', 'reconcile', '--upper', w.upper, '--lower', w.lower]);
+    assert.equal(db.status, 2, 'the databases are in the layers: --db does not apply');
   });
 });

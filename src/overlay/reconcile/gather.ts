@@ -3,7 +3,7 @@ import { createReadStream, promises as fsp, type BigIntStats, type Stats } from 
 import * as path from 'node:path';
 import type { Db } from '../../db/db';
 import { withDetachedDatabase } from '../../db/open';
-import { errnoOf, fsError, OvermergeError } from '../../errors';
+import { fsError, OvermergeError } from '../../errors';
 import { hostPathOf, type HostPath } from '../../fs/host-path';
 import { readOwnXattrs } from '../../fs/xattr';
 import { hostPath, joinRootPath, parentOf, recordedRootPath, type Root, type RootPath } from '../../fs/rootpath';
