@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'E_DPKG_DB' // dpkg's admin directory (status, updates/, info/, diversions, ...) unreadable or inconsistent
   | 'E_NATIVE' // a native addon (better-sqlite3, fs-xattr, lzma-native, zstd-napi) not built for this Node
   | 'E_CANNOT_ROLLBACK'
+  | 'E_DATA_LOSS' // overlay reconcile: data the reconciled layers would no longer hold (it lived in the replaced lower)
+  | 'E_MOUNTED' // overlay reconcile: a layer is in use by a mounted overlay
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)
   | 'E_CRASH_INJECTED' // test hook only

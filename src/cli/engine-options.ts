@@ -47,9 +47,14 @@ export function changeOptions(y: Argv): Argv {
 /** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
 const JOURNAL_BATCH = 256;
 
+/** Journal intents per SQLite commit: JOURNAL_BATCH, or OVERMERGE_DEBUG_JOURNAL_BATCH when it is a positive integer. */
+export function journalBatch(): number {
+  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  return Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH;
+}
+
 export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
   const progress = new Progress(io, !args.quiet && io.isTTY);
-  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
   return {
     progress,
     opts: {
@@ -57,7 +62,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       forceOverwrite: args.forceOverwrite ?? false,
       conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
       steps: new StepRegistry(),
-      batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
+      batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),
       autoRecover: args.autoRecover,
       asRoot: process.getuid?.() === 0,
