@@ -6,7 +6,7 @@ import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
 import type { Io } from './command';
-import { Progress } from './progress';
+import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
 
 /** Options of the commands that change a root. */
@@ -70,6 +70,14 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
+      events: args.quiet || args.json
+        ? undefined
+        : (e) => {
+            const line = packageLine(e);
+            if (line === undefined) return;
+            progress.end();
+            io.stdout.write(`${line}\n`);
+          },
       scripts: { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) },
     },
   };

@@ -4,6 +4,7 @@ import { readArchives } from './phases/read';
 import { stageArchives } from './phases/stage';
 import { installFlows, scriptsWithoutDpkg } from './script-flows';
 import type { InstallRequest } from './plan-model';
+import { labelOf } from '../model/events';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
@@ -29,8 +30,21 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
         );
         return { ...(await planChanges(probe, w.db, { installs, removals: [] }, { ...options, unpackOnly: status === 'unpacked' })), configureOrder: refsOf(installs, status) };
       }
-      const flows = await installFlows(w, w.dpkg, now.scripts, installs, now.run, status === 'installed');
-      await now.run(flows.flatMap((f) => f.pre));
+      const dpkg = w.dpkg;
+      const flows = await installFlows(w, dpkg, now.scripts, installs, now.run, status === 'installed');
+      for (const [i, f] of flows.entries()) {
+        const staged = installs[i].staged;
+        const was = dpkg.get(staged.name, staged.architecture);
+        const installed = was !== undefined && was.status.state !== 'not-installed' && was.status.state !== 'config-files';
+        opts.events?.({
+          kind: 'processing',
+          action: installed ? 'upgrade' : 'install',
+          pkg: labelOf(was?.displayName ?? staged.name, staged.name, staged.architecture),
+          installedVersion: installed ? (was.version ?? '<none>') : '<none>',
+          availableVersion: staged.version,
+        });
+        await now.run(f.pre);
+      }
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);

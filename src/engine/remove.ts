@@ -1,6 +1,7 @@
 import { OvermergeError } from '../errors';
 import type { Writer } from './context';
 import { removalFlows } from './script-flows';
+import { labelOf } from '../model/events';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
@@ -24,7 +25,15 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
       });
       const removals = rows.map((row) => ({ pkg: probe.withFiles(row), purge }));
       if (w.dpkg === undefined || now.scripts === undefined) return planChanges(probe, w.db, { installs: [], removals }, options);
-      const flows = removalFlows(w.dpkg, now.scripts, removals);
+      const dpkg = w.dpkg;
+      const flows = removalFlows(dpkg, now.scripts, removals);
+      for (const r of removals) {
+        const was = dpkg.get(r.pkg.name, r.pkg.architecture);
+        if (was === undefined) continue;
+        // dpkg names the removal, then (for a purge of what was installed) the purge after it.
+        const action = purge && was.status.state === 'config-files' ? 'purge' : 'remove';
+        opts.events?.({ kind: 'processing', action, pkg: labelOf(was.displayName, was.name, was.arch), installedVersion: was.version ?? '<none>', availableVersion: '<none>' });
+      }
       await now.run(flows.flatMap((f) => f.pre));
       probe.forget();
       const planned = await planChanges(probe, w.db, { installs: [], removals: rows.map((row) => ({ pkg: probe.withFiles(row), purge })) }, options);

@@ -1,5 +1,5 @@
 import type { Db } from '../db/db';
-import type { DpkgEventSink } from '../model/events';
+import { labelOf, type DpkgEventSink } from '../model/events';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -113,6 +113,9 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   // What dpkg, apt or a script changed since overmerge last looked is taken in before planning.
   if (w.dpkg) await importFromDpkg(db, w.dpkg, loc.root);
   const triggersBefore = w.dpkg ? readTriggerSnapshot(w.dpkg) : undefined;
+  const events = opts.events;
+  // Every state change written to dpkg's database, in the transaction, its undo and the configure queue.
+  if (w.dpkg && events) w.dpkg.onStatus = (p) => events({ kind: 'status', pkg: labelOf(p.displayName, p.name, p.arch), state: p.status.state, version: p.version ?? '' });
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
@@ -165,7 +168,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
       backupRetention: opts.backupRetention,
       after: spec.afterFinish,
     });
-    const failures = await runTail(w, flows, scripts);
+    const failures = await runTail(w, flows, scripts, opts.events);
     if (w.dpkg && spec.queue) {
       const dpkg = w.dpkg;
       const packages = configureOrder.flatMap((r) => {
