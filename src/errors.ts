@@ -39,6 +39,11 @@ export interface ErrorDetails {
   hint?: string;
   /** The underlying errno code (ENOSPC, EXDEV, ...) when there is one. */
   errno?: string;
+  /**
+   * Lines that spell the refusal out after the one-line message, when one line cannot (every unmet
+   * relation, as dpkg words it). The first line must stand on its own: scripts read it alone.
+   */
+  detail?: readonly string[];
   cause?: unknown;
 }
 
@@ -49,6 +54,7 @@ export class OvermergeError extends Error {
   readonly dest?: string;
   readonly hint?: string;
   readonly errno?: string;
+  readonly detail?: readonly string[];
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -59,6 +65,7 @@ export class OvermergeError extends Error {
     this.dest = details.dest;
     this.hint = details.hint;
     this.errno = details.errno;
+    this.detail = details.detail;
   }
 }
 

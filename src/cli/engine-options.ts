@@ -8,9 +8,11 @@ import type { GlobalArgs } from './global';
 import type { Io } from './command';
 import { Progress } from './progress';
 import { printable } from '../control/printable';
+import { relationMessageLines } from './relation-messages';
+import { forceOptions, forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
 
 /** Options of the commands that change a root. */
-export interface ChangeArgs extends GlobalArgs {
+export interface ChangeArgs extends GlobalArgs, ForceArgs {
   forceOverwrite?: boolean;
   forceConfnew?: boolean;
   forceConfold?: boolean;
@@ -19,7 +21,7 @@ export interface ChangeArgs extends GlobalArgs {
 }
 
 export function changeOptions(y: Argv): Argv {
-  return y
+  return forceOptions(y)
     .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
     .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
@@ -43,13 +45,14 @@ const JOURNAL_BATCH = 256;
 
 export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
   const progress = new Progress(io, !args.quiet && io.isTTY);
+  const forces = forcesOf(args);
   const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
   return {
     progress,
     opts: {
       mode: args.mode,
-      forceOverwrite: args.forceOverwrite ?? false,
-      conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
+      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
       steps: new StepRegistry(),
       batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
       crash: CrashPoints.fromEnv(),
@@ -58,7 +61,17 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       keepBackups: args.keepBackups ?? false,
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
-      scripts: { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) },
+      scripts: {
+        mode: args.scripts ?? 'auto',
+        notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`),
+        forces: [...forces],
+      },
+      relations: {
+        force: relationForces(forces),
+        autoDeconfigure: args.autoDeconfigure ?? false,
+        ignoreDepends: ignoredDepends(args),
+        warn: (message) => io.stderr.write(`${relationMessageLines(message).join('\n')}\n`),
+      },
     },
   };
 }

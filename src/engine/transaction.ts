@@ -1,5 +1,6 @@
 import type { Db } from '../db/db';
 import type { DpkgEventSink } from '../model/events';
+import type { PackageRef } from '../model/package';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -15,6 +16,7 @@ import { commitPlan } from './phases/commit';
 import { applyCommitStates, runTail } from './script-tail';
 import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
 import type { PackageScripts } from './script-plan';
+import type { RelationsOptions } from './relations/options';
 import type { AnyPlannedStep } from './phases/execute';
 import { dpkgStepsFor } from './dpkg-export';
 import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
@@ -50,6 +52,8 @@ export interface TxnOptions {
   scripts?: ScriptSettings;
   /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
   events?: DpkgEventSink;
+  /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
+  relations?: RelationsOptions;
 }
 
 export interface TxnOutcome {
@@ -166,6 +170,11 @@ export interface Planned {
   requests?: Requests;
   /** dpkg's maintainer-script protocol per package: its pre part ran already; post and tail are to come. */
   scripts?: PackageScripts[];
+  /**
+   * The packages to configure after the commit, in the order dpkg's relations give (dependencies first,
+   * cycles broken where dpkg breaks them; deconfigured packages among them): relations/stages.ts.
+   */
+  configureOrder?: PackageRef[];
 }
 
 /** The probe, check and plan phases for what installs, removals and rollbacks request. */
