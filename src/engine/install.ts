@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { OvermergeError } from '../errors';
 import type { Writer } from './context';
 import type { InstallRequest } from './plan-model';
 import { readArchives, type ReadArchive } from './phases/read';
@@ -13,6 +14,8 @@ import { relationScripts, spliceBefore } from './relations/scripts';
 import { unpackStages } from './relations/stages';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
+import { recoverAll } from './recover';
+import { scriptSessionFor } from './script-session';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
@@ -29,6 +32,11 @@ import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '.
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // The read phase comes before the transaction begins: a broken archive is refused before anything is recorded.
   const read = await readArchives(w.loc.root.host, archives);
+  // Relations are judged on the database as it stands: an interrupted transaction is recovered first (with
+  // --auto-recover; without it the transaction below refuses to start, as every writer does).
+  const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()].length > 0;
+  if (pending && !opts.autoRecover) return runTransaction(w, opts, { kind: 'install', args: [], plan: unreachable });
+  if (pending) await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
   const relations = opts.relations ?? STRICT_RELATIONS;
   const told = new Set<string>();
   const action = status === 'installed' ? 'install' : 'unpack';
@@ -51,6 +59,11 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     }
   }
   return joined(outcomes);
+}
+
+/** The plan of a transaction that cannot start (another one is unfinished): never called. */
+async function unreachable(): Promise<never> {
+  throw new OvermergeError('E_INTERNAL', 'a transaction started while another was unfinished', { op: 'begin' });
 }
 
 /** One transaction of an install: its archives staged, judged again with their file lists, and installed. */
@@ -80,7 +93,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
           opts.scripts,
         );
         const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-        noteRelations(planned.plan, effects, { forgetDisappeared: true });
+        noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: true });
         return { ...planned, configureOrder };
       }
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
@@ -102,7 +115,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
       const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-      noteRelations(planned.plan, effects, { forgetDisappeared: false });
+      noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: false });
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails, reconfigure), configureOrder };
     },

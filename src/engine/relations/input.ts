@@ -40,6 +40,17 @@ export function controlData(p: Paragraph, name: string, version: string, archite
   };
 }
 
+/**
+ * An archive's name as dpkg's notices give it ("regarding .../hello_1.0_all.deb containing hello"): a long
+ * path loses its leading folders, one at a time, until what is left is at most 30 characters or has no
+ * folder left, and says so with `.../`.
+ */
+export function summarizedArchiveName(file: string): string {
+  let rest = file;
+  while (rest.length > 30 && rest.includes('/')) rest = rest.slice(rest.indexOf('/') + 1);
+  return rest === file ? file : `.../${rest}`;
+}
+
 /** An archive as the planner takes it: its control data, whether it has a postinst, and (once staged) its paths. */
 export function archiveData(a: { archive: string; control: Paragraph; controlFiles: ReadonlyMap<string, Buffer>; entries?: StagedPackage['entries'] }): PackageData {
   const c = a.control;
@@ -47,7 +58,7 @@ export function archiveData(a: { archive: string; control: Paragraph; controlFil
   return {
     ...data,
     hasPostinst: a.controlFiles.has('postinst'),
-    archive: a.archive,
+    archive: summarizedArchiveName(a.archive),
     ...(a.entries ? { files: a.entries.map((e) => displayPath(e.path)) } : {}),
   };
 }

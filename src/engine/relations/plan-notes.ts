@@ -1,5 +1,5 @@
 import type { Db } from '../../db/db';
-import type { PackageRef as RelationRef } from '../../dpkg/relations';
+import type { CycleBreak, PackageRef as RelationRef } from '../../dpkg/relations';
 import type { PackageRef } from '../../model/package';
 import type { Plan, RemoveRequest } from '../plan-model';
 import type { Probe } from '../probe';
@@ -24,12 +24,15 @@ export function relationRemovals(probe: Probe, db: Db, effects: RelationEffects)
 }
 
 /**
- * The history rows and notices of what the plan did besides unpacking and removing. With
+ * The history rows and notices of what the plan did besides unpacking and removing (and where it broke
+ * dependency cycles). With
  * `forgetDisappeared` (no maintainer scripts to run: nothing waits for the commit) a package that
  * disappears is forgotten by the commit itself; otherwise its `postrm disappear` runs after the commit,
  * and forgets it then.
  */
-export function noteRelations(plan: Plan, effects: RelationEffects, opts: { forgetDisappeared: boolean }): void {
+export function noteRelations(plan: Plan, effects: RelationEffects, cycleBreaks: readonly CycleBreak[], opts: { forgetDisappeared: boolean }): void {
+  // Where a dependency cycle was broken decides which postinst runs first: the user hears where.
+  for (const c of cycleBreaks) plan.notices.push(c.message);
   for (const a of effects.archives) {
     for (const d of a.deconfigure) {
       plan.changes.push({ name: d.pkg.name, architecture: d.pkg.architecture, action: 'deconfigure', oldVersion: d.pkg.version });
