@@ -25,7 +25,7 @@ export const configureCommand: Command<ConfigureArgs> = {
   async run(args: ConfigureArgs, io: Io) {
     const outcome = await runChange(args, io, (w, opts) => {
       const rows = packagesToConfigure(w, args.names ?? [], args.pending);
-      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts);
+      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts, Boolean(args.pending));
     });
     return reportOutcome(outcome, args, io);
   },

@@ -18,6 +18,7 @@ export interface ChangeArgs extends GlobalArgs, ForceArgs {
   forceConfold?: boolean;
   keepBackups?: boolean;
   backupRetention?: number;
+  triggers?: boolean;
 }
 
 export function changeOptions(y: Argv): Argv {
@@ -26,6 +27,11 @@ export function changeOptions(y: Argv): Argv {
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
     .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
     .conflicts('force-confnew', 'force-confold')
+    .option('triggers', {
+      type: 'boolean',
+      default: true,
+      describe: 'process the triggers this command activates (--no-triggers: record them, leave them pending)',
+    })
     .option('keep-backups', { type: 'boolean', default: false, describe: 'keep what this transaction replaces, so `rollback` can undo it' })
     .option('backup-retention', {
       type: 'number',
@@ -61,6 +67,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       keepBackups: args.keepBackups ?? false,
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
+      triggers: args.triggers ?? true,
       scripts: {
         mode: args.scripts ?? 'auto',
         notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`),

@@ -7,6 +7,8 @@ import type { StagedPackage } from '../model/entry';
 import type { InstalledFile, PackageRef } from '../model/package';
 import type { PackageRecord, Plan } from './plan-model';
 import type { DpkgChangeStep, DpkgIntent } from './steps/dpkg-change';
+import { formatTriggersAwaited, formatTriggersPending } from '../dpkg/triggers';
+import { fieldsKey, type TriggerFields } from './trigger-activation';
 
 /**
  * The changes to dpkg's database that go with a plan, once its files are in place, in the order dpkg
@@ -18,7 +20,7 @@ import type { DpkgChangeStep, DpkgIntent } from './steps/dpkg-change';
  * (script-plan.ts). Reads dpkg's database (what is there now) and overmerge's (control text of packages
  * without an archive in this transaction); changes nothing.
  */
-export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgChangeStep[] {
+export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db, triggerFields: ReadonlyMap<string, TriggerFields> = new Map()): DpkgChangeStep[] {
   const epilogue: DpkgChangeStep[] = [];
   const step = (intent: DpkgIntent): DpkgChangeStep => ({ kind: 'dpkg-change', intent });
   const deleted = new Set(plan.deleted.map(key));
@@ -37,7 +39,7 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db): DpkgChangeStep[]
       epilogue.push(step({ op: 'list', owner, paths: hadRoot ? ['/.', ...left] : left }));
     }
     const control = rec.staged?.controlText ?? db.packages.get(rec.ref.name, rec.ref.architecture)?.control ?? '';
-    epilogue.push(step({ op: 'package', fields: stanzaFields(control, rec, now?.configVersion) }));
+    epilogue.push(step({ op: 'package', fields: [...stanzaFields(control, rec, now?.configVersion), ...triggerLines(triggerFields.get(fieldsKey(rec.ref)))] }));
   }
   for (const ref of plan.deleted) {
     const now = dpkg.get(ref.name, ref.architecture);
@@ -124,6 +126,14 @@ function stanzaFields(control: string, rec: PackageRecord, configVersion: string
   // The version last configured, which dpkg writes for every state short of installed.
   if (rec.status !== 'installed' && configVersion !== undefined) fields.push(['Config-Version', configVersion]);
   return fields;
+}
+
+/** A package's trigger fields as its stanza holds them (none when empty). */
+function triggerLines(t: TriggerFields | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (t && t.awaited.length > 0) out.push(['Triggers-Awaited', formatTriggersAwaited(t.awaited)]);
+  if (t && t.pending.length > 0) out.push(['Triggers-Pending', formatTriggersPending(t.pending)]);
+  return out;
 }
 
 function conffileLines(rec: PackageRecord): string[] {

@@ -73,6 +73,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
     kind: 'install',
     args: read.map((a) => path.resolve(a.path)),
     archives: read,
+    queue: { action: configure ? 'install' : 'unpack' },
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
       // Now the archives' paths are known: the plan that decides conflictors, deconfigurations, disappearances.
@@ -99,16 +100,13 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
       const ctx = planContext(w.dpkg, now.scripts);
-      const unpacking = new Set(installs.map((i) => refKey(i.staged)));
       const unpackTails = new Map<string, PackageScripts[]>();
-      const reconfigure = new Map<string, PackageScripts>();
       for (let i = 0; i < installs.length; i++) {
         const a = effects.archives.find((e) => refKey(e.pkg) === refKey(installs[i].staged));
         if (a === undefined) continue;
-        const extra = relationScripts(w.dpkg, ctx, { staged: installs[i].staged, effects: a, configure, unpacking });
+        const extra = relationScripts(w.dpkg, ctx, { staged: installs[i].staged, effects: a });
         spliceBefore(own[i], extra.before);
         unpackTails.set(refKey(a.pkg), extra.unpackTails);
-        for (const [k, f] of extra.reconfigure) reconfigure.set(k, f);
       }
       await now.run(own.flatMap((f) => f.pre));
       // The scripts may have changed the root: where the files land is probed again.
@@ -117,7 +115,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
       noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: false });
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
-      return { ...planned, scripts: orderFlows(effects, byKey, unpackTails, reconfigure), configureOrder };
+      return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };
     },
   });
 }

@@ -21,6 +21,7 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
   return runTransaction(w, opts, {
     kind: purge ? 'purge' : 'remove',
     args: names,
+    queue: { action: purge ? 'purge' : 'remove' },
     plan: async (probe, _stagingDir, options, now) => {
       // Looked up here, after what dpkg did was taken in: a package dpkg installed can be removed.
       const found = names.flatMap((n) => {

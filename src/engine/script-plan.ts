@@ -5,7 +5,6 @@ import {
   planScripts,
   type CallSpec,
   type DpkgStatus,
-  type Frame,
   type InstalledRef,
   type MaintScript,
   type PackageRef,
@@ -26,11 +25,12 @@ import type { RunScriptStep } from './steps/run-script';
  *   pre  — the scripts and state changes before the files (prerm upgrade, preinst ...), journaled steps
  *          whose undo is the abort call dpkg makes;
  *   post — after the files, up to dpkg's first checkpoint (postrm upgrade): still undone on failure;
- *   tail — after the commit, which stands where dpkg's checkpoint stands: the calls dpkg never unwinds
- *          (postinst configure, postrm remove, postrm purge), each followed by the state it leads to.
+ *   tail — after the commit, which stands where dpkg's checkpoint stands: the removal calls dpkg never
+ *          unwinds (postrm remove, postrm purge), each followed by the state it leads to. Configuring
+ *          (postinst configure) is the configure queue's, after the tail (configure-run.ts).
  *
  * `commitStatus` is the state both databases record at the commit: the state dpkg has at that point
- * (half-configured while the postinst is still to run, half-installed while the postrm is). Pure: what is
+ * (unpacked for what is then configured, half-installed while the postrm is still to run). Pure: what is
  * installed comes from dpkg's database, read by the caller.
  */
 export interface PackageScripts {
@@ -77,20 +77,9 @@ export function unpackScripts(u: UnpackInput, ctx: ScriptPlanContext): PackageSc
   const installed = u.installed && u.installed.status.state !== 'not-installed' ? installedRef(u.installed, pkg.otherInstances ?? 0) : undefined;
   const op: ScriptOperation = { op: 'unpack', package: pkg, installed, nativeArch: ctx.nativeArch };
   const out = cut(op, 'install', u, ctx);
-  if (!u.configure) return out;
-  // Configure follows at once (install = unpack + configure): conffiles go in with the files; the
-  // postinst, if there is one, runs after the commit, as dpkg runs it after its own checkpoint.
-  const hasPostinst = u.staged.controlFiles.has('postinst');
-  out.commitStatus = hasPostinst ? 'half-configured' : 'installed';
-  if (hasPostinst) {
-    const configVersion = installed && u.installed?.configVersion !== undefined ? u.installed.configVersion : '';
-    const seq = planScripts({ op: 'configure', package: { ...pkg, status: 'unpacked' }, configVersion: configVersion || undefined, nativeArch: ctx.nativeArch });
-    const postinst = seq.frames.find((f): f is Extract<Frame, { kind: 'script' }> => f.kind === 'script');
-    if (postinst) {
-      out.tail.push({ kind: 'script', target: target(postinst.call, u, ctx, 1 + (pkg.otherInstances ?? 0)) });
-      out.tail.push({ kind: 'state', name: pkg.name, arch: pkg.arch, key: out.key, status: 'installed', want: 'install' });
-    }
-  }
+  // Configure follows (install = unpack + configure): the commit records the package unpacked, as dpkg
+  // has it at that point, and the configure queue after the commit (configure-run.ts) runs its postinst.
+  if (u.configure) out.commitStatus = 'unpacked';
   return out;
 }
 

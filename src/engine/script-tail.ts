@@ -6,8 +6,8 @@ import type { PackageScripts } from './script-plan';
 import { runInSession, type ScriptSession } from './script-session';
 
 /**
- * The states both databases record at the commit, where dpkg's checkpoint stands: a package whose postinst
- * is still to run is half-configured, one whose postrm is still to run half-installed (a purge of such a
+ * The states both databases record at the commit, where dpkg's checkpoint stands: a package to configure
+ * is unpacked (the configure queue takes it from there), one whose postrm is still to run half-installed (a purge of such a
  * package keeps its rows and its postrm until the postrm purge has run).
  */
 export function applyCommitStates(plan: Plan, flows: readonly PackageScripts[]): void {
@@ -26,8 +26,8 @@ export function applyCommitStates(plan: Plan, flows: readonly PackageScripts[]):
 }
 
 /**
- * After the commit: the calls dpkg makes after its checkpoint and never unwinds (postinst configure,
- * postrm remove, postrm purge), each followed, when it succeeds, by the state it leads to — written to
+ * After the commit: the removal calls dpkg makes after its checkpoint and never unwinds (postrm remove,
+ * postrm purge), each followed, when it succeeds, by the state it leads to — written to
  * dpkg's database, then to overmerge's (a crash between the two is mended by the next import, dpkg's
  * side winning). A failure leaves the package where dpkg leaves it (half-configured, half-installed) and
  * is returned, one line each; the other packages go on.

@@ -1,6 +1,5 @@
 import type { Db } from '../db/db';
 import type { DpkgEventSink } from '../model/events';
-import type { PackageRef } from '../model/package';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -14,6 +13,11 @@ import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
 import { applyCommitStates, runTail } from './script-tail';
+import { runConfigureQueue } from './configure-run';
+import { activationFor } from './trigger-activation';
+import { readTriggerSnapshot } from './trigger-state';
+import type { DpkgAction } from '../dpkg/triggers';
+import type { PackageRef } from '../model/package';
 import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
 import type { PackageScripts } from './script-plan';
 import type { RelationsOptions } from './relations/options';
@@ -54,6 +58,8 @@ export interface TxnOptions {
   events?: DpkgEventSink;
   /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
   relations?: RelationsOptions;
+  /** false: --no-triggers (activations are recorded, none processed in this run). */
+  triggers?: boolean;
 }
 
 export interface TxnOutcome {
@@ -90,6 +96,12 @@ export interface TxnSpec {
   commitAlso?: () => void;
   /** Clean-up after the journal's own, once committed. */
   afterFinish?: () => Promise<void>;
+  /**
+   * dpkg's action for the configure queue after the commit (configure-run.ts), on a root with dpkg's
+   * database: what it configures (Planned.configureOrder, or every pending package) and which triggers
+   * it processes. None (rollback): nothing is configured and triggers wait for the next run.
+   */
+  queue?: { action: DpkgAction; pending?: boolean };
 }
 
 /**
@@ -103,6 +115,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   await ensureNothingUnfinished(w, opts);
   // What dpkg, apt or a script changed since overmerge last looked is taken in before planning.
   if (w.dpkg) await importFromDpkg(db, w.dpkg, loc.root);
+  const triggersBefore = w.dpkg ? readTriggerSnapshot(w.dpkg) : undefined;
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
@@ -126,10 +139,13 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
     const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
-    const { plan, requests, scripts: flows = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
+    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
     applyCommitStates(plan, flows);
-    const epilogue = w.dpkg ? dpkgStepsFor(plan, w.dpkg, db) : [];
+    // The triggers the unpacks and removals activate are recorded with the commit, as dpkg records them
+    // before its checkpoint; the processing comes after it.
+    const activation = w.dpkg && triggersBefore && spec.queue ? activationFor(plan, w.dpkg, triggersBefore, opts.triggers === false) : undefined;
+    const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
     await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
@@ -153,6 +169,15 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
       after: spec.afterFinish,
     });
     const failures = await runTail(w, flows, scripts);
+    if (w.dpkg && spec.queue) {
+      const dpkg = w.dpkg;
+      const packages = configureOrder.flatMap((r) => {
+        const now = dpkg.get(r.name, r.architecture);
+        return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
+      });
+      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred };
+      failures.push(...(await runConfigureQueue(w, dpkg, scripts, queue, opts.events)));
+    }
     return { txnId, plan, failures };
   } catch (err) {
     if (committed) throw cleanUpFailed(txnId, err);
@@ -170,11 +195,8 @@ export interface Planned {
   requests?: Requests;
   /** dpkg's maintainer-script protocol per package: its pre part ran already; post and tail are to come. */
   scripts?: PackageScripts[];
-  /**
-   * The packages to configure after the commit, in the order dpkg's relations give (dependencies first,
-   * cycles broken where dpkg breaks them; deconfigured packages among them): relations/stages.ts.
-   */
-  configureOrder?: PackageRef[];
+  /** The packages the configure queue is to configure, in the order given to it. */
+  configureOrder?: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>;
 }
 
 /** The probe, check and plan phases for what installs, removals and rollbacks request. */

@@ -100,7 +100,7 @@ describe('the order of the script flows after the commit', () => {
       ['b:all', flow('b', ['b-post'])],
     ]);
     const conflictor = flow('x');
-    const out = orderFlows(effects, own, new Map([['b:all', [conflictor]]]), new Map());
+    const out = orderFlows(effects, own, new Map([['b:all', [conflictor]]]));
     assert.deepEqual(out.map((f) => f.key), ['x', 'b', 'a']);
     assert.deepEqual(out.flatMap((f) => f.post.map((s) => (s.kind === 'dpkg-change' && s.intent.op === 'forget' ? s.intent.name : ''))), ['a-post', 'b-post']);
     assert.deepEqual(out[0].post.length, 2, 'every post rides on the first flow');

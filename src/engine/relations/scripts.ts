@@ -26,9 +26,12 @@ import type { ArchiveEffects } from './effects';
  * - before the archive's preinst: `prerm deconfigure in-favour P V [removing R RV]` for each package
  *   deconfigured, `prerm remove in-favour P V` for each conflictor, with their state changes and abort
  *   calls (journaled steps, undone as dpkg unwinds them);
- * - after the commit: a deconfigured package configured again (`postinst configure`), a conflictor's
- *   `postrm remove` and the state it ends in (its files go with the transaction's, as a removal), and a
- *   package that disappears given `postrm disappear P V`, then forgotten.
+ * - after the commit, before the configure queue: a conflictor's `postrm remove` and the state it ends
+ *   in (its files go with the transaction's, as a removal), and a package that disappears given
+ *   `postrm disappear P V`, then forgotten.
+ *
+ * A deconfigured package is left half-configured at the commit; the configure queue (configure-run.ts)
+ * configures it again, in the planner's order (Planned.configureOrder names it).
  */
 
 type PreStep = RunScriptStep | DpkgChangeStep;
@@ -38,17 +41,11 @@ export interface RelationScripts {
   readonly before: PreStep[];
   /** One flow per conflictor and per disappearing package: their post-commit calls (`pre` empty). */
   readonly unpackTails: PackageScripts[];
-  /** One flow per deconfigured package configured again by this transaction (not one it unpacks itself). */
-  readonly reconfigure: Map<string, PackageScripts>;
 }
 
 export interface ArchiveScriptInput {
   readonly staged: StagedPackage;
   readonly effects: ArchiveEffects;
-  /** Whether the transaction configures (install) or only unpacks. */
-  readonly configure: boolean;
-  /** `name:arch` of every archive of the transaction: a deconfigured one of them is configured by its own flow. */
-  readonly unpacking: ReadonlySet<string>;
 }
 
 export function relationScripts(dpkg: DpkgDb, ctx: ScriptPlanContext, a: ArchiveScriptInput): RelationScripts {
@@ -61,7 +58,7 @@ export function relationScripts(dpkg: DpkgDb, ctx: ScriptPlanContext, a: Archive
   });
   const conflictors = a.effects.conflictors.map(get).filter(present);
   const disappear = a.effects.disappear.map(get).filter(present);
-  const out: RelationScripts = { before: [], unpackTails: [], reconfigure: new Map() };
+  const out: RelationScripts = { before: [], unpackTails: [] };
   if (deconfigure.length + conflictors.length + disappear.length === 0) return out;
 
   const pkg = protocolRef(a.staged, ctx);
@@ -87,12 +84,6 @@ export function relationScripts(dpkg: DpkgDb, ctx: ScriptPlanContext, a: Archive
     out.unpackTails.push({ key: keyOf(d), pre: [], post: [], tail });
   }
   for (const c of conflictors) out.unpackTails.push(conflictorTail(c, dpkg, ctx));
-  if (a.configure) {
-    for (const { now } of deconfigure) {
-      if (a.unpacking.has(`${now.name}:${now.arch}`)) continue;
-      out.reconfigure.set(`${now.name}:${now.arch}`, reconfigureFlow(now, ctx));
-    }
-  }
   return out;
 }
 
@@ -163,19 +154,6 @@ function conflictorTail(c: DpkgPackage, dpkg: DpkgDb, ctx: ScriptPlanContext): P
   // Without a postrm the commit itself records the end state, with a removal's selection: set dpkg's back.
   if (!hasPostrm && endsWithConfig) tail.push({ kind: 'state', name: c.name, arch: c.arch, key: flow.key, status: 'config-files', want: c.status.want });
   return { ...flow, pre: [], post: [], tail };
-}
-
-/** A deconfigured package configured again after the commit, as dpkg's queue configures it. */
-function reconfigureFlow(p: DpkgPackage, ctx: ScriptPlanContext): PackageScripts {
-  const ref = { ...installedRef(p, ctx), status: 'half-configured' as const };
-  const seq = planScripts({ op: 'configure', package: ref, configVersion: p.configVersion, nativeArch: ctx.nativeArch });
-  const key = packageKey(ref);
-  const tail: TailItem[] = [];
-  for (const f of seq.frames) {
-    if (f.kind === 'script') tail.push({ kind: 'script', target: target(f.call, ctx, 1 + (ref.otherInstances ?? 0)) });
-  }
-  tail.push({ kind: 'state', name: p.name, arch: p.arch, key, status: 'installed', want: p.status.want });
-  return { key, pre: [], post: [], tail };
 }
 
 function target(call: CallSpec, ctx: ScriptPlanContext, refcount: number): ScriptTarget {

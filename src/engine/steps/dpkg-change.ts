@@ -20,7 +20,14 @@ export type DpkgIntent =
   | { op: 'info'; owner: InfoOwner; files: Readonly<Record<string, { data: Buffer; mode?: number }>> }
   | { op: 'list'; owner: InfoOwner; paths: readonly string[] }
   | { op: 'remove-info'; owner: InfoOwner; keep: readonly string[] }
-  | { op: 'forget'; name: string; arch: string };
+  | { op: 'forget'; name: string; arch: string }
+  /**
+   * A package's trigger bookkeeping: Triggers-Pending and Triggers-Awaited (in dpkg's in-memory order),
+   * and its state when triggers moved it (triggers-pending, triggers-awaited, installed); want and flag kept.
+   */
+  | { op: 'trigger-fields'; name: string; arch: string; state?: StatusTriple['state']; pending: readonly string[]; awaited: readonly string[] }
+  /** triggers/ files (File, Unincorp, interest files) replaced, or deleted (null). */
+  | { op: 'trigger-files'; files: Readonly<Record<string, string | null>> };
 
 export interface DpkgChangeStep {
   kind: 'dpkg-change';
@@ -37,7 +44,7 @@ export interface DpkgChangePayload {
 export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload> = {
   kind: 'dpkg-change',
   concretize(s, { dpkg }) {
-    return { change: plan(need(dpkg), s.intent), pkg: s.pkg };
+    return { change: planDpkgIntent(need(dpkg), s.intent), pkg: s.pkg };
   },
   async run(p, { dpkg }) {
     need(dpkg).apply(p.change);
@@ -52,7 +59,8 @@ export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangeP
   },
 };
 
-function plan(dpkg: DpkgDb, i: DpkgIntent): DbChange {
+/** The change `i` asks of dpkg's database as it is now (with before and after, for undo). */
+export function planDpkgIntent(dpkg: DpkgDb, i: DpkgIntent): DbChange {
   switch (i.op) {
     case 'status':
       return dpkg.planStatus({ name: i.name, arch: i.arch }, i.status, i.configVersion === undefined ? {} : { configVersion: i.configVersion });
@@ -72,6 +80,14 @@ function plan(dpkg: DpkgDb, i: DpkgIntent): DbChange {
       return dpkg.planRemoveInfoFiles(i.owner, i.keep);
     case 'forget':
       return dpkg.planForget({ name: i.name, arch: i.arch });
+    case 'trigger-fields': {
+      const now = dpkg.get(i.name, i.arch);
+      if (now === undefined) throw new OvermergeError('E_STATE', `package ${i.name}:${i.arch} is not in dpkg's database`, { op: 'record triggers' });
+      const status = { ...now.status, state: i.state ?? now.status.state };
+      return dpkg.planStatus({ name: i.name, arch: i.arch }, status, { triggersPending: i.pending, triggersAwaited: i.awaited });
+    }
+    case 'trigger-files':
+      return dpkg.planTriggerFiles(i.files);
   }
 }
 
