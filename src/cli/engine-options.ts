@@ -9,7 +9,7 @@ import type { Io } from './command';
 import { Progress } from './progress';
 import { printable } from '../control/printable';
 import { relationMessageLines } from './relation-messages';
-import { forceOptions, forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
+import { forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
 
 /** Options of the commands that change a root. */
 export interface ChangeArgs extends GlobalArgs, ForceArgs {
@@ -22,7 +22,7 @@ export interface ChangeArgs extends GlobalArgs, ForceArgs {
 }
 
 export function changeOptions(y: Argv): Argv {
-  return forceOptions(y)
+  return y
     .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
     .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })

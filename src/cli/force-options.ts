@@ -31,7 +31,6 @@ export interface ForceArgs {
   force?: string | string[];
   ignoreDepends?: string | string[];
   autoDeconfigure?: boolean;
-  [key: string]: unknown;
 }
 
 export function forceOptions(y: Argv): Argv {
@@ -61,7 +60,9 @@ export function forcesOf(args: ForceArgs): Set<Force> {
     }
     out.add(item as Force);
   }
-  for (const f of ALL_FORCES) if (args[camel(`force-${f}`)] === true) out.add(f);
+  // Each force's own option (--force-depends, and the older --force-overwrite, ...), as yargs names it.
+  const flags = args as Record<string, unknown>;
+  for (const f of ALL_FORCES) if (flags[camel(`force-${f}`)] === true) out.add(f);
   if (out.has('confnew') && out.has('confold')) throw new UsageError('--force-confnew and --force-confold exclude each other');
   return out;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forcesOf, ignoredDepends, relationForces } from '../../src/cli/force-options';
+import { forcesOf, ignoredDepends, relationForces, type ForceArgs } from '../../src/cli/force-options';
 import { relationMessageLines } from '../../src/cli/relation-messages';
 import { UsageError } from '../../src/cli/usage-error';
 import { planRelations, type InstalledPackage, type TransactionItem } from '../../src/dpkg/relations';
@@ -127,7 +127,7 @@ describe('one refusal for every problem', () => {
 
 describe('the command line and dpkg’s messages', () => {
   it('forces by either spelling, checked', () => {
-    const f = forcesOf({ force: ['depends,breaks', 'remove-essential'], forceConflicts: true });
+    const f = forcesOf({ force: ['depends,breaks', 'remove-essential'], forceConflicts: true } as ForceArgs);
     assert.deepEqual(relationForces(f), ['depends', 'conflicts', 'breaks', 'remove-essential']);
     assert.ok(forcesOf({ force: 'overwrite' }).has('overwrite'));
     assert.throws(() => forcesOf({ force: 'dependz' }), (e: unknown) => e instanceof UsageError && /unknown force 'dependz'/.test(e.message));
