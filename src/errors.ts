@@ -41,6 +41,11 @@ export interface ErrorDetails {
   hint?: string;
   /** The underlying errno code (ENOSPC, EXDEV, ...) when there is one. */
   errno?: string;
+  /**
+   * Lines that spell the refusal out after the one-line message, when one line cannot (every unmet
+   * relation, as dpkg words it). The first line must stand on its own: scripts read it alone.
+   */
+  detail?: readonly string[];
   cause?: unknown;
 }
 
@@ -51,6 +56,7 @@ export class OvermergeError extends Error {
   readonly dest?: string;
   readonly hint?: string;
   readonly errno?: string;
+  readonly detail?: readonly string[];
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -61,6 +67,7 @@ export class OvermergeError extends Error {
     this.dest = details.dest;
     this.hint = details.hint;
     this.errno = details.errno;
+    this.detail = details.detail;
   }
 }
 

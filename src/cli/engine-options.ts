@@ -8,9 +8,11 @@ import type { GlobalArgs } from './global';
 import type { Io } from './command';
 import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
+import { relationMessageLines } from './relation-messages';
+import { forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
 
 /** Options of the commands that change a root. */
-export interface ChangeArgs extends GlobalArgs {
+export interface ChangeArgs extends GlobalArgs, ForceArgs {
   forceOverwrite?: boolean;
   forceConfnew?: boolean;
   forceConfold?: boolean;
@@ -55,12 +57,13 @@ export function journalBatch(): number {
 
 export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
   const progress = new Progress(io, !args.quiet && io.isTTY);
+  const forces = forcesOf(args);
   return {
     progress,
     opts: {
       mode: args.mode,
-      forceOverwrite: args.forceOverwrite ?? false,
-      conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
+      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
       steps: new StepRegistry(),
       batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),
@@ -78,7 +81,17 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
             progress.end();
             io.stdout.write(`${line}\n`);
           },
-      scripts: { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) },
+      scripts: {
+        mode: args.scripts ?? 'auto',
+        notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`),
+        forces: [...forces],
+      },
+      relations: {
+        force: relationForces(forces),
+        autoDeconfigure: args.autoDeconfigure ?? false,
+        ignoreDepends: ignoredDepends(args),
+        warn: (message) => io.stderr.write(`${relationMessageLines(message).join('\n')}\n`),
+      },
     },
   };
 }

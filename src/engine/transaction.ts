@@ -20,6 +20,7 @@ import type { DpkgAction } from '../dpkg/triggers';
 import type { PackageRef } from '../model/package';
 import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
 import type { PackageScripts } from './script-plan';
+import type { RelationsOptions } from './relations/options';
 import type { AnyPlannedStep } from './phases/execute';
 import { dpkgStepsFor } from './dpkg-export';
 import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
@@ -55,6 +56,8 @@ export interface TxnOptions {
   scripts?: ScriptSettings;
   /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
   events?: DpkgEventSink;
+  /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
+  relations?: RelationsOptions;
   /** false: --no-triggers (activations are recorded, none processed in this run). */
   triggers?: boolean;
 }
