@@ -124,7 +124,7 @@ async function settle(): Promise<void> {
 }
 
 async function overmergeUnpack(root: string, debs: string[]): Promise<Run> {
-  const args = [BIN, 'unpack', '--no-scripts', '--quiet', '--root', root, ...debs];
+  const args = [BIN, 'unpack', '--no-scripts', '--force-depends', '--quiet', '--root', root, ...debs]; // as dpkg --unpack --force-depends
   if (existsSync(TIME)) {
     const { ms, status, output } = await timed(TIME, ['-v', process.execPath, ...args]);
     if (status !== 0) throw new Error(`overmerge unpack failed: ${output.trim().split('\n')[0]}`);

@@ -6,11 +6,13 @@ import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { GlobalArgs } from './global';
 import type { Io } from './command';
-import { Progress } from './progress';
+import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
+import { relationMessageLines } from './relation-messages';
+import { forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
 
 /** Options of the commands that change a root. */
-export interface ChangeArgs extends GlobalArgs {
+export interface ChangeArgs extends GlobalArgs, ForceArgs {
   forceOverwrite?: boolean;
   forceConfnew?: boolean;
   forceConfold?: boolean;
@@ -47,17 +49,23 @@ export function changeOptions(y: Argv): Argv {
 /** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
 const JOURNAL_BATCH = 256;
 
+/** Journal intents per SQLite commit: JOURNAL_BATCH, or OVERMERGE_DEBUG_JOURNAL_BATCH when it is a positive integer. */
+export function journalBatch(): number {
+  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  return Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH;
+}
+
 export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
   const progress = new Progress(io, !args.quiet && io.isTTY);
-  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  const forces = forcesOf(args);
   return {
     progress,
     opts: {
       mode: args.mode,
-      forceOverwrite: args.forceOverwrite ?? false,
-      conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
+      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
       steps: new StepRegistry(),
-      batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
+      batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),
       autoRecover: args.autoRecover,
       asRoot: process.getuid?.() === 0,
@@ -65,7 +73,25 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
-      scripts: { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) },
+      events: args.quiet || args.json
+        ? undefined
+        : (e) => {
+            const line = packageLine(e);
+            if (line === undefined) return;
+            progress.end();
+            io.stdout.write(`${line}\n`);
+          },
+      scripts: {
+        mode: args.scripts ?? 'auto',
+        notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`),
+        forces: [...forces],
+      },
+      relations: {
+        force: relationForces(forces),
+        autoDeconfigure: args.autoDeconfigure ?? false,
+        ignoreDepends: ignoredDepends(args),
+        warn: (message) => io.stderr.write(`${relationMessageLines(message).join('\n')}\n`),
+      },
     },
   };
 }

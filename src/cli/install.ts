@@ -1,6 +1,7 @@
 import { installArchives } from '../engine/install';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
+import { forceOptions } from './force-options';
 import { reportOutcome } from './report';
 import { UsageError } from './usage-error';
 import { DEFAULT_MAX_MEMBERS } from '../stage/stage';
@@ -15,7 +16,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     command: `${name} <archives..>`,
     describe,
     builder: (y) =>
-      changeOptions(y)
+      forceOptions(changeOptions(y))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',

@@ -1,6 +1,7 @@
 import { removePackages } from '../engine/remove';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
+import { forceOptions } from './force-options';
 import { reportOutcome } from './report';
 
 interface RemoveArgs extends ChangeArgs {
@@ -11,7 +12,7 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
   return {
     command: `${name} <names..>`,
     describe,
-    builder: (y) => changeOptions(y).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
+    builder: (y) => forceOptions(changeOptions(y)).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
     async run(args: RemoveArgs, io: Io) {
       const outcome = await runChange(args, io, (w, opts) => removePackages(w, args.names, name === 'purge', opts));
       return reportOutcome(outcome, args, io);

@@ -79,6 +79,11 @@ export class Db {
     return rows.map((r) => r.detail);
   }
 
+  /** The whole database as the bytes of an SQLite file (a copy to write elsewhere). */
+  serialize(): Buffer {
+    return guarded(this.file, 'serialize', () => this.sql.serialize());
+  }
+
   close(): void {
     if (this.sql.open) this.sql.close();
   }

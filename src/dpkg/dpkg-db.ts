@@ -414,9 +414,19 @@ export class DpkgDb {
     const { entries } = readEntries(text, '(stanza to write)', 'update');
     if (entries.length !== 1) throw new OvermergeError('E_INTERNAL', 'a package change must hold exactly one stanza');
     const entry = entries[0].entry;
-    this.landing(entry);
+    const before = this.landing(entry);
     this.store.write(entry, text);
+    if (this.onStatus && (before?.status.state ?? 'not-installed') !== entry.status.state) {
+      const view = this.get(entry.name, entry.arch);
+      if (view) this.onStatus(view);
+    }
   }
+
+  /**
+   * Told of every package whose state a change through this object moves (as dpkg's modstatdb_note is
+   * told): the engine turns it into --status-fd lines and progress. Set by the owner of the database.
+   */
+  onStatus?: (pkg: DpkgPackage) => void;
 
   private landing(entry: PkgEntry): PkgEntry | undefined {
     try {

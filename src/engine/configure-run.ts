@@ -3,7 +3,7 @@ import { installedScriptPath } from '../dpkg/script-runner';
 import type { ScriptCall } from '../dpkg/script-sequence';
 import { activate, parseUnincorp, processTriggers, type DpkgAction, type PlanStep, type ScriptOutcome, type TriggerState, type UnincorpEntry } from '../dpkg/triggers';
 import type { PackageStatus } from '../db/types';
-import type { DpkgEvent, PkgLabel } from '../model/events';
+import { labelOf, type DpkgEvent, type PkgLabel } from '../model/events';
 import type { Writer } from './context';
 import { runInSession, type ScriptSession } from './script-session';
 import { planDpkgIntent } from './steps/dpkg-change';
@@ -16,7 +16,8 @@ import { readTriggerSnapshot, triggerWrites, type TriggerSnapshot } from './trig
  * left or a cycle is given up on. The order and every state come from the trigger planner
  * (src/dpkg/triggers/process.ts), which yields each postinst call before it happens; here the call is
  * made, and the states the planner reached are written to dpkg's database before each script and after
- * the last (and to overmerge's), as dpkg writes them — this part is past the commit and never undone: a
+ * the last (and to overmerge's), as dpkg writes them (dpkg's database tells the state changes to the
+ * events sink: context.ts) — this part is past the commit and never undone: a
  * failure leaves a package half-configured, named in the returned lines, and the queue goes on.
  */
 export interface QueueRequest {
@@ -118,7 +119,6 @@ class StateRecorder {
       const ref = this.last.refs.get(key);
       const row = ref && this.w.db.packages.get(ref.name, ref.arch);
       if (row) this.w.db.packages.setStatus(row.id, p.status as PackageStatus, null);
-      this.emit?.({ kind: 'status', pkg: this.label(key), state: p.status, version: p.version ?? '' });
     }
     this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
   }
@@ -138,7 +138,7 @@ class StateRecorder {
 
   label(key: string): PkgLabel {
     const ref = this.last.refs.get(key);
-    return { name: key, qualified: ref && ref.arch !== '' ? `${ref.name}:${ref.arch}` : key };
+    return ref ? labelOf(key, ref.name, ref.arch) : { name: key, qualified: key };
   }
 }
 

@@ -113,11 +113,16 @@ function ensureAdminDir(loc: Locations): void {
 
 /**
  * Ends a writing command: dpkg's update entries folded into its status file (apt reads status alone, and
- * refuses to run while updates/ holds entries), then the locks released and the databases closed.
+ * refuses to run while updates/ holds entries), then the locks released and the databases closed. With
+ * no entry to fold in, status is left as it is: a command that changed nothing (refused, say) writes
+ * nothing — on an overlay root it does not even copy status up.
  */
 export function closeWriter(w: Writer): void {
   try {
-    w.dpkg?.checkpoint();
+    if (w.dpkg) {
+      w.dpkg.refresh();
+      if (w.dpkg.pendingUpdates > 0) w.dpkg.checkpoint();
+    }
   } finally {
     w.close();
   }

@@ -5,6 +5,7 @@ import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { importFromDpkg } from './dpkg-import';
 import { finishJournal, undoJournal } from './phases/execute';
 import type { ScriptSession } from './script-session';
+import { guardRecovery } from './reconcile';
 import type { StepRegistry } from './steps/registry';
 
 export interface Recovered {
@@ -23,6 +24,7 @@ export interface Recovered {
 export async function recoverAll(w: Writer, steps: StepRegistry, crash: CrashPoints, scripts?: ScriptSession): Promise<Recovered[]> {
   const { db, loc } = w;
   const out: Recovered[] = [];
+  for (const t of [...db.txns.open(), ...db.txns.unfinished()]) guardRecovery(t, loc.root.host);
   for (const t of db.txns.open()) {
     await undoJournal(db, t.id, steps, crash, w.dpkg, scripts);
     db.transaction(() => {

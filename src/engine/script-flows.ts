@@ -83,7 +83,8 @@ export function scriptsWithoutDpkg(staged: readonly StagedPackage[], settings: S
   }
 }
 
-function planContext(dpkg: DpkgDb, session: ScriptSession): ScriptPlanContext {
+/** What the script protocol needs to know of the database and the session, for the flows of one transaction. */
+export function planContext(dpkg: DpkgDb, session: ScriptSession): ScriptPlanContext {
   const instances = dpkg.packages().filter((p) => p.status.state !== 'not-installed');
   return {
     nativeArch: dpkg.nativeArch,

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { DPKG_DEFAULT_FORCES, dpkgForceString } from '../dpkg/script-env';
+import { DPKG_DEFAULT_FORCES, dpkgForceString, type DpkgForce } from '../dpkg/script-env';
 import { runScript, type ScriptMode, type ScriptRun } from '../dpkg/script-runner';
 import type { ScriptCall } from '../dpkg/script-sequence';
 import { OvermergeError } from '../errors';
@@ -39,6 +39,8 @@ export interface ScriptSettings {
   /** auto: in a chroot when running as root and the root has /bin/sh; refused otherwise. */
   mode: 'auto' | 'chroot' | 'chrootless' | 'disabled';
   notice(line: string): void;
+  /** dpkg forces the user gave (--force-depends, ...): scripts see them in DPKG_FORCE, as under dpkg. */
+  forces?: readonly DpkgForce[];
 }
 
 /**
@@ -54,7 +56,7 @@ export async function scriptSessionFor(w: Writer, settings: ScriptSettings | und
     admindir = parseRootPath('/var/lib/dpkg');
   }
   const { mode, cannot } = await resolveMode(w.loc.root, settings.mode);
-  const force = dpkgForceString([...DPKG_DEFAULT_FORCES, ...(mode === 'chrootless' ? ['script-chrootless'] : [])]);
+  const force = dpkgForceString([...DPKG_DEFAULT_FORCES, ...(settings.forces ?? []), ...(mode === 'chrootless' ? ['script-chrootless'] : [])]);
   return { root: w.loc.root, mode, cannot, admindir, force, notice: settings.notice, failedGroups: new Set() };
 }
 

@@ -1,6 +1,7 @@
 import type { DpkgStatus } from '../dpkg/script-protocol';
 import type { PackageStatus } from '../db/types';
 import type { Writer } from './context';
+import { labelOf, type DpkgEventSink } from '../model/events';
 import type { Plan } from './plan-model';
 import type { PackageScripts } from './script-plan';
 import { runInSession, type ScriptSession } from './script-session';
@@ -32,12 +33,20 @@ export function applyCommitStates(plan: Plan, flows: readonly PackageScripts[]):
  * side winning). A failure leaves the package where dpkg leaves it (half-configured, half-installed) and
  * is returned, one line each; the other packages go on.
  */
-export async function runTail(w: Writer, flows: readonly PackageScripts[], session: ScriptSession | undefined): Promise<string[]> {
+export async function runTail(w: Writer, flows: readonly PackageScripts[], session: ScriptSession | undefined, emit?: DpkgEventSink): Promise<string[]> {
   const failures: string[] = [];
   for (const f of flows) {
+    let removed = false;
     for (const item of f.tail) {
       if (item.kind === 'script') {
         if (session === undefined) break;
+        const call = item.target.call;
+        // The purge of what this command removed: dpkg names it once the removal is done.
+        if (call.args[0] === 'purge' && removed) {
+          const label = labelOf(call.key, call.package, call.arch);
+          emit?.({ kind: 'processing', action: 'purge', pkg: label, installedVersion: call.version, availableVersion: '<none>' });
+        }
+        if (call.args[0] === 'remove') removed = true;
         const run = await runInSession(session, item.target);
         const bad = run.status === 'failed' ? run.error.message : run.status === 'absent' && item.target.call.ifAbsent === 'fail' ? `${item.target.call.package} has no ${item.target.call.script}` : undefined;
         if (bad !== undefined) {

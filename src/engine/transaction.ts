@@ -1,5 +1,5 @@
 import type { Db } from '../db/db';
-import type { DpkgEventSink } from '../model/events';
+import { labelOf, type DpkgEventSink } from '../model/events';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -20,6 +20,7 @@ import type { DpkgAction } from '../dpkg/triggers';
 import type { PackageRef } from '../model/package';
 import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
 import type { PackageScripts } from './script-plan';
+import type { RelationsOptions } from './relations/options';
 import type { AnyPlannedStep } from './phases/execute';
 import { dpkgStepsFor } from './dpkg-export';
 import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
@@ -55,6 +56,8 @@ export interface TxnOptions {
   scripts?: ScriptSettings;
   /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
   events?: DpkgEventSink;
+  /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
+  relations?: RelationsOptions;
   /** false: --no-triggers (activations are recorded, none processed in this run). */
   triggers?: boolean;
 }
@@ -113,6 +116,9 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   // What dpkg, apt or a script changed since overmerge last looked is taken in before planning.
   if (w.dpkg) await importFromDpkg(db, w.dpkg, loc.root);
   const triggersBefore = w.dpkg ? readTriggerSnapshot(w.dpkg) : undefined;
+  const events = opts.events;
+  // Every state change written to dpkg's database, in the transaction, its undo and the configure queue.
+  if (w.dpkg && events) w.dpkg.onStatus = (p) => events({ kind: 'status', pkg: labelOf(p.displayName, p.name, p.arch), state: p.status.state, version: p.version ?? '' });
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
@@ -165,7 +171,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
       backupRetention: opts.backupRetention,
       after: spec.afterFinish,
     });
-    const failures = await runTail(w, flows, scripts);
+    const failures = await runTail(w, flows, scripts, opts.events);
     if (w.dpkg && spec.queue) {
       const dpkg = w.dpkg;
       const packages = configureOrder.flatMap((r) => {

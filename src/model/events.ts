@@ -15,6 +15,11 @@ export interface PkgLabel {
   readonly qualified: string;
 }
 
+/** The label of an instance dpkg calls `display` (`name` or `name:arch`); `arch` '' for none. */
+export function labelOf(display: string, name: string, arch: string): PkgLabel {
+  return { name: display, qualified: arch === '' ? name : `${name}:${arch}` };
+}
+
 /** The words after `processing:` (dpkg's log_action(); apt knows exactly these). */
 export type ProcessingAction = 'install' | 'upgrade' | 'configure' | 'remove' | 'purge' | 'disappear' | 'trigproc';
 

@@ -40,7 +40,8 @@ export async function cliFor(user: User): Promise<CliAs | { unavailable: string 
       copy.node = path.join(dir, 'node');
       await mirrorFile(process.execPath, copy.node);
     }
-    for (const part of ['package.json', 'bin', path.join('dist', 'src'), 'node_modules']) {
+    // overmerge's own addons are built beside their sources, not under node_modules.
+    for (const part of ['package.json', 'bin', path.join('dist', 'src'), 'node_modules', path.join('src', 'fs', 'native', 'build', 'Release')]) {
       await fsp.mkdir(path.dirname(path.join(dir, part)), { recursive: true, mode: 0o755 });
       await mirror(path.join(REPO_ROOT, part), path.join(dir, part), SKIP);
     }
