@@ -3,6 +3,7 @@ import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
+import { STRICT_RELATIONS } from '../engine/relations/options';
 import { OvermergeError } from '../errors';
 import { extractArchives } from './extract';
 import { readMarker, removeMarker, writeMarker, type Marker } from './marker';
@@ -84,14 +85,18 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     }
     await withPolicyRcD(target.root, mtime, async () => {
       const installed: SetPackage[] = [];
-      const steps: Array<[string, SetPackage[], SetPackage[]]> = [
-        ['the Essential set', groups.essentialRest, groups.core],
-        ['the other packages', groups.rest, []],
+      // debootstrap's core install: base-passwd, then base-files, each alone and with --force-depends (their
+      // dependencies' files are there from the extraction; dpkg's records of them come next), so that
+      // /etc/passwd, /etc/group and the base files exist before any other script runs.
+      const steps: Array<[string, SetPackage[], TxnOptions]> = [
+        ...groups.core.map((p): [string, SetPackage[], TxnOptions] => [p.name, [p], forcingDepends(req.txn)]),
+        ['the Essential set', groups.essentialRest, req.txn],
+        ['the other packages', groups.rest, req.txn],
       ];
-      for (const [label, group, first] of steps) {
-        failures.push(...(await installGroup(w, label, first, group, installed, arch, req, timer)));
+      for (const [label, group, txn] of steps) {
+        failures.push(...(await installGroup(w, label, group, installed, arch, { ...req, txn }, timer)));
         if (failures.length > 0) return;
-        installed.push(...first, ...group);
+        installed.push(...group);
       }
       failures.push(...(await configurePending(w, req, timer)));
     });
@@ -130,14 +135,12 @@ async function readSet(archives: readonly string[]): Promise<SetPackage[]> {
 async function installGroup(
   w: Writer,
   label: string,
-  first: readonly SetPackage[],
-  rest: readonly SetPackage[],
+  group: readonly SetPackage[],
   installed: readonly SetPackage[],
   arch: string,
   req: BootstrapRequest,
   timer: PhaseTimer,
 ): Promise<string[]> {
-  const group = [...first, ...rest];
   if (group.length === 0) return [];
   w.dpkg?.refresh();
   const work = remainingWork(group, (p) => {
@@ -147,25 +150,25 @@ async function installGroup(
   const failures: string[] = [];
   if (work.configure.length > 0) failures.push(...(await configureNamed(w, work.configure.map((p) => p.name), req, timer)));
   if (failures.length > 0 || work.install.length === 0) return failures;
-  // debootstrap's core (base-passwd, base-files) leads: their preinsts run first and their files land
-  // first; the rest follow in dependency order. The engine's configure queue then configures them all in
-  // dpkg's order, each as soon as its dependencies are configured.
-  const leading = first.filter((p) => work.install.includes(p));
-  const order = configureOrder(
-    work.install.filter((p) => !leading.includes(p)),
-    installed,
-    arch,
-  );
-  req.say(`installing ${label}: ${work.install.length} packages`);
+  // The archives go to the engine in dependency order; its configure queue then configures them in
+  // dpkg's order, each as soon as what it depends on is configured.
+  const order = configureOrder(work.install, installed, arch);
+  req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
   const outcome = await timer.time(`install ${label}`, () =>
     installArchives(
       w,
-      [...leading, ...order.packages].map((p) => p.archive),
+      order.packages.map((p) => p.archive),
       'installed',
       req.txn,
     ),
   );
   return outcome.failures;
+}
+
+/** The transaction options with dpkg's --force-depends added (debootstrap's x_core_install). */
+function forcingDepends(txn: TxnOptions): TxnOptions {
+  const relations = txn.relations ?? STRICT_RELATIONS;
+  return { ...txn, relations: { ...relations, force: [...new Set([...relations.force, 'depends' as const])] } };
 }
 
 async function configureNamed(w: Writer, names: string[], req: BootstrapRequest, timer: PhaseTimer): Promise<string[]> {

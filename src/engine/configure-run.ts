@@ -29,6 +29,8 @@ export interface QueueRequest {
   triggers?: boolean;
   /** Triggers activated by this run's unpacks and removals, still to process (Activation.state.deferred). */
   deferred?: readonly string[];
+  /** --force-depends: what the relations planner forced past is configured past here too. */
+  forceDepends?: boolean;
 }
 
 export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: ScriptSession | undefined, req: QueueRequest, emit?: (e: DpkgEvent) => void): Promise<string[]> {
@@ -40,7 +42,7 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
   const recorder = new StateRecorder(w, dpkg, snapshot, emit);
   recorder.record(incorporated);
   const state = incorporated;
-  const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true });
+  const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true, forceDepends: req.forceDepends });
   for (let r = run.next(); !r.done; ) {
     const step: PlanStep = r.value;
     recorder.record(state);

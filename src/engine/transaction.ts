@@ -178,7 +178,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
         const now = dpkg.get(r.name, r.architecture);
         return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
       });
-      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred };
+      const forceDepends = opts.relations?.force.includes('depends') ?? false;
+      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred, forceDepends };
       failures.push(...(await runConfigureQueue(w, dpkg, scripts, queue, opts.events)));
     }
     return { txnId, plan, failures };

@@ -52,6 +52,27 @@ export async function realDebs(set = 'required'): Promise<RealDebs> {
 }
 
 /**
+ * Real Debian archives of the packages `names`, fetched by the script into `base`/FIRST-NAME on first use
+ * (the script names a set of packages after its first one); `{ skip }` as realDebs.
+ */
+export async function realDebsOf(base: string, names: readonly string[]): Promise<RealDebs> {
+  if (names.length === 0) return { skip: 'real Debian archives unavailable: no package names to fetch' };
+  const dir = path.join(base, names[0]);
+  let files = await listed(dir);
+  if (!files) {
+    try {
+      await fetchOnce(dir, () => execFileP(FETCH_SCRIPT, [...names], { cwd: REPO_ROOT, timeout: 15 * 60 * 1000, maxBuffer: 1 << 24, env: { ...process.env, OVERMERGE_DEBS: base } }));
+    } catch (err) {
+      const detail = String((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
+      return { skip: `real Debian archives unavailable: fetching ${names.length} packages failed (registry unreachable?): ${detail}` };
+    }
+    files = await listed(dir);
+    if (!files) return { skip: `real Debian archives unavailable: ${FETCH_SCRIPT} left no set.txt in ${dir}` };
+  }
+  return { files, dir };
+}
+
+/**
  * Test files run in parallel processes: the first to need a set fetches it (holding a lock folder), the
  * others wait for its set.txt instead of downloading into the same folder at the same time.
  */

@@ -58,6 +58,8 @@ export interface ProcessOptions {
    * come can record each state as it is reached (dpkg writes a package's state before and after its postinst).
    */
   inPlace?: boolean;
+  /** --force-depends: unmet dependencies are configured past at dpkg's forcing level. */
+  forceDepends?: boolean;
 }
 
 export interface PlanOptions extends ProcessOptions {
@@ -86,6 +88,7 @@ const TRY_CYCLES = 2;
 const TRY_TRIGGERS = 3;
 const TRY_TRIGGERS_CYCLES = 4;
 const TRY_FORCE_DEPENDS_VERSION = 5;
+const TRY_FORCE_DEPENDS = 6;
 
 /** A failure dpkg reports per package ("dpkg: error processing package P (--ACTION):"), then goes on. */
 class PackageFailure extends Error {}
@@ -216,7 +219,7 @@ class Planner {
           this.sincenothing = 0;
         }
       }
-      if (this.dependtry >= TRY_FORCE_DEPENDS_VERSION) {
+      if (this.dependtry >= (this.options.forceDepends ? TRY_FORCE_DEPENDS + 1 : TRY_FORCE_DEPENDS_VERSION)) {
         // dpkg would go on at a forcing level, which needs a --force-depends* option.
         return [name, ...this.queue.filter((n) => n !== name)];
       }
@@ -329,7 +332,8 @@ class Planner {
   }
 
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
-    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken);
+    const forced = !this.options.forceDepends ? 'no' : this.dependtry >= TRY_FORCE_DEPENDS ? 'forced' : 'defer';
+    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken, forced);
     if (check.fixByTrigger !== undefined) this.progressByTrigproc = check.fixByTrigger;
     return check.verdict;
   }

@@ -1,0 +1,125 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { minbaseDebs } from '../test/helpers/minbase-debs';
+import { BIN } from '../test/helpers/run-cli';
+import type { BenchResult } from './main';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Bootstrapping Debian 12's minbase set with apt (the 88 archives `mmdebstrap --variant=minbase
+ * --include=apt bookworm` installs) into an empty folder: `overmerge bootstrap DIR ARCHIVE...` (scripts in a
+ * chroot, every file and database change durable) against mmdebstrap given the same archives as a local
+ * repository (apt-ftparchive's Packages and Release in dists/bookworm/main/binary-amd64, a `copy://`
+ * source marked trusted, its merged-usr hook), timed in the same run, alternating, REPS times; medians.
+ * Before each timed run the page cache's dirty data is synced so neither pays for the other's writes.
+ * The issue's goal: at most 0.5 × mmdebstrap.
+ */
+const REPS = Number(process.env.OVERMERGE_BENCH_REPS ?? 3);
+const GOAL = 0.5;
+
+export async function run(): Promise<BenchResult[]> {
+  const name = 'bootstrap: minbase + apt (88 archives), overmerge bootstrap vs mmdebstrap';
+  const why = cannotRun();
+  if (why) return [{ name, oursMs: 0, note: `skipped: ${why}` }];
+  const set = await minbaseDebs();
+  if ('skip' in set) return [{ name, oursMs: 0, note: `skipped: ${set.skip}` }];
+  const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-bench-bootstrap-'));
+  try {
+    const repo = await localRepository(path.join(work, 'repo'), set.files);
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      // Rotate who goes first, so that neither always runs on a colder cache.
+      const order = i % 2 === 0 ? ['ours', 'theirs'] : ['theirs', 'ours'];
+      for (const who of order) {
+        const target = path.join(work, `${who}-${i}`);
+        await sh('sync', []);
+        if (who === 'ours') ours.push(await timed(process.execPath, [BIN, '--quiet', 'bootstrap', target, ...set.files]));
+        else theirs.push(await timed('mmdebstrap', mmdebstrapArgs(repo, target)));
+        await fsp.rm(target, { recursive: true, force: true });
+      }
+    }
+    const [o, t] = [median(ours), median(theirs)];
+    const runs = (xs: number[]): string => xs.map((x) => (x / 1000).toFixed(1)).join('/');
+    return [
+      {
+        name,
+        oursMs: o,
+        baseline: { name: 'mmdebstrap', ms: t },
+        note: `median of ${REPS}; runs ours ${runs(ours)} s, mmdebstrap ${runs(theirs)} s; goal ≤ ${GOAL} × mmdebstrap: ${o <= GOAL * t ? 'met' : 'not met'}`,
+      },
+    ];
+  } finally {
+    await fsp.rm(work, { recursive: true, force: true });
+  }
+}
+
+function cannotRun(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (scripts in a chroot, for both)';
+  for (const tool of ['/usr/bin/mmdebstrap', '/usr/bin/apt-ftparchive']) if (!existsSync(tool)) return `needs ${tool} (Debian packages mmdebstrap, apt-utils)`;
+  if (!existsSync('/usr/share/mmdebstrap/hooks/merged-usr')) return 'needs mmdebstrap\'s merged-usr hook';
+  return undefined;
+}
+
+/** The archives as a flat local repository apt can read: pool/, and dists/bookworm with Packages and Release. */
+async function localRepository(repo: string, debs: readonly string[]): Promise<string> {
+  const pool = path.join(repo, 'pool');
+  const bin = path.join(repo, 'dists/bookworm/main/binary-amd64');
+  await fsp.mkdir(pool, { recursive: true });
+  await fsp.mkdir(bin, { recursive: true });
+  for (const d of debs) await fsp.copyFile(d, path.join(pool, path.basename(d)));
+  const packages = await execFileP('apt-ftparchive', ['packages', 'pool'], { cwd: repo, maxBuffer: 1 << 26 });
+  await fsp.writeFile(path.join(bin, 'Packages'), packages.stdout);
+  const release = await execFileP(
+    'apt-ftparchive',
+    [
+      '-o', 'APT::FTPArchive::Release::Suite=bookworm',
+      '-o', 'APT::FTPArchive::Release::Codename=bookworm',
+      '-o', 'APT::FTPArchive::Release::Components=main',
+      '-o', 'APT::FTPArchive::Release::Architectures=amd64',
+      'release', 'dists/bookworm',
+    ],
+    { cwd: repo, maxBuffer: 1 << 20 },
+  );
+  await fsp.writeFile(path.join(repo, 'dists/bookworm/Release'), release.stdout);
+  return repo;
+}
+
+function mmdebstrapArgs(repo: string, target: string): string[] {
+  return [
+    '--quiet',
+    '--mode=root',
+    '--variant=minbase',
+    '--include=apt',
+    '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
+    'bookworm',
+    target,
+    `deb [trusted=yes] copy://${repo} bookworm main`,
+  ];
+}
+
+async function timed(cmd: string, args: string[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+    const err: Buffer[] = [];
+    c.stderr.on('data', (b: Buffer) => err.push(b));
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`))));
+  });
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function sh(cmd: string, args: string[]): Promise<void> {
+  await execFileP(cmd, args);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

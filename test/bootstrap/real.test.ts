@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { hashState } from '../helpers/crash-harness';
+import { gate, needs } from '../helpers/gate';
+import { essentialOf, minbaseDebs } from '../helpers/minbase-debs';
+import { BIN } from '../helpers/run-cli';
+import type { RealDebs } from '../helpers/real-debs';
+import { tempDir } from '../helpers/temp';
+import { diffSnapshots } from '../helpers/tree';
+
+const execFileP = promisify(execFile);
+
+/**
+ * `overmerge bootstrap` with real Debian 12 archives, scripts run in a chroot of the new root (root
+ * needed): the Essential set alone, twice, and the set `mmdebstrap --variant=minbase --include=apt`
+ * installs. The roots are checked from inside, with the root's own dpkg, apt, shadow and su.
+ */
+
+/**
+ * What maintainer scripts make differently from one run to the next, whatever SOURCE_DATE_EPOCH says
+ * (README, "Bootstrap"): ldconfig's aux-cache (inode numbers and change times of the libraries) and
+ * update-alternatives' log (the wall-clock time of each change). overmerge's own database (journal times)
+ * is not part of the tree compared (hashState leaves it out).
+ */
+const RANDOM_PATHS: readonly RegExp[] = [/^var\/cache\/ldconfig\/aux-cache$/, /^var\/log\/alternatives\.log$/];
+
+const EPOCH = '1700000000';
+
+async function bootstrapInto(dir: string, archives: readonly string[]): Promise<{ status: number; out: string }> {
+  try {
+    const r = await execFileP(process.execPath, [BIN, 'bootstrap', dir, ...archives], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH },
+      maxBuffer: 1 << 26,
+    });
+    return { status: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { status: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** A command run in the root (chroot), its output; it must succeed. */
+async function inRoot(root: string, argv: string[]): Promise<string> {
+  const r = await execFileP('chroot', [root, ...argv], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' }, maxBuffer: 1 << 24 });
+  return r.stdout;
+}
+
+/** dpkg -l's lines, each package's state letters; every one must be `ii`. */
+function notII(listing: string): string[] {
+  return listing.split('\n').filter((l) => /^[a-z][a-z]/i.test(l) && !l.startsWith('ii ') && !l.startsWith('||/') && !l.startsWith('Desired'));
+}
+
+/** The differences between two roots that are not on the list of what scripts make random. */
+function unexpectedDifferences(a: string, b: string): string[] {
+  return diffSnapshots(hashState(a), hashState(b)).filter((line) => {
+    const p = line.split(':')[0];
+    return !RANDOM_PATHS.some((re) => re.test(p));
+  });
+}
+
+async function checkWorkingRoot(root: string, packages: number): Promise<void> {
+  const listing = await inRoot(root, ['sh', '-c', 'dpkg --audit && apt-get check >/dev/null && dpkg -l']);
+  assert.deepEqual(notII(listing), [], 'every package ii');
+  assert.equal(listing.split('\n').filter((l) => l.startsWith('ii ')).length, packages);
+  assert.ok((await inRoot(root, ['ls', '/'])).split('\n').includes('usr'));
+  for (const link of ['bin', 'sbin', 'lib']) assert.equal(await fsp.readlink(path.join(root, link)), `usr/${link}`, `merged /usr: /${link}`);
+  assert.equal(existsSync(path.join(root, 'usr/sbin/policy-rc.d')), false, 'policy-rc.d removed after the scripts ran');
+}
+
+describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)', { skip: needs({ root: 'chroot', tools: ['chroot', 'apt-get'] }) }, () => {
+  const work = tempDir('bootstrap-real', { after });
+  let debs: RealDebs;
+  let essential: string[] = [];
+  before(async () => {
+    debs = await minbaseDebs();
+    if (!('skip' in debs)) essential = await essentialOf(debs.files);
+  });
+
+  it('the Essential set alone, twice with one SOURCE_DATE_EPOCH: working roots, identical but for what scripts make random', async (t) => {
+    if (gate(t, debs)) return;
+    const [a, b] = [path.join(work, 'ess-a'), path.join(work, 'ess-b')];
+    for (const dir of [a, b]) {
+      const r = await bootstrapInto(dir, essential);
+      assert.equal(r.status, 0, r.out);
+    }
+    assert.deepEqual(unexpectedDifferences(a, b), []);
+    const listing = await inRoot(a, ['sh', '-c', 'dpkg --audit && dpkg -l']);
+    assert.deepEqual(notII(listing), []);
+    assert.equal(listing.split('\n').filter((l) => l.startsWith('ii ')).length, essential.length);
+    assert.match(await inRoot(a, ['ls', '-d', '/etc']), /^\/etc$/m);
+    await fsp.rm(b, { recursive: true, force: true });
+  });
+
+  it('the minbase set (mmdebstrap --variant=minbase --include=apt): dpkg --audit, apt-get check, all ii; useradd, su, ls, apt-get --version', async (t) => {
+    if (gate(t, debs)) return;
+    const root = path.join(work, 'minbase');
+    const r = await bootstrapInto(root, debs.files);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, new RegExp(`bootstrapped .*: ${debs.files.length} packages`));
+    await checkWorkingRoot(root, debs.files.length);
+    await inRoot(root, ['useradd', '-m', 'u']);
+    assert.match(await inRoot(root, ['su', 'u', '-c', 'id']), /^uid=1000\(u\) gid=1000\(u\)/);
+    assert.match(await inRoot(root, ['apt-get', '--version']), /^apt 2\.6/);
+  });
+
+  it('refuses a folder that is not empty and holds no bootstrap, changing nothing', async (t) => {
+    if (gate(t, debs)) return;
+    const dir = path.join(work, 'busy');
+    await fsp.mkdir(dir);
+    await fsp.writeFile(path.join(dir, 'mine'), 'x');
+    const r = await bootstrapInto(dir, essential);
+    assert.equal(r.status, 1);
+    assert.match(r.out, /is not empty, and holds no bootstrap in progress/);
+    assert.deepEqual(await fsp.readdir(dir), ['mine']);
+  });
+});
