@@ -6,7 +6,7 @@ import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { STRICT_RELATIONS } from '../engine/relations/options';
 import { OvermergeError } from '../errors';
 import { extractArchives } from './extract';
-import { readMarker, removeMarker, writeMarker, type Marker } from './marker';
+import { removeMarker, writeMarker, type Marker } from './marker';
 import { configureOrder } from './order';
 import { installGroups, setArchitecture, setIdentity, setPackageOf, type SetPackage } from './package-set';
 import { remainingWork } from './remaining';
