@@ -52,7 +52,7 @@ async function minbaseNames(): Promise<string[]> {
     await fsp.writeFile(status, '');
     const sim = await execFileP(
       'apt-get',
-      ['install', '--simulate', '-o', `Dir::State::status=${status}`, '-o', 'APT::Install-Recommends=false', ...[...required].sort(), 'apt', 'usr-is-merged'],
+      ['install', '--simulate', '-o', `Dir::State::status=${status}`, '-o', `Dir::Log=${scratch}`, '-o', 'APT::Install-Recommends=false', ...[...required].sort(), 'apt', 'usr-is-merged'],
       { maxBuffer: 1 << 26, env: { ...process.env, LC_ALL: 'C' } },
     );
     return sim.stdout
