@@ -153,6 +153,7 @@ async function installGroup(
   // The archives go to the engine in dependency order; its configure queue then configures them in
   // dpkg's order, each as soon as what it depends on is configured.
   const order = configureOrder(work.install, installed, arch);
+  for (const line of order.cycleBreaks) req.say(line);
   req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
   const outcome = await timer.time(`install ${label}`, () =>
     installArchives(
