@@ -1,7 +1,5 @@
-import { configurePackages, packagesToConfigure } from '../engine/configure';
 import type { Command, Io } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
-import { reportOutcome } from './report';
+import { changeOptions, type ChangeArgs } from './change-options';
 import { UsageError } from './usage-error';
 
 interface ConfigureArgs extends ChangeArgs {
@@ -23,6 +21,11 @@ export const configureCommand: Command<ConfigureArgs> = {
         return true;
       }),
   async run(args: ConfigureArgs, io: Io) {
+    const [{ configurePackages, packagesToConfigure }, { runChange }, { reportOutcome }] = await Promise.all([
+      import('../engine/configure'),
+      import('./engine-options'),
+      import('./report'),
+    ]);
     const outcome = await runChange(args, io, (w, opts) => {
       const rows = packagesToConfigure(w, args.names ?? [], args.pending);
       return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts);

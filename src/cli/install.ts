@@ -1,9 +1,6 @@
-import { installArchives } from '../engine/install';
 import type { Command, Io } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
-import { reportOutcome } from './report';
+import { changeOptions, type ChangeArgs } from './change-options';
 import { UsageError } from './usage-error';
-import { DEFAULT_MAX_MEMBERS } from '../stage/stage';
 
 interface InstallArgs extends ChangeArgs {
   archives: string[];
@@ -14,12 +11,13 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
   return {
     command: `${name} <archives..>`,
     describe,
+    // The default comes from the stage, loaded only when this command is parsed (see registry.ts).
     builder: (y) =>
       changeOptions(y)
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
-          default: DEFAULT_MAX_MEMBERS,
+          default: defaultMaxMembers(),
           requiresArg: true,
           describe: 'refuse archives with more members than this in all (each costs memory until the commit)',
         })
@@ -29,11 +27,21 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
           return true;
         }),
     async run(args: InstallArgs, io: Io) {
+      const [{ installArchives }, { runChange }, { reportOutcome }] = await Promise.all([
+        import('../engine/install'),
+        import('./engine-options'),
+        import('./report'),
+      ]);
       const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
       reportOutcome(outcome, args, io);
       return 0;
     },
   };
+}
+
+function defaultMaxMembers(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../stage/stage') as typeof import('../stage/stage')).DEFAULT_MAX_MEMBERS;
 }
 
 export const installCommand = installLike('install', 'installed', 'install or upgrade packages from .deb files, as one transaction');

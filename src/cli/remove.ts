@@ -1,7 +1,5 @@
-import { removePackages } from '../engine/remove';
 import type { Command, Io } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
-import { reportOutcome } from './report';
+import { changeOptions, type ChangeArgs } from './change-options';
 
 interface RemoveArgs extends ChangeArgs {
   names: string[];
@@ -13,6 +11,11 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
     describe,
     builder: (y) => changeOptions(y).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
     async run(args: RemoveArgs, io: Io) {
+      const [{ removePackages }, { runChange }, { reportOutcome }] = await Promise.all([
+        import('../engine/remove'),
+        import('./engine-options'),
+        import('./report'),
+      ]);
       const outcome = await runChange(args, io, (w, opts) => removePackages(w, args.names, name === 'purge', opts));
       reportOutcome(outcome, args, io);
       return 0;
