@@ -1,6 +1,17 @@
-import * as xattr from 'fs-xattr';
+import type * as FsXattr from 'fs-xattr';
 import { errnoOf, fsError } from '../errors';
 import type { HostPath } from './host-path';
+
+let addon: typeof FsXattr | undefined;
+
+/**
+ * fs-xattr, a native addon, loaded on first use rather than with this module: most commands, and most
+ * transactions, never read or write an extended attribute, and the CLI's start-up pays for every load.
+ */
+export function fsXattr(): typeof FsXattr {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (addon ??= require('fs-xattr') as typeof FsXattr);
+}
 
 /** Extended attributes of one inode, in listing order: name and raw value. */
 export type Xattrs = Array<[name: string, value: Buffer]>;
@@ -24,7 +35,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
   if (isSymlink) return [];
   let names: string[];
   try {
-    names = await xattr.listAttributes(p);
+    names = await fsXattr().listAttributes(p);
   } catch (err) {
     if (UNSUPPORTED.has(errnoOf(err) ?? '')) return [];
     throw fsError('list extended attributes of', err, p);
@@ -32,7 +43,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
   const out: Xattrs = [];
   for (const name of names.filter(isCopyable)) {
     try {
-      out.push([name, await xattr.getAttribute(p, name)]);
+      out.push([name, await fsXattr().getAttribute(p, name)]);
     } catch (err) {
       if (errnoOf(err) === 'ENODATA') continue; // removed between list and get
       throw fsError(`read extended attribute ${name} of`, err, p);
@@ -45,7 +56,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
 export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
   for (const [name, value] of attrs) {
     try {
-      await xattr.setAttribute(p, name, value);
+      await fsXattr().setAttribute(p, name, value);
     } catch (err) {
       throw fsError(`set extended attribute ${name} on`, err, p);
     }
