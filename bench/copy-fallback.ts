@@ -16,8 +16,9 @@ const execFileP = promisify(execFile);
  * copied aside. copyTree alone against `cp -a` of the same tree through the same overlay; and the whole
  * fallback (moveAside: copy, syncfs, rename, remove the original, rename) against the same done by
  * coreutils (`cp -a`, `sync -f`, `rm -rf`). Each repetition has trees of its own in the lower layer (the
- * fallback removes its original), all read once beforehand so that every run finds them cached; the
- * copying runs alternate and rotate. 10 repetitions, medians.
+ * fallback removes its original), all read once beforehand so that every run finds them cached, and
+ * copies to names of its own (nothing is removed between timed runs but the originals); the copying runs
+ * alternate and rotate. 10 repetitions, medians.
  */
 const REPS = reps(10, 3);
 const DIRS = 50;
@@ -60,8 +61,8 @@ export async function run(): Promise<BenchResult[]> {
       const s: Record<'cp' | 'copyTree' | 'shellAside' | 'moveAside', Sample[]> = { cp: [], copyTree: [], shellAside: [], moveAside: [] };
       for (let rep = 0; rep < REPS; rep++) {
         const copies: Array<[keyof typeof s, () => Promise<Sample>]> = [
-          ['cp', () => mustRun('cp -a', ['cp', '-a', tree(rep, 'a'), path.join(merged, 'by-cp')])],
-          ['copyTree', () => inProcess(() => copyTree(hostPathOf(tree(rep, 'a')), hostPathOf(path.join(merged, 'by-copytree'))))],
+          ['cp', () => mustRun('cp -a', ['cp', '-a', tree(rep, 'a'), path.join(merged, `by-cp-${rep}`)])],
+          ['copyTree', () => inProcess(() => copyTree(hostPathOf(tree(rep, 'a')), hostPathOf(path.join(merged, `by-copytree-${rep}`))))],
         ];
         const asides: Array<[keyof typeof s, () => Promise<Sample>]> = [
           ['shellAside', () => mustRun('cp -a; sync -f; rm -rf', ['sh', '-c', 'cp -a "$1" "$1.aside" && sync -f "$1.aside" && rm -rf "$1"', 'sh', tree(rep, 'b')])],
@@ -74,12 +75,11 @@ export async function run(): Promise<BenchResult[]> {
             await settle();
             s[key].push(await fn());
           }
-          for (const leftover of ['by-cp', 'by-copytree', `${path.basename(tree(rep, 'b'))}.aside`]) {
-            await fsp.rm(path.join(merged, leftover), { recursive: true, force: true });
-          }
-          for (const b of backups.splice(0)) await discardBackup(b);
         }
       }
+      // Nothing is removed between timed runs: a removal's deferred work (a discard-mounted disk) slowed
+      // whichever run came next. The copies go with the overlay.
+      for (const b of backups) await discardBackup(b);
       const what = `${shape}, through an overlay (lower-layer tree, rename gives EXDEV); median of ${REPS}`;
       const cp = { name: 'cp -a', samples: s.cp };
       return [
