@@ -36,7 +36,7 @@ export async function run(): Promise<BenchResult[]> {
     let files = 0;
     let bytes = 0;
     const roots = { om: path.join(base, 'om'), dp: path.join(base, 'dp'), tar: path.join(base, 'tar') };
-    const ours = (): Promise<Sample> => mustRun('overmerge unpack', overmergeArgv(roots.om, ['unpack', '--no-scripts', ...debs]), { env: RUN_ENV });
+    const ours = (): Promise<Sample> => mustRun('overmerge unpack', overmergeArgv(roots.om, ['unpack', '--no-scripts', '--force-depends', ...debs]), { env: RUN_ENV });
     const dpkg = (): Promise<Sample> => mustRun('dpkg --unpack', dpkgArgv(roots.dp, ['--force-depends', '--no-triggers', '--unpack', ...debs], interpreters), { env: RUN_ENV });
     const again: Record<'om' | 'dp', Sample[]> = { om: [], dp: [] };
     let rewritten = { om: 0, dp: 0 };

@@ -21,11 +21,13 @@ export type ErrorCode =
   | 'E_NOT_OVERLAY' // an overlay command on a root that is not on an overlay mount
   | 'E_LAYER_UNREACHABLE' // an overlay layer folder that this mount namespace cannot see
   | 'E_DPKG_DB' // dpkg's admin directory (status, updates/, info/, diversions, ...) unreadable or inconsistent
+  | 'E_NATIVE' // a native addon (better-sqlite3, fs-xattr, lzma-native, zstd-napi) not built for this Node
   | 'E_CANNOT_ROLLBACK'
+  | 'E_DATA_LOSS' // overlay reconcile: data the reconciled layers would no longer hold (it lived in the replaced lower)
+  | 'E_MOUNTED' // overlay reconcile: a layer is in use by a mounted overlay
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)
   | 'E_CRASH_INJECTED' // test hook only
-  | 'E_NOT_BUILT' // a native module of overmerge's own was not compiled (npm ci builds it)
   | 'E_INTERNAL';
 
 export interface ErrorDetails {
@@ -39,6 +41,11 @@ export interface ErrorDetails {
   hint?: string;
   /** The underlying errno code (ENOSPC, EXDEV, ...) when there is one. */
   errno?: string;
+  /**
+   * Lines that spell the refusal out after the one-line message, when one line cannot (every unmet
+   * relation, as dpkg words it). The first line must stand on its own: scripts read it alone.
+   */
+  detail?: readonly string[];
   cause?: unknown;
 }
 
@@ -49,6 +56,7 @@ export class OvermergeError extends Error {
   readonly dest?: string;
   readonly hint?: string;
   readonly errno?: string;
+  readonly detail?: readonly string[];
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -59,6 +67,7 @@ export class OvermergeError extends Error {
     this.dest = details.dest;
     this.hint = details.hint;
     this.errno = details.errno;
+    this.detail = details.detail;
   }
 }
 

@@ -2,6 +2,7 @@ import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type * as ZstdNapi from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding';
+import { loadNative } from '../native';
 
 /**
  * The compressions a .deb member may use, picked by member-name suffix as dpkg does.
@@ -37,11 +38,11 @@ interface LzmaNative {
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 let lzmaNative: LzmaNative | undefined;
-const lzma = (): LzmaNative => (lzmaNative ??= require('lzma-native') as LzmaNative);
+const lzma = (): LzmaNative => (lzmaNative ??= loadNative('lzma-native', () => require('lzma-native') as LzmaNative));
 let zstdNapi: typeof ZstdNapi | undefined;
-const zstd = (): typeof ZstdNapi => (zstdNapi ??= require('zstd-napi') as typeof ZstdNapi);
+const zstd = (): typeof ZstdNapi => (zstdNapi ??= loadNative('zstd-napi', () => require('zstd-napi') as typeof ZstdNapi));
 let zstdNative: typeof ZstdBinding | undefined;
-const zstdBinding = (): typeof ZstdBinding => (zstdNative ??= require('zstd-napi/binding') as typeof ZstdBinding);
+const zstdBinding = (): typeof ZstdBinding => (zstdNative ??= loadNative('zstd-napi', () => require('zstd-napi/binding') as typeof ZstdBinding));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** liblzma allocates the dictionary a header asks for; real archives need well under this. */

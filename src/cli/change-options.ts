@@ -1,14 +1,16 @@
 import type { Argv } from 'yargs';
+import type { ForceArgs } from './force-options';
 import type { GlobalArgs } from './global';
 import { UsageError } from './usage-error';
 
 /** Options of the commands that change a root. */
-export interface ChangeArgs extends GlobalArgs {
+export interface ChangeArgs extends GlobalArgs, ForceArgs {
   forceOverwrite?: boolean;
   forceConfnew?: boolean;
   forceConfold?: boolean;
   keepBackups?: boolean;
   backupRetention?: number;
+  triggers?: boolean;
 }
 
 /**
@@ -21,6 +23,11 @@ export function changeOptions(y: Argv): Argv {
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
     .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
     .conflicts('force-confnew', 'force-confold')
+    .option('triggers', {
+      type: 'boolean',
+      default: true,
+      describe: 'process the triggers this command activates (--no-triggers: record them, leave them pending)',
+    })
     .option('keep-backups', { type: 'boolean', default: false, describe: 'keep what this transaction replaces, so `rollback` can undo it' })
     .option('backup-retention', {
       type: 'number',

@@ -28,9 +28,8 @@ export const configureCommand: Command<ConfigureArgs> = {
     ]);
     const outcome = await runChange(args, io, (w, opts) => {
       const rows = packagesToConfigure(w, args.names ?? [], args.pending);
-      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts);
+      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts, Boolean(args.pending));
     });
-    reportOutcome(outcome, args, io);
-    return 0;
+    return reportOutcome(outcome, args, io);
   },
 };

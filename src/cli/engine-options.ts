@@ -1,10 +1,13 @@
 import type { ChangeArgs } from './change-options';
 import { CrashPoints } from '../engine/crash';
-import { openForWriting, type Writer } from '../engine/context';
+import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
-import { Progress } from './progress';
+import { packageLine, Progress } from './progress';
+import { printable } from '../control/printable';
+import { relationMessageLines } from './relation-messages';
+import { forcesOf, ignoredDepends, relationForces } from './force-options';
 
 // The engine side of the changing commands: loaded when one of them runs, never at start (their options
 // are declared in change-options.ts).
@@ -13,23 +16,49 @@ export type { ChangeArgs } from './change-options';
 /** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
 const JOURNAL_BATCH = 256;
 
+/** Journal intents per SQLite commit: JOURNAL_BATCH, or OVERMERGE_DEBUG_JOURNAL_BATCH when it is a positive integer. */
+export function journalBatch(): number {
+  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  return Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH;
+}
+
 export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progress: Progress } {
   const progress = new Progress(io, !args.quiet && io.isTTY);
-  const batch = Number(process.env.OVERMERGE_DEBUG_JOURNAL_BATCH ?? JOURNAL_BATCH);
+  const forces = forcesOf(args);
   return {
     progress,
     opts: {
       mode: args.mode,
-      forceOverwrite: args.forceOverwrite ?? false,
-      conffiles: args.forceConfnew ? 'new' : args.forceConfold ? 'old' : 'default',
+      forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
+      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
       steps: new StepRegistry(),
-      batchSize: Number.isInteger(batch) && batch > 0 ? batch : JOURNAL_BATCH,
+      batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),
       autoRecover: args.autoRecover,
       asRoot: process.getuid?.() === 0,
       keepBackups: args.keepBackups ?? false,
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
+      triggers: args.triggers ?? true,
+      events: args.quiet || args.json
+        ? undefined
+        : (e) => {
+            const line = packageLine(e);
+            if (line === undefined) return;
+            progress.end();
+            io.stdout.write(`${line}\n`);
+          },
+      scripts: {
+        mode: args.scripts ?? 'auto',
+        notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`),
+        forces: [...forces],
+      },
+      relations: {
+        force: relationForces(forces),
+        autoDeconfigure: args.autoDeconfigure ?? false,
+        ignoreDepends: ignoredDepends(args),
+        warn: (message) => io.stderr.write(`${relationMessageLines(message).join('\n')}\n`),
+      },
     },
   };
 }
@@ -50,6 +79,6 @@ export async function runChange<T extends TxnOutcome>(
   } finally {
     progress.end();
     opts.crash.recordCount();
-    w.close();
+    closeWriter(w);
   }
 }

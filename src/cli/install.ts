@@ -1,5 +1,6 @@
 import type { Command, Io } from './command';
 import { changeOptions, type ChangeArgs } from './change-options';
+import { forceOptions } from './force-options';
 import { UsageError } from './usage-error';
 
 interface InstallArgs extends ChangeArgs {
@@ -13,7 +14,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     describe,
     // The default comes from the stage, loaded only when this command is parsed (see registry.ts).
     builder: (y) =>
-      changeOptions(y)
+      forceOptions(changeOptions(y))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
@@ -33,8 +34,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
         import('./report'),
       ]);
       const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
-      reportOutcome(outcome, args, io);
-      return 0;
+      return reportOutcome(outcome, args, io);
     },
   };
 }

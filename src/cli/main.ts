@@ -120,6 +120,8 @@ function report(err: unknown, io: Io): number {
     // One line, always: scripts and people read the first line of stderr. Messages escape what they quote
     // from archives already; this is the net for any that does not.
     io.stderr.write(`overmerge: ${printable(`${err.message}${err.hint ? ` (${err.hint})` : ''}`)}\n`);
+    // What the first line sums up, spelt out below it (each relation problem in dpkg's words).
+    for (const line of err.detail ?? []) io.stderr.write(`${printable(line)}\n`);
     return err.code === 'E_USAGE' ? EXIT_USAGE : 1;
   }
   // A bug, not a user error: keep the stack so it can be reported.

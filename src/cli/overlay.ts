@@ -6,6 +6,7 @@ import { recordedRootPath, rootPathFromHost, type RootPath } from '../fs/rootpat
 import type { PackageFiles } from '../overlay/status';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
+import { overlayReconcileCommand } from './overlay-reconcile';
 import { UsageError } from './usage-error';
 
 interface StatusArgs extends GlobalArgs {
@@ -45,9 +46,9 @@ export const overlayStatusCommand = defineCommand<StatusArgs>({
 
 export const overlayCommand = defineCommand<GlobalArgs>({
   command: 'overlay',
-  describe: 'look at the overlayfs mount the root is on (status)',
+  describe: 'look at the overlayfs mount the root is on (status), or reconcile an upper layer with a replaced lower image (reconcile)',
   builder: (y) => y,
-  subcommands: [overlayStatusCommand],
+  subcommands: [overlayStatusCommand, overlayReconcileCommand],
   async run() {
     // The parser demands a subcommand before a handler runs; this is the net under it.
     throw new UsageError('name a subcommand of overlay; see `overmerge overlay --help`');

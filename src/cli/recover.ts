@@ -7,14 +7,16 @@ export const recoverCommand = defineCommand<GlobalArgs>({
   describe: 'finish or undo a transaction that was interrupted (crash, kill -9, power loss)',
   builder: (y) => y,
   async run(args, io) {
-    const [{ locate, openForWriting }, { CrashPoints }, { recoverAll }, { StepRegistry }] = await Promise.all([
+    const [{ closeWriter, locate, openForWriting }, { CrashPoints }, { recoverAll }, { StepRegistry }] = await Promise.all([
       import('../engine/context'),
       import('../engine/crash'),
       import('../engine/recover'),
       import('../engine/steps/registry'),
     ]);
-    // A root overmerge never wrote to has nothing to recover; opening it for writing would create files.
-    if (!fs.existsSync((await locate(args)).dbFile)) {
+    // A root overmerge never wrote to has nothing to recover; opening it for writing would create files
+    // (unless it has dpkg's database: then recover takes in what dpkg installed, creating overmerge's).
+    const loc = await locate(args);
+    if (!fs.existsSync(loc.dbFile) && loc.dpkgAdmin === undefined) {
       if (args.json) io.stdout.write('[]\n');
       else io.stdout.write('nothing to recover\n');
       return 0;
@@ -35,7 +37,7 @@ export const recoverCommand = defineCommand<GlobalArgs>({
       return 0;
     } finally {
       crash.recordCount();
-      w.close();
+      closeWriter(w);
     }
   },
 });

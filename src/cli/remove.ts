@@ -1,5 +1,6 @@
 import type { Command, Io } from './command';
 import { changeOptions, type ChangeArgs } from './change-options';
+import { forceOptions } from './force-options';
 
 interface RemoveArgs extends ChangeArgs {
   names: string[];
@@ -9,7 +10,7 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
   return {
     command: `${name} <names..>`,
     describe,
-    builder: (y) => changeOptions(y).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
+    builder: (y) => forceOptions(changeOptions(y)).positional('names', { type: 'string', array: true, describe: 'package names (one transaction)' }),
     async run(args: RemoveArgs, io: Io) {
       const [{ removePackages }, { runChange }, { reportOutcome }] = await Promise.all([
         import('../engine/remove'),
@@ -17,8 +18,7 @@ function removeLike(name: 'remove' | 'purge', describe: string): Command<RemoveA
         import('./report'),
       ]);
       const outcome = await runChange(args, io, (w, opts) => removePackages(w, args.names, name === 'purge', opts));
-      reportOutcome(outcome, args, io);
-      return 0;
+      return reportOutcome(outcome, args, io);
     },
   };
 }

@@ -1,19 +1,26 @@
+import { printable } from '../control/printable';
 import type { TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
 import type { GlobalArgs } from './global';
 
-/** What a changing command prints: one line per package change and any notices; JSON with --json. */
-export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): void {
-  const { plan, txnId } = outcome;
+/**
+ * What a changing command prints: one line per package change and any notices; JSON with --json. The
+ * exit status: 1 when something failed after the commit (a postinst, a postrm), the packages left as dpkg
+ * leaves them; else 0.
+ */
+export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): number {
+  const { plan, txnId, failures } = outcome;
+  for (const f of failures) io.stderr.write(`overmerge: ${printable(f)}\n`);
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ transaction: txnId, changes: plan.changes, notices: plan.notices, steps: plan.steps.length })}\n`);
-    return;
+    io.stdout.write(`${JSON.stringify({ transaction: txnId, changes: plan.changes, notices: plan.notices, steps: plan.steps.length, failures })}\n`);
+    return failures.length > 0 ? 1 : 0;
   }
   for (const n of plan.notices) io.stderr.write(`overmerge: ${n}\n`);
-  if (args.quiet) return;
+  if (args.quiet) return failures.length > 0 ? 1 : 0;
   for (const c of plan.changes) {
     const v = c.action === 'install' || c.action === 'configure' ? c.newVersion : c.newVersion ? `${c.oldVersion} -> ${c.newVersion}` : c.oldVersion;
     io.stdout.write(`${c.action} ${c.name}:${c.architecture} ${v}\n`);
   }
   io.stdout.write(`transaction ${txnId}: ${plan.steps.length} filesystem steps\n`);
+  return failures.length > 0 ? 1 : 0;
 }

@@ -27,7 +27,6 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
     }
     const outcome = await runChange(args, io, (w, opts) => rollbackTransaction(w, id, opts));
     if (!args.json && !args.quiet) io.stdout.write(`rolled back transaction ${outcome.target}\n`);
-    reportOutcome(outcome, args, io);
-    return 0;
+    return reportOutcome(outcome, args, io);
   },
 });

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { Backups } from './backups';
 import { guarded } from './db-error';
+import { DpkgMirror } from './dpkg-mirror';
 import { Files } from './files';
 import { Journal } from './journal';
 import { Packages } from './packages';
@@ -19,6 +20,7 @@ export class Db {
   readonly journal: Journal;
   readonly backups: Backups;
   readonly snapshots: Snapshots;
+  readonly dpkgMirror: DpkgMirror;
   private readonly s: Statements;
 
   constructor(
@@ -33,6 +35,7 @@ export class Db {
     this.journal = new Journal(this.s);
     this.backups = new Backups(this.s);
     this.snapshots = new Snapshots(this.s);
+    this.dpkgMirror = new DpkgMirror(this.s);
   }
 
   /**
@@ -74,6 +77,11 @@ export class Db {
   queryPlan(statement: string, ...params: unknown[]): string[] {
     const rows = this.sql.prepare(`EXPLAIN QUERY PLAN ${statement}`).all(...params) as Array<{ detail: string }>;
     return rows.map((r) => r.detail);
+  }
+
+  /** The whole database as the bytes of an SQLite file (a copy to write elsewhere). */
+  serialize(): Buffer {
+    return guarded(this.file, 'serialize', () => this.sql.serialize());
   }
 
   close(): void {

@@ -2,7 +2,9 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { OvermergeError } from '../errors';
 import { ensureParentFolderSync } from '../fs/entries';
-import { resolveHostPath } from '../fs/host-path';
+import { hostPathOf, resolveHostPath, type HostPath } from '../fs/host-path';
+import { withScratchCopies } from '../fs/scratch';
+import { loadNative } from '../native';
 import { Db } from './db';
 import { dbError, sqliteCode } from './db-error';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema';
@@ -35,10 +37,11 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
       hint: 'give --db the path of a file',
     });
   }
+  const nativeBinding = sqliteAddon();
   if (!readonly) ensureParentFolderSync(resolveHostPath(file), 'create the database directory');
   let sql: Database.Database;
   try {
-    sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000 });
+    sql = new Database(file, { readonly, fileMustExist: readonly, timeout: opts.busyTimeoutMs ?? 5000, nativeBinding });
   } catch (err) {
     throw dbError(err, file, 'open the database');
   }
@@ -56,6 +59,76 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   } catch (err) {
     sql.close();
     throw dbError(err, file, 'open the database');
+  }
+}
+
+let addonPath: string | undefined;
+
+/**
+ * The path of better-sqlite3's compiled addon (`npm rebuild`, node-gyp --release, builds it there), loaded
+ * once here and then handed to better-sqlite3 (whose require of it hits the module cache), so that a
+ * missing build or one for another Node is an E_NATIVE line naming the fix rather than the list of
+ * places its loader tried.
+ */
+function sqliteAddon(): string {
+  addonPath ??= loadNative('better-sqlite3', () => {
+    const p = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(p);
+    return p;
+  });
+  return addonPath;
+}
+
+/**
+ * Reads a database without touching it or anything beside it: opening an SQLite file in write-ahead-log
+ * mode, even read-only, creates its `-shm` (and may need its `-wal`) next to it, which a read-only
+ * filesystem refuses and a layer being inspected must not get. The file is loaded into memory (marked
+ * as a rollback-journal database in the copy, which SQLite needs to load it); when a non-empty `-wal`
+ * holds commits not yet in the file, both are copied to a private temporary folder and read there. The
+ * copy is brought up to this overmerge's schema in memory if it is older. `fn` gets a Db that writes to
+ * nothing on disk; it is closed afterwards.
+ */
+export async function withDetachedDatabase<T>(file: HostPath, fn: (db: Db) => T | Promise<T>): Promise<T> {
+  const wal = hostPathOf(`${file}-wal`);
+  if ((fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > 0) {
+    return withScratchCopies([file, wal], async ([copy]) => {
+      const db = openDatabase(copy);
+      try {
+        return await fn(db);
+      } finally {
+        db.close();
+      }
+    });
+  }
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw dbError(err, file, 'read the database');
+  }
+  // Bytes 18 and 19 of the header are the file format's read and write versions: 2 means WAL.
+  if (bytes.length >= 20 && bytes[18] === 2) bytes[18] = bytes[19] = 1;
+  let sql: Database.Database;
+  try {
+    sql = new Database(bytes, { nativeBinding: sqliteAddon() });
+  } catch (err) {
+    throw dbError(err, file, 'read the database');
+  }
+  let db: Db;
+  try {
+    checkIdentity(sql, file);
+    sql.pragma('foreign_keys = ON');
+    migrate(sql, file);
+    db = new Db(sql, file, true);
+  } catch (err) {
+    sql.close();
+    throw dbError(err, file, 'read the database');
+  }
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
   }
 }
 

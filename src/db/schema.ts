@@ -156,7 +156,17 @@ const v3: Migration = (sql) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
+/** A fingerprint of each package's stanza in dpkg's database, as overmerge last wrote or read it. */
+const v4: Migration = (sql) => {
+  sql.exec(`
+    CREATE TABLE dpkg_mirror (
+      package_id  INTEGER PRIMARY KEY REFERENCES packages(id) ON DELETE CASCADE,
+      fingerprint TEXT    NOT NULL
+    );
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
 
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

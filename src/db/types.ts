@@ -111,7 +111,7 @@ export interface OwnerRow {
 }
 
 /** What an overmerge transaction was started for. */
-export type TxnKind = 'install' | 'remove' | 'purge' | 'rollback' | 'recover' | 'configure';
+export type TxnKind = 'install' | 'remove' | 'purge' | 'rollback' | 'recover' | 'configure' | 'reconcile';
 
 /**
  * open: running or crashed (needs `recover`); committed: the commit record is written; aborted: failed and

@@ -8,7 +8,7 @@ import type { MultiArch } from './model';
  *
  * Byte strings (one character per byte, see bytes.ts) hold the stanzas and files: JSON keeps them intact.
  */
-export type DbChange = PackageChange | InfoChange | FileChange;
+export type DbChange = PackageChange | InfoChange | FileChange | TriggersChange;
 
 /** One package instance's stanza: `after` is written as an update entry; undo writes `before`. */
 export interface PackageChange {
@@ -39,4 +39,14 @@ export interface FileChange {
   /** The previous bytes (byte string), or null when the file did not exist. */
   readonly before: string | null;
   readonly after: string;
+}
+
+/**
+ * Files of triggers/ (File, Unincorp, an explicit trigger's interest file): the bytes of every name
+ * touched, before and after, null where there is no file. dpkg deletes an interest file left without lines.
+ */
+export interface TriggersChange {
+  readonly kind: 'triggers';
+  readonly before: Readonly<Record<string, string | null>>;
+  readonly after: Readonly<Record<string, string | null>>;
 }

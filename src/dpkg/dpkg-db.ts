@@ -1,10 +1,10 @@
 import type { Paragraph } from '../control/paragraph';
 import { OvermergeError } from '../errors';
-import { atomicWrite, removeIfPresent } from '../fs/atomic-file';
+import { atomicWrite, ensureFileSync, fsyncDir, makeFoldersSync, removeIfPresent } from '../fs/atomic-file';
 import { adminDir, adminPath, ARCH_FILE, ensureAdminDir, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
 import { foreignArchs, nativeArchOf, parseArchList } from './arch';
 import { byteString, fromText, toText, type ByteString } from './bytes';
-import type { DbChange, FileChange, InfoChange, PackageChange } from './changes';
+import type { DbChange, FileChange, InfoChange, PackageChange, TriggersChange } from './changes';
 import { corrupt } from './corrupt';
 import { formatDiversions, parseDiversions, type Diversion } from './diversions';
 import { formatStanza, stanzaText, statusProblem } from './dump';
@@ -312,6 +312,17 @@ export class DpkgDb {
     return { kind: 'file', file: 'statoverride', before: bytesOrNull(this.statoverrideFile.bytes), after };
   }
 
+  /**
+   * Files of triggers/ replaced or deleted (null) as dpkg does after an unpack, a removal or incorporating
+   * Unincorp. Names not given are left alone.
+   */
+  planTriggerFiles(after: Readonly<Record<string, string | null>>): TriggersChange {
+    this.refresh();
+    const before: Record<string, string | null> = {};
+    for (const name of Object.keys(after)) before[name] = bytesOrNull(this.triggersDir.files.get(name) ?? null);
+    return { kind: 'triggers', before, after: { ...after } };
+  }
+
   // ---- applying ------------------------------------------------------------------------------------
 
   /** Carries out a planned change. Idempotent. */
@@ -323,6 +334,8 @@ export class DpkgDb {
         return this.applyInfo(change.after);
       case 'file':
         return this.applyFile(change.file, change.after);
+      case 'triggers':
+        return this.applyTriggers(change.after);
     }
   }
 
@@ -335,6 +348,8 @@ export class DpkgDb {
         return this.applyInfo(change.before);
       case 'file':
         return this.applyFile(change.file, change.before);
+      case 'triggers':
+        return this.applyTriggers(change.before);
     }
   }
 
@@ -399,9 +414,19 @@ export class DpkgDb {
     const { entries } = readEntries(text, '(stanza to write)', 'update');
     if (entries.length !== 1) throw new OvermergeError('E_INTERNAL', 'a package change must hold exactly one stanza');
     const entry = entries[0].entry;
-    this.landing(entry);
+    const before = this.landing(entry);
     this.store.write(entry, text);
+    if (this.onStatus && (before?.status.state ?? 'not-installed') !== entry.status.state) {
+      const view = this.get(entry.name, entry.arch);
+      if (view) this.onStatus(view);
+    }
   }
+
+  /**
+   * Told of every package whose state a change through this object moves (as dpkg's modstatdb_note is
+   * told): the engine turns it into --status-fd lines and progress. Set by the owner of the database.
+   */
+  onStatus?: (pkg: DpkgPackage) => void;
 
   private landing(entry: PkgEntry): PkgEntry | undefined {
     try {
@@ -425,6 +450,24 @@ export class DpkgDb {
       atomicWrite(path, Buffer.from(bytes, 'latin1'), { backup: true });
     }
     (file === 'diversions' ? this.diversionsFile : this.statoverrideFile).refresh();
+  }
+
+  /**
+   * Writes triggers/ files as dpkg does: each through its side name (`File-new`, `Unincorp.new`,
+   * `NAME-new`), 0644, renamed into place; an absent one deleted. dpkg's `Lock` is made (0600) beside them.
+   */
+  private applyTriggers(files: Readonly<Record<string, string | null>>): void {
+    const dir = triggersPath(this.admin);
+    makeFoldersSync(dir);
+    ensureFileSync(triggersPath(this.admin, 'Lock'), 0o600);
+    let removed = false;
+    for (const [name, bytes] of Object.entries(files)) {
+      const file = triggersPath(this.admin, name);
+      if (bytes === null) removed = removeIfPresent(file) || removed;
+      else atomicWrite(file, Buffer.from(bytes, 'latin1'), { mode: 0o644, side: triggersPath(this.admin, name === 'Unincorp' ? 'Unincorp.new' : `${name}-new`) });
+    }
+    if (removed) fsyncDir(dir);
+    this.refreshTriggers();
   }
 
   private refreshTriggers(): string[] {

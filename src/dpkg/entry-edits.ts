@@ -11,6 +11,13 @@ export interface StatusOptions {
   readonly configVersion?: string | null;
   readonly triggersPending?: readonly string[];
   readonly triggersAwaited?: readonly string[];
+  /**
+   * Section and Priority (default: keep). dpkg holds them per package, shared by the installed and the
+   * available half, so a dpkg command that reads `available` (--set-selections) writes status with the
+   * available file's classification.
+   */
+  readonly section?: string;
+  readonly priority?: string;
 }
 
 /**
@@ -27,7 +34,9 @@ export function withStatus(e: PkgEntry, status: StatusTriple, options: StatusOpt
   let triggersAwaited = (options.triggersAwaited ?? e.triggersAwaited).map(fromText);
   if (status.state !== 'triggers-pending' && status.state !== 'triggers-awaited') triggersPending = [];
   if (stateIndex(status.state) <= stateIndex('config-files')) triggersAwaited = [];
-  return { ...rest, status, configVersion, triggersPending, triggersAwaited };
+  const section = options.section === undefined ? e.section : fromText(options.section);
+  const priority = options.priority === undefined ? e.priority : fromText(options.priority);
+  return { ...rest, status, configVersion, triggersPending, triggersAwaited, section, priority };
 }
 
 /**

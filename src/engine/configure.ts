@@ -32,10 +32,12 @@ export function packagesToConfigure(w: Writer, names: readonly string[], pending
  * rules and records the packages as installed. Nothing to configure is not an error (`--pending` on a
  * root where everything is installed).
  */
-export async function configurePackages(w: Writer, rows: PackageRow[], args: string[], opts: TxnOptions): Promise<TxnOutcome> {
+export async function configurePackages(w: Writer, rows: PackageRow[], args: string[], opts: TxnOptions, pending = false): Promise<TxnOutcome> {
   return runTransaction(w, opts, {
     kind: 'configure',
     args,
+    // The postinst of each, in dpkg's order, after the commit; with --pending, whatever dpkg would take.
+    queue: { action: 'configure', pending },
     plan: async (probe, _stagingDir, options) => {
       const packages = rows.map((row) => probe.withFiles(row));
       for (const p of packages) {
@@ -46,7 +48,12 @@ export async function configurePackages(w: Writer, rows: PackageRow[], args: str
         }
       }
       for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
-      return { plan: planConfigure({ packages, disk: probe.disk, options }) };
+      const configureOrder = pending ? [] : rows.map((r) => ({ name: r.name, architecture: r.architecture }));
+      const plan = planConfigure({ packages, disk: probe.disk, options });
+      // With dpkg's database the configure queue after the commit runs each postinst and records the
+      // package installed; the commit leaves it in the state it is in.
+      if (w.dpkg) for (const [i, rec] of plan.records.entries()) rec.status = rows[i].status;
+      return { plan, configureOrder };
     },
   });
 }

@@ -7,6 +7,8 @@ import { ensureFoldersSync } from '../fs/entries';
 import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
 import { acquireLock, type Lock } from '../fs/lock';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
+import { DpkgDb } from '../dpkg/dpkg-db';
+import { releaseLocks, takeDpkgLocks } from '../dpkg/locks';
 import { ADMIN_DIR } from './admin-dir';
 
 /** The writer lock's file in the admin folder (an fcntl lock on it; the file itself stays, empty). */
@@ -19,12 +21,18 @@ export interface Locations {
   dbFile: HostPath;
   /** Where transactions stage archives (one subfolder each). */
   stagingBase: HostPath;
+  /**
+   * dpkg's database, kept in step with overmerge's: --admindir, or ROOT/var/lib/dpkg when the root has
+   * that folder (a Debian root); undefined for a root without one (overmerge's own database only).
+   */
+  dpkgAdmin?: HostPath;
 }
 
 export interface LocationArgs {
   root: string;
   db?: string;
   staging?: string;
+  admindir?: string;
 }
 
 export async function locate(args: LocationArgs): Promise<Locations> {
@@ -35,7 +43,12 @@ export async function locate(args: LocationArgs): Promise<Locations> {
     adminDir,
     dbFile: args.db !== undefined ? resolveHostPath(args.db) : hostJoin(adminDir, 'db.sqlite'),
     stagingBase: args.staging !== undefined ? resolveHostPath(args.staging) : hostJoin(adminDir, 'staging'),
+    dpkgAdmin: args.admindir !== undefined ? resolveHostPath(args.admindir) : existingFolder(hostPath(root, parseRootPath('/var/lib/dpkg'))),
   };
+}
+
+function existingFolder(p: HostPath): HostPath | undefined {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ? p : undefined;
 }
 
 /** A database for a reading command, or undefined when nothing was ever installed (nothing is created). */
@@ -47,7 +60,9 @@ export function openForReading(loc: Locations): Db | undefined {
 export interface Writer {
   loc: Locations;
   db: Db;
-  /** Releases the lock and closes the database. */
+  /** dpkg's database, opened under dpkg's locks, when the root has one (Locations.dpkgAdmin). */
+  dpkg?: DpkgDb;
+  /** Releases the locks and closes the databases. */
   close(): void;
 }
 
@@ -60,20 +75,28 @@ export interface Writer {
 export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
   const loc = await locate(args);
   ensureAdminDir(loc);
-  const lock: Lock = await acquireLock(hostJoin(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host });
-  let db: Db;
+  // dpkg's locks first, as apt and dpkg take them, then overmerge's own: one order for every writer.
+  const locks: Lock[] = loc.dpkgAdmin ? await takeDpkgLocks(loc.dpkgAdmin, args.lockWait) : [];
+  let db: Db | undefined;
+  let dpkg: DpkgDb | undefined;
   try {
+    locks.push(await acquireLock(hostJoin(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host }));
     db = openDatabase(loc.dbFile);
+    if (loc.dpkgAdmin) dpkg = DpkgDb.open(loc.dpkgAdmin);
   } catch (err) {
-    lock.release();
+    db?.close();
+    releaseLocks(locks);
     throw err;
   }
+  const opened = db;
   return {
     loc,
-    db,
+    db: opened,
+    dpkg,
     close() {
-      db.close();
-      lock.release();
+      opened.close();
+      dpkg?.close();
+      releaseLocks(locks);
     },
   };
 }
@@ -86,6 +109,23 @@ function ensureAdminDir(loc: Locations): void {
       path: dir,
     }),
   );
+}
+
+/**
+ * Ends a writing command: dpkg's update entries folded into its status file (apt reads status alone, and
+ * refuses to run while updates/ holds entries), then the locks released and the databases closed. With
+ * no entry to fold in, status is left as it is: a command that changed nothing (refused, say) writes
+ * nothing — on an overlay root it does not even copy status up.
+ */
+export function closeWriter(w: Writer): void {
+  try {
+    if (w.dpkg) {
+      w.dpkg.refresh();
+      if (w.dpkg.pendingUpdates > 0) w.dpkg.checkpoint();
+    }
+  } finally {
+    w.close();
+  }
 }
 
 /** Where `--keep-backups` keeps replaced contents, by hash. */

@@ -4,8 +4,11 @@ import type { StagedPackage } from '../model/entry';
 import type { InstalledFile, InstalledPackage, Owner, PackageChange, PackageRef } from '../model/package';
 import type { PlannedStep } from './steps/registry';
 
-/** A step the planner makes: one that acts on a path of the root. */
-export type PathStep = Extract<PlannedStep, { path: RootPath }>;
+/**
+ * A step the planner makes: one that acts on a path of the root. (Whiteouts and attribute removals are
+ * overlay reconcile's, made in an unmounted upper layer; a transaction on a root never plans them.)
+ */
+export type PathStep = Exclude<Extract<PlannedStep, { path: RootPath }>, { kind: 'whiteout' | 'strip-xattr' | 'replace-file' }>;
 
 /**
  * The data the planner works on and hands back. Everything it reads is gathered by the probe phase (I/O)

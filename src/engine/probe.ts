@@ -38,6 +38,16 @@ export class Probe {
   ) {}
 
   /**
+   * Forgets everything looked at: maintainer scripts ran since (a preinst may make folders, move files),
+   * and the plan must see the root as they left it.
+   */
+  forget(): void {
+    for (const cache of [this.disk, this.owners, this.ownedBeneath, this.parentCache, this.packageById, this.realParents]) cache.clear();
+    this.replacedByDir.clear();
+    this.ancestorsKnown.clear();
+  }
+
+  /**
    * Where each shipped path of `staged` lands inside the root. A directory the package ships decides
    * where its children go: through it if the root has a symlink to a directory there (dpkg follows those,
    * as in merged /usr), else at its own location — even if the root still has a file there that this

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db';
+import { labelOf, type DpkgEventSink } from '../model/events';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
@@ -11,6 +12,18 @@ import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
+import { applyCommitStates, runTail } from './script-tail';
+import { runConfigureQueue } from './configure-run';
+import { activationFor } from './trigger-activation';
+import { readTriggerSnapshot } from './trigger-state';
+import type { DpkgAction } from '../dpkg/triggers';
+import type { PackageRef } from '../model/package';
+import { scriptSessionFor, type ScriptSettings, type ScriptSession } from './script-session';
+import type { PackageScripts } from './script-plan';
+import type { RelationsOptions } from './relations/options';
+import type { AnyPlannedStep } from './phases/execute';
+import { dpkgStepsFor } from './dpkg-export';
+import { importFromDpkg, recordDpkgFingerprints } from './dpkg-import';
 import { Executor, undoJournal } from './phases/execute';
 import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
@@ -39,11 +52,30 @@ export interface TxnOptions {
   maxMembers?: number;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
+  /** How maintainer scripts run, and where their notices go. */
+  scripts?: ScriptSettings;
+  /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
+  events?: DpkgEventSink;
+  /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
+  relations?: RelationsOptions;
+  /** false: --no-triggers (activations are recorded, none processed in this run). */
+  triggers?: boolean;
 }
 
 export interface TxnOutcome {
   txnId: number;
   plan: Plan;
+  /** What failed after the commit (a postinst, a postrm): the packages are left as dpkg leaves them. */
+  failures: string[];
+}
+
+/**
+ * What a spec's plan phase may do besides planning: run journaled steps at once (the maintainer scripts
+ * dpkg runs before the files: their effects are what the plan must see), with the script session.
+ */
+export interface PlanTime {
+  run(steps: readonly AnyPlannedStep[]): Promise<void>;
+  scripts?: ScriptSession;
 }
 
 /** What one kind of transaction (install, remove, rollback, configure) brings to the common shape. */
@@ -55,7 +87,7 @@ export interface TxnSpec {
    * Stage, probe and plan: what the transaction changes and the steps that do it. Installs, removals and
    * rollbacks give their requests to `planChanges`; configure plans from what the root holds.
    */
-  plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions) => Promise<Planned>;
+  plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions, now: PlanTime) => Promise<Planned>;
   /** The archives the read phase read, if any (an out-of-space message quotes their sizes). */
   archives?: readonly ReadArchive[];
   /** For rollback: the transaction acted upon. */
@@ -64,6 +96,12 @@ export interface TxnSpec {
   commitAlso?: () => void;
   /** Clean-up after the journal's own, once committed. */
   afterFinish?: () => Promise<void>;
+  /**
+   * dpkg's action for the configure queue after the commit (configure-run.ts), on a root with dpkg's
+   * database: what it configures (Planned.configureOrder, or every pending package) and which triggers
+   * it processes. None (rollback): nothing is configured and triggers wait for the next run.
+   */
+  queue?: { action: DpkgAction; pending?: boolean };
 }
 
 /**
@@ -75,9 +113,16 @@ export interface TxnSpec {
 export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec): Promise<TxnOutcome> {
   const { db, loc } = w;
   await ensureNothingUnfinished(w, opts);
+  // What dpkg, apt or a script changed since overmerge last looked is taken in before planning.
+  if (w.dpkg) await importFromDpkg(db, w.dpkg, loc.root);
+  const triggersBefore = w.dpkg ? readTriggerSnapshot(w.dpkg) : undefined;
+  const events = opts.events;
+  // Every state change written to dpkg's database, in the transaction, its undo and the configure queue.
+  if (w.dpkg && events) w.dpkg.onStatus = (p) => events({ kind: 'status', pkg: labelOf(p.displayName, p.name, p.arch), state: p.status.state, version: p.version ?? '' });
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
+  const scripts = await scriptSessionFor(w, opts.scripts);
   const exec = new Executor(db, txnId, opts.steps, {
     root: loc.root,
     mode: opts.mode,
@@ -85,6 +130,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     crash: opts.crash,
     batchSize: opts.batchSize,
     onStep: (done, total) => opts.progress?.('merge', done, total),
+    dpkg: w.dpkg,
+    scripts,
   });
   let committed = false;
   try {
@@ -94,16 +141,26 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
-    const { plan, requests } = await spec.plan(probe, stagingDir, { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles });
+    const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
+    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
-    await exec.run(plan.steps);
+    applyCommitStates(plan, flows);
+    // The triggers the unpacks and removals activate are recorded with the commit, as dpkg records them
+    // before its checkpoint; the processing comes after it.
+    const activation = w.dpkg && triggersBefore && spec.queue ? activationFor(plan, w.dpkg, triggersBefore, opts.triggers === false) : undefined;
+    const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
+    // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
+    await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
     opts.crash.tick();
     commitPlan(db, txnId, plan, {
       snapshots: keepBackups && requests ? { requests, disk: probe.disk } : undefined,
-      also: spec.commitAlso,
+      also: () => {
+        spec.commitAlso?.();
+        if (w.dpkg) recordDpkgFingerprints(db, w.dpkg, plan);
+      },
     });
     committed = true;
     opts.crash.tick();
@@ -114,10 +171,20 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
       backupRetention: opts.backupRetention,
       after: spec.afterFinish,
     });
-    return { txnId, plan };
+    const failures = await runTail(w, flows, scripts, opts.events);
+    if (w.dpkg && spec.queue) {
+      const dpkg = w.dpkg;
+      const packages = configureOrder.flatMap((r) => {
+        const now = dpkg.get(r.name, r.architecture);
+        return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
+      });
+      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred };
+      failures.push(...(await runConfigureQueue(w, dpkg, scripts, queue, opts.events)));
+    }
+    return { txnId, plan, failures };
   } catch (err) {
     if (committed) throw cleanUpFailed(txnId, err);
-    await rollBack(db, txnId, err, opts);
+    await rollBack(w, txnId, err, opts, scripts);
     if (err instanceof OvermergeError && err.code === 'E_NO_SPACE') {
       throw await explainNoSpace(err, loc.root.host, (spec.archives ?? []).map((a) => a.control));
     }
@@ -129,6 +196,10 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
 export interface Planned {
   plan: Plan;
   requests?: Requests;
+  /** dpkg's maintainer-script protocol per package: its pre part ran already; post and tail are to come. */
+  scripts?: PackageScripts[];
+  /** The packages the configure queue is to configure, in the order given to it. */
+  configureOrder?: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>;
 }
 
 /** The probe, check and plan phases for what installs, removals and rollbacks request. */
@@ -152,10 +223,10 @@ function cleanUpFailed(txnId: number, cause: unknown): OvermergeError {
 }
 
 /** Undoes a failed transaction and forgets it; if undoing fails too, both errors are told and recover is needed. */
-async function rollBack(db: Db, txnId: number, cause: unknown, opts: TxnOptions): Promise<void> {
+async function rollBack(w: Writer, txnId: number, cause: unknown, opts: TxnOptions, scripts: ScriptSession | undefined): Promise<void> {
   try {
-    await undoJournal(db, txnId, opts.steps, opts.crash);
-    db.txns.forget(txnId);
+    await undoJournal(w.db, txnId, opts.steps, opts.crash, w.dpkg, scripts);
+    w.db.txns.forget(txnId);
   } catch (undoErr) {
     const first = cause instanceof Error ? cause.message : String(cause);
     const second = undoErr instanceof Error ? undoErr.message : String(undoErr);
@@ -171,7 +242,7 @@ async function ensureNothingUnfinished(w: Writer, opts: TxnOptions): Promise<voi
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()];
   if (pending.length === 0) return;
   if (opts.autoRecover) {
-    await recoverAll(w, opts.steps, opts.crash);
+    await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
     return;
   }
   throw new OvermergeError('E_UNFINISHED', `transaction ${pending[0].id} (${pending[0].kind}) was interrupted`, {

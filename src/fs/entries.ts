@@ -58,6 +58,25 @@ export async function createSpecial(at: HostPath, e: SpecialEntry, asRoot: boole
   await applyMeta(at, e, asRoot, e.type === 'symlink');
 }
 
+/**
+ * An overlayfs whiteout at the fresh name `at`: a character device 0/0, mode 0, as the kernel makes one
+ * (fs/overlayfs/dir.c, ovl_whiteout), with the mtime given. Only root can make device nodes.
+ */
+export async function createWhiteout(at: HostPath, mtime: number): Promise<void> {
+  try {
+    await execFileP('mknod', ['-m', '000', '--', at, 'c', '0', '0']);
+    await fsp.lutimes(at, mtime, mtime);
+  } catch (err) {
+    throw fsError('create whiteout', err, at);
+  }
+}
+
+/** Whether `p` is a whiteout (a 0/0 character device); false when nothing is there. */
+export async function isWhiteout(p: string): Promise<boolean> {
+  const st = await lstatOrNull(p);
+  return st !== null && st.isCharacterDevice() && st.rdev === 0n;
+}
+
 /** Owner, then mode (chown clears setuid/setgid), then times. Symlinks have no mode of their own. */
 export async function applyMeta(p: HostPath, m: Meta, asRoot: boolean, isSymlink: boolean): Promise<void> {
   try {

@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { OvermergeError } from '../errors';
+import { loadNative } from '../native';
 
 /**
  * fcntl(2) record locks, through the project's own native module (src/fs/native/fcntl_lock.c): Node has
@@ -37,17 +37,8 @@ const KIND_NUMBER: Record<LockKind | 'unlock', number> = { unlock: 0, read: 1, w
  * lock (list, contents, build, ...) work even where it was not built; later calls hit require's cache.
  */
 export function loadBinding(file: string = NATIVE_MODULE): Binding {
-  try {
-    return require(file) as Binding;
-  } catch (err) {
-    const notBuilt = (err as { code?: unknown })?.code === 'MODULE_NOT_FOUND';
-    const what = notBuilt ? 'is not built' : `cannot be loaded (${firstLine(err)})`;
-    throw new OvermergeError('E_NOT_BUILT', `the native module fcntl-lock ${what}: run \`npm ci\` or \`npm run build:native\``, {
-      op: 'load native module',
-      path: file,
-      cause: err,
-    });
-  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return loadNative('fcntl-lock', () => require(file) as Binding);
 }
 
 /**
@@ -76,6 +67,3 @@ function errnoError(errno: number, syscall: string): Error {
   return Object.assign(new Error(`${code}: ${syscall} failed`), { code, errno: -errno, syscall });
 }
 
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0];
-}

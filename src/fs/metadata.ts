@@ -66,39 +66,41 @@ interface TimesEntry {
 }
 
 /**
- * Sets access and modification times to the nanosecond. Node cannot: fs.utimes takes a double and libuv
- * truncates it to microseconds. Times that are whole microseconds (tar's whole seconds included) go
- * through fs.lutimes; the rest are handed in one batch to a perl one-liner that calls utimensat(2) itself
- * (perl-base is Essential in Debian, so it is always there). One process per batch, not per file.
+ * Sets access and modification times to the nanosecond. Node cannot: fs.utimes takes seconds as a double,
+ * which near today's epoch resolves only about 240 ns, and libuv's conversion of it changed under us:
+ * libuv 1.46 (Node 20) and 1.51 (Node 22) truncate it to whole microseconds, 1.52 (Node 24.22, 26) keeps
+ * the double's nanoseconds, rounding error and all (so a double aimed at the middle of a microsecond,
+ * which the older ones truncated back to it, lands about 480 ns off). A double is used only where it is
+ * exact whatever libuv does: whole seconds (tar's times). Every other time is handed, in one batch, to a
+ * perl one-liner that calls utimensat(2) with the integer nanoseconds itself (perl-base is Essential in
+ * Debian, so it is always there). One process per batch, not per file.
  */
 export class TimesBatch {
-  private readonly exact: TimesEntry[] = [];
+  private readonly whole: TimesEntry[] = [];
   private readonly nano: TimesEntry[] = [];
 
   /** Times from `st` for `p` (never follows a final symlink). */
   add(p: HostPath, st: BigIntStats): void {
-    const e = { path: p, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
-    if (microsecondExact(e.atimeNs) && microsecondExact(e.mtimeNs)) this.exact.push(e);
-    else this.nano.push(e);
+    this.addNs(p, st.atimeNs, st.mtimeNs);
   }
 
   /** Explicit times (nanoseconds since the epoch) for `p`. */
   addNs(p: HostPath, atimeNs: bigint, mtimeNs: bigint): void {
     const e = { path: p, atimeNs, mtimeNs };
-    if (microsecondExact(atimeNs) && microsecondExact(mtimeNs)) this.exact.push(e);
+    if (wholeSeconds(atimeNs) && wholeSeconds(mtimeNs)) this.whole.push(e);
     else this.nano.push(e);
   }
 
   get size(): number {
-    return this.exact.length + this.nano.length;
+    return this.whole.length + this.nano.length;
   }
 
   async flush(): Promise<void> {
-    const exact = this.exact.splice(0);
+    const whole = this.whole.splice(0);
     const nano = this.nano.splice(0);
-    for (const e of exact) {
+    for (const e of whole) {
       try {
-        await fsp.lutimes(e.path, libuvSeconds(e.atimeNs), libuvSeconds(e.mtimeNs));
+        await fsp.lutimes(e.path, Number(e.atimeNs / NS_PER_S), Number(e.mtimeNs / NS_PER_S));
       } catch (err) {
         throw fsError('set times of', err, e.path);
       }
@@ -107,18 +109,20 @@ export class TimesBatch {
   }
 }
 
-function microsecondExact(ns: bigint): boolean {
-  return ns % 1000n === 0n && ns >= 0n;
+const NS_PER_S = 1_000_000_000n;
+
+/** A whole number of seconds that a double holds exactly (any time within ±2^53 s does). */
+function wholeSeconds(ns: bigint): boolean {
+  return ns % NS_PER_S === 0n && ns >= 0n;
 }
 
 /**
- * A double that libuv turns back into exactly these whole microseconds: aim at the middle of the
- * microsecond, so the double's rounding (±120 ns at today's epoch) and libuv's truncation both land in it.
+ * The nearest double to `ns` in seconds: the best fs.lutimes can do where perl's exact path is missing
+ * (an architecture without a known utimensat number). libuv truncates what it is given, to the microsecond
+ * (before 1.52) or to the nanosecond, so this may land one unit low.
  */
-function libuvSeconds(ns: bigint): number {
-  const sec = ns / 1_000_000_000n;
-  const usec = (ns % 1_000_000_000n) / 1000n;
-  return Number(sec) + (Number(usec) * 1000 + 500) / 1e9;
+function approximateSeconds(ns: bigint): number {
+  return Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
 }
 
 const UTIMENSAT: Partial<Record<string, number>> = { x64: 280, arm64: 88 };
@@ -134,8 +138,8 @@ exit $bad;`;
 async function setTimesNs(entries: TimesEntry[]): Promise<void> {
   const nr = UTIMENSAT[process.arch];
   if (nr === undefined) {
-    // No known syscall number: fall back to microseconds rather than refuse the copy.
-    for (const e of entries) await fsp.lutimes(e.path, libuvSeconds(e.atimeNs), libuvSeconds(e.mtimeNs));
+    // No known syscall number: fall back to a double rather than refuse the copy.
+    for (const e of entries) await fsp.lutimes(e.path, approximateSeconds(e.atimeNs), approximateSeconds(e.mtimeNs));
     return;
   }
   const input = Buffer.concat(
@@ -143,7 +147,7 @@ async function setTimesNs(entries: TimesEntry[]): Promise<void> {
       if (!e.path.startsWith('/') || e.path.includes('\0')) {
         throw new OvermergeError('E_INTERNAL', `cannot set times of ${e.path}: not an absolute path`);
       }
-      const fields = [e.path, e.atimeNs / 1_000_000_000n, e.atimeNs % 1_000_000_000n, e.mtimeNs / 1_000_000_000n, e.mtimeNs % 1_000_000_000n];
+      const fields = [e.path, ...timespec(e.atimeNs), ...timespec(e.mtimeNs)];
       return Buffer.from(fields.map((f) => `${f}\0`).join(''));
     }),
   );
@@ -155,6 +159,12 @@ async function setTimesNs(entries: TimesEntry[]): Promise<void> {
       path: p || entries[0].path,
     });
   }
+}
+
+/** Seconds and nanoseconds as utimensat(2) wants them: tv_nsec in [0, 1e9), also before the epoch. */
+function timespec(ns: bigint): [bigint, bigint] {
+  const nsec = ((ns % NS_PER_S) + NS_PER_S) % NS_PER_S;
+  return [(ns - nsec) / NS_PER_S, nsec];
 }
 
 function runWithInput(cmd: string, args: string[], input: Buffer): Promise<{ code: number; text: string }> {

@@ -61,7 +61,37 @@ export class NewFile {
     }
   }
 
+  /** fsync: the content is on disk when it returns. */
+  sync(): void {
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (err) {
+      throw fsError('sync', err, this.path);
+    }
+  }
+
   close(): void {
     fs.closeSync(this.fd);
+  }
+}
+
+/**
+ * `data` written whole to the fresh name `p` (O_EXCL, O_NOFOLLOW) and synced, with the mode, owner and
+ * mtime of `like` (a file it is to replace): a rename over `like` then swaps in a complete, durable file.
+ */
+export async function writeNewFile(p: HostPath, data: Buffer, like: HostPath, asRoot: boolean): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(like);
+  } catch (err) {
+    throw fsError('inspect', err, like);
+  }
+  const f = NewFile.create(p, 'write new file');
+  try {
+    f.write([data]);
+    f.setMeta({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 }, asRoot);
+    f.sync();
+  } finally {
+    f.close();
   }
 }

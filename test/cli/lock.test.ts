@@ -106,7 +106,7 @@ test('without the native module built, a writer says so and how to build it; rea
     const run = (...args: string[]) => spawnSync(process.execPath, [path.join(copy, 'bin', 'overmerge'), '--root', root, ...args], { encoding: 'utf8' });
     const r = run('install', debs['hello-1.0']);
     assert.equal(r.status, 1);
-    assert.equal(r.stderr, 'overmerge: the native module fcntl-lock is not built: run `npm ci` or `npm run build:native`\n');
+    assert.equal(r.stderr, `overmerge: the native module fcntl-lock is not built for Node ${process.version}: its build is missing (did npm skip its install script?) (run \`npm run build:native\` in ${copy})\n`);
     const list = run('list', '--json');
     assert.equal(list.status, 0, list.stderr);
     assert.equal(list.stdout.trim(), '[]');

@@ -95,7 +95,7 @@ describe('overmerge unpack of the real Priority: required set equals dpkg --unpa
 
         const started = Date.now();
         const [ours, dp] = await Promise.all([
-          om(a, ['unpack', '--no-scripts', '--quiet', ...pre.debs], { spawn: true }),
+          om(a, ['unpack', '--no-scripts', '--force-depends', '--quiet', ...pre.debs], { spawn: true }), // as dpkg's twin: Pre-Depends unconfigured
           dpkgUnpack(b, pre.debs, pre.interpreters),
         ]);
         const unpacked = Date.now();

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { captureSide, copyRoot, leftoverTemporaries, storeBlobs, type SideState } from '../helpers/crash-harness';
 import { buildCrashFixtures, makeScratch, mustRun, type CrashFixtures, type Scratch } from '../helpers/crash-scenarios';
 import { buildAdHocDeb } from '../helpers/fixtures';
-import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
+import { ADMIN_REL, assertSameTree } from '../helpers/root-state';
 import { gate } from '../helpers/gate';
 import { om } from '../helpers/run-cli';
 

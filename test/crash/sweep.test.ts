@@ -56,7 +56,7 @@ const scenarios: Scenario[] = [
   { name: '(a) fresh install of hello 1.0 + greet', template: () => fx.templates.empty, argv: () => ['install', fx.debs['hello-1.0'], fx.debs['greet-1.0']] },
   { name: '(b) upgrade hello 1.0 -> 2.0 (dir -> file), conffile modified', template: () => fx.templates.modified, argv: () => ['install', fx.debs['hello-2.0']] },
   { name: '(c) remove greet', template: () => fx.templates.installed, argv: () => ['remove', 'greet'] },
-  { name: '(d) purge hello (modified conffile)', template: () => fx.templates.modified, argv: () => ['purge', 'hello'] },
+  { name: '(d) purge hello (modified conffile)', template: () => fx.templates.modified, argv: () => ['purge', '--force-depends', 'hello'] }, // greet depends on hello
   {
     name: '(e) upgrade on an overlay root, old files in the lower layer',
     template: () => fx.templates.modified,

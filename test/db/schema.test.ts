@@ -20,7 +20,7 @@ function isDbError(pattern: RegExp): (err: unknown) => boolean {
   };
 }
 
-const TABLES = ['backups', 'files', 'journal', 'packages', 'transactions', 'txn_backups', 'txn_extras', 'txn_packages', 'txn_snapshots'];
+const TABLES = ['backups', 'dpkg_mirror', 'files', 'journal', 'packages', 'transactions', 'txn_backups', 'txn_extras', 'txn_packages', 'txn_snapshots'];
 
 function tablesOf(file: string): string[] {
   const raw = new Database(file, { readonly: true });

@@ -49,7 +49,7 @@ export async function dbState(root: string, where: { db?: string; staging?: stri
     staging: where.staging,
     mode: 'rename',
     json: true,
-    scripts: true,
+    scripts: 'auto',
     quiet: true,
     lockWait: 0,
     autoRecover: false,

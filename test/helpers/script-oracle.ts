@@ -55,9 +55,13 @@ export interface LoggingPackage {
   fields?: Record<string, string>;
   /** Scripts the package does not have. */
   omit?: MaintScript[];
+  /** Other control members (e.g. `triggers`), name → content. */
+  control?: Record<string, string>;
+  /** Shell lines a script runs after logging its call (e.g. a dpkg-trigger call). */
+  extra?: Partial<Record<MaintScript, string>>;
 }
 
-export function loggingScript(self: string): string {
+export function loggingScript(self: string, extra = ''): string {
   return [
     '#!/bin/sh',
     `# maintainer script of ${self} that logs every call (overmerge tests)`,
@@ -73,6 +77,7 @@ export function loggingScript(self: string): string {
     '  exit 1',
     'fi',
     'if [ -e "$DPKG_ROOT/kill/$self.$DPKG_MAINTSCRIPT_NAME.$1" ]; then kill -TERM $$; fi',
+    ...(extra === '' ? [] : [extra]),
     'exit 0',
     '',
   ].join('\n');
@@ -96,9 +101,10 @@ export async function buildLoggingDeb(workDir: string, pkg: LoggingPackage): Pro
   await fsp.writeFile(path.join(debian, 'control'), Object.entries(fields).map(([k, v]) => `${k}: ${v}\n`).join(''));
   for (const s of SCRIPTS) {
     if (pkg.omit?.includes(s)) continue;
-    await fsp.writeFile(path.join(debian, s), loggingScript(`${pkg.name}_${pkg.version}`));
+    await fsp.writeFile(path.join(debian, s), loggingScript(`${pkg.name}_${pkg.version}`, pkg.extra?.[s]));
     await fsp.chmod(path.join(debian, s), 0o755);
   }
+  for (const [name, content] of Object.entries(pkg.control ?? {})) await fsp.writeFile(path.join(debian, name), content, { mode: 0o644 });
   for (const [rel, content] of Object.entries(pkg.files ?? { [`opt/${pkg.name}/file`]: `${pkg.name} ${pkg.version}\n` })) {
     const at = path.join(tree, rel);
     await fsp.mkdir(path.dirname(at), { recursive: true, mode: 0o755 });

@@ -8,6 +8,7 @@ import { buildDeb, controlFields, controlText } from '../../fixtures/hostile/deb
 import { base256, gnuLong, tarArchive, tarDir, tarEntry, tarFile, tarHardlink, tarSymlink } from '../../fixtures/hostile/tar-writer';
 import type { ErrorCode } from '../../src/errors';
 import { needs } from '../helpers/gate';
+import { cliFor, type CliAs, type User } from '../helpers/run-as';
 import { BIN, om, omArgv } from '../helpers/run-cli';
 import {
   assertOneLineRefusal,
@@ -360,10 +361,20 @@ test('decoys walked through and aliases beyond the corpus', async (t) => {
   }
 });
 
-test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: needs({ root: 'to run the CLI as nobody' }) }, async () => {
+test('without root: a device node is refused before anything is placed; a setuid file keeps its bit', { skip: needs({ root: 'to run the CLI as nobody' }) }, async (t) => {
   const device = cases.find((c) => c.id === 'valid-char-device')!;
   const setuid = cases.find((c) => c.id === 'valid-setuid-file')!;
   const nobody = { uid: 65534, gid: 65534 };
+  // A checkout in a private folder (root's home) is out of nobody's reach: then a copy of the CLI is run.
+  const cli = await cliFor(nobody);
+  if ('unavailable' in cli) {
+    t.diagnostic(cli.unavailable);
+    t.skip(cli.unavailable);
+    return;
+  }
+  if (cli.copied) t.diagnostic(cli.copied);
+  t.after(() => cli.remove());
+  const spawnAs = (user: typeof nobody, root: string, argv: string[]) => spawnCli(cli, user, omArgv(root, argv));
   await withCase(device.deb, async (root, file) => {
     // The root (and the sandbox path to it) must be nobody's to write and reach.
     await chownTree(root, nobody.uid, nobody.gid);
@@ -397,10 +408,10 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   }
 }
 
-/** bin/overmerge on `root` as another user (om's command line), from / so that the user may enter the cwd. */
-function spawnAs(user: { uid: number; gid: number }, root: string, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
+/** The CLI (or its copy that the user can reach) as another user, from / so that the user may enter the cwd. */
+function spawnCli(cli: CliAs, user: User, argv: string[]): Promise<{ status: number; stdout: string; stderr: string; stdoutBytes: Buffer; stderrBytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...omArgv(root, argv)], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+    const child = spawn(cli.node, [cli.bin, ...argv], { ...user, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

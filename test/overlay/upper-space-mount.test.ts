@@ -41,7 +41,7 @@ async function used(dir: string): Promise<number> {
 
 /** The plan overmerge makes for installing `deb` on `root` (the upgrade runs there, on the twin). */
 async function planOn(root: string, deb: string): Promise<{ steps: PathStep[]; fileRows: number }> {
-  const args = { root, mode: 'rename', json: false, scripts: true, quiet: true, lockWait: 0, autoRecover: false } as ChangeArgs;
+  const args = { root, mode: 'rename', json: false, scripts: 'auto', quiet: true, lockWait: 0, autoRecover: false } as ChangeArgs;
   const w = await openForWriting(args);
   try {
     const { plan } = await installArchives(w, [deb], 'installed', txnOptions(args, nullIo()).opts);

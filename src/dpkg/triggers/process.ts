@@ -49,6 +49,11 @@ export interface ProcessOptions {
   triggers?: boolean;
   /** Paths dpkg installs while configuring a package (new conffiles): activated with their parents. */
   configurePaths?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Work on the given state object itself rather than a copy, so that a caller running the steps as they
+   * come can record each state as it is reached (dpkg writes a package's state before and after its postinst).
+   */
+  inPlace?: boolean;
 }
 
 export interface PlanOptions extends ProcessOptions {
@@ -121,7 +126,7 @@ class Planner {
     private readonly options: ProcessOptions,
   ) {
     const triggers = options.triggers ?? !(options.action === 'triggers-only' && !options.pending);
-    this.world = new TriggerWorld(cloneState(state), { noTriggers: !triggers });
+    this.world = new TriggerWorld(options.inPlace ? state : cloneState(state), { noTriggers: !triggers });
   }
 
   *run(): Steps<TriggerPlan> {

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/db';
+import type { DpkgDb } from '../../dpkg/dpkg-db';
 import type { JournalStep } from '../../db/types';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
@@ -6,6 +7,7 @@ import type { StepHooks } from '../../fs/steps';
 import { SyncBatch } from '../../fs/sync';
 import type { CrashPoints } from '../crash';
 import type { BackupKeeper } from '../keep-backups';
+import type { ScriptSession } from '../script-session';
 import type { PlannedStep, StepRegistry } from '../steps/registry';
 import type { ConcretizeContext, RunContext } from '../steps/step-kind';
 
@@ -18,6 +20,10 @@ export interface ExecOptions {
   batchSize: number;
   /** Called after each step, for progress. */
   onStep?: (done: number, total: number) => void;
+  /** dpkg's database, when the root has one (steps of kind dpkg-change act on it). */
+  dpkg?: DpkgDb;
+  /** Where and how maintainer scripts run (steps of kind run-script). */
+  scripts?: ScriptSession;
 }
 
 /** A planned step of any registered kind; its kind's file knows the rest of its shape. */
@@ -42,9 +48,9 @@ export class Executor {
     private readonly steps: StepRegistry,
     private readonly opts: ExecOptions,
   ) {
-    this.concrete = { root: opts.root, mode: opts.mode };
+    this.concrete = { root: opts.root, mode: opts.mode, dpkg: opts.dpkg };
     const hooks: StepHooks = { step: (name, detail) => opts.crash.step(name, detail.path) };
-    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync };
+    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync, dpkg: opts.dpkg, scripts: opts.scripts };
   }
 
   /**
@@ -57,10 +63,13 @@ export class Executor {
   }
 
   async run(steps: readonly AnyPlannedStep[]): Promise<void> {
-    for (let i = 0; i < steps.length; i += this.opts.batchSize) {
+    for (let i = 0; i < steps.length; ) {
       // Concrete a batch at a time: the concrete form carries several host paths a step, too much to hold
-      // for every member of a huge archive at once.
-      const batch = steps.slice(i, i + this.opts.batchSize).map((s) => {
+      // for every member of a huge archive at once. A kind that must be journaled alone ends the batch.
+      let end = i;
+      do end++;
+      while (end < steps.length && end - i < this.opts.batchSize && !this.steps.get(steps[end].kind).alone && !this.steps.get(steps[i].kind).alone);
+      const batch = steps.slice(i, end).map((s) => {
         const kind = this.steps.get(s.kind);
         return { kind, data: kind.concretize(s, this.concrete) };
       });
@@ -76,6 +85,7 @@ export class Executor {
       }
       this.db.journal.doneMany(ids);
       this.opts.crash.tick();
+      i = end;
     }
   }
 }
@@ -85,13 +95,13 @@ export class Executor {
  * undone too (there is nothing to find, so nothing happens); their directories may not exist, which is
  * why syncs are collected and a vanished path is skipped at the flush.
  */
-export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints): Promise<void> {
+export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, dpkg?: DpkgDb, scripts?: ScriptSession): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   const sync = new SyncBatch();
   for (const page of journalPages(db, txnId, true)) {
     for (const j of page) {
       if (j.state === 'undone') continue;
-      await steps.get(j.kind).undo(j.data, { hooks, sync });
+      await steps.get(j.kind).undo(j.data, { hooks, sync, dpkg, scripts });
       await sync.flush();
       db.journal.undone(j.id);
       crash.tick();
@@ -100,11 +110,11 @@ export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, cr
 }
 
 /** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
-export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper): Promise<void> {
+export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
-      await steps.get(j.kind).finish(j.data, { hooks, keeper });
+      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg });
       crash.tick();
     }
   }

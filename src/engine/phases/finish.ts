@@ -23,7 +23,7 @@ export interface FinishOptions {
  */
 export async function finishTransaction(w: Writer, txnId: number, opts: FinishOptions): Promise<void> {
   const keeper = opts.keepBackups ? new BackupKeeper(w.db, txnId, w.loc.root, blobStore(w.loc)) : undefined;
-  await finishJournal(w.db, txnId, opts.steps, opts.crash, keeper);
+  await finishJournal(w.db, txnId, opts.steps, opts.crash, keeper, w.dpkg);
   await opts.after?.();
   if (opts.keepBackups) await pruneBackups(w.db, blobStore(w.loc), opts.backupRetention);
 }

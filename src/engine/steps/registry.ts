@@ -1,15 +1,33 @@
 import { OvermergeError } from '../../errors';
+import { dpkgChangeStep } from './dpkg-change';
 import { mkdirStep } from './mkdir';
 import { placeFileStep } from './place-file';
 import { placeSpecialStep } from './place-special';
 import { renameStep } from './rename';
+import { runScriptStep } from './run-script';
+import { replaceFileStep } from './replace-file';
 import { removeStep } from './remove';
 import { rmdirStep } from './rmdir';
 import { stagingStep } from './staging';
+import { stripXattrStep } from './strip-xattr';
+import { whiteoutStep } from './whiteout';
 import type { AnyStepKind, PlannedOf } from './step-kind';
 
 /** Every kind of journal step overmerge knows. A new kind is a file in this folder and a line here. */
-export const BUILTIN_STEPS = [stagingStep, mkdirStep, placeFileStep, placeSpecialStep, removeStep, rmdirStep, renameStep] as const;
+export const BUILTIN_STEPS = [
+  stagingStep,
+  mkdirStep,
+  placeFileStep,
+  placeSpecialStep,
+  removeStep,
+  rmdirStep,
+  renameStep,
+  dpkgChangeStep,
+  runScriptStep,
+  whiteoutStep,
+  stripXattrStep,
+  replaceFileStep,
+] as const;
 
 /** A step as the planner and the transaction phases emit it, of any built-in kind. */
 export type PlannedStep = PlannedOf<(typeof BUILTIN_STEPS)[number]>;

@@ -1,8 +1,10 @@
+import type { DpkgDb } from '../../dpkg/dpkg-db';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
 import type { SyncBatch } from '../../fs/sync';
 import type { BackupKeeper } from '../keep-backups';
+import type { ScriptSession } from '../script-session';
 
 /**
  * A kind of journal step: one file per kind under engine/steps/, registered in registry.ts. The planner
@@ -20,16 +22,23 @@ import type { BackupKeeper } from '../keep-backups';
  */
 export interface StepKind<K extends string, Planned extends { kind: K }, Payload> {
   readonly kind: K;
+  /**
+   * Journaled alone, right before it runs, never ahead of it in a batch: its undo must only ever run for a
+   * step that started (a maintainer script's abort call is made only for a script that was run).
+   */
+  readonly alone?: boolean;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
   run(payload: Payload, ctx: RunContext): Promise<void>;
   undo(payload: Payload, ctx: UndoContext): Promise<void>;
   finish(payload: Payload, ctx: FinishContext): Promise<void>;
 }
 
-/** What making a step concrete needs: where the root is and how files are placed. */
+/** What making a step concrete needs: where the root is, how files are placed, dpkg's database. */
 export interface ConcretizeContext {
   root: Root;
   mode: PlaceMode;
+  /** dpkg's database, when the root has one: its changes are planned against it. */
+  dpkg?: DpkgDb;
 }
 
 /** What a step needs while it runs. Syncs go into `sync`; the executor flushes it before marking steps done. */
@@ -39,15 +48,21 @@ export interface RunContext {
   /** Crash points and pauses, one per filesystem sub-step (tests inject kills through them). */
   hooks: StepHooks;
   sync: SyncBatch;
+  dpkg?: DpkgDb;
+  /** Where and how maintainer scripts run (run-script steps). */
+  scripts?: ScriptSession;
 }
 
 export interface UndoContext {
   hooks: StepHooks;
   sync: SyncBatch;
+  dpkg?: DpkgDb;
+  scripts?: ScriptSession;
 }
 
 export interface FinishContext {
   hooks: StepHooks;
+  dpkg?: DpkgDb;
   /** With --keep-backups: takes what a step replaced into the backup store before it is let go of. */
   keeper?: BackupKeeper;
 }

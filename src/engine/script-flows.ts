@@ -1,0 +1,120 @@
+import type { DpkgDb } from '../dpkg/dpkg-db';
+import { OvermergeError } from '../errors';
+import { makePrivateDirectory, removeTree } from '../fs/entries';
+import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
+import { NewFile } from '../fs/new-file';
+import { rootPathFromHost, type RootPath } from '../fs/rootpath';
+import type { StagedPackage } from '../model/entry';
+import type { Writer } from './context';
+import type { AnyPlannedStep } from './phases/execute';
+import type { InstallRequest, RemoveRequest } from './plan-model';
+import { removalScripts, unpackScripts, type PackageScripts, type ScriptPlanContext } from './script-plan';
+import type { ScriptSession, ScriptSettings } from './script-session';
+import type { StagingStep } from './steps/staging';
+
+/** The control members dpkg runs as maintainer scripts. */
+const SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm'] as const;
+
+/**
+ * The maintainer-script flows of an install: each archive's scripts written where a chrooted script can be
+ * run (a folder of the transaction's staging area, which must be inside the root), and dpkg's protocol
+ * for it against what dpkg's database says is installed.
+ */
+export async function installFlows(
+  w: Writer,
+  dpkg: DpkgDb,
+  session: ScriptSession,
+  installs: readonly InstallRequest[],
+  run: (steps: readonly AnyPlannedStep[]) => Promise<void>,
+  configure: boolean,
+): Promise<PackageScripts[]> {
+  const ctx = planContext(dpkg, session);
+  const admin = w.loc.dpkgAdmin ?? resolveHostPath(dpkg.admin.dir);
+  const flows: PackageScripts[] = [];
+  for (let i = 0; i < installs.length; i++) {
+    const staged = installs[i].staged;
+    // dpkg's own folder for the archive being unpacked (so $0 is what it is under dpkg); one per archive
+    // when several are, since all their preinsts run before the files.
+    const dir = hostJoin(admin, installs.length === 1 ? 'tmp.ci' : `tmp.ci.${i}`);
+    await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
+    const journaled: StagingStep = { kind: 'staging', dir }; // so that undo and finish remove it
+    await run([journaled]);
+    const newScripts = await stageScripts(w, staged, dir);
+    flows.push(unpackScripts({ staged, newScripts, installed: dpkg.get(staged.name, staged.architecture), configure }, ctx));
+  }
+  return flows;
+}
+
+/** The flows of a removal or purge: the prerm before the files go, the postrm after the commit. */
+export function removalFlows(dpkg: DpkgDb, session: ScriptSession, removals: readonly RemoveRequest[]): PackageScripts[] {
+  const ctx = planContext(dpkg, session);
+  const flows: PackageScripts[] = [];
+  for (const r of removals) {
+    const now = dpkg.get(r.pkg.name, r.pkg.architecture);
+    if (now === undefined || now.status.state === 'not-installed') continue;
+    const ref = { name: now.name, arch: now.arch };
+    const types = dpkg.infoFiles(ref);
+    if (now.status.state === 'config-files') {
+      // Only the purge is left to do: postrm purge, after the conffiles went.
+      if (!r.purge) continue;
+    }
+    flows.push(removalScripts(now, r.purge, types.includes('postrm'), now.conffiles.length > 0, ctx));
+  }
+  return flows;
+}
+
+/**
+ * Archives with maintainer scripts on a root without dpkg's database, where installed scripts would live:
+ * with --no-scripts each one is named as not run; otherwise the transaction is refused before it starts.
+ */
+export function scriptsWithoutDpkg(staged: readonly StagedPackage[], settings: ScriptSettings | undefined): void {
+  if (settings === undefined) return;
+  for (const s of staged) {
+    const present = SCRIPTS.filter((n) => s.controlFiles.has(n));
+    if (present.length === 0) continue;
+    if (settings.mode === 'disabled') {
+      for (const n of present) settings.notice(`not running ${s.name}'s ${n}: maintainer scripts are disabled (--no-scripts)`);
+      continue;
+    }
+    throw new OvermergeError('E_SCRIPT_REFUSED', `${s.archive}: ${s.name} has maintainer scripts (${present.join(', ')}), but the root has no dpkg database to run them with`, {
+      op: 'run scripts',
+      hint: 'create ROOT/var/lib/dpkg (or give --admindir), or pass --no-scripts to skip them',
+    });
+  }
+}
+
+/** What the script protocol needs to know of the database and the session, for the flows of one transaction. */
+export function planContext(dpkg: DpkgDb, session: ScriptSession): ScriptPlanContext {
+  const instances = dpkg.packages().filter((p) => p.status.state !== 'not-installed');
+  return {
+    nativeArch: dpkg.nativeArch,
+    admindir: session.admindir,
+    otherInstances: (name, arch) => instances.filter((p) => p.name === name && p.arch !== arch).length,
+  };
+}
+
+/** Writes the archive's maintainer scripts (0755) into `dir`; returns where they are inside the root. */
+async function stageScripts(w: Writer, staged: StagedPackage, dir: HostPath): Promise<RootPath> {
+  let inRoot: RootPath;
+  try {
+    inRoot = rootPathFromHost(w.loc.root, dir);
+  } catch {
+    throw new OvermergeError('E_SCRIPT_REFUSED', `maintainer scripts are unpacked in ${dir}, outside the root, where a script in the root cannot be run from`, {
+      op: 'run scripts',
+      hint: "give --admindir a folder inside the root (dpkg's database belongs to the root)",
+    });
+  }
+  await makePrivateDirectory(dir, 'create staging folder');
+  for (const name of SCRIPTS) {
+    const body = staged.controlFiles.get(name);
+    if (body === undefined) continue;
+    const f = NewFile.create(hostJoin(dir, name), 'stage maintainer script');
+    try {
+      f.write([body]);
+      f.setMeta({ mode: 0o755, uid: 0, gid: 0, mtime: Date.now() / 1000 }, false);
+    } finally {
+      f.close();
+    }
+  }
+  return inRoot;
+}

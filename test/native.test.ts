@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { OvermergeError } from '../src/errors';
+import { loadNative, type NativePackage } from '../src/native';
+import { BIN, REPO_ROOT } from './helpers/run-cli';
+import { withTempDir } from './helpers/temp';
+
+// A native addon that npm did not build (npm 12 skips install scripts that allowScripts does not list) or
+// built for another Node: one line naming the package, the Node and the command that fixes it.
+
+const notFound = Object.assign(new Error("Cannot find module './build/Release/xattr'"), { code: 'MODULE_NOT_FOUND' });
+const otherAbi = Object.assign(
+  new Error(
+    "The module '/x/better_sqlite3.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 115. This version of Node.js requires\nNODE_MODULE_VERSION 147. Please try re-compiling or re-installing\n",
+  ),
+  { code: 'ERR_DLOPEN_FAILED' },
+);
+const bindings = new Error('Could not locate the bindings file. Tried:\n → /x/build/better_sqlite3.node\n → /x/build/Debug/better_sqlite3.node');
+
+function refusal(pkg: NativePackage, err: Error): OvermergeError {
+  try {
+    loadNative(pkg, () => {
+      throw err;
+    });
+  } catch (e) {
+    assert.ok(e instanceof OvermergeError);
+    return e;
+  }
+  assert.fail('loadNative did not throw');
+}
+
+test('a missing or foreign build is E_NATIVE: the package, this Node, why, and `npm rebuild PKG` in the checkout', () => {
+  for (const [pkg, err, why] of [
+    ['fs-xattr', notFound, /its build is missing \(did npm skip its install script\?\)/],
+    ['better-sqlite3', bindings, /its build is missing/],
+    ['better-sqlite3', otherAbi, /its build is for another Node \(module version 115; this Node needs 147\)/],
+  ] as const) {
+    const e = refusal(pkg, err);
+    assert.equal(e.code, 'E_NATIVE');
+    assert.match(e.message, new RegExp(`^the native module ${pkg} is not built for Node ${process.version.replace(/\./g, '\\.')}: `));
+    assert.match(e.message, why);
+    assert.doesNotMatch(e.message, /\n/);
+    assert.equal(e.hint, `run \`npm rebuild ${pkg}\` in ${REPO_ROOT}`);
+    assert.equal(e.cause, err);
+  }
+});
+
+test('a loaded addon is returned as it is', () => {
+  const addon = { ok: true };
+  assert.equal(loadNative('zstd-napi', () => addon), addon);
+});
+
+test('bin/overmerge prints one line for an addon that fails to load while the CLI loads', async () => {
+  // A preload makes require('fs-xattr') fail as an unbuilt addon does; the CLI's modules load it at start.
+  await withTempDir('native', async (dir) => {
+    const preload = path.join(dir, 'no-xattr.js');
+    await fsp.writeFile(
+      preload,
+      `const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (request === 'fs-xattr') throw Object.assign(new Error("Cannot find module './build/Release/xattr'"), { code: 'MODULE_NOT_FOUND' });
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      `overmerge: the native module fs-xattr is not built for Node ${process.version}: its build is missing (did npm skip its install script?) (run \`npm rebuild fs-xattr\` in ${REPO_ROOT})\n`,
+    );
+  });
+});
