@@ -15,7 +15,6 @@ import { relationScripts, spliceBefore } from './relations/scripts';
 import { unpackStages } from './relations/stages';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
-import { recoverAll } from './recover';
 import { scriptSessionFor } from './script-session';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
@@ -37,7 +36,10 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
   // --auto-recover; without it the transaction below refuses to start, as every writer does).
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()].length > 0;
   if (pending && !opts.autoRecover) return runTransaction(w, opts, { kind: 'install', args: [], plan: unreachable });
-  if (pending) await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
+  if (pending) {
+    const { recoverAll } = await import('./recover'); // only when there is something to recover
+    await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
+  }
   const relations = opts.relations ?? STRICT_RELATIONS;
   const told = new Set<string>();
   const action = status === 'installed' ? 'install' : 'unpack';

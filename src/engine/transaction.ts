@@ -29,7 +29,6 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import { Probe } from './probe';
-import { recoverAll } from './recover';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
 
@@ -242,6 +241,8 @@ async function ensureNothingUnfinished(w: Writer, opts: TxnOptions): Promise<voi
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()];
   if (pending.length === 0) return;
   if (opts.autoRecover) {
+    // Loaded only when there is something to recover: every writer passes here, few need it.
+    const { recoverAll } = await import('./recover');
     await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
     return;
   }
