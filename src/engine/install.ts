@@ -12,7 +12,8 @@ import { STRICT_RELATIONS, type RelationsOptions } from './relations/options';
 import { orderFlows } from './relations/order';
 import { relationRemovals, noteRelations, plainRefs } from './relations/plan-notes';
 import { relationScripts, spliceBefore } from './relations/scripts';
-import { unpackStages } from './relations/stages';
+import { configureOrder, cutAtScripts, unpackStages } from './relations/stages';
+import type { PackageRef, TransactionItem } from '../dpkg/relations';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
 import { scriptSessionFor } from './script-session';
@@ -25,9 +26,11 @@ import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '.
  * versions' postrm upgrade, the commit, and after it each postinst configure (install).
  *
  * Package relations are judged first, on the archives' control data, before any transaction begins: a
- * problem refuses the whole call (relations/check.ts). The one exception to "one call, one transaction":
- * an archive that pre-depends on another of the call waits for a transaction that installs (configures)
- * that one first (relations/stages.ts).
+ * problem refuses the whole call (relations/check.ts). Two exceptions to "one call, one transaction"
+ * (relations/stages.ts): an archive that pre-depends on another of the call waits for a transaction that
+ * installs (configures) that one first; and when scripts run, an archive whose scripts run before its
+ * files (a preinst, an installed prerm) starts a transaction, so that they see the archives before it
+ * unpacked, as under dpkg. Only a stage's last transaction configures, the whole stage.
  */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // The read phase comes before the transaction begins: a broken archive is refused before anything is recorded.
@@ -49,16 +52,36 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     relations,
     told,
   );
-  const stages = unpackStages(whole, read, (r) => ({ name: r.control.fields.get('Package') ?? '', architecture: r.control.fields.get('Architecture') ?? '' }));
+  const refOf = (r: ReadArchive) => ({ name: r.control.fields.get('Package') ?? '', architecture: r.control.fields.get('Architecture') ?? '' });
+  const stages = unpackStages(whole, read, refOf);
+  const scripted = w.dpkg !== undefined && opts.scripts !== undefined && opts.scripts.mode !== 'disabled';
+  const dpkg = w.dpkg;
+  const scriptsFirst = (r: ReadArchive): boolean => {
+    if (r.control.files.has('preinst')) return true;
+    // An upgrade: the installed version's prerm upgrade runs before the files too.
+    const ref = refOf(r);
+    return dpkg?.get(ref.name, ref.architecture) !== undefined && dpkg.readInfoFile(ref, 'prerm') !== undefined;
+  };
   const outcomes: TxnOutcome[] = [];
+  const order = configureOrder(whole);
   for (let i = 0; i < stages.length; i++) {
-    const outcome = await installStage(w, stages[i], status, opts, relations, told);
-    outcomes.push(outcome);
-    if (i < stages.length - 1 && outcome.failures.length > 0) {
-      // A pre-dependency left unconfigured: what pre-depends on it must not be unpacked (dpkg would refuse it).
-      const waiting = stages.slice(i + 1).flat().map((r) => r.path);
-      outcome.failures.push(`not installing ${waiting.join(', ')}: the pre-dependencies installed before them were not configured`);
-      break;
+    const parts = scripted ? cutAtScripts(stages[i], scriptsFirst) : [stages[i]];
+    for (let j = 0; j < parts.length; j++) {
+      const last = j === parts.length - 1;
+      // Only the stage's last transaction configures, and it configures the whole stage (dpkg -i: every
+      // archive unpacked, then each configured in dependency order).
+      const inStage = new Set(stages[i].map((r) => `${refOf(r).name}:${refOf(r).architecture}`));
+      const configures = last ? order.filter((p) => inStage.has(`${p.name}:${p.architecture}`)) : undefined;
+      const outcome = await installStage(w, parts[j], last ? status : 'unpacked', opts, relations, told, configures);
+      outcomes.push(outcome);
+      if (outcome.failures.length > 0 && (j < parts.length - 1 || i < stages.length - 1)) {
+        // dpkg would go on with the next archive; overmerge stops, so that nothing is unpacked over a failure
+        // that the relations judged up front did not foresee.
+        const waiting = [...parts.slice(j + 1).flat(), ...stages.slice(i + 1).flat()].map((r) => r.path);
+        const why = last ? 'the pre-dependencies installed before them were not configured' : 'an archive unpacked before them failed';
+        outcome.failures.push(`not installing ${waiting.join(', ')}: ${why}`);
+        return joined(outcomes);
+      }
     }
   }
   return joined(outcomes);
@@ -70,7 +93,16 @@ async function unreachable(): Promise<never> {
 }
 
 /** One transaction of an install: its archives staged, judged again with their file lists, and installed. */
-function installStage(w: Writer, read: readonly ReadArchive[], status: 'installed' | 'unpacked', opts: TxnOptions, relations: RelationsOptions, told: Set<string>): Promise<TxnOutcome> {
+function installStage(
+  w: Writer,
+  read: readonly ReadArchive[],
+  status: 'installed' | 'unpacked',
+  opts: TxnOptions,
+  relations: RelationsOptions,
+  told: Set<string>,
+  /** What the configure queue configures, when more than this transaction's archives (cutAtScripts). */
+  configures?: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>,
+): Promise<TxnOutcome> {
   const configure = status === 'installed';
   return runTransaction(w, opts, {
     kind: 'install',
@@ -80,9 +112,15 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
       // Now the archives' paths are known: the plan that decides conflictors, deconfigurations, disappearances.
+      // The archives of the stage's earlier transactions, unpacked by now, are configured with these: judged
+      // so, as dpkg judges them at the end of `dpkg -i` (not as packages left unconfigured).
+      const mine = new Set(staged.map((i) => `${i.staged.name}:${i.staged.architecture}`));
+      const earlier: TransactionItem[] = (configures ?? [])
+        .filter((r) => !mine.has(`${r.name}:${r.architecture}`))
+        .map((r) => ({ action: 'configure', name: r.name, architecture: r.architecture }));
       const plan = checkRelations(
         w,
-        staged.map((i) => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })),
+        [...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })), ...earlier],
         relations,
         told,
         possiblyDisappearing(w.db, staged),
@@ -90,7 +128,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       const effects = effectsOf(plan);
       const installs = inUnpackOrder(staged, effects);
       const planOptions = { ...options, unpackOnly: !configure };
-      const configureOrder = plainRefs(effects.configureOrder);
+      const configureOrder = configures ?? plainRefs(effects.configureOrder);
       if (w.dpkg === undefined || now.scripts === undefined) {
         scriptsWithoutDpkg(
           installs.map((i) => i.staged),
@@ -143,7 +181,7 @@ function inUnpackOrder(installs: InstallRequest[], effects: RelationEffects): In
 }
 
 /**
- * The outcome of an install made of several transactions (pre-dependencies first), as one: the last
+ * The outcome of an install made of several transactions (pre-dependencies first, cuts at scripts), as one: the last
  * transaction's id, every change, notice and failure, and a notice naming the transactions.
  */
 function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
@@ -159,7 +197,7 @@ function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
       deleted: outcomes.flatMap((o) => o.plan.deleted),
       disowned: outcomes.flatMap((o) => o.plan.disowned),
       changes: outcomes.flatMap((o) => o.plan.changes),
-      notices: [...outcomes.flatMap((o) => o.plan.notices), `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them was unpacked`],
+      notices: [...outcomes.flatMap((o) => o.plan.notices), `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them is unpacked, and each archive whose maintainer scripts run before its files unpacked after the archives before it`],
       bytes: outcomes.reduce((n, o) => n + o.plan.bytes, 0),
     },
     failures: outcomes.flatMap((o) => o.failures),
