@@ -1,6 +1,7 @@
 import { installArchives } from '../engine/install';
 import type { Command, Io } from './command';
 import { changeOptions, runChange, type ChangeArgs } from './engine-options';
+import { dryRunOption } from './dry-run';
 import { forceOptions } from './force-options';
 import { reportOutcome } from './report';
 import { UsageError } from './usage-error';
@@ -9,6 +10,7 @@ import { DEFAULT_MAX_MEMBERS } from '../stage/stage';
 interface InstallArgs extends ChangeArgs {
   archives: string[];
   maxMembers: number;
+  dryRun: boolean;
 }
 
 function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked', describe: string): Command<InstallArgs> {
@@ -16,7 +18,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     command: `${name} <archives..>`,
     describe,
     builder: (y) =>
-      forceOptions(changeOptions(y))
+      dryRunOption(forceOptions(changeOptions(y)))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
@@ -30,7 +32,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
           return true;
         }),
     async run(args: InstallArgs, io: Io) {
-      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers, dryRun: args.dryRun }));
       return reportOutcome(outcome, args, io);
     },
   };

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { OvermergeError } from '../errors';
 import type { Writer } from './context';
-import type { InstallRequest } from './plan-model';
+import type { InstallRequest, PlanOptions } from './plan-model';
+import type { Probe } from './probe';
 import { labelOf } from '../model/events';
 import { readArchives, type ReadArchive } from './phases/read';
 import { stageArchives } from './phases/stage';
@@ -17,7 +18,7 @@ import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
 import { recoverAll } from './recover';
 import { scriptSessionFor } from './script-session';
-import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type Planned, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
  * `install`/`unpack`: all archives of one call form one transaction. With dpkg's database and maintainer
@@ -75,8 +76,18 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
     args: read.map((a) => path.resolve(a.path)),
     archives: read,
     queue: { action: configure ? 'install' : 'unpack' },
+    preview: async (probe, options) => {
+      const staged = await stageArchives(read, probe, undefined, status, opts);
+      return (await planWithoutScripts(w, probe, staged, { ...options, unpackOnly: !configure }, relations, told)).planned.plan;
+    },
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
+      const planOptions = { ...options, unpackOnly: !configure };
+      if (w.dpkg === undefined || now.scripts === undefined) {
+        const noScripts = (installs: readonly InstallRequest[]): void => scriptsWithoutDpkg(installs.map((i) => i.staged), opts.scripts);
+        const { planned, configureOrder } = await planWithoutScripts(w, probe, staged, planOptions, relations, told, noScripts);
+        return { ...planned, configureOrder };
+      }
       // Now the archives' paths are known: the plan that decides conflictors, deconfigurations, disappearances.
       const plan = checkRelations(
         w,
@@ -87,17 +98,7 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       );
       const effects = effectsOf(plan);
       const installs = inUnpackOrder(staged, effects);
-      const planOptions = { ...options, unpackOnly: !configure };
       const configureOrder = plainRefs(effects.configureOrder);
-      if (w.dpkg === undefined || now.scripts === undefined) {
-        scriptsWithoutDpkg(
-          installs.map((i) => i.staged),
-          opts.scripts,
-        );
-        const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-        noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: true });
-        return { ...planned, configureOrder };
-      }
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
       const ctx = planContext(w.dpkg, now.scripts);
@@ -133,6 +134,30 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
   });
 }
 
+/**
+ * The plan of staged (or measured) archives when no maintainer script runs before the files: relations
+ * judged with the archives' paths (conflictors, deconfigurations, disappearances), then the files.
+ */
+async function planWithoutScripts(
+  w: Writer,
+  probe: Probe,
+  staged: InstallRequest[],
+  options: PlanOptions,
+  relations: RelationsOptions,
+  told: Set<string>,
+  /** Said of the archives, in unpack order, once the relations allow them (their scripts, not run). */
+  beforeFiles?: (installs: readonly InstallRequest[]) => void,
+): Promise<{ planned: Planned; configureOrder: ReturnType<typeof plainRefs> }> {
+  const action = options.unpackOnly ? 'unpack' : 'install';
+  const plan = checkRelations(w, staged.map((i) => ({ action, package: archiveData(i.staged) })), relations, told, possiblyDisappearing(w.db, staged));
+  const effects = effectsOf(plan);
+  const installs = inUnpackOrder(staged, effects);
+  beforeFiles?.(installs);
+  const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, options);
+  noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: true });
+  return { planned, configureOrder: plainRefs(effects.configureOrder) };
+}
+
 /** The install requests in the order the plan unpacks them (dpkg's command-line order, but for Pre-Depends). */
 function inUnpackOrder(installs: InstallRequest[], effects: RelationEffects): InstallRequest[] {
   const rank = new Map(effects.archives.map((a, i) => [refKey(a.pkg), i]));
@@ -148,6 +173,9 @@ function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
   if (outcomes.length === 1) return outcomes[0];
   const last = outcomes[outcomes.length - 1];
   const ids = outcomes.map((o) => o.txnId).join(', ');
+  const told = last.dryRun
+    ? `would install as ${outcomes.length} transactions: pre-dependencies configured before what pre-depends on them is unpacked (each measured against the root as it is now)`
+    : `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them was unpacked`;
   return {
     txnId: last.txnId,
     plan: {
@@ -157,9 +185,10 @@ function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
       deleted: outcomes.flatMap((o) => o.plan.deleted),
       disowned: outcomes.flatMap((o) => o.plan.disowned),
       changes: outcomes.flatMap((o) => o.plan.changes),
-      notices: [...outcomes.flatMap((o) => o.plan.notices), `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them was unpacked`],
+      notices: [...outcomes.flatMap((o) => o.plan.notices), told],
       bytes: outcomes.reduce((n, o) => n + o.plan.bytes, 0),
     },
     failures: outcomes.flatMap((o) => o.failures),
+    ...(last.dryRun ? { dryRun: outcomes.flatMap((o) => o.dryRun ?? []) } : {}),
   };
 }
