@@ -63,6 +63,11 @@ export interface TxnOptions {
   triggers?: boolean;
   /** --dry-run: plan (TxnSpec.preview) and measure, begin nothing, change nothing. */
   dryRun?: boolean;
+  /**
+   * false (OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT=1): no upper-space pre-flight on an overlay root, so that a
+   * test reaches the out-of-space roll-back it normally prevents.
+   */
+  upperPreflight?: boolean;
 }
 
 export interface TxnOutcome {
@@ -138,7 +143,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   // Every state change written to dpkg's database, in the transaction, its undo and the configure queue.
   if (w.dpkg && events) w.dpkg.onStatus = (p) => events({ kind: 'status', pkg: labelOf(p.displayName, p.name, p.arch), state: p.status.state, version: p.version ?? '' });
   const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
-  const room = await upperRoomOf(w, opts.mode);
+  const room: UpperRoom = opts.upperPreflight === false && !opts.dryRun ? { kind: 'unreadable', why: 'skipped' } : await upperRoomOf(w, opts.mode);
   const dry = await preflight(w, spec, room, options, opts.dryRun === true);
   if (dry) return dry;
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
