@@ -200,7 +200,7 @@ describe('upper-space pre-flight on overlay roots', { skip: needs({ mount: ['ove
     }
   });
 
-  it('--dry-run prints the estimate on an overlay root, and says when the root is not one', async () => {
+  it('--dry-run prints the estimate on an overlay root (staging counted where it lies), and says when the root is not one', async () => {
     {
       await withOverlayStack({ lowers: [{ build: lowerWith([debs.dirf1]) }], upperSizeBytes: 16 * MiB }, async (s) => {
         const before = await rootState(s.merged);
@@ -217,6 +217,22 @@ describe('upper-space pre-flight on overlay roots', { skip: needs({ mount: ['ove
         const upper = Object.keys(await layerState(s.upper)).filter((p) => !['.', 'var', 'var/lib'].includes(p));
         assert.deepEqual(upper.filter((p) => !/^var\/lib\/(overmerge|dpkg)(\/|$)/.test(p)), []);
         assert.deepEqual(await versions(s.merged), { dirf: '1.0' });
+      });
+      // Staging elsewhere costs the upper layer the placed files only; staging on its filesystem (outside the
+      // overlay) costs the staged files and their copies.
+      await withOverlayStack({ lowers: [{ build: lowerWith([]) }], upperSizeBytes: 16 * MiB }, async (s) => {
+        const causes = async (staging: string): Promise<Record<string, number>> => {
+          const r = await om(s.merged, ['--json', '--staging', staging, 'install', debs.fresh, '--dry-run'], { spawn: true });
+          assert.equal(r.status, 0, r.stderr);
+          const items = (JSON.parse(r.stdout) as { upper: DryUpper[] }).upper[0].items;
+          return items.reduce<Record<string, number>>((m, i) => ({ ...m, [i.cause]: (m[i.cause] ?? 0) + i.bytes }), {});
+        };
+        const elsewhere = await causes(path.join(work, 'staging'));
+        assert.deepEqual([elsewhere['new-file'], elsewhere['staged-file']], [3 * MiB, undefined]);
+        const beside = await causes(path.join(path.dirname(s.upper), 'staging'));
+        assert.deepEqual([beside['new-file'], beside['staged-file']], [3 * MiB, 3 * MiB]);
+        const inRoot = await causes(path.join(s.merged, 'var/lib/overmerge/staging'));
+        assert.deepEqual([inRoot['new-file'], inRoot['staged-file']], [undefined, 3 * MiB]);
       });
       await withTempDir('plain-root', async (root) => {
         const r = await om(root, ['install', debs.fresh, '--dry-run'], { spawn: true });
