@@ -33,6 +33,8 @@ function files(name: string, sub: string, count: number, each: number, seed: num
 }
 
 interface Debs {
+  grow1: string;
+  grow2: string;
   fresh: string;
   up1: string;
   up2: string;
@@ -43,7 +45,16 @@ interface Debs {
 
 async function buildDebs(work: string): Promise<Debs> {
   const deb = (name: string, version: string, entries: AdHocEntry[]) => buildAdHocDeb(work, { name, version, entries });
+  // A preinst that fills 3.5 MiB of the root on upgrade (the old version's postrm abort-upgrade takes it back).
+  const scripts = {
+    preinst: '#!/bin/sh\nset -e\nif [ "$1" = upgrade ]; then head -c 3670016 /dev/zero > "$DPKG_ROOT/var/tmp/grow-fill"; fi\n',
+    postrm: '#!/bin/sh\nset -e\nif [ "$1" = abort-upgrade ]; then rm -f "$DPKG_ROOT/var/tmp/grow-fill"; fi\n',
+  };
+  const grow = (version: string, seed: number) =>
+    buildAdHocDeb(work, { name: 'grow', version, entries: files('grow', 'data', 8, 128 * 1024, seed), controlMembers: scripts });
   return {
+    grow1: await grow('1.0', 6),
+    grow2: await grow('2.0', 7),
     fresh: await deb('fresh', '1.0', files('fresh', 'data', 24, 128 * 1024, 1)),
     up1: await deb('up', '1.0', files('up', 'data', 24, 128 * 1024, 2)),
     up2: await deb('up', '2.0', files('up', 'data', 24, 128 * 1024, 3)),
@@ -62,8 +73,9 @@ function lowerWith(archives: readonly string[]): (dir: string) => Promise<void> 
     await fsp.mkdir(path.join(dir, 'var/lib/dpkg/info'), { recursive: true });
     await fsp.mkdir(path.join(dir, 'var/lib/dpkg/updates'), { recursive: true });
     await fsp.writeFile(path.join(dir, 'var/lib/dpkg/status'), '');
+    await fsp.mkdir(path.join(dir, 'var/tmp'), { recursive: true });
     for (const a of archives) {
-      const r = await om(dir, ['--quiet', 'install', a], { spawn: true });
+      const r = await om(dir, ['--quiet', '--scripts=chrootless', 'install', a], { spawn: true });
       assert.equal(r.status, 0, r.stderr);
     }
   };
@@ -179,6 +191,28 @@ describe('upper-space pre-flight on overlay roots', { skip: needs({ mount: ['ove
         await assert.rejects(fsp.access(path.join(s.merged, 'usr/share/gone/data/f00')));
       });
     }
+  });
+
+  it("measures the real plan again after the preinsts: one that filled the upper layer refuses the transaction, rolled back", async () => {
+    // The preview (1 MiB staged, 1 MiB copied up) fits in 5 MiB; the preinst then writes 3.5 MiB of its own.
+    await withOverlayStack({ lowers: [{ build: lowerWith([debs.grow1]) }], upperSizeBytes: 5 * MiB }, async (s) => {
+      const dry = await estimate(s, ['--scripts=chrootless', 'install', debs.grow2]);
+      assert.ok(dry.need <= dry.room, `the preview fits: ${dry.need} of ${dry.room}`);
+      // dpkg's status is checkpointed after the roll-back (its update entries folded in): same text, new file.
+      const withoutStatus = async () => {
+        const t = await rootState(s.merged);
+        return { ...t, entries: t.entries.filter((e) => !/^var\/lib\/dpkg\/status(-old)?$/.test(e.path)) };
+      };
+      const before = await withoutStatus();
+      const statusBefore = await fsp.readFile(path.join(s.merged, 'var/lib/dpkg/status'), 'utf8');
+      const r = await om(s.merged, ['--scripts=chrootless', 'install', debs.grow2], { spawn: true });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^overmerge: not enough space in the overlay's upper layer .*: the transaction needs .* free \(.*\); nothing was changed/m);
+      assertSameTree(await withoutStatus(), before, 'rolled back (the postrm abort-upgrade took the fill away)');
+      assert.equal(await fsp.readFile(path.join(s.merged, 'var/lib/dpkg/status'), 'utf8'), statusBefore);
+      assert.deepEqual(await fsp.readdir(path.join(s.merged, 'var/lib/overmerge/staging')), [], 'no staging left');
+      assert.deepEqual(await versions(s.merged), { grow: '1.0' });
+    });
   });
 
   it('lets the same upgrade run when the upper layer has room for it', async () => {
