@@ -136,7 +136,7 @@ function breakdown(e: UpperSpaceEstimate): string {
     by.set(i.cause, b);
   }
   const parts = [...by].sort((a, b) => b[1].bytes - a[1].bytes || b[1].inodes - a[1].inodes);
-  return parts.map(([c, b]) => (b.bytes > 0 ? `${CAUSE_NAMES[c]} ${short(b.bytes)}` : `${CAUSE_NAMES[c]} ${b.inodes}`)).join(', ') || 'nothing';
+  return parts.map(([c, b]) => `${CAUSE_NAMES[c]} ${b.bytes > 0 ? short(b.bytes) : `${b.inodes} inode${b.inodes === 1 ? '' : 's'}`}`).join(', ') || 'nothing';
 }
 
 function short(n: number): string {

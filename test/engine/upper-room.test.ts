@@ -35,7 +35,7 @@ it('the pre-flight refuses, in one line, a transaction whose bytes do not fit: n
       assert.equal(err.code, 'E_UPPER_SPACE');
       assert.equal(
         err.message,
-        "not enough space in the overlay's upper layer /run/overlay/upper: the transaction needs 8.0 MiB (8388608 bytes) there, 5.0 MiB (5242880 bytes) free (copy-ups 8.0 MiB, database growth 4.0 KiB, whiteouts 1); nothing was changed",
+        "not enough space in the overlay's upper layer /run/overlay/upper: the transaction needs 8.0 MiB (8388608 bytes) there, 5.0 MiB (5242880 bytes) free (copy-ups 8.0 MiB, database growth 4.0 KiB, whiteouts 1 inode); nothing was changed",
       );
       assert.ok(!err.message.includes('\n'));
       return true;

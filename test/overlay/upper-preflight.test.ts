@@ -152,7 +152,7 @@ describe('upper-space pre-flight on overlay roots', { skip: needs({ mount: ['ove
     if (work !== '') await fsp.rm(work, { recursive: true, force: true });
   });
 
-  it('refuses an upgrade whose copy-ups do not fit, before anything changes: upper layer and both databases byte-identical', async () => {
+  it('refuses an upgrade whose copy-ups do not fit, before anything changes: upper layer and both databases byte-identical', async (t) => {
     {
       // 3 MiB of new files fit in 5 MiB; the 3 MiB of lower-layer files they replace are copied up first (backups).
       await withOverlayStack({ lowers: [{ build: lowerWith([debs.up1]) }], upperSizeBytes: 5 * MiB }, async (s) => {
@@ -164,6 +164,7 @@ describe('upper-space pre-flight on overlay roots', { skip: needs({ mount: ['ove
         assert.equal(r.status, 1, r.stderr);
         const lines = r.stderr.trimEnd().split('\n');
         assert.equal(lines.length, 1, r.stderr);
+        t.diagnostic(lines[0]);
         assert.match(
           lines[0],
           /^overmerge: not enough space in the overlay's upper layer .*\/upper: the transaction needs \d+\.\d MiB \(\d+ bytes\) there, \d+\.\d MiB \(\d+ bytes\) free \(.*copy-ups.*\); nothing was changed/,
