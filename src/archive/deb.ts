@@ -141,7 +141,7 @@ function refuseUnsafeControlMember(path: string, member: string, entry: TarEntry
 /** A control.tar member path reduced to its name, or undefined when it is not at the top level. */
 function topLevelName(name: string): string | undefined {
   const stripped = name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
-  if (stripped === '' || stripped.includes('/')) return undefined;
+  if (stripped === '' || stripped === '.' || stripped === '..' || stripped.includes('/')) return undefined;
   return stripped;
 }
 

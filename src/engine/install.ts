@@ -13,7 +13,8 @@ import { STRICT_RELATIONS, type RelationsOptions } from './relations/options';
 import { orderFlows } from './relations/order';
 import { relationRemovals, noteRelations, plainRefs } from './relations/plan-notes';
 import { relationScripts, spliceBefore } from './relations/scripts';
-import { unpackStages } from './relations/stages';
+import { configureOrder, cutAtScripts, unpackStages } from './relations/stages';
+import type { PackageRef, TransactionItem } from '../dpkg/relations';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
 import { recoverAll } from './recover';
@@ -27,9 +28,11 @@ import { planChanges, runTransaction, type Planned, type TxnOptions, type TxnOut
  * versions' postrm upgrade, the commit, and after it each postinst configure (install).
  *
  * Package relations are judged first, on the archives' control data, before any transaction begins: a
- * problem refuses the whole call (relations/check.ts). The one exception to "one call, one transaction":
- * an archive that pre-depends on another of the call waits for a transaction that installs (configures)
- * that one first (relations/stages.ts).
+ * problem refuses the whole call (relations/check.ts). Two exceptions to "one call, one transaction"
+ * (relations/stages.ts): an archive that pre-depends on another of the call waits for a transaction that
+ * installs (configures) that one first; and when scripts run, an archive whose scripts run before its
+ * files (a preinst, an installed prerm) starts a transaction, so that they see the archives before it
+ * unpacked, as under dpkg. Only a stage's last transaction configures, the whole stage.
  */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // The read phase comes before the transaction begins: a broken archive is refused before anything is recorded.
@@ -48,16 +51,36 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     relations,
     told,
   );
-  const stages = unpackStages(whole, read, (r) => ({ name: r.control.fields.get('Package') ?? '', architecture: r.control.fields.get('Architecture') ?? '' }));
+  const refOf = (r: ReadArchive) => ({ name: r.control.fields.get('Package') ?? '', architecture: r.control.fields.get('Architecture') ?? '' });
+  const stages = unpackStages(whole, read, refOf);
+  const scripted = w.dpkg !== undefined && opts.scripts !== undefined && opts.scripts.mode !== 'disabled';
+  const dpkg = w.dpkg;
+  const scriptsFirst = (r: ReadArchive): boolean => {
+    if (r.control.files.has('preinst')) return true;
+    // An upgrade: the installed version's prerm upgrade runs before the files too.
+    const ref = refOf(r);
+    return dpkg?.get(ref.name, ref.architecture) !== undefined && dpkg.readInfoFile(ref, 'prerm') !== undefined;
+  };
   const outcomes: TxnOutcome[] = [];
+  const order = configureOrder(whole);
   for (let i = 0; i < stages.length; i++) {
-    const outcome = await installStage(w, stages[i], status, opts, relations, told);
-    outcomes.push(outcome);
-    if (i < stages.length - 1 && outcome.failures.length > 0) {
-      // A pre-dependency left unconfigured: what pre-depends on it must not be unpacked (dpkg would refuse it).
-      const waiting = stages.slice(i + 1).flat().map((r) => r.path);
-      outcome.failures.push(`not installing ${waiting.join(', ')}: the pre-dependencies installed before them were not configured`);
-      break;
+    const parts = scripted ? cutAtScripts(stages[i], scriptsFirst) : [stages[i]];
+    for (let j = 0; j < parts.length; j++) {
+      const last = j === parts.length - 1;
+      // Only the stage's last transaction configures, and it configures the whole stage (dpkg -i: every
+      // archive unpacked, then each configured in dependency order).
+      const inStage = new Set(stages[i].map((r) => `${refOf(r).name}:${refOf(r).architecture}`));
+      const configures = last ? order.filter((p) => inStage.has(`${p.name}:${p.architecture}`)) : undefined;
+      const outcome = await installStage(w, parts[j], last ? status : 'unpacked', opts, relations, told, configures);
+      outcomes.push(outcome);
+      if (outcome.failures.length > 0 && (j < parts.length - 1 || i < stages.length - 1)) {
+        // dpkg would go on with the next archive; overmerge stops, so that nothing is unpacked over a failure
+        // that the relations judged up front did not foresee.
+        const waiting = [...parts.slice(j + 1).flat(), ...stages.slice(i + 1).flat()].map((r) => r.path);
+        const why = last ? 'the pre-dependencies installed before them were not configured' : 'an archive unpacked before them failed';
+        outcome.failures.push(`not installing ${waiting.join(', ')}: ${why}`);
+        return joined(outcomes);
+      }
     }
   }
   return joined(outcomes);
@@ -69,7 +92,16 @@ async function unreachable(): Promise<never> {
 }
 
 /** One transaction of an install: its archives staged, judged again with their file lists, and installed. */
-function installStage(w: Writer, read: readonly ReadArchive[], status: 'installed' | 'unpacked', opts: TxnOptions, relations: RelationsOptions, told: Set<string>): Promise<TxnOutcome> {
+function installStage(
+  w: Writer,
+  read: readonly ReadArchive[],
+  status: 'installed' | 'unpacked',
+  opts: TxnOptions,
+  relations: RelationsOptions,
+  told: Set<string>,
+  /** What the configure queue configures, when more than this transaction's archives (cutAtScripts). */
+  configures?: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>,
+): Promise<TxnOutcome> {
   const configure = status === 'installed';
   return runTransaction(w, opts, {
     kind: 'install',
@@ -78,27 +110,21 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
     queue: { action: configure ? 'install' : 'unpack' },
     preview: async (probe, options) => {
       const staged = await stageArchives(read, probe, undefined, status, opts);
-      return (await planWithoutScripts(w, probe, staged, { ...options, unpackOnly: !configure }, relations, told)).planned.plan;
+      const judged = judge(w, staged, configure, relations, told, configures);
+      return (await planFiles(w, probe, judged, { ...options, unpackOnly: !configure }, true)).plan;
     },
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
+      const judged = judge(w, staged, configure, relations, told, configures);
+      const { effects, installs, configureOrder } = judged;
       const planOptions = { ...options, unpackOnly: !configure };
       if (w.dpkg === undefined || now.scripts === undefined) {
-        const noScripts = (installs: readonly InstallRequest[]): void => scriptsWithoutDpkg(installs.map((i) => i.staged), opts.scripts);
-        const { planned, configureOrder } = await planWithoutScripts(w, probe, staged, planOptions, relations, told, noScripts);
-        return { ...planned, configureOrder };
+        scriptsWithoutDpkg(
+          installs.map((i) => i.staged),
+          opts.scripts,
+        );
+        return { ...(await planFiles(w, probe, judged, planOptions, true)), configureOrder };
       }
-      // Now the archives' paths are known: the plan that decides conflictors, deconfigurations, disappearances.
-      const plan = checkRelations(
-        w,
-        staged.map((i) => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })),
-        relations,
-        told,
-        possiblyDisappearing(w.db, staged),
-      );
-      const effects = effectsOf(plan);
-      const installs = inUnpackOrder(staged, effects);
-      const configureOrder = plainRefs(effects.configureOrder);
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
       const ctx = planContext(w.dpkg, now.scripts);
@@ -126,36 +152,59 @@ function installStage(w: Writer, read: readonly ReadArchive[], status: 'installe
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
-      const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-      noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: false });
+      const planned = await planFiles(w, probe, judged, planOptions, false);
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };
     },
   });
 }
 
+/** A transaction's archives judged by the relations, with their paths known. */
+interface Judged {
+  plan: ReturnType<typeof checkRelations>;
+  effects: RelationEffects;
+  /** The install requests in unpack order. */
+  installs: InstallRequest[];
+  configureOrder: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>;
+}
+
 /**
- * The plan of staged (or measured) archives when no maintainer script runs before the files: relations
- * judged with the archives' paths (conflictors, deconfigurations, disappearances), then the files.
+ * The relations judged again now that the archives' paths are known: the plan that decides conflictors,
+ * deconfigurations, disappearances. The archives of the stage's earlier transactions, unpacked by now, are
+ * configured with these: judged so, as dpkg judges them at the end of `dpkg -i` (not as packages left
+ * unconfigured).
  */
-async function planWithoutScripts(
+function judge(
   w: Writer,
-  probe: Probe,
   staged: InstallRequest[],
-  options: PlanOptions,
+  configure: boolean,
   relations: RelationsOptions,
   told: Set<string>,
-  /** Said of the archives, in unpack order, once the relations allow them (their scripts, not run). */
-  beforeFiles?: (installs: readonly InstallRequest[]) => void,
-): Promise<{ planned: Planned; configureOrder: ReturnType<typeof plainRefs> }> {
-  const action = options.unpackOnly ? 'unpack' : 'install';
-  const plan = checkRelations(w, staged.map((i) => ({ action, package: archiveData(i.staged) })), relations, told, possiblyDisappearing(w.db, staged));
+  configures: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>> | undefined,
+): Judged {
+  const mine = new Set(staged.map((i) => `${i.staged.name}:${i.staged.architecture}`));
+  const earlier: TransactionItem[] = (configures ?? [])
+    .filter((r) => !mine.has(`${r.name}:${r.architecture}`))
+    .map((r) => ({ action: 'configure', name: r.name, architecture: r.architecture }));
+  const plan = checkRelations(
+    w,
+    [...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })), ...earlier],
+    relations,
+    told,
+    possiblyDisappearing(w.db, staged),
+  );
   const effects = effectsOf(plan);
-  const installs = inUnpackOrder(staged, effects);
-  beforeFiles?.(installs);
-  const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, options);
-  noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: true });
-  return { planned, configureOrder: plainRefs(effects.configureOrder) };
+  return { plan, effects, installs: inUnpackOrder(staged, effects), configureOrder: configures ?? plainRefs(effects.configureOrder) };
+}
+
+/**
+ * The files' plan of judged archives, with the relations' removals and notes. `forgetDisappeared`: no
+ * maintainer script runs, so the plan itself forgets the packages whose files all disappear.
+ */
+async function planFiles(w: Writer, probe: Probe, j: Judged, options: PlanOptions, forgetDisappeared: boolean): Promise<Planned> {
+  const planned = await planChanges(probe, w.db, { installs: j.installs, removals: relationRemovals(probe, w.db, j.effects) }, options);
+  noteRelations(planned.plan, j.effects, j.plan.cycleBreaks, { forgetDisappeared });
+  return planned;
 }
 
 /** The install requests in the order the plan unpacks them (dpkg's command-line order, but for Pre-Depends). */
@@ -166,16 +215,17 @@ function inUnpackOrder(installs: InstallRequest[], effects: RelationEffects): In
 }
 
 /**
- * The outcome of an install made of several transactions (pre-dependencies first), as one: the last
+ * The outcome of an install made of several transactions (pre-dependencies first, cuts at scripts), as one: the last
  * transaction's id, every change, notice and failure, and a notice naming the transactions.
  */
 function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
   if (outcomes.length === 1) return outcomes[0];
   const last = outcomes[outcomes.length - 1];
   const ids = outcomes.map((o) => o.txnId).join(', ');
+  const how = 'pre-dependencies configured before what pre-depends on them is unpacked, and each archive whose maintainer scripts run before its files unpacked after the archives before it';
   const told = last.dryRun
-    ? `would install as ${outcomes.length} transactions: pre-dependencies configured before what pre-depends on them is unpacked (each measured against the root as it is now)`
-    : `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them was unpacked`;
+    ? `would install as ${outcomes.length} transactions: ${how} (each measured against the root as it is now)`
+    : `installed as ${outcomes.length} transactions (${ids}): ${how}`;
   return {
     txnId: last.txnId,
     plan: {

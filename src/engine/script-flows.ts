@@ -31,11 +31,14 @@ export async function installFlows(
   const ctx = planContext(dpkg, session);
   const admin = w.loc.dpkgAdmin ?? resolveHostPath(dpkg.admin.dir);
   const flows: PackageScripts[] = [];
+  // dpkg's own folder for the archive being unpacked, so that $0 is what it is under dpkg — and debconf's
+  // frontend, run from a preinst, reads the package's name from ADMIN/tmp.ci/control. A transaction has at
+  // most one archive with a preinst (install.ts cuts there): it gets tmp.ci; the others (whose new postrm
+  // only an abort would call) get a folder of their own beside it.
+  const first = Math.max(0, installs.findIndex((i) => i.staged.controlFiles.has('preinst')));
   for (let i = 0; i < installs.length; i++) {
     const staged = installs[i].staged;
-    // dpkg's own folder for the archive being unpacked (so $0 is what it is under dpkg); one per archive
-    // when several are, since all their preinsts run before the files.
-    const dir = hostJoin(admin, installs.length === 1 ? 'tmp.ci' : `tmp.ci.${i}`);
+    const dir = hostJoin(admin, i === first ? 'tmp.ci' : `tmp.ci.${i}`);
     await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
     const journaled: StagingStep = { kind: 'staging', dir }; // so that undo and finish remove it
     await run([journaled]);
@@ -105,13 +108,15 @@ async function stageScripts(w: Writer, staged: StagedPackage, dir: HostPath): Pr
     });
   }
   await makePrivateDirectory(dir, 'create staging folder');
-  for (const name of SCRIPTS) {
-    const body = staged.controlFiles.get(name);
-    if (body === undefined) continue;
-    const f = NewFile.create(hostJoin(dir, name), 'stage maintainer script');
+  // The whole control area, as dpkg extracts it there: scripts read their siblings (debconf's frontend,
+  // run from a preinst, takes the package's name from tmp.ci/control and loads tmp.ci/templates, then runs
+  // tmp.ci/config).
+  for (const [name, body] of staged.controlFiles) {
+    const executable = (SCRIPTS as readonly string[]).includes(name) || name === 'config';
+    const f = NewFile.create(hostJoin(dir, name), 'stage control member');
     try {
       f.write([body]);
-      f.setMeta({ mode: 0o755, uid: 0, gid: 0, mtime: Date.now() / 1000 }, false);
+      f.setMeta({ mode: executable ? 0o755 : 0o644, uid: 0, gid: 0, mtime: Date.now() / 1000 }, false);
     } finally {
       f.close();
     }

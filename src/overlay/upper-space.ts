@@ -276,10 +276,10 @@ export function databaseGrowth(counts: { steps: number; fileRows: number }, page
 /**
  * What a transaction adds to dpkg's database (an admin folder in the root), generously, for each package
  * it installs or removes: its state changes as update entries (one small file each, about six per
- * package), its new info files (the .list of its paths, md5sums, scripts and the like), a bigger status
- * file at the checkpoint. The checkpoint keeps status-old as a hard link of the old status: a status only
- * a lower layer has is copied up by that link — the copy-up the caller counts as the file's own
- * (DatabaseFacts.where).
+ * package), its control area (in tmp.ci) and new info files (the .list of its paths, md5sums, scripts and
+ * the like), a bigger status file at the checkpoint. The checkpoint keeps status-old as a hard link of the
+ * old status: a status only a lower layer has is copied up by that link — the copy-up the caller counts as
+ * the file's own (DatabaseFacts.where).
  */
 export function dpkgDatabaseGrowth(
   packages: ReadonlyArray<{ paths: readonly string[]; controlBytes: readonly number[] }>,
@@ -291,7 +291,9 @@ export function dpkgDatabaseGrowth(
   for (const p of packages) {
     const listBytes = p.paths.reduce((n, x) => n + Buffer.byteLength(x) + 2, 0);
     const md5Bytes = p.paths.reduce((n, x) => n + Buffer.byteLength(x) + 35, 0);
-    bytes += 8 * blockSize + round(listBytes) + round(md5Bytes) + p.controlBytes.reduce((n, c) => n + round(c), 0);
+    // The control area is unpacked into the admin folder's tmp.ci first (scripts run from there), then its
+    // files become info files: twice, at the peak.
+    bytes += 8 * blockSize + round(listBytes) + round(md5Bytes) + 2 * p.controlBytes.reduce((n, c) => n + round(c), 0);
   }
   return bytes;
 }

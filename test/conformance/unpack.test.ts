@@ -4,11 +4,11 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { cannotRunDpkg, dpkgErrors, dpkgUnpack, prepareDpkgAdmin, scriptInterpreters } from '../helpers/dpkg-unpack';
+import { cannotRunDpkg, cannotSandboxIn, dpkgErrors, dpkgUnpack, inHostSandbox, prepareDpkgAdmin, scriptInterpreters } from '../helpers/dpkg-unpack';
 import { makeMergedUsr } from '../helpers/merged-usr';
 import { gate } from '../helpers/gate';
 import { realDebs } from '../helpers/real-debs';
-import { om } from '../helpers/run-cli';
+import { BIN, om, omArgv } from '../helpers/run-cli';
 import { snapshotTree, type EntrySnapshot, type TreeSnapshot } from '../helpers/tree';
 import { withTempDir } from '../helpers/temp';
 
@@ -130,6 +130,84 @@ describe('overmerge unpack of the real Priority: required set equals dpkg --unpa
     });
   }
 });
+
+/**
+ * The same set with its maintainer scripts run for real, chrootless (the preinsts: base-passwd's makes
+ * /etc/passwd and /etc/group, libc6's checks the kernel, ...): `overmerge unpack --scripts=chrootless`
+ * into an empty dpkg root against `dpkg --force-script-chrootless --unpack`, each in a host sandbox of its
+ * own (scripts that ignore DPKG_ROOT write into throwaway layers, never the host). Then real dpkg reads
+ * overmerge's root: every package unpacked, /bin/ls owned by coreutils, --verify and --audit as on dpkg's.
+ * Files the scripts made are compared like shipped ones, but for their mtimes (the moment each script ran).
+ */
+describe('overmerge unpack --scripts=chrootless of the required set equals dpkg --force-script-chrootless --unpack', () => {
+  it('merged-/usr root with a dpkg database', async (t) => {
+    const pre = await getPrerequisites();
+    if (gate(t, pre)) return;
+    await withTempDir('conformance-scripts', async (base) => {
+      const why = await cannotSandboxIn(base);
+      if (why !== undefined) return void t.skip(`SKIPPED: no host sandbox for chrootless scripts: ${why}`);
+      const a = path.join(base, 'A');
+      const b = path.join(base, 'B');
+      for (const r of [a, b]) {
+        await fsp.mkdir(r);
+        await fsp.chmod(r, 0o755);
+        await makeMergedUsr(r);
+        await prepareDpkgAdmin(r);
+        await fsp.mkdir(path.join(base, `layers-${path.basename(r)}`));
+      }
+      const [ours, dp] = await Promise.all([
+        inHostSandbox(path.join(base, 'layers-A'), [process.execPath, BIN, ...omArgv(a, ['unpack', '--scripts=chrootless', '--force-depends', '--no-triggers', ...pre.debs], { quiet: true })]),
+        inHostSandbox(path.join(base, 'layers-B'), ['dpkg', `--root=${b}`, '--force-script-chrootless', '--force-depends', '--no-triggers', '--unpack', ...pre.debs]),
+      ]);
+      assert.equal(ours.status, 0, `overmerge unpack --scripts=chrootless failed:\n${ours.output.slice(-3000)}`);
+      assert.equal(dp.status, 0, `dpkg --unpack failed (exit ${dp.status}):\n${dpkgErrors(dp.output)}`);
+
+      const conffiles = await dpkgConffiles(b);
+      const shipped = await shippedPaths(b);
+      const made = await makeMergedUsr(path.join(base, 'layout-names'));
+      const [sa, sb] = await Promise.all([snapshotTree(a), snapshotTree(b)]);
+      const left = normalise(sa, { admin: DPKG_OR_OVERMERGE, made, conffiles });
+      const right = normalise(sb, { admin: undefined, made, conffiles });
+      const byScripts = [...right.entries.keys()].filter((p) => !shipped.has(p) && !made.includes(p));
+      for (const p of byScripts) {
+        delete left.entries.get(p)?.mtimeNs;
+        delete right.entries.get(p)?.mtimeNs;
+      }
+      const problems = [...left.problems.map((p) => `A ${p}`), ...right.problems.map((p) => `B ${p}`), ...compareTrees(left.entries, right.entries)];
+      t.diagnostic(`${pre.debs.length} archives; ${left.entries.size} paths compared; made by the scripts (mtimes left out): ${byScripts.map(display).join(' ')}`);
+      if (problems.length > 0) assert.fail(`${problems.length} differences between overmerge (A) and dpkg (B):\n  ${problems.slice(0, 150).join('\n  ')}`);
+      for (const f of ['etc/passwd', 'etc/group']) assert.ok(left.entries.has(f), `/${f} (base-passwd's preinst) is in overmerge's root`);
+
+      // Real dpkg reads overmerge's root as it reads its own.
+      const dpkgOn = async (root: string, args: string[]) => {
+        const r = await execFileP('dpkg', [`--root=${root}`, ...args], { maxBuffer: 1 << 24 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+        return { stdout: r.stdout, stderr: r.stderr };
+      };
+      const listed = (await dpkgOn(a, ['-l'])).stdout.split('\n').filter((l) => /^[a-z][A-Z ]/.test(l) && !l.startsWith('||'));
+      const names = new Set(listed.map((l) => l.split(/\s+/)[1]));
+      assert.equal(names.size, pre.debs.length, `dpkg -l lists ${names.size} packages of ${pre.debs.length}`);
+      assert.deepEqual(listed.filter((l) => !l.startsWith('iU ')), [], 'every package unpacked (iU) in dpkg -l');
+      assert.equal((await dpkgOn(a, ['-S', '/bin/ls'])).stdout, 'coreutils: /bin/ls\n');
+      for (const args of [['--verify'], ['--audit']]) {
+        const [x, y] = [await dpkgOn(a, args), await dpkgOn(b, args)];
+        assert.deepEqual(x.stdout.split('\n').sort(), y.stdout.split('\n').sort(), `dpkg ${args.join(' ')} on overmerge's root and on dpkg's`);
+      }
+    });
+  });
+});
+
+/** Every path the packages of `root` ship, by dpkg's info/PKG.list files, relative and without the leading '/'. */
+async function shippedPaths(root: string): Promise<Set<string>> {
+  const info = path.join(root, 'var/lib/dpkg/info');
+  const out = new Set<string>();
+  for (const f of (await fsp.readdir(info)).filter((n) => n.endsWith('.list'))) {
+    for (const line of (await fsp.readFile(path.join(info, f), 'utf8')).split('\n')) if (line.startsWith('/') && line !== '/.') out.add(line.slice(1));
+  }
+  return out;
+}
+
+/** Both databases: overmerge's own folder and dpkg's files, which overmerge keeps in step in A too. */
+const DPKG_OR_OVERMERGE = new RegExp(`${OVERMERGE_ADMIN.source}|${DPKG_ADMIN.map((r) => r.source).join('|')}`);
 
 /** Conffiles dpkg recorded for the unpacked packages (its info/PKG.conffiles), as root-relative paths. */
 async function dpkgConffiles(root: string): Promise<string[]> {

@@ -105,3 +105,48 @@ function firstLine(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   return String(e.stderr || e.message || err).trim().split('\n')[0];
 }
+
+/** Host folders a maintainer script run on the host (chrootless) could write to, shadowed by inHostSandbox. */
+const SANDBOXED = ['etc', 'var', 'usr', 'root', 'home', 'opt', 'srv'];
+
+/**
+ * Why `work` cannot hold a host sandbox's layers and the roots written in it (they must lie outside every
+ * folder the sandbox shadows, or what the tools write there would vanish with it); undefined when it can.
+ */
+export async function cannotSandboxIn(work: string): Promise<string | undefined> {
+  const real = await fsp.realpath(work);
+  const shadowed = SANDBOXED.find((d) => real === `/${d}` || real.startsWith(`/${d}/`));
+  return shadowed === undefined ? undefined : `${real} lies under /${shadowed}, which the host sandbox shadows (set TMPDIR elsewhere)`;
+}
+
+/**
+ * Runs `argv` with maintainer scripts free to run for real on the host (chrootless), but with the host
+ * kept out of their reach: in a private mount namespace whose /etc, /var, /usr, /root, /home, /opt and /srv
+ * are overlays of themselves over a tmpfs in `layers` (a folder outside them: cannotSandboxIn). A script
+ * that honours DPKG_ROOT writes into the root; one that does not (libnewt0.52's preinst removes
+ * /etc/newt/palette*, cdebconf's makes /var/lib/cdebconf) writes into the throwaway layers. Everything
+ * mounted ends with the process.
+ */
+export function inHostSandbox(layers: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<DpkgRun> {
+  const script = [
+    'set -e',
+    'mount -t tmpfs overmerge-sandbox "$0"',
+    `for d in ${SANDBOXED.join(' ')}; do`,
+    '  { [ -d "/$d" ] && [ ! -L "/$d" ]; } || continue',
+    '  mkdir "$0/$d.upper" "$0/$d.work"',
+    '  mount -t overlay overmerge-sandbox -o "lowerdir=/$d,upperdir=$0/$d.upper,workdir=$0/$d.work" "/$d"',
+    'done',
+    'exec "$@"',
+  ].join('\n');
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, layers, ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive', ...env },
+    });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => out.push(b));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ status: code ?? (signal ? 128 : 1), output: Buffer.concat(out).toString('utf8') }));
+  });
+}

@@ -40,3 +40,20 @@ export function unpackStages<A>(plan: RelationsPlan, archives: readonly A[], ref
 export function configureOrder(plan: RelationsPlan): PackageRef[] {
   return plan.steps.filter((s) => s.op === 'configure').map((s) => s.pkg);
 }
+
+/**
+ * A stage cut where an archive's scripts must run before its files and after the files of the archives
+ * before it. dpkg unpacks one archive at a time, so base-passwd's preinst (`cat > $DPKG_ROOT/etc/passwd`)
+ * finds the /etc that base-files, earlier on the command line, shipped. overmerge runs the scripts of a
+ * transaction before any of its files, so such an archive starts a transaction of its own: the scripts of
+ * each transaction see everything unpacked before it, as under dpkg. Archives without such scripts stay
+ * with the one before them (a call without any is one transaction). Pure.
+ */
+export function cutAtScripts<A>(stage: readonly A[], scriptsFirst: (a: A) => boolean): A[][] {
+  const out: A[][] = [];
+  for (const a of stage) {
+    if (out.length === 0 || scriptsFirst(a)) out.push([a]);
+    else out[out.length - 1].push(a);
+  }
+  return out;
+}
