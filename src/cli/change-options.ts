@@ -41,3 +41,12 @@ export function changeOptions(y: Argv): Argv {
       return true;
     });
 }
+
+/** --dry-run of the commands that change packages (install, unpack, remove, purge); dry-run.ts reports it. */
+export function dryRunOption(y: Argv): Argv {
+  return y.option('dry-run', {
+    type: 'boolean',
+    default: false,
+    describe: 'plan and measure (on an overlay root: what the upper layer must hold), change nothing',
+  });
+}

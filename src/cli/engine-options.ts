@@ -40,6 +40,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
+      upperPreflight: process.env.OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT !== '1',
       events: args.quiet || args.json
         ? undefined
         : (e) => {

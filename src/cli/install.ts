@@ -1,11 +1,12 @@
 import type { Command, Io } from './command';
-import { changeOptions, type ChangeArgs } from './change-options';
+import { changeOptions, dryRunOption, type ChangeArgs } from './change-options';
 import { forceOptions } from './force-options';
 import { UsageError } from './usage-error';
 
 interface InstallArgs extends ChangeArgs {
   archives: string[];
   maxMembers: number;
+  dryRun: boolean;
 }
 
 function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked', describe: string): Command<InstallArgs> {
@@ -14,7 +15,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     describe,
     // The default comes from the stage, loaded only when this command is parsed (see registry.ts).
     builder: (y) =>
-      forceOptions(changeOptions(y))
+      dryRunOption(forceOptions(changeOptions(y)))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
@@ -33,7 +34,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
         import('./engine-options'),
         import('./report'),
       ]);
-      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers, dryRun: args.dryRun }));
       return reportOutcome(outcome, args, io);
     },
   };
