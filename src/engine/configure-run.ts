@@ -29,6 +29,9 @@ export interface QueueRequest {
   triggers?: boolean;
   /** Triggers activated by this run's unpacks and removals, still to process (Activation.state.deferred). */
   deferred?: readonly string[];
+  /** --force-depends, and where its warnings go (as the relations' own: RelationsOptions.warn). */
+  forceDepends?: boolean;
+  warn?: (message: string) => void;
 }
 
 export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: ScriptSession | undefined, req: QueueRequest, emit?: (e: DpkgEvent) => void): Promise<string[]> {
@@ -40,7 +43,7 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
   const recorder = new StateRecorder(w, dpkg, snapshot);
   recorder.record(incorporated);
   const state = incorporated;
-  const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true });
+  const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true, forceDepends: req.forceDepends });
   for (let r = run.next(); !r.done; ) {
     const step: PlanStep = r.value;
     recorder.record(state);
@@ -48,6 +51,8 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
     if (step.kind === 'configure' || step.kind === 'triggered') {
       emit?.(recorder.processing(step.kind === 'configure' ? 'configure' : 'trigproc', step.package));
       outcome = await runPostinst(dpkg, session, recorder, step, failures);
+    } else if (step.kind === 'warning') {
+      req.warn?.(step.message);
     } else {
       failures.push(oneLine(step.message));
       emit?.({ kind: 'error', subject: step.package, message: lastLine(step.message) });

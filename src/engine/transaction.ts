@@ -204,7 +204,11 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
         const now = dpkg.get(r.name, r.architecture);
         return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
       });
-      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred };
+      const forceDepends = opts.relations?.force.includes('depends') ?? false;
+      // An install's relations were judged, forced problems told in dpkg's words, before it began
+      // (relations/check.ts); a configure's are judged by the queue alone, which tells them.
+      const warn = spec.kind === 'configure' ? opts.relations?.warn : undefined;
+      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred, forceDepends, warn };
       failures.push(...(await runConfigureQueue(w, dpkg, scripts, queue, opts.events)));
     }
     return { txnId, plan, failures };

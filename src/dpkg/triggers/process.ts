@@ -54,6 +54,11 @@ export interface ProcessOptions {
    * come can record each state as it is reached (dpkg writes a package's state before and after its postinst).
    */
   inPlace?: boolean;
+  /**
+   * --force-depends: a dependency that cannot be met no longer stops a package's configuration (or trigger
+   * processing); dpkg warns with the problems and goes on.
+   */
+  forceDepends?: boolean;
 }
 
 export interface PlanOptions extends ProcessOptions {
@@ -65,7 +70,9 @@ export type PlanStep =
   | { kind: 'configure'; package: string }
   | { kind: 'triggered'; package: string; triggers: string[] }
   | ({ kind: 'cycle'; package: string } & TriggerCycle)
-  | { kind: 'error'; package: string; message: string };
+  | { kind: 'error'; package: string; message: string }
+  /** A forced dependency problem (--force-depends): dpkg's warning, then the package is processed. */
+  | { kind: 'warning'; package: string; message: string };
 
 export interface TriggerPlan {
   steps: PlanStep[];
@@ -120,6 +127,8 @@ class Planner {
   private sincenothing = 0;
   private progressByTrigproc: string | undefined;
   private cycles: CycleTracker = NO_CYCLE_TRACKING;
+  /** The explanation of the last dependency check (dpkg's aemsgs), for a forced problem's warning. */
+  private lastProblems: string[] = [];
 
   constructor(
     state: TriggerState,
@@ -258,7 +267,8 @@ class Planner {
     this.cycles = NO_CYCLE_TRACKING; // configuring is progress no trigger cycle can undo
     if (deps === 'halt') {
       this.sincenothing = 0;
-      throw new PackageFailure('dependency problems - leaving unconfigured');
+      if (!this.options.forceDepends) throw new PackageFailure('dependency problems - leaving unconfigured');
+      yield* this.step({ kind: 'warning', package: name, message: `${name}: dependency problems, but configuring anyway as you requested:\n${this.lastProblems.join('')}` });
     }
     this.sincenothing = 0;
     this.world.activateDeclared(name, p.declarations);
@@ -297,7 +307,8 @@ class Planner {
         return;
       }
       this.sincenothing = 0;
-      throw new PackageFailure('dependency problems - leaving triggers unprocessed');
+      if (!this.options.forceDepends) throw new PackageFailure('dependency problems - leaving triggers unprocessed');
+      yield* this.step({ kind: 'warning', package: name, message: `${name}: dependency problems, but processing trigger anyway as you requested:\n${this.lastProblems.join('')}` });
     }
     if ((yield* this.giveUpOnCycle(name)) === name) return;
     const triggers = p.pending.slice();
@@ -309,6 +320,7 @@ class Planner {
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
     const check = checkDependencies(p, this.packages, this.toBeConfigured);
     if (check.fixByTrigger !== undefined) this.progressByTrigproc = check.fixByTrigger;
+    this.lastProblems = check.problems;
     return check.verdict;
   }
 
