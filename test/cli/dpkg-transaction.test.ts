@@ -154,9 +154,13 @@ describe('overmerge-dpkg transaction requests', () => {
     assert.equal(logged, 'T startup packages configure\nT install foo:amd64 <none> 1.0\nT status half-installed foo:amd64 1.0\n');
   });
 
-  it('refuses every transaction until the engine is wired in, and the forces overmerge refuses, with one line', async () => {
+  it('checks the archives and changes nothing with --dry-run, and refuses the forces overmerge refuses, with one line', async () => {
     const r = await omDpkg(['--dry-run', '-i', deb]);
-    assert.deepEqual([r.status, r.stdout.toString(), r.stderr.toString()], [2, '', 'overmerge-dpkg: error: --install is not wired to the overmerge engine yet; nothing was changed\n']);
+    // The test's archive is an empty file: read, refused as dpkg refuses a broken archive, nothing changed.
+    assert.deepEqual([r.status, r.stdout.toString()], [1, '']);
+    assert.match(r.stderr.toString(), /^dpkg: error processing archive .*a\.deb \(--install\):\n .*empty archive\nErrors were encountered while processing:\n .*a\.deb\n$/);
+    const g = await omDpkg(['--dry-run', '-G', '-i', deb]);
+    assert.deepEqual([g.status, g.stderr.toString()], [2, 'overmerge-dpkg: error: --refuse-downgrade is not supported: a lower version may replace the installed one: always so in overmerge, so --refuse-downgrade (and -G) refuse the transaction\n']);
     const f = await omDpkg(['--dry-run', '--force-confask', '-r', 'x'], { transactionDriver: recorder() });
     assert.deepEqual([f.status, f.stderr.toString()], [2, 'overmerge-dpkg: error: --force-confask is not supported: overmerge never prompts about conffiles\n']);
     const all = await omDpkg(['--dry-run', '--force-all', '-r', 'x'], { transactionDriver: recorder() });

@@ -10,6 +10,7 @@ import { OvermergeError } from '../../../errors';
 import type { DpkgEvent, DpkgEventSink } from '../../../model/events';
 import { packageLine } from '../../progress';
 import { relationMessageLines } from '../../relation-messages';
+import { forceInfo } from '../force';
 import { DpkgExit, EXIT_ERROR, latin1, OWN_PROG } from '../report';
 import type { PackageOutcome, TransactionDriver, TransactionOutcome } from './driver';
 import { driverTxnOptions } from './engine-options';
@@ -114,6 +115,8 @@ async function archives(io: DriverIo, req: ArchiveRequest, front: DpkgEventSink)
     const f = req.pathFilters[0];
     throw new DpkgExit(`${OWN_PROG}: error: --path-${f.include ? 'include' : 'exclude'} is not supported: overmerge installs every path of an archive; nothing was changed\n`, EXIT_ERROR);
   }
+  // dpkg's default force: overmerge lets a lower version replace the installed one, and cannot be told not to.
+  if (!req.forces.includes('downgrade')) throw new DpkgExit(`${OWN_PROG}: error: --refuse-downgrade is not supported: ${forceInfo('downgrade').overmerge.why}\n`, EXIT_ERROR);
   if (req.noAct) return checkArchivesOnly(out, req);
   const w = await open(req);
   try {
