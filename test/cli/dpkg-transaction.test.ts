@@ -8,6 +8,7 @@ import type { PkgState } from '../../src/dpkg/model';
 import type { TransactionDriver, TransactionOutcome } from '../../src/cli/dpkg/transaction/driver';
 import type { DpkgEvent, DpkgEventSink } from '../../src/model/events';
 import type { ArchiveRequest, PackageRequest, TransactionRequest } from '../../src/cli/dpkg/transaction/request';
+import { OVERMERGE_DPKG } from '../helpers/apt-chroot';
 import { logLine, STATE_SEQUENCES, statusFdLine, StatusNotes } from '../../src/cli/dpkg/transaction/status-fd';
 import { cannotRunDpkg, dpkg, makeDpkgRoot, quietPackage, buildDeb } from '../dpkg/dpkg-root';
 import { difference, omDpkg, realDpkg } from './dpkg-cli';
@@ -257,8 +258,9 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
     assert.ok(ours.includes('link-to-a/z.deb') && !ours.some((p) => p.includes('loop')), ours.join(' '));
   });
 
-  it('matches the status-fd state sequences real dpkg writes', async () => {
-    const r = makeDpkgRoot(path.join(work, 'seq'));
+  for (const [who, program] of [['real dpkg', 'dpkg'], ['overmerge-dpkg', OVERMERGE_DPKG]] as const) {
+  it(`writes the status-fd state sequences real dpkg writes: ${who}`, async () => {
+    const r = makeDpkgRoot(path.join(work, `seq-${program === 'dpkg' ? 'dpkg' : 'om'}`));
     const one = await buildDeb(work, quietPackage('seqpkg', '1.0'));
     const two = await buildDeb(work, quietPackage('seqpkg', '2.0'));
     const fdFile = path.join(work, 'fd3');
@@ -266,7 +268,7 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
       const fd = fs.openSync(fdFile, 'w');
       try {
         // The file becomes the child's descriptor 3.
-        const res = spawnSync('dpkg', [`--root=${r.root}`, '--force-script-chrootless', '--log=/dev/null', '--status-fd=3', ...args], {
+        const res = spawnSync(program, [`--root=${r.root}`, '--force-script-chrootless', '--log=/dev/null', '--status-fd=3', ...args], {
           stdio: ['ignore', 'pipe', 'pipe', fd],
           env: { ...process.env, LC_ALL: 'C' },
         });
@@ -289,4 +291,5 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
     assert.deepEqual(run(['-i', one]), [...STATE_SEQUENCES['unpack, not installed before'], ...STATE_SEQUENCES['configure just unpacked in the same run (-i)']]);
     assert.deepEqual(run(['-P', 'seqpkg']), STATE_SEQUENCES['purge an installed package']);
   });
+  }
 });

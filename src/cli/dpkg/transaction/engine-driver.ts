@@ -14,6 +14,7 @@ import { forceInfo } from '../force';
 import { DpkgExit, EXIT_ERROR, latin1, OWN_PROG } from '../report';
 import type { PackageOutcome, TransactionDriver, TransactionOutcome } from './driver';
 import { driverTxnOptions } from './engine-options';
+import { withFirstNotes } from './first-notes';
 import type { ArchiveRequest, PackageRequest, PackageSpec, TransactionRequest } from './request';
 
 /** Where the driver writes what dpkg writes to its own stdout and stderr. */
@@ -47,12 +48,21 @@ export function engineDriver(io: DriverIo): TransactionDriver {
 /** One run's outputs: the events to the front end, stdout's progress lines, errors as dpkg prints them. */
 class RunOutputs {
   readonly failed = new Map<string, string>();
+  private front: DpkgEventSink;
 
   constructor(
     private readonly io: DriverIo,
-    private readonly front: DpkgEventSink,
+    front: DpkgEventSink,
     private readonly action: string,
-  ) {}
+  ) {
+    this.front = front;
+  }
+
+  /** From now on, dpkg's first status line of each package as read from `w` (see first-notes.ts). */
+  readFrom(w: Writer): void {
+    const read = new Map((w.dpkg?.packages() ?? []).map((p) => [p.displayName, { state: p.status.state, version: p.version ?? '' }] as const));
+    this.front = withFirstNotes(read, this.front);
+  }
 
   readonly events: DpkgEventSink = (e: DpkgEvent) => {
     const line = packageLine(e);
@@ -121,6 +131,7 @@ async function archives(io: DriverIo, req: ArchiveRequest, front: DpkgEventSink)
   const w = await open(req);
   try {
     front({ kind: 'startup', what: 'archives', action: req.action });
+    out.readFrom(w);
     const skipped = new Map<string, string>();
     const chosen: string[] = [];
     for (const a of req.archives) {
@@ -179,6 +190,7 @@ async function packages(io: DriverIo, req: PackageRequest, front: DpkgEventSink)
   if (w === undefined) return out.outcome([]);
   try {
     front({ kind: 'startup', what: 'packages', action: req.action });
+    out.readFrom(w);
     const named = req.target.pending ? [] : req.target.packages;
     const subjects = named.map((p) => p.text);
     const accepted = named.filter((spec) => accepts(w, req, spec, out));
