@@ -32,11 +32,12 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db, triggerFields: Re
       epilogue.push(step({ op: 'list', owner, paths: shippedList(rec.staged) }));
     } else if (REMOVING.has(rec.status)) {
       // dpkg keeps the postrm (for the purge) and the list, which now holds only what remains: the
-      // conffiles, the folders holding them, and the root folder, which is never removed.
+      // conffiles, the folders holding them, and the root folder, which is never removed — unless nothing
+      // else remains (no conffiles): then dpkg's list is empty (checked against dpkg 1.21 under apt).
       epilogue.push(step({ op: 'remove-info', owner, keep: ['postrm', 'list'] }));
       const left = rec.files.map((f) => displayPath(f.path));
       const hadRoot = now !== undefined && now.status.state !== 'not-installed' && dpkg.files({ name: rec.ref.name, arch: rec.ref.architecture }).includes('/.');
-      epilogue.push(step({ op: 'list', owner, paths: hadRoot ? ['/.', ...left] : left }));
+      epilogue.push(step({ op: 'list', owner, paths: hadRoot && left.length > 0 ? ['/.', ...left] : left }));
     }
     const control = rec.staged?.controlText ?? db.packages.get(rec.ref.name, rec.ref.architecture)?.control ?? '';
     epilogue.push(step({ op: 'package', fields: [...stanzaFields(control, rec, now?.configVersion), ...triggerLines(triggerFields.get(fieldsKey(rec.ref)))] }));

@@ -116,6 +116,7 @@ export interface Ran {
 
 /** Runs a program with no standard input, never rejecting. */
 export function run(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', ...env } });
     let stdout = '';
@@ -123,7 +124,10 @@ export function run(cmd: string, args: readonly string[], env: Record<string, st
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      if (process.env.OVERMERGE_TEST_TIMING) process.stderr.write(`[timing] ${Date.now() - started} ms: ${cmd} ${args.join(' ').slice(0, 120)}\n`);
+      resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
   });
 }
 

@@ -9,8 +9,9 @@ import type { DpkgEvent, DpkgEventSink } from '../../../model/events';
  *
  * - a removal or purge records the package before it starts (`status: P: installed`, then
  *   `processing: remove: P`);
- * - a configure or trigger run records it just after naming it (`processing: configure: P`, then
- *   `status: P: unpacked`), unless this run recorded it already (-i: unpacked a moment before);
+ * - a configure records it just after naming it (`processing: configure: P`, then `status: P: unpacked`),
+ *   unless this run recorded it already (-i: unpacked a moment before);
+ * - a trigger run (`processing: trigproc: P`) changes the state before recording it: no such line;
  * - an unpack changes the state before recording it: no such line.
  *
  * And one line the engine writes that dpkg does not: during a removal, between the prerm
@@ -42,7 +43,7 @@ export function withFirstNotes(read: ReadonlyMap<string, { state: PkgState; vers
       announce(e.pkg.name, e.pkg);
       return next(e);
     }
-    if (e.action === 'configure' || e.action === 'trigproc') {
+    if (e.action === 'configure') {
       next(e);
       return announce(e.pkg.name, e.pkg);
     }
