@@ -37,7 +37,7 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
   // What maintainer scripts since the commit (postrm remove, ...) left for dpkg-trigger is taken in first.
   const incorporated = activate(snapshot.state, [{ kind: 'unincorp', entries: snapshot.unincorp }]).state;
   incorporated.deferred = unique([...(req.deferred ?? []).filter((k) => k in incorporated.packages), ...incorporated.deferred]);
-  const recorder = new StateRecorder(w, dpkg, snapshot, emit);
+  const recorder = new StateRecorder(w, dpkg, snapshot);
   recorder.record(incorporated);
   const state = incorporated;
   const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true });
@@ -96,8 +96,8 @@ function priorConfigVersion(p: { configVersion?: string }): string {
 
 /**
  * Writes the planner's states as they are reached: for each package whose state or trigger fields changed
- * since the last write, a stanza update in dpkg's database (and the state in overmerge's), and a status
- * event; Unincorp emptied once taken in.
+ * since the last write, a stanza update in dpkg's database (and the state in overmerge's; DpkgDb.onStatus
+ * turns the former into status events); Unincorp emptied once taken in.
  */
 class StateRecorder {
   private last: TriggerSnapshot;
@@ -106,7 +106,6 @@ class StateRecorder {
     private readonly w: Writer,
     private readonly dpkg: DpkgDb,
     snapshot: TriggerSnapshot,
-    private readonly emit?: (e: DpkgEvent) => void,
   ) {
     this.last = snapshot;
   }

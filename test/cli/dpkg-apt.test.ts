@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -258,6 +259,100 @@ describe('apt drives overmerge-dpkg on an overlay root', { concurrency: false },
           { lowerDir: lower },
         );
       }
+    });
+  });
+});
+
+/** apt-get in a process group of its own, killed with SIGKILL (the whole group) after `ms`. */
+function aptGetKilledAfter(conf: string, args: readonly string[], ms: number): Promise<{ killed: boolean; status: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('apt-get', ['-y', '-q', ...args], {
+      stdio: 'ignore',
+      detached: true,
+      env: { ...process.env, APT_CONFIG: conf, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
+    });
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        killed = false; // it had finished
+      }
+    }, ms);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ killed, status: code ?? 137 });
+    });
+  });
+}
+
+/** How many times the kill test kills apt: 10 on CI, 3 elsewhere (OVERMERGE_APT_KILLS overrides). */
+function killCount(): number {
+  const n = Number(process.env.OVERMERGE_APT_KILLS ?? (process.env.CI ? 10 : 3));
+  return Number.isInteger(n) && n > 0 ? n : 3;
+}
+
+describe('apt killed while it drives overmerge-dpkg', { concurrency: false }, () => {
+  it('after kill -9 of the whole apt process group during an upgrade: overmerge recover and apt-get -f install leave dpkg --audit and apt-get check clean', { timeout: 20 * 60_000 }, async (t) => {
+    if (gate(t, { skip: cannotDriveApt() })) return;
+    if (gate(t, { mount: 'overlay' })) return;
+    const tarball = await baseChroot();
+    await withTempDir('apt-kill', async (work) => {
+      const repo = path.join(work, 'repo');
+      const debs = path.join(work, 'debs');
+      const lower = path.join(work, 'lower');
+      const parts = path.join(work, 'apt.conf.d');
+      for (const d of [repo, debs, lower, parts]) await fsp.mkdir(d);
+      const v1 = await Promise.all(V1.map((p) => buildAdHocDeb(debs, p)));
+      const v2 = await Promise.all(V2.map((p) => buildAdHocDeb(debs, p)));
+      // Each kill starts from the same root: the chroot with the first versions installed through
+      // overmerge-dpkg, as the lower layer of a fresh overlay.
+      await writeRepo(repo, v1);
+      await unpackChroot(tarball, lower, repo);
+      const lowerConf = path.join(work, 'lower.apt.conf');
+      await fsp.writeFile(lowerConf, aptConfig(lower, OVERMERGE_DPKG, parts, ['--force-confdef', '--force-confold']));
+      ok(await aptGet(lowerConf, ['update']), 'apt-get update (lower)');
+      ok(await aptGet(lowerConf, ['install', 'om-app', 'om-trig', 'om-extra', 'om-old']), 'apt-get install (lower)');
+      await writeRepo(repo, [...v1, ...v2]);
+      ok(await aptGet(lowerConf, ['update']), 'apt-get update to the second versions (lower)');
+      // How long a whole upgrade takes here: the kills fall anywhere inside it.
+      let whole = 0;
+      let expected = '';
+      const statesOf = async (root: string): Promise<string> => (await run('dpkg-query', [`--admindir=${root}/var/lib/dpkg`, '-W', '-f=${Package} ${Version} ${db:Status-Abbrev}\n', 'om-*'])).stdout;
+      await withOverlay(
+        async ({ merged }) => {
+          const conf = path.join(work, 'timing.apt.conf');
+          await fsp.writeFile(conf, aptConfig(merged, OVERMERGE_DPKG, parts, ['--force-confdef', '--force-confold']));
+          const started = Date.now();
+          ok(await aptGet(conf, ['dist-upgrade']), 'an uninterrupted dist-upgrade');
+          whole = Date.now() - started;
+          expected = await statesOf(merged);
+        },
+        { lowerDir: lower },
+      );
+      let killedInside = 0;
+      for (let i = 0; i < killCount(); i++) {
+        // Spread over the run, with a random part so that CI runs fall in different places.
+        const at = Math.round(((i + Math.random()) / killCount()) * whole);
+        await withOverlay(
+          async ({ merged }) => {
+            const conf = path.join(work, `kill-${i}.apt.conf`);
+            const side: Side = { name: 'overmerge', root: merged, conf, capture: '', argv: '' };
+            await fsp.writeFile(conf, aptConfig(merged, OVERMERGE_DPKG, parts, ['--force-confdef', '--force-confold']));
+            const r = await aptGetKilledAfter(conf, ['dist-upgrade'], at);
+            if (r.killed) killedInside++;
+            ok(await run(OVERMERGE, ['--root', merged, 'recover']), `overmerge recover after a kill at ${at} ms`);
+            ok(await aptGet(conf, ['-f', 'install']), `apt-get -f install after a kill at ${at} ms`);
+            ok(await aptGet(conf, ['dist-upgrade']), `apt-get dist-upgrade after a kill at ${at} ms`);
+            await assertClean(side, `a kill at ${at} ms, recover and apt-get -f install`);
+            assert.equal(await statesOf(merged), expected, `the packages' states after a kill at ${at} ms, recovery and the upgrade, as without the kill`);
+          },
+          { lowerDir: lower },
+        );
+      }
+      assert.ok(killedInside > 0, 'at least one kill fell inside an upgrade');
     });
   });
 });

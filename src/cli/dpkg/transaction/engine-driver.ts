@@ -221,10 +221,27 @@ async function runPackages(w: Writer, req: PackageRequest, specs: readonly Packa
       if (!pending && names.length === 0) return undefined;
       return processTriggersOnly(w, pending ? [] : specs.map((s) => s.text), pending, opts);
     case 'remove':
-    case 'purge':
-      if (names.length === 0) return undefined;
-      return removePackages(w, names, req.action === 'purge', opts);
+    case 'purge': {
+      const chosen = pending ? selectedForRemoval(w, req.action) : names;
+      if (chosen.length === 0) return undefined;
+      return removePackages(w, chosen, req.action === 'purge', opts);
+    }
   }
+}
+
+/**
+ * -r/-P --pending (apt's `--purge --pending` after --set-selections): every package selected for removal
+ * (deinstall or purge) that is still installed, or for a purge every package selected for purge that has
+ * anything left, config-files included — as dpkg's enqueue_pending takes them.
+ */
+function selectedForRemoval(w: Writer, action: 'remove' | 'purge'): string[] {
+  const out = new Set<string>();
+  for (const p of w.dpkg?.packages() ?? []) {
+    const { want, state } = p.status;
+    if (state === 'not-installed') continue;
+    if (action === 'purge' ? want === 'purge' : (want === 'deinstall' || want === 'purge') && state !== 'config-files') out.add(p.name);
+  }
+  return [...out];
 }
 
 /**
