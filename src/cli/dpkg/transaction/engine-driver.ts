@@ -59,9 +59,9 @@ class RunOutputs {
   }
 
   /** From now on, dpkg's first status line of each package as read from `w` (see first-notes.ts). */
-  readFrom(w: Writer): void {
+  readFrom(w: Writer, pending = false): void {
     const read = new Map((w.dpkg?.packages() ?? []).map((p) => [p.displayName, { state: p.status.state, version: p.version ?? '' }] as const));
-    this.front = withFirstNotes(read, this.front);
+    this.front = withFirstNotes(read, pending, this.front);
   }
 
   readonly events: DpkgEventSink = (e: DpkgEvent) => {
@@ -190,7 +190,7 @@ async function packages(io: DriverIo, req: PackageRequest, front: DpkgEventSink)
   if (w === undefined) return out.outcome([]);
   try {
     front({ kind: 'startup', what: 'packages', action: req.action });
-    out.readFrom(w);
+    out.readFrom(w, req.target.pending);
     const named = req.target.pending ? [] : req.target.packages;
     const subjects = named.map((p) => p.text);
     const accepted = named.filter((spec) => accepts(w, req, spec, out));
