@@ -114,7 +114,10 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs a program with no standard input, never rejecting. */
+/**
+ * Runs a program with no standard input, never rejecting. OVERMERGE_TEST_TIMING=1 prints how long each
+ * took (to see where an apt test spends its time).
+ */
 export function run(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
