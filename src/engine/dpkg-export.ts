@@ -32,11 +32,14 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db, triggerFields: Re
       epilogue.push(step({ op: 'list', owner, paths: shippedList(rec.staged) }));
     } else if (REMOVING.has(rec.status)) {
       // dpkg keeps the postrm (for the purge) and the list, which now holds only what remains: the
-      // conffiles, the folders holding them, and the root folder, which is never removed.
+      // conffiles, the folders holding them, and the root folder, which is never removed — but dpkg leaves
+      // out a folder another package still lists, and keeps nothing when nothing else remains (no
+      // conffiles). Checked against dpkg 1.21 under apt, on a chroot where every package lists '/.'.
       epilogue.push(step({ op: 'remove-info', owner, keep: ['postrm', 'list'] }));
       const left = rec.files.map((f) => displayPath(f.path));
       const hadRoot = now !== undefined && now.status.state !== 'not-installed' && dpkg.files({ name: rec.ref.name, arch: rec.ref.architecture }).includes('/.');
-      epilogue.push(step({ op: 'list', owner, paths: hadRoot ? ['/.', ...left] : left }));
+      const keepRoot = hadRoot && left.length > 0 && !rootListedByOthers(dpkg, rec.ref);
+      epilogue.push(step({ op: 'list', owner, paths: keepRoot ? ['/.', ...left] : left }));
     }
     const control = rec.staged?.controlText ?? db.packages.get(rec.ref.name, rec.ref.architecture)?.control ?? '';
     epilogue.push(step({ op: 'package', fields: [...stanzaFields(control, rec, now?.configVersion), ...triggerLines(triggerFields.get(fieldsKey(rec.ref)))] }));
@@ -144,4 +147,13 @@ function conffileLines(rec: PackageRecord): string[] {
       const obsolete = rec.staged !== undefined && !shipped.has(f.path);
       return `${displayPath(f.path)} ${f.conffileHash ?? 'newconffile'}${obsolete ? ' obsolete' : ''}`;
     });
+}
+
+/** Whether a package other than `ref` still lists the root folder ('/.') in dpkg's database. */
+function rootListedByOthers(dpkg: DpkgDb, ref: { name: string; architecture: string }): boolean {
+  return dpkg.packages().some((p) => {
+    if (p.name === ref.name && p.arch === ref.architecture) return false;
+    if (p.status.state === 'not-installed') return false;
+    return dpkg.files({ name: p.name, arch: p.arch }).includes('/.');
+  });
 }

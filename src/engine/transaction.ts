@@ -119,7 +119,7 @@ export interface TxnSpec {
    * database: what it configures (Planned.configureOrder, or every pending package) and which triggers
    * it processes. None (rollback): nothing is configured and triggers wait for the next run.
    */
-  queue?: { action: DpkgAction; pending?: boolean };
+  queue?: { action: DpkgAction; pending?: boolean; named?: readonly string[] };
 }
 
 /**
@@ -200,7 +200,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const failures = await runTail(w, flows, scripts, opts.events);
     if (w.dpkg && spec.queue) {
       const dpkg = w.dpkg;
-      const packages = configureOrder.flatMap((r) => {
+      // Named as the user named them (--triggers-only NAMES), or those of the plan still to be configured.
+      const packages = spec.queue.named ?? configureOrder.flatMap((r) => {
         const now = dpkg.get(r.name, r.architecture);
         return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
       });
