@@ -1,4 +1,5 @@
 import { parseParagraphs } from '../control/deb822';
+import { fromText } from '../dpkg/bytes';
 import type { Db } from '../db/db';
 import type { DpkgDb, InfoOwner, StatusTriple } from '../dpkg/dpkg-db';
 import type { MultiArch } from '../dpkg/model';
@@ -85,10 +86,19 @@ function ownerOf(ref: Pick<PackageRef, 'name' | 'architecture'>, multiArch: stri
   return { name: ref.name, arch: ref.architecture, multiArch: (multiArch?.toLowerCase() ?? 'no') as MultiArch };
 }
 
-/** Every control member dpkg keeps in info/: all of control.tar's files but `control` itself. */
+/**
+ * Every control member dpkg keeps in info/: all of control.tar's files but `control` itself. An archive
+ * without `md5sums` (one built with plain `dpkg-deb -b`) gets the one dpkg writes for it: the MD5 of each
+ * regular file and hard link, conffiles included, in archive order — so that `dpkg --verify` and
+ * `dpkg --audit` find what they find after dpkg.
+ */
 function controlMembers(staged: StagedPackage): Record<string, { data: Buffer }> {
   const out: Record<string, { data: Buffer }> = {};
   for (const [name, data] of staged.controlFiles) if (name !== 'control') out[name] = { data };
+  if (!staged.controlFiles.has('md5sums')) {
+    const lines = staged.entries.flatMap((e) => (e.md5 === undefined ? [] : [`${e.md5}  ${displayPath(e.path).slice(1)}\n`]));
+    if (lines.length > 0) out.md5sums = { data: Buffer.from(fromText(lines.join('')), 'latin1') };
+  }
   return out;
 }
 
