@@ -1,106 +1,76 @@
-import { spawn } from 'node:child_process';
-import { existsSync, promises as fsp } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { hostileCases } from '../fixtures/hostile/cases';
 import { cannotRunDpkg, prepareDpkgAdmin } from '../test/helpers/dpkg-unpack';
-import { BIN } from '../test/helpers/run-cli';
+import { dpkgArgv, overmergeArgv, RUN_ENV } from './lib/dpkg';
+import { alternate, mustRun, QUICK, reps, rssRow, settle, size, timed, timeRow, withTempDir } from './lib/measure';
+import { emptyFilesPackage } from './lib/packages';
 import type { BenchResult } from './main';
 
 /**
  * Archives of many tiny members, where memory per member is what counts: a package as big as Debian's
- * largest (116,010 files, papirus-icon-theme) installed by overmerge and unpacked by durable dpkg, and the
- * hostile corpus's million-member archive, which overmerge refuses at its default member limit (250,000)
- * while dpkg-deb merely lists it. Time and peak RSS of each, from GNU time, in the same run.
+ * largest (116,010 files, papirus-icon-theme) installed by overmerge and by durable dpkg into fresh
+ * roots, alternated, 3 repetitions; then (not in a quick run) the hostile corpus's million-member archive,
+ * which overmerge refuses at its default member limit (250,000) while dpkg-deb merely lists it, once each.
+ * Time and peak RSS from GNU time.
  */
-const MEMBERS = Number(process.env.OVERMERGE_BENCH_MEMBERS ?? 116_010);
+const REPS = reps(3, 2);
+const MEMBERS = Number(process.env.OVERMERGE_BENCH_MEMBERS ?? size(116_010, 20_000));
 const TOO_MANY = 1_000_000;
-const TIME = '/usr/bin/time';
-
-interface Run {
-  ms: number;
-  rssMiB: number;
-  status: number;
-  output: string;
-}
 
 export async function run(): Promise<BenchResult[]> {
   const name = 'many-members';
-  const why = (await cannotRunDpkg()) ?? (existsSync(TIME) ? undefined : `no ${TIME} to read peak memory from`);
+  const why = await cannotRunDpkg();
   if (why) return [{ name, oursMs: 0, note: `skipped: ${why}` }];
-  const cases = hostileCases({ manyMembers: MEMBERS, tooManyMembers: TOO_MANY });
-  const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'overmerge-bench-many-'));
-  try {
-    const many = path.join(base, 'many.deb');
-    const tooMany = path.join(base, 'too-many.deb');
-    await fsp.writeFile(many, cases.find((c) => c.id === 'resource-200k-members')!.deb);
-    await fsp.writeFile(tooMany, cases.find((c) => c.id === 'resource-million-members')!.deb);
-    const roots = { om: path.join(base, 'om'), dp: path.join(base, 'dp'), refused: path.join(base, 'refused') };
-    for (const r of Object.values(roots)) await fsp.mkdir(r);
-    await prepareDpkgAdmin(roots.dp);
-
-    await settle();
-    const om = await timed([process.execPath, BIN, '--root', roots.om, '--quiet', 'install', many]);
-    if (om.status !== 0) throw new Error(`overmerge install failed: ${om.output.trim().split('\n')[0]}`);
-    await settle();
-    const dp = await timed(['dpkg', `--root=${roots.dp}`, '--force-depends', '--no-triggers', '--unpack', many]);
-    if (dp.status !== 0) throw new Error(`dpkg --unpack failed: ${dp.output.trim().split('\n').slice(-3).join(' ')}`);
-    await settle();
-    const refused = await timed([process.execPath, BIN, '--root', roots.refused, '--quiet', 'install', tooMany]);
-    if (refused.status !== 1 || !/more members than the \d+ /.test(refused.output)) {
-      throw new Error(`overmerge did not refuse the million-member archive: ${refused.output.trim().split('\n')[0]}`);
-    }
-    const listed = await timed(['dpkg-deb', '-c', tooMany]);
-
+  return withTempDir('many', async (dir) => {
+    const many = await emptyFilesPackage(dir, 'many', MEMBERS);
+    const roots = { om: path.join(dir, 'om'), dp: path.join(dir, 'dp') };
+    const s = await alternate(
+      REPS,
+      {
+        om: () => mustRun('overmerge install', overmergeArgv(roots.om, ['install', many]), { env: RUN_ENV }),
+        dp: () => mustRun('dpkg --install', dpkgArgv(roots.dp, ['--install', many]), { env: RUN_ENV }),
+      },
+      {
+        before: async () => {
+          for (const r of Object.values(roots)) {
+            await fsp.rm(r, { recursive: true, force: true });
+            await fsp.mkdir(r);
+          }
+          await prepareDpkgAdmin(roots.dp);
+        },
+      },
+    );
     const members = `${MEMBERS.toLocaleString('en')} empty files`;
-    return [
-      {
-        name: `${name}: install of ${members} vs durable dpkg --unpack`,
-        oursMs: om.ms,
-        baseline: { name: 'dpkg --unpack', ms: dp.ms },
-        note: `one run each, fresh root`,
-      },
-      {
-        name: `${name}: peak RSS installing ${members}`,
-        oursMs: om.rssMiB,
-        baseline: { name: 'dpkg --unpack', ms: dp.rssMiB },
-        unit: 'MiB',
-      },
-      {
-        name: `${name}: ${TOO_MANY.toLocaleString('en')} members refused at the member limit vs listing them`,
-        oursMs: refused.ms,
-        baseline: { name: 'dpkg-deb -c', ms: listed.ms },
-        note: 'overmerge stages 250,000 members, refuses, removes them again',
-      },
-      {
-        name: `${name}: peak RSS refusing ${TOO_MANY.toLocaleString('en')} members`,
-        oursMs: refused.rssMiB,
-        baseline: { name: 'dpkg-deb -c', ms: listed.rssMiB },
-        unit: 'MiB',
-        note: 'bounded by the member limit, not by the archive',
-      },
+    const what = `${members} in one folder, fresh root; median of ${REPS}`;
+    const dp = { name: 'dpkg --install', samples: s.dp };
+    const out = [
+      timeRow(`${name}: install of ${members}`, s.om, dp, { ratio: 1.0 }, what),
+      rssRow(`${name}: peak RSS installing ${members}`, s.om, dp, { atMost: 100 }, what),
     ];
-  } finally {
-    await fsp.rm(base, { recursive: true, force: true });
-  }
-}
-
-/** Writes back dirty pages left by whatever ran before, outside any timed run. */
-async function settle(): Promise<void> {
-  await timed(['sync']);
-}
-
-function timed(argv: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(TIME, ['-v', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    const err: Buffer[] = [];
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const output = Buffer.concat(err).toString('utf8');
-      const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(output);
-      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, rssMiB: m ? Number(m[1]) / 1024 : 0, status: code ?? 1, output });
-    });
+    if (!QUICK) out.push(...(await refusal(dir)));
+    return out;
   });
+}
+
+/** The million-member archive: refused by overmerge at the member limit, listed by dpkg-deb. Once each. */
+async function refusal(dir: string): Promise<BenchResult[]> {
+  const name = 'many-members';
+  const tooMany = path.join(dir, 'too-many.deb');
+  await fsp.writeFile(tooMany, hostileCases({ tooManyMembers: TOO_MANY }).find((c) => c.id === 'resource-million-members')!.deb);
+  const root = path.join(dir, 'refused');
+  await fsp.mkdir(root);
+  await settle();
+  const refused = await timed(overmergeArgv(root, ['install', tooMany]), { env: RUN_ENV });
+  if (refused.status !== 1 || !/more members than the \d+ /.test(refused.output)) {
+    throw new Error(`overmerge did not refuse the million-member archive: ${refused.output.trim().split('\n')[0]}`);
+  }
+  await settle();
+  const listed = await mustRun('dpkg-deb -c', ['dpkg-deb', '-c', tooMany], { env: RUN_ENV });
+  const dpkgDeb = { name: 'dpkg-deb -c', samples: [listed] };
+  const count = TOO_MANY.toLocaleString('en');
+  return [
+    timeRow(`${name}: ${count} members refused at the member limit vs listing them`, [refused], dpkgDeb, undefined, 'one run each; overmerge stages 250,000 members, refuses, removes them again'),
+    rssRow(`${name}: peak RSS refusing ${count} members`, [refused], dpkgDeb, undefined, 'bounded by the member limit, not by the archive'),
+  ];
 }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_LOCKED'
   | 'E_UNFINISHED' // a transaction needs `recover`
   | 'E_NO_SPACE'
+  | 'E_UPPER_SPACE' // an overlay root's upper layer has no room for what the transaction would write there
   | 'E_EXDEV_FALLBACK_FAILED'
   | 'E_FS' // any other filesystem failure
   | 'E_DB'

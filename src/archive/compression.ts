@@ -32,10 +32,17 @@ interface LzmaNative {
   CHECK_CRC64: number;
 }
 
+/*
+ * The native codecs are loaded on first use, not with this module: most archives are one kind or the other
+ * (or gzip), the CLI's start-up pays for every module loaded, and lzma-native brings readable-stream along.
+ */
 /* eslint-disable @typescript-eslint/no-require-imports */
-const lzma = loadNative('lzma-native', () => require('lzma-native') as LzmaNative);
-const { CompressStream } = loadNative('zstd-napi', () => require('zstd-napi') as typeof ZstdNapi);
-const zstdBinding = loadNative('zstd-napi', () => require('zstd-napi/binding') as typeof ZstdBinding);
+let lzmaNative: LzmaNative | undefined;
+const lzma = (): LzmaNative => (lzmaNative ??= loadNative('lzma-native', () => require('lzma-native') as LzmaNative));
+let zstdNapi: typeof ZstdNapi | undefined;
+const zstd = (): typeof ZstdNapi => (zstdNapi ??= loadNative('zstd-napi', () => require('zstd-napi') as typeof ZstdNapi));
+let zstdNative: typeof ZstdBinding | undefined;
+const zstdBinding = (): typeof ZstdBinding => (zstdNative ??= loadNative('zstd-napi', () => require('zstd-napi/binding') as typeof ZstdBinding));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** liblzma allocates the dictionary a header asks for; real archives need well under this. */
@@ -64,7 +71,7 @@ export function decompress(source: AsyncIterable<Buffer>, c: Compression): Async
       // Node's zlib waits for the reader between output chunks, so no slicing is needed.
       return through(source, zlib.createGunzip());
     case 'xz':
-      return through(sliced(source, XZ_INPUT_SLICE), lzma.createStream('streamDecoder', { memlimit: XZ_MEMLIMIT }));
+      return through(sliced(source, XZ_INPUT_SLICE), lzma().createStream('streamDecoder', { memlimit: XZ_MEMLIMIT }));
     case 'zstd':
       return zstdDecode(source);
   }
@@ -85,8 +92,9 @@ function through(source: AsyncIterable<Buffer>, t: Transform): Readable {
 
 /** zstd decoding in steps of at most one output buffer, resumed only when the reader wants more. */
 async function* zstdDecode(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const dctx = new zstdBinding.DCtx();
-  const outSize = zstdBinding.dStreamOutSize();
+  const binding = zstdBinding();
+  const dctx = new binding.DCtx();
+  const outSize = binding.dStreamOutSize();
   let inFrame = false;
   let sawInput = false;
   for await (const chunk of source) {
@@ -123,8 +131,8 @@ export function compressor(c: Compression, options: CompressOptions = {}): Trans
     case 'gzip':
       return zlib.createGzip({ level: options.level ?? 9 });
     case 'xz':
-      return lzma.createStream('easyEncoder', { preset: options.level ?? 6, check: lzma.CHECK_CRC64 });
+      return lzma().createStream('easyEncoder', { preset: options.level ?? 6, check: lzma().CHECK_CRC64 });
     case 'zstd':
-      return new CompressStream({ compressionLevel: options.level ?? 3, nbWorkers: 0, checksumFlag: true });
+      return new (zstd().CompressStream)({ compressionLevel: options.level ?? 3, nbWorkers: 0, checksumFlag: true });
   }
 }

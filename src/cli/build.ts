@@ -1,4 +1,3 @@
-import { buildDeb } from '../archive/build';
 import type { Compression } from '../archive/compression';
 import { OvermergeError } from '../errors';
 import { defineCommand } from './command';
@@ -40,6 +39,7 @@ export const buildCommand = defineCommand<Args>({
       })
       .example('SOURCE_DATE_EPOCH=1700000000 $0 build pkgtree out.deb -Z zstd', 'a reproducible zstd-compressed package'),
   run: async (args, io) => {
+    const { buildDeb } = await import('../archive/build');
     const result = await buildDeb(String(args.dir), String(args.out), {
       compression: args.compression,
       sourceDateEpoch: sourceDateEpoch(process.env),

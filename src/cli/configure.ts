@@ -1,12 +1,11 @@
-import { configurePackages, packagesToConfigure } from '../engine/configure';
 import type { Command, Io } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
-import { reportOutcome } from './report';
+import { changeOptions, type ChangeArgs } from './change-options';
 import { UsageError } from './usage-error';
 
 interface ConfigureArgs extends ChangeArgs {
   names: string[];
   pending: boolean;
+  triggersOnly: boolean;
 }
 
 export const configureCommand: Command<ConfigureArgs> = {
@@ -16,6 +15,11 @@ export const configureCommand: Command<ConfigureArgs> = {
     changeOptions(y)
       .positional('names', { type: 'string', array: true, describe: 'package names' })
       .option('pending', { alias: 'a', type: 'boolean', default: false, describe: 'every package that is unpacked or half-configured' })
+      .option('triggers-only', {
+        type: 'boolean',
+        default: false,
+        describe: "only process the named packages' pending triggers (with --pending: every package's), as dpkg --triggers-only",
+      })
       .check((argv) => {
         const names = (argv.names as string[] | undefined) ?? [];
         if (argv.pending && names.length > 0) throw new UsageError('give package names or --pending, not both');
@@ -23,7 +27,14 @@ export const configureCommand: Command<ConfigureArgs> = {
         return true;
       }),
   async run(args: ConfigureArgs, io: Io) {
+    const [{ configurePackages, packagesToConfigure }, { processTriggersOnly }, { runChange }, { reportOutcome }] = await Promise.all([
+      import('../engine/configure'),
+      import('../engine/triggers-only'),
+      import('./engine-options'),
+      import('./report'),
+    ]);
     const outcome = await runChange(args, io, (w, opts) => {
+      if (args.triggersOnly) return processTriggersOnly(w, args.names ?? [], Boolean(args.pending), opts);
       const rows = packagesToConfigure(w, args.names ?? [], args.pending);
       return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts, Boolean(args.pending));
     });

@@ -1,5 +1,3 @@
-import { readDebData } from '../archive/deb';
-import { localeIsUtf8, TarListing } from '../archive/listing';
 import { defineCommand } from './command';
 
 interface Args {
@@ -21,6 +19,7 @@ export const contentsCommand = defineCommand<Args>({
       .positional('deb', { type: 'string', describe: 'the archive', demandOption: true })
       .example('$0 contents hello_2.10-3_amd64.deb', 'one line per member: mode, owner, size, date, path'),
   run: async (args, io) => {
+    const [{ readDebData }, { localeIsUtf8, TarListing }] = await Promise.all([import('../archive/deb'), import('../archive/listing')]);
     const listing = new TarListing({ utf8: localeIsUtf8(process.env) });
     // Held back up to a few MiB, so that a corrupt archive of ordinary size yields one error line and no
     // listing; past that, written as it comes (as dpkg-deb does), so that millions of members cost no memory.

@@ -1,50 +1,17 @@
-import type { Argv } from 'yargs';
-import { UsageError } from './usage-error';
+import type { ChangeArgs } from './change-options';
 import { CrashPoints } from '../engine/crash';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
-import type { GlobalArgs } from './global';
 import type { Io } from './command';
 import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
 import { relationMessageLines } from './relation-messages';
-import { forcesOf, ignoredDepends, relationForces, type ForceArgs } from './force-options';
+import { forcesOf, ignoredDepends, relationForces } from './force-options';
 
-/** Options of the commands that change a root. */
-export interface ChangeArgs extends GlobalArgs, ForceArgs {
-  forceOverwrite?: boolean;
-  forceConfnew?: boolean;
-  forceConfold?: boolean;
-  keepBackups?: boolean;
-  backupRetention?: number;
-  triggers?: boolean;
-}
-
-export function changeOptions(y: Argv): Argv {
-  return y
-    .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
-    .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
-    .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
-    .conflicts('force-confnew', 'force-confold')
-    .option('triggers', {
-      type: 'boolean',
-      default: true,
-      describe: 'process the triggers this command activates (--no-triggers: record them, leave them pending)',
-    })
-    .option('keep-backups', { type: 'boolean', default: false, describe: 'keep what this transaction replaces, so `rollback` can undo it' })
-    .option('backup-retention', {
-      type: 'number',
-      default: 5,
-      requiresArg: true,
-      describe: 'how many transactions keep their backups (older ones lose them)',
-    })
-    .check((argv) => {
-      const n = argv['backup-retention'];
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new UsageError('--backup-retention takes a whole number, 0 or more');
-      return true;
-    });
-}
+// The engine side of the changing commands: loaded when one of them runs, never at start (their options
+// are declared in change-options.ts).
+export type { ChangeArgs } from './change-options';
 
 /** Journal intents per SQLite commit: big enough that syncs are rare, small enough that undo is quick. */
 const JOURNAL_BATCH = 256;
@@ -73,6 +40,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       backupRetention: args.backupRetention ?? 5,
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
+      upperPreflight: process.env.OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT !== '1',
       events: args.quiet || args.json
         ? undefined
         : (e) => {

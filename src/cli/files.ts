@@ -1,4 +1,3 @@
-import { locate, openForReading } from '../engine/context';
 import { OvermergeError } from '../errors';
 import { displayPath, recordedRootPath } from '../fs/rootpath';
 import { defineCommand } from './command';
@@ -13,6 +12,7 @@ export const filesCommand = defineCommand<FilesArgs>({
   describe: "list the paths a package owns, one per line (like dpkg -L)",
   builder: (y) => y.positional('name', { type: 'string', demandOption: true, describe: 'package name' }),
   async run(args, io) {
+    const { locate, openForReading } = await import('../engine/context');
     const loc = await locate(args);
     const db = openForReading(loc);
     try {

@@ -1,4 +1,3 @@
-import { locate, openForReading } from '../engine/context';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -7,6 +6,7 @@ export const historyCommand = defineCommand<GlobalArgs>({
   describe: 'list transactions, newest first',
   builder: (y) => y,
   async run(args, io) {
+    const { locate, openForReading } = await import('../engine/context');
     const loc = await locate(args);
     const db = openForReading(loc);
     try {

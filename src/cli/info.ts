@@ -1,4 +1,3 @@
-import { readDebControl } from '../archive/deb';
 import { defineCommand } from './command';
 
 interface Args {
@@ -17,6 +16,7 @@ export const infoCommand = defineCommand<Args>({
       .positional('deb', { type: 'string', describe: 'the archive', demandOption: true })
       .example('$0 info hello_2.10-3_amd64.deb', 'Package, Version, Depends, Description, ...'),
   run: async (args, io) => {
+    const { readDebControl } = await import('../archive/deb');
     const control = await readDebControl(String(args.deb));
     // dpkg-deb -f without field names copies the control file as it is, byte for byte.
     io.stdout.write(control.files.get('control') ?? Buffer.alloc(0));

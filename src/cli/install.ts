@@ -1,26 +1,25 @@
-import { installArchives } from '../engine/install';
 import type { Command, Io } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
+import { changeOptions, dryRunOption, type ChangeArgs } from './change-options';
 import { forceOptions } from './force-options';
-import { reportOutcome } from './report';
 import { UsageError } from './usage-error';
-import { DEFAULT_MAX_MEMBERS } from '../stage/stage';
 
 interface InstallArgs extends ChangeArgs {
   archives: string[];
   maxMembers: number;
+  dryRun: boolean;
 }
 
 function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked', describe: string): Command<InstallArgs> {
   return {
     command: `${name} <archives..>`,
     describe,
+    // The default comes from the stage, loaded only when this command is parsed (see registry.ts).
     builder: (y) =>
-      forceOptions(changeOptions(y))
+      dryRunOption(forceOptions(changeOptions(y)))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
-          default: DEFAULT_MAX_MEMBERS,
+          default: defaultMaxMembers(),
           requiresArg: true,
           describe: 'refuse archives with more members than this in all (each costs memory until the commit)',
         })
@@ -30,10 +29,20 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
           return true;
         }),
     async run(args: InstallArgs, io: Io) {
-      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers }));
+      const [{ installArchives }, { runChange }, { reportOutcome }] = await Promise.all([
+        import('../engine/install'),
+        import('./engine-options'),
+        import('./report'),
+      ]);
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers, dryRun: args.dryRun }));
       return reportOutcome(outcome, args, io);
     },
   };
+}
+
+function defaultMaxMembers(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../stage/stage') as typeof import('../stage/stage')).DEFAULT_MAX_MEMBERS;
 }
 
 export const installCommand = installLike('install', 'installed', 'install or upgrade packages from .deb files, as one transaction');

@@ -1,4 +1,3 @@
-import { locate, openForReading } from '../engine/context';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -11,6 +10,7 @@ export const listCommand = defineCommand<ListArgs>({
   describe: 'list installed packages (PATTERN: a shell glob on the name)',
   builder: (y) => y.positional('pattern', { type: 'string', describe: 'glob on package names, e.g. "lib*"' }),
   async run(args, io) {
+    const { locate, openForReading } = await import('../engine/context');
     const loc = await locate(args);
     const db = openForReading(loc);
     const rows = db ? db.packages.list(args.pattern) : [];

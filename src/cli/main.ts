@@ -1,16 +1,34 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { OvermergeError } from '../errors';
 import { commandName, type Command, type Io } from './command';
 import { globalOptions } from './global';
-import { commands } from './registry';
 import { UsageError } from './usage-error';
 import { printable } from '../control/printable';
 
-// yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const yargs = require('yargs') as typeof import('yargs').default;
+// Start-up time is most of what `overmerge --version` or `overmerge list` costs, so this module loads
+// nothing it does not need: yargs (ESM, loaded through require(esm), a few dozen modules) and the command
+// registry only once there is a command line to parse, and each command's engine only when it runs (see
+// registry.ts). `--version` alone is answered before any of them.
 
 const EXIT_USAGE = 2;
+
+/** overmerge's own version, from its package.json (dist/src/cli → the package root), or undefined. */
+function ownVersion(): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadYargs(): typeof import('yargs').default {
+  // yargs 18 is ESM-only; Node >= 20.19 loads it through require(esm), which hands back the factory itself.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('yargs') as typeof import('yargs').default;
+}
 
 function processIo(): Io {
   // A reader that went away (`overmerge list | head`) is not an error worth a stack trace.
@@ -25,17 +43,27 @@ function processIo(): Io {
 
 /** Runs the CLI on `argv` (without node and script) and resolves to the exit status. Never throws. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const version = ownVersion();
+  // What yargs would print for `--version` alone, without loading it.
+  if (version !== undefined && argv.length === 1 && argv[0] === '--version') {
+    io.stdout.write(`${version}\n`);
+    return 0;
+  }
+  const yargs = loadYargs();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { commands } = require('./registry') as typeof import('./registry');
   let status = 0;
   let handled: Promise<number> | undefined;
   let helpText = '';
-  const parser = globalOptions(yargs(argv))
+  const described = globalOptions(yargs(argv))
     .scriptName('overmerge')
     .strict()
     .demandCommand(1, 'name a command; see `overmerge --help`')
     .recommendCommands()
     .help()
-    .alias('h', 'help')
-    .version()
+    .alias('h', 'help');
+  // Ours when known, so that `--version` prints the same wherever it stands; else yargs' own guess.
+  const parser = (version === undefined ? described.version() : described.version(version))
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
@@ -54,6 +82,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     });
   };
   for (const c of commands as Command<unknown>[]) register(parser, c);
+  skipHelpCache(parser);
   try {
     await parser.parseAsync(argv, {}, (_err, _args, output) => {
       helpText = output;
@@ -64,6 +93,22 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     status = report(err, io);
   }
   return status;
+}
+
+/**
+ * Right after starting a command's handler, yargs renders that command's whole help text and keeps it, to
+ * print should the handler fail with nobody else to report it. Here main awaits the handlers and reports
+ * their errors itself, so that text is never printed; rendering it measures every line with string-width,
+ * whose Unicode-property regular expressions are compiled on first use: about a sixth of the CPU time of
+ * `overmerge list`. yargs has no option for it, so its usage instance (one per parser, reset and reused
+ * for each command level) is given a cacheHelpMessage that keeps nothing. Without that internal method
+ * (another yargs), nothing changes but the time.
+ */
+function skipHelpCache(parser: Argv): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 function report(err: unknown, io: Io): number {

@@ -1,10 +1,5 @@
-import { CrashPoints } from '../engine/crash';
-import { applyReconcile, planOnly } from '../engine/reconcile';
-import { StepRegistry } from '../engine/steps/registry';
-import { openLayers } from '../overlay/reconcile/gather';
-import { formatReport, reportJson, type ReportContext } from '../overlay/reconcile/report-text';
+import type { ReportContext } from '../overlay/reconcile/report-text';
 import { defineCommand } from './command';
-import { journalBatch } from './engine-options';
 import type { GlobalArgs } from './global';
 import { UsageError } from './usage-error';
 
@@ -30,6 +25,15 @@ export const overlayReconcileCommand = defineCommand<ReconcileArgs>({
     if (args.db !== undefined || args.staging !== undefined) {
       throw new UsageError("overlay reconcile reads the databases in the layers (var/lib/overmerge/db.sqlite); --db and --staging do not apply");
     }
+    // The engine is loaded when the command runs, not when the CLI registers it (start-up pays for every module).
+    const [{ CrashPoints }, { applyReconcile, planOnly }, { StepRegistry }, { openLayers }, { formatReport, reportJson }, { journalBatch }] = await Promise.all([
+      import('../engine/crash'),
+      import('../engine/reconcile'),
+      import('../engine/steps/registry'),
+      import('../overlay/reconcile/gather'),
+      import('../overlay/reconcile/report-text'),
+      import('./engine-options'),
+    ]);
     const layers = await openLayers(args.upper, args.lower);
     let ctx: ReportContext;
     let plan;

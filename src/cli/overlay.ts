@@ -1,12 +1,9 @@
 import * as path from 'node:path';
 import type { Db } from '../db/db';
-import { locate, openForReading, type Locations } from '../engine/context';
+import type { Locations } from '../engine/context';
 import { OvermergeError } from '../errors';
 import { recordedRootPath, rootPathFromHost, type RootPath } from '../fs/rootpath';
-import { reachLayers, readableLayers, requireOverlay } from '../overlay/layers';
-import { overlayStatus, type PackageFiles } from '../overlay/status';
-import { formatStatus, statusJson } from '../overlay/status-text';
-import { OverlayView } from '../overlay/where';
+import type { PackageFiles } from '../overlay/status';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 import { overlayReconcileCommand } from './overlay-reconcile';
@@ -21,6 +18,14 @@ export const overlayStatusCommand = defineCommand<StatusArgs>({
   describe: "the overlay's layers and options, and where each installed package's files live (lower, copied-up, upper, hidden) with the bytes they hold in the upper layer",
   builder: (y) => y.positional('names', { type: 'string', array: true, describe: 'packages to report, with each of their paths (default: all, as a table)' }),
   async run(args, io) {
+    const [{ locate, openForReading }, { reachLayers, readableLayers, requireOverlay }, { overlayStatus }, { formatStatus, statusJson }, { OverlayView }] =
+      await Promise.all([
+        import('../engine/context'),
+        import('../overlay/layers'),
+        import('../overlay/status'),
+        import('../overlay/status-text'),
+        import('../overlay/where'),
+      ]);
     const loc = await locate(args);
     const overlay = await requireOverlay(loc.root.host);
     const layers = await reachLayers(overlay);

@@ -1,4 +1,3 @@
-import { locate, openForReading } from '../engine/context';
 import { OvermergeError } from '../errors';
 import { displayPath, parseRootPath, recordedRootPath } from '../fs/rootpath';
 import { defineCommand } from './command';
@@ -17,6 +16,7 @@ export const ownerCommand = defineCommand<OwnerArgs>({
       throw new OvermergeError('E_USAGE', `owner takes an absolute path inside the root, not '${args.path}'`, { op: 'owner' });
     }
     const p = parseRootPath(args.path);
+    const { locate, openForReading } = await import('../engine/context');
     const loc = await locate(args);
     const db = openForReading(loc);
     try {

@@ -1,8 +1,4 @@
 import * as fs from 'node:fs';
-import { closeWriter, locate, openForWriting } from '../engine/context';
-import { CrashPoints } from '../engine/crash';
-import { recoverAll } from '../engine/recover';
-import { StepRegistry } from '../engine/steps/registry';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
 
@@ -11,6 +7,12 @@ export const recoverCommand = defineCommand<GlobalArgs>({
   describe: 'finish or undo a transaction that was interrupted (crash, kill -9, power loss)',
   builder: (y) => y,
   async run(args, io) {
+    const [{ closeWriter, locate, openForWriting }, { CrashPoints }, { recoverAll }, { StepRegistry }] = await Promise.all([
+      import('../engine/context'),
+      import('../engine/crash'),
+      import('../engine/recover'),
+      import('../engine/steps/registry'),
+    ]);
     // A root overmerge never wrote to has nothing to recover; opening it for writing would create files
     // (unless it has dpkg's database: then recover takes in what dpkg installed, creating overmerge's).
     const loc = await locate(args);

@@ -1,6 +1,7 @@
 import { printable } from '../control/printable';
 import type { TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
+import { reportDryRun } from './dry-run';
 import type { GlobalArgs } from './global';
 
 /**
@@ -10,6 +11,7 @@ import type { GlobalArgs } from './global';
  */
 export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): number {
   const { plan, txnId, failures } = outcome;
+  if (outcome.dryRun) return reportDryRun(outcome, outcome.dryRun, args, io);
   for (const f of failures) io.stderr.write(`overmerge: ${printable(f)}\n`);
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ transaction: txnId, changes: plan.changes, notices: plan.notices, steps: plan.steps.length, failures })}\n`);

@@ -1,10 +1,7 @@
 import * as fs from 'node:fs';
-import { locate } from '../engine/context';
-import { rollbackTransaction } from '../engine/rollback';
 import { OvermergeError } from '../errors';
+import { changeOptions, type ChangeArgs } from './change-options';
 import { defineCommand } from './command';
-import { changeOptions, runChange, type ChangeArgs } from './engine-options';
-import { reportOutcome } from './report';
 
 interface RollbackArgs extends ChangeArgs {
   txn?: string;
@@ -15,6 +12,12 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
   describe: 'undo a committed transaction whose backups were kept (default: the newest one)',
   builder: (y) => changeOptions(y).positional('txn', { type: 'string', describe: 'transaction number (see `history`)' }),
   async run(args, io) {
+    const [{ locate }, { rollbackTransaction }, { runChange }, { reportOutcome }] = await Promise.all([
+      import('../engine/context'),
+      import('../engine/rollback'),
+      import('./engine-options'),
+      import('./report'),
+    ]);
     const id = args.txn === undefined ? undefined : Number(args.txn);
     if (id !== undefined && !(Number.isInteger(id) && id > 0)) {
       throw new OvermergeError('E_USAGE', `not a transaction number: '${args.txn}'`, { op: 'rollback' });

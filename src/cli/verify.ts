@@ -1,5 +1,3 @@
-import { locate, openForReading } from '../engine/context';
-import { formatProblem, verifyPackages } from '../engine/verify';
 import { OvermergeError } from '../errors';
 import { defineCommand } from './command';
 import type { GlobalArgs } from './global';
@@ -13,6 +11,10 @@ export const verifyCommand = defineCommand<VerifyArgs>({
   describe: 'check installed files against the database (like dpkg --verify); exit 1 on any difference',
   builder: (y) => y.positional('names', { type: 'string', array: true, describe: 'packages to check (default: all)' }),
   async run(args, io) {
+    const [{ locate, openForReading }, { formatProblem, verifyPackages }] = await Promise.all([
+      import('../engine/context'),
+      import('../engine/verify'),
+    ]);
     const loc = await locate(args);
     const db = openForReading(loc);
     if (!db) {

@@ -29,8 +29,9 @@ export interface QueueRequest {
   triggers?: boolean;
   /** Triggers activated by this run's unpacks and removals, still to process (Activation.state.deferred). */
   deferred?: readonly string[];
-  /** --force-depends: what the relations planner forced past is configured past here too. */
+  /** --force-depends, and where its warnings go (as the relations' own: RelationsOptions.warn). */
   forceDepends?: boolean;
+  warn?: (message: string) => void;
 }
 
 export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: ScriptSession | undefined, req: QueueRequest, emit?: (e: DpkgEvent) => void): Promise<string[]> {
@@ -45,12 +46,18 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
   const run = processTriggers(state, { action: req.action, packages: req.packages, pending: req.pending, triggers: req.triggers, inPlace: true, forceDepends: req.forceDepends });
   for (let r = run.next(); !r.done; ) {
     const step: PlanStep = r.value;
-    recorder.record(state);
     let outcome: ScriptOutcome | undefined;
     if (step.kind === 'configure' || step.kind === 'triggered') {
+      // dpkg names the package it starts on before it records that package's new state (apt's progress
+      // reads the states after the `processing:` line); the others' changes come before.
+      recorder.recordAllBut(state, step.package);
       emit?.(recorder.processing(step.kind === 'configure' ? 'configure' : 'trigproc', step.package));
+      recorder.record(state);
       outcome = await runPostinst(dpkg, session, recorder, step, failures);
+    } else if (step.kind === 'warning') {
+      req.warn?.(step.message);
     } else {
+      recorder.record(state);
       failures.push(oneLine(step.message));
       emit?.({ kind: 'error', subject: step.package, message: lastLine(step.message) });
     }
@@ -122,6 +129,13 @@ class StateRecorder {
       if (row) this.w.db.packages.setStatus(row.id, p.status as PackageStatus, null);
     }
     this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
+  }
+
+  /** record(), but `key` kept as it was last recorded (its changes are left for the next record). */
+  recordAllBut(state: TriggerState, key: string): void {
+    const before = this.last.state.packages[key];
+    if (before === undefined) return this.record(state);
+    this.record({ ...state, packages: { ...state.packages, [key]: before } });
   }
 
   /** What dpkg-trigger wrote to Unincorp since the last look, emptied as dpkg empties it. */

@@ -1,4 +1,5 @@
 import { parseParagraphs } from '../control/deb822';
+import { fromText } from '../dpkg/bytes';
 import type { Db } from '../db/db';
 import type { DpkgDb, InfoOwner, StatusTriple } from '../dpkg/dpkg-db';
 import type { MultiArch } from '../dpkg/model';
@@ -32,11 +33,14 @@ export function dpkgStepsFor(plan: Plan, dpkg: DpkgDb, db: Db, triggerFields: Re
       epilogue.push(step({ op: 'list', owner, paths: shippedList(rec.staged) }));
     } else if (REMOVING.has(rec.status)) {
       // dpkg keeps the postrm (for the purge) and the list, which now holds only what remains: the
-      // conffiles, the folders holding them, and the root folder, which is never removed.
+      // conffiles, the folders holding them, and the root folder, which is never removed — but dpkg leaves
+      // out a folder another package still lists, and keeps nothing when nothing else remains (no
+      // conffiles). Checked against dpkg 1.21 under apt, on a chroot where every package lists '/.'.
       epilogue.push(step({ op: 'remove-info', owner, keep: ['postrm', 'list'] }));
       const left = rec.files.map((f) => displayPath(f.path));
       const hadRoot = now !== undefined && now.status.state !== 'not-installed' && dpkg.files({ name: rec.ref.name, arch: rec.ref.architecture }).includes('/.');
-      epilogue.push(step({ op: 'list', owner, paths: hadRoot ? ['/.', ...left] : left }));
+      const keepRoot = hadRoot && left.length > 0 && !rootListedByOthers(dpkg, rec.ref);
+      epilogue.push(step({ op: 'list', owner, paths: keepRoot ? ['/.', ...left] : left }));
     }
     const control = rec.staged?.controlText ?? db.packages.get(rec.ref.name, rec.ref.architecture)?.control ?? '';
     epilogue.push(step({ op: 'package', fields: [...stanzaFields(control, rec, now?.configVersion), ...triggerLines(triggerFields.get(fieldsKey(rec.ref)))] }));
@@ -82,10 +86,19 @@ function ownerOf(ref: Pick<PackageRef, 'name' | 'architecture'>, multiArch: stri
   return { name: ref.name, arch: ref.architecture, multiArch: (multiArch?.toLowerCase() ?? 'no') as MultiArch };
 }
 
-/** Every control member dpkg keeps in info/: all of control.tar's files but `control` itself. */
+/**
+ * Every control member dpkg keeps in info/: all of control.tar's files but `control` itself. An archive
+ * without `md5sums` (one built with plain `dpkg-deb -b`) gets the one dpkg writes for it: the MD5 of each
+ * regular file and hard link, conffiles included, in archive order — so that `dpkg --verify` and
+ * `dpkg --audit` find what they find after dpkg.
+ */
 function controlMembers(staged: StagedPackage): Record<string, { data: Buffer }> {
   const out: Record<string, { data: Buffer }> = {};
   for (const [name, data] of staged.controlFiles) if (name !== 'control') out[name] = { data };
+  if (!staged.controlFiles.has('md5sums')) {
+    const lines = staged.entries.flatMap((e) => (e.md5 === undefined ? [] : [`${e.md5}  ${displayPath(e.path).slice(1)}\n`]));
+    if (lines.length > 0) out.md5sums = { data: Buffer.from(fromText(lines.join('')), 'latin1') };
+  }
   return out;
 }
 
@@ -144,4 +157,13 @@ function conffileLines(rec: PackageRecord): string[] {
       const obsolete = rec.staged !== undefined && !shipped.has(f.path);
       return `${displayPath(f.path)} ${f.conffileHash ?? 'newconffile'}${obsolete ? ' obsolete' : ''}`;
     });
+}
+
+/** Whether a package other than `ref` still lists the root folder ('/.') in dpkg's database. */
+function rootListedByOthers(dpkg: DpkgDb, ref: { name: string; architecture: string }): boolean {
+  return dpkg.packages().some((p) => {
+    if (p.name === ref.name && p.arch === ref.architecture) return false;
+    if (p.status.state === 'not-installed') return false;
+    return dpkg.files({ name: p.name, arch: p.arch }).includes('/.');
+  });
 }

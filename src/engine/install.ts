@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { OvermergeError } from '../errors';
 import type { Writer } from './context';
-import type { InstallRequest } from './plan-model';
+import type { InstallRequest, PlanOptions } from './plan-model';
+import type { Probe } from './probe';
 import { labelOf } from '../model/events';
 import { readArchives, type ReadArchive } from './phases/read';
 import { stageArchives } from './phases/stage';
@@ -16,9 +17,8 @@ import { configureOrder, cutAtScripts, unpackStages } from './relations/stages';
 import type { PackageRef, TransactionItem } from '../dpkg/relations';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
-import { recoverAll } from './recover';
 import { scriptSessionFor } from './script-session';
-import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type Planned, type TxnOptions, type TxnOutcome } from './transaction';
 
 /**
  * `install`/`unpack`: all archives of one call form one transaction. With dpkg's database and maintainer
@@ -40,7 +40,10 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
   // --auto-recover; without it the transaction below refuses to start, as every writer does).
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()].length > 0;
   if (pending && !opts.autoRecover) return runTransaction(w, opts, { kind: 'install', args: [], plan: unreachable });
-  if (pending) await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
+  if (pending) {
+    const { recoverAll } = await import('./recover'); // only when there is something to recover
+    await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
+  }
   const relations = opts.relations ?? STRICT_RELATIONS;
   const told = new Set<string>();
   const action = status === 'installed' ? 'install' : 'unpack';
@@ -107,34 +110,22 @@ function installStage(
     args: read.map((a) => path.resolve(a.path)),
     archives: read,
     queue: { action: configure ? 'install' : 'unpack' },
+    preview: async (probe, options) => {
+      const staged = await stageArchives(read, probe, undefined, status, opts);
+      const judged = judge(w, staged, configure, relations, told, configures);
+      return (await planFiles(w, probe, judged, { ...options, unpackOnly: !configure }, true)).plan;
+    },
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
-      // Now the archives' paths are known: the plan that decides conflictors, deconfigurations, disappearances.
-      // The archives of the stage's earlier transactions, unpacked by now, are configured with these: judged
-      // so, as dpkg judges them at the end of `dpkg -i` (not as packages left unconfigured).
-      const mine = new Set(staged.map((i) => `${i.staged.name}:${i.staged.architecture}`));
-      const earlier: TransactionItem[] = (configures ?? [])
-        .filter((r) => !mine.has(`${r.name}:${r.architecture}`))
-        .map((r) => ({ action: 'configure', name: r.name, architecture: r.architecture }));
-      const plan = checkRelations(
-        w,
-        [...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })), ...earlier],
-        relations,
-        told,
-        possiblyDisappearing(w.db, staged),
-      );
-      const effects = effectsOf(plan);
-      const installs = inUnpackOrder(staged, effects);
+      const judged = judge(w, staged, configure, relations, told, configures);
+      const { effects, installs, configureOrder } = judged;
       const planOptions = { ...options, unpackOnly: !configure };
-      const configureOrder = configures ?? plainRefs(effects.configureOrder);
       if (w.dpkg === undefined || now.scripts === undefined) {
         scriptsWithoutDpkg(
           installs.map((i) => i.staged),
           opts.scripts,
         );
-        const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-        noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: true });
-        return { ...planned, configureOrder };
+        return { ...(await planFiles(w, probe, judged, planOptions, true)), configureOrder };
       }
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
@@ -163,12 +154,59 @@ function installStage(
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
-      const planned = await planChanges(probe, w.db, { installs, removals: relationRemovals(probe, w.db, effects) }, planOptions);
-      noteRelations(planned.plan, effects, plan.cycleBreaks, { forgetDisappeared: false });
+      const planned = await planFiles(w, probe, judged, planOptions, false);
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };
     },
   });
+}
+
+/** A transaction's archives judged by the relations, with their paths known. */
+interface Judged {
+  plan: ReturnType<typeof checkRelations>;
+  effects: RelationEffects;
+  /** The install requests in unpack order. */
+  installs: InstallRequest[];
+  configureOrder: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>;
+}
+
+/**
+ * The relations judged again now that the archives' paths are known: the plan that decides conflictors,
+ * deconfigurations, disappearances. The archives of the stage's earlier transactions, unpacked by now, are
+ * configured with these: judged so, as dpkg judges them at the end of `dpkg -i` (not as packages left
+ * unconfigured).
+ */
+function judge(
+  w: Writer,
+  staged: InstallRequest[],
+  configure: boolean,
+  relations: RelationsOptions,
+  told: Set<string>,
+  configures: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>> | undefined,
+): Judged {
+  const mine = new Set(staged.map((i) => `${i.staged.name}:${i.staged.architecture}`));
+  const earlier: TransactionItem[] = (configures ?? [])
+    .filter((r) => !mine.has(`${r.name}:${r.architecture}`))
+    .map((r) => ({ action: 'configure', name: r.name, architecture: r.architecture }));
+  const plan = checkRelations(
+    w,
+    [...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })), ...earlier],
+    relations,
+    told,
+    possiblyDisappearing(w.db, staged),
+  );
+  const effects = effectsOf(plan);
+  return { plan, effects, installs: inUnpackOrder(staged, effects), configureOrder: configures ?? plainRefs(effects.configureOrder) };
+}
+
+/**
+ * The files' plan of judged archives, with the relations' removals and notes. `forgetDisappeared`: no
+ * maintainer script runs, so the plan itself forgets the packages whose files all disappear.
+ */
+async function planFiles(w: Writer, probe: Probe, j: Judged, options: PlanOptions, forgetDisappeared: boolean): Promise<Planned> {
+  const planned = await planChanges(probe, w.db, { installs: j.installs, removals: relationRemovals(probe, w.db, j.effects) }, options);
+  noteRelations(planned.plan, j.effects, j.plan.cycleBreaks, { forgetDisappeared });
+  return planned;
 }
 
 /** The install requests in the order the plan unpacks them (dpkg's command-line order, but for Pre-Depends). */
@@ -186,6 +224,10 @@ function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
   if (outcomes.length === 1) return outcomes[0];
   const last = outcomes[outcomes.length - 1];
   const ids = outcomes.map((o) => o.txnId).join(', ');
+  const how = 'pre-dependencies configured before what pre-depends on them is unpacked, and each archive whose maintainer scripts run before its files unpacked after the archives before it';
+  const told = last.dryRun
+    ? `would install as ${outcomes.length} transactions: ${how} (each measured against the root as it is now)`
+    : `installed as ${outcomes.length} transactions (${ids}): ${how}`;
   return {
     txnId: last.txnId,
     plan: {
@@ -195,9 +237,10 @@ function joined(outcomes: readonly TxnOutcome[]): TxnOutcome {
       deleted: outcomes.flatMap((o) => o.plan.deleted),
       disowned: outcomes.flatMap((o) => o.plan.disowned),
       changes: outcomes.flatMap((o) => o.plan.changes),
-      notices: [...outcomes.flatMap((o) => o.plan.notices), `installed as ${outcomes.length} transactions (${ids}): pre-dependencies configured before what pre-depends on them is unpacked, and each archive whose maintainer scripts run before its files unpacked after the archives before it`],
+      notices: [...outcomes.flatMap((o) => o.plan.notices), told],
       bytes: outcomes.reduce((n, o) => n + o.plan.bytes, 0),
     },
     failures: outcomes.flatMap((o) => o.failures),
+    ...(last.dryRun ? { dryRun: outcomes.flatMap((o) => o.dryRun ?? []) } : {}),
   };
 }

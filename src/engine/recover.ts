@@ -5,7 +5,7 @@ import { BackupKeeper, collectOrphanBlobs } from './keep-backups';
 import { importFromDpkg } from './dpkg-import';
 import { finishJournal, undoJournal } from './phases/execute';
 import type { ScriptSession } from './script-session';
-import { guardRecovery } from './reconcile';
+import { guardRecovery } from './reconcile-guard';
 import type { StepRegistry } from './steps/registry';
 
 export interface Recovered {

@@ -23,18 +23,12 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
     kind: purge ? 'purge' : 'remove',
     args: names,
     queue: { action: purge ? 'purge' : 'remove' },
+    preview: async (probe, options) => {
+      const rows = removalRows(w, names, purge, opts, told);
+      return (await planChanges(probe, w.db, { installs: [], removals: rows.map((row) => ({ pkg: probe.withFiles(row), purge })) }, options)).plan;
+    },
     plan: async (probe, _stagingDir, options, now) => {
-      // Looked up here, after what dpkg did was taken in: a package dpkg installed can be removed.
-      const found = names.flatMap((n) => {
-        const rows = w.db.packages.byName(n);
-        if (rows.length === 0 || (!purge && rows.every((r) => r.status === 'config-files'))) {
-          throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
-        }
-        return rows;
-      });
-      const action = purge ? 'purge' : 'remove';
-      const plan = checkRelations(w, found.map((r) => ({ action, name: r.name, architecture: r.architecture })), opts.relations ?? STRICT_RELATIONS, told);
-      const rows = inRemovalOrder(found, effectsOf(plan).removeOrder);
+      const rows = removalRows(w, names, purge, opts, told);
       const removals = rows.map((row) => ({ pkg: probe.withFiles(row), purge }));
       if (w.dpkg === undefined || now.scripts === undefined) return planChanges(probe, w.db, { installs: [], removals }, options);
       const dpkg = w.dpkg;
@@ -52,6 +46,23 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
       return { ...planned, scripts: flows };
     },
   });
+}
+
+/**
+ * The installed rows of the named packages, judged by the relations and in the order they go. Looked up
+ * inside the transaction, after what dpkg did was taken in: a package dpkg installed can be removed.
+ */
+function removalRows(w: Writer, names: readonly string[], purge: boolean, opts: TxnOptions, told: Set<string>): PackageRow[] {
+  const found = names.flatMap((n) => {
+    const rows = w.db.packages.byName(n);
+    if (rows.length === 0 || (!purge && rows.every((r) => r.status === 'config-files'))) {
+      throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
+    }
+    return rows;
+  });
+  const action = purge ? 'purge' : 'remove';
+  const plan = checkRelations(w, found.map((r) => ({ action, name: r.name, architecture: r.architecture })), opts.relations ?? STRICT_RELATIONS, told);
+  return inRemovalOrder(found, effectsOf(plan).removeOrder);
 }
 
 /** The rows in the order the relations plan removes them; those it does not name (already gone) after. */

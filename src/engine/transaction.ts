@@ -29,9 +29,9 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import { Probe } from './probe';
-import { recoverAll } from './recover';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
+import { checkUpperRoom, upperRoomOf, type UpperRoom, type UpperSpaceReport } from './upper-room';
 
 export interface TxnOptions {
   mode: PlaceMode;
@@ -60,6 +60,13 @@ export interface TxnOptions {
   relations?: RelationsOptions;
   /** false: --no-triggers (activations are recorded, none processed in this run). */
   triggers?: boolean;
+  /** --dry-run: plan (TxnSpec.preview) and measure, begin nothing, change nothing. */
+  dryRun?: boolean;
+  /**
+   * false (OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT=1): no upper-space pre-flight on an overlay root, so that a
+   * test reaches the out-of-space roll-back it normally prevents.
+   */
+  upperPreflight?: boolean;
 }
 
 export interface TxnOutcome {
@@ -67,7 +74,12 @@ export interface TxnOutcome {
   plan: Plan;
   /** What failed after the commit (a postinst, a postrm): the packages are left as dpkg leaves them. */
   failures: string[];
+  /** A dry run (txnId 0, plan the preview): what the root is, and on an overlay the upper-space estimate. */
+  dryRun?: DryRunUpper[];
 }
+
+/** A dry run's word on the upper layer: the estimate on an overlay root, or why there is none. */
+export type DryRunUpper = { kind: 'overlay'; report: UpperSpaceReport } | { kind: 'not-overlay' } | { kind: 'unreadable'; why: string };
 
 /**
  * What a spec's plan phase may do besides planning: run journaled steps at once (the maintainer scripts
@@ -88,6 +100,12 @@ export interface TxnSpec {
    * rollbacks give their requests to `planChanges`; configure plans from what the root holds.
    */
   plan: (probe: Probe, stagingDir: HostPath, options: PlanOptions, now: PlanTime) => Promise<Planned>;
+  /**
+   * The plan `plan` would make, made without changing anything (archives measured, not staged; no script
+   * run): what the upper-space pre-flight of an overlay root measures before the transaction begins, and
+   * what --dry-run shows. Without it (configure, rollback) the pre-flight waits for the plan itself.
+   */
+  preview?: (probe: Probe, options: PlanOptions) => Promise<Plan>;
   /** The archives the read phase read, if any (an out-of-space message quotes their sizes). */
   archives?: readonly ReadArchive[];
   /** For rollback: the transaction acted upon. */
@@ -101,7 +119,7 @@ export interface TxnSpec {
    * database: what it configures (Planned.configureOrder, or every pending package) and which triggers
    * it processes. None (rollback): nothing is configured and triggers wait for the next run.
    */
-  queue?: { action: DpkgAction; pending?: boolean };
+  queue?: { action: DpkgAction; pending?: boolean; named?: readonly string[] };
 }
 
 /**
@@ -109,6 +127,10 @@ export interface TxnSpec {
  * stage → probe → check → plan (pure) → check → execute the journaled steps → sync → commit (one SQLite
  * transaction) → finish (let go of backups). Any failure before the commit undoes what was done and
  * forgets the transaction, so the root and the database are exactly as before.
+ *
+ * On an overlay root the upper-space pre-flight comes first: the spec's preview measured against the
+ * upper layer's room, refused before the transaction begins (no database row, no staging); the plan
+ * itself is measured again before its first step (preinsts may have changed the root).
  */
 export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec): Promise<TxnOutcome> {
   const { db, loc } = w;
@@ -119,6 +141,10 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   const events = opts.events;
   // Every state change written to dpkg's database, in the transaction, its undo and the configure queue.
   if (w.dpkg && events) w.dpkg.onStatus = (p) => events({ kind: 'status', pkg: labelOf(p.displayName, p.name, p.arch), state: p.status.state, version: p.version ?? '' });
+  const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
+  const room: UpperRoom = opts.upperPreflight === false && !opts.dryRun ? { kind: 'unreadable', why: 'skipped' } : await upperRoomOf(w, opts.mode);
+  const dry = await preflight(w, spec, room, options, opts.dryRun === true);
+  if (dry) return dry;
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
   const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
@@ -141,8 +167,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
-    const options = { forceOverwrite: opts.forceOverwrite, conffiles: opts.conffiles };
     const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
+    if (room.kind === 'overlay') checkUpperRoom(await room.report(plan, true));
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
     applyCommitStates(plan, flows);
     // The triggers the unpacks and removals activate are recorded with the commit, as dpkg records them
@@ -174,12 +200,16 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const failures = await runTail(w, flows, scripts, opts.events);
     if (w.dpkg && spec.queue) {
       const dpkg = w.dpkg;
-      const packages = configureOrder.flatMap((r) => {
+      // Named as the user named them (--triggers-only NAMES), or those of the plan still to be configured.
+      const packages = spec.queue.named ?? configureOrder.flatMap((r) => {
         const now = dpkg.get(r.name, r.architecture);
         return now && (now.status.state === 'unpacked' || now.status.state === 'half-configured') ? [now.displayName] : [];
       });
       const forceDepends = opts.relations?.force.includes('depends') ?? false;
-      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred, forceDepends };
+      // An install's relations were judged, forced problems told in dpkg's words, before it began
+      // (relations/check.ts); a configure's are judged by the queue alone, which tells them.
+      const warn = spec.kind === 'configure' ? opts.relations?.warn : undefined;
+      const queue = { ...spec.queue, packages, triggers: opts.triggers, deferred: activation?.state.deferred, forceDepends, warn };
       failures.push(...(await runConfigureQueue(w, dpkg, scripts, queue, opts.events)));
     }
     return { txnId, plan, failures };
@@ -191,6 +221,24 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     }
     throw err;
   }
+}
+
+/**
+ * The upper-space pre-flight, before the transaction begins: on an overlay root, the preview measured and
+ * refused if it cannot fit. A dry run ends here with the preview and the estimate (an outcome to report).
+ */
+async function preflight(w: Writer, spec: TxnSpec, room: UpperRoom, options: PlanOptions, dryRun: boolean): Promise<TxnOutcome | undefined> {
+  if (!spec.preview || (!dryRun && room.kind !== 'overlay')) {
+    if (dryRun) throw new OvermergeError('E_INTERNAL', `a ${spec.kind} transaction has no dry run`, { op: 'dry run' });
+    return undefined;
+  }
+  const plan = await spec.preview(new Probe(w.loc.root, w.db), options);
+  const upper: DryRunUpper = room.kind === 'overlay' ? { kind: 'overlay', report: await room.report(plan, false) } : room;
+  if (!dryRun) {
+    if (upper.kind === 'overlay') checkUpperRoom(upper.report);
+    return undefined;
+  }
+  return { txnId: 0, plan, failures: [], dryRun: [upper] };
 }
 
 /** A transaction's plan, and the requests it was made from (kept in snapshots for rollback). */
@@ -243,6 +291,8 @@ async function ensureNothingUnfinished(w: Writer, opts: TxnOptions): Promise<voi
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()];
   if (pending.length === 0) return;
   if (opts.autoRecover) {
+    // Loaded only when there is something to recover: every writer passes here, few need it.
+    const { recoverAll } = await import('./recover');
     await recoverAll(w, opts.steps, opts.crash, await scriptSessionFor(w, opts.scripts));
     return;
   }

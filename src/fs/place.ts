@@ -1,4 +1,4 @@
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import { linkSync, promises as fsp, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyEntry } from './copytree';
 import { applyOwnerModeXattrs, TimesBatch } from './metadata';
@@ -138,8 +138,9 @@ async function prepareSteps(
 async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResult> {
   if (plan.mode !== 'copy') {
     try {
-      if (plan.mode === 'rename') await fsp.rename(plan.staged, plan.temp);
-      else await fsp.link(plan.staged, plan.temp);
+      // Synchronous, as in commitSteps: one call per file, in sequence, with no thread pool round trip.
+      if (plan.mode === 'rename') renameSync(plan.staged, plan.temp);
+      else linkSync(plan.staged, plan.temp);
       return { method: plan.mode, exdevFallback: false };
     } catch (err) {
       if (errnoOf(err) !== 'EXDEV') throw fsError(plan.mode === 'rename' ? 'place (rename)' : 'place (link)', err, plan.staged, plan.temp);
@@ -158,7 +159,7 @@ async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResul
 async function commitSteps(plan: PlacePlan, opts: PlaceOptions): Promise<void> {
   await step(opts.hooks, 'place:commit', { path: plan.target });
   try {
-    await fsp.rename(plan.temp, plan.target);
+    renameSync(plan.temp, plan.target);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === 'EISDIR' || errno === 'ENOTEMPTY' || errno === 'EEXIST') {
@@ -177,7 +178,7 @@ async function commitSteps(plan: PlacePlan, opts: PlaceOptions): Promise<void> {
   if (plan.mode !== 'copy') {
     await step(opts.hooks, 'place:unlink-staged', { path: plan.staged });
     try {
-      await fsp.unlink(plan.staged);
+      unlinkSync(plan.staged);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw fsError('remove staged', err, plan.staged);
     }

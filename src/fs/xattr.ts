@@ -4,8 +4,16 @@ import { errnoOf, fsError } from '../errors';
 import type { HostPath } from './host-path';
 import { loadNative } from '../native';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const xattr = loadNative('fs-xattr', () => require('fs-xattr') as typeof FsXattr);
+let addon: typeof FsXattr | undefined;
+
+/**
+ * fs-xattr, a native addon, loaded on first use rather than with this module: most commands, and most
+ * transactions, never read or write an extended attribute, and the CLI's start-up pays for every load.
+ */
+export function fsXattr(): typeof FsXattr {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (addon ??= loadNative('fs-xattr', () => require('fs-xattr') as typeof FsXattr));
+}
 
 /** Linux's O_PATH (Node does not export it): a descriptor that names an inode without opening it. */
 const O_PATH = 0o10000000;
@@ -43,7 +51,7 @@ export async function readOwnXattrs(p: string): Promise<Xattrs> {
   return atEntry(p, async (at, viaProc) => {
     let names: string[];
     try {
-      names = await xattr.listAttributes(at);
+      names = await fsXattr().listAttributes(at);
     } catch (err) {
       const errno = errnoOf(err);
       if (UNSUPPORTED.has(errno ?? '') || (viaProc && errno === 'ENOENT')) return [];
@@ -52,7 +60,7 @@ export async function readOwnXattrs(p: string): Promise<Xattrs> {
     const out: Xattrs = [];
     for (const name of names.sort()) {
       try {
-        out.push([name, await xattr.getAttribute(at, name)]);
+        out.push([name, await fsXattr().getAttribute(at, name)]);
       } catch (err) {
         if (errnoOf(err) !== 'ENODATA') throw fsError(`read extended attribute ${name} of`, err, p);
       }
@@ -83,7 +91,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
   if (isSymlink) return [];
   let names: string[];
   try {
-    names = await xattr.listAttributes(p);
+    names = await fsXattr().listAttributes(p);
   } catch (err) {
     if (UNSUPPORTED.has(errnoOf(err) ?? '')) return [];
     throw fsError('list extended attributes of', err, p);
@@ -91,7 +99,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
   const out: Xattrs = [];
   for (const name of names.filter(isCopyable)) {
     try {
-      out.push([name, await xattr.getAttribute(p, name)]);
+      out.push([name, await fsXattr().getAttribute(p, name)]);
     } catch (err) {
       if (errnoOf(err) === 'ENODATA') continue; // removed between list and get
       throw fsError(`read extended attribute ${name} of`, err, p);
@@ -104,7 +112,7 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
 export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
   for (const [name, value] of attrs) {
     try {
-      await xattr.setAttribute(p, name, value);
+      await fsXattr().setAttribute(p, name, value);
     } catch (err) {
       throw fsError(`set extended attribute ${name} on`, err, p);
     }
@@ -115,7 +123,7 @@ export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
 export async function removeXattrIfPresent(p: HostPath, name: string): Promise<void> {
   await atEntry(p, async (at) => {
     try {
-      await xattr.removeAttribute(at, name);
+      await fsXattr().removeAttribute(at, name);
     } catch (err) {
       const errno = errnoOf(err);
       if (errno === 'ENODATA' || errno === 'ENOENT') return;
@@ -128,7 +136,7 @@ export async function removeXattrIfPresent(p: HostPath, name: string): Promise<v
 export async function restoreXattr(p: HostPath, name: string, value: Buffer): Promise<void> {
   await atEntry(p, async (at) => {
     try {
-      await xattr.getAttribute(at, name);
+      await fsXattr().getAttribute(at, name);
       return;
     } catch (err) {
       const errno = errnoOf(err);
@@ -136,7 +144,7 @@ export async function restoreXattr(p: HostPath, name: string, value: Buffer): Pr
       if (errno !== 'ENODATA') throw fsError(`read extended attribute ${name} of`, err, p);
     }
     try {
-      await xattr.setAttribute(at, name, value);
+      await fsXattr().setAttribute(at, name, value);
     } catch (err) {
       throw fsError(`set extended attribute ${name} on`, err, p);
     }

@@ -2,6 +2,9 @@ import { promises as fsp } from 'node:fs';
 import { OvermergeError, fsError } from '../errors';
 import type { Layers } from './layers';
 
+/** statfs f_type of tmpfs (linux/magic.h TMPFS_MAGIC). */
+export const TMPFS_MAGIC = 0x01021994;
+
 /** Room left in an overlay's upper layer: statfs of its filesystem. */
 export interface UpperFree {
   /** Bytes an unprivileged writer may still use (f_bavail × f_bsize), as overmerge's other space checks count. */
@@ -9,6 +12,8 @@ export interface UpperFree {
   /** Bytes free, the root-reserved blocks included (f_bfree × f_bsize). */
   free: number;
   blockSize: number;
+  /** statfs f_type: which filesystem holds the upper layer (tmpfs keeps small directories in no blocks). */
+  fsType: number;
   /** Free inodes (f_ffree); tmpfs and ext4 can run out of these before they run out of bytes. */
   inodesFree: number;
   /**
@@ -41,6 +46,7 @@ export async function upperFreeSpace(rootHost: string, layers: Pick<Layers, 'upp
     available: Number(st.bavail) * Number(st.bsize),
     free: Number(st.bfree) * Number(st.bsize),
     blockSize: Number(st.bsize),
+    fsType: Number(st.type),
     inodesFree: Number(st.ffree),
     source: upper.reachable ? 'upperdir' : 'merged',
     ...(upper.reachable ? {} : { upperUnreachable: `${upper.path}: ${upper.why}` }),

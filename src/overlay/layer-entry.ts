@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import * as xattr from 'fs-xattr';
 import { errnoOf, fsError } from '../errors';
 import { resolveHostPath } from '../fs/host-path';
 import { hostPath, type RootPath } from '../fs/rootpath';
+import { fsXattr } from '../fs/xattr';
 import type { LayerDir } from './layers';
 
 /**
@@ -65,7 +65,7 @@ export async function entryAt(layer: LayerDir, p: RootPath): Promise<LayerEntry 
 export async function attrOf(e: LayerEntry, name: string): Promise<Buffer | undefined> {
   if (e.kind === 'symlink') return undefined;
   try {
-    return await xattr.getAttribute(e.host, name);
+    return await fsXattr().getAttribute(e.host, name);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === 'ENODATA' || errno === 'ENOTSUP' || errno === 'EOPNOTSUPP' || errno === 'ENOENT') return undefined;

@@ -56,13 +56,28 @@ export interface UpperSpaceInput {
     mode: 'rename' | 'copy' | 'hardlink';
     /** Staging is inside the root, hence in the upper layer (overmerge's default). */
     stagingInUpper: boolean;
+    /**
+     * Staging is outside the root but on the upper layer's filesystem (--staging there): its bytes count
+     * as well, and placing copies them (overlayfs renames nothing in from outside the overlay).
+     */
+    stagingBesideUpper?: boolean;
   };
   /** overmerge's database, when it lives on the overlay: where its file is, and how much the transaction adds. */
-  database?: { where: PathFacts; growth: number };
+  database?: DatabaseFacts;
+  /** More databases on the overlay (dpkg's: its status file stands for it), each as `database`. */
+  databases?: readonly DatabaseFacts[];
   /** The upper filesystem's block size (statfs f_bsize). */
   blockSize: number;
   /** What a new directory takes: one block on ext4 (the default); small directories on tmpfs or xfs take none. */
   directoryBytes?: number;
+}
+
+/** A database file on the overlay: where it is, and what the transaction adds to it (and beside it). */
+export interface DatabaseFacts {
+  /** The file in the root ('' when it is not in the root but on the upper layer's filesystem). */
+  path?: RootPath;
+  where: PathFacts;
+  growth: number;
 }
 
 export type UpperCause =
@@ -201,7 +216,7 @@ export function estimateUpperSpace(input: UpperSpaceInput): UpperSpaceEstimate {
       case 'place-file': {
         aside(s.path, s.aside);
         const bytes = round(s.entry.size);
-        if (input.placement.stagingInUpper) {
+        if (input.placement.stagingInUpper || input.placement.stagingBesideUpper) {
           add(s.path, 'staged-file', bytes, 1);
           staging += bytes;
         }
@@ -233,10 +248,10 @@ export function estimateUpperSpace(input: UpperSpaceInput): UpperSpaceEstimate {
       }
     }
   }
-  if (input.database) {
-    const { where: f, growth } = input.database;
-    if (f.class === 'lower') add('' as RootPath, 'database-copy-up', round(f.size ?? 0), 1);
-    add('' as RootPath, 'database-growth', round(growth), 0);
+  for (const d of [...(input.database ? [input.database] : []), ...(input.databases ?? [])]) {
+    const at = d.path ?? ('' as RootPath);
+    if (d.where.class === 'lower') add(at, 'database-copy-up', round(d.where.size ?? 0), 1);
+    add(at, 'database-growth', round(d.growth), 0);
   }
   return {
     bytes: items.reduce((n, i) => n + i.bytes, 0),
@@ -256,4 +271,29 @@ export function estimateUpperSpace(input: UpperSpaceInput): UpperSpaceEstimate {
 export function databaseGrowth(counts: { steps: number; fileRows: number }, pageSize = 4096): number {
   const rowBytes = counts.steps * 600 + counts.fileRows * 400;
   return pageSize * (16 + 3 * Math.ceil(rowBytes / pageSize));
+}
+
+/**
+ * What a transaction adds to dpkg's database (an admin folder in the root), generously, for each package
+ * it installs or removes: its state changes as update entries (one small file each, about six per
+ * package), its control area (in tmp.ci) and new info files (the .list of its paths, md5sums, scripts and
+ * the like), a bigger status file at the checkpoint. The checkpoint keeps status-old as a hard link of the
+ * old status: a status only a lower layer has is copied up by that link — the copy-up the caller counts as
+ * the file's own (DatabaseFacts.where).
+ */
+export function dpkgDatabaseGrowth(
+  packages: ReadonlyArray<{ paths: readonly string[]; controlBytes: readonly number[] }>,
+  statusBytes: number,
+  blockSize: number,
+): number {
+  const round = (n: number): number => (n <= 0 ? 0 : Math.ceil(n / blockSize) * blockSize);
+  let bytes = round(statusBytes + packages.length * 4096);
+  for (const p of packages) {
+    const listBytes = p.paths.reduce((n, x) => n + Buffer.byteLength(x) + 2, 0);
+    const md5Bytes = p.paths.reduce((n, x) => n + Buffer.byteLength(x) + 35, 0);
+    // The control area is unpacked into the admin folder's tmp.ci first (scripts run from there), then its
+    // files become info files: twice, at the peak.
+    bytes += 8 * blockSize + round(listBytes) + round(md5Bytes) + 2 * p.controlBytes.reduce((n, c) => n + round(c), 0);
+  }
+  return bytes;
 }

@@ -33,8 +33,11 @@ export const DEFAULT_MAX_MEMBERS = 250_000;
  * manifest; `control` is the archive's control part, read (and checked) before. Regular files are written under flat numbered names (never under the member's path, so no
  * member can steer a write through a symlink), hashed on the way, and given the archive's owner, mode and
  * mtime, so that every placement mode yields the right metadata. Nothing is written outside `dir`.
+ *
+ * Without `dir` nothing is written at all: the manifest is measured (sizes, hashes) with every check, and
+ * no entry has staged content — what a preview of the transaction plans from (transaction.ts).
  */
-export async function stageArchive(archive: string, control: DebControl, dir: HostPath, opts: StageOptions): Promise<StagedPackage> {
+export async function stageArchive(archive: string, control: DebControl, dir: HostPath | undefined, opts: StageOptions): Promise<StagedPackage> {
   const fields = control.fields;
   const conffiles = parseConffiles(archive, control.files.get('conffiles'));
   const conffileSet = new Set<RootPath>(conffiles);
@@ -109,7 +112,7 @@ interface SeenSoFar {
 
 async function stageEntry(
   archive: string,
-  dir: HostPath,
+  dir: HostPath | undefined,
   { header, body }: TarEntry,
   { seen, aliases, budget }: SeenSoFar,
   nextName: () => string,
@@ -173,8 +176,8 @@ async function stageEntry(
   };
   switch (header.type) {
     case 'file': {
-      entry.staged = hostJoin(dir, nextName());
-      const digests = await writeStaged(entry.staged, body, entry, opts.asRoot);
+      if (dir !== undefined) entry.staged = hostJoin(dir, nextName());
+      const digests = entry.staged === undefined ? await measure(body) : await writeStaged(entry.staged, body, entry, opts.asRoot);
       entry.sha256 = digests.sha256;
       entry.md5 = digests.md5;
       entry.size = digests.size;
@@ -303,6 +306,19 @@ function memberDisplayName(bytes: Buffer, isUtf8: boolean): string {
   let out = '';
   for (const b of bytes) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return out;
+}
+
+/** A member's content hashed and counted, written nowhere. */
+async function measure(body: AsyncIterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  for await (const chunk of body) {
+    sha.update(chunk);
+    md5.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
 }
 
 /** Staged content is gathered into pieces of this size before it is written. */

@@ -8,6 +8,7 @@ import type { PkgState } from '../../src/dpkg/model';
 import type { TransactionDriver, TransactionOutcome } from '../../src/cli/dpkg/transaction/driver';
 import type { DpkgEvent, DpkgEventSink } from '../../src/model/events';
 import type { ArchiveRequest, PackageRequest, TransactionRequest } from '../../src/cli/dpkg/transaction/request';
+import { OVERMERGE_DPKG } from '../helpers/apt-chroot';
 import { logLine, STATE_SEQUENCES, statusFdLine, StatusNotes } from '../../src/cli/dpkg/transaction/status-fd';
 import { cannotRunDpkg, dpkg, makeDpkgRoot, quietPackage, buildDeb } from '../dpkg/dpkg-root';
 import { difference, omDpkg, realDpkg } from './dpkg-cli';
@@ -154,9 +155,13 @@ describe('overmerge-dpkg transaction requests', () => {
     assert.equal(logged, 'T startup packages configure\nT install foo:amd64 <none> 1.0\nT status half-installed foo:amd64 1.0\n');
   });
 
-  it('refuses every transaction until the engine is wired in, and the forces overmerge refuses, with one line', async () => {
+  it('checks the archives and changes nothing with --dry-run, and refuses the forces overmerge refuses, with one line', async () => {
     const r = await omDpkg(['--dry-run', '-i', deb]);
-    assert.deepEqual([r.status, r.stdout.toString(), r.stderr.toString()], [2, '', 'overmerge-dpkg: error: --install is not wired to the overmerge engine yet; nothing was changed\n']);
+    // The test's archive is an empty file: read, refused as dpkg refuses a broken archive, nothing changed.
+    assert.deepEqual([r.status, r.stdout.toString()], [1, '']);
+    assert.match(r.stderr.toString(), /^dpkg: error processing archive .*a\.deb \(--install\):\n .*empty archive\nErrors were encountered while processing:\n .*a\.deb\n$/);
+    const g = await omDpkg(['--dry-run', '-G', '-i', deb]);
+    assert.deepEqual([g.status, g.stderr.toString()], [2, 'overmerge-dpkg: error: --refuse-downgrade is not supported: a lower version may replace the installed one: always so in overmerge, so --refuse-downgrade (and -G) refuse the transaction\n']);
     const f = await omDpkg(['--dry-run', '--force-confask', '-r', 'x'], { transactionDriver: recorder() });
     assert.deepEqual([f.status, f.stderr.toString()], [2, 'overmerge-dpkg: error: --force-confask is not supported: overmerge never prompts about conffiles\n']);
     const all = await omDpkg(['--dry-run', '--force-all', '-r', 'x'], { transactionDriver: recorder() });
@@ -253,8 +258,9 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
     assert.ok(ours.includes('link-to-a/z.deb') && !ours.some((p) => p.includes('loop')), ours.join(' '));
   });
 
-  it('matches the status-fd state sequences real dpkg writes', async () => {
-    const r = makeDpkgRoot(path.join(work, 'seq'));
+  for (const [who, program] of [['real dpkg', 'dpkg'], ['overmerge-dpkg', OVERMERGE_DPKG]] as const) {
+  it(`writes the status-fd state sequences real dpkg writes: ${who}`, async () => {
+    const r = makeDpkgRoot(path.join(work, `seq-${program === 'dpkg' ? 'dpkg' : 'om'}`));
     const one = await buildDeb(work, quietPackage('seqpkg', '1.0'));
     const two = await buildDeb(work, quietPackage('seqpkg', '2.0'));
     const fdFile = path.join(work, 'fd3');
@@ -262,7 +268,7 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
       const fd = fs.openSync(fdFile, 'w');
       try {
         // The file becomes the child's descriptor 3.
-        const res = spawnSync('dpkg', [`--root=${r.root}`, '--force-script-chrootless', '--log=/dev/null', '--status-fd=3', ...args], {
+        const res = spawnSync(program, [`--root=${r.root}`, '--force-script-chrootless', '--log=/dev/null', '--status-fd=3', ...args], {
           stdio: ['ignore', 'pipe', 'pipe', fd],
           env: { ...process.env, LC_ALL: 'C' },
         });
@@ -285,4 +291,5 @@ describe('overmerge-dpkg transactions against real dpkg', { skip }, () => {
     assert.deepEqual(run(['-i', one]), [...STATE_SEQUENCES['unpack, not installed before'], ...STATE_SEQUENCES['configure just unpacked in the same run (-i)']]);
     assert.deepEqual(run(['-P', 'seqpkg']), STATE_SEQUENCES['purge an installed package']);
   });
+  }
 });

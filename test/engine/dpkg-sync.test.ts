@@ -113,6 +113,30 @@ describe("dpkg's database, kept in step", () => {
     });
   });
 
+  it('an archive without md5sums gets the md5sums dpkg writes for it (conffiles and hard links included)', async (t: TestContext) => {
+    if (gate(t, { ...ORACLE, tools: [...ORACLE.tools, 'dpkg-deb'] })) return;
+    await twins(async (a, b) => {
+      const tree = path.join(a, '..', 'tree');
+      await fsp.mkdir(path.join(tree, 'DEBIAN'), { recursive: true });
+      await fsp.mkdir(path.join(tree, 'etc'));
+      await fsp.mkdir(path.join(tree, 'usr/share/nomd5'), { recursive: true });
+      await fsp.writeFile(path.join(tree, 'DEBIAN/control'), 'Package: nomd5\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: built without md5sums\n');
+      await fsp.writeFile(path.join(tree, 'DEBIAN/conffiles'), '/etc/nomd5.conf\n');
+      await fsp.writeFile(path.join(tree, 'etc/nomd5.conf'), 'setting\n');
+      await fsp.writeFile(path.join(tree, 'usr/share/nomd5/b'), 'b\n');
+      await fsp.writeFile(path.join(tree, 'usr/share/nomd5/ä'), 'a\n');
+      await fsp.link(path.join(tree, 'usr/share/nomd5/b'), path.join(tree, 'usr/share/nomd5/c'));
+      await fsp.symlink('b', path.join(tree, 'usr/share/nomd5/d'));
+      const deb = path.join(a, '..', 'nomd5.deb');
+      const built = run('dpkg-deb', ['--root-owner-group', '-b', tree, deb]);
+      assert.equal(built.status, 0, built.out);
+      await ok(a, 'install', deb);
+      assert.equal(dpkg(b, '--install', deb).status, 0);
+      assert.deepEqual(dpkgDatabase(a), dpkgDatabase(b), "dpkg's database, info/nomd5.md5sums included");
+      assert.deepEqual(toolsSay(a), toolsSay(b), 'what the tools say (dpkg --verify, --audit)');
+    });
+  });
+
   it('dpkg -L, -S and -s agree with overmerge files, owner and the archive', async (t: TestContext) => {
     if (gate(t, ORACLE)) return;
     await twins(async (a) => {

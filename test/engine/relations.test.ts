@@ -192,8 +192,7 @@ describe('package relations, enforced as dpkg enforces them', () => {
   // (src/engine/configure-run.ts over src/dpkg/triggers/process.ts) judges Depends again without dpkg's
   // cycle breaking: both packages stay unpacked. Left to the queue's owner; this test says when it is done.
   const QUEUE_CYCLES = { todo: 'the configure queue does not break dependency cycles yet (src/dpkg/triggers/process.ts)' };
-  // Likewise it judges Depends without --force-depends (TxnOptions.relations.force), and fails the package.
-  const QUEUE_FORCES = { todo: 'the configure queue does not take --force-depends yet (src/dpkg/triggers/process.ts)' };
+
 
   it('a dependency cycle is broken where dpkg breaks it, and overmerge says where', QUEUE_CYCLES, (t) =>
     twins(t, async (om, dp) => {
@@ -288,7 +287,7 @@ describe('package relations, enforced as dpkg enforces them', () => {
       assert.ok((await statuses(dp)).includes('hello 1 install ok unpacked'), (await statuses(dp)).join('\n'));
     }));
 
-  it('the same forced with --force-depends: a warning, and installed as dpkg installs it', QUEUE_FORCES, (t) =>
+  it('the same forced with --force-depends: a warning, and installed as dpkg installs it', (t) =>
     twins(t, async (om, dp) => {
       await setUp(om, dp, [[['-i', 'libgreet.deb'], ['install', 'libgreet.deb']]]);
       const theirs = await dpkg(dp, ['--force-depends', '-i', 'hello.deb']);

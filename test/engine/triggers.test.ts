@@ -69,6 +69,16 @@ const SCENARIOS: Scenario[] = [
       CONFIGURE_PENDING,
     ],
   },
+  {
+    name: '--triggers-only --pending processes the pending triggers and nothing else',
+    setup: [install('watcher')],
+    steps: [[['--no-triggers', '-i', 'feeder'], ['install', '--no-triggers', 'feeder']], [['--triggers-only', '--pending'], ['configure', '--triggers-only', '--pending']]],
+  },
+  {
+    name: '--triggers-only NAME processes that package’s pending triggers',
+    setup: [install('watcher')],
+    steps: [[['--no-triggers', '-i', 'feeder'], ['install', '--no-triggers', 'feeder']], [['--triggers-only', 'watcher'], ['configure', '--triggers-only', 'watcher']]],
+  },
   { name: 'a removal fires the paths it removes', setup: [install('watcher', 'feeder')], steps: [[['-r', 'feeder'], ['remove', 'feeder']]] },
   { name: 'the interested package installed in the same run as the activator', steps: [install('feeder', 'watcher')] },
   { name: 'a failing triggered postinst leaves the package half-configured', setup: [install('watcher')], fail: ['watcher_1.0.postinst.triggered'], steps: [install('feeder')] },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PathStep } from '../../src/engine/plan-model';
 import type { RootPath } from '../../src/fs/rootpath';
-import { databaseGrowth, estimateUpperSpace, movedTrees, pathsToAsk, type PathFacts, type UpperSpaceInput, type UpperStep } from '../../src/overlay/upper-space';
+import { databaseGrowth, dpkgDatabaseGrowth, estimateUpperSpace, movedTrees, pathsToAsk, type PathFacts, type UpperSpaceInput, type UpperStep } from '../../src/overlay/upper-space';
 
 /** The estimate with plain data: one rule per case. */
 
@@ -166,6 +166,39 @@ describe('upper-layer space a transaction needs', () => {
     ]);
     const upper = estimateUpperSpace(input([], {}, { database: { where: { class: 'copied-up', kind: 'file', size: 70_000 }, growth } }));
     assert.deepEqual(causes(upper), [['', 'database-growth', growth, 0]]);
+  });
+
+  it('staging outside the root but on the upper filesystem (--staging there): its bytes count, and placing copies them', () => {
+    const steps: UpperStep[] = [place('usr/bin/x', 3000)];
+    const beside = estimateUpperSpace(input(steps, {}, { placement: { mode: 'rename', stagingInUpper: false, stagingBesideUpper: true } }));
+    assert.deepEqual(causes(beside), [
+      ['usr/bin/x', 'staged-file', K, 1],
+      ['usr/bin/x', 'new-file', K, 1],
+    ]);
+    assert.equal(beside.staging, K);
+  });
+
+  it("more databases (dpkg's status standing for its folder): each copied up when only a lower layer has it, each grown", () => {
+    const status = p('var/lib/dpkg/status');
+    const growth = dpkgDatabaseGrowth([{ paths: ['/usr/bin/x'], controlBytes: [300] }], 10_000, K);
+    const e = estimateUpperSpace(
+      input([], {}, { databases: [{ path: status, where: { class: 'lower', kind: 'file', size: 10_000 }, growth }, { where: { class: 'upper' }, growth: K }] }),
+    );
+    assert.deepEqual(causes(e), [
+      [status, 'database-copy-up', 3 * K, 1],
+      [status, 'database-growth', growth, 0],
+      ['', 'database-growth', K, 0],
+    ]);
+  });
+
+  it("dpkg's database growth: a bigger status, update entries, and each package's control area and info files (list, md5sums, control files)", () => {
+    const none = dpkgDatabaseGrowth([], 10_000, K);
+    assert.equal(none, 3 * K, 'the status rewritten, rounded up to blocks');
+    const one = dpkgDatabaseGrowth([{ paths: ['/usr/bin/x', '/usr/share/doc/x/copyright'], controlBytes: [300, 5000] }], 10_000, K);
+    // status + 4 KiB per package; 8 blocks of update entries; list, md5sums; control files 1 + 2 blocks, in tmp.ci and info/.
+    assert.equal(one, 4 * K + 8 * K + K + K + 2 * 3 * K);
+    const many = dpkgDatabaseGrowth([{ paths: Array.from({ length: 1000 }, (_, i) => `/usr/share/x/file-${i}`), controlBytes: [] }], 0, K);
+    assert.ok(many > 1000 * (20 + 35), 'the .list and md5sums grow with the paths');
   });
 
   it('the paths to ask about: each step path and its ancestors, once, shallow first', () => {

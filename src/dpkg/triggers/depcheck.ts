@@ -12,9 +12,7 @@ import { statusRank, type TriggerPackage } from './model';
  * - one unpacked or half-configured that this run will configure: wait; otherwise, and for anything less
  *   than unpacked or a version that does not match: "halt" (the dependency cannot be met in this run).
  * - an alternative broken to get past a dependency cycle (dep-cycles.ts) is satisfied.
- * With --force-depends (`forced`), an unmet dependency defers until dependtry reaches dpkg's forcing level,
- * then counts as met, its explanation kept in `problems` for the warning.
- * Not modelled: --force-depends-version, --force-configure-any, Breaks (checked before configure, not before
+ * Not modelled: --force-depends*, --force-configure-any, Breaks (checked before configure, not before
  * trigger processing), and the ignoring of dependencies on packages being removed.
  */
 export type DepVerdict = 'ok' | 'defer' | 'halt';
@@ -27,14 +25,13 @@ export interface DepCheck {
   problems: string[];
 }
 
-type Found = 0 | 1 | 2 | 3; // FOUND_NONE, FOUND_DEFER, FOUND_FORCED (--force-depends), FOUND_OK
+type Found = 0 | 1 | 3; // FOUND_NONE, FOUND_DEFER, FOUND_OK (FOUND_FORCED needs --force-depends)
 
 export function checkDependencies(
   pkg: TriggerPackage,
   packages: Readonly<Record<string, TriggerPackage>>,
   toBeConfigured: ReadonlySet<string>,
   broken: ReadonlySet<string> = new Set(),
-  forced: 'no' | 'defer' | 'forced' = 'no',
 ): DepCheck {
   let verdict: DepVerdict = 'ok';
   let anyCannotFixByTrigger = false;
@@ -64,13 +61,7 @@ export function checkDependencies(
       }
       if (found === 3) break;
     }
-    // --force-depends: an unmet dependency waits like a deferred one until the forcing level, then passes
-    // with dpkg's warning (its FOUND_FORCED).
-    const forcedFound: Found = forced === 'forced' ? 2 : forced === 'defer' ? 1 : 0;
-    if (forcedFound > found) found = forcedFound;
-    if (found === 2) {
-      problems.push(` ${pkg.name} depends on ${group.map(describe).join(' | ')}${why.length > 0 ? `; however:\n${why.join('')}` : '.\n'}`);
-    } else if (found === 0) {
+    if (found === 0) {
       anyCannotFixByTrigger = true;
       verdict = 'halt';
       problems.push(` ${pkg.name} depends on ${group.map(describe).join(' | ')}${why.length > 0 ? `; however:\n${why.join('')}` : '.\n'}`);

@@ -58,7 +58,10 @@ export interface ProcessOptions {
    * come can record each state as it is reached (dpkg writes a package's state before and after its postinst).
    */
   inPlace?: boolean;
-  /** --force-depends: unmet dependencies are configured past at dpkg's forcing level. */
+  /**
+   * --force-depends: a dependency that cannot be met no longer stops a package's configuration (or trigger
+   * processing); dpkg warns with the problems and goes on.
+   */
   forceDepends?: boolean;
 }
 
@@ -71,7 +74,9 @@ export type PlanStep =
   | { kind: 'configure'; package: string }
   | { kind: 'triggered'; package: string; triggers: string[] }
   | ({ kind: 'cycle'; package: string } & TriggerCycle)
-  | { kind: 'error'; package: string; message: string };
+  | { kind: 'error'; package: string; message: string }
+  /** A forced dependency problem (--force-depends): dpkg's warning, then the package is processed. */
+  | { kind: 'warning'; package: string; message: string };
 
 export interface TriggerPlan {
   steps: PlanStep[];
@@ -88,7 +93,6 @@ const TRY_CYCLES = 2;
 const TRY_TRIGGERS = 3;
 const TRY_TRIGGERS_CYCLES = 4;
 const TRY_FORCE_DEPENDS_VERSION = 5;
-const TRY_FORCE_DEPENDS = 6;
 
 /** A failure dpkg reports per package ("dpkg: error processing package P (--ACTION):"), then goes on. */
 class PackageFailure extends Error {}
@@ -133,6 +137,8 @@ class Planner {
   /** Dependency alternatives broken to get past a cycle (breakKey), and the breaks in order. */
   private readonly broken = new Set<string>();
   private readonly cycleBreaks: DependencyBreak[] = [];
+  /** The explanation of the last dependency check (dpkg's aemsgs), for a forced problem's warning. */
+  private lastProblems: string[] = [];
 
   constructor(
     state: TriggerState,
@@ -219,7 +225,7 @@ class Planner {
           this.sincenothing = 0;
         }
       }
-      if (this.dependtry >= (this.options.forceDepends ? TRY_FORCE_DEPENDS + 1 : TRY_FORCE_DEPENDS_VERSION)) {
+      if (this.dependtry >= TRY_FORCE_DEPENDS_VERSION) {
         // dpkg would go on at a forcing level, which needs a --force-depends* option.
         return [name, ...this.queue.filter((n) => n !== name)];
       }
@@ -272,7 +278,8 @@ class Planner {
     this.cycles = NO_CYCLE_TRACKING; // configuring is progress no trigger cycle can undo
     if (deps === 'halt') {
       this.sincenothing = 0;
-      throw new PackageFailure('dependency problems - leaving unconfigured');
+      if (!this.options.forceDepends) throw new PackageFailure('dependency problems - leaving unconfigured');
+      yield* this.step({ kind: 'warning', package: name, message: `${name}: dependency problems, but configuring anyway as you requested:\n${this.lastProblems.join('')}` });
     }
     this.sincenothing = 0;
     this.world.activateDeclared(name, p.declarations);
@@ -312,7 +319,8 @@ class Planner {
         return;
       }
       this.sincenothing = 0;
-      throw new PackageFailure('dependency problems - leaving triggers unprocessed');
+      if (!this.options.forceDepends) throw new PackageFailure('dependency problems - leaving triggers unprocessed');
+      yield* this.step({ kind: 'warning', package: name, message: `${name}: dependency problems, but processing trigger anyway as you requested:\n${this.lastProblems.join('')}` });
     }
     if ((yield* this.giveUpOnCycle(name)) === name) return;
     const triggers = p.pending.slice();
@@ -332,9 +340,9 @@ class Planner {
   }
 
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
-    const forced = !this.options.forceDepends ? 'no' : this.dependtry >= TRY_FORCE_DEPENDS ? 'forced' : 'defer';
-    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken, forced);
+    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken);
     if (check.fixByTrigger !== undefined) this.progressByTrigproc = check.fixByTrigger;
+    this.lastProblems = check.problems;
     return check.verdict;
   }
 

@@ -18,12 +18,13 @@ export interface StageOptions {
 /**
  * The stage phase of an install: each archive's data streamed into its own folder of the transaction's
  * staging area, where its paths land in the root (directory symlinks followed), and the installed
- * version it replaces. Nothing in the root changes here.
+ * version it replaces. Nothing in the root changes here. Without `stagingDir` (a preview) nothing is
+ * written anywhere: the manifests are measured, not staged.
  */
 export async function stageArchives(
   archives: readonly ReadArchive[],
   probe: Probe,
-  stagingDir: HostPath,
+  stagingDir: HostPath | undefined,
   status: string,
   opts: StageOptions,
 ): Promise<InstallRequest[]> {
@@ -32,9 +33,9 @@ export async function stageArchives(
   let members = 0;
   for (let i = 0; i < archives.length; i++) {
     const a = archives[i];
-    opts.progress?.('stage', i, archives.length);
-    const dir = hostJoin(stagingDir, String(i));
-    await makePrivateDirectory(dir, 'create staging folder');
+    if (stagingDir !== undefined) opts.progress?.('stage', i, archives.length);
+    const dir = stagingDir === undefined ? undefined : hostJoin(stagingDir, String(i));
+    if (dir !== undefined) await makePrivateDirectory(dir, 'create staging folder');
     // Without Installed-Size the free space is the only bound on what the archive may unpack.
     const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;
     const staged = await stageArchive(a.path, a.control, dir, {
@@ -49,6 +50,6 @@ export async function stageArchives(
     const old = probe.installed(staged.name, staged.architecture);
     installs.push({ staged, resolved, old, status });
   }
-  opts.progress?.('stage', archives.length, archives.length);
+  if (stagingDir !== undefined) opts.progress?.('stage', archives.length, archives.length);
   return installs;
 }

@@ -8,7 +8,7 @@ import { childEnv } from '../hooks';
 import { DpkgExit, EXIT_ERROR, fsPath, OWN_PROG } from '../report';
 import { outcomeReport, runRequest, type TransactionDriver } from '../transaction/driver';
 import type { DpkgEvent } from '../../../model/events';
-import { notWiredDriver } from '../transaction/not-wired';
+import { engineDriver } from '../transaction/engine-driver';
 import { expandRecursive } from '../transaction/recursive';
 import type { CommonRequest, PackageRequest, PackageSpec, TransactionRequest } from '../transaction/request';
 import { descriptorSink, StatusFdWriter, type LineSink } from '../transaction/status-fd';
@@ -20,12 +20,9 @@ import { descriptorSink, StatusFdWriter, type LineSink } from '../transaction/st
  * event sink writing dpkg's --status-fd and --log lines, and dpkg's closing report printed.
  */
 
-/**
- * The driver is the one DpkgIo names (tests pass their own), else notWiredDriver, which refuses every
- * transaction until the engine's driver is wired in here.
- */
+/** The driver is the one DpkgIo names (tests pass their own), else the engine's. */
 function driverFor(ctx: ActionContext): TransactionDriver {
-  return ctx.io.transactionDriver ?? notWiredDriver;
+  return ctx.io.transactionDriver ?? engineDriver(ctx.io);
 }
 
 export const transaction: Action = async (ctx, args) => {

@@ -1,0 +1,69 @@
+import { CrashPoints } from '../../../engine/crash';
+import type { ConffilePolicy } from '../../../engine/plan-model';
+import { StepRegistry } from '../../../engine/steps/registry';
+import type { TxnOptions } from '../../../engine/transaction';
+import type { ForceOption } from '../../../dpkg/relations';
+import type { DpkgEventSink } from '../../../model/events';
+import { journalBatch } from '../../engine-options';
+import type { ForceName } from '../force';
+import type { TransactionRequest } from './request';
+
+/** The dpkg forces the relations planner implements, by dpkg's name. */
+const RELATION_FORCES: ReadonlySet<ForceName> = new Set<ForceName>(['depends', 'depends-version', 'conflicts', 'breaks', 'remove-essential', 'remove-protected', 'architecture', 'hold']);
+
+/**
+ * dpkg's conffile forces as the engine's policy. The engine never prompts: where dpkg would ask (a
+ * conffile changed by both the administrator and the package) it takes dpkg's default answer, keeping the
+ * administrator's version, which is also what --force-confdef does; --force-confnew and --force-confold
+ * decide as in dpkg (confnew wins over confold, as dpkg checks it first).
+ */
+export function conffilePolicy(forces: readonly ForceName[]): ConffilePolicy {
+  if (forces.includes('confnew')) return 'new';
+  if (forces.includes('confold')) return 'old';
+  return 'default';
+}
+
+export interface DriverOutputs {
+  /** The engine's events, as dpkg's outputs want them. */
+  readonly events: DpkgEventSink;
+  /** A notice of the script runner (a script skipped and why), dpkg-style. */
+  readonly notice: (line: string) => void;
+  /** A relation warning (a forced problem), in dpkg's words. */
+  readonly warn: (message: string) => void;
+}
+
+/**
+ * The engine's options for one overmerge-dpkg transaction: the request's forces mapped to the engine's,
+ * its trigger choice, maintainer scripts run as dpkg runs them (in a chroot of the root, or chrootless with
+ * --force-script-chrootless), and an interrupted transaction recovered before the next one starts — dpkg
+ * never refuses to run after a crash, it carries on from the states it recorded, and apt relies on that.
+ */
+export function driverTxnOptions(req: TransactionRequest, out: DriverOutputs): TxnOptions {
+  const forces = req.forces;
+  const autoDeconfigure = req.action === 'install' || req.action === 'unpack' ? req.autoDeconfigure : false;
+  return {
+    mode: 'rename',
+    forceOverwrite: forces.includes('overwrite'),
+    conffiles: conffilePolicy(forces),
+    steps: new StepRegistry(),
+    batchSize: journalBatch(),
+    crash: CrashPoints.fromEnv(),
+    autoRecover: true,
+    asRoot: process.getuid?.() === 0,
+    keepBackups: false,
+    backupRetention: 5,
+    triggers: req.triggers === 'process',
+    events: out.events,
+    scripts: {
+      mode: forces.includes('script-chrootless') ? 'chrootless' : 'auto',
+      notice: out.notice,
+      forces: [...forces],
+    },
+    relations: {
+      force: forces.filter((f): f is ForceOption => RELATION_FORCES.has(f)),
+      autoDeconfigure,
+      ignoreDepends: req.ignoreDepends.map((n) => n.toLowerCase()),
+      warn: out.warn,
+    },
+  };
+}

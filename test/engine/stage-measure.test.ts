@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { it } from 'node:test';
+import { readDebControl } from '../../src/archive/deb';
+import { resolveHostPath } from '../../src/fs/host-path';
+import { stageArchive } from '../../src/stage/stage';
+import { buildFixtureDebs } from '../helpers/fixtures';
+import { withTempDir } from '../helpers/temp';
+
+/**
+ * A preview measures an archive instead of staging it (the upper-space pre-flight plans from it before a
+ * transaction begins): the same manifest, sizes and hashes included, with no staged content and nothing written.
+ */
+it('measuring an archive gives the manifest staging gives, and writes nothing', async () => {
+  await withTempDir('stage-measure', async (work) => {
+    await fsp.mkdir(path.join(work, 'debs'));
+    const debs = await buildFixtureDebs(path.join(work, 'debs'));
+    const control = await readDebControl(debs['hello-2.0']);
+    const dir = resolveHostPath(path.join(work, 'staged'));
+    await fsp.mkdir(dir);
+    const staged = await stageArchive(debs['hello-2.0'], control, dir, { asRoot: false });
+    const entriesBefore = (await fsp.readdir(work, { recursive: true })).sort();
+    const measured = await stageArchive(debs['hello-2.0'], control, undefined, { asRoot: false });
+    assert.deepEqual((await fsp.readdir(work, { recursive: true })).sort(), entriesBefore, 'nothing written');
+    assert.ok(staged.entries.some((e) => e.staged !== undefined));
+    assert.ok(measured.entries.every((e) => e.staged === undefined));
+    assert.deepEqual(
+      measured.entries,
+      staged.entries.map(({ staged: _, ...rest }) => rest),
+    );
+    assert.equal(measured.bytes, staged.bytes);
+  });
+});

@@ -1,0 +1,151 @@
+import { execFile, spawn } from 'node:child_process';
+import { promises as fsp, existsSync, readFileSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './run-cli';
+
+const execFileP = promisify(execFile);
+
+/**
+ * A Debian chroot for driving real apt, and a local apt repository of fixture packages.
+ *
+ * The base chroot (mmdebstrap's `apt` variant: Essential, apt and what it needs) of the host's own release,
+ * from the host's own apt sources, is built once and kept as a tarball outside the repository
+ * ($OVERMERGE_CHROOT_CACHE, or ~/.cache/overmerge-chroot); each test unpacks it afresh (a second or two).
+ *
+ * apt runs on the host against the chroot (`Dir` pointing into it, `--root` passed to dpkg), not inside
+ * it: overmerge-dpkg is a Node program of the host. `RootDir` would not do: apt then chroots before it
+ * runs dpkg, where the host's overmerge-dpkg is not.
+ */
+export const OVERMERGE_DPKG = path.join(REPO_ROOT, 'bin', 'overmerge-dpkg');
+export const OVERMERGE = path.join(REPO_ROOT, 'bin', 'overmerge');
+
+function cacheDir(): string {
+  return process.env.OVERMERGE_CHROOT_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'overmerge-chroot');
+}
+
+/** Why the apt tests cannot run here, or undefined. */
+export function cannotDriveApt(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (chroots, maintainer scripts in them, dpkg as the oracle)';
+  for (const tool of ['apt-get', 'apt-ftparchive', 'dpkg', 'tar']) if (!onPath(tool)) return `needs ${tool} (apt, apt-utils; .ci/run installs them)`;
+  if (!existsSync(tarballPath()) && !onPath('mmdebstrap')) return 'needs mmdebstrap to build the base chroot (.ci/run installs it)';
+  return undefined;
+}
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(path.join(d, tool)));
+}
+
+function hostCodename(): string {
+  const m = /^VERSION_CODENAME=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'));
+  return m ? m[1].replace(/"/g, '') : 'stable';
+}
+
+function tarballPath(): string {
+  return path.join(cacheDir(), `${hostCodename()}-apt.tar`);
+}
+
+/** The host's apt sources (every enabled file), handed to mmdebstrap as they are. */
+function hostSources(): string[] {
+  const out: string[] = [];
+  if (existsSync('/etc/apt/sources.list') && readFileSync('/etc/apt/sources.list', 'utf8').trim() !== '') out.push('/etc/apt/sources.list');
+  const dir = '/etc/apt/sources.list.d';
+  if (existsSync(dir)) for (const n of readdirSync(dir).sort()) if (n.endsWith('.list') || n.endsWith('.sources')) out.push(path.join(dir, n));
+  return out;
+}
+
+/** The base chroot tarball, built on first use (a minute or two, from the host's apt sources). */
+export async function baseChroot(): Promise<string> {
+  const tar = tarballPath();
+  if (existsSync(tar)) return tar;
+  await fsp.mkdir(path.dirname(tar), { recursive: true });
+  const partial = `${tar}.${process.pid}.partial`;
+  try {
+    await execFileP('mmdebstrap', ['--variant=apt', '--mode=root', '--quiet', hostCodename(), partial, ...hostSources()], { maxBuffer: 64 * 1024 * 1024 });
+    await fsp.rename(partial, tar);
+  } finally {
+    await fsp.rm(partial, { force: true });
+  }
+  return tar;
+}
+
+/** Unpacks the base chroot into `root` (an empty folder), with the test repository as its only source. */
+export async function unpackChroot(tarball: string, root: string, repo: string): Promise<void> {
+  await execFileP('tar', ['-xf', tarball, '-C', root]);
+  await fsp.rm(path.join(root, 'etc/apt/sources.list'), { force: true });
+  for (const n of await fsp.readdir(path.join(root, 'etc/apt/sources.list.d'))) await fsp.rm(path.join(root, 'etc/apt/sources.list.d', n));
+  await fsp.writeFile(path.join(root, 'etc/apt/sources.list.d/overmerge-test.list'), `deb [trusted=yes] file:${repo} ./\n`);
+}
+
+/**
+ * apt.conf for apt on the host acting on `root`, with `dpkg` as its dpkg. apt's configuration fragments
+ * are read from `parts` (an empty folder of the test), not from the chroot's: its debconf hook would have
+ * apt run the host's dpkg-preconfigure.
+ */
+export function aptConfig(root: string, dpkg: string, parts: string, dpkgOptions: readonly string[] = []): string {
+  return [
+    `Dir "${root}/";`,
+    `Dir::Etc::Parts "${parts}";`,
+    `Dir::Bin::dpkg "${dpkg}";`,
+    `DPkg::Options:: "--root=${root}";`,
+    ...dpkgOptions.map((o) => `DPkg::Options:: "${o}";`),
+    // The repository is a test's private folder: apt's download sandbox user could not read it.
+    'APT::Sandbox::User "root";',
+    'Dpkg::Use-Pty "false";',
+    'Acquire::Languages "none";',
+    '',
+  ].join('\n');
+}
+
+/** A fresh local repository in `dir` holding `debs` (copied), indexed as apt-ftparchive indexes it. */
+export async function writeRepo(dir: string, debs: readonly string[]): Promise<void> {
+  for (const n of await fsp.readdir(dir)) await fsp.rm(path.join(dir, n), { force: true });
+  for (const d of debs) await fsp.copyFile(d, path.join(dir, path.basename(d)));
+  const { stdout: packages } = await execFileP('apt-ftparchive', ['packages', '.'], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+  await fsp.writeFile(path.join(dir, 'Packages'), packages);
+  const { stdout: release } = await execFileP('apt-ftparchive', ['release', '.'], { cwd: dir });
+  await fsp.writeFile(path.join(dir, 'Release'), release);
+}
+
+export interface Ran {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program with no standard input, never rejecting. OVERMERGE_TEST_TIMING=1 prints how long each
+ * took (to see where an apt test spends its time).
+ */
+export function run(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (process.env.OVERMERGE_TEST_TIMING) process.stderr.write(`[timing] ${Date.now() - started} ms: ${cmd} ${args.join(' ').slice(0, 120)}\n`);
+      resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** apt-get with the configuration file `conf`. */
+export function aptGet(conf: string, args: readonly string[]): Promise<Ran> {
+  return run('apt-get', ['-y', '-q', ...args], { APT_CONFIG: conf });
+}
+
+/**
+ * A dpkg for apt (Dir::Bin::dpkg) that runs `dpkg` with one more --status-fd, appending its lines to
+ * `capture`, and appends its arguments to `argvLog`: what apt asked and what came back, the same way for
+ * real dpkg and overmerge-dpkg.
+ */
+export async function writeCapturingDpkg(file: string, dpkg: string, capture: string, argvLog: string): Promise<void> {
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const script = ['#!/bin/sh', `printf '%s\\n' "$*" >> ${q(argvLog)}`, `exec ${q(dpkg)} --status-fd 9 "$@" 9>> ${q(capture)}`, ''].join('\n');
+  await fsp.writeFile(file, script, { mode: 0o755 });
+}
