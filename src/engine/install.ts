@@ -190,7 +190,8 @@ function judge(
     .map((r) => ({ action: 'configure', name: r.name, architecture: r.architecture }));
   const plan = checkRelations(
     w,
-    [...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) })), ...earlier],
+    // In the call's order: the earlier transactions' archives came first on the command line.
+    [...earlier, ...staged.map((i): TransactionItem => ({ action: configure ? 'install' : 'unpack', package: archiveData(i.staged) }))],
     relations,
     told,
     possiblyDisappearing(w.db, staged),

@@ -188,13 +188,7 @@ describe('package relations, enforced as dpkg enforces them', () => {
       assert.deepEqual(calls, ['a_1 <install>', 'a_1 <configure>', 'c_1 <install>', 'b_1 <install>', 'b_1 <configure>', 'c_1 <configure>']);
     }));
 
-  // The relations verdict breaks the cycle (and names where), but the post-commit configure queue
-  // (src/engine/configure-run.ts over src/dpkg/triggers/process.ts) judges Depends again without dpkg's
-  // cycle breaking: both packages stay unpacked. Left to the queue's owner; this test says when it is done.
-  const QUEUE_CYCLES = { todo: 'the configure queue does not break dependency cycles yet (src/dpkg/triggers/process.ts)' };
-
-
-  it('a dependency cycle is broken where dpkg breaks it, and overmerge says where', QUEUE_CYCLES, (t) =>
+  it('a dependency cycle is broken where dpkg breaks it, and overmerge says where', (t) =>
     twins(t, async (om, dp) => {
       const theirs = await dpkg(dp, ['-i', 'ca.deb', 'cb.deb']);
       const ours = overmerge(om, ['install', 'ca.deb', 'cb.deb']);
