@@ -1,5 +1,6 @@
 import { OvermergeError } from '../errors';
 import { formatVersion, parseVersion } from '../control/version';
+import { STATES, type PkgState } from './model';
 
 /**
  * Which maintainer scripts dpkg 1.21 runs for an operation, with which arguments, in which order, what each
@@ -25,17 +26,8 @@ export const SCRIPT_DESCRIPTION: Readonly<Record<MaintScript, string>> = {
 };
 
 /** dpkg's package statuses, in dpkg's order (enum pkgstatus). */
-export const DPKG_STATUSES = [
-  'not-installed',
-  'config-files',
-  'half-installed',
-  'unpacked',
-  'half-configured',
-  'triggers-awaited',
-  'triggers-pending',
-  'installed',
-] as const;
-export type DpkgStatus = (typeof DPKG_STATUSES)[number];
+export const DPKG_STATUSES = STATES;
+export type DpkgStatus = PkgState;
 
 /** A status and dpkg's reinst-required flag ("reinstreq" in the Status field). */
 export interface PackageState {

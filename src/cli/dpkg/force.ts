@@ -1,3 +1,4 @@
+import { DPKG_FORCE_ORDER, type DpkgForce } from '../../dpkg/script-env';
 import { DpkgExit, type Reporter } from './report';
 
 /**
@@ -24,38 +25,10 @@ export interface ForceInfo {
   readonly overmerge: ForceTreatment;
 }
 
-export const FORCE_NAMES = [
-  'security-mac',
-  'downgrade',
-  'configure-any',
-  'hold',
-  'not-root',
-  'bad-path',
-  'bad-verify',
-  'bad-version',
-  'statoverride-add',
-  'statoverride-remove',
-  'overwrite',
-  'overwrite-diverted',
-  'overwrite-dir',
-  'unsafe-io',
-  'script-chrootless',
-  'confnew',
-  'confold',
-  'confdef',
-  'confmiss',
-  'confask',
-  'architecture',
-  'breaks',
-  'conflicts',
-  'depends',
-  'depends-version',
-  'remove-reinstreq',
-  'remove-protected',
-  'remove-essential',
-] as const;
+// dpkg's table, in its order (src/common/force.c): one list for the command line and for DPKG_FORCE.
+export const FORCE_NAMES = DPKG_FORCE_ORDER;
 
-export type ForceName = (typeof FORCE_NAMES)[number];
+export type ForceName = DpkgForce;
 
 const mapped = (why: string): ForceTreatment => ({ kind: 'mapped', why });
 const noop = (why: string): ForceTreatment => ({ kind: 'no-op', why });

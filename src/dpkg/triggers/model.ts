@@ -1,5 +1,6 @@
 import type { Relation, RelationGroups } from '../../control/relations';
 import type { TriggerDeclarations } from './declarations';
+import { STATES, type PkgState } from '../model';
 
 /**
  * The plain data the trigger logic works on: what dpkg keeps in memory about triggers during one run
@@ -8,17 +9,8 @@ import type { TriggerDeclarations } from './declarations';
  */
 
 /** dpkg's package states, in dpkg's order (enum pkgstatus): comparisons between them mean something. */
-export const PACKAGE_STATUSES = [
-  'not-installed',
-  'config-files',
-  'half-installed',
-  'unpacked',
-  'half-configured',
-  'triggers-awaited',
-  'triggers-pending',
-  'installed',
-] as const;
-export type PackageStatus = (typeof PACKAGE_STATUSES)[number];
+export const PACKAGE_STATUSES = STATES;
+export type PackageStatus = PkgState;
 
 export function statusRank(s: PackageStatus): number {
   return PACKAGE_STATUSES.indexOf(s);
