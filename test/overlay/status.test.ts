@@ -139,7 +139,7 @@ async function changeThroughMergedView(merged: string): Promise<void> {
   await fsp.writeFile(path.join(merged, 'usr/share/bug/hello/control'), 'Send-To: someone else\n');
 }
 
-async function scenario(format: LowerFormat, options: string[] = []): Promise<void> {
+async function scenario(format: LowerFormat, options: string[] = [], show?: (text: string) => void): Promise<void> {
   await withTempDir('overlay-status', async (work) => {
     const debs = await buildFixtureDebs(work);
     const extra = await buildAdHocDeb(work, {
@@ -176,6 +176,7 @@ async function scenario(format: LowerFormat, options: string[] = []): Promise<vo
       const sorted = report.packages.map((p) => p.upperBytes);
       assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a), 'largest first');
 
+      show?.(await status(['--root', s.merged, 'overlay', 'status']));
       const text = await status(['--root', s.merged, 'overlay', 'status', 'hello']);
       assert.match(text, /^overlay: /);
       assert.match(text, new RegExp(`upper layer +${s.upper}`));
@@ -191,7 +192,8 @@ async function scenario(format: LowerFormat, options: string[] = []): Promise<vo
 describe('overmerge overlay status on real overlay mounts', { skip: needs({ mount: 'overlay' }) }, () => {
   it('a plain folder below, a tmpfs upper: every installed path classified as the layers and the merged view say', () => scenario('dir'));
 
-  it('a squashfs image below, loop-mounted read-only', { skip: cannotSquashfs() ?? false }, () => scenario('squashfs'));
+  it('a squashfs image below, loop-mounted read-only', { skip: cannotSquashfs() ?? false }, (t) =>
+    scenario('squashfs', [], (text) => t.diagnostic(`overlay status as a person sees it:\n${text}`)));
 
   it('userxattr: opaque directories marked in user.overlay.*', () => scenario('dir', ['userxattr']));
 
