@@ -1,7 +1,6 @@
 import { printable } from '../control/printable';
 import type { DpkgEvent } from '../model/events';
 import type { Command, Io } from './command';
-import { txnOptions } from './engine-options';
 import type { GlobalArgs } from './global';
 import { UsageError } from './usage-error';
 
@@ -27,7 +26,7 @@ export const bootstrapCommand: Command<BootstrapArgs> = {
         return true;
       }),
   async run(args: BootstrapArgs, io: Io) {
-    const { bootstrap } = await import('../bootstrap/run');
+    const [{ bootstrap }, { txnOptions }] = await Promise.all([import('../bootstrap/run'), import('./engine-options')]);
     const scripts = args.scripts === 'chrootless' ? 'chrootless' : 'chroot';
     scriptEnvironment(scripts);
     const { opts, progress } = txnOptions(args, io);

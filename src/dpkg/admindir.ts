@@ -45,6 +45,12 @@ export const LOCK_FILE = 'lock';
 export const FRONTEND_LOCK_FILE = 'lock-frontend';
 /** Where dpkg stages a package's control members before renaming them into info/. */
 export const CONTROL_TMP_DIR = 'tmp.ci';
+/**
+ * Where overmerge stages info files before renaming them into info/. Not tmp.ci: the engine keeps the
+ * archive's control area there (its new scripts) until the commit, and an undo after the info files went
+ * in still needs the new postrm from it for dpkg's abort calls.
+ */
+export const INFO_TMP_DIR = 'tmp.ci.info';
 /** The update entry being written; renamed to the next number when complete, ignored by every reader. */
 export const UPDATE_TMP = 'tmp.i';
 /** Update entries are named with at least 4 digits (`%04d`), never more than 10. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { atomicWrite, fsyncDir, makeFoldersSync, readIfPresent, removeFolderSync, removeIfPresent, renameSync, writeDurably } from '../fs/atomic-file';
-import { adminPath, CONTROL_TMP_DIR, infoPath, type AdminDir } from './admindir';
+import { adminPath, INFO_TMP_DIR, infoPath, type AdminDir } from './admindir';
 import { corrupt } from './corrupt';
 import { INFO_FORMAT_LEGACY, INFO_FORMAT_MULTIARCH, parseInfoFormat, splitInfoName } from './info-names';
 
@@ -13,8 +13,9 @@ import { INFO_FORMAT_LEGACY, INFO_FORMAT_MULTIARCH, parseInfoFormat, splitInfoNa
  *
  * Applying follows dpkg's order for installing a package (src/main/unpack.c):
  *   1. the `.list` is written as `PKG.list-new`, fsync'ed, renamed (atomic_file, no backup);
- *   2. the other files are staged in `ADMIN/tmp.ci/` (dpkg extracts the control members there), each
- *      fsync'ed, then renamed over `info/PKG.TYPE`; files that must go are unlinked;
+ *   2. the other files are staged in a folder beside info/ (dpkg uses `ADMIN/tmp.ci/`, where it extracts
+ *      the control members; overmerge `ADMIN/tmp.ci.info/`, see admindir.ts), each fsync'ed, then renamed
+ *      over `info/PKG.TYPE`; files that must go are unlinked;
  *   3. `info/` is fsync'ed.
  * dpkg does all this before it records the new version in status (the package stays half-installed with
  * the reinstreq flag until then); see dpkg-db.ts for what a crash in between looks like.
@@ -96,7 +97,7 @@ export function applyInfoState(admin: AdminDir, state: InfoState): void {
   }
   const staged = names.filter((n) => !n.endsWith('.list') && state[n] !== null);
   if (staged.length > 0) {
-    const tmp = adminPath(admin, CONTROL_TMP_DIR);
+    const tmp = adminPath(admin, INFO_TMP_DIR);
     removeFolderSync(tmp);
     makeFoldersSync(tmp);
     for (const name of staged) writeDurably(`${tmp}/${name}`, Buffer.from(state[name]!.base64, 'base64'), state[name]!.mode);

@@ -1,3 +1,4 @@
+import { CONTROL_TMP_DIR } from '../dpkg/admindir';
 import type { DpkgDb } from '../dpkg/dpkg-db';
 import { OvermergeError } from '../errors';
 import { makePrivateDirectory, removeTree } from '../fs/entries';
@@ -38,7 +39,7 @@ export async function installFlows(
   const first = Math.max(0, installs.findIndex((i) => i.staged.controlFiles.has('preinst')));
   for (let i = 0; i < installs.length; i++) {
     const staged = installs[i].staged;
-    const dir = hostJoin(admin, i === first ? 'tmp.ci' : `tmp.ci.${i}`);
+    const dir = hostJoin(admin, i === first ? CONTROL_TMP_DIR : `${CONTROL_TMP_DIR}.${i}`);
     await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
     const journaled: StagingStep = { kind: 'staging', dir }; // so that undo and finish remove it
     await run([journaled]);

@@ -174,7 +174,7 @@ async function assertClean(side: Side, step: string, whole = false): Promise<voi
 describe('apt drives overmerge-dpkg', { concurrency: false }, () => {
   it('install, upgrade, dist-upgrade, remove, purge, autoremove: same states, files, scripts and status lines as real dpkg', { timeout: 20 * 60_000 }, async (t) => {
     if (gate(t, { skip: cannotDriveApt() })) return;
-    const tarball = await baseChroot();
+    const tarball = await baseChroot((line) => t.diagnostic(line));
     await withTempDir('apt', async (work) => {
       const repo = path.join(work, 'repo');
       const debs = path.join(work, 'debs');
@@ -219,7 +219,7 @@ describe('apt drives overmerge-dpkg on an overlay root', { concurrency: false },
   it("upgrades a package whose directory in the lower layer becomes a file, where dpkg fails with EXDEV", { timeout: 10 * 60_000 }, async (t) => {
     if (gate(t, { skip: cannotDriveApt() })) return;
     if (gate(t, { mount: 'overlay' })) return;
-    const tarball = await baseChroot();
+    const tarball = await baseChroot((line) => t.diagnostic(line));
     await withTempDir('apt-overlay', async (work) => {
       const repo = path.join(work, 'repo');
       const debs = path.join(work, 'debs');
@@ -298,7 +298,7 @@ describe('apt killed while it drives overmerge-dpkg', { concurrency: false }, ()
   it('after kill -9 of the whole apt process group during an upgrade: overmerge recover and apt-get -f install leave dpkg --audit and apt-get check clean', { timeout: 20 * 60_000 }, async (t) => {
     if (gate(t, { skip: cannotDriveApt() })) return;
     if (gate(t, { mount: 'overlay' })) return;
-    const tarball = await baseChroot();
+    const tarball = await baseChroot((line) => t.diagnostic(line));
     await withTempDir('apt-kill', async (work) => {
       const repo = path.join(work, 'repo');
       const debs = path.join(work, 'debs');

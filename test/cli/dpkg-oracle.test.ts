@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,10 +58,6 @@ describe('overmerge-dpkg queries against real dpkg', { skip }, () => {
     fs.rmSync(path.join(s.root, 'usr/share/cafe/menu'));
     fs.writeFileSync(path.join(s.root, 'etc/alpha/alpha.conf'), 'edited by the administrator\n');
     tool(s, 'dpkg-divert', ['--package', 'cafe', '--add', '--divert', '/usr/share/long/file.cafe', '/usr/share/long/file']);
-    // Several owners of a path print in the order of their .list files on disk (FIEMAP). Until writeback
-    // allocates those files' blocks their offsets are unknown, and dpkg and overmerge-dpkg, run a moment
-    // apart, could see the allocation at different stages: settle it first.
-    execFileSync('sync');
   });
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -122,8 +117,10 @@ describe('overmerge-dpkg queries against real dpkg', { skip }, () => {
       ['-S', ''],
     ];
     for (const args of cases) await same(args);
+    // Both owners, in dpkg's order (same() checked it): the order of their .list files on disk, which
+    // varies from one run of the suite to the next.
     const shared = await same(['-S', '/usr/share/doc/shared']);
-    assert.equal(shared.stdout.toString(), 'cafe, a-package-with-a-rather-long-name-indeed: /usr/share/doc/shared\n');
+    assert.match(shared.stdout.toString(), /^(cafe, a-package-with-a-rather-long-name-indeed|a-package-with-a-rather-long-name-indeed, cafe): \/usr\/share\/doc\/shared\n$/);
     const diverted = await same(['-S', '/usr/share/long/file']);
     assert.match(diverted.stdout.toString(), /^diversion by cafe from: \/usr\/share\/long\/file\ndiversion by cafe to: \/usr\/share\/long\/file\.cafe\n/);
   });

@@ -3,6 +3,7 @@ import { promises as fsp, existsSync, readFileSync, readdirSync } from 'node:fs'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { minbaseDebs } from './minbase-debs';
 import { REPO_ROOT } from './run-cli';
 
 const execFileP = promisify(execFile);
@@ -10,8 +11,11 @@ const execFileP = promisify(execFile);
 /**
  * A Debian chroot for driving real apt, and a local apt repository of fixture packages.
  *
- * The base chroot (mmdebstrap's `apt` variant: Essential, apt and what it needs) of the host's own release,
- * from the host's own apt sources, is built once and kept as a tarball outside the repository
+ * The base chroot is bootstrapped by overmerge itself (`overmerge bootstrap`) from the archives of the set
+ * `mmdebstrap --variant=minbase --include=apt` picks on a Debian 12 host (helpers/minbase-debs.ts), with
+ * overmerge's own database then left out, so that the chroot holds dpkg's database alone, as any Debian
+ * root does. Where that set cannot be had (another release), mmdebstrap's `apt` variant of the host's
+ * release stands in, and the tests say so. It is built once and kept as a tarball outside the repository
  * ($OVERMERGE_CHROOT_CACHE, or ~/.cache/overmerge-chroot); each test unpacks it afresh (a second or two).
  *
  * apt runs on the host against the chroot (`Dir` pointing into it, `--root` passed to dpkg), not inside
@@ -29,7 +33,9 @@ function cacheDir(): string {
 export function cannotDriveApt(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (chroots, maintainer scripts in them, dpkg as the oracle)';
   for (const tool of ['apt-get', 'apt-ftparchive', 'dpkg', 'tar']) if (!onPath(tool)) return `needs ${tool} (apt, apt-utils; .ci/run installs them)`;
-  if (!existsSync(tarballPath()) && !onPath('mmdebstrap')) return 'needs mmdebstrap to build the base chroot (.ci/run installs it)';
+  if (!existsSync(tarballPath()) && hostCodename() !== 'bookworm' && !onPath('mmdebstrap')) {
+    return 'needs a Debian 12 host (to bootstrap the base chroot with overmerge) or mmdebstrap (.ci/run installs it)';
+  }
   return undefined;
 }
 
@@ -43,6 +49,10 @@ function hostCodename(): string {
 }
 
 function tarballPath(): string {
+  return path.join(cacheDir(), `${hostCodename()}-overmerge-minbase.tar`);
+}
+
+function fallbackTarballPath(): string {
   return path.join(cacheDir(), `${hostCodename()}-apt.tar`);
 }
 
@@ -55,11 +65,41 @@ function hostSources(): string[] {
   return out;
 }
 
-/** The base chroot tarball, built on first use (a minute or two, from the host's apt sources). */
-export async function baseChroot(): Promise<string> {
+/**
+ * The base chroot tarball, built on first use: `overmerge bootstrap` of the minbase set (a minute or two),
+ * or, where that set cannot be had, mmdebstrap's apt variant from the host's apt sources. `note` hears
+ * which (the tests pass it to t.diagnostic).
+ */
+export async function baseChroot(note: (line: string) => void = () => undefined): Promise<string> {
   const tar = tarballPath();
   if (existsSync(tar)) return tar;
   await fsp.mkdir(path.dirname(tar), { recursive: true });
+  const set = await minbaseDebs();
+  if ('skip' in set) {
+    note(`base chroot: NOT bootstrapped by overmerge (${set.skip}); mmdebstrap's apt variant stands in`);
+    return mmdebstrapChroot();
+  }
+  const dir = await fsp.mkdtemp(path.join(path.dirname(tar), 'bootstrap-'));
+  const partial = `${tar}.${process.pid}.partial`;
+  try {
+    const root = path.join(dir, 'root');
+    await execFileP(process.execPath, [OVERMERGE, '--quiet', 'bootstrap', root, ...set.files], { maxBuffer: 1 << 26 });
+    // A Debian root as apt and dpkg know it: dpkg's database, not overmerge's (overmerge-dpkg imports it).
+    await fsp.rm(path.join(root, 'var/lib/overmerge'), { recursive: true, force: true });
+    await execFileP('tar', ['--numeric-owner', '--xattrs', '-cf', partial, '-C', root, '.']);
+    await fsp.rename(partial, tar);
+    note(`base chroot: bootstrapped by overmerge from ${set.files.length} archives (cached in ${tar})`);
+  } finally {
+    await fsp.rm(partial, { force: true });
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+  return tar;
+}
+
+/** mmdebstrap's apt variant of the host's release, from the host's apt sources. */
+async function mmdebstrapChroot(): Promise<string> {
+  const tar = fallbackTarballPath();
+  if (existsSync(tar)) return tar;
   const partial = `${tar}.${process.pid}.partial`;
   try {
     await execFileP('mmdebstrap', ['--variant=apt', '--mode=root', '--quiet', hostCodename(), partial, ...hostSources()], { maxBuffer: 64 * 1024 * 1024 });
@@ -70,7 +110,6 @@ export async function baseChroot(): Promise<string> {
   return tar;
 }
 
-/** Unpacks the base chroot into `root` (an empty folder), with the test repository as its only source. */
 export async function unpackChroot(tarball: string, root: string, repo: string): Promise<void> {
   await execFileP('tar', ['-xf', tarball, '-C', root]);
   await fsp.rm(path.join(root, 'etc/apt/sources.list'), { force: true });

@@ -45,7 +45,8 @@ export async function stageArchives(
       members: { left: memberLimit - members, limit: memberLimit },
     });
     members += staged.entries.length;
-    opts.crash.tick();
+    // A crash point only where something was written: a preview (no folder) comes before any transaction.
+    if (dir !== undefined) opts.crash.tick();
     const resolved = await probe.resolveAll(staged);
     const old = probe.installed(staged.name, staged.architecture);
     installs.push({ staged, resolved, old, status });
