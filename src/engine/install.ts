@@ -73,7 +73,8 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
       // archive unpacked, then each configured in dependency order).
       const inStage = new Set(stages[i].map((r) => `${refOf(r).name}:${refOf(r).architecture}`));
       const configures = last ? order.filter((p) => inStage.has(`${p.name}:${p.architecture}`)) : undefined;
-      const outcome = await installStage(w, parts[j], last ? status : 'unpacked', opts, relations, told, configures);
+      // Every transaction of an install places its conffiles as an install does; only the last configures.
+      const outcome = await installStage(w, parts[j], status, opts, relations, told, configures, last && status === 'installed');
       outcomes.push(outcome);
       if (outcome.failures.length > 0 && (j < parts.length - 1 || i < stages.length - 1)) {
         // dpkg would go on with the next archive; overmerge stops, so that nothing is unpacked over a failure
@@ -102,22 +103,28 @@ function installStage(
   relations: RelationsOptions,
   told: Set<string>,
   /** What the configure queue configures, when more than this transaction's archives (cutAtScripts). */
-  configures?: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>>,
+  configures: ReadonlyArray<Pick<PackageRef, 'name' | 'architecture'>> | undefined,
+  /**
+   * Whether the configure queue configures after the commit (and the relations are judged as for that):
+   * for an install, its last transaction. The others place their files as an install does (conffiles
+   * included) and stay unpacked until then, as after the unpack phase of `dpkg -i`.
+   */
+  configureNow: boolean,
 ): Promise<TxnOutcome> {
   const configure = status === 'installed';
   return runTransaction(w, opts, {
     kind: 'install',
     args: read.map((a) => path.resolve(a.path)),
     archives: read,
-    queue: { action: configure ? 'install' : 'unpack' },
+    queue: { action: configureNow ? 'install' : 'unpack' },
     preview: async (probe, options) => {
       const staged = await stageArchives(read, probe, undefined, status, opts);
-      const judged = judge(w, staged, configure, relations, told, configures);
+      const judged = judge(w, staged, configureNow, relations, told, configures);
       return (await planFiles(w, probe, judged, { ...options, unpackOnly: !configure }, true)).plan;
     },
     plan: async (probe, stagingDir, options, now) => {
       const staged = await stageArchives(read, probe, stagingDir, status, opts);
-      const judged = judge(w, staged, configure, relations, told, configures);
+      const judged = judge(w, staged, configureNow, relations, told, configures);
       const { effects, installs, configureOrder } = judged;
       const planOptions = { ...options, unpackOnly: !configure };
       if (w.dpkg === undefined || now.scripts === undefined) {

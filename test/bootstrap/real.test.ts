@@ -69,6 +69,10 @@ async function checkWorkingRoot(root: string, packages: number): Promise<void> {
   assert.ok((await inRoot(root, ['ls', '/'])).split('\n').includes('usr'));
   for (const link of ['bin', 'sbin', 'lib']) assert.equal(await fsp.readlink(path.join(root, link)), `usr/${link}`, `merged /usr: /${link}`);
   assert.equal(existsSync(path.join(root, 'usr/sbin/policy-rc.d')), false, 'policy-rc.d removed after the scripts ran');
+  // Configured packages have their conffiles in place: none left waiting as NAME.dpkg-new.
+  const conffiles = await inRoot(root, ['sh', '-c', 'cat /var/lib/dpkg/info/*.conffiles']);
+  const waiting = conffiles.split('\n').filter((c) => c.startsWith('/') && existsSync(path.join(root, `${c}.dpkg-new`)));
+  assert.deepEqual(waiting, [], 'conffiles left as .dpkg-new');
 }
 
 describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)', { skip: needs({ root: 'chroot', tools: ['chroot', 'apt-get'] }) }, () => {

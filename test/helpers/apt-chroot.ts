@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp, existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -48,8 +49,28 @@ function hostCodename(): string {
   return m ? m[1].replace(/"/g, '') : 'stable';
 }
 
+/**
+ * The tarball of the chroot overmerge bootstraps is named after overmerge's build as well (a hash of
+ * dist/src): a chroot made by an older overmerge would hide what this one does.
+ */
 function tarballPath(): string {
-  return path.join(cacheDir(), `${hostCodename()}-overmerge-minbase.tar`);
+  return path.join(cacheDir(), `${hostCodename()}-overmerge-minbase-${buildFingerprint()}.tar`);
+}
+
+let fingerprint: string | undefined;
+function buildFingerprint(): string {
+  if (fingerprint !== undefined) return fingerprint;
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) hash.update(p.slice(REPO_ROOT.length)).update(readFileSync(p));
+    }
+  };
+  walk(path.join(REPO_ROOT, 'dist', 'src'));
+  fingerprint = hash.digest('hex').slice(0, 12);
+  return fingerprint;
 }
 
 function fallbackTarballPath(): string {
@@ -89,6 +110,11 @@ export async function baseChroot(note: (line: string) => void = () => undefined)
     await execFileP('tar', ['--numeric-owner', '--xattrs', '-cf', partial, '-C', root, '.']);
     await fsp.rename(partial, tar);
     note(`base chroot: bootstrapped by overmerge from ${set.files.length} archives (cached in ${tar})`);
+    // Those of earlier builds will not be used again.
+    const prefix = `${hostCodename()}-overmerge-minbase-`;
+    for (const n of await fsp.readdir(path.dirname(tar))) {
+      if (n.startsWith(prefix) && n.endsWith('.tar') && n !== path.basename(tar)) await fsp.rm(path.join(path.dirname(tar), n), { force: true });
+    }
   } finally {
     await fsp.rm(partial, { force: true });
     await fsp.rm(dir, { recursive: true, force: true });
