@@ -67,14 +67,15 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
   const order = configureOrder(whole);
   for (let i = 0; i < stages.length; i++) {
     const parts = scripted ? cutAtScripts(stages[i], scriptsFirst) : [stages[i]];
+    const inStage = new Set(stages[i].map((r) => `${refOf(r).name}:${refOf(r).architecture}`));
     for (let j = 0; j < parts.length; j++) {
       const last = j === parts.length - 1;
-      // Only the stage's last transaction configures, and it configures the whole stage (dpkg -i: every
-      // archive unpacked, then each configured in dependency order).
-      const inStage = new Set(stages[i].map((r) => `${refOf(r).name}:${refOf(r).architecture}`));
-      const configures = last ? order.filter((p) => inStage.has(`${p.name}:${p.architecture}`)) : undefined;
-      // Every transaction of an install places its conffiles as an install does; only the last configures.
-      const outcome = await installStage(w, parts[j], status, opts, relations, told, configures, last && status === 'installed');
+      // Every transaction of an install places its conffiles as an install does; only the stage's last
+      // configures, and it configures the whole stage (dpkg -i: every archive unpacked, then each
+      // configured in dependency order).
+      const configureNow = last && status === 'installed';
+      const configures = configureNow ? order.filter((p) => inStage.has(`${p.name}:${p.architecture}`)) : undefined;
+      const outcome = await installStage(w, parts[j], status, opts, relations, told, configures, configureNow);
       outcomes.push(outcome);
       if (outcome.failures.length > 0 && (j < parts.length - 1 || i < stages.length - 1)) {
         // dpkg would go on with the next archive; overmerge stops, so that nothing is unpacked over a failure
