@@ -12,7 +12,8 @@ import { statusRank, type TriggerPackage } from './model';
  * - one unpacked or half-configured that this run will configure: wait; otherwise, and for anything less
  *   than unpacked or a version that does not match: "halt" (the dependency cannot be met in this run).
  * - an alternative broken to get past a dependency cycle (dep-cycles.ts) is satisfied.
- * Not modelled: --force-depends*, --force-configure-any, Breaks (checked before configure, not before
+ * Not modelled: --force-depends-version and --force-configure-any (--force-depends is the caller's:
+ * process.ts goes on past a halt with dpkg's warning), Breaks (checked before configure, not before
  * trigger processing), and the ignoring of dependencies on packages being removed.
  */
 export type DepVerdict = 'ok' | 'defer' | 'halt';

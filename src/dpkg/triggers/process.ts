@@ -22,8 +22,10 @@ import { TriggerWorld, type TriggerChange } from './world';
  * From dependtry 2 on, a dependency cycle is broken before a package is configured or its triggers are
  * processed, as dpkg's findbreakcycle breaks it (dep-cycles.ts); the breaks are listed in the plan.
  *
- * Not modelled: forcing options, Breaks, removals (the removal itself is `activate` events; `remove`/`purge`
- * here only process the deferred queue).
+ * --force-depends turns a dependency that cannot be met into dpkg's warning (a `warning` step).
+ *
+ * Not modelled: the other forcing options, Breaks, removals (the removal itself is `activate` events;
+ * `remove`/`purge` here only process the deferred queue).
  */
 export type DpkgAction = 'install' | 'unpack' | 'configure' | 'triggers-only' | 'remove' | 'purge';
 
