@@ -53,26 +53,31 @@ test('a loaded addon is returned as it is', () => {
   assert.equal(loadNative('zstd-napi', () => addon), addon);
 });
 
-test('bin/overmerge prints one line for an addon that fails to load while the CLI loads', async () => {
-  // A preload makes require('fs-xattr') fail as an unbuilt addon does; the CLI's modules load it at start.
+test('bin/overmerge prints one line for an addon that fails to load when a command needs it', async () => {
+  // A preload makes better-sqlite3's compiled addon fail to load, as an unbuilt one does. Start-up loads no addon
+  // (--version answers without one); a command that opens the database does.
   await withTempDir('native', async (dir) => {
-    const preload = path.join(dir, 'no-xattr.js');
+    const preload = path.join(dir, 'no-sqlite.js');
     await fsp.writeFile(
       preload,
       `const Module = require('node:module');
 const load = Module._load;
 Module._load = function (request, ...rest) {
-  if (request === 'fs-xattr') throw Object.assign(new Error("Cannot find module './build/Release/xattr'"), { code: 'MODULE_NOT_FOUND' });
+  if (request.endsWith('better_sqlite3.node')) throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
   return load.call(this, request, ...rest);
 };
 `,
     );
-    const r = spawnSync(process.execPath, ['--require', preload, BIN, '--version'], { encoding: 'utf8' });
+    const version = spawnSync(process.execPath, ['--require', preload, BIN, '--version'], { encoding: 'utf8' });
+    assert.equal(version.status, 0, version.stderr);
+    const root = path.join(dir, 'root');
+    await fsp.mkdir(root);
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, '--root', root, 'install', path.join(dir, 'none.deb')], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
     assert.equal(
       r.stderr,
-      `overmerge: the native module fs-xattr is not built for Node ${process.version}: its build is missing (did npm skip its install script?) (run \`npm rebuild fs-xattr\` in ${REPO_ROOT})\n`,
+      `overmerge: the native module better-sqlite3 is not built for Node ${process.version}: its build is missing (did npm skip its install script?) (run \`npm rebuild better-sqlite3\` in ${REPO_ROOT})\n`,
     );
   });
 });
