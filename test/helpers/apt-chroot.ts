@@ -186,7 +186,10 @@ export interface Ran {
 export function run(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', ...env } });
+    // bin/overmerge and bin/overmerge-dpkg start with `#!/usr/bin/env node`, here and under apt: the Node
+    // running the tests comes first on PATH (CI's second run uses a Node that is not the machine's).
+    const PATH = `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C', PATH, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
