@@ -153,6 +153,9 @@ export function aptConfig(root: string, dpkg: string, parts: string, dpkgOptions
     `Dir "${root}/";`,
     `Dir::Etc::Parts "${parts}";`,
     `Dir::Bin::dpkg "${dpkg}";`,
+    // apt runs its dpkg with PATH set to DPkg::Path: the Node running the tests first, for bin/overmerge-dpkg's
+    // `#!/usr/bin/env node` (CI's second run uses a Node that is not the machine's).
+    `DPkg::Path "${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin";`,
     `DPkg::Options:: "--root=${root}";`,
     ...dpkgOptions.map((o) => `DPkg::Options:: "${o}";`),
     // The repository is a test's private folder: apt's download sandbox user could not read it.
