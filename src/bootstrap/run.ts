@@ -174,8 +174,7 @@ function forcingDepends(txn: TxnOptions): TxnOptions {
 
 async function configureNamed(w: Writer, names: string[], req: BootstrapRequest, timer: PhaseTimer): Promise<string[]> {
   req.say(`configuring ${names.join(', ')}`);
-  const rows = packagesToConfigure(w, names, false);
-  const outcome: TxnOutcome = await timer.time('configure', () => configurePackages(w, rows, names, req.txn));
+  const outcome: TxnOutcome = await timer.time('configure', () => configurePackages(w, () => packagesToConfigure(w, names, false), names, req.txn));
   return outcome.failures;
 }
 
@@ -185,7 +184,7 @@ async function configurePending(w: Writer, req: BootstrapRequest, timer: PhaseTi
   const rows = packagesToConfigure(w, [], true);
   if (rows.length === 0) return [];
   req.say(`configuring ${rows.length} pending packages`);
-  const outcome = await timer.time('configure --pending', () => configurePackages(w, rows, ['--pending'], req.txn));
+  const outcome = await timer.time('configure --pending', () => configurePackages(w, () => rows, ['--pending'], req.txn));
   return outcome.failures;
 }
 

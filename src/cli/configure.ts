@@ -35,8 +35,7 @@ export const configureCommand: Command<ConfigureArgs> = {
     ]);
     const outcome = await runChange(args, io, (w, opts) => {
       if (args.triggersOnly) return processTriggersOnly(w, args.names ?? [], Boolean(args.pending), opts);
-      const rows = packagesToConfigure(w, args.names ?? [], args.pending);
-      return configurePackages(w, rows, args.pending ? ['--pending'] : args.names, opts, Boolean(args.pending));
+      return configurePackages(w, () => packagesToConfigure(w, args.names ?? [], args.pending), args.pending ? ['--pending'] : args.names, opts, Boolean(args.pending));
     });
     return reportOutcome(outcome, args, io);
   },

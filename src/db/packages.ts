@@ -39,6 +39,17 @@ export class Packages {
     return guarded(this.s.file, `look up package ${name}`, () => this.s.get(PACKAGE_SQL.byName).all(name) as PackageRow[]);
   }
 
+  /**
+   * The rows a name given on a command line selects: `name`, every architecture of it; `name:arch`, that
+   * architecture only (as dpkg's package specifiers: a Debian package name never holds a colon).
+   */
+  named(spec: string): PackageRow[] {
+    const colon = spec.indexOf(':');
+    if (colon < 0) return this.byName(spec);
+    const row = this.get(spec.slice(0, colon), spec.slice(colon + 1));
+    return row ? [row] : [];
+  }
+
   byId(id: number): PackageRow | undefined {
     return guarded(this.s.file, `look up package #${id}`, () => this.s.get(PACKAGE_SQL.byId).get(id) as PackageRow | undefined);
   }

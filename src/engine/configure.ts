@@ -14,7 +14,7 @@ const CONFIGURABLE = new Set(['unpacked', 'half-configured']);
 export function packagesToConfigure(w: Writer, names: readonly string[], pending: boolean): PackageRow[] {
   if (pending) return w.db.packages.list().filter((p) => CONFIGURABLE.has(p.status));
   return names.flatMap((n) => {
-    const rows = w.db.packages.byName(n);
+    const rows = w.db.packages.named(n);
     if (rows.length === 0) throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: 'configure' });
     const waiting = rows.filter((p) => CONFIGURABLE.has(p.status));
     if (waiting.length === 0) {
@@ -32,13 +32,16 @@ export function packagesToConfigure(w: Writer, names: readonly string[], pending
  * rules and records the packages as installed. Nothing to configure is not an error (`--pending` on a
  * root where everything is installed).
  */
-export async function configurePackages(w: Writer, rows: PackageRow[], args: string[], opts: TxnOptions, pending = false): Promise<TxnOutcome> {
+export async function configurePackages(w: Writer, select: () => PackageRow[], args: string[], opts: TxnOptions, pending = false): Promise<TxnOutcome> {
   return runTransaction(w, opts, {
     kind: 'configure',
     args,
     // The postinst of each, in dpkg's order, after the commit; with --pending, whatever dpkg would take.
     queue: { action: 'configure', pending },
     plan: async (probe, _stagingDir, options) => {
+      // Chosen here, after the transaction has taken in what dpkg changed since overmerge last looked (a
+      // package real dpkg unpacked is configurable on overmerge's first call).
+      const rows = select();
       const packages = rows.map((row) => probe.withFiles(row));
       for (const p of packages) {
         for (const f of p.files) {

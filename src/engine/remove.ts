@@ -54,7 +54,7 @@ export async function removePackages(w: Writer, names: string[], purge: boolean,
  */
 function removalRows(w: Writer, names: readonly string[], purge: boolean, opts: TxnOptions, told: Set<string>): PackageRow[] {
   const found = names.flatMap((n) => {
-    const rows = w.db.packages.byName(n);
+    const rows = w.db.packages.named(n);
     if (rows.length === 0 || (!purge && rows.every((r) => r.status === 'config-files'))) {
       throw new OvermergeError('E_NOT_INSTALLED', `package '${n}' is not installed`, { op: purge ? 'purge' : 'remove' });
     }

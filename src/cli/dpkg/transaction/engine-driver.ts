@@ -210,12 +210,11 @@ async function packages(io: DriverIo, req: PackageRequest, front: DpkgEventSink)
 async function runPackages(w: Writer, req: PackageRequest, specs: readonly PackageSpec[], out: RunOutputs): Promise<TxnOutcome | undefined> {
   const opts = driverTxnOptions(req, out);
   const pending = req.target.pending;
-  const names = specs.map((s) => s.name);
+  const names = specs.map((s) => engineName(w, s));
   switch (req.action) {
     case 'configure': {
       if (!pending && names.length === 0) return undefined;
-      const rows = packagesToConfigure(w, names, pending);
-      return configurePackages(w, rows, pending ? ['--pending'] : names, opts, pending);
+      return configurePackages(w, () => packagesToConfigure(w, names, pending), pending ? ['--pending'] : names, opts, pending);
     }
     case 'triggers-only':
       if (!pending && names.length === 0) return undefined;
@@ -230,6 +229,17 @@ async function runPackages(w: Writer, req: PackageRequest, specs: readonly Packa
 }
 
 /**
+ * The name the engine is given for a package named on the command line: `name` (every architecture of it)
+ * or, for `name:arch`, `name:ARCH` with the architecture dpkg's database resolves the specifier to, so that
+ * only that instance is acted on, as dpkg acts on one package instance per specifier.
+ */
+function engineName(w: Writer, spec: PackageSpec): string {
+  if (spec.arch === undefined) return spec.name;
+  const arch = w.dpkg?.get(spec.name, spec.arch)?.arch || spec.arch;
+  return `${spec.name}:${arch}`;
+}
+
+/**
  * -r/-P --pending (apt's `--purge --pending` after --set-selections): every package selected for removal
  * (deinstall or purge) that is still installed, or for a purge every package selected for purge that has
  * anything left, config-files included — as dpkg's enqueue_pending takes them.
@@ -239,7 +249,8 @@ function selectedForRemoval(w: Writer, action: 'remove' | 'purge'): string[] {
   for (const p of w.dpkg?.packages() ?? []) {
     const { want, state } = p.status;
     if (state === 'not-installed') continue;
-    if (action === 'purge' ? want === 'purge' : (want === 'deinstall' || want === 'purge') && state !== 'config-files') out.add(p.name);
+    // The instance selected, not every architecture of its name.
+    if (action === 'purge' ? want === 'purge' : (want === 'deinstall' || want === 'purge') && state !== 'config-files') out.add(p.arch === '' ? p.name : `${p.name}:${p.arch}`);
   }
   return [...out];
 }
