@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { OvermergeError } from '../errors';
 import { commandName, type Command, type Io } from './command';
+import { loadCommand } from './command-modules';
 import { globalOptions } from './global';
+import { declared, quickParse } from './quick-parse';
 import { UsageError } from './usage-error';
 import { printable } from '../control/printable';
 
@@ -49,13 +51,42 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stdout.write(`${version}\n`);
     return 0;
   }
-  const yargs = loadYargs();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { commands } = require('./registry') as typeof import('./registry');
+  // The everyday lines without yargs (quick-parse.ts); everything else, help and errors included, by it.
+  const quick = quickParse(argv, declared(globalOptions), loadCommand, 'overmerge');
+  if (quick) {
+    try {
+      return await quick.command.run(quick.args, io);
+    } catch (err) {
+      return report(err, io);
+    }
+  }
   let status = 0;
   let handled: Promise<number> | undefined;
   let helpText = '';
-  const described = globalOptions(yargs(argv))
+  const parser = yargsParser(argv, version, (c, args) => {
+    handled = c.run(args, io);
+  });
+  try {
+    await parser.parseAsync(argv, {}, (_err, _args, output) => {
+      helpText = output;
+    });
+    if (helpText) io.stdout.write(helpText.endsWith('\n') ? helpText : `${helpText}\n`);
+    if (handled) status = await handled;
+  } catch (err) {
+    status = report(err, io);
+  }
+  return status;
+}
+
+/**
+ * yargs set up for `argv` with every command registered; `onRun` is called with the command a line names
+ * and its arguments (the quick parser's results are compared with these in test/cli/quick-parse.test.ts).
+ */
+export function yargsParser(argv: readonly string[], version: string | undefined, onRun: (c: Command<unknown>, args: Record<string, unknown>) => void): Argv {
+  const yargs = loadYargs();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { commands } = require('./registry') as typeof import('./registry');
+  const described = globalOptions(yargs([...argv]))
     .scriptName('overmerge')
     .strict()
     .demandCommand(1, 'name a command; see `overmerge --help`')
@@ -77,22 +108,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       for (const sub of subs) register(built, sub);
       return built.demandCommand(1, `name a subcommand of ${commandName(c)}; see \`overmerge ${commandName(c)} --help\``);
     };
-    y.command(c.command, c.describe, builder, (args) => {
-      handled = c.run(args, io);
-    });
+    y.command(c.command, c.describe, builder, (args) => onRun(c, args));
   };
   for (const c of commands as Command<unknown>[]) register(parser, c);
   skipHelpCache(parser);
-  try {
-    await parser.parseAsync(argv, {}, (_err, _args, output) => {
-      helpText = output;
-    });
-    if (helpText) io.stdout.write(helpText.endsWith('\n') ? helpText : `${helpText}\n`);
-    if (handled) status = await handled;
-  } catch (err) {
-    status = report(err, io);
-  }
-  return status;
+  return parser;
 }
 
 /**

@@ -2,14 +2,17 @@ import * as fs from 'node:fs';
 import type { Db } from '../db/db';
 import { openDatabase } from '../db/open';
 import { OvermergeError } from '../errors';
-import { BlobStore } from '../fs/blob-store';
+import type { BlobStore } from '../fs/blob-store';
 import { ensureFoldersSync } from '../fs/entries';
 import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
-import { acquireLock, type Lock } from '../fs/lock';
+import type { Lock } from '../fs/lock';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
-import { DpkgDb } from '../dpkg/dpkg-db';
-import { releaseLocks, takeDpkgLocks } from '../dpkg/locks';
+import type { DpkgDb } from '../dpkg/dpkg-db';
 import { ADMIN_DIR } from './admin-dir';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// dpkg's database, the locks and the backup store are loaded by the writers that use them: a reading
+// command (`overmerge list`) starts without them (a third of its module loading).
 
 /** The writer lock's file in the admin folder (an fcntl lock on it; the file itself stays, empty). */
 const LOCK_FILE = 'lock';
@@ -73,6 +76,9 @@ export interface Writer {
  * signal, kill -9) releases it, so nothing here has to on exit.
  */
 export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
+  const { releaseLocks, takeDpkgLocks } = require('../dpkg/locks') as typeof import('../dpkg/locks');
+  const { acquireLock } = require('../fs/lock') as typeof import('../fs/lock');
+  const { DpkgDb } = require('../dpkg/dpkg-db') as typeof import('../dpkg/dpkg-db');
   const loc = await locate(args);
   ensureAdminDir(loc);
   // dpkg's locks first, as apt and dpkg take them, then overmerge's own: one order for every writer.
@@ -130,5 +136,6 @@ export function closeWriter(w: Writer): void {
 
 /** Where `--keep-backups` keeps replaced contents, by hash. */
 export function blobStore(loc: Locations): BlobStore {
+  const { BlobStore } = require('../fs/blob-store') as typeof import('../fs/blob-store');
   return new BlobStore(hostJoin(loc.adminDir, 'backups'));
 }
