@@ -30,11 +30,16 @@ export async function run(): Promise<BenchResult[]> {
       await mustRun('dpkg --install', dpkgArgv(roots.dp, ['--install', ...debs]));
     }
     const quick = (argv: string[]) => (): Promise<Sample> => timed(argv);
+    // The bin run as a program, as people run it (its first line then starts Node without
+    // NODE_EXTRA_CA_CERTS, see bin/overmerge); `node -e 0` with the environment as given, and without it.
+    const bare: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
+    delete bare.NODE_EXTRA_CA_CERTS;
     const runners: Record<string, () => Promise<Sample>> = {
       node: quick([process.execPath, '-e', '0']),
-      version: quick([process.execPath, BIN, '--version']),
-      help: quick([process.execPath, BIN, '--help']),
-      list: quick([process.execPath, BIN, '--root', roots.om, 'list']),
+      nodeBare: () => timed([process.execPath, '-e', '0'], { env: bare }),
+      version: quick([BIN, '--version']),
+      help: quick([BIN, '--help']),
+      list: quick([BIN, '--root', roots.om, 'list']),
     };
     if (!dpkgWhy) {
       runners.dpkgVersion = quick(['dpkg', '--version']);
@@ -49,7 +54,8 @@ export async function run(): Promise<BenchResult[]> {
     }
     const node = { name: 'node -e 0', samples: s.node };
     const dpkgNote = (k: string, what: string): string => (s[k] ? `; ${what} ${medianMs(s[k]).toFixed(1)} ms` : '');
-    const what = `median of ${REPS}, spawn to exit`;
+    const floor = process.env.NODE_EXTRA_CA_CERTS === undefined ? '' : `; node -e 0 without NODE_EXTRA_CA_CERTS ${medianMs(s.nodeBare).toFixed(1)} ms`;
+    const what = `median of ${REPS}, spawn to exit${floor}`;
     return [
       timeRow('startup: overmerge --version', s.version, node, GOAL, `${what}${dpkgNote('dpkgVersion', 'dpkg --version')}`),
       timeRow('startup: overmerge --help', s.help, node, undefined, what),

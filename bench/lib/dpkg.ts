@@ -30,7 +30,7 @@ export function dpkgArgv(root: string, args: string[], interpreters: string[] = 
   return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, root, ...args];
 }
 
-/** argv of the overmerge CLI (the built one, bin/overmerge) on `root`, quiet. */
+/** argv of the overmerge CLI (the built one, bin/overmerge, run as a program, as people run it) on `root`, quiet. */
 export function overmergeArgv(root: string, args: string[]): string[] {
-  return [process.execPath, BIN, '--root', root, '--quiet', ...args];
+  return [BIN, '--root', root, '--quiet', ...args];
 }

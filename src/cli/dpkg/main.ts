@@ -1,3 +1,4 @@
+import { directStdio } from '../direct-stdio';
 import { loadConfig } from './config';
 import type { Action, ActionContext, DpkgIo } from './context';
 import { DPKG_OPTIONS } from './dpkg-table';
@@ -69,7 +70,16 @@ const INVOKE_ACTIONS: ReadonlySet<ActionName> = new Set(['unpack', 'configure', 
 /** Runs overmerge-dpkg on `argv` (without node and script); resolves to the exit status. Never throws. */
 export async function main(argv: readonly string[], io: DpkgIo): Promise<number> {
   const write = (stream: NodeJS.WritableStream) => (bytes: Buffer) => void stream.write(bytes);
-  const report = new Reporter({ prog: 'dpkg', helpHint: DPKG_HELP_HINT, stderr: write(io.stderr), color: useColor(io) });
+  // Whether to colour is asked when something is printed: a program that prints no message never asks
+  // whether stdout is a terminal (see processIo).
+  const report = new Reporter({
+    prog: 'dpkg',
+    helpHint: DPKG_HELP_HINT,
+    stderr: write(io.stderr),
+    get color() {
+      return useColor(io);
+    },
+  });
   try {
     const settings: DpkgSettings = new DpkgSettings(io.env, report);
     loadConfig('dpkg', DPKG_OPTIONS, settings, report, io.env, io.configDir);
@@ -103,17 +113,24 @@ function useColor(io: DpkgIo): boolean {
 
 /** The process's own streams and environment. */
 export function processIo(): DpkgIo {
-  for (const stream of [process.stdout, process.stderr]) {
+  // A reader that went away (`dpkg -l | head`) ends the program quietly.
+  const brokenPipe = (): never => process.exit(process.exitCode ?? 0);
+  const real = (which: 'stdout' | 'stderr') => (): NodeJS.WriteStream => {
+    const stream = process[which];
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      if (err.code === 'EPIPE') brokenPipe();
       throw err;
     });
-  }
+    return stream;
+  };
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: directStdio(1, real('stdout'), brokenPipe),
+    stderr: directStdio(2, real('stderr'), brokenPipe),
     env: process.env,
-    isTTY: Boolean(process.stdout.isTTY),
+    // node:tty loads Node's net module and streams (11 ms): only when asked.
+    get isTTY() {
+      return (require('node:tty') as typeof import('node:tty')).isatty(1);
+    },
     readStdin: () =>
       new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];
