@@ -178,6 +178,17 @@ export class DpkgDb {
     return [...(this.infoIndex().get(infoPrefix(e, this.infoFormat())) ?? [])].sort();
   }
 
+  /**
+   * infoFiles of many instances from one look at info/: a directory changed less than a second ago (by
+   * this very transaction, typically) is "racy" and listed again at each look, which for every installed
+   * package in turn (the trigger snapshot) meant a listing of info/ per package.
+   */
+  infoFilesLister(): (ref: PackageRef) => string[] {
+    const index = this.infoIndex();
+    const format = this.infoFormat();
+    return (ref) => [...(index.get(infoPrefix(this.require(ref), format)) ?? [])].sort();
+  }
+
   readInfoFile(ref: PackageRef, type: string): Buffer | undefined {
     const e = this.require(ref);
     const snap = snapshotInfo(this.admin, [infoFileName(infoPrefix(e, this.infoFormat()), type)]);

@@ -34,11 +34,12 @@ export interface TriggerSnapshot {
 export function readTriggerSnapshot(dpkg: DpkgDb): TriggerSnapshot {
   const state = emptyTriggerState();
   const refs = new Map<string, { name: string; arch: string }>();
+  const infoFiles = dpkg.infoFilesLister();
   for (const p of dpkg.packages()) {
     if (p.status.state === 'not-installed') continue;
     const key = p.displayName;
     refs.set(key, { name: p.name, arch: p.arch });
-    state.packages[key] = packageOf(dpkg, p, key);
+    state.packages[key] = packageOf(dpkg, p, key, infoFiles({ name: p.name, arch: p.arch }));
   }
   const files = dpkg.triggers;
   const text = (name: string): string => files.get(name)?.toString('latin1') ?? '';
@@ -51,7 +52,8 @@ export function readTriggerSnapshot(dpkg: DpkgDb): TriggerSnapshot {
   return { state, unincorp: parseUnincorp(text('Unincorp')), refs };
 }
 
-function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string): TriggerPackage {
+/** `infoFiles`: the types of the package's info files (info/ listed once for every package). */
+function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string, infoFiles: readonly string[]): TriggerPackage {
   const para = p.paragraph;
   const depends: RelationGroups = [];
   for (const field of ['Pre-Depends', 'Depends']) {
@@ -69,9 +71,9 @@ function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string): TriggerPackage {
     version: p.version,
     architecture: p.arch,
     depends,
-    hasPostinst: dpkg.infoFiles({ name: p.name, arch: p.arch }).includes('postinst'),
+    hasPostinst: infoFiles.includes('postinst'),
     provides,
-    declarations: declarationsOf(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`),
+    declarations: infoFiles.includes('triggers') ? declarationsOf(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`) : NO_DECLARATIONS,
   };
 }
 
