@@ -283,7 +283,21 @@ function aptGetKilledAfter(conf: string, args: readonly string[], ms: number): P
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ killed, status: code ?? 137 });
+      // apt-get can be gone while the rest of its group (overmerge-dpkg, a script) is still being torn
+      // down and holds dpkg's lock: recovery starts once the whole group is gone, as after a real crash.
+      const until = Date.now() + 30_000;
+      const gone = (): void => {
+        try {
+          process.kill(-child.pid!, 0);
+        } catch {
+          resolve({ killed, status: code ?? 137 });
+          return;
+        }
+        // Whatever is left after 30 s is the test's to report (the recovery then finds it).
+        if (Date.now() > until) resolve({ killed, status: code ?? 137 });
+        else setTimeout(gone, 20);
+      };
+      gone();
     });
   });
 }
