@@ -4,11 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { directStdio } from '../../src/cli/direct-stdio';
+import { directStdio } from '../../src/fs/direct-stdio';
 import { OM_DPKG } from './dpkg-cli';
 
 /**
- * overmerge-dpkg's standard streams (src/cli/direct-stdio.ts): writes go straight to the descriptor, in
+ * overmerge-dpkg's standard streams (src/fs/direct-stdio.ts): writes go straight to the descriptor, in
  * order, until something else is asked of the stream, which is then the real one; a reader that goes
  * away ends the program quietly, as before.
  */

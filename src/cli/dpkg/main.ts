@@ -1,4 +1,4 @@
-import { directStdio } from '../direct-stdio';
+import { directStdio } from '../../fs/direct-stdio';
 import { loadConfig } from './config';
 import type { Action, ActionContext, DpkgIo } from './context';
 import { DPKG_OPTIONS } from './dpkg-table';
