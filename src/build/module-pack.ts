@@ -77,6 +77,9 @@ if (!module.packed) {
       }
       return m.require(request);
     };
+    // What a module's own require offers besides: resolve (a native addon's path) and the cache.
+    req.resolve = (request, options) => Module._resolveFilename(request, m, false, options);
+    req.cache = Module._cache;
     try {
       defs.get(filename).call(m.exports, m.exports, req, m, filename, path.dirname(filename));
     } catch (err) {
