@@ -1,6 +1,7 @@
 import type { ChangeArgs } from './change-options';
 import { CrashPoints } from '../engine/crash';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
+import { NO_CONFFILE_FORCES } from '../engine/plan-model';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
@@ -30,7 +31,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
     opts: {
       mode: args.mode,
       forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
-      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
+      conffiles: { forces: { ...NO_CONFFILE_FORCES, confnew: (args.forceConfnew ?? false) || forces.has('confnew'), confold: (args.forceConfold ?? false) || forces.has('confold') } },
       steps: new StepRegistry(),
       batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),

@@ -8,6 +8,7 @@ import { processTriggersOnly } from '../../../engine/triggers-only';
 import type { TxnOutcome } from '../../../engine/transaction';
 import { OvermergeError } from '../../../errors';
 import type { DpkgEvent, DpkgEventSink } from '../../../model/events';
+import { conffilePrompt, terminalPromptIo } from '../../conffile-prompt';
 import { packageLine } from '../../progress';
 import { relationMessageLines } from '../../relation-messages';
 import { forceInfo } from '../force';
@@ -31,8 +32,9 @@ export interface DriverIo {
  * installed by `--configure --pending`) is kept in dpkg's database as dpkg keeps it.
  *
  * Differences from dpkg that show: the archives of one call succeed or fail together (dpkg goes on with
- * the next archive after a failed one), so --abort-after has nothing to count; a conffile dpkg would ask
- * about gets dpkg's default answer without a prompt (keep the local version).
+ * the next archive after a failed one), so --abort-after has nothing to count; a conffile question is asked
+ * while installing (-i decides conffiles before its commit, not when configuring), and an unanswerable
+ * one (end of file on stdin) fails the whole transaction, which is undone.
  */
 export function engineDriver(io: DriverIo): TransactionDriver {
   return {
@@ -77,6 +79,9 @@ class RunOutputs {
   readonly notice = (line: string): void => void this.io.stderr.write(latin1(`dpkg: ${line}\n`));
 
   readonly warn = (message: string): void => void this.io.stderr.write(latin1(`${relationMessageLines(message).join('\n')}\n`));
+
+  // dpkg asks whatever stdin is (a terminal, a pipe, /dev/null), and fails at its end.
+  readonly askConffiles = conffilePrompt(terminalPromptIo((text) => void this.io.stderr.write(latin1(text)), process.env, this.events), true);
 
   warning(text: string): void {
     this.io.stderr.write(latin1(`dpkg: warning: ${text}\n`));
