@@ -215,6 +215,19 @@ describe('plan', () => {
     it('leaves a conffile the user deleted deleted, the changed version beside it as .dpkg-dist (dpkg --force-confold)', () =>
       assert.deepEqual(kinds(upgrade(undefined).steps), ['place etc/x.conf.dpkg-dist']));
     it('does nothing when the root already has the new version', () => assert.deepEqual(kinds(upgrade('B').steps), []));
+    it('raises the question dpkg would ask, and plans the answer given to it', () => {
+      const asked = upgrade('LOCAL');
+      assert.deepEqual(
+        asked.questions?.map((q) => [q.pkg, q.path, q.userEdited, q.distEdited, q.incoming.kind]),
+        [['x', 'etc/x.conf', true, true, 'staged']],
+      );
+      const old = installed('x', '1', [conf('A')]);
+      const disk = new Map<RootPath, DiskState>([[rp('etc/x.conf'), { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, md5: 'LOCAL' }], [rp('etc/x.conf.dpkg-dist'), { type: 'file', md5: 'OLD' }]]);
+      const answers = new Map([[rp('etc/x.conf'), 'install' as const]]);
+      const p = plan(input({ installs: [{ staged: pkg('x', '2', [conf('B')]), resolved: new Map(), old, status: 'installed' }], disk, options: { forceOverwrite: false, conffiles: { forces: NO_CONFFILE_FORCES, answers } } }));
+      // As dpkg: the stale .dpkg-dist goes, the administrator's version becomes the .dpkg-old.
+      assert.deepEqual(kinds(p.steps), ['place etc/x.conf.dpkg-old', 'place(link) etc/x.conf', 'remove etc/x.conf.dpkg-dist']);
+    });
     it('keeps conffiles on remove and deletes them on purge', () => {
       const pk = installed('x', '1', [entry('etc', 'directory'), conf('A'), entry('usr', 'directory'), entry('usr/bin', 'file')]);
       const disk = diskOf([entry('etc', 'directory'), conf('A'), entry('usr', 'directory'), entry('usr/bin', 'file')]);
