@@ -5,6 +5,7 @@ import { NO_CONFFILE_FORCES } from '../engine/plan-model';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
+import { conffilePrompt, terminalPromptIo } from './conffile-prompt';
 import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
 import { relationMessageLines } from './relation-messages';
@@ -42,6 +43,14 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
       upperPreflight: process.env.OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT !== '1',
+      // On a terminal, dpkg's conffile prompt; otherwise the forces or dpkg's default answer (keep), told by the notices.
+      askConffiles: conffilePrompt(
+        terminalPromptIo((text) => {
+          progress.end();
+          io.stderr.write(text);
+        }, process.env),
+        io.stdinIsTTY === true && !args.json,
+      ),
       events: args.quiet || args.json
         ? undefined
         : (e) => {

@@ -223,3 +223,34 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
     assert.deepEqual(got.om.files, { 'cfx.conf': 'setting = 2\n', 'cfx.conf.dpkg-old': 'setting = mine\n' });
   });
 });
+
+describe('overmerge install: the conffile prompt on a terminal only', { skip: needs({ root: 'file owners', tools: ['script'] }) }, () => {
+  const work = tempDir('conffile-prompt-om', { after });
+  const OM = path.join(path.dirname(OM_DPKG), 'overmerge');
+  const build = (version: string, conf: string): Promise<string> =>
+    buildAdHocDeb(fs.mkdtempSync(path.join(work, 'deb-')), { name: 'cfy', version, entries: [{ path: 'etc/cfy.conf', type: 'file', content: conf }], conffiles: ['/etc/cfy.conf'], fields: { Architecture: 'all' } });
+
+  it('asks as dpkg asks when stdin is a terminal, and keeps the local version without asking when it is not', async () => {
+    const v1 = await build('1', 'one\n');
+    const v2 = await build('2', 'two\n');
+    const v3 = await build('3', 'three\n');
+    const root = path.join(work, 'root');
+    fs.mkdirSync(root);
+    const om = (args: string[]) => spawnSync(process.execPath, [OM, '--root', root, ...args], { env: testEnv(), input: '', encoding: 'utf8' });
+    assert.equal(om(['install', v1]).status, 0);
+    fs.writeFileSync(path.join(root, 'etc/cfy.conf'), 'mine\n');
+    const t = await runOnTerminal(`${process.execPath} ${OM} --root ${root} install ${v2}`, ['y'], testEnv());
+    assert.equal(t.status, 0, t.screen);
+    assert.deepEqual(promptsOn(t.screen).map((p) => p.split('\n').slice(0, 4).join('\n')), [
+      `\nConfiguration file '/etc/cfy.conf' (actually '${root}/etc/cfy.conf')\n ==> Modified (by you or by a script) since installation.\n ==> Package distributor has shipped an updated version.`,
+    ]);
+    assert.equal(fs.readFileSync(path.join(root, 'etc/cfy.conf'), 'utf8'), 'two\n');
+    assert.equal(fs.readFileSync(path.join(root, 'etc/cfy.conf.dpkg-old'), 'utf8'), 'mine\n');
+    fs.writeFileSync(path.join(root, 'etc/cfy.conf'), 'mine again\n');
+    const quiet = om(['install', v3]);
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /Configuration file/);
+    assert.match(quiet.stderr, /keeping locally modified config file \/etc\/cfy\.conf; new version installed as \/etc\/cfy\.conf\.dpkg-dist/);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'etc')).sort(), ['cfy.conf', 'cfy.conf.dpkg-dist']);
+  });
+});
