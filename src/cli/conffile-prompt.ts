@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { AskedConffile, ConffileAsker } from '../engine/conffile-questions';
 import type { ConffileAnswer } from '../engine/plan-model';
 import { OvermergeError } from '../errors';
@@ -98,8 +99,8 @@ function menu(q: AskedConffile): string {
 }
 
 /** The prompt's effects on the real terminal: stdin read a byte at a time (nothing read past the line). */
-export function terminalPromptIo(say: (text: string) => void, env: NodeJS.ProcessEnv, events?: DpkgEventSink): PromptIo {
-  return { say, readLine: readStdinLine, showDiff: (o, n) => showDiff(o, n, env), shell: (o, n) => spawnShell(o, n, say, env), events };
+export function terminalPromptIo(say: (text: string) => void, env: NodeJS.ProcessEnv, events?: DpkgEventSink, pager = true): PromptIo {
+  return { say, readLine: readStdinLine, showDiff: (o, n) => showDiff(o, n, env, pager), shell: (o, n) => spawnShell(o, n, say, env), events };
 }
 
 function readStdinLine(): string | undefined {
@@ -125,10 +126,10 @@ function readStdinLine(): string | undefined {
   }
 }
 
-/** dpkg's pager_spawn: a pager only when stdin and stdout are terminals ($DPKG_PAGER, $PAGER, `pager`). */
-function showDiff(old: string, next: string, env: NodeJS.ProcessEnv): void {
-  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const pager = tty ? env.DPKG_PAGER || env.PAGER || 'pager' : 'cat';
+/** dpkg's pager_spawn: a pager only when stdin and stdout are terminals and not --no-pager ($DPKG_PAGER, $PAGER, `pager`). */
+function showDiff(old: string, next: string, env: NodeJS.ProcessEnv, usePager: boolean): void {
+  const tty = isatty(0) && isatty(1);
+  const pager = usePager && tty ? env.DPKG_PAGER || env.PAGER || 'pager' : 'cat';
   if (pager === 'cat') {
     spawnSync('diff', ['-Nu', old, next], { stdio: 'inherit' });
     return;

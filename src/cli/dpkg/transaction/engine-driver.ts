@@ -5,6 +5,7 @@ import { configurePackages, packagesToConfigure } from '../../../engine/configur
 import { installArchives } from '../../../engine/install';
 import { removePackages } from '../../../engine/remove';
 import { processTriggersOnly } from '../../../engine/triggers-only';
+import type { ConffileAsker } from '../../../engine/conffile-questions';
 import type { TxnOutcome } from '../../../engine/transaction';
 import { OvermergeError } from '../../../errors';
 import type { DpkgEvent, DpkgEventSink } from '../../../model/events';
@@ -52,12 +53,17 @@ class RunOutputs {
   readonly failed = new Map<string, string>();
   private front: DpkgEventSink;
 
+  /** Asks the conffile questions as dpkg does: whatever stdin is (a terminal, a pipe, /dev/null), failing at its end. */
+  readonly askConffiles: ConffileAsker;
+
   constructor(
     private readonly io: DriverIo,
     front: DpkgEventSink,
     private readonly action: string,
+    noPager = false,
   ) {
     this.front = front;
+    this.askConffiles = conffilePrompt(terminalPromptIo((text) => void this.io.stderr.write(latin1(text)), process.env, this.events, !noPager), true);
   }
 
   /** From now on, dpkg's first status line of each package as read from `w` (see first-notes.ts). */
@@ -79,9 +85,6 @@ class RunOutputs {
   readonly notice = (line: string): void => void this.io.stderr.write(latin1(`dpkg: ${line}\n`));
 
   readonly warn = (message: string): void => void this.io.stderr.write(latin1(`${relationMessageLines(message).join('\n')}\n`));
-
-  // dpkg asks whatever stdin is (a terminal, a pipe, /dev/null), and fails at its end.
-  readonly askConffiles = conffilePrompt(terminalPromptIo((text) => void this.io.stderr.write(latin1(text)), process.env, this.events), true);
 
   warning(text: string): void {
     this.io.stderr.write(latin1(`dpkg: warning: ${text}\n`));
@@ -125,7 +128,7 @@ async function open(req: TransactionRequest): Promise<Writer> {
 
 /** -i / --unpack: the archives, less those -E and -O skip, in one engine install. */
 async function archives(io: DriverIo, req: ArchiveRequest, front: DpkgEventSink): Promise<TransactionOutcome> {
-  const out = new RunOutputs(io, front, req.action);
+  const out = new RunOutputs(io, front, req.action, req.noPager);
   if (req.pathFilters.length > 0) {
     const f = req.pathFilters[0];
     throw new DpkgExit(`${OWN_PROG}: error: --path-${f.include ? 'include' : 'exclude'} is not supported: overmerge installs every path of an archive; nothing was changed\n`, EXIT_ERROR);
@@ -190,7 +193,7 @@ async function skipReason(w: Writer, req: ArchiveRequest, archive: string): Prom
 
 /** --configure, --triggers-only, -r, -P: the packages, checked as dpkg checks each, in one transaction. */
 async function packages(io: DriverIo, req: PackageRequest, front: DpkgEventSink): Promise<TransactionOutcome> {
-  const out = new RunOutputs(io, front, req.action);
+  const out = new RunOutputs(io, front, req.action, req.noPager);
   const w = req.noAct ? undefined : await open(req);
   if (w === undefined) return out.outcome([]);
   try {
