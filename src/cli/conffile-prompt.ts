@@ -116,7 +116,6 @@ function readStdinLine(): string | undefined {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
         continue;
       }
-      if ((err as NodeJS.ErrnoException).code === 'EOF') return bytes.length > 0 ? Buffer.from(bytes).toString('latin1') : undefined;
       throw new OvermergeError('E_CONFFILE_PROMPT', `read error on stdin at conffile prompt: ${(err as Error).message}`, { op: 'conffile prompt' });
     }
     // dpkg reads to the newline; end of file before one is the end, even after some characters.

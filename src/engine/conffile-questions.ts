@@ -16,6 +16,9 @@ export interface AskedConffile extends ConffileQuestion {
  */
 export type ConffileAsker = (questions: readonly AskedConffile[]) => Promise<ReadonlyMap<RootPath, ConffileAnswer>>;
 
+/** The same, for the planners' questions (the transaction adds the host paths on the way to a ConffileAsker). */
+export type PlanAsker = (questions: readonly ConffileQuestion[]) => Promise<ReadonlyMap<RootPath, ConffileAnswer>>;
+
 export function askedFor(root: Root, q: ConffileQuestion): AskedConffile {
   const incomingHost = q.incoming.kind === 'staged' ? q.incoming.host : hostPath(root, q.incoming.path);
   return { ...q, currentHost: hostPath(root, q.path), incomingHost };
@@ -26,7 +29,7 @@ export function askedFor(root: Root, q: ConffileQuestion): AskedConffile {
  * never from inside one, nor from an executing step), and the plan is made again with the answers. The
  * answers are in the steps of the second plan, so the journal carries them as it carries any decision.
  */
-export async function planAnswering(options: PlanOptions, ask: ((qs: readonly ConffileQuestion[]) => Promise<ReadonlyMap<RootPath, ConffileAnswer>>) | undefined, make: (o: PlanOptions) => Plan): Promise<Plan> {
+export async function planAnswering(options: PlanOptions, ask: PlanAsker | undefined, make: (o: PlanOptions) => Plan): Promise<Plan> {
   const first = make(options);
   const questions = first.questions ?? [];
   if (ask === undefined || questions.length === 0) return first;

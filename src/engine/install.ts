@@ -18,7 +18,8 @@ import type { PackageRef, TransactionItem } from '../dpkg/relations';
 import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
 import { scriptSessionFor } from './script-session';
-import { planChanges, runTransaction, type PlanAsker, type Planned, type TxnOptions, type TxnOutcome } from './transaction';
+import { planChanges, runTransaction, type Planned, type TxnOptions, type TxnOutcome } from './transaction';
+import type { PlanAsker } from './conffile-questions';
 
 /**
  * `install`/`unpack`: all archives of one call form one transaction. With dpkg's database and maintainer

@@ -8,9 +8,8 @@ import type { PlaceMode } from '../fs/place';
 import { syncFilesystem } from '../fs/sync';
 import type { Writer } from './context';
 import type { CrashPoints } from './crash';
-import type { ConffileAnswer, ConffilePolicy, ConffileQuestion, Plan, PlanOptions } from './plan-model';
-import { askedFor, planAnswering, type ConffileAsker } from './conffile-questions';
-import type { RootPath } from '../fs/rootpath';
+import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
+import { askedFor, planAnswering, type ConffileAsker, type PlanAsker } from './conffile-questions';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
@@ -98,9 +97,6 @@ export interface PlanTime {
   /** Asks the plan's conffile questions (see planAnswering), if the caller can be asked. */
   ask?: PlanAsker;
 }
-
-/** The questions as the planners raise them, answered by the caller's ConffileAsker. */
-export type PlanAsker = (questions: readonly ConffileQuestion[]) => Promise<ReadonlyMap<RootPath, ConffileAnswer>>;
 
 /** What one kind of transaction (install, remove, rollback, configure) brings to the common shape. */
 export interface TxnSpec {

@@ -113,6 +113,24 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
     });
   }
 
+  it('Z starts $SHELL -i with DPKG_SHELL_REASON, DPKG_CONFFILE_OLD and DPKG_CONFFILE_NEW, then asks again, as dpkg', async () => {
+    // A "shell" that shows what it was given and returns at once, so the test need not type into it.
+    const shell = path.join(work, 'show-shell');
+    fs.writeFileSync(shell, '#!/bin/sh\necho "shell $* reason=$DPKG_SHELL_REASON old=$DPKG_CONFFILE_OLD new=$DPKG_CONFFILE_NEW"\n', { mode: 0o755 });
+    const got: Record<Tool, { shown: string[]; outcome: ReturnType<typeof outcome> }> = {} as never;
+    for (const tool of ['dpkg', 'om'] as const) {
+      const root = prepared(tool);
+      assert.equal(run(tool, root, ['--unpack', debs['2']]).status, 0);
+      const cmd = `SHELL=${sh(shell)} ${argv(tool, root, ['--configure', 'cfx']).map(sh).join(' ')}`;
+      const t = await runOnTerminal(cmd, ['z', 'n'], testEnv({ SHELL: '/bin/sh' }));
+      assert.equal(t.status, 0, t.screen);
+      const shown = t.screen.split('\n').filter((l) => /^(shell |Useful environment| - DPKG_|Type 'exit')/.test(l)).map((l) => norm(l, root));
+      got[tool] = { shown, outcome: outcome(root) };
+    }
+    assert.deepEqual(got.om, got.dpkg);
+    assert.equal(got.om.shown.at(-1), `shell -i reason=conffile-prompt old=ROOT/${CONF} new=ROOT/${CONF}.dpkg-new`);
+  });
+
   it('asks at -i as dpkg asks, the new version offered being the staged file (overmerge decides before its commit)', async () => {
     const got: Record<Tool, { prompts: string[]; statusFd: string[]; outcome: ReturnType<typeof outcome> }> = {} as never;
     for (const tool of ['dpkg', 'om'] as const) {
