@@ -1,5 +1,5 @@
 import { displayPath, type RootPath } from '../fs/rootpath';
-import type { ConffileAnswer, ConffileForces, ConffilePolicy, ConffileQuestion, IncomingConffile } from './plan-model';
+import type { ConffileAnswer, ConffileForces, ConffileNote, ConffilePolicy, ConffileQuestion, IncomingConffile } from './plan-model';
 
 /**
  * dpkg's conffile rules (src/main/configure.c, deferred_configure_conffile), as pure decisions: what
@@ -11,14 +11,14 @@ import type { ConffileAnswer, ConffileForces, ConffilePolicy, ConffileQuestion, 
  *
  * - identical: the root already holds exactly the new version;
  * - keep: nobody changed it, or only the administrator did (a deleted one included): the new one goes;
- * - install: the file is new and absent, only the package changed it, or --force-confmiss restores a
- *   deleted one (`missing`);
+ * - install: the file is new to the package and absent (`new`), only the package changed it (`updated`),
+ *   or --force-confmiss restores a deleted one (`missing`);
  * - ask: dpkg asks — both changed it, the root holds a file the package did not ship before, or
  *   --force-confask and the administrator changed it.
  */
 export type ConffileVerdict =
   | { readonly kind: 'identical' | 'keep' }
-  | { readonly kind: 'install'; readonly missing?: boolean }
+  | { readonly kind: 'install'; readonly why: 'new' | 'updated' | 'missing' }
   | { readonly kind: 'ask'; readonly userEdited: boolean; readonly distEdited: boolean; readonly userDeleted: boolean; readonly isNew: boolean };
 
 export type ConffileOnDisk = 'absent' | { md5: string | undefined };
@@ -26,16 +26,16 @@ export type ConffileOnDisk = 'absent' | { md5: string | undefined };
 export function conffileVerdict(current: ConffileOnDisk, recorded: string | undefined, next: string, forces: ConffileForces): ConffileVerdict {
   const currentMd5 = current === 'absent' ? undefined : current.md5;
   if (current !== 'absent' && currentMd5 === next) return { kind: 'identical' };
-  if (current === 'absent' && forces.confmiss) return { kind: 'install', missing: recorded !== undefined };
+  if (current === 'absent' && forces.confmiss) return { kind: 'install', why: 'missing' };
   if (recorded === undefined) {
     // New to the package: installed, unless something is already there.
-    if (current === 'absent') return { kind: 'install' };
+    if (current === 'absent') return { kind: 'install', why: 'new' };
     return { kind: 'ask', userEdited: true, distEdited: true, userDeleted: false, isNew: true };
   }
   const userEdited = current === 'absent' || currentMd5 !== recorded;
   const distEdited = next !== recorded;
   if (userEdited && (distEdited || forces.confask)) return { kind: 'ask', userEdited, distEdited, userDeleted: current === 'absent', isNew: false };
-  if (distEdited) return { kind: 'install' };
+  if (distEdited) return { kind: 'install', why: 'updated' };
   return { kind: 'keep' };
 }
 
@@ -64,6 +64,8 @@ export interface ConffileDecision {
   readonly outcome: ConffileOutcome;
   /** Set when dpkg would ask: what to ask (or what a force answered). */
   readonly question?: ConffileQuestion;
+  /** What dpkg says about it besides the prompt (ConffileNote). */
+  readonly note?: ConffileNote['note'];
 }
 
 export function decideConffile(pkg: string, path: RootPath, verdict: ConffileVerdict, policy: ConffilePolicy, incoming: IncomingConffile): ConffileDecision {
@@ -72,13 +74,14 @@ export function decideConffile(pkg: string, path: RootPath, verdict: ConffileVer
     case 'keep':
       return { outcome: 'drop' };
     case 'install':
-      return { outcome: 'install' };
+      // dpkg says nothing of a conffile new to the package (CFO_NEW_CONFF).
+      return verdict.why === 'new' ? { outcome: 'install' } : { outcome: 'install', note: verdict.why === 'missing' ? 'restoring' : 'installing' };
     case 'ask': {
       const { userEdited, distEdited, userDeleted, isNew } = verdict;
       const forced = forcedAnswer(policy.forces, 'keep');
       const question: ConffileQuestion = { pkg, path, incoming, userEdited, distEdited, userDeleted, isNew, default: 'keep', forced };
       const answer = policy.answers?.get(path) ?? forced?.answer ?? question.default;
-      return { outcome: answer === 'install' ? 'install-backup' : 'keep-backup', question };
+      return answer === 'install' ? { outcome: 'install-backup', question, note: 'installing' } : { outcome: 'keep-backup', question };
     }
   }
 }

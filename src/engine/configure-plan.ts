@@ -61,6 +61,7 @@ function conffileSteps(
   const verdict = conffileVerdict(current, f.conffileHash, next.md5 ?? '', options.conffiles.forces);
   const decision = decideConffile(pkg, f.path, verdict, options.conffiles, { kind: 'beside', path: pending });
   if (decision.question) (plan.questions ??= []).push(decision.question);
+  if (decision.note) (plan.conffileNotes ??= []).push({ path: f.path, note: decision.note });
   const old = withSuffix(f.path, '.dpkg-old');
   const dist = withSuffix(f.path, '.dpkg-dist');
   switch (decision.outcome) {

@@ -141,4 +141,16 @@ export interface Plan {
    * its answer from ConffilePolicy.answers, else the force's, else keep.
    */
   questions?: ConffileQuestion[];
+  /** What dpkg prints about conffiles it installs, in plan order. */
+  conffileNotes?: ConffileNote[];
+}
+
+/**
+ * dpkg's words about a conffile it puts in place (configure.c): `installing` a new version over one only the
+ * package changed, or over the administrator's by answer ("Installing new version of config file ..."),
+ * `restoring` a deleted one by --force-confmiss.
+ */
+export interface ConffileNote {
+  readonly path: RootPath;
+  readonly note: 'installing' | 'restoring';
 }

@@ -299,6 +299,7 @@ class Planner {
     const incoming = { kind: 'staged' as const, host: entry.staged };
     const decision = decideConffile(staged.name, at, verdict, this.input.options.conffiles, incoming);
     if (decision.question) (this.result.questions ??= []).push(decision.question);
+    if (decision.note) (this.result.conffileNotes ??= []).push({ path: at, note: decision.note });
     this.applyConffileOutcome(staged.name, entry, at, decision.outcome);
   }
 

@@ -10,6 +10,7 @@ import type { Writer } from './context';
 import type { CrashPoints } from './crash';
 import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { askedFor, planAnswering, type ConffileAsker, type PlanAsker } from './conffile-questions';
+import { displayPath } from '../fs/rootpath';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
@@ -178,6 +179,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const asker = opts.askConffiles;
     const ask: PlanAsker | undefined = asker && ((qs) => asker(qs.map((q) => askedFor(loc.root, q))));
     const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts, ask });
+    // Said when decided, as the prompts are: before the files are placed, where dpkg says it while placing them.
+    for (const n of plan.conffileNotes ?? []) events?.({ kind: 'conffile-note', path: displayPath(n.path), note: n.note });
     if (room.kind === 'overlay') checkUpperRoom(await room.report(plan, true));
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
     applyCommitStates(plan, flows);

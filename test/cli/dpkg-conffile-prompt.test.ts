@@ -100,6 +100,8 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
         const t = await onTerminal(tool, root, ['--configure', 'cfx'], [...answers]);
         got[tool] = { prompts: promptsOn(t.screen).map((p) => norm(p, root)), statusFd: promptLines(root), outcome: outcome(root), screen: t.screen, status: t.status };
       }
+      const installing = (screen: string): string[] => screen.split('\n').filter((l) => l.startsWith('Installing new version'));
+      assert.deepEqual(installing(got.om.screen), installing(got.dpkg.screen));
       assert.equal(got.om.status, 0, got.om.screen);
       assert.equal(got.dpkg.status, 0, got.dpkg.screen);
       assert.equal(got.om.prompts.length, answers.length, got.om.screen);
@@ -151,18 +153,24 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
 
   for (const forces of [['confold'], ['confnew'], ['confdef'], ['confdef', 'confnew'], ['confold', 'confnew']]) {
     it(`answers with --force-${forces.join(',')} as dpkg does, saying so, asking nothing`, () => {
-      const got: Record<Tool, { block: string; outcome: ReturnType<typeof outcome>; log: string }> = {} as never;
+      const got: Record<Tool, { block: string; outcome: ReturnType<typeof outcome>; log: string; installing: string[] }> = {} as never;
       for (const tool of ['dpkg', 'om'] as const) {
         const root = prepared(tool);
         const r = run(tool, root, [`--force-${forces.join(',')}`, '-i', debs['2']]);
         assert.equal(r.status, 0, r.stderr);
         const log = fs.readFileSync(path.join(root, 'dpkg.log'), 'utf8').split('\n').filter((l) => l.includes(' conffile '));
-        got[tool] = { block: forcedBlock(r.stderr, root), outcome: outcome(root), log: log.map((l) => l.slice(20)).join('\n') };
+        got[tool] = {
+          block: forcedBlock(r.stderr, root),
+          outcome: outcome(root),
+          log: log.map((l) => l.slice(20)).join('\n'),
+          installing: r.stdout.split('\n').filter((l) => l.startsWith('Installing new version')),
+        };
       }
       assert.deepEqual(got.om, got.dpkg);
       assert.match(got.om.block, /^\nConfiguration file '\/etc\/cfx\/cfx\.conf' \(actually 'ROOT\/etc\/cfx\/cfx\.conf'\)\n ==> Modified/);
       const install = forces.includes('confnew') && !forces.includes('confdef');
       assert.equal(got.om.log, `conffile /${CONF} ${install ? 'install' : 'keep'}`);
+      assert.deepEqual(got.om.installing, install ? [`Installing new version of config file /${CONF} ...`] : []);
     });
   }
 
@@ -188,16 +196,31 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
     assert.deepEqual(got.om.outcome.files, { 'cfx.conf': 'setting = 1\n', 'cfx.conf.dpkg-old': 'setting = mine\n' });
   });
 
-  it('--force-confmiss puts a deleted conffile back, as dpkg', () => {
-    const got: Record<Tool, ReturnType<typeof outcome>> = {} as never;
+  it('--force-confmiss puts a deleted conffile back, saying so, as dpkg', () => {
+    const got: Record<Tool, { outcome: ReturnType<typeof outcome>; said: string }> = {} as never;
     for (const tool of ['dpkg', 'om'] as const) {
       const root = prepared(tool, 'delete');
       const r = run(tool, root, ['--force-confmiss', '-i', debs['2']]);
       assert.equal(r.status, 0, r.stderr);
-      got[tool] = outcome(root);
+      got[tool] = { outcome: outcome(root), said: r.stderr.match(/\nConfiguration file '[^']*', does not exist on system\.\n[^\n]*\n/)?.[0] ?? '' };
     }
     assert.deepEqual(got.om, got.dpkg);
-    assert.deepEqual(got.om.files, { 'cfx.conf': 'setting = 2\n' });
+    assert.deepEqual(got.om.outcome.files, { 'cfx.conf': 'setting = 2\n' });
+    assert.equal(got.om.said, `\nConfiguration file '/${CONF}', does not exist on system.\nInstalling new config file as you requested.\n`);
+  });
+
+  it('says "Installing new version of config file" on stdout where only the package changed it, as dpkg', () => {
+    const got: Record<Tool, { stdout: string[]; outcome: ReturnType<typeof outcome> }> = {} as never;
+    for (const tool of ['dpkg', 'om'] as const) {
+      const root = path.join(work, `${tool}-${roots++}`);
+      makeDpkgRoot(root);
+      assert.equal(run(tool, root, ['-i', debs['1']]).status, 0);
+      const r = run(tool, root, ['-i', debs['2']]);
+      assert.equal(r.status, 0, r.stderr);
+      got[tool] = { stdout: r.stdout.split('\n').filter((l) => l.startsWith('Installing new version')), outcome: outcome(root) };
+    }
+    assert.deepEqual(got.om, got.dpkg);
+    assert.deepEqual(got.om.stdout, [`Installing new version of config file /${CONF} ...`]);
   });
 
   it('a deleted conffile the package changed is asked about ("Deleted"), and stays deleted on N, as dpkg', async () => {

@@ -14,7 +14,7 @@ const at = 'etc/x.conf' as RootPath;
 describe("dpkg's conffile rules", () => {
   it('leaves alone what nobody changed, installs what only the package changed, keeps what only the administrator changed', () => {
     assert.deepEqual(conffileVerdict({ md5: 'A' }, 'A', 'A', forces()), { kind: 'identical' });
-    assert.deepEqual(conffileVerdict({ md5: 'A' }, 'A', 'B', forces()), { kind: 'install' });
+    assert.deepEqual(conffileVerdict({ md5: 'A' }, 'A', 'B', forces()), { kind: 'install', why: 'updated' });
     assert.deepEqual(conffileVerdict({ md5: 'L' }, 'A', 'A', forces()), { kind: 'keep' });
     assert.deepEqual(conffileVerdict('absent', 'A', 'A', forces()), { kind: 'keep' });
   });
@@ -23,14 +23,14 @@ describe("dpkg's conffile rules", () => {
     assert.deepEqual(conffileVerdict({ md5: 'L' }, 'A', 'B', forces()), { kind: 'ask', userEdited: true, distEdited: true, userDeleted: false, isNew: false });
     assert.deepEqual(conffileVerdict('absent', 'A', 'B', forces()), { kind: 'ask', userEdited: true, distEdited: true, userDeleted: true, isNew: false });
     assert.deepEqual(conffileVerdict({ md5: 'L' }, undefined, 'B', forces()), { kind: 'ask', userEdited: true, distEdited: true, userDeleted: false, isNew: true });
-    assert.deepEqual(conffileVerdict('absent', undefined, 'B', forces()), { kind: 'install' });
+    assert.deepEqual(conffileVerdict('absent', undefined, 'B', forces()), { kind: 'install', why: 'new' });
   });
 
   it('--force-confask asks about a modified file the package did not change; --force-confmiss installs a missing one', () => {
     assert.deepEqual(conffileVerdict({ md5: 'L' }, 'A', 'A', forces({ confask: true })), { kind: 'ask', userEdited: true, distEdited: false, userDeleted: false, isNew: false });
     assert.deepEqual(conffileVerdict({ md5: 'A' }, 'A', 'A', forces({ confask: true })), { kind: 'identical' });
-    assert.deepEqual(conffileVerdict('absent', 'A', 'B', forces({ confmiss: true })), { kind: 'install', missing: true });
-    assert.deepEqual(conffileVerdict('absent', 'A', 'A', forces({ confmiss: true })), { kind: 'install', missing: true });
+    assert.deepEqual(conffileVerdict('absent', 'A', 'B', forces({ confmiss: true })), { kind: 'install', why: 'missing' });
+    assert.deepEqual(conffileVerdict('absent', 'A', 'A', forces({ confmiss: true })), { kind: 'install', why: 'missing' });
   });
 
   it('answers by force as show_prompt does: confdef first (the default, keep), then confnew, then confold', () => {
@@ -48,7 +48,8 @@ describe("dpkg's conffile rules", () => {
     assert.equal(unanswered.question?.forced, undefined);
     const answered = decideConffile('x', at, ask, { forces: forces({ confold: true }), answers: new Map([[at, 'install']]) }, incoming);
     assert.equal(answered.outcome, 'install-backup');
+    assert.equal(answered.note, 'installing');
     assert.equal(answered.question?.forced?.answer, 'keep');
-    assert.deepEqual(decideConffile('x', at, conffileVerdict({ md5: 'A' }, 'A', 'B', forces()), { forces: forces() }, incoming), { outcome: 'install' });
+    assert.deepEqual(decideConffile('x', at, conffileVerdict({ md5: 'A' }, 'A', 'B', forces()), { forces: forces() }, incoming), { outcome: 'install', note: 'installing' });
   });
 });

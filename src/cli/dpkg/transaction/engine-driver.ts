@@ -75,6 +75,10 @@ class RunOutputs {
   readonly events: DpkgEventSink = (e: DpkgEvent) => {
     const line = packageLine(e);
     if (line !== undefined) this.io.stdout.write(latin1(`${line}\n`));
+    if (e.kind === 'conffile-note') {
+      if (e.note === 'installing') this.io.stdout.write(latin1(`Installing new version of config file ${e.path} ...\n`));
+      else this.io.stderr.write(latin1(`\nConfiguration file '${e.path}', does not exist on system.\nInstalling new config file as you requested.\n`));
+    }
     if (e.kind === 'error') {
       this.failed.set(e.subject, e.message);
       this.io.stderr.write(latin1(`dpkg: error processing package ${e.subject} (--${this.action}):\n ${e.message}\n`));
