@@ -252,6 +252,37 @@ describe('overmerge-dpkg conffile prompts against real dpkg', { skip }, () => {
     assert.deepEqual(got.om.outcome.files, { 'cfx.conf': 'setting = mine\n' });
   });
 
+  it('kill -9 at any point after the answer: recover leaves the root before the upgrade or after it with the answer carried out', (t) => {
+    const template = prepared('om');
+    const seen = { before: 0, after: 0 };
+    // Every crash point of the run, one run each, until a run passes them all (overmerge-dpkg does not count them).
+    for (let at = 1; ; at++) {
+      assert.ok(at < 1000, 'the sweep ends');
+      const root = path.join(work, `om-crash-${at}`);
+      fs.cpSync(template, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      const r = spawnSync(process.execPath, [OM_DPKG, `--root=${root}`, '-i', debs['2']], { env: testEnv({ OVERMERGE_DEBUG_CRASH_AT: String(at) }), input: 'y\n', encoding: 'utf8' });
+      if (r.signal !== 'SIGKILL') {
+        assert.equal(r.status, 0, r.stderr);
+        fs.rmSync(root, { recursive: true, force: true });
+        break;
+      }
+      const rec = spawnSync(process.execPath, [path.join(path.dirname(OM_DPKG), 'overmerge'), '--root', root, 'recover'], { env: testEnv(), encoding: 'utf8' });
+      assert.equal(rec.status, 0, `recover after point ${at}: ${rec.stderr}`);
+      const o = outcome(root);
+      if (/^install ok installed 1\n/.test(o.record)) {
+        assert.deepEqual(o.files, { 'cfx.conf': 'setting = mine\n' }, `point ${at}: undone`);
+        seen.before++;
+      } else {
+        assert.match(o.record, /^install ok (installed|unpacked|half-configured) 2\n/, `point ${at}`);
+        assert.deepEqual(o.files, { 'cfx.conf': 'setting = 2\n', 'cfx.conf.dpkg-old': 'setting = mine\n' }, `point ${at}: done, the answer (Y) carried out`);
+        seen.after++;
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    t.diagnostic(`crash points: ${seen.before} recovered to version 1, ${seen.after} to version 2`);
+    assert.ok(seen.before > 0 && seen.after > 0, JSON.stringify(seen));
+  });
+
   it('reads the answer from a stdin that is not a terminal, as dpkg does', () => {
     const got: Record<Tool, ReturnType<typeof outcome>> = {} as never;
     for (const tool of ['dpkg', 'om'] as const) {
