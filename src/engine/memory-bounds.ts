@@ -25,21 +25,40 @@ const ARENAS = 2;
 
 interface MallocTune {
   retainLess(mmapThreshold: number, arenas: number): boolean;
+  trim(): boolean;
 }
 
 const MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'malloc_tune.node');
 
-/** Applies both policies (idempotent). Returns whether malloc's could be applied. */
+/** The native module, loaded once; null when it was not built. */
+let tune: MallocTune | null | undefined;
+
+function mallocTune(): MallocTune | null {
+  if (tune === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      tune = require(MODULE) as MallocTune;
+    } catch {
+      tune = null;
+    }
+  }
+  return tune;
+}
+
+/** Applies the policies (idempotent). Returns whether malloc's could be applied. */
 export function boundMemory(): boolean {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   // Read by V8 each time it would grow the new space (--max-semi-space-size is read only at start-up).
   v8.setFlagsFromString('--semi-space-growth-factor=1');
-  let tune: MallocTune;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    tune = require(MODULE) as MallocTune;
-  } catch {
-    return false;
-  }
-  return tune.retainLess(MMAP_THRESHOLD, ARENAS);
+  return mallocTune()?.retainLess(MMAP_THRESHOLD, ARENAS) ?? false;
+}
+
+/**
+ * Gives the system back the free pages inside malloc's heaps (malloc_trim), which glibc otherwise returns
+ * only from a heap's top: called between the phases and archives of a transaction, when what one of them
+ * allocated (an archive's decoding, SQLite's pages for a large write) has been freed. About 8 MiB at the
+ * end of unpacking the required set. A no-op without the native module or glibc.
+ */
+export function releaseFreedMemory(): void {
+  mallocTune()?.trim();
 }

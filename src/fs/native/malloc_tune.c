@@ -32,10 +32,23 @@ static napi_value retain_less(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* trim() -> true when glibc gave memory back: free pages inside the arenas too, not only at their tops. */
+static napi_value trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  bool released = false;
+#ifdef __GLIBC__
+  released = malloc_trim(0) == 1;
+#endif
+  napi_value out;
+  napi_get_boolean(env, released, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"retainLess", NULL, retain_less, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"trim", NULL, trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 1, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
   return exports;
 }
