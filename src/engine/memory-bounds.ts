@@ -3,7 +3,7 @@ import * as v8 from 'node:v8';
 
 /**
  * Keeps a writing command's peak memory close to what it uses (issue 14: ≤ 100 MiB for the required set,
- * a 2 GiB member, 116,010 members). Two policies of the process, set once before a transaction:
+ * a 2 GiB member, 116,010 members). Policies of the process, set once before a transaction:
  *
  * - V8 lets the old generation grow to several times what survived the last full collection before it
  *   collects again; a transaction that holds its manifest (tens of MiB for a huge archive) while making
@@ -15,7 +15,7 @@ import * as v8 from 'node:v8';
  * - glibc's malloc keeps freed large blocks (liblzma's dictionaries, decoded on the thread pool) in its
  *   arenas; malloc_tune.c gives them back (a fixed mmap threshold, few arenas).
  *
- * Both are best effort: without the native module (not built) or on another libc, only V8's apply.
+ * All are best effort: without the native module (not built) or on another libc, only V8's apply.
  */
 const HEAP_GROWING_PERCENT = 15;
 /** Blocks from this size up get a mapping of their own, unmapped on free (glibc's initial default). */
