@@ -49,6 +49,8 @@ function mallocTune(): MallocTune | null {
 export function boundMemory(): boolean {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   // Read by V8 each time it would grow the new space (--max-semi-space-size is read only at start-up).
+  // Newer V8 releases clamp the factor to at least 2: there the young generation grows as before, and
+  // only the old generation's policy and malloc's apply.
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   return mallocTune()?.retainLess(MMAP_THRESHOLD, ARENAS) ?? false;
 }
