@@ -10,6 +10,7 @@ import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import { DpkgDb } from '../dpkg/dpkg-db';
 import { releaseLocks, takeDpkgLocks } from '../dpkg/locks';
 import { ADMIN_DIR } from './admin-dir';
+import { boundMemory } from './memory-bounds';
 
 /** The writer lock's file in the admin folder (an fcntl lock on it; the file itself stays, empty). */
 const LOCK_FILE = 'lock';
@@ -73,6 +74,8 @@ export interface Writer {
  * signal, kill -9) releases it, so nothing here has to on exit.
  */
 export async function openForWriting(args: LocationArgs & { lockWait: number }): Promise<Writer> {
+  // Before any archive is decoded: malloc's arenas are made as threads first allocate.
+  boundMemory();
   const loc = await locate(args);
   ensureAdminDir(loc);
   // dpkg's locks first, as apt and dpkg take them, then overmerge's own: one order for every writer.

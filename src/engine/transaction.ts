@@ -31,6 +31,7 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import { Probe } from './probe';
+import { releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
 import { checkUpperRoom, upperRoomOf, type UpperRoom, type UpperSpaceReport } from './upper-room';
@@ -190,6 +191,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
     await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
+    // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
+    releaseFreedMemory();
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
