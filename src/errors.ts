@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'E_MOUNTED' // overlay reconcile: a layer is in use by a mounted overlay
   | 'E_SCRIPT_FAILED' // a maintainer script exited non-zero, was killed by a signal, or could not be started
   | 'E_SCRIPT_REFUSED' // a maintainer script overmerge will not run (not a regular file, not executable, no PATH)
+  | 'E_CONFFILE_PROMPT' // a conffile question could not be answered (end of file or a read error on stdin)
   | 'E_CRASH_INJECTED' // test hook only
   | 'E_INTERNAL';
 

@@ -21,7 +21,7 @@ export function changeOptions(y: Argv): Argv {
   return y
     .option('force-overwrite', { type: 'boolean', default: false, describe: "overwrite another package's files" })
     .option('force-confnew', { type: 'boolean', describe: 'install new versions of locally modified conffiles (old kept as .dpkg-old)' })
-    .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; the default)' })
+    .option('force-confold', { type: 'boolean', describe: 'keep locally modified conffiles (new version as .dpkg-dist; also the answer when stdin is not a terminal)' })
     .conflicts('force-confnew', 'force-confold')
     .option('triggers', {
       type: 'boolean',

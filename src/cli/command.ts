@@ -6,6 +6,8 @@ export interface Io {
   stderr: NodeJS.WritableStream;
   /** Whether stdout is a terminal (progress bars are drawn only then). */
   isTTY: boolean;
+  /** Whether stdin is a terminal: conffile questions are asked only then (unset: it is not). */
+  stdinIsTTY?: boolean;
 }
 
 /**

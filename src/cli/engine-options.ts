@@ -1,9 +1,11 @@
 import type { ChangeArgs } from './change-options';
 import { CrashPoints } from '../engine/crash';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
+import { NO_CONFFILE_FORCES } from '../engine/plan-model';
 import { StepRegistry } from '../engine/steps/registry';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
+import { conffilePrompt, terminalPromptIo } from './conffile-prompt';
 import { packageLine, Progress } from './progress';
 import { printable } from '../control/printable';
 import { relationMessageLines } from './relation-messages';
@@ -30,7 +32,7 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
     opts: {
       mode: args.mode,
       forceOverwrite: (args.forceOverwrite ?? false) || forces.has('overwrite'),
-      conffiles: args.forceConfnew || forces.has('confnew') ? 'new' : args.forceConfold || forces.has('confold') ? 'old' : 'default',
+      conffiles: { forces: { ...NO_CONFFILE_FORCES, confnew: (args.forceConfnew ?? false) || forces.has('confnew'), confold: (args.forceConfold ?? false) || forces.has('confold') } },
       steps: new StepRegistry(),
       batchSize: journalBatch(),
       crash: CrashPoints.fromEnv(),
@@ -41,6 +43,14 @@ export function txnOptions(args: ChangeArgs, io: Io): { opts: TxnOptions; progre
       progress: (phase, done, total) => progress.update(phase, done, total),
       triggers: args.triggers ?? true,
       upperPreflight: process.env.OVERMERGE_DEBUG_SKIP_UPPER_PREFLIGHT !== '1',
+      // On a terminal, dpkg's conffile prompt; otherwise the forces or dpkg's default answer (keep), told by the notices.
+      askConffiles: conffilePrompt(
+        terminalPromptIo((text) => {
+          progress.end();
+          io.stderr.write(text);
+        }, process.env),
+        io.stdinIsTTY === true && !args.json,
+      ),
       events: args.quiet || args.json
         ? undefined
         : (e) => {

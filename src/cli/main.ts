@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import type { Argv } from 'yargs';
 import { OvermergeError } from '../errors';
 import { commandName, type Command, type Io } from './command';
@@ -40,7 +41,8 @@ function processIo(): Io {
       throw err;
     });
   }
-  return { stdout: process.stdout, stderr: process.stderr, isTTY: Boolean(process.stdout.isTTY) };
+  // isatty(0), not process.stdin.isTTY: that would make a stream of stdin, which the conffile prompt reads itself.
+  return { stdout: process.stdout, stderr: process.stderr, isTTY: Boolean(process.stdout.isTTY), stdinIsTTY: isatty(0) };
 }
 
 /** Runs the CLI on `argv` (without node and script) and resolves to the exit status. Never throws. */

@@ -54,6 +54,11 @@ function cutAtNul(s: ByteString): ByteString {
   return nul < 0 ? s : (s.slice(0, nul) as ByteString);
 }
 
+/** A package known only by name, in dpkg's blank state (what a selection or a new name starts from). */
+export function blankEntry(name: ByteString): PkgEntry {
+  return finish({ ...blankDraft(), name }, undefined);
+}
+
 function finish(d: Draft, raw: ByteString | undefined): PkgEntry {
   const { hasArch: _a, explicitConfigVersion: _c, ...entry } = d;
   return raw === undefined ? entry : { ...entry, raw };

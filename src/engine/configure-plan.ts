@@ -1,8 +1,8 @@
-import { displayPath, withSuffix, type RootPath } from '../fs/rootpath';
+import { withSuffix, type RootPath } from '../fs/rootpath';
 import { ABSENT, type DiskState } from '../model/disk';
 import type { ManifestEntry } from '../model/entry';
 import { refOf, type InstalledFile, type InstalledPackage } from '../model/package';
-import { conffileAction, keptNotice, type ConffileOnDisk } from './conffile-rules';
+import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk } from './conffile-rules';
 import type { PathStep, Plan, PlanOptions } from './plan-model';
 
 /** A package to configure: its rows as unpack left them. */
@@ -36,7 +36,7 @@ export function planConfigure(input: ConfigureInput): Plan {
       const next = disk(pending);
       // Nothing beside it: unpack found the root already holding the new version, or it was configured.
       if (next.type !== 'file') continue;
-      plan.steps.push(...conffileSteps(pkg.name, f, pending, next, disk, input.options, plan.notices));
+      plan.steps.push(...conffileSteps(pkg.name, f, pending, next, disk, input.options, plan));
       plan.bytes += next.size ?? 0;
     }
     plan.records.push({ ref: refOf(pkg), status: 'installed', files });
@@ -52,28 +52,36 @@ function conffileSteps(
   next: DiskState,
   disk: (p: RootPath) => DiskState,
   options: PlanOptions,
-  notices: string[],
+  plan: Plan,
 ): PathStep[] {
   const d = disk(f.path);
   const current: ConffileOnDisk = d.type === 'absent' ? 'absent' : { md5: d.type === 'file' ? d.md5 : undefined };
   const into = (to: RootPath): PathStep => ({ kind: 'rename', from: pending, path: to, aside: asideFor(disk(to)) });
-  switch (conffileAction(current, f.conffileHash, next.md5 ?? '', options.conffiles)) {
+  const removeIfPresent = (p: RootPath): PathStep[] => (disk(p).type === 'absent' ? [] : [{ kind: 'remove', path: p }]);
+  const verdict = conffileVerdict(current, f.conffileHash, next.md5 ?? '', options.conffiles.forces);
+  const decision = decideConffile(pkg, f.path, verdict, options.conffiles, { kind: 'beside', path: pending });
+  if (decision.question) (plan.questions ??= []).push(decision.question);
+  if (decision.note) (plan.conffileNotes ??= []).push({ path: f.path, note: decision.note });
+  const old = withSuffix(f.path, '.dpkg-old');
+  const dist = withSuffix(f.path, '.dpkg-dist');
+  switch (decision.outcome) {
     case 'install':
       return [into(f.path)];
-    case 'identical':
-    case 'keep':
+    case 'drop':
       return [{ kind: 'remove', path: pending }];
-    case 'keep-dist': {
-      const dist = withSuffix(f.path, '.dpkg-dist');
-      notices.push(keptNotice(pkg, f.path, current === 'absent', dist));
-      return [into(dist)];
-    }
-    case 'replace-keep-old': {
-      if (current === 'absent') return [into(f.path)];
-      const old = withSuffix(f.path, '.dpkg-old');
-      notices.push(`${pkg}: installing new version of config file ${displayPath(f.path)} (old one kept as ${displayPath(old)})`);
+    case 'keep-backup':
+      // As dpkg: an older .dpkg-old goes, the new version waits beside as .dpkg-dist.
+      plan.notices.push(keptNotice(pkg, f.path, current === 'absent', dist));
+      return [...removeIfPresent(old), into(dist)];
+    case 'install-backup': {
+      // As dpkg: an older .dpkg-dist goes, the administrator's version becomes the .dpkg-old.
+      if (current === 'absent') {
+        plan.notices.push(replacedNotice(pkg, f.path, undefined));
+        return [...removeIfPresent(dist), ...removeIfPresent(old), into(f.path)];
+      }
+      plan.notices.push(replacedNotice(pkg, f.path, old));
       const link: ManifestEntry = { path: old, type: 'hardlink', linkTo: f.path, mode: f.mode, uid: f.uid, gid: f.gid, mtime: f.mtime, size: 0, conffile: false };
-      return [{ kind: 'place-special', path: old, entry: link, aside: asideFor(disk(old)), linkTo: f.path }, into(f.path)];
+      return [...removeIfPresent(dist), { kind: 'place-special', path: old, entry: link, aside: asideFor(disk(old)), linkTo: f.path }, into(f.path)];
     }
   }
 }

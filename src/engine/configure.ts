@@ -2,6 +2,7 @@ import { OvermergeError } from '../errors';
 import type { PackageRow } from '../db/types';
 import type { Writer } from './context';
 import { configureCompanions, planConfigure } from './configure-plan';
+import { planAnswering } from './conffile-questions';
 import { runTransaction, type TxnOptions, type TxnOutcome } from './transaction';
 
 /** The states configure finishes, as dpkg's `--configure` takes them. */
@@ -38,7 +39,7 @@ export async function configurePackages(w: Writer, select: () => PackageRow[], a
     args,
     // The postinst of each, in dpkg's order, after the commit; with --pending, whatever dpkg would take.
     queue: { action: 'configure', pending },
-    plan: async (probe, _stagingDir, options) => {
+    plan: async (probe, _stagingDir, options, now) => {
       // Chosen here, after the transaction has taken in what dpkg changed since overmerge last looked (a
       // package real dpkg unpacked is configurable on overmerge's first call).
       const rows = select();
@@ -52,7 +53,7 @@ export async function configurePackages(w: Writer, select: () => PackageRow[], a
       }
       for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
       const configureOrder = pending ? [] : rows.map((r) => ({ name: r.name, architecture: r.architecture }));
-      const plan = planConfigure({ packages, disk: probe.disk, options });
+      const plan = await planAnswering(options, now.ask, (o) => planConfigure({ packages, disk: probe.disk, options: o }));
       // With dpkg's database the configure queue after the commit runs each postinst and records the
       // package installed; the commit leaves it in the state it is in.
       if (w.dpkg) for (const [i, rec] of plan.records.entries()) rec.status = rows[i].status;

@@ -9,6 +9,7 @@ import type { Lock } from '../fs/lock';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import type { DpkgDb } from '../dpkg/dpkg-db';
 import { ADMIN_DIR } from './admin-dir';
+import { boundMemory } from './memory-bounds';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // dpkg's database, the locks and the backup store are loaded by the writers that use them: a reading
@@ -79,6 +80,8 @@ export async function openForWriting(args: LocationArgs & { lockWait: number }):
   const { releaseLocks, takeDpkgLocks } = require('../dpkg/locks') as typeof import('../dpkg/locks');
   const { acquireLock } = require('../fs/lock') as typeof import('../fs/lock');
   const { DpkgDb } = require('../dpkg/dpkg-db') as typeof import('../dpkg/dpkg-db');
+  // Before any archive is decoded: malloc's arenas are made as threads first allocate.
+  boundMemory();
   const loc = await locate(args);
   ensureAdminDir(loc);
   // dpkg's locks first, as apt and dpkg take them, then overmerge's own: one order for every writer.

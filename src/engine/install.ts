@@ -19,6 +19,7 @@ import { installFlows, planContext, scriptsWithoutDpkg } from './script-flows';
 import type { PackageScripts } from './script-plan';
 import { scriptSessionFor } from './script-session';
 import { planChanges, runTransaction, type Planned, type TxnOptions, type TxnOutcome } from './transaction';
+import type { PlanAsker } from './conffile-questions';
 
 /**
  * `install`/`unpack`: all archives of one call form one transaction. With dpkg's database and maintainer
@@ -133,7 +134,7 @@ function installStage(
           installs.map((i) => i.staged),
           opts.scripts,
         );
-        return { ...(await planFiles(w, probe, judged, planOptions, true)), configureOrder };
+        return { ...(await planFiles(w, probe, judged, planOptions, true, now.ask)), configureOrder };
       }
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
@@ -162,7 +163,7 @@ function installStage(
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
-      const planned = await planFiles(w, probe, judged, planOptions, false);
+      const planned = await planFiles(w, probe, judged, planOptions, false, now.ask);
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };
     },
@@ -212,8 +213,8 @@ function judge(
  * The files' plan of judged archives, with the relations' removals and notes. `forgetDisappeared`: no
  * maintainer script runs, so the plan itself forgets the packages whose files all disappear.
  */
-async function planFiles(w: Writer, probe: Probe, j: Judged, options: PlanOptions, forgetDisappeared: boolean): Promise<Planned> {
-  const planned = await planChanges(probe, w.db, { installs: j.installs, removals: relationRemovals(probe, w.db, j.effects) }, options);
+async function planFiles(w: Writer, probe: Probe, j: Judged, options: PlanOptions, forgetDisappeared: boolean, ask?: PlanAsker): Promise<Planned> {
+  const planned = await planChanges(probe, w.db, { installs: j.installs, removals: relationRemovals(probe, w.db, j.effects) }, options, ask);
   noteRelations(planned.plan, j.effects, j.plan.cycleBreaks, { forgetDisappeared });
   return planned;
 }

@@ -1,3 +1,4 @@
+import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
 import type { StagedPackage } from '../model/entry';
@@ -39,7 +40,54 @@ export interface RemoveRequest {
   purge: boolean;
 }
 
-export type ConffilePolicy = 'default' | 'new' | 'old';
+/** dpkg's conffile forces (--force-confnew, confold, confdef, confmiss, confask). */
+export interface ConffileForces {
+  readonly confnew: boolean;
+  readonly confold: boolean;
+  readonly confdef: boolean;
+  readonly confmiss: boolean;
+  readonly confask: boolean;
+}
+
+/** What to do about a conffile dpkg would ask about: install the package's version, or keep the current one. */
+export type ConffileAnswer = 'install' | 'keep';
+
+/**
+ * How the planners decide conffiles: dpkg's forces, and the answers given to the questions an earlier
+ * planning of the same transaction raised (by the conffile's path). A question with neither an answer nor
+ * a force that decides it is planned with dpkg's default answer, keep, and listed in Plan.questions.
+ */
+export interface ConffilePolicy {
+  readonly forces: ConffileForces;
+  readonly answers?: ReadonlyMap<RootPath, ConffileAnswer>;
+}
+
+export const NO_CONFFILE_FORCES: ConffileForces = { confnew: false, confold: false, confdef: false, confmiss: false, confask: false };
+
+/**
+ * Where the version a question offers is: staged (install decides at once; `host` unset for an entry with
+ * no staged content, which cannot be shown) or beside the file as `.dpkg-new` (configure).
+ */
+export type IncomingConffile = { readonly kind: 'staged'; readonly host: HostPath | undefined } | { readonly kind: 'beside'; readonly path: RootPath };
+
+/**
+ * A conffile dpkg would ask about (configure.c promptconfaction): the facts its prompt shows, the version
+ * offered, and the answer a force gives (`forced`, with dpkg's words for it) if one does.
+ */
+export interface ConffileQuestion {
+  readonly pkg: string;
+  readonly path: RootPath;
+  readonly incoming: IncomingConffile;
+  readonly userEdited: boolean;
+  readonly distEdited: boolean;
+  /** The administrator deleted it (dpkg's CFOF_USER_DEL). */
+  readonly userDeleted: boolean;
+  /** The package did not ship it before, and the root holds another file there (dpkg's CFOF_IS_NEW). */
+  readonly isNew: boolean;
+  /** dpkg's default answer (every case dpkg 1.21 asks about defaults to keep). */
+  readonly default: ConffileAnswer;
+  readonly forced?: { readonly answer: ConffileAnswer; readonly why: string };
+}
 
 export interface PlanOptions {
   forceOverwrite: boolean;
@@ -88,4 +136,21 @@ export interface Plan {
   notices: string[];
   /** Bytes the steps will write, for the space check. */
   bytes: number;
+  /**
+   * The conffiles dpkg would ask about, forced or not, in the order dpkg would ask; each is planned with
+   * its answer from ConffilePolicy.answers, else the force's, else keep.
+   */
+  questions?: ConffileQuestion[];
+  /** What dpkg prints about conffiles it installs, in plan order. */
+  conffileNotes?: ConffileNote[];
+}
+
+/**
+ * dpkg's words about a conffile it puts in place (configure.c): `installing` a new version over one only the
+ * package changed, or over the administrator's by answer ("Installing new version of config file ..."),
+ * `restoring` a deleted one by --force-confmiss.
+ */
+export interface ConffileNote {
+  readonly path: RootPath;
+  readonly note: 'installing' | 'restoring';
 }

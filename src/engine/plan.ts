@@ -5,7 +5,7 @@ import { ABSENT, type DiskState } from '../model/disk';
 import type { EntryMeta, ManifestEntry, StagedPackage } from '../model/entry';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
 import type { InstallRequest, PathStep, Plan, PlanInput, RemoveRequest } from './plan-model';
-import { conffileAction, keptNotice, type ConffileAction, type ConffileOnDisk } from './conffile-rules';
+import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
 import type { Aside } from './steps/aside';
 import type { MkdirStep } from './steps/mkdir';
 
@@ -295,7 +295,12 @@ class Planner {
       return;
     }
     if (stale) this.removals.add(pending);
-    this.applyConffileRule(staged.name, entry, at, conffileAction(current, recorded, entry.md5 ?? '', this.input.options.conffiles));
+    const verdict = conffileVerdict(current, recorded, entry.md5 ?? '', this.input.options.conffiles.forces);
+    const incoming = { kind: 'staged' as const, host: entry.staged };
+    const decision = decideConffile(staged.name, at, verdict, this.input.options.conffiles, incoming);
+    if (decision.question) (this.result.questions ??= []).push(decision.question);
+    if (decision.note) (this.result.conffileNotes ??= []).push({ path: at, note: decision.note });
+    this.applyConffileOutcome(staged.name, entry, at, decision.outcome);
   }
 
   /** Places the new version of a conffile at `to` (the file itself, or a name beside it). */
@@ -305,26 +310,37 @@ class Planner {
     this.result.bytes += entry.size;
   }
 
-  private applyConffileRule(pkg: string, entry: ManifestEntry, at: RootPath, action: ConffileAction): void {
-    switch (action) {
-      case 'identical':
-      case 'keep':
+  private removeIfPresent(p: RootPath): void {
+    if (this.disk(p).type !== 'absent') this.removals.add(p);
+  }
+
+  private applyConffileOutcome(pkg: string, entry: ManifestEntry, at: RootPath, outcome: ConffileOutcome): void {
+    const old = withSuffix(at, '.dpkg-old');
+    const dist = withSuffix(at, '.dpkg-dist');
+    const deleted = this.disk(at).type === 'absent';
+    switch (outcome) {
+      case 'drop':
         return;
       case 'install':
         this.placeConffile(entry, at, this.disk(at));
         return;
-      case 'replace-keep-old': {
-        const old = withSuffix(at, '.dpkg-old');
-        const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
-        this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: this.disk(old).type === 'absent' ? 'none' : 'link', linkTo: at });
+      case 'install-backup': {
+        // As dpkg: an older .dpkg-dist goes, the administrator's version becomes the .dpkg-old.
+        this.removeIfPresent(dist);
+        if (deleted) this.removeIfPresent(old);
+        else {
+          const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
+          this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: this.disk(old).type === 'absent' ? 'none' : 'link', linkTo: at });
+        }
         this.placeConffile(entry, at, this.disk(at));
-        this.result.notices.push(`${pkg}: installing new version of config file ${displayPath(at)} (old one kept as ${displayPath(old)})`);
+        this.result.notices.push(replacedNotice(pkg, at, deleted ? undefined : old));
         return;
       }
-      case 'keep-dist': {
-        const dist = withSuffix(at, '.dpkg-dist');
+      case 'keep-backup': {
+        // As dpkg: an older .dpkg-old goes, the new version waits beside as .dpkg-dist.
+        this.removeIfPresent(old);
         this.placeConffile(entry, dist, this.disk(dist));
-        this.result.notices.push(keptNotice(pkg, at, this.disk(at).type === 'absent', dist));
+        this.result.notices.push(keptNotice(pkg, at, deleted, dist));
         return;
       }
     }

@@ -9,6 +9,8 @@ import { syncFilesystem } from '../fs/sync';
 import type { Writer } from './context';
 import type { CrashPoints } from './crash';
 import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
+import { askedFor, planAnswering, type ConffileAsker, type PlanAsker } from './conffile-questions';
+import { displayPath } from '../fs/rootpath';
 import { plan as makePlan } from './plan';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
@@ -29,6 +31,7 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import { Probe } from './probe';
+import { releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
 import { checkUpperRoom, upperRoomOf, type UpperRoom, type UpperSpaceReport } from './upper-room';
@@ -56,6 +59,11 @@ export interface TxnOptions {
   scripts?: ScriptSettings;
   /** Each package's progress as dpkg reports it (processing, states, errors, conffile decisions). */
   events?: DpkgEventSink;
+  /**
+   * Asks the conffile questions of the plan (dpkg's prompt); without it each gets its force's answer or
+   * dpkg's default (keep). Asked after the maintainer scripts of the plan phase, before any file is placed.
+   */
+  askConffiles?: ConffileAsker;
   /** dpkg's relation forces, --auto-deconfigure, --ignore-depends, and where relation warnings go (default: every relation held). */
   relations?: RelationsOptions;
   /** false: --no-triggers (activations are recorded, none processed in this run). */
@@ -88,6 +96,8 @@ export type DryRunUpper = { kind: 'overlay'; report: UpperSpaceReport } | { kind
 export interface PlanTime {
   run(steps: readonly AnyPlannedStep[]): Promise<void>;
   scripts?: ScriptSession;
+  /** Asks the plan's conffile questions (see planAnswering), if the caller can be asked. */
+  ask?: PlanAsker;
 }
 
 /** What one kind of transaction (install, remove, rollback, configure) brings to the common shape. */
@@ -167,7 +177,11 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
-    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts });
+    const asker = opts.askConffiles;
+    const ask: PlanAsker | undefined = asker && ((qs) => asker(qs.map((q) => askedFor(loc.root, q))));
+    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts, ask });
+    // Said when decided, as the prompts are: before the files are placed, where dpkg says it while placing them.
+    for (const n of plan.conffileNotes ?? []) events?.({ kind: 'conffile-note', path: displayPath(n.path), note: n.note });
     if (room.kind === 'overlay') checkUpperRoom(await room.report(plan, true));
     await checkPlan(plan, probe.disk, { rootHost: loc.root.host, stagingDir, mode: opts.mode });
     applyCommitStates(plan, flows);
@@ -177,6 +191,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
     await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
+    // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
+    releaseFreedMemory();
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
     await exec.sync.flush();
     await syncFilesystem(loc.root.host);
@@ -252,10 +268,10 @@ export interface Planned {
 }
 
 /** The probe, check and plan phases for what installs, removals and rollbacks request. */
-export async function planChanges(probe: Probe, db: Db, requests: Requests, options: PlanOptions): Promise<Planned> {
+export async function planChanges(probe: Probe, db: Db, requests: Requests, options: PlanOptions, ask?: PlanAsker): Promise<Planned> {
   const input = await gatherPlanInput(probe, db, requests, options);
   checkInput(input);
-  return { plan: makePlan(input), requests };
+  return { plan: await planAnswering(options, ask, (o) => makePlan({ ...input, options: o })), requests };
 }
 
 /**

@@ -57,6 +57,8 @@ export type DpkgEvent =
       readonly userEdited: boolean;
       readonly distEdited: boolean;
     }
+  /** dpkg's words about a conffile it puts in place (engine/plan-model.ts ConffileNote): printed only. */
+  | { readonly kind: 'conffile-note'; readonly path: string; readonly note: 'installing' | 'restoring' }
   /** The decision about a conffile (`install` the new version or `keep` the current one): logged only. */
   | { readonly kind: 'conffile'; readonly path: string; readonly decision: 'install' | 'keep' }
   /**

@@ -162,10 +162,10 @@ describe('overmerge-dpkg transaction requests', () => {
     assert.match(r.stderr.toString(), /^dpkg: error processing archive .*a\.deb \(--install\):\n .*empty archive\nErrors were encountered while processing:\n .*a\.deb\n$/);
     const g = await omDpkg(['--dry-run', '-G', '-i', deb]);
     assert.deepEqual([g.status, g.stderr.toString()], [2, 'overmerge-dpkg: error: --refuse-downgrade is not supported: a lower version may replace the installed one: always so in overmerge, so --refuse-downgrade (and -G) refuse the transaction\n']);
-    const f = await omDpkg(['--dry-run', '--force-confask', '-r', 'x'], { transactionDriver: recorder() });
-    assert.deepEqual([f.status, f.stderr.toString()], [2, 'overmerge-dpkg: error: --force-confask is not supported: overmerge never prompts about conffiles\n']);
+    const f = await omDpkg(['--dry-run', '--force-configure-any', '-r', 'x'], { transactionDriver: recorder() });
+    assert.deepEqual([f.status, f.stderr.toString()], [2, 'overmerge-dpkg: error: --force-configure-any is not supported: the engine configures only the packages named or pending, never others that might help\n']);
     const all = await omDpkg(['--dry-run', '--force-all', '-r', 'x'], { transactionDriver: recorder() });
-    assert.equal(all.status, 2, 'force-all includes confask');
+    assert.equal(all.status, 2, 'force-all includes configure-any');
     const unsafe = await omDpkg(['--dry-run', '--force-unsafe-io', '-r', 'x'], { transactionDriver: recorder() });
     assert.equal(unsafe.status, 0, 'force-unsafe-io is a no-op');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RootPath } from '../../src/fs/rootpath';
-import type { PathStep as Step } from '../../src/engine/plan-model';
+import { NO_CONFFILE_FORCES, type ConffileForces, type PathStep as Step } from '../../src/engine/plan-model';
 import type { DiskState } from '../../src/model/disk';
 import type { InstalledPackage, Owner } from '../../src/model/package';
 import { plan } from '../../src/engine/plan';
@@ -142,7 +142,7 @@ describe('plan', () => {
     const owners = new Map<RootPath, Owner[]>([[rp('usr/bin/hello'), [{ name: 'hello', architecture: 'all', version: '1.0', type: 'file' }]]]);
     const staged = pkg('tools', '1', [entry('usr/bin/hello', 'file')]);
     const disk = new Map<RootPath, DiskState>([[rp('usr/bin/hello'), { type: 'file', mode: 0o755, uid: 0, gid: 0, size: 1 }]]);
-    for (const over of [{ replaces: () => true }, { options: { forceOverwrite: true, conffiles: 'default' as const } }]) {
+    for (const over of [{ replaces: () => true }, { options: { forceOverwrite: true, conffiles: { forces: NO_CONFFILE_FORCES } } }]) {
       const p = plan(input({ installs: [{ staged, resolved: new Map(), status: 'installed' }], owners, disk, ...over }));
       assert.deepEqual(kinds(p.steps), ['place(link) usr/bin/hello']);
       assert.deepEqual(p.disowned, [{ owner: owners.get(rp('usr/bin/hello'))![0], path: 'usr/bin/hello' }]);
@@ -191,7 +191,7 @@ describe('plan', () => {
 
   describe('conffiles', () => {
     const conf = (md5: string) => entry('etc/x.conf', 'file', { conffile: true, md5, sha256: `sha-${md5}` });
-    const upgrade = (diskMd5: string | undefined, policy: 'default' | 'new' | 'old' = 'default') => {
+    const upgrade = (diskMd5: string | undefined, forces: Partial<ConffileForces> = {}) => {
       const old = installed('x', '1', [conf('A')]);
       const disk = new Map<RootPath, DiskState>();
       if (diskMd5) disk.set(rp('etc/x.conf'), { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, md5: diskMd5 });
@@ -199,7 +199,7 @@ describe('plan', () => {
         input({
           installs: [{ staged: pkg('x', '2', [conf('B')]), resolved: new Map(), old, status: 'installed' }],
           disk,
-          options: { forceOverwrite: false, conffiles: policy },
+          options: { forceOverwrite: false, conffiles: { forces: { ...NO_CONFFILE_FORCES, ...forces } } },
         }),
       );
     };
@@ -209,12 +209,25 @@ describe('plan', () => {
       assert.deepEqual(kinds(p.steps), ['place etc/x.conf.dpkg-dist']);
       assert.equal(p.records[0].files[0].conffileHash, 'B');
     });
-    it('keeps it with --force-confold too', () => assert.deepEqual(kinds(upgrade('LOCAL', 'old').steps), ['place etc/x.conf.dpkg-dist']));
+    it('keeps it with --force-confold too', () => assert.deepEqual(kinds(upgrade('LOCAL', { confold: true }).steps), ['place etc/x.conf.dpkg-dist']));
     it('installs the new one with --force-confnew, keeping the old as .dpkg-old', () =>
-      assert.deepEqual(kinds(upgrade('LOCAL', 'new').steps), ['place etc/x.conf.dpkg-old', 'place(link) etc/x.conf']));
+      assert.deepEqual(kinds(upgrade('LOCAL', { confnew: true }).steps), ['place etc/x.conf.dpkg-old', 'place(link) etc/x.conf']));
     it('leaves a conffile the user deleted deleted, the changed version beside it as .dpkg-dist (dpkg --force-confold)', () =>
       assert.deepEqual(kinds(upgrade(undefined).steps), ['place etc/x.conf.dpkg-dist']));
     it('does nothing when the root already has the new version', () => assert.deepEqual(kinds(upgrade('B').steps), []));
+    it('raises the question dpkg would ask, and plans the answer given to it', () => {
+      const asked = upgrade('LOCAL');
+      assert.deepEqual(
+        asked.questions?.map((q) => [q.pkg, q.path, q.userEdited, q.distEdited, q.incoming.kind]),
+        [['x', 'etc/x.conf', true, true, 'staged']],
+      );
+      const old = installed('x', '1', [conf('A')]);
+      const disk = new Map<RootPath, DiskState>([[rp('etc/x.conf'), { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, md5: 'LOCAL' }], [rp('etc/x.conf.dpkg-dist'), { type: 'file', md5: 'OLD' }]]);
+      const answers = new Map([[rp('etc/x.conf'), 'install' as const]]);
+      const p = plan(input({ installs: [{ staged: pkg('x', '2', [conf('B')]), resolved: new Map(), old, status: 'installed' }], disk, options: { forceOverwrite: false, conffiles: { forces: NO_CONFFILE_FORCES, answers } } }));
+      // As dpkg: the stale .dpkg-dist goes, the administrator's version becomes the .dpkg-old.
+      assert.deepEqual(kinds(p.steps), ['place etc/x.conf.dpkg-old', 'place(link) etc/x.conf', 'remove etc/x.conf.dpkg-dist']);
+    });
     it('keeps conffiles on remove and deletes them on purge', () => {
       const pk = installed('x', '1', [entry('etc', 'directory'), conf('A'), entry('usr', 'directory'), entry('usr/bin', 'file')]);
       const disk = diskOf([entry('etc', 'directory'), conf('A'), entry('usr', 'directory'), entry('usr/bin', 'file')]);

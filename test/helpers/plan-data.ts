@@ -1,5 +1,5 @@
 import { Paragraph } from '../../src/control/paragraph';
-import type { PlanInput } from '../../src/engine/plan-model';
+import { NO_CONFFILE_FORCES, type PlanInput } from '../../src/engine/plan-model';
 import type { InstalledFile } from '../../src/model/package';
 import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
 
@@ -56,7 +56,7 @@ export function planInput(over: Partial<PlanInput>): PlanInput {
     owners: new Map(),
     ownedBeneath: new Map(),
     replaces: () => false,
-    options: { forceOverwrite: false, conffiles: 'default' },
+    options: { forceOverwrite: false, conffiles: { forces: NO_CONFFILE_FORCES } },
     ...over,
   };
 }

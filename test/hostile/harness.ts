@@ -7,6 +7,7 @@ import { openForWriting } from '../../src/engine/context';
 import { CrashPoints } from '../../src/engine/crash';
 import { installArchives } from '../../src/engine/install';
 import { StepRegistry } from '../../src/engine/steps/registry';
+import { NO_CONFFILE_FORCES } from '../../src/engine/plan-model';
 import { OvermergeError } from '../../src/errors';
 import { dbState, type DbState } from '../helpers/root-state';
 import { om, type CliResult } from '../helpers/run-cli';
@@ -210,7 +211,7 @@ export async function refusalOf(root: string, deb: string): Promise<OvermergeErr
     await installArchives(w, [deb], 'installed', {
       mode: 'rename',
       forceOverwrite: false,
-      conffiles: 'default',
+      conffiles: { forces: NO_CONFFILE_FORCES },
       batchSize: 256,
       crash: new CrashPoints(undefined, undefined),
       autoRecover: false,

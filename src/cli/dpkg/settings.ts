@@ -106,7 +106,7 @@ export class DpkgSettings {
   debug = 0;
   /** --verify-format (only 'rpm' exists). */
   verifyFormat = 'rpm' as const;
-  /** --no-pager (overmerge-dpkg never pages; kept for DPKG_PAGER). */
+  /** --no-pager: the conffile prompt's diff (its only paged output) goes straight to stdout. */
   noPager = false;
 
   constructor(

@@ -109,15 +109,23 @@ export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, cr
   }
 }
 
-/** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
+/**
+ * Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. The
+ * directories the finishes changed are synced once, together, before the journal goes: until then a
+ * crash leaves the journal, and recover finishes again (letting go of a backup is idempotent). An upgrade
+ * of 2,000 files otherwise paid an fsync of the same directory per replaced file.
+ */
 export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
+  const sync = new SyncBatch();
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
-      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg });
+      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg, sync });
       crash.tick();
     }
   }
+  await sync.flush();
+  crash.tick();
   db.journal.clear(txnId);
   crash.tick();
 }

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_MEMBERS, stageArchive } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
 import type { InstallRequest } from '../plan-model';
 import type { Probe } from '../probe';
+import { releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
 import type { ReadArchive } from './read';
 
@@ -50,6 +51,8 @@ export async function stageArchives(
     const resolved = await probe.resolveAll(staged);
     const old = probe.installed(staged.name, staged.architecture);
     installs.push({ staged, resolved, old, status });
+    // The archive's decoder and buffers are freed by now: let their pages go before the next one's.
+    releaseFreedMemory();
   }
   if (stagingDir !== undefined) opts.progress?.('stage', archives.length, archives.length);
   return installs;

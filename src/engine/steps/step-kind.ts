@@ -65,6 +65,11 @@ export interface FinishContext {
   dpkg?: DpkgDb;
   /** With --keep-backups: takes what a step replaced into the backup store before it is let go of. */
   keeper?: BackupKeeper;
+  /**
+   * Directories whose entries a finish changed (a backup let go of), made durable together before the
+   * journal is forgotten; without it each finish syncs its own directory at once.
+   */
+  sync?: SyncBatch;
 }
 
 /** Any registered kind, as the generic executor holds it (payloads are the kind's own business). */

@@ -50,6 +50,7 @@ export function buildRequest(ctx: ActionContext, args: string[]): TransactionReq
     noAct: s.noAct,
     forces: s.forces.enabled,
     ignoreDepends: [...s.ignoreDepends],
+    ...(s.noPager ? { noPager: true } : {}),
     // dpkg's default: process triggers, except for --triggers-only with package names.
     triggers: s.triggers === 1 ? 'process' : s.triggers === -1 ? 'defer' : action === 'triggers-only' && args.length > 0 ? 'defer' : 'process',
     abortAfter: s.abortAfter,

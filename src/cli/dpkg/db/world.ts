@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { adminDir, statusPath, updatesPath, type AdminDir } from '../../../dpkg/admindir';
 import { byteString, type ByteString } from '../../../dpkg/bytes';
 import { corrupt } from '../../../dpkg/corrupt';
-import { EntryError, readEntry, type StanzaKind } from '../../../dpkg/entry';
+import { blankEntry, EntryError, readEntry, type StanzaKind } from '../../../dpkg/entry';
 import { readInfoFormat } from '../../../dpkg/info-files';
 import { infoFileName, infoPrefix } from '../../../dpkg/info-names';
 import { stateIndex, type PkgEntry, type PkgState } from '../../../dpkg/model';
@@ -323,23 +323,6 @@ export class World {
 
 function blank(set: PkgSet): Inst {
   return { set, entry: blankEntry(set.name), archNone: true };
-}
-
-export function blankEntry(name: ByteString): PkgEntry {
-  return {
-    name,
-    arch: '' as ByteString,
-    multiArch: 'no',
-    status: { want: 'unknown', flag: 'ok', state: 'not-installed' },
-    essential: false,
-    protected: false,
-    text: {},
-    depends: {},
-    conffiles: [],
-    triggersPending: [],
-    triggersAwaited: [],
-    arbitrary: [],
-  };
 }
 
 /**

@@ -5,9 +5,11 @@ import { configurePackages, packagesToConfigure } from '../../../engine/configur
 import { installArchives } from '../../../engine/install';
 import { removePackages } from '../../../engine/remove';
 import { processTriggersOnly } from '../../../engine/triggers-only';
+import type { ConffileAsker } from '../../../engine/conffile-questions';
 import type { TxnOutcome } from '../../../engine/transaction';
 import { OvermergeError } from '../../../errors';
 import type { DpkgEvent, DpkgEventSink } from '../../../model/events';
+import { conffilePrompt, terminalPromptIo } from '../../conffile-prompt';
 import { packageLine } from '../../progress';
 import { relationMessageLines } from '../../relation-messages';
 import { forceInfo } from '../force';
@@ -31,8 +33,9 @@ export interface DriverIo {
  * installed by `--configure --pending`) is kept in dpkg's database as dpkg keeps it.
  *
  * Differences from dpkg that show: the archives of one call succeed or fail together (dpkg goes on with
- * the next archive after a failed one), so --abort-after has nothing to count; a conffile dpkg would ask
- * about gets dpkg's default answer without a prompt (keep the local version).
+ * the next archive after a failed one), so --abort-after has nothing to count; a conffile question is asked
+ * while installing (-i decides conffiles before its commit, not when configuring), and an unanswerable
+ * one (end of file on stdin) fails the whole transaction, which is undone.
  */
 export function engineDriver(io: DriverIo): TransactionDriver {
   return {
@@ -50,12 +53,17 @@ class RunOutputs {
   readonly failed = new Map<string, string>();
   private front: DpkgEventSink;
 
+  /** Asks the conffile questions as dpkg does: whatever stdin is (a terminal, a pipe, /dev/null), failing at its end. */
+  readonly askConffiles: ConffileAsker;
+
   constructor(
     private readonly io: DriverIo,
     front: DpkgEventSink,
     private readonly action: string,
+    noPager = false,
   ) {
     this.front = front;
+    this.askConffiles = conffilePrompt(terminalPromptIo((text) => void this.io.stderr.write(latin1(text)), process.env, this.events, !noPager), true);
   }
 
   /** From now on, dpkg's first status line of each package as read from `w` (see first-notes.ts). */
@@ -67,6 +75,10 @@ class RunOutputs {
   readonly events: DpkgEventSink = (e: DpkgEvent) => {
     const line = packageLine(e);
     if (line !== undefined) this.io.stdout.write(latin1(`${line}\n`));
+    if (e.kind === 'conffile-note') {
+      if (e.note === 'installing') this.io.stdout.write(latin1(`Installing new version of config file ${e.path} ...\n`));
+      else this.io.stderr.write(latin1(`\nConfiguration file '${e.path}', does not exist on system.\nInstalling new config file as you requested.\n`));
+    }
     if (e.kind === 'error') {
       this.failed.set(e.subject, e.message);
       this.io.stderr.write(latin1(`dpkg: error processing package ${e.subject} (--${this.action}):\n ${e.message}\n`));
@@ -120,7 +132,7 @@ async function open(req: TransactionRequest): Promise<Writer> {
 
 /** -i / --unpack: the archives, less those -E and -O skip, in one engine install. */
 async function archives(io: DriverIo, req: ArchiveRequest, front: DpkgEventSink): Promise<TransactionOutcome> {
-  const out = new RunOutputs(io, front, req.action);
+  const out = new RunOutputs(io, front, req.action, req.noPager);
   if (req.pathFilters.length > 0) {
     const f = req.pathFilters[0];
     throw new DpkgExit(`${OWN_PROG}: error: --path-${f.include ? 'include' : 'exclude'} is not supported: overmerge installs every path of an archive; nothing was changed\n`, EXIT_ERROR);
@@ -185,7 +197,7 @@ async function skipReason(w: Writer, req: ArchiveRequest, archive: string): Prom
 
 /** --configure, --triggers-only, -r, -P: the packages, checked as dpkg checks each, in one transaction. */
 async function packages(io: DriverIo, req: PackageRequest, front: DpkgEventSink): Promise<TransactionOutcome> {
-  const out = new RunOutputs(io, front, req.action);
+  const out = new RunOutputs(io, front, req.action, req.noPager);
   const w = req.noAct ? undefined : await open(req);
   if (w === undefined) return out.outcome([]);
   try {

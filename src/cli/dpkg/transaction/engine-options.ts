@@ -1,3 +1,4 @@
+import type { ConffileAsker } from '../../../engine/conffile-questions';
 import { CrashPoints } from '../../../engine/crash';
 import type { ConffilePolicy } from '../../../engine/plan-model';
 import { StepRegistry } from '../../../engine/steps/registry';
@@ -11,16 +12,10 @@ import type { TransactionRequest } from './request';
 /** The dpkg forces the relations planner implements, by dpkg's name. */
 const RELATION_FORCES: ReadonlySet<ForceName> = new Set<ForceName>(['depends', 'depends-version', 'conflicts', 'breaks', 'remove-essential', 'remove-protected', 'architecture', 'hold']);
 
-/**
- * dpkg's conffile forces as the engine's policy. The engine never prompts: where dpkg would ask (a
- * conffile changed by both the administrator and the package) it takes dpkg's default answer, keeping the
- * administrator's version, which is also what --force-confdef does; --force-confnew and --force-confold
- * decide as in dpkg (confnew wins over confold, as dpkg checks it first).
- */
+/** dpkg's conffile forces, for the engine's conffile rules (engine/conffile-rules.ts decides as dpkg does). */
 export function conffilePolicy(forces: readonly ForceName[]): ConffilePolicy {
-  if (forces.includes('confnew')) return 'new';
-  if (forces.includes('confold')) return 'old';
-  return 'default';
+  const has = (f: ForceName): boolean => forces.includes(f);
+  return { forces: { confnew: has('confnew'), confold: has('confold'), confdef: has('confdef'), confmiss: has('confmiss'), confask: has('confask') } };
 }
 
 export interface DriverOutputs {
@@ -30,6 +25,8 @@ export interface DriverOutputs {
   readonly notice: (line: string) => void;
   /** A relation warning (a forced problem), in dpkg's words. */
   readonly warn: (message: string) => void;
+  /** Asks the conffile questions as dpkg asks them (on stderr, answers read from stdin). */
+  readonly askConffiles: ConffileAsker;
 }
 
 /**
@@ -54,6 +51,7 @@ export function driverTxnOptions(req: TransactionRequest, out: DriverOutputs): T
     backupRetention: 5,
     triggers: req.triggers === 'process',
     events: out.events,
+    askConffiles: out.askConffiles,
     scripts: {
       mode: forces.includes('script-chrootless') ? 'chrootless' : 'auto',
       notice: out.notice,

@@ -22,6 +22,8 @@ export interface CommonRequest {
   readonly forces: readonly ForceName[];
   /** --ignore-depends: relations involving these packages are not checked. */
   readonly ignoreDepends: readonly string[];
+  /** --no-pager: the conffile prompt's diff is printed, never paged. */
+  readonly noPager?: boolean;
   /**
    * Trigger processing: `process` (--triggers, or the default), `defer` (--no-triggers, or the default of
    * --triggers-only with package names): activations are recorded, processing is left to a later run.
