@@ -178,6 +178,17 @@ export class DpkgDb {
     return [...(this.infoIndex().get(infoPrefix(e, this.infoFormat())) ?? [])].sort();
   }
 
+  /**
+   * infoFiles for many packages at once: info/ checked once, then every answer from that listing. Asking
+   * infoFiles about each installed package in a row listed the folder again for nearly every one (its
+   * identity stays racy for a second after each write).
+   */
+  infoFilesLookup(): (ref: PackageRef) => string[] {
+    const index = this.infoIndex();
+    const format = this.infoFormat();
+    return (ref) => [...(index.get(infoPrefix(this.require(ref), format)) ?? [])].sort();
+  }
+
   readInfoFile(ref: PackageRef, type: string): Buffer | undefined {
     const e = this.require(ref);
     const snap = snapshotInfo(this.admin, [infoFileName(infoPrefix(e, this.infoFormat()), type)]);

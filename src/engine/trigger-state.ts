@@ -34,11 +34,12 @@ export interface TriggerSnapshot {
 export function readTriggerSnapshot(dpkg: DpkgDb): TriggerSnapshot {
   const state = emptyTriggerState();
   const refs = new Map<string, { name: string; arch: string }>();
+  const infoFiles = dpkg.infoFilesLookup();
   for (const p of dpkg.packages()) {
     if (p.status.state === 'not-installed') continue;
     const key = p.displayName;
     refs.set(key, { name: p.name, arch: p.arch });
-    state.packages[key] = packageOf(dpkg, p, key);
+    state.packages[key] = packageOf(dpkg, p, key, infoFiles);
   }
   const files = dpkg.triggers;
   const text = (name: string): string => files.get(name)?.toString('latin1') ?? '';
@@ -51,7 +52,7 @@ export function readTriggerSnapshot(dpkg: DpkgDb): TriggerSnapshot {
   return { state, unincorp: parseUnincorp(text('Unincorp')), refs };
 }
 
-function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string): TriggerPackage {
+function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string, infoFiles: (ref: { name: string; arch: string }) => string[]): TriggerPackage {
   const para = p.paragraph;
   const depends: RelationGroups = [];
   for (const field of ['Pre-Depends', 'Depends']) {
@@ -69,7 +70,7 @@ function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string): TriggerPackage {
     version: p.version,
     architecture: p.arch,
     depends,
-    hasPostinst: dpkg.infoFiles({ name: p.name, arch: p.arch }).includes('postinst'),
+    hasPostinst: infoFiles({ name: p.name, arch: p.arch }).includes('postinst'),
     provides,
     declarations: declarationsOf(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`),
   };

@@ -109,15 +109,21 @@ export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, cr
   }
 }
 
-/** Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. */
+/**
+ * Finishes every journaled step of a committed `txnId`, oldest first, then forgets the journal. The
+ * removals the finishes made (backups, staging) are synced together before the journal goes: until then a
+ * crash leaves the journal, and `recover` finishes again what may not have reached the disk.
+ */
 export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
+  const sync = new SyncBatch();
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
-      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg });
+      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg, sync });
       crash.tick();
     }
   }
+  await sync.flush();
   db.journal.clear(txnId);
   crash.tick();
 }

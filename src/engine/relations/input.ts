@@ -70,6 +70,7 @@ export function archiveData(a: { archive: string; control: Paragraph; controlFil
 export function installedFromDpkg(dpkg: DpkgDb, withFiles: ReadonlySet<string>): InstalledPackage[] {
   dpkg.refresh();
   const out: InstalledPackage[] = [];
+  const infoFiles = dpkg.infoFilesLookup();
   for (const p of dpkg.packages()) {
     if (p.status.state === 'not-installed') continue;
     const ref = { name: p.name, arch: p.arch };
@@ -79,7 +80,7 @@ export function installedFromDpkg(dpkg: DpkgDb, withFiles: ReadonlySet<string>):
       // The status file's field order is dpkg's own, which is also the planner's default.
       fieldOrder: undefined,
       essential: p.essential,
-      hasPostinst: dpkg.infoFiles(ref).includes('postinst'),
+      hasPostinst: infoFiles(ref).includes('postinst'),
       hasConffiles: p.conffiles.length > 0,
       ...(withFiles.has(instanceKey(p.name, p.arch)) ? { files: dpkg.files(ref) } : {}),
       status: p.status.state as PackageStatus,

@@ -32,5 +32,5 @@ export async function placedAlone(backup: BackupHandle | undefined): Promise<boo
 export async function letGoOfBackup(backup: BackupHandle | undefined, ctx: FinishContext): Promise<void> {
   if (backup === undefined) return;
   await ctx.keeper?.keep(backup);
-  await discardBackup(backup, { hooks: ctx.hooks });
+  await discardBackup(backup, { hooks: ctx.hooks, sync: ctx.sync });
 }

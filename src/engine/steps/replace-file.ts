@@ -45,7 +45,7 @@ export const replaceFileStep: StepKind<'replace-file', ReplaceFileStep, ReplaceF
     await unlinkIfPresent(p.temp);
     await restoreBackup(p.backup, { hooks, sync });
   },
-  async finish(p, { hooks }) {
-    await discardBackup(p.backup, { hooks });
+  async finish(p, { hooks, sync }) {
+    await discardBackup(p.backup, { hooks, sync });
   },
 };

@@ -62,6 +62,11 @@ export interface UndoContext {
 
 export interface FinishContext {
   hooks: StepHooks;
+  /**
+   * Where the folders whose entries a finish removed go to be synced: once for the whole journal, before
+   * it is forgotten (finishJournal), not one fsync per backup let go of.
+   */
+  sync?: SyncBatch;
   dpkg?: DpkgDb;
   /** With --keep-backups: takes what a step replaced into the backup store before it is let go of. */
   keeper?: BackupKeeper;

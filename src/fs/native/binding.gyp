@@ -1,11 +1,17 @@
-# The project's own native modules: fcntl(2) record locks, and the first extent of a file (FIEMAP), which
-# Node does not offer. Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
-# build/Release/fcntl_lock.node and fiemap.node.
+# The project's own native modules: fcntl(2) record locks, syncfs(2), and the first extent of a file
+# (FIEMAP), which Node does not offer. Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
+# build/Release/fcntl_lock.node, syncfs.node and fiemap.node.
 {
   "targets": [
     {
       "target_name": "fcntl_lock",
       "sources": ["fcntl_lock.c"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    },
+    {
+      "target_name": "syncfs",
+      "sources": ["syncfs.c"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     },
