@@ -135,20 +135,21 @@ export class SyncBatch {
     return this.files.size + this.dirs.size;
   }
 
-  /** Files first, then directories: an entry must not become durable before the data it names. */
-  async flush(): Promise<void> {
+  /**
+   * Files first, then directories: an entry must not become durable before the data it names. Returns
+   * the devices it synced whole (syncfs), so that a caller about to syncfs one of them need not again.
+   */
+  async flush(): Promise<ReadonlySet<bigint>> {
     const files = [...this.files];
     const dirs = [...this.dirs];
     const bySyncfs = this.bySyncfs || files.length + dirs.length > this.threshold;
     this.files.clear();
     this.dirs.clear();
     this.bySyncfs = false;
-    if (bySyncfs) {
-      await syncFilesystemsOf([...files, ...dirs]);
-      return;
-    }
+    if (bySyncfs) return syncFilesystemsOf([...files, ...dirs]);
     for (const f of files) await skipVanished(() => fsyncFile(f));
     for (const d of dirs) await skipVanished(() => fsyncDir(d));
+    return new Set();
   }
 }
 
@@ -166,7 +167,7 @@ async function skipVanished(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-async function syncFilesystemsOf(paths: HostPath[]): Promise<void> {
+async function syncFilesystemsOf(paths: HostPath[]): Promise<Set<bigint>> {
   const byDevice = new Map<bigint, HostPath>();
   for (const p of paths) {
     try {
@@ -179,6 +180,16 @@ async function syncFilesystemsOf(paths: HostPath[]): Promise<void> {
     }
   }
   for (const p of byDevice.values()) await syncFilesystem(p);
+  return new Set(byDevice.keys());
+}
+
+/** The device (st_dev) of the filesystem holding `p`. */
+export async function deviceOf(p: HostPath): Promise<bigint> {
+  try {
+    return (await fsp.stat(p, { bigint: true })).dev;
+  } catch (err) {
+    throw fsError('stat', err, p);
+  }
 }
 
 /** Where movefile asks for durability: into the engine's batch, or right now. */
