@@ -348,7 +348,7 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
   } else if (found === 'aside' && !(await lstatOrNull(h.backup))?.isDirectory()) {
     // One unlink lets go of a non-directory at once: there is no half-deleted state to guard against.
     await step(opts.hooks, 'discard:unlink', { path: h.backup });
-    await unlinkIfPresent(h.backup);
+    await removeOwnTree(h.backup); // for a non-directory, synchronous: no thread-pool round trip per file
   } else if (found === 'aside') {
     // A folder is renamed first so that a half-deleted backup can never be mistaken for a whole one.
     await step(opts.hooks, 'discard:trash', { path: h.trash });
