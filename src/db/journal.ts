@@ -58,9 +58,14 @@ export class Journal {
     guarded(this.s.file, `journal step ${stepId} as done`, () => this.markDone(stepId, data));
   }
 
+  /**
+   * Marks intended steps done. Not synced on its own: undo and finish treat an intent and a done step
+   * alike (every step's undo works from any point of its run), so losing these marks in a power cut is
+   * the same as a crash just before they were written; the next intent or the commit syncs them.
+   */
   doneMany(stepIds: Iterable<number>): void {
     guarded(this.s.file, 'journal steps as done', () =>
-      this.s.inTransaction(() => {
+      this.s.inTransactionLazily(() => {
         for (const id of stepIds) this.markDone(id, undefined);
       }),
     );

@@ -30,4 +30,26 @@ export class Statements {
   inTransaction<T>(fn: () => T): T {
     return this.sql.transaction(fn).immediate();
   }
+
+  /**
+   * inTransaction, committed without its own fsync of the write-ahead log (synchronous = NORMAL for this
+   * commit): for a record nothing waits on, whose loss in a power cut leaves a state the database must
+   * already accept (as after a crash just before it was written). The log is appended in order, so the
+   * next ordinary commit's fsync makes this one durable too. Inside an open transaction (a savepoint)
+   * nothing changes: the outer commit decides.
+   */
+  inTransactionLazily<T>(fn: () => T): T {
+    if (this.sql.inTransaction) return this.inTransaction(fn);
+    const was = this.sql.pragma('synchronous', { simple: true }) as number;
+    if (was <= SYNCHRONOUS_NORMAL) return this.inTransaction(fn);
+    this.sql.pragma(`synchronous = ${SYNCHRONOUS_NORMAL}`);
+    try {
+      return this.inTransaction(fn);
+    } finally {
+      this.sql.pragma(`synchronous = ${was}`);
+    }
+  }
 }
+
+/** SQLite's PRAGMA synchronous levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+const SYNCHRONOUS_NORMAL = 1;

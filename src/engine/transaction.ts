@@ -5,7 +5,7 @@ import { OvermergeError } from '../errors';
 import { makePrivateDirectory } from '../fs/entries';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import type { PlaceMode } from '../fs/place';
-import { syncFilesystem } from '../fs/sync';
+import { deviceOf, syncFilesystem } from '../fs/sync';
 import type { Writer } from './context';
 import type { CrashPoints } from './crash';
 import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
@@ -194,8 +194,9 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
     releaseFreedMemory();
     // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
-    await exec.sync.flush();
-    await syncFilesystem(loc.root.host);
+    const synced = await exec.sync.flush();
+    // The root's filesystem once: the batch's own syncfs, when it made one there, covers it.
+    if (!synced.has(await deviceOf(loc.root.host))) await syncFilesystem(loc.root.host);
     opts.crash.tick();
     commitPlan(db, txnId, plan, {
       snapshots: keepBackups && requests ? { requests, disk: probe.disk } : undefined,

@@ -319,8 +319,8 @@ async function sameLinkOnOverlay(h: BackupHandle, bst: BigIntStats, ost: BigIntS
  * as far as a whole copy ('none', 'copying') the original is still in place and stays there; from
  * 'removing' on, the move is finished first (the rest of the original removed). Returns the state found.
  *
- * Steps: discard:start, discard:drop-incomplete, discard:clear-original, remove:entry…, discard:trash,
- * discard:remove-trash, discard:done.
+ * Steps: discard:start, discard:drop-incomplete, discard:clear-original, remove:entry…, discard:unlink (a
+ * non-directory backup) or discard:trash and discard:remove-trash (a folder), discard:done.
  */
 export async function discardBackup(h: BackupHandle, opts: RecoverOptions = {}): Promise<BackupState> {
   try {
@@ -345,8 +345,12 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
     }
     await step(opts.hooks, 'discard:trash', { path: h.trash });
     await rename(h.pending, h.trash, 'discard backup');
+  } else if (found === 'aside' && !(await lstatOrNull(h.backup))?.isDirectory()) {
+    // One unlink lets go of a non-directory at once: there is no half-deleted state to guard against.
+    await step(opts.hooks, 'discard:unlink', { path: h.backup });
+    await removeOwnTree(h.backup); // for a non-directory, synchronous: no thread-pool round trip per file
   } else if (found === 'aside') {
-    // Renamed first so that a half-deleted backup can never be mistaken for a whole one.
+    // A folder is renamed first so that a half-deleted backup can never be mistaken for a whole one.
     await step(opts.hooks, 'discard:trash', { path: h.trash });
     await rename(h.backup, h.trash, 'discard backup');
   }

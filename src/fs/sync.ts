@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp, constants as C } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
 import { hostDirOf, type HostPath } from './host-path';
@@ -33,16 +35,58 @@ export async function fsyncDir(p: HostPath): Promise<void> {
 }
 
 /**
- * syncfs(2) of the filesystem holding `p`. Node has no binding, coreutils' `sync -f` is exactly that call.
- * One syncfs is far cheaper than thousands of fsyncs when a whole tree was just written (each fsync on
- * ext4 forces its own journal commit); on overlayfs it syncs the upper layer.
+ * syncfs(2) of the filesystem holding `p`. One syncfs is far cheaper than thousands of fsyncs when a whole
+ * tree was just written (each fsync on ext4 forces its own journal commit); on overlayfs it syncs the
+ * upper layer. Node has no binding: src/fs/native/syncfs.c makes the call on a worker thread; where that
+ * module was not built, coreutils' `sync -f` (exactly that call, at the price of starting a process).
  */
 export async function syncFilesystem(p: HostPath): Promise<void> {
+  const native = syncfsBinding();
+  if (native === null) return syncBySyncCommand(p);
+  let fh: fsp.FileHandle | undefined;
+  try {
+    // O_NONBLOCK: a FIFO named here must not block the open; syncfs needs only a descriptor on the filesystem.
+    fh = await fsp.open(p, C.O_RDONLY | C.O_NONBLOCK);
+    await native.syncfs(fh.fd);
+  } catch (err) {
+    const errnoNumber = (err as { errnoNumber?: number }).errnoNumber;
+    throw fsError('sync filesystem of', errnoNumber === undefined ? err : errnoError(err as Error, errnoNumber), p);
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function syncBySyncCommand(p: HostPath): Promise<void> {
   try {
     await execFileP('sync', ['-f', '--', p]);
   } catch (err) {
     throw fsError('sync filesystem of', err, p);
   }
+}
+
+interface SyncfsBinding {
+  syncfs(fd: number): Promise<void>;
+}
+
+const SYNCFS_MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'syncfs.node');
+let syncfsModule: SyncfsBinding | null | undefined;
+
+function syncfsBinding(): SyncfsBinding | null {
+  if (syncfsModule === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      syncfsModule = require(SYNCFS_MODULE) as SyncfsBinding;
+    } catch {
+      syncfsModule = null;
+    }
+  }
+  return syncfsModule;
+}
+
+/** The addon's failure as Node reports errno errors (code EIO, ...), so fsError words it as for any call. */
+function errnoError(err: Error, errnoNumber: number): Error {
+  const code = Object.entries(osConstants.errno).find(([, n]) => n === errnoNumber)?.[0] ?? 'EIO';
+  return Object.assign(new Error(`${code}: ${err.message}`), { code, errno: -errnoNumber });
 }
 
 export interface SyncBatchOptions {
@@ -91,20 +135,21 @@ export class SyncBatch {
     return this.files.size + this.dirs.size;
   }
 
-  /** Files first, then directories: an entry must not become durable before the data it names. */
-  async flush(): Promise<void> {
+  /**
+   * Files first, then directories: an entry must not become durable before the data it names. Returns
+   * the devices it synced whole (syncfs), so that a caller about to syncfs one of them need not again.
+   */
+  async flush(): Promise<ReadonlySet<bigint>> {
     const files = [...this.files];
     const dirs = [...this.dirs];
     const bySyncfs = this.bySyncfs || files.length + dirs.length > this.threshold;
     this.files.clear();
     this.dirs.clear();
     this.bySyncfs = false;
-    if (bySyncfs) {
-      await syncFilesystemsOf([...files, ...dirs]);
-      return;
-    }
+    if (bySyncfs) return syncFilesystemsOf([...files, ...dirs]);
     for (const f of files) await skipVanished(() => fsyncFile(f));
     for (const d of dirs) await skipVanished(() => fsyncDir(d));
+    return new Set();
   }
 }
 
@@ -122,17 +167,29 @@ async function skipVanished(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-async function syncFilesystemsOf(paths: HostPath[]): Promise<void> {
+async function syncFilesystemsOf(paths: HostPath[]): Promise<Set<bigint>> {
   const byDevice = new Map<bigint, HostPath>();
   for (const p of paths) {
     try {
       const st = await fsp.lstat(p, { bigint: true });
-      if (!byDevice.has(st.dev)) byDevice.set(st.dev, st.isSymbolicLink() ? hostDirOf(p) : p);
+      // Its folder, unless a plain file or folder: opening a device node or a FIFO to reach its filesystem
+      // could act on the device or wait for a writer.
+      if (!byDevice.has(st.dev)) byDevice.set(st.dev, st.isFile() || st.isDirectory() ? p : hostDirOf(p));
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw fsError('stat', err, p);
     }
   }
   for (const p of byDevice.values()) await syncFilesystem(p);
+  return new Set(byDevice.keys());
+}
+
+/** The device (st_dev) of the filesystem holding `p`. */
+export async function deviceOf(p: HostPath): Promise<bigint> {
+  try {
+    return (await fsp.stat(p, { bigint: true })).dev;
+  } catch (err) {
+    throw fsError('stat', err, p);
+  }
 }
 
 /** Where movefile asks for durability: into the engine's batch, or right now. */

@@ -1,6 +1,7 @@
-# The project's own native modules: fcntl(2) record locks, the first extent of a file (FIEMAP), and glibc's
-# malloc retention (mallopt), which Node does not offer. Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
-# build/Release/fcntl_lock.node, fiemap.node and malloc_tune.node.
+# The project's own native modules: fcntl(2) record locks, syncfs(2), the first extent of a file (FIEMAP),
+# and glibc's malloc retention (mallopt), which Node does not offer. Built by the package's install script
+# (`node-gyp rebuild -C src/fs/native`) into build/Release/fcntl_lock.node, syncfs.node, fiemap.node and
+# malloc_tune.node.
 {
   "targets": [
     {
@@ -12,6 +13,12 @@
     {
       "target_name": "malloc_tune",
       "sources": ["malloc_tune.c"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    },
+    {
+      "target_name": "syncfs",
+      "sources": ["syncfs.c"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     },
