@@ -132,6 +132,10 @@ class Planner {
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
       landed.add(at);
+      if (entry.filtered) {
+        files.push(...this.planFiltered(req.staged, entry, at, oldByPath.get(at)));
+        continue;
+      }
       const given = req.rows?.get(entry.path);
       const row = given ? { ...given, path: at } : rowFor(entry, at);
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
@@ -151,6 +155,19 @@ class Planner {
       oldVersion: old?.version,
       newVersion: staged.version,
     });
+  }
+
+  /**
+   * A path dpkg's filters keep out of the root: nothing placed, but the package's path all the same, as
+   * dpkg records it — its conflicts judged before the filter, as dpkg judges them. What the root holds
+   * there stays: the installed version's file is not a vanished one (dpkg leaves it), so its row stays;
+   * otherwise the row says what the archive ships, with no digest (dpkg never read it), a conffile's hash
+   * `newconffile` as dpkg leaves it.
+   */
+  private planFiltered(staged: StagedPackage, entry: ManifestEntry, at: RootPath, oldRow: InstalledFile | undefined): InstalledFile[] {
+    if (entry.type !== 'directory') this.checkOwners(staged, entry, at);
+    if (oldRow !== undefined) return [entry.conffile ? { ...oldRow, conffile: true } : oldRow];
+    return [rowFor(entry, at)];
   }
 
   private planDirectory(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {

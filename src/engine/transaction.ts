@@ -34,6 +34,7 @@ import { Probe } from './probe';
 import { releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
+import type { PathFilter } from '../model/path-filter';
 import { checkUpperRoom, upperRoomOf, type UpperRoom, type UpperSpaceReport } from './upper-room';
 
 export interface TxnOptions {
@@ -53,6 +54,8 @@ export interface TxnOptions {
   backupRetention: number;
   /** Members the archives of one transaction may have in all (default DEFAULT_MAX_MEMBERS). */
   maxMembers?: number;
+  /** dpkg's --path-exclude / --path-include, in order: the archives' paths kept out of the root. */
+  pathFilters?: readonly PathFilter[];
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
   /** How maintainer scripts run, and where their notices go. */

@@ -6,6 +6,7 @@ import type { InstallRequest } from '../plan-model';
 import type { Probe } from '../probe';
 import { releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
+import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
 
 export interface StageOptions {
@@ -14,6 +15,8 @@ export interface StageOptions {
   maxMembers?: number;
   crash: CrashPoints;
   progress?: (phase: string, done: number, total: number) => void;
+  /** dpkg's --path-exclude / --path-include: what of the archives stays out of the root. */
+  pathFilters?: readonly PathFilter[];
 }
 
 /**
@@ -44,6 +47,7 @@ export async function stageArchives(
       maxBytes: a.limit,
       freeBytes,
       members: { left: memberLimit - members, limit: memberLimit },
+      pathFilters: opts.pathFilters,
     });
     members += staged.entries.length;
     // A crash point only where something was written: a preview (no folder) comes before any transaction.
