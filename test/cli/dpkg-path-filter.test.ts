@@ -184,6 +184,14 @@ describe('overmerge-dpkg --path-exclude/--path-include against real dpkg', { ski
     await same(r3, 'filtered 1.0, then filtered 2.0');
   });
 
+  it('unpacks under filters and configures after, a filtered conffile left unconfigured as dpkg leaves it', async () => {
+    const r = roots();
+    await both(r, ['--path-exclude=/etc/*', '--path-exclude=/usr/share/doc/*', '--unpack', v1]);
+    await same(r, 'unpacked');
+    await both(r, ['--configure', 'pf']);
+    await same(r, 'configured');
+  });
+
   it('removes and purges a package with filtered paths without a word about them', async () => {
     const r = roots();
     await both(r, ['--path-exclude=/usr/share/doc/*', '--path-exclude=/etc/*', '-i', v1]);
