@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { boundMemory } from '../../src/engine/memory-bounds';
+import { boundMemory, v8PolicyApplies } from '../../src/engine/memory-bounds';
 import { gate } from '../helpers/gate';
 
 /**
@@ -30,19 +30,28 @@ const CHURN = `
 `;
 
 function churn(bound: boolean): { peak: number; live: number } {
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', CHURN, bound ? 'bound' : 'free'], { encoding: 'utf8' });
+  // One GC thread: with concurrent marking, how far the heap grows before a collection ends depends on how
+  // much CPU the marking threads get, so on a loaded machine the peak would measure the load.
+  const r = spawnSync(process.execPath, ['--single-threaded-gc', '--expose-gc', '-e', CHURN, bound ? 'bound' : 'free'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { peak: number; live: number };
 }
 
-test('with the policy the heap stays near its live set while objects churn; without it, it does not', () => {
+test('with the policy the heap stays near its live set while objects churn (V8 11: without it, it does not)', (t) => {
   const free = churn(false);
   const bound = churn(true);
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  const seen = `bound: peak ${mib(bound.peak)} for ${mib(bound.live)} live; free: peak ${mib(free.peak)} for ${mib(free.live)} live`;
-  // Generous bounds (measured: ~1.3× live bound, ~3.4× free); what matters is the difference in kind.
-  assert.ok(bound.peak < bound.live * 2, seen);
-  assert.ok(bound.peak < free.peak * 0.75, seen);
+  const seen = `V8 ${process.versions.v8}: bound: peak ${mib(bound.peak)} for ${mib(bound.live)} live; free: peak ${mib(free.peak)} for ${mib(free.live)} live`;
+  t.diagnostic(seen);
+  // Generous bounds (measured: V8 11 ~1.5× live bound, ~5× free; V8 14 ~2.2× either way).
+  assert.ok(bound.peak < bound.live * 2.6, seen);
+  assert.ok(bound.peak <= free.peak * 1.1, `the policy must never make the heap larger: ${seen}`);
+  if (v8PolicyApplies()) assert.ok(bound.peak < free.peak * 0.75, seen);
+});
+
+test('V8 policies apply to V8 11 only (measured there; V8 14 does better without them)', () => {
+  assert.equal(v8PolicyApplies('11.3.244.8-node.33'), true);
+  assert.equal(v8PolicyApplies('14.1.146.11-node.30'), false);
 });
 
 test('glibc applies the malloc policy (a fixed mmap threshold, few arenas); elsewhere it is skipped, said so', (t) => {
