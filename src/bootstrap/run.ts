@@ -23,7 +23,8 @@ import { prepareTarget } from './target';
  *   3. the Essential set's files are laid down, owned by no package, no script run (extract.ts);
  *   4. with policy-rc.d in place, the packages are installed as dpkg installs them, scripts in the root:
  *      base-passwd, then base-files (debootstrap's core install), then the rest of the Essential set, then
- *      everything else — each group in dpkg's configuration order (order.ts);
+ *      everything else — each group in dpkg's configuration order (order.ts); the Essential set's archives
+ *      claim the files step 3 laid, when untouched since, instead of being decoded again (laid-files.ts);
  *   5. anything still unconfigured is configured, policy-rc.d goes, the multilib links no package needed
  *      go, and with SOURCE_DATE_EPOCH the times of everything the bootstrap touched are clamped to it.
  *
