@@ -48,7 +48,8 @@ export class LaidFiles {
   async note(identity: string, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
     const files = new Map<RootPath, LaidFile>();
     for (const e of staged.entries) {
-      if (e.type !== 'file') continue;
+      // A member dpkg's path filters kept out was never laid: it is recorded, never claimed.
+      if (e.type !== 'file' || e.filtered) continue;
       const at = resolved.get(e.path) ?? e.path;
       const state = await probe.look(at);
       if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
@@ -67,7 +68,7 @@ export class LaidFiles {
     if (laid === undefined || laid.identity !== LaidFiles.identityOf(archive)) return undefined;
     const staged: StagedPackage = {
       ...laid.manifest,
-      entries: laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' ? { ...e, claimsExisting: true } : { ...e })),
+      entries: laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : { ...e })),
     };
     const resolved = await probe.resolveAll(staged);
     if (!(await this.intact(laid, resolved, probe))) return undefined;

@@ -27,6 +27,8 @@ export function checkLanding(input: PlanInput): void {
   const folders = new Set<RootPath>();
   for (const req of input.installs) {
     for (const entry of req.staged.entries) {
+      // Filtered paths are never written: they make no folder and need none.
+      if (entry.filtered) continue;
       const at = req.resolved.get(entry.path) ?? entry.path;
       if (entry.type === 'directory') folders.add(at);
       else if (!placed.has(at)) placed.set(at, { staged: req.staged, entry });
@@ -34,6 +36,7 @@ export function checkLanding(input: PlanInput): void {
   }
   for (const req of input.installs) {
     for (const entry of req.staged.entries) {
+      if (entry.filtered) continue;
       const at = req.resolved.get(entry.path) ?? entry.path;
       if (at === '') continue;
       if (isAdmin(at) && !(at === ADMIN_DIR && entry.type === 'directory')) throw intoAdmin(req.staged, entry, at);

@@ -82,6 +82,8 @@ class Planner {
   /** Records which package of this transaction ships each path, refusing two packages shipping one file. */
   private claimPaths(req: InstallRequest): void {
     for (const entry of req.staged.entries) {
+      // A filtered path is not placed, nor kept: what the installed version left there goes (planFiltered).
+      if (entry.filtered) continue;
       const at = this.at(req, entry);
       if (entry.type === 'directory') {
         this.wantedDirs.add(at);
@@ -131,6 +133,10 @@ class Planner {
         if (alias.type === 'directory' && entry.type === 'directory') continue;
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
+      if (entry.filtered) {
+        files.push(this.planFiltered(req.staged, entry, at, oldByPath.get(at), landed));
+        continue;
+      }
       landed.add(at);
       const given = req.rows?.get(entry.path);
       const row = given ? { ...given, path: at } : rowFor(entry, at);
@@ -151,6 +157,23 @@ class Planner {
       oldVersion: old?.version,
       newVersion: staged.version,
     });
+  }
+
+  /**
+   * A path dpkg's filters keep out of the root: nothing placed, but the package's path all the same, as
+   * dpkg records it, its conflicts with installed packages judged before the filter, as dpkg judges them.
+   * The row says what the archive ships, with no digest (dpkg never read it), a conffile's hash
+   * `newconffile`. What the installed version placed there goes like a vanished file (dpkg's filtered
+   * member is not "in the archive" when it removes the old version's files), but a conffile, which dpkg
+   * never removes on upgrade: it stays, with its row.
+   */
+  private planFiltered(staged: StagedPackage, entry: ManifestEntry, at: RootPath, oldRow: InstalledFile | undefined, landed: Set<RootPath>): InstalledFile {
+    if (entry.type !== 'directory') this.checkOwners(staged, entry, at);
+    if (entry.conffile && oldRow?.conffile) {
+      landed.add(at);
+      return oldRow;
+    }
+    return rowFor(entry, at);
   }
 
   private planDirectory(staged: StagedPackage, entry: ManifestEntry, at: RootPath): void {
@@ -373,11 +396,12 @@ class Planner {
 
   private planRemoval(req: RemoveRequest): void {
     const { pkg, purge } = req;
-    this.planVanished(pkg, new Set(), purge);
     const conffiles = pkg.files.filter((f) => f.conffile);
+    // The directories holding kept conffiles stay, even empty (a conffile filtered or deleted), as dpkg
+    // keeps them, and stay recorded, so that purge can remove them later.
+    const holding = purge ? [] : pkg.files.filter((f) => f.type === 'directory' && f.path !== '' && conffiles.some((c) => isBeneath(c.path, f.path)));
+    this.planVanished(pkg, new Set(holding.map((f) => f.path)), purge);
     if (!purge && conffiles.length > 0) {
-      // The directories holding kept conffiles stay recorded, so that purge can remove them later.
-      const holding = pkg.files.filter((f) => f.type === 'directory' && f.path !== '' && conffiles.some((c) => isBeneath(c.path, f.path)));
       this.result.records.push({ ref: refOf(pkg), status: 'config-files', files: [...holding, ...conffiles] });
     } else {
       this.result.deleted.push(refOf(pkg));

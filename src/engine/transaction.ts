@@ -35,6 +35,7 @@ import { Probe } from './probe';
 import { releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
+import type { PathFilter } from '../model/path-filter';
 import { checkUpperRoom, upperRoomOf, type UpperRoom, type UpperSpaceReport } from './upper-room';
 
 export interface TxnOptions {
@@ -54,6 +55,8 @@ export interface TxnOptions {
   backupRetention: number;
   /** Members the archives of one transaction may have in all (default DEFAULT_MAX_MEMBERS). */
   maxMembers?: number;
+  /** dpkg's --path-exclude / --path-include, in order: the archives' paths kept out of the root. */
+  pathFilters?: readonly PathFilter[];
   /**
    * Files an earlier transaction of this process laid, unowned, from the archives being installed (a
    * bootstrap's extraction): an archive whose files are all still as laid is not staged again (laid-files.ts).

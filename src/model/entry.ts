@@ -42,6 +42,11 @@ export interface ManifestEntry extends EntryMeta {
   claimsExisting?: boolean;
   /** Placed by dpkg's conffile rules (keep a locally modified file) rather than replaced outright. */
   conffile: boolean;
+  /**
+   * Kept out of the root by dpkg's path filters (--path-exclude): never staged nor placed, no digests, but
+   * still the package's path, as dpkg records it (its `.list`, conflicts, file triggers).
+   */
+  filtered?: boolean;
 }
 
 /** One archive (or anything shaped like one: a rollback's snapshot) staged for a transaction. */

@@ -6,7 +6,9 @@ import { hostJoin, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
 import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
+import { filteredOut } from './path-filter';
 
 export interface StageOptions {
   /** Stop and refuse when the archive's files add up to more than this many bytes (compression bombs). */
@@ -20,6 +22,8 @@ export interface StageOptions {
    * memory until the commit, so an archive of millions of tiny members is refused, not followed to the end.
    */
   members?: { left: number; limit: number };
+  /** dpkg's --path-exclude / --path-include, in order: members they filter out are not staged. */
+  pathFilters?: readonly PathFilter[];
 }
 
 /**
@@ -68,8 +72,11 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
       );
     }
     const budget = budgetOf(opts, staged.bytes);
-    const entry = await stageEntry(archive, dir, tarEntry, { seen, aliases, budget }, () => String(counter++), opts);
+    // Checked like any member, but its content only read past: it never reaches the staging area.
+    const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
+    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget }, () => String(counter++), opts);
     if (entry === undefined) continue;
+    if (filtered) markFiltered(entry);
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
     staged.bytes += entry.type === 'file' ? entry.size : 0;
     if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
@@ -87,6 +94,16 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     }
   }
   return staged;
+}
+
+/**
+ * A filtered member keeps no digests: dpkg never reads its content, so the md5sums it writes for an
+ * archive without them leave it out, and nothing is compared with it.
+ */
+function markFiltered(entry: ManifestEntry): void {
+  entry.filtered = true;
+  delete entry.sha256;
+  delete entry.md5;
 }
 
 interface Budget {

@@ -8,7 +8,7 @@ import { FORCE_NAMES, FORCES } from '../../src/cli/dpkg/force';
 import { parseArgInt, parseOptions } from '../../src/cli/dpkg/options';
 import { DPKG_HELP_HINT, DpkgExit, Reporter } from '../../src/cli/dpkg/report';
 import { DpkgSettings } from '../../src/cli/dpkg/settings';
-import { fnmatch } from '../../src/cli/dpkg/query/fnmatch';
+import { fnmatch } from '../../src/dpkg/fnmatch';
 import { crop, strWidth } from '../../src/cli/dpkg/query/width';
 import { tempDir } from '../helpers/temp';
 

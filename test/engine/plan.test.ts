@@ -243,4 +243,28 @@ describe('plan', () => {
       assert.equal(purged.deleted.length, 1);
     });
   });
+
+  it('places no filtered member but records it, removes what the old version left there, keeps a filtered conffile', () => {
+    const filtered = { filtered: true, sha256: undefined, md5: undefined };
+    const v1 = [entry('usr', 'directory'), entry('usr/doc', 'file'), entry('etc', 'directory'), entry('etc/x.conf', 'file', { conffile: true })];
+    const v2 = [
+      entry('usr', 'directory'),
+      entry('usr/doc', 'file', filtered),
+      entry('usr/man', 'directory', filtered),
+      entry('usr/man/x.1', 'file', filtered),
+      entry('etc', 'directory'),
+      entry('etc/x.conf', 'file', { ...filtered, conffile: true }),
+    ];
+    const old = installed('x', '1', v1);
+    const p = plan(input({ installs: [{ staged: pkg('x', '2', v2), resolved: new Map(), old, status: 'installed' }], disk: diskOf(v1) }));
+    // The old version's file at a filtered path goes, as dpkg removes it; nothing filtered is made or placed.
+    assert.deepEqual(kinds(p.steps), ['remove usr/doc']);
+    const files = new Map(p.records[0].files.map((f) => [f.path, f]));
+    assert.deepEqual([...files.keys()].sort(), ['etc', 'etc/x.conf', 'usr', 'usr/doc', 'usr/man', 'usr/man/x.1']);
+    assert.equal(files.get(rp('usr/doc'))?.md5, undefined);
+    // The conffile dpkg never removes on upgrade stays, its row the installed one.
+    assert.equal(files.get(rp('etc/x.conf'))?.md5, 'md5-etc/x.conf');
+    assert.equal(files.get(rp('etc/x.conf'))?.conffile, true);
+  });
+
 });

@@ -1,6 +1,7 @@
 import { Dirs } from './dirs';
 import { Forces } from './force';
 import type { Reporter } from './report';
+import type { PathFilter } from '../../model/path-filter';
 
 /**
  * Everything dpkg's command line (and its configuration files) can say, as one typed state that the
@@ -61,10 +62,7 @@ export interface ChosenAction {
   readonly suffix?: string;
 }
 
-export interface PathFilter {
-  readonly pattern: string;
-  readonly include: boolean;
-}
+export type { PathFilter };
 
 export class DpkgSettings {
   action?: ChosenAction;

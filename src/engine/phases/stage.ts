@@ -9,6 +9,7 @@ import type { InstallRequest } from '../plan-model';
 import type { Probe } from '../probe';
 import { releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
+import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
 
 export interface StageOptions {
@@ -17,6 +18,8 @@ export interface StageOptions {
   maxMembers?: number;
   crash: CrashPoints;
   progress?: (phase: string, done: number, total: number) => void;
+  /** dpkg's --path-exclude / --path-include: what of the archives stays out of the root. */
+  pathFilters?: readonly PathFilter[];
   /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
   laid?: LaidFiles;
 }
@@ -93,6 +96,7 @@ async function stageOne(
     maxBytes: a.limit,
     freeBytes,
     members: { left: membersLeft, limit: memberLimit },
+    pathFilters: opts.pathFilters,
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();

@@ -1,7 +1,7 @@
 import { archNameProblem, packageNameProblem } from '../names';
 import type { Reporter } from '../report';
 import type { Inst, World } from '../db/world';
-import { fnmatch } from './fnmatch';
+import { fnmatch } from '../../../dpkg/fnmatch';
 
 /**
  * dpkg's package specifiers (lib/dpkg/pkg-spec.c): `NAME[:ARCH]` naming one instance, and patterns for

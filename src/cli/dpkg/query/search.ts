@@ -1,7 +1,7 @@
 import { Fsys, type FsysNode } from '../db/fsys';
 import { trimSlashSlashdot } from '../dirs';
 import type { QueryAction } from './query-context';
-import { compile } from './fnmatch';
+import { compile } from '../../../dpkg/fnmatch';
 
 /**
  * -S / --search (src/query/main.c searchfiles): the packages whose lists name a path. A word without `*`,

@@ -133,10 +133,6 @@ async function open(req: TransactionRequest): Promise<Writer> {
 /** -i / --unpack: the archives, less those -E and -O skip, in one engine install. */
 async function archives(io: DriverIo, req: ArchiveRequest, front: DpkgEventSink): Promise<TransactionOutcome> {
   const out = new RunOutputs(io, front, req.action, req.noPager);
-  if (req.pathFilters.length > 0) {
-    const f = req.pathFilters[0];
-    throw new DpkgExit(`${OWN_PROG}: error: --path-${f.include ? 'include' : 'exclude'} is not supported: overmerge installs every path of an archive; nothing was changed\n`, EXIT_ERROR);
-  }
   // dpkg's default force: overmerge lets a lower version replace the installed one, and cannot be told not to.
   if (!req.forces.includes('downgrade')) throw new DpkgExit(`${OWN_PROG}: error: --refuse-downgrade is not supported: ${forceInfo('downgrade').overmerge.why}\n`, EXIT_ERROR);
   if (req.noAct) return checkArchivesOnly(out, req);

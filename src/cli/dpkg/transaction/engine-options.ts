@@ -7,7 +7,7 @@ import type { ForceOption } from '../../../dpkg/relations';
 import type { DpkgEventSink } from '../../../model/events';
 import { journalBatch } from '../../engine-options';
 import type { ForceName } from '../force';
-import type { TransactionRequest } from './request';
+import { isArchiveRequest, type TransactionRequest } from './request';
 
 /** The dpkg forces the relations planner implements, by dpkg's name. */
 const RELATION_FORCES: ReadonlySet<ForceName> = new Set<ForceName>(['depends', 'depends-version', 'conflicts', 'breaks', 'remove-essential', 'remove-protected', 'architecture', 'hold']);
@@ -50,6 +50,7 @@ export function driverTxnOptions(req: TransactionRequest, out: DriverOutputs): T
     keepBackups: false,
     backupRetention: 5,
     triggers: req.triggers === 'process',
+    pathFilters: isArchiveRequest(req) ? req.pathFilters : undefined,
     events: out.events,
     askConffiles: out.askConffiles,
     scripts: {
