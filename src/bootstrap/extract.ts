@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import type { Writer } from '../engine/context';
-import type { Plan } from '../engine/plan-model';
+import { LaidFiles } from '../engine/laid-files';
+import type { InstallRequest, Plan } from '../engine/plan-model';
+import { Probe } from '../engine/probe';
 import { readArchives } from '../engine/phases/read';
 import { stageArchives } from '../engine/phases/stage';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '../engine/transaction';
@@ -13,22 +15,30 @@ import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '.
  * a package over files nobody owns.
  *
  * Unlike a tar extraction it is an ordinary overmerge transaction — staged, journaled, synced, committed —
- * so `overmerge recover` after a crash takes it back to nothing, like any other.
+ * so `overmerge recover` after a crash takes it back to nothing, like any other. What it laid is noted in
+ * `laid`, for the install of the same archives to claim instead of decoding them again.
  */
-export async function extractArchives(w: Writer, archives: readonly string[], opts: TxnOptions): Promise<TxnOutcome> {
+export async function extractArchives(w: Writer, archives: readonly string[], opts: TxnOptions, laid: LaidFiles): Promise<TxnOutcome> {
+  // Taken before the archives are read: an archive changed after this is not the one laid.
+  const identities = new Map(archives.map((a) => [a, LaidFiles.identityOf(a)]));
   const read = await readArchives(w.loc.root.host, archives);
   // No script session: nothing may run, and a package's scripts are not "skipped" (it is not installed).
-  const quiet: TxnOptions = { ...opts, scripts: undefined };
-  return runTransaction(w, quiet, {
+  const quiet: TxnOptions = { ...opts, scripts: undefined, laid: undefined };
+  let installs: InstallRequest[] = [];
+  const outcome = await runTransaction(w, quiet, {
     kind: 'install',
     args: ['bootstrap', '--extract', ...archives.map((a) => path.resolve(a))],
     archives: read,
     plan: async (probe, stagingDir, options) => {
-      const installs = await stageArchives(read, probe, stagingDir, 'installed', quiet);
+      installs = await stageArchives(read, probe, stagingDir, 'installed', quiet);
       const planned = await planChanges(probe, w.db, { installs, removals: [] }, options);
       return { plan: unowned(planned.plan) };
     },
   });
+  // Committed: what each archive laid, as it is now, is what the install of the set may claim.
+  const probe = new Probe(w.loc.root, w.db);
+  for (const i of installs) await laid.note(identities.get(i.staged.archive) ?? '', i.staged, i.resolved, probe);
+  return outcome;
 }
 
 /**

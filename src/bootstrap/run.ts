@@ -2,6 +2,7 @@ import { readDebControl } from '../archive/deb';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
+import { LaidFiles } from '../engine/laid-files';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { STRICT_RELATIONS } from '../engine/relations/options';
 import { OvermergeError } from '../errors';
@@ -22,7 +23,8 @@ import { prepareTarget } from './target';
  *   3. the Essential set's files are laid down, owned by no package, no script run (extract.ts);
  *   4. with policy-rc.d in place, the packages are installed as dpkg installs them, scripts in the root:
  *      base-passwd, then base-files (debootstrap's core install), then the rest of the Essential set, then
- *      everything else — each group in dpkg's configuration order (order.ts);
+ *      everything else — each group in dpkg's configuration order (order.ts); the Essential set's archives
+ *      claim the files step 3 laid, when untouched since, instead of being decoded again (laid-files.ts);
  *   5. anything still unconfigured is configured, policy-rc.d goes, the multilib links no package needed
  *      go, and with SOURCE_DATE_EPOCH the times of everything the bootstrap touched are clamped to it.
  *
@@ -76,10 +78,12 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
 
   const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait });
   const failures: string[] = [];
+  // Filled by the extraction when this process makes it: the Essential set's install then claims its files.
+  const laid = new LaidFiles();
   try {
     if (!marker.extracted) {
       req.say(`extracting the Essential set: ${groups.essential.length} packages`);
-      await timer.time('extract', () => extractArchives(w, groups.essential.map((p) => p.archive), req.txn));
+      await timer.time('extract', () => extractArchives(w, groups.essential.map((p) => p.archive), req.txn, laid));
       marker.extracted = true;
       writeMarker(target.root, marker);
     }
@@ -89,8 +93,8 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
       // dependencies' files are there from the extraction; dpkg's records of them come next), so that
       // /etc/passwd, /etc/group and the base files exist before any other script runs.
       const steps: Array<[string, SetPackage[], TxnOptions]> = [
-        ...groups.core.map((p): [string, SetPackage[], TxnOptions] => [p.name, [p], forcingDepends(req.txn)]),
-        ['the Essential set', groups.essentialRest, req.txn],
+        ...groups.core.map((p): [string, SetPackage[], TxnOptions] => [p.name, [p], { ...forcingDepends(req.txn), laid }]),
+        ['the Essential set', groups.essentialRest, { ...req.txn, laid }],
         ['the other packages', groups.rest, req.txn],
       ];
       for (const [label, group, txn] of steps) {

@@ -5,7 +5,7 @@ import type { InstallRequest, PlanOptions } from './plan-model';
 import type { Probe } from './probe';
 import { labelOf } from '../model/events';
 import { readArchives, type ReadArchive } from './phases/read';
-import { stageArchives } from './phases/stage';
+import { restageChanged, stageArchives } from './phases/stage';
 import { checkRelations } from './relations/check';
 import { effectsOf, refKey, type RelationEffects } from './relations/effects';
 import { archiveData, possiblyDisappearing } from './relations/input';
@@ -163,6 +163,7 @@ function installStage(
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
+      await restageChanged(installs, read, probe, stagingDir, opts);
       const planned = await planFiles(w, probe, judged, planOptions, false, now.ask);
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };

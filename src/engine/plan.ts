@@ -207,7 +207,10 @@ class Planner {
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
     // Taken as the root holds it (checkContent refuses the plan if it is missing).
-    if (entry.claimsExisting && d.type === 'file') return;
+    if (entry.claimsExisting && d.type === 'file') {
+      this.leftAlone.add(at);
+      return;
+    }
     if (d.type === 'directory') {
       // dpkg never replaces a directory with a symlink: it keeps the directory.
       if (entry.type === 'symlink') {
@@ -219,7 +222,14 @@ class Planner {
       this.result.bytes += entry.size;
       return;
     }
-    if (oldRow && unchanged(oldRow, entry, d, this.keptLinkTarget(req, entry))) {
+    const keptTarget = this.keptLinkTarget(req, entry);
+    if (entry.type === 'hardlink' && keptTarget !== undefined && d.type === 'file' && d.ino !== undefined && d.ino === keptTarget.ino) {
+      // Already a name of the very inode its target keeps: nothing to link (and rename(2) of one hard link
+      // over another of the same inode does nothing, leaving the new name behind).
+      this.leftAlone.add(at);
+      return;
+    }
+    if (oldRow && unchanged(oldRow, entry, d, keptTarget)) {
       // Identical content and metadata: leave the file alone (no copy-up on an overlay root).
       row.mtime = oldRow.mtime;
       this.leftAlone.add(at);

@@ -166,6 +166,7 @@ export class Probe {
       gid: Number(st.gid),
       size: Number(st.size),
       mtimeNs: st.mtimeNs,
+      ctimeNs: st.ctimeNs,
       ino: st.ino,
     };
     if (state.type === 'symlink') {

@@ -30,6 +30,7 @@ import { Executor, undoJournal } from './phases/execute';
 import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
+import type { LaidFiles } from './laid-files';
 import { Probe } from './probe';
 import { releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
@@ -56,6 +57,11 @@ export interface TxnOptions {
   maxMembers?: number;
   /** dpkg's --path-exclude / --path-include, in order: the archives' paths kept out of the root. */
   pathFilters?: readonly PathFilter[];
+  /**
+   * Files an earlier transaction of this process laid, unowned, from the archives being installed (a
+   * bootstrap's extraction): an archive whose files are all still as laid is not staged again (laid-files.ts).
+   */
+  laid?: LaidFiles;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
   /** How maintainer scripts run, and where their notices go. */

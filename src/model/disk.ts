@@ -11,6 +11,8 @@ export interface DiskState {
   size?: number;
   /** Nanoseconds since the epoch. */
   mtimeNs?: bigint;
+  /** Inode change time, nanoseconds since the epoch: tells whether a file was touched since (laid-files.ts). */
+  ctimeNs?: bigint;
   /** Inode number: tells whether two paths are still one hard-linked file. */
   ino?: bigint;
   /** Symlink target, verbatim. */

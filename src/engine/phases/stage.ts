@@ -2,6 +2,9 @@ import { makePrivateDirectory } from '../../fs/entries';
 import { hostJoin, type HostPath } from '../../fs/host-path';
 import { DEFAULT_MAX_MEMBERS, stageArchive } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
+import type { LaidFiles } from '../laid-files';
+import type { RootPath } from '../../fs/rootpath';
+import type { StagedPackage } from '../../model/entry';
 import type { InstallRequest } from '../plan-model';
 import type { Probe } from '../probe';
 import { releaseFreedMemory } from '../memory-bounds';
@@ -17,6 +20,8 @@ export interface StageOptions {
   progress?: (phase: string, done: number, total: number) => void;
   /** dpkg's --path-exclude / --path-include: what of the archives stays out of the root. */
   pathFilters?: readonly PathFilter[];
+  /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
+  laid?: LaidFiles;
 }
 
 /**
@@ -40,24 +45,63 @@ export async function stageArchives(
     if (stagingDir !== undefined) opts.progress?.('stage', i, archives.length);
     const dir = stagingDir === undefined ? undefined : hostJoin(stagingDir, String(i));
     if (dir !== undefined) await makePrivateDirectory(dir, 'create staging folder');
-    // Without Installed-Size the free space is the only bound on what the archive may unpack.
-    const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;
-    const staged = await stageArchive(a.path, a.control, dir, {
-      asRoot: opts.asRoot,
-      maxBytes: a.limit,
-      freeBytes,
-      members: { left: memberLimit - members, limit: memberLimit },
-      pathFilters: opts.pathFilters,
-    });
+    const claim = await opts.laid?.claim(a.path, probe);
+    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, memberLimit - members, opts));
     members += staged.entries.length;
-    // A crash point only where something was written: a preview (no folder) comes before any transaction.
-    if (dir !== undefined) opts.crash.tick();
-    const resolved = await probe.resolveAll(staged);
     const old = probe.installed(staged.name, staged.architecture);
     installs.push({ staged, resolved, old, status });
-    // The archive's decoder and buffers are freed by now: let their pages go before the next one's.
-    releaseFreedMemory();
   }
   if (stagingDir !== undefined) opts.progress?.('stage', archives.length, archives.length);
   return installs;
+}
+
+/**
+ * After the maintainer scripts that run before the files: each archive whose files were claimed as laid
+ * (laid-files.ts) and no longer are as laid is staged from its archive after all, into its own folder.
+ * `installs` are the requests of stageArchives (in any order), their paths resolved again.
+ */
+export async function restageChanged(
+  installs: readonly InstallRequest[],
+  archives: readonly ReadArchive[],
+  probe: Probe,
+  stagingDir: HostPath,
+  opts: StageOptions,
+): Promise<void> {
+  const laid = opts.laid;
+  if (laid === undefined) return;
+  for (const install of installs) {
+    if (!laid.isClaim(install.staged) || (await laid.holds(install.staged, install.resolved, probe))) continue;
+    const i = archives.findIndex((a) => a.path === install.staged.archive);
+    const fresh = await stageOne(archives[i], probe, hostJoin(stagingDir, String(i)), opts.maxMembers ?? DEFAULT_MAX_MEMBERS, opts);
+    // The same package object (the scripts' flows hold it): only its files change.
+    install.staged.entries = fresh.staged.entries;
+    install.staged.bytes = fresh.staged.bytes;
+    install.resolved = fresh.resolved;
+  }
+}
+
+/** One archive's data staged into `dir` (measured, without it), and where its members land. */
+async function stageOne(
+  a: ReadArchive,
+  probe: Probe,
+  dir: HostPath | undefined,
+  membersLeft: number,
+  opts: StageOptions,
+): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> }> {
+  const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
+  // Without Installed-Size the free space is the only bound on what the archive may unpack.
+  const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;
+  const staged = await stageArchive(a.path, a.control, dir, {
+    asRoot: opts.asRoot,
+    maxBytes: a.limit,
+    freeBytes,
+    members: { left: membersLeft, limit: memberLimit },
+    pathFilters: opts.pathFilters,
+  });
+  // A crash point only where something was written: a preview (no folder) comes before any transaction.
+  if (dir !== undefined) opts.crash.tick();
+  const resolved = await probe.resolveAll(staged);
+  // The archive's decoder and buffers are freed by now: let their pages go before the next one's.
+  releaseFreedMemory();
+  return { staged, resolved };
 }

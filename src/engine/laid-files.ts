@@ -1,0 +1,114 @@
+import { statSync } from 'node:fs';
+import type { RootPath } from '../fs/rootpath';
+import type { DiskState } from '../model/disk';
+import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { Probe } from './probe';
+
+/** One regular file as the laying transaction left it: where it landed and what lstat said right after. */
+interface LaidFile {
+  at: RootPath;
+  state: DiskState;
+}
+
+interface LaidArchive {
+  /** The archive file's identity when it was read (device, inode, size, mtime): the same archive, unchanged. */
+  identity: string;
+  /** Its manifest, without staged content. */
+  manifest: StagedPackage;
+  /** Each regular file member (by shipped path) as laid. */
+  files: Map<RootPath, LaidFile>;
+}
+
+/**
+ * The files an earlier transaction of this process laid from archives, owned by no package (a bootstrap's
+ * extraction, extract.ts): when the same archives are then installed, a package whose every regular file
+ * is still exactly as laid — same inode, same change time, so nothing wrote, renamed, chmod-ed or linked
+ * it since — takes its manifest from here and claims those files as the root holds them (claimsExisting),
+ * instead of decoding its data.tar again and replacing each file with an identical copy.
+ *
+ * The claim is checked where staging happens and again after the maintainer scripts that run before the
+ * files (install.ts): a package whose files changed in between is staged from its archive after all.
+ * Nothing here writes; a new process (a resumed bootstrap) has none of it and stages as usual.
+ */
+export class LaidFiles {
+  private readonly archives = new Map<string, LaidArchive>();
+  /** The manifests handed out by claim(): only these are claims to check again. */
+  private readonly claims = new WeakSet<StagedPackage>();
+
+  /** The archive's identity as it is now (before it is read, so that a later change is seen). */
+  static identityOf(archive: string): string {
+    const st = statSync(archive, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+  }
+
+  /**
+   * Notes what a committed transaction laid from one archive: `resolved` is where its members landed,
+   * `probe` a fresh look at the root (the state of each file now is the reference every claim is held to).
+   */
+  async note(identity: string, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
+    const files = new Map<RootPath, LaidFile>();
+    for (const e of staged.entries) {
+      // A member dpkg's path filters kept out was never laid: it is recorded, never claimed.
+      if (e.type !== 'file' || e.filtered) continue;
+      const at = resolved.get(e.path) ?? e.path;
+      const state = await probe.look(at);
+      if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
+      files.set(e.path, { at, state: { ...state } });
+    }
+    const entries = staged.entries.map((e): ManifestEntry => ({ ...e, staged: undefined }));
+    this.archives.set(staged.archive, { identity, manifest: { ...staged, entries }, files });
+  }
+
+  /**
+   * The manifest of `archive` with every regular file claimed as it stands, and where its members land —
+   * if this process laid it and every file is still as laid; otherwise undefined (stage it).
+   */
+  async claim(archive: string, probe: Probe): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> } | undefined> {
+    const laid = this.archives.get(archive);
+    if (laid === undefined || laid.identity !== LaidFiles.identityOf(archive)) return undefined;
+    const staged: StagedPackage = {
+      ...laid.manifest,
+      entries: laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : { ...e })),
+    };
+    const resolved = await probe.resolveAll(staged);
+    if (!(await this.intact(laid, resolved, probe))) return undefined;
+    this.claims.add(staged);
+    return { staged, resolved };
+  }
+
+  /** Whether `staged` is a claim of claim(). */
+  isClaim(staged: StagedPackage): boolean {
+    return this.claims.has(staged);
+  }
+
+  /** Whether a claim still holds: each file where it was laid and untouched since (after scripts ran). */
+  async holds(staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<boolean> {
+    const laid = this.archives.get(staged.archive);
+    return laid !== undefined && (await this.intact(laid, resolved, probe));
+  }
+
+  private async intact(laid: LaidArchive, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<boolean> {
+    for (const [shipped, file] of laid.files) {
+      if ((resolved.get(shipped) ?? shipped) !== file.at) return false;
+      if (!sameState(await probe.look(file.at), file.state)) return false;
+    }
+    return true;
+  }
+}
+
+/**
+ * The same inode, untouched: any write, chmod, chown, link or rename moves the change time, and a file
+ * put in its place has another inode. Size, mode, owner and mtime are compared too, as a guard.
+ */
+function sameState(now: DiskState, then: DiskState): boolean {
+  return (
+    now.type === 'file' &&
+    now.ino === then.ino &&
+    now.ctimeNs === then.ctimeNs &&
+    now.size === then.size &&
+    now.mtimeNs === then.mtimeNs &&
+    now.mode === then.mode &&
+    now.uid === then.uid &&
+    now.gid === then.gid
+  );
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { extractArchives } from '../../src/bootstrap/extract';
+import { openForWriting } from '../../src/engine/context';
+import { CrashPoints } from '../../src/engine/crash';
+import { installArchives } from '../../src/engine/install';
+import { LaidFiles } from '../../src/engine/laid-files';
+import { NO_CONFFILE_FORCES } from '../../src/engine/plan-model';
+import { StepRegistry } from '../../src/engine/steps/registry';
+import type { TxnOptions } from '../../src/engine/transaction';
+import { cannotRunDpkg, makeDpkgRoot } from '../dpkg/dpkg-root';
+import { buildAdHocDeb } from '../helpers/fixtures';
+import { gate } from '../helpers/gate';
+import { tempDir, withTempDir } from '../helpers/temp';
+
+/**
+ * The bootstrap's reuse of its extraction (engine/laid-files.ts), on a real root with dpkg's database and
+ * chrootless maintainer scripts: the install of the archives the extraction laid claims the files still
+ * as laid (the same inode stays, recorded as the package's), and an archive whose file was changed since —
+ * before the install, or by its own preinst — is staged from the archive after all, so the root ends with
+ * the archive's content either way. dpkg --verify is the oracle for what the database records.
+ */
+
+const work = tempDir('laid-files', { after });
+
+function options(laid: LaidFiles | undefined): TxnOptions {
+  return {
+    mode: 'rename',
+    forceOverwrite: false,
+    conffiles: { forces: NO_CONFFILE_FORCES },
+    batchSize: 256,
+    crash: new CrashPoints(undefined, undefined),
+    autoRecover: false,
+    asRoot: process.getuid?.() === 0,
+    keepBackups: false,
+    backupRetention: 5,
+    steps: new StepRegistry(),
+    scripts: { mode: 'chrootless', notice: () => undefined },
+    laid,
+  };
+}
+
+test('the install claims what the extraction laid, and stages again what changed since', async (t) => {
+  const why = cannotRunDpkg();
+  if (gate(t, why === undefined ? {} : { skip: why })) return;
+  const debs = {
+    kept: await buildAdHocDeb(work, {
+      name: 'kept',
+      version: '1',
+      entries: [
+        { path: 'usr/share/kept/a', type: 'file', content: 'as shipped a\n' },
+        { path: 'etc/kept.conf', type: 'file', content: 'setting = 1\n' },
+        { path: 'usr/share/kept/link', type: 'symlink', target: 'a' },
+      ],
+      conffiles: ['/etc/kept.conf'],
+    }),
+    touched: await buildAdHocDeb(work, { name: 'touched', version: '1', entries: [{ path: 'usr/share/touched/b', type: 'file', content: 'as shipped b\n' }] }),
+    scripted: await buildAdHocDeb(work, {
+      name: 'scripted',
+      version: '1',
+      entries: [{ path: 'usr/share/scripted/c', type: 'file', content: 'as shipped c\n' }],
+      // Changes its own laid file before the files are unpacked: the claim made at staging no longer holds.
+      controlMembers: { preinst: '#!/bin/sh\nset -e\necho "changed by the preinst" > "$DPKG_ROOT/usr/share/scripted/c"\n' },
+    }),
+  };
+  await withTempDir('root', async (root) => {
+    await fsp.chmod(root, 0o755);
+    makeDpkgRoot(root);
+    const laid = new LaidFiles();
+    const all = [debs.kept, debs.touched, debs.scripted];
+    const w = await openForWriting({ root, lockWait: 0 });
+    try {
+      await extractArchives(w, all, options(undefined), laid);
+      const inode = async (p: string): Promise<bigint> => (await fsp.lstat(path.join(root, p), { bigint: true })).ino;
+      const laidA = await inode('usr/share/kept/a');
+      const laidConf = await inode('etc/kept.conf');
+      // Changed after the extraction, before the install: same size and times would not hide it (new inode).
+      await fsp.writeFile(path.join(root, 'usr/share/touched/b'), 'changed by someone\n');
+      const outcome = await installArchives(w, all, 'installed', options(laid));
+      assert.deepEqual(outcome.failures, []);
+      assert.equal(await inode('usr/share/kept/a'), laidA, 'the untouched file is claimed where it lies, not replaced');
+      assert.equal(await inode('etc/kept.conf'), laidConf, 'the untouched conffile too');
+      const placed = outcome.plan.steps.filter((s) => s.kind === 'place-file').map((s) => String(s.path));
+      assert.ok(!placed.includes('usr/share/kept/a'), `no step places the claimed file: ${placed.join(' ')}`);
+      const read = (p: string): Promise<string> => fsp.readFile(path.join(root, p), 'utf8');
+      assert.equal(await read('usr/share/touched/b'), 'as shipped b\n', 'a file changed before the install gets the archive content');
+      assert.equal(await read('usr/share/scripted/c'), 'as shipped c\n', "a file the preinst changed gets the archive content");
+    } finally {
+      w.close();
+    }
+    const verify = spawnSync('dpkg', ['--root', root, '--verify'], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, `dpkg --verify: ${verify.stdout}${verify.stderr}`);
+    assert.equal(verify.stdout, '', 'dpkg finds every file as its database records it');
+    const status = spawnSync('dpkg-query', ['--admindir', path.join(root, 'var/lib/dpkg'), '-W', '-f', '${Package} ${Status}\n'], { encoding: 'utf8' });
+    assert.equal(status.stdout, 'kept install ok installed\nscripted install ok installed\ntouched install ok installed\n');
+  });
+});
