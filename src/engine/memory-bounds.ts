@@ -1,5 +1,5 @@
-import * as path from 'node:path';
 import * as v8 from 'node:v8';
+import { optionalAddon } from '../fs/own-addon';
 
 /**
  * Keeps a writing command's peak memory close to what it uses (issue 14: ≤ 100 MiB for the required set,
@@ -28,22 +28,8 @@ interface MallocTune {
   trim(): boolean;
 }
 
-const MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'malloc_tune.node');
-
 /** The native module, loaded once; null when it was not built. */
-let tune: MallocTune | null | undefined;
-
-function mallocTune(): MallocTune | null {
-  if (tune === undefined) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      tune = require(MODULE) as MallocTune;
-    } catch {
-      tune = null;
-    }
-  }
-  return tune;
-}
+const mallocTune = optionalAddon<MallocTune>('malloc_tune');
 
 /**
  * V8's policies are set only where they were measured to help: V8 11 (Node 20), whose heap grew to 3-5 ×

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { optionalAddon } from './own-addon';
 
 /**
  * Where a file starts on disk (FIEMAP, through src/fs/native/fiemap.c), for reading many files in disk
@@ -10,19 +10,7 @@ interface Binding {
   firstExtent(fd: number, length: number): number;
 }
 
-const MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'fiemap.node');
-let binding: Binding | null | undefined;
-
-function load(): Binding | null {
-  if (binding === undefined) {
-    try {
-      binding = require(MODULE) as Binding;
-    } catch {
-      binding = null;
-    }
-  }
-  return binding;
-}
+const load = optionalAddon<Binding>('fiemap');
 
 /** The block size of the filesystem holding `dir` (statfs f_bsize), or undefined when it cannot be read. */
 export function blockSize(dir: string): number | undefined {

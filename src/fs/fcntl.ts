@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
-import * as path from 'node:path';
 import { loadNative } from '../native';
+import { addonPath } from './own-addon';
 
 /**
  * fcntl(2) record locks, through the project's own native module (src/fs/native/fcntl_lock.c): Node has
@@ -28,7 +28,7 @@ interface Binding {
 }
 
 /** Where `npm ci` (the package's install script, node-gyp) leaves the module, seen from dist/src/fs. */
-export const NATIVE_MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'fcntl_lock.node');
+export const NATIVE_MODULE = addonPath('fcntl_lock');
 
 const KIND_NUMBER: Record<LockKind | 'unlock', number> = { unlock: 0, read: 1, write: 2 };
 

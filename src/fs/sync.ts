@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp, constants as C } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
 import { hostDirOf, type HostPath } from './host-path';
+import { optionalAddon } from './own-addon';
 
 const execFileP = promisify(execFile);
 
@@ -68,20 +68,7 @@ interface SyncfsBinding {
   syncfs(fd: number): Promise<void>;
 }
 
-const SYNCFS_MODULE = path.resolve(__dirname, '..', '..', '..', 'src', 'fs', 'native', 'build', 'Release', 'syncfs.node');
-let syncfsModule: SyncfsBinding | null | undefined;
-
-function syncfsBinding(): SyncfsBinding | null {
-  if (syncfsModule === undefined) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      syncfsModule = require(SYNCFS_MODULE) as SyncfsBinding;
-    } catch {
-      syncfsModule = null;
-    }
-  }
-  return syncfsModule;
-}
+const syncfsBinding = optionalAddon<SyncfsBinding>('syncfs');
 
 /** The addon's failure as Node reports errno errors (code EIO, ...), so fsError words it as for any call. */
 function errnoError(err: Error, errnoNumber: number): Error {
