@@ -43,10 +43,16 @@ test('with the policy the heap stays near its live set while objects churn (V8 1
   const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
   const seen = `V8 ${process.versions.v8}: bound: peak ${mib(bound.peak)} for ${mib(bound.live)} live; free: peak ${mib(free.peak)} for ${mib(free.live)} live`;
   t.diagnostic(seen);
-  // Generous bounds (measured: V8 11 ~1.5× live bound, ~5× free; V8 14 ~2.2× either way).
-  assert.ok(bound.peak < bound.live * 2.6, seen);
-  assert.ok(bound.peak <= free.peak * 1.1, `the policy must never make the heap larger: ${seen}`);
-  if (v8PolicyApplies()) assert.ok(bound.peak < free.peak * 0.75, seen);
+  if (v8PolicyApplies()) {
+    // Generous bounds (measured on V8 11: ~1.5-2× live bound, ~5× free); what matters is the difference in kind.
+    assert.ok(bound.peak < bound.live * 2.6, seen);
+    assert.ok(bound.peak < free.peak * 0.75, seen);
+  } else {
+    // The heap is left to V8's own policy here, which sizes the heap from measured GC and mutator speeds:
+    // two runs of the same settings differ with the machine's load (CI's Node 26 run: 121 and 276 MiB), so
+    // the two sides are not compared. Only a sanity bound on what V8 does by itself.
+    assert.ok(bound.peak < bound.live * 6, seen);
+  }
 });
 
 test('V8 policies apply to V8 11 only (measured there; V8 14 does better without them)', () => {
