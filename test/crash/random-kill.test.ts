@@ -89,12 +89,13 @@ async function killAndRecover(fresh: FreshRoot, kills: number, label: string, st
   const durationMs = timed.reduce((sum, r) => sum + r.ms, 0) / timed.length;
   const refs: Record<Side, SideState> = { old, new: timed[0].side as SideState };
   const rnd = seededRandom(SEED + stream);
-  // Spread over the whole run, startup included, and a quarter past its measured end: one kill at a random
-  // instant of each of `kills` equal slices (stratified), so the kills cover the run evenly whatever the
-  // seed. The commit comes late in a run (only the finish follows it), and runs under kill may take longer
-  // than the measured one: the slices past the end make sure some land after the commit (those runs must
-  // be exactly new), as the assertions below require.
-  const span = durationMs * 1.25;
+  // Spread over the whole run, startup included, and as long again past its measured end: one kill at a
+  // random instant of each of `kills` equal slices (stratified), so the kills cover the run evenly whatever
+  // the seed. The commit comes late in a run (only the finish follows it), and runs under kill take longer
+  // than the measured one (each beside another worker's recover and checks: CI's Node 26 run measured
+  // 1.9 s and had none finish before 2.3 s): the slices past the end make sure some land after the commit
+  // (those runs must be exactly new), as the assertions below require.
+  const span = durationMs * 2;
   const delays = Array.from({ length: kills }, (_, i) => Math.floor(((i + rnd()) / kills) * span));
   const report: KillReport = { kills, old: 0, new: 0, finished: 0, durationMs: Math.round(durationMs) };
   await forEachPoint(kills, width, async (i) => {
