@@ -4,6 +4,8 @@ import { promises as fsp, existsSync, readFileSync, readdirSync } from 'node:fs'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { acquireLock } from '../../src/fs/lock';
+import { resolveHostPath } from '../../src/fs/host-path';
 import { minbaseDebs } from './minbase-debs';
 import { REPO_ROOT } from './run-cli';
 
@@ -95,6 +97,18 @@ export async function baseChroot(note: (line: string) => void = () => undefined)
   const tar = tarballPath();
   if (existsSync(tar)) return tar;
   await fsp.mkdir(path.dirname(tar), { recursive: true });
+  // Test files run in parallel: the second to ask waits for the first's build (a minute of both cores)
+  // instead of making its own. The lock is dropped by the kernel if the builder dies.
+  const lock = await acquireLock(resolveHostPath(path.join(path.dirname(tar), 'build.lock')), { waitSeconds: 900, pollMs: 500, label: 'the base chroot build' });
+  try {
+    if (existsSync(tar)) return tar;
+    return await buildBaseChroot(tar, note);
+  } finally {
+    lock.release();
+  }
+}
+
+async function buildBaseChroot(tar: string, note: (line: string) => void): Promise<string> {
   const set = await minbaseDebs();
   if ('skip' in set) {
     note(`base chroot: NOT bootstrapped by overmerge (${set.skip}); mmdebstrap's apt variant stands in`);
