@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
 /**
@@ -34,7 +35,11 @@ export function packText(packDir: string, base: string, entry: string, modules: 
     (m) =>
       `  [${JSON.stringify(m.rel)}, ${m.size}, ${m.mtimeMs}, function (exports, require, module, __filename, __dirname) {\n${stripSourceMap(m.source)}\n  }],`,
   );
+  const text = `${defs.join('\n')}\n${baseRel}\n${entry}`;
+  // The id a code cache made of this pack names (code-cache.ts): another pack, another id.
+  const id = createHash('sha1').update(text).digest('hex');
   return `'use strict';
+// pack-id: ${id}
 // A module pack (src/build/module-pack.ts), written by \`npm run build\`: do not edit.
 const fs = require('node:fs');
 const path = require('node:path');
