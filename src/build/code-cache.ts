@@ -39,7 +39,10 @@ export interface LoadedPack {
 
 /** The id a pack carries on its second line (module-pack.ts), or undefined. */
 export function packIdOf(source: string): string | undefined {
-  return /^\/\/ pack-id: ([0-9a-f]+)$/m.exec(source.slice(0, 300))?.[1];
+  const at = source.indexOf('\n// pack-id: ');
+  if (at < 0 || at > 100) return undefined;
+  const id = source.slice(at + 13, source.indexOf('\n', at + 1));
+  return /^[0-9a-f]{40}$/.test(id) ? id : undefined;
 }
 
 /** The cache bytes for `id` from `cacheFile`, or undefined when it is missing or not this pack's, this Node's, intact. */
