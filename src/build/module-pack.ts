@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
 /**
@@ -34,7 +35,11 @@ export function packText(packDir: string, base: string, entry: string, modules: 
     (m) =>
       `  [${JSON.stringify(m.rel)}, ${m.size}, ${m.mtimeMs}, function (exports, require, module, __filename, __dirname) {\n${stripSourceMap(m.source)}\n  }],`,
   );
+  const text = `${defs.join('\n')}\n${baseRel}\n${entry}`;
+  // The id a code cache made of this pack names (code-cache.ts): another pack, another id.
+  const id = createHash('sha1').update(text).digest('hex');
   return `'use strict';
+// pack-id: ${id}
 // A module pack (src/build/module-pack.ts), written by \`npm run build\`: do not edit.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -45,11 +50,13 @@ const MODULES = [
 ${defs.join('\n')}
 ];
 
+// Module names are BASE + '/' + a normalised relative name: joined by hand, as path.join would, since a
+// small command loads two hundred of them and path's normalisation was a few per cent of its CPU time.
 function fresh() {
   for (const [rel, size, mtimeMs] of MODULES) {
     let st;
     try {
-      st = fs.statSync(path.join(BASE, rel));
+      st = fs.statSync(BASE + '/' + rel);
     } catch {
       return false;
     }
@@ -58,21 +65,38 @@ function fresh() {
   return true;
 }
 
-module.packed = fresh();
+/** The file a relative require names from folder \`dir\` ('./x', '../../x'; anything else by path.resolve). */
+function relativeTarget(dir, request) {
+  let d = dir;
+  let r = request;
+  while (r.startsWith('../')) {
+    d = d.slice(0, d.lastIndexOf('/'));
+    r = r.slice(3);
+  }
+  if (r.startsWith('./')) r = r.slice(2);
+  if (d === '' || r === '' || r.startsWith('.') || r.includes('/.')) return path.resolve(dir, request) + '.js';
+  return d + '/' + r + '.js';
+}
+
+module.packed = path.sep === '/' && fresh();
 if (!module.packed) {
   module.exports = require(path.join(BASE, ENTRY));
 } else {
-  const defs = new Map(MODULES.map(([rel, , , fn]) => [path.join(BASE, rel), fn]));
+  const defs = new Map(MODULES.map(([rel, , , fn]) => [BASE + '/' + rel, fn]));
+  const lookupPaths = new Map();
   const load = (filename, parent) => {
     const cached = Module._cache[filename];
     if (cached) return cached.exports;
+    const dir = filename.slice(0, filename.lastIndexOf('/'));
     const m = new Module(filename, parent);
     m.filename = filename;
-    m.paths = Module._nodeModulePaths(path.dirname(filename));
+    let paths = lookupPaths.get(dir);
+    if (paths === undefined) lookupPaths.set(dir, (paths = Module._nodeModulePaths(dir)));
+    m.paths = paths.slice();
     Module._cache[filename] = m;
     const req = (request) => {
       if (request.startsWith('./') || request.startsWith('../')) {
-        const target = path.resolve(path.dirname(filename), request) + '.js';
+        const target = relativeTarget(dir, request);
         if (defs.has(target)) return load(target, m);
       }
       return m.require(request);
@@ -81,7 +105,7 @@ if (!module.packed) {
     req.resolve = (request, options) => Module._resolveFilename(request, m, false, options);
     req.cache = Module._cache;
     try {
-      defs.get(filename).call(m.exports, m.exports, req, m, filename, path.dirname(filename));
+      defs.get(filename).call(m.exports, m.exports, req, m, filename, dir);
     } catch (err) {
       delete Module._cache[filename];
       throw err;
@@ -89,7 +113,7 @@ if (!module.packed) {
     m.loaded = true;
     return m.exports;
   };
-  module.exports = load(path.join(BASE, ENTRY), module);
+  module.exports = load(BASE + '/' + ENTRY, module);
 }
 `;
 }

@@ -123,10 +123,15 @@ export class Journal {
     );
   }
 
-  /** Drops a finished transaction's steps once nothing can need them (after clean-up). */
+  /**
+   * Drops a finished transaction's steps once nothing can need them (after clean-up). Not synced on its
+   * own: finishing is idempotent, so losing this in a power cut only means `recover` finishes the
+   * transaction again; the next commit, or the checkpoint SQLite makes when the database is closed (the
+   * end of every command), makes it durable.
+   */
   clear(txnId: number): number {
     return guarded(this.s.file, `clear the journal of transaction ${txnId}`, () =>
-      this.s.get(JOURNAL_SQL.clear).run(txnId).changes,
+      this.s.inTransactionLazily(() => this.s.get(JOURNAL_SQL.clear).run(txnId).changes),
     );
   }
 

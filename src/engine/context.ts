@@ -6,6 +6,7 @@ import type { BlobStore } from '../fs/blob-store';
 import { ensureFoldersSync } from '../fs/entries';
 import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
 import type { Lock } from '../fs/lock';
+import { fsyncFoldersUpSync } from '../fs/sync';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import type { DpkgDb } from '../dpkg/dpkg-db';
 import { ADMIN_DIR } from './admin-dir';
@@ -111,6 +112,7 @@ export async function openForWriting(args: LocationArgs & { lockWait: number }):
 }
 
 function ensureAdminDir(loc: Locations): void {
+  const fresh = !fs.existsSync(loc.adminDir);
   // 0755 whatever the umask: a package's /var and /var/lib find these existing and leave them as they are.
   ensureFoldersSync(loc.root.host, ADMIN_DIR.split('/'), 0o755, (dir) =>
     new OvermergeError('E_UNSAFE_PATH', `${dir} is not a directory; refusing to use it as overmerge's admin folder`, {
@@ -118,6 +120,9 @@ function ensureAdminDir(loc: Locations): void {
       path: dir,
     }),
   );
+  // A new root's admin folder durable before the database in it commits anything: a small transaction
+  // syncs only what its steps touched (transaction.ts), not the whole filesystem.
+  if (fresh) fsyncFoldersUpSync(loc.adminDir, loc.root.host);
 }
 
 /**

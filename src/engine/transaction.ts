@@ -165,24 +165,29 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   const dry = await preflight(w, spec, room, options, opts.dryRun === true);
   if (dry) return dry;
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
-  const txnId = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
-  const stagingDir = hostJoin(loc.stagingBase, `txn-${txnId}`);
   const scripts = await scriptSessionFor(w, opts.scripts);
-  const exec = new Executor(db, txnId, opts.steps, {
-    root: loc.root,
-    mode: opts.mode,
-    asRoot: opts.asRoot,
-    crash: opts.crash,
-    batchSize: opts.batchSize,
-    onStep: (done, total) => opts.progress?.('merge', done, total),
-    dpkg: w.dpkg,
-    scripts,
+  // The transaction's row and its first intent (the staging folder) in one SQLite commit: one fsync of
+  // the log, not two. A crash inside it leaves neither, as if the transaction had not begun.
+  const { txnId, stagingDir, exec } = db.transaction(() => {
+    const id = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
+    const dir = hostJoin(loc.stagingBase, `txn-${id}`);
+    const executor = new Executor(db, id, opts.steps, {
+      root: loc.root,
+      mode: opts.mode,
+      asRoot: opts.asRoot,
+      crash: opts.crash,
+      batchSize: opts.batchSize,
+      onStep: (done, total) => opts.progress?.('merge', done, total),
+      dpkg: w.dpkg,
+      scripts,
+    });
+    executor.record({ kind: 'staging', dir }, { crashPoint: false });
+    return { txnId: id, stagingDir: dir, exec: executor };
   });
   let committed = false;
   try {
     // Inside the try: a failure right after `begin` must forget the transaction like any other.
     opts.crash.tick();
-    exec.record({ kind: 'staging', dir: stagingDir });
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db);
@@ -202,10 +207,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
     // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
     releaseFreedMemory();
-    // Everything the commit record describes must be on disk before it: one syncfs, not an fsync per file.
-    const synced = await exec.sync.flush();
-    // The root's filesystem once: the batch's own syncfs, when it made one there, covers it.
-    if (!synced.has(await deviceOf(loc.root.host))) await syncFilesystem(loc.root.host);
+    await makeDurable(exec, loc.root.host);
     opts.crash.tick();
     commitPlan(db, txnId, plan, {
       snapshots: keepBackups && requests ? { requests, disk: probe.disk } : undefined,
@@ -265,6 +267,27 @@ async function preflight(w: Writer, spec: TxnSpec, room: UpperRoom, options: Pla
     return undefined;
   }
   return { txnId: 0, plan, failures: [], dryRun: [upper] };
+}
+
+/**
+ * The kinds of step that hand the executor's SyncBatch everything they change (each file they write, each
+ * folder whose entries they change or that they create), so that flushing the batch makes them durable.
+ * Maintainer scripts write what they like, and the overlay reconcile's kinds change inodes in place
+ * (xattrs, whiteouts, rewritten files): a transaction with any other kind also syncs the whole filesystem.
+ */
+const SELF_SYNCING_KINDS: ReadonlySet<string> = new Set(['staging', 'mkdir', 'place-file', 'place-special', 'rename', 'remove', 'rmdir', 'dpkg-change']);
+
+/**
+ * Everything the commit record describes on disk before it. A small transaction of self-syncing kinds
+ * is made durable by its batch: an fsync of each file and folder it touched (the batch syncs a whole
+ * filesystem itself past its threshold). Otherwise one syncfs of the root's filesystem, unless the batch's
+ * own flush made one there: a syncfs waits for every dirty page of the filesystem, other processes' too,
+ * which on a busy machine costs hundreds of milliseconds where a one-file install's fsyncs cost a few.
+ */
+async function makeDurable(exec: Executor, root: HostPath): Promise<void> {
+  const synced = await exec.sync.flush();
+  const covered = [...exec.kinds].every((k) => SELF_SYNCING_KINDS.has(k));
+  if (!covered && !synced.has(await deviceOf(root))) await syncFilesystem(root);
 }
 
 /** A transaction's plan, and the requests it was made from (kept in snapshots for rollback). */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { promises as fsp, constants as C } from 'node:fs';
+import { closeSync, fsyncSync, openSync, promises as fsp, constants as C } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
@@ -31,6 +31,26 @@ export async function fsyncDir(p: HostPath): Promise<void> {
     throw fsError('sync directory', err, p);
   } finally {
     await fh?.close();
+  }
+}
+
+/**
+ * fsync, synchronously, the folder `p` and each folder above it up to `top` (included): what makes a
+ * chain of folders just created durable, each entry in its parent. For the few created before a
+ * transaction (the admin folder of a new root), which no step's batch knows of.
+ */
+export function fsyncFoldersUpSync(p: HostPath, top: HostPath): void {
+  for (let dir = p; ; dir = hostDirOf(dir)) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY);
+      fsyncSync(fd);
+    } catch (err) {
+      throw fsError('sync directory', err, dir);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    if (dir === top || hostDirOf(dir) === dir) return;
   }
 }
 

@@ -39,6 +39,8 @@ export interface AnyPlannedStep {
  */
 export class Executor {
   readonly sync = new SyncBatch();
+  /** The kinds of the steps journaled so far: what decides whether `sync` alone makes them durable. */
+  readonly kinds = new Set<string>();
   private readonly concrete: ConcretizeContext;
   private readonly context: RunContext;
 
@@ -57,9 +59,11 @@ export class Executor {
    * Journals a step whose work its caller does itself right after (the staging folder, made before the
    * plan exists): one durable intent, so undo and finish will find it.
    */
-  record(step: PlannedStep): void {
+  record(step: PlannedStep, opts: { crashPoint?: boolean } = {}): void {
+    this.kinds.add(step.kind);
     this.db.journal.intend(this.txnId, step.kind, this.steps.get(step.kind).concretize(step, this.concrete));
-    this.opts.crash.tick();
+    // Not inside a caller's SQLite transaction: a crash there would leave no trace of the transaction.
+    if (opts.crashPoint !== false) this.opts.crash.tick();
   }
 
   async run(steps: readonly AnyPlannedStep[]): Promise<void> {
@@ -71,6 +75,7 @@ export class Executor {
       while (end < steps.length && end - i < this.opts.batchSize && !this.steps.get(steps[end].kind).alone && !this.steps.get(steps[i].kind).alone);
       const batch = steps.slice(i, end).map((s) => {
         const kind = this.steps.get(s.kind);
+        this.kinds.add(s.kind);
         return { kind, data: kind.concretize(s, this.concrete) };
       });
       const ids = this.db.journal.intendMany(

@@ -29,7 +29,10 @@ export const mkdirStep: StepKind<'mkdir', MkdirStep, MkdirPayload> = {
   async run(p, { hooks, sync, asRoot }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });
     await makeDirectory(p.target, p.meta, asRoot);
+    // Its entry, and the folder itself with the owner and mode just given (a small transaction is made
+    // durable by this batch alone: transaction.ts).
     sync.addDir(hostDirOf(p.target));
+    sync.addDir(p.target);
   },
   async undo(p, { hooks, sync }) {
     // The new directory is at the target only if nothing (else) is there any more: no backup at all, or

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildDeb } from '../../src/archive/build';
+import { packIdOf, readCache } from '../../src/build/code-cache';
+import { DIST_SRC } from '../../src/build/write-dpkg-pack';
+import { writeMainPack } from '../../src/build/write-main-pack';
+import { REPO_ROOT } from '../helpers/run-cli';
+
+/**
+ * overmerge's start-up pack and its V8 code cache (src/build/write-main-pack.ts, code-cache.ts): the built
+ * bin, copied as a fresh clone is laid out (bin/, dist/, package.json; node_modules and the native addons
+ * beside), installs and removes a package with the pack and its cache, and exactly as well when the
+ * cache is missing, made by another Node, for another pack, or damaged (a damaged cache V8 accepted could
+ * crash it: it must never be given one), and when the pack is older than the files.
+ */
+describe('overmerge start-up pack and code cache', () => {
+  let work: string;
+  let clone: string;
+  let deb: string;
+  let cacheBytes: Buffer;
+  const packOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.js');
+  const cacheOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.cache');
+
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-main-pack-'));
+    clone = path.join(work, 'clone');
+    fs.mkdirSync(clone);
+    // What a clone has after `npm ci`: the sources' build output and bin; node_modules and the addons linked.
+    fs.cpSync(path.join(REPO_ROOT, 'bin'), path.join(clone, 'bin'), { recursive: true, preserveTimestamps: true });
+    fs.cpSync(path.join(REPO_ROOT, 'package.json'), path.join(clone, 'package.json'));
+    fs.cpSync(DIST_SRC, path.join(clone, 'dist', 'src'), { recursive: true, preserveTimestamps: true });
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
+    fs.symlinkSync(path.join(REPO_ROOT, 'src'), path.join(clone, 'src'));
+    const r = await writeMainPack(path.join(clone, 'dist', 'src'), packOf(), cacheOf());
+    assert.ok(r.modules > 50, `pack of ${r.modules} modules`);
+    assert.equal(typeof r.cache, 'number', `no code cache: ${r.cache}`);
+    cacheBytes = fs.readFileSync(cacheOf());
+    const tree = path.join(work, 'tree');
+    fs.mkdirSync(path.join(tree, 'DEBIAN'), { recursive: true });
+    fs.mkdirSync(path.join(tree, 'usr', 'share', 'tiny'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), 'Package: tiny\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: one file\n');
+    fs.writeFileSync(path.join(tree, 'usr', 'share', 'tiny', 'README'), 'one file\n');
+    deb = (await buildDeb(tree, path.join(work, 'tiny.deb'), { compression: 'gzip', sourceDateEpoch: 0 })).path;
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  /** The clone's bin, run as a program: install, list, remove in a new root; what each said. */
+  function installAndRemove(): string[] {
+    const root = fs.mkdtempSync(path.join(work, 'root-'));
+    const said: string[] = [];
+    for (const argv of [['install', deb], ['list'], ['remove', 'tiny'], ['list']]) {
+      const r = spawnSync(path.join(clone, 'bin', 'overmerge'), ['--root', root, ...argv], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      assert.equal(r.status, 0, `${argv[0]}: ${r.stderr}`);
+      said.push(r.stdout, r.stderr);
+    }
+    assert.ok(fs.existsSync(path.join(root, 'var/lib/overmerge/db.sqlite')));
+    assert.ok(!fs.existsSync(path.join(root, 'usr/share/tiny/README')));
+    return said;
+  }
+
+  /** How the pack loads in a fresh Node (as bin/overmerge loads it): whether it used its modules, and its cache. */
+  function howLoaded(): { packed: boolean; cache: string } {
+    const script = `
+      const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
+      const r = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())});
+      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(packOf())}].packed, cache: r.cache }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { packed: boolean; cache: string };
+  }
+
+  const nodeCaches = typeof (require('node:module') as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+  const expected = (own: string): string => (nodeCaches ? 'node' : own);
+
+  let reference: string[] = [];
+  it('installs and removes with the pack and its cache', () => {
+    assert.deepEqual(howLoaded(), { packed: true, cache: expected('used') });
+    reference = installAndRemove();
+    assert.match(reference[0], /install tiny:all 1\.0/);
+  });
+
+  const variants: Array<[string, () => void, string]> = [
+    ['without a cache', () => fs.rmSync(cacheOf()), 'unusable'],
+    ['with a cache made by another Node', () => fs.writeFileSync(cacheOf(), withHeader((h) => ({ ...h, node: 'v0.0.1', v8: '0.0' }))), 'unusable'],
+    ['with the cache of another pack', () => fs.writeFileSync(cacheOf(), withHeader((h) => ({ ...h, pack: '0'.repeat(40) }))), 'unusable'],
+    ['with a damaged cache (a byte changed: V8 would take it)', () => fs.writeFileSync(cacheOf(), damaged()), 'unusable'],
+    ['with a truncated cache', () => fs.writeFileSync(cacheOf(), cacheBytes.subarray(0, cacheBytes.length >> 1)), 'unusable'],
+    ['with a cache that is not one', () => fs.writeFileSync(cacheOf(), 'not a cache\n'), 'unusable'],
+  ];
+  for (const [name, spoil, own] of variants) {
+    it(`installs and removes the same ${name}`, () => {
+      spoil();
+      try {
+        assert.deepEqual(howLoaded(), { packed: true, cache: expected(own) });
+        assert.deepEqual(installAndRemove(), reference);
+      } finally {
+        fs.writeFileSync(cacheOf(), cacheBytes);
+      }
+    });
+  }
+
+  it('refuses a damaged cache by its checksum, before V8 is given it', () => {
+    const id = packIdOf(fs.readFileSync(packOf(), 'utf8'));
+    assert.ok(readCache(cacheOf(), id) !== undefined);
+    fs.writeFileSync(cacheOf(), damaged());
+    try {
+      assert.equal(readCache(cacheOf(), id), undefined);
+    } finally {
+      fs.writeFileSync(cacheOf(), cacheBytes);
+    }
+  });
+
+  it('loads the files themselves when one changed since the pack was made, and works the same', () => {
+    const file = path.join(clone, 'dist', 'src', 'cli', 'install.js');
+    const st = fs.statSync(file);
+    fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 1000));
+    try {
+      assert.deepEqual(howLoaded(), { packed: false, cache: expected('used') });
+      assert.deepEqual(installAndRemove(), reference);
+    } finally {
+      fs.utimesSync(file, st.atime, st.mtime);
+    }
+  });
+
+  it('works without the pack', () => {
+    fs.renameSync(packOf(), `${packOf()}.away`);
+    try {
+      assert.deepEqual(installAndRemove(), reference);
+    } finally {
+      fs.renameSync(`${packOf()}.away`, packOf());
+    }
+  });
+
+  /** The cache with its header changed by `change`. */
+  function withHeader(change: (h: Record<string, unknown>) => Record<string, unknown>): Buffer {
+    const nl = cacheBytes.indexOf(10);
+    const header = JSON.parse(cacheBytes.subarray(0, nl).toString()) as Record<string, unknown>;
+    return Buffer.concat([Buffer.from(`${JSON.stringify(change(header))}\n`), cacheBytes.subarray(nl + 1)]);
+  }
+
+  /** The cache with one byte of its payload changed, its header (and V8's own) untouched. */
+  function damaged(): Buffer {
+    const bytes = Buffer.from(cacheBytes);
+    const at = bytes.indexOf(10) + 1 + Math.floor((bytes.length - bytes.indexOf(10)) * 0.6);
+    bytes[at] ^= 0x40;
+    return bytes;
+  }
+});
