@@ -91,10 +91,13 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
       const installed: SetPackage[] = [];
       // debootstrap's core install: base-passwd, then base-files, each alone and with --force-depends (their
       // dependencies' files are there from the extraction; dpkg's records of them come next), so that
-      // /etc/passwd, /etc/group and the base files exist before any other script runs.
+      // /etc/passwd, /etc/group and the base files exist before any other script runs. The rest of the
+      // Essential set as debootstrap unpacks it (one `dpkg --force-depends --unpack` of the set, then
+      // `--configure`) and mmdebstrap installs it (one `dpkg --install --force-depends`): no pre-dependency
+      // configured ahead of what pre-depends on it — its files are all there since the extraction.
       const steps: Array<[string, SetPackage[], TxnOptions]> = [
         ...groups.core.map((p): [string, SetPackage[], TxnOptions] => [p.name, [p], { ...forcingDepends(req.txn), laid }]),
-        ['the Essential set', groups.essentialRest, { ...req.txn, laid }],
+        ['the Essential set', groups.essentialRest, { ...forcingDepends(req.txn), laid, preDependsFirst: false }],
         ['the other packages', groups.rest, req.txn],
       ];
       for (const [label, group, txn] of steps) {
