@@ -16,7 +16,9 @@ const execFileP = promisify(execFile);
  * repository (apt-ftparchive's Packages and Release in dists/bookworm/main/binary-amd64, a `copy://`
  * source marked trusted, its merged-usr hook), timed in the same run, alternating, REPS times; medians.
  * Before each timed run the page cache's dirty data is synced so neither pays for the other's writes.
- * The issue's goal: at most 0.5 × mmdebstrap.
+ * The issue's goal: at most 0.5 × mmdebstrap. debootstrap (`--variant=minbase --include=apt` from the same
+ * repository as a `file://` mirror, `--no-check-gpg`) is a third series in the same rotation, for the
+ * table the issue asks for; it has no goal. A host without debootstrap leaves it out, said in the note.
  */
 const REPS = Number(process.env.OVERMERGE_BENCH_REPS ?? 3);
 const GOAL = 0.5;
@@ -32,10 +34,13 @@ export async function run(): Promise<BenchResult[]> {
     const repo = await localRepository(path.join(work, 'repo'), set.files);
     const ours: number[] = [];
     const theirs: number[] = [];
+    const deboot: number[] = [];
     const phases: string[] = [];
+    const withDebootstrap = existsSync(DEBOOTSTRAP);
+    const who3 = withDebootstrap ? ['ours', 'mmdebstrap', 'debootstrap'] : ['ours', 'mmdebstrap'];
     for (let i = 0; i < REPS; i++) {
-      // Rotate who goes first, so that neither always runs on a colder cache.
-      const order = i % 2 === 0 ? ['ours', 'theirs'] : ['theirs', 'ours'];
+      // Rotate who goes first, so that none always runs on a colder cache or a quieter machine.
+      const order = [...who3.slice(i % who3.length), ...who3.slice(0, i % who3.length)];
       for (const who of order) {
         const target = path.join(work, `${who}-${i}`);
         await sh('sync', []);
@@ -43,7 +48,15 @@ export async function run(): Promise<BenchResult[]> {
           const run = await timed(process.execPath, [BIN, '--quiet', '--json', 'bootstrap', target, ...set.files]);
           ours.push(run.ms);
           phases.push(phaseSplit(run.stdout));
-        } else theirs.push((await timed('mmdebstrap', mmdebstrapArgs(repo, target))).ms);
+        } else if (who === 'mmdebstrap') theirs.push((await timed('mmdebstrap', mmdebstrapArgs(repo, target))).ms);
+        else {
+          try {
+            deboot.push((await timed(DEBOOTSTRAP, debootstrapArgs(repo, target))).ms);
+          } finally {
+            // debootstrap mounts /proc and /sys in the target while it works; a failed run can leave them.
+            await unmountUnder(target);
+          }
+        }
         await fsp.rm(target, { recursive: true, force: true });
       }
     }
@@ -51,15 +64,21 @@ export async function run(): Promise<BenchResult[]> {
     // The phases of the run closest to the median: where the time goes (`--json` reports them).
     const typical = phases[ours.indexOf([...ours].sort((a, b) => Math.abs(a - o) - Math.abs(b - o))[0])];
     const runs = (xs: number[]): string => xs.map((x) => (x / 1000).toFixed(1)).join('/');
-    return [
+    const rows: BenchResult[] = [
       {
         name,
         oursMs: o,
         baseline: { name: 'mmdebstrap', ms: t },
         goal: { ratio: GOAL },
-        note: `median of ${REPS}; runs ours ${runs(ours)} s, mmdebstrap ${runs(theirs)} s; ours by phase (run nearest the median): ${typical}`,
+        note: `median of ${REPS}; runs ours ${runs(ours)} s, mmdebstrap ${runs(theirs)} s${withDebootstrap ? `, debootstrap ${runs(deboot)} s` : ''}; ours by phase (run nearest the median): ${typical}`,
       },
     ];
+    rows.push(
+      withDebootstrap
+        ? { name: 'bootstrap: minbase + apt (88 archives), overmerge bootstrap vs debootstrap', oursMs: o, baseline: { name: 'debootstrap', ms: median(deboot) }, note: `the same runs of ours; debootstrap from the same archives as a file:// mirror` }
+        : { name: 'bootstrap: minbase + apt, vs debootstrap', oursMs: 0, note: `skipped: needs ${DEBOOTSTRAP} (Debian package debootstrap)` },
+    );
+    return rows;
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
   }
@@ -107,6 +126,27 @@ function mmdebstrapArgs(repo: string, target: string): string[] {
     target,
     `deb [trusted=yes] copy://${repo} bookworm main`,
   ];
+}
+
+const DEBOOTSTRAP = '/usr/sbin/debootstrap';
+
+/** Every mount at or below `dir`, deepest first, unmounted (lazily: nothing of it is in use any more). */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await fsp.readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await sh('umount', ['-l', m]);
+}
+
+/**
+ * debootstrap's minbase with apt (its `required` priority set and apt) from the local repository as a
+ * file:// mirror; the Release file is not signed, hence --no-check-gpg. Debian 12's debootstrap merges /usr
+ * by default, as the others do.
+ */
+function debootstrapArgs(repo: string, target: string): string[] {
+  return ['--variant=minbase', '--include=apt', '--no-check-gpg', 'bookworm', target, `file://${repo}`];
 }
 
 /**

@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import type * as ZstdNapi from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding';
 import { loadNative } from '../native';
+import { decodeXzByProcess, hostXz } from './xz-process';
 
 /**
  * The compressions a .deb member may use, picked by member-name suffix as dpkg does.
@@ -60,18 +61,28 @@ async function* sliced(source: AsyncIterable<Buffer>, size: number): AsyncGenera
 }
 
 /**
- * Decompressed bytes of `source`. Errors (corrupt or truncated data, the source's own read errors) are
- * raised from the iteration as they are; callers turn them into messages naming the archive member.
+ * xz members from this size on are decoded by the host's xz where there is one (xz-process.ts); smaller
+ * ones (control members, small packages) decode faster here than a process starts.
  */
-export function decompress(source: AsyncIterable<Buffer>, c: Compression): AsyncIterable<Buffer> {
+const XZ_PROCESS_FROM = 64 * 1024;
+
+/**
+ * Decompressed bytes of `source` (`size` compressed bytes, when known). Errors (corrupt or truncated data,
+ * the source's own read errors) are raised from the iteration as they are; callers turn them into messages
+ * naming the archive member.
+ */
+export function decompress(source: AsyncIterable<Buffer>, c: Compression, size?: number): AsyncIterable<Buffer> {
   switch (c) {
     case 'none':
       return source;
     case 'gzip':
       // Node's zlib waits for the reader between output chunks, so no slicing is needed.
       return through(source, zlib.createGunzip());
-    case 'xz':
+    case 'xz': {
+      const xz = size !== undefined && size >= XZ_PROCESS_FROM ? hostXz() : undefined;
+      if (xz !== undefined) return decodeXzByProcess(source, xz, XZ_MEMLIMIT);
       return through(sliced(source, XZ_INPUT_SLICE), lzma().createStream('streamDecoder', { memlimit: XZ_MEMLIMIT }));
+    }
     case 'zstd':
       return zstdDecode(source);
   }

@@ -92,7 +92,7 @@ export async function readDebLayout(ar: ArReader): Promise<DebLayout> {
  */
 async function* memberBytes(ar: ArReader, member: DebMember): AsyncGenerator<Buffer> {
   try {
-    yield* decompress(ar.streamMember(member), member.compression);
+    yield* decompress(ar.streamMember(member), member.compression, member.size);
   } catch (err) {
     if (err instanceof OvermergeError) throw err;
     const what = member.compression === 'none' ? 'data' : `${member.compression} data`;

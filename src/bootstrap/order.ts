@@ -20,7 +20,7 @@ export interface GroupOrder {
 
 export function configureOrder(group: readonly SetPackage[], installed: readonly SetPackage[], nativeArch: string): GroupOrder {
   if (group.length <= 1) return { packages: [...group], cycleBreaks: [] };
-  const items: ArchiveItem[] = group.map((p) => ({ action: 'install', package: dataOf(p) }));
+  const items = installItems(group);
   const before: InstalledPackage[] = installed.map((p) => ({ ...dataOf(p), status: 'installed' }));
   const plan = planRelations({ items, installed: before, nativeArch, force: ['depends', 'depends-version', 'breaks', 'conflicts'] });
   const byName = new Map(group.map((p) => [p.name, p]));
@@ -34,6 +34,11 @@ export function configureOrder(group: readonly SetPackage[], installed: readonly
   // engine's own checks decide about it.
   for (const p of group) if (!ordered.includes(p)) ordered.push(p);
   return { packages: ordered, cycleBreaks: plan.cycleBreaks.map((c) => c.message) };
+}
+
+/** The group as the items of one `dpkg --install` call, for the relations planner. Pure. */
+export function installItems(group: readonly SetPackage[]): ArchiveItem[] {
+  return group.map((p) => ({ action: 'install', package: dataOf(p) }));
 }
 
 function dataOf(p: SetPackage): PackageData {

@@ -4,11 +4,12 @@ import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
 import { LaidFiles } from '../engine/laid-files';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
+import { checkRelations } from '../engine/relations/check';
 import { STRICT_RELATIONS } from '../engine/relations/options';
 import { OvermergeError } from '../errors';
 import { extractArchives } from './extract';
 import { removeMarker, writeMarker, type Marker } from './marker';
-import { configureOrder } from './order';
+import { configureOrder, installItems } from './order';
 import { installGroups, setArchitecture, setIdentity, setPackageOf, type SetPackage } from './package-set';
 import { remainingWork } from './remaining';
 import { clampToEpoch, dropUnusedLinks, layOutRoot, withPolicyRcD } from './root-setup';
@@ -91,10 +92,13 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
       const installed: SetPackage[] = [];
       // debootstrap's core install: base-passwd, then base-files, each alone and with --force-depends (their
       // dependencies' files are there from the extraction; dpkg's records of them come next), so that
-      // /etc/passwd, /etc/group and the base files exist before any other script runs.
+      // /etc/passwd, /etc/group and the base files exist before any other script runs. The rest of the
+      // Essential set as debootstrap unpacks it (one `dpkg --force-depends --unpack` of the set, then
+      // `--configure`) and mmdebstrap installs it (one `dpkg --install --force-depends`): no pre-dependency
+      // configured ahead of what pre-depends on it — its files are all there since the extraction.
       const steps: Array<[string, SetPackage[], TxnOptions]> = [
         ...groups.core.map((p): [string, SetPackage[], TxnOptions] => [p.name, [p], { ...forcingDepends(req.txn), laid }]),
-        ['the Essential set', groups.essentialRest, { ...req.txn, laid }],
+        ['the Essential set', groups.essentialRest, { ...forcingDepends(req.txn), laid, preDependsFirst: false }],
         ['the other packages', groups.rest, req.txn],
       ];
       for (const [label, group, txn] of steps) {
@@ -158,6 +162,10 @@ async function installGroup(
   // dpkg's order, each as soon as what it depends on is configured.
   const order = configureOrder(work.install, installed, arch);
   for (const line of order.cycleBreaks) req.say(line);
+  // A group installed without its pre-dependencies configured first needs --force-depends for the
+  // transactions after a cut at a preinst; whether the set is complete is judged first, strictly, as
+  // for one dpkg call of the whole group: an incomplete set stops here, nothing of the group installed.
+  if (req.txn.preDependsFirst === false) checkRelations(w, installItems(order.packages), STRICT_RELATIONS, new Set());
   req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
   const outcome = await timer.time(`install ${label}`, () =>
     installArchives(

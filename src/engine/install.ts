@@ -55,7 +55,7 @@ export async function installArchives(w: Writer, archives: string[], status: 'in
     told,
   );
   const refOf = (r: ReadArchive) => ({ name: r.control.fields.get('Package') ?? '', architecture: r.control.fields.get('Architecture') ?? '' });
-  const stages = unpackStages(whole, read, refOf);
+  const stages = unpackStages(whole, read, refOf, opts.preDependsFirst !== false);
   const scripted = w.dpkg !== undefined && opts.scripts !== undefined && opts.scripts.mode !== 'disabled';
   const dpkg = w.dpkg;
   const scriptsFirst = (r: ReadArchive): boolean => {

@@ -62,6 +62,13 @@ export interface TxnOptions {
    * bootstrap's extraction): an archive whose files are all still as laid is not staged again (laid-files.ts).
    */
   laid?: LaidFiles;
+  /**
+   * false: an install does not configure a pre-dependency of the same call in a transaction before what
+   * pre-depends on it (install.ts), but unpacks the whole call as dpkg does, configured at the end — for a
+   * bootstrap's Essential set, whose files its extraction laid already, as debootstrap and mmdebstrap
+   * install it (one `dpkg --force-depends --unpack`/`--install` call). Default true.
+   */
+  preDependsFirst?: boolean;
   /** Progress callback: what is happening and how far along. */
   progress?: (phase: string, done: number, total: number) => void;
   /** How maintainer scripts run, and where their notices go. */

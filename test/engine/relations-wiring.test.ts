@@ -8,7 +8,7 @@ import { refusal } from '../../src/engine/relations/check';
 import { effectsOf } from '../../src/engine/relations/effects';
 import { summarizedArchiveName } from '../../src/engine/relations/input';
 import { orderFlows } from '../../src/engine/relations/order';
-import { configureOrder, unpackStages } from '../../src/engine/relations/stages';
+import { configureOrder, cutAtScripts, unpackStages } from '../../src/engine/relations/stages';
 import type { PackageScripts } from '../../src/engine/script-plan';
 import { NATIVE, packageData, type OraclePackage } from '../helpers/dpkg-relations';
 
@@ -49,6 +49,23 @@ describe('stages: one transaction, unless a package pre-depends on another of th
     const ps = [pkg('c', { 'Pre-Depends': 'b' }), pkg('b', { 'Pre-Depends': 'a' }), pkg('a')];
     const plan = planRelations({ items: install(...ps), installed: [], nativeArch: NATIVE });
     assert.deepEqual(names(unpackStages(plan, ps, ref)), [['a'], ['b'], ['c']]);
+  });
+
+  it('without preDependsFirst: one stage in the planner\'s unpack order, configured in its order', () => {
+    const ps = [pkg('c', { 'Pre-Depends': 'b' }), pkg('b', { 'Pre-Depends': 'a' }), pkg('a')];
+    const plan = planRelations({ items: install(...ps), installed: [], nativeArch: NATIVE });
+    assert.deepEqual(names(unpackStages(plan, ps, ref, false)), [['a', 'b', 'c']]);
+    assert.deepEqual(configureOrder(plan).map((r) => r.name), ['a', 'b', 'c']);
+  });
+});
+
+describe('cutAtScripts: a transaction starts at each archive whose scripts run before its files', () => {
+  const scripted = new Set(['b', 'd']);
+  const first = (n: string): boolean => scripted.has(n);
+
+  it('a cut before each such archive (but the first)', () => {
+    assert.deepEqual(cutAtScripts(['a', 'b', 'c', 'd'], first), [['a'], ['b', 'c'], ['d']]);
+    assert.deepEqual(cutAtScripts(['b', 'c'], first), [['b', 'c']]);
   });
 });
 

@@ -8,16 +8,22 @@ import type { PackageRef, RelationsPlan } from '../../dpkg/relations';
  *
  * The planner marks those configurations (`forPreDependsOf`): each run of them is a stage, holding the
  * archives it configured, in the order they were unpacked; every other archive goes to the last stage, in
- * its unpack order. Without such a run there is one stage: the whole call, one transaction.
+ * its unpack order. Without such a run there is one stage: the whole call, one transaction; and so without
+ * `preDependsFirst`, as dpkg itself unpacks one call (TxnOptions.preDependsFirst).
  */
-export function unpackStages<A>(plan: RelationsPlan, archives: readonly A[], refOf: (a: A) => { name: string; architecture: string }): A[][] {
+export function unpackStages<A>(
+  plan: RelationsPlan,
+  archives: readonly A[],
+  refOf: (a: A) => { name: string; architecture: string },
+  preDependsFirst = true,
+): A[][] {
   const key = (r: { name: string; architecture: string }): string => `${r.name}:${r.architecture}`;
   const byKey = new Map(archives.map((a) => [key(refOf(a)), a]));
   const unpackOrder = plan.steps.filter((s) => s.op === 'unpack').map((s) => key(s.pkg));
   const early: Array<Set<string>> = [];
   let run: Set<string> | undefined;
   for (const s of plan.steps) {
-    if (s.op === 'configure' && s.forPreDependsOf !== undefined) {
+    if (preDependsFirst && s.op === 'configure' && s.forPreDependsOf !== undefined) {
       (run ??= new Set()).add(key(s.pkg));
       continue;
     }
