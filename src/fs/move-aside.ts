@@ -1,4 +1,4 @@
-import { linkSync, promises as fsp, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { linkSync, promises as fsp, renameSync, type BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyTree } from './copytree';
@@ -376,7 +376,8 @@ async function discardSteps(h: BackupHandle, opts: RecoverOptions): Promise<Back
 async function unlinkedAtOnce(h: BackupHandle, opts: RecoverOptions): Promise<boolean> {
   await step(opts.hooks, 'discard:unlink', { path: h.backup });
   try {
-    unlinkSync(h.backup);
+    // Awaited through the thread pool: finishes run several at a time (engine/phases/execute.ts).
+    await fsp.unlink(h.backup);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === 'ENOENT' || errno === 'EISDIR' || errno === 'EPERM' || errno === 'ENOTDIR') return false;
