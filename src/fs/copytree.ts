@@ -28,6 +28,8 @@ export interface CopyResult {
 interface CopyContext {
   hooks?: StepHooks;
   asRoot: boolean;
+  /** The process's user and group: what a file it creates in a folder of its own belongs to. */
+  self: { uid: number; gid: number };
   times: TimesBatch;
   /** dev:ino of a multiply-linked source → the copy made for its first name. */
   links: Map<string, Promise<HostPath>>;
@@ -46,6 +48,7 @@ export async function copyTree(src: HostPath, dst: HostPath, opts: CopyOptions =
   const ctx: CopyContext = {
     hooks: opts.hooks,
     asRoot: process.getuid?.() === 0,
+    self: { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 },
     times: new TimesBatch(),
     links: new Map(),
     limit: new Limiter(opts.concurrency ?? 16),
@@ -53,7 +56,7 @@ export async function copyTree(src: HostPath, dst: HostPath, opts: CopyOptions =
   };
   const st = await lstat(src);
   if (st.isDirectory()) await copyDir(src, dst, st, ctx);
-  else await copyLeaf(src, dst, st, ctx);
+  else await copyLeaf(src, dst, st, ctx, false);
   await ctx.times.flush();
   return ctx.result;
 }
@@ -86,7 +89,7 @@ async function copyDir(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyC
       const s = hostJoin(src, name);
       const childSt = await lstat(s);
       if (childSt.isDirectory()) subdirs.push([name, childSt]);
-      else await ctx.limit.run(() => copyLeaf(s, hostJoin(dst, name), childSt, ctx));
+      else await ctx.limit.run(() => copyLeaf(s, hostJoin(dst, name), childSt, ctx, true));
     }),
   );
   for (const [name, childSt] of subdirs.sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -96,7 +99,8 @@ async function copyDir(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyC
   ctx.times.add(dst, st);
 }
 
-async function copyLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext): Promise<void> {
+/** `inOwnDir`: dst's folder is one this copy made (still 0700, never setgid until the copy ends). */
+async function copyLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext, inOwnDir: boolean): Promise<void> {
   await step(ctx.hooks, 'copy:entry', { path: dst });
   ctx.result.entries++;
   if (st.nlink > 1n) {
@@ -111,16 +115,16 @@ async function copyLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: Copy
       }
       return;
     }
-    const made = createLeaf(src, dst, st, ctx).then(() => dst);
+    const made = createLeaf(src, dst, st, ctx, inOwnDir).then(() => dst);
     made.catch(() => undefined); // awaited below; a second name awaiting it gets the same failure
     ctx.links.set(key, made);
     await made;
     return;
   }
-  await createLeaf(src, dst, st, ctx);
+  await createLeaf(src, dst, st, ctx, inOwnDir);
 }
 
-async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext): Promise<void> {
+async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: CopyContext, inOwnDir: boolean): Promise<void> {
   const kind = kindOf(st);
   switch (kind) {
     case 'file':
@@ -149,7 +153,9 @@ async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: Co
         hint: 'stop the program that owns the socket and remove it',
       });
   }
-  await applyOwnerModeXattrs(dst, st, await readXattrs(src, kind === 'symlink'), { asRoot: ctx.asRoot });
+  // copyFile gives a regular file its source's mode; other kinds get theirs from chmod as before.
+  const freshWithMode = kind === 'file' && inOwnDir ? ctx.self : undefined;
+  await applyOwnerModeXattrs(dst, st, await readXattrs(src, kind === 'symlink'), { asRoot: ctx.asRoot, freshWithMode });
   ctx.times.add(dst, st);
 }
 

@@ -198,9 +198,9 @@ export async function rmdirIfEmpty(p: HostPath): Promise<void> {
 }
 
 /**
- * Removes a whole tree that overmerge made (a staging folder); never follows symlinks; idempotent. One
- * entry at a time, reading each folder as a stream: fs.rm starts an unlink for every entry of a folder
- * at once, which for a staging folder of 250,000 files costs hundreds of MiB.
+ * Removes a whole tree that overmerge made (a staging folder); never follows symlinks; idempotent. A
+ * batch of entries at a time, reading each folder as a stream: fs.rm starts an unlink for every entry of a
+ * folder at once, which for a staging folder of 250,000 files costs hundreds of MiB.
  */
 export async function removeTree(p: HostPath): Promise<void> {
   let st;
@@ -221,14 +221,51 @@ export async function removeTree(p: HostPath): Promise<void> {
       if (errnoOf(err) === 'ENOENT') return;
       throw fsError('remove', err, p);
     }
+    let files: HostPath[] = [];
     for await (const e of dir) {
       const child = hostJoin(p, e.name);
       if (e.isDirectory()) await removeTree(child);
-      else removeOne(child, false);
+      else files.push(child);
       removed++;
+      if (files.length >= UNLINK_BATCH) {
+        await unlinkAll(files);
+        files = [];
+      }
     }
+    await unlinkAll(files);
   }
   removeOne(p, true);
+}
+
+/** Entries gathered before they are unlinked together; bounded, so memory does not follow a folder's size. */
+const UNLINK_BATCH = 256;
+/** libuv's thread pool has four threads. */
+const UNLINKS_IN_FLIGHT = 4;
+
+/**
+ * Unlinks several entries at a time through the thread pool: an unlink of a file whose blocks are on disk
+ * mostly waits on the filesystem (journal, bitmaps), and four in flight took half the wall time of one
+ * at a time for 2,100 synced files, on two cores (a moved-aside folder, the staging folder).
+ */
+async function unlinkAll(files: readonly HostPath[]): Promise<void> {
+  if (files.length <= 1) {
+    for (const f of files) removeOne(f, false);
+    return;
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const f = files[next++];
+      try {
+        await fsp.unlink(f);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw fsError('remove', err, f);
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(UNLINKS_IN_FLIGHT, files.length) }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Synchronous on purpose: an unlink takes microseconds, a thread-pool round trip per file costs more. */

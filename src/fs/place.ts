@@ -80,6 +80,52 @@ export async function place(plan: PlacePlan, opts: PlaceOptions = {}): Promise<P
   }
 }
 
+/**
+ * `place` for a regular file the caller knows is one (a manifest's file): in rename mode, one rename(2)
+ * from staging over the target, with no temporary, no stat of the staged name and no unlink of it
+ * afterwards (rename consumed it). The result is the same inode under the target's name, replacing what
+ * was there atomically, as the two renames gave; undoPlace finds no temporary and handles the target as
+ * before. The same crash points are passed, so a pause or kill lands where it did. On EXDEV (staging on
+ * another filesystem) and in the other modes, `place` does the work.
+ */
+export async function placeFile(plan: PlacePlan, opts: PlaceOptions = {}): Promise<PlaceResult> {
+  // Without a batch the data must be synced before a rename makes it visible: `place` does that.
+  if (plan.mode !== 'rename' || !opts.sync) return place(plan, opts);
+  try {
+    await step(opts.hooks, 'place:start', { path: plan.target });
+    await step(opts.hooks, 'place:temp', { path: plan.temp });
+    await step(opts.hooks, 'place:commit', { path: plan.target });
+    try {
+      renameSync(plan.staged, plan.target);
+    } catch (err) {
+      if (errnoOf(err) === 'EXDEV') return await place(plan, opts);
+      throw placeError(plan, plan.staged, err);
+    }
+    opts.sync.addFile(plan.target);
+    await durableDir(opts.sync, hostDirOf(plan.target));
+    await step(opts.hooks, 'place:done', { path: plan.target });
+    return { method: 'rename', exdevFallback: false };
+  } catch (err) {
+    throw unwrapInterrupted(err);
+  }
+}
+
+/** A rename onto the target failed: a directory in the way is said as such. */
+function placeError(plan: PlacePlan, from: HostPath, err: unknown): OvermergeError {
+  const errno = errnoOf(err);
+  if (errno === 'EISDIR' || errno === 'ENOTEMPTY' || errno === 'EEXIST') {
+    return new OvermergeError('E_FS', `cannot place ${plan.target}: a directory is in the way`, {
+      op: 'place',
+      path: from,
+      dest: plan.target,
+      errno,
+      hint: 'move the directory aside first',
+      cause: err,
+    });
+  }
+  return fsError('place', err, from, plan.target);
+}
+
 /** A real failure (not a simulated crash) leaves the target as it was and no temporary behind. */
 async function dropTempAfterFailure(plan: PlacePlan, err: unknown): Promise<void> {
   if (isInterrupted(err)) return;
@@ -161,18 +207,7 @@ async function commitSteps(plan: PlacePlan, opts: PlaceOptions): Promise<void> {
   try {
     renameSync(plan.temp, plan.target);
   } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === 'EISDIR' || errno === 'ENOTEMPTY' || errno === 'EEXIST') {
-      throw new OvermergeError('E_FS', `cannot place ${plan.target}: a directory is in the way`, {
-        op: 'place',
-        path: plan.temp,
-        dest: plan.target,
-        errno,
-        hint: 'move the directory aside first',
-        cause: err,
-      });
-    }
-    throw fsError('place', err, plan.temp, plan.target);
+    throw placeError(plan, plan.temp, err);
   }
   // rename and hardlink consume the staged entry, also when EXDEV made them copy.
   if (plan.mode !== 'copy') {

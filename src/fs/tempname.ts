@@ -19,10 +19,25 @@ export type TempKind =
 
 const TEMP_NAME = /^\.overmerge-(aside|incomplete|pending|trash|new)-([0-9a-f]{12})$/;
 
-/** 48 random bits: collisions are refused by O_EXCL/EEXIST anyway, this only makes them unlikely. */
+/**
+ * 48 random bits: collisions are refused by O_EXCL/EEXIST anyway, this only makes them unlikely. Drawn
+ * from a pool filled 4 KiB at a time: a transaction names a temporary or two per file, and a call into
+ * the CSPRNG for each 6 bytes cost more than the rest of naming (6 % of a 2,000-file upgrade's profile).
+ */
 export function newTempId(): string {
-  return randomBytes(6).toString('hex');
+  if (pool.used + ID_BYTES > pool.bytes.length) {
+    pool.bytes = randomBytes(POOL_BYTES);
+    pool.used = 0;
+  }
+  const id = pool.bytes.toString('hex', pool.used, pool.used + ID_BYTES);
+  pool.used += ID_BYTES;
+  return id;
 }
+
+const ID_BYTES = 6;
+const POOL_BYTES = 4096;
+/** Random bytes not handed out yet; each byte is used once. */
+const pool = { bytes: Buffer.alloc(0), used: 0 };
 
 /** The temporary sibling of `target` of the given kind. */
 export function tempSibling(target: HostPath, kind: TempKind, id: string): HostPath {

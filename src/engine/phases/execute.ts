@@ -123,16 +123,64 @@ export async function undoJournal(db: Db, txnId: number, steps: StepRegistry, cr
 export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, crash: CrashPoints, keeper?: BackupKeeper, dpkg?: DpkgDb): Promise<void> {
   const hooks: StepHooks = { step: () => crash.tick() };
   const sync = new SyncBatch();
+  // The keeper copies backups into its store one at a time (SQLite rows and blobs): then nothing overlaps.
+  const inFlight = new InFlight(keeper ? 1 : FINISHES_IN_FLIGHT);
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
-      await steps.get(j.kind).finish(j.data, { hooks, keeper, dpkg, sync });
-      crash.tick();
+      const kind = steps.get(j.kind);
+      const finish = async (): Promise<void> => {
+        await kind.finish(j.data, { hooks, keeper, dpkg, sync });
+        crash.tick();
+      };
+      if (kind.finishAlongside) await inFlight.add(finish());
+      else {
+        await inFlight.drain();
+        await finish();
+      }
     }
   }
+  await inFlight.drain();
   await sync.flush();
   crash.tick();
   db.journal.clear(txnId);
   crash.tick();
+}
+
+/**
+ * Finishes in flight at once: libuv's thread pool has four threads, and an unlink of an old file mostly
+ * waits on the filesystem (5,000 synced files: 4 in flight took half the wall time of one at a time).
+ */
+const FINISHES_IN_FLIGHT = 4;
+
+/**
+ * A bounded set of running promises. A failure is kept and thrown once every other one has settled, so
+ * nothing is still acting on the root when the caller learns of it.
+ */
+class InFlight {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { err: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  /** Adds a running promise; resolves when there is room for the next. */
+  async add(p: Promise<void>): Promise<void> {
+    const tracked = p.then(
+      () => void this.running.delete(tracked),
+      (err: unknown) => {
+        this.running.delete(tracked);
+        this.failure ??= { err };
+      },
+    );
+    this.running.add(tracked);
+    while (this.running.size >= this.limit && this.failure === undefined) await Promise.race(this.running);
+    if (this.failure !== undefined) await this.drain();
+  }
+
+  /** Waits for every running promise; throws the first failure. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
+    if (this.failure !== undefined) throw this.failure.err;
+  }
 }
 
 /** Journal steps read per page: enough to keep SQLite busy, few enough that memory does not follow the journal. */

@@ -22,6 +22,7 @@ export interface MkdirPayload {
 
 export const mkdirStep: StepKind<'mkdir', MkdirStep, MkdirPayload> = {
   kind: 'mkdir',
+  finishAlongside: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);
     return { target, meta: s.meta, backup: backupFor(target, s.aside) };

@@ -1,5 +1,5 @@
 import { moveAside, restoreBackup, type BackupHandle } from '../../fs/move-aside';
-import { place, planPlace, undoPlace, type PlacePlan } from '../../fs/place';
+import { placeFile, planPlace, undoPlace, type PlacePlan } from '../../fs/place';
 import { hostPath, type RootPath } from '../../fs/rootpath';
 import type { ManifestEntry } from '../../model/entry';
 import { OvermergeError } from '../../errors';
@@ -23,6 +23,7 @@ export interface PlaceFilePayload {
 
 export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePayload> = {
   kind: 'place-file',
+  finishAlongside: true,
   concretize(s, { root, mode }) {
     const target = hostPath(root, s.path);
     if (s.entry.staged === undefined) {
@@ -34,7 +35,7 @@ export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePaylo
   async run(p, { hooks, sync }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });
     // A completed placement renames its temporary over the target, so finish has no temporary to look for.
-    await place(p.plan, { hooks, sync });
+    await placeFile(p.plan, { hooks, sync });
   },
   async undo(p, { hooks, sync }) {
     await undoPlace(p.plan, { hooks, removeTarget: await placedAlone(p.backup), sync });

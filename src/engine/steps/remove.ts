@@ -17,6 +17,7 @@ export interface RemovePayload {
 
 export const removeStep: StepKind<'remove', RemoveStep, RemovePayload> = {
   kind: 'remove',
+  finishAlongside: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);
     return { target, backup: planMoveAside(target) };

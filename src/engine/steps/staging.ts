@@ -18,6 +18,7 @@ export interface StagingPayload {
 
 export const stagingStep: StepKind<'staging', StagingStep, StagingPayload> = {
   kind: 'staging',
+  finishAlongside: true,
   concretize: (s) => ({ dir: s.dir }),
   async run() {
     // Nothing: the folder is made by the stage phase, which must exist before any archive is staged.

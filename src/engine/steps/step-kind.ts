@@ -27,6 +27,13 @@ export interface StepKind<K extends string, Planned extends { kind: K }, Payload
    * step that started (a maintainer script's abort call is made only for a script that was run).
    */
   readonly alone?: boolean;
+  /**
+   * Its finish only lets go of names of its own (its backup, its folder), so it may run while other such
+   * finishes are in flight: letting go of an upgrade's backups is thousands of unlink(2) calls that mostly
+   * wait on the filesystem, and several in flight keep both cores and the disk busy. A kind without it
+   * (an emptied folder's rmdir, dpkg's database, a script) waits for every earlier finish and runs alone.
+   */
+  readonly finishAlongside?: boolean;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
   run(payload: Payload, ctx: RunContext): Promise<void>;
   undo(payload: Payload, ctx: UndoContext): Promise<void>;
