@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { step, type StepHooks } from './steps';
@@ -185,14 +185,17 @@ export async function rmdirIfPresent(p: HostPath): Promise<void> {
 
 /**
  * Removes a directory if it is there and empty. Something put there since planning (a local file) keeps
- * it, as dpkg keeps a non-empty directory it would have removed.
+ * it, as dpkg keeps a non-empty directory it would have removed. Says which; 'parent-gone' when neither it
+ * nor its folder is there (a finish done again after both went).
  */
-export async function rmdirIfEmpty(p: HostPath): Promise<void> {
+export async function rmdirIfEmpty(p: HostPath): Promise<'removed' | 'kept' | 'gone' | 'parent-gone'> {
   try {
     await fsp.rmdir(p);
+    return 'removed';
   } catch (err) {
     const errno = errnoOf(err);
-    if (errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'ENOTEMPTY' || errno === 'EEXIST') return;
+    if (errno === 'ENOENT') return existsSync(hostDirOf(p)) ? 'gone' : 'parent-gone';
+    if (errno === 'ENOTDIR' || errno === 'ENOTEMPTY' || errno === 'EEXIST') return 'kept';
     throw fsError('remove directory', err, p);
   }
 }
