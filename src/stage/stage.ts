@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readDebData, type DebControl } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
@@ -325,6 +325,21 @@ function memberDisplayName(bytes: Buffer, isUtf8: boolean): string {
   return out;
 }
 
+/** The digests of empty content: every empty member shares these two strings. */
+const EMPTY = {
+  sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  md5: 'd41d8cd98f00b204e9800998ecf8427e',
+} as const;
+
+/**
+ * A member's digests in hex. Empty members (often thousands in one archive: placeholders, `__init__.py`)
+ * share one pair of strings instead of 128 bytes of fresh ones each, held until the commit.
+ */
+function digestsOf(sha: Hash, md5: Hash, size: number): { sha256: string; md5: string; size: number } {
+  if (size === 0) return { ...EMPTY, size };
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+}
+
 /** A member's content hashed and counted, written nowhere. */
 async function measure(body: AsyncIterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
   const sha = createHash('sha256');
@@ -335,7 +350,7 @@ async function measure(body: AsyncIterable<Buffer>): Promise<{ sha256: string; m
     md5.update(chunk);
     size += chunk.length;
   }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+  return digestsOf(sha, md5, size);
 }
 
 /** Staged content is gathered into pieces of this size before it is written. */
@@ -374,5 +389,5 @@ async function writeStaged(file: HostPath, body: AsyncIterable<Buffer>, e: Manif
   } finally {
     out.close();
   }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+  return digestsOf(sha, md5, size);
 }
