@@ -2,7 +2,7 @@ import { compareVersions } from '../control/version';
 import { OvermergeError } from '../errors';
 import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuffix, type RootPath } from '../fs/rootpath';
 import { ABSENT, type DiskState } from '../model/disk';
-import type { EntryMeta, ManifestEntry, StagedPackage } from '../model/entry';
+import { stagedContent, type EntryMeta, type ManifestEntry, type StagedPackage } from '../model/entry';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
 import type { InstallRequest, PathStep, Plan, PlanInput, RemoveRequest } from './plan-model';
 import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
@@ -333,7 +333,7 @@ class Planner {
     }
     if (stale) this.removals.add(pending);
     const verdict = conffileVerdict(current, recorded, entry.md5 ?? '', this.input.options.conffiles.forces);
-    const incoming = { kind: 'staged' as const, host: entry.staged };
+    const incoming = { kind: 'staged' as const, host: stagedContent(entry) };
     const decision = decideConffile(staged.name, at, verdict, this.input.options.conffiles, incoming);
     if (decision.question) (this.result.questions ??= []).push(decision.question);
     if (decision.note) (this.result.conffileNotes ??= []).push({ path: at, note: decision.note });

@@ -6,6 +6,7 @@ import { it } from 'node:test';
 import { readDebControl } from '../../src/archive/deb';
 import { resolveHostPath } from '../../src/fs/host-path';
 import { stageArchive } from '../../src/stage/stage';
+import { stagedContent } from '../../src/model/entry';
 import { buildAdHocDeb, buildFixtureDebs } from '../helpers/fixtures';
 import { withTempDir } from '../helpers/temp';
 
@@ -24,11 +25,11 @@ it('measuring an archive gives the manifest staging gives, and writes nothing', 
     const entriesBefore = (await fsp.readdir(work, { recursive: true })).sort();
     const measured = await stageArchive(debs['hello-2.0'], control, undefined, { asRoot: false });
     assert.deepEqual((await fsp.readdir(work, { recursive: true })).sort(), entriesBefore, 'nothing written');
-    assert.ok(staged.entries.some((e) => e.staged !== undefined));
-    assert.ok(measured.entries.every((e) => e.staged === undefined));
+    assert.ok(staged.entries.some((e) => stagedContent(e) !== undefined));
+    assert.ok(measured.entries.every((e) => stagedContent(e) === undefined));
     assert.deepEqual(
       measured.entries,
-      staged.entries.map(({ staged: _, ...rest }) => rest),
+      staged.entries.map(({ stagedIn: _, stagedAs: __, ...rest }) => rest),
     );
     assert.equal(measured.bytes, staged.bytes);
   });
