@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
-import type { ManifestEntry, StagedPackage } from '../model/entry';
+import { withoutStagedContent, type ManifestEntry, type StagedPackage } from '../model/entry';
 import type { Probe } from './probe';
 
 /** One regular file as the laying transaction left it: where it landed and what lstat said right after. */
@@ -55,7 +55,7 @@ export class LaidFiles {
       if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
       files.set(e.path, { at, state: { ...state } });
     }
-    const entries = staged.entries.map((e): ManifestEntry => ({ ...e, staged: undefined }));
+    const entries = staged.entries.map(withoutStagedContent);
     this.archives.set(staged.archive, { identity, manifest: { ...staged, entries }, files });
   }
 

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readDebData, type DebControl } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
-import { hostJoin, type HostPath } from '../fs/host-path';
+import type { HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../model/entry';
+import { stagedContent, type ManifestEntry, type StagedPackage } from '../model/entry';
 import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
 import { filteredOut } from './path-filter';
@@ -74,7 +74,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     const budget = budgetOf(opts, staged.bytes);
     // Checked like any member, but its content only read past: it never reaches the staging area.
     const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
-    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget }, () => String(counter++), opts);
+    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget }, () => counter++, opts);
     if (entry === undefined) continue;
     if (filtered) markFiltered(entry);
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
@@ -132,7 +132,7 @@ async function stageEntry(
   dir: HostPath | undefined,
   { header, body }: TarEntry,
   { seen, aliases, budget }: SeenSoFar,
-  nextName: () => string,
+  nextName: () => number,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
   const shown = quoteName(memberDisplayName(header.nameBytes, header.nameIsUtf8));
@@ -193,8 +193,12 @@ async function stageEntry(
   };
   switch (header.type) {
     case 'file': {
-      if (dir !== undefined) entry.staged = hostJoin(dir, nextName());
-      const digests = entry.staged === undefined ? await measure(body) : await writeStaged(entry.staged, body, entry, opts.asRoot);
+      if (dir !== undefined) {
+        entry.stagedIn = dir;
+        entry.stagedAs = nextName();
+      }
+      const file = stagedContent(entry);
+      const digests = file === undefined ? await measure(body) : await writeStaged(file, body, entry, opts.asRoot);
       entry.sha256 = digests.sha256;
       entry.md5 = digests.md5;
       entry.size = digests.size;
@@ -325,6 +329,21 @@ function memberDisplayName(bytes: Buffer, isUtf8: boolean): string {
   return out;
 }
 
+/** The digests of empty content: every empty member shares these two strings. */
+const EMPTY = {
+  sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  md5: 'd41d8cd98f00b204e9800998ecf8427e',
+} as const;
+
+/**
+ * A member's digests in hex. Empty members (often thousands in one archive: placeholders, `__init__.py`)
+ * share one pair of strings instead of 128 bytes of fresh ones each, held until the commit.
+ */
+function digestsOf(sha: Hash, md5: Hash, size: number): { sha256: string; md5: string; size: number } {
+  if (size === 0) return { ...EMPTY, size };
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+}
+
 /** A member's content hashed and counted, written nowhere. */
 async function measure(body: AsyncIterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
   const sha = createHash('sha256');
@@ -335,7 +354,7 @@ async function measure(body: AsyncIterable<Buffer>): Promise<{ sha256: string; m
     md5.update(chunk);
     size += chunk.length;
   }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+  return digestsOf(sha, md5, size);
 }
 
 /** Staged content is gathered into pieces of this size before it is written. */
@@ -374,5 +393,5 @@ async function writeStaged(file: HostPath, body: AsyncIterable<Buffer>, e: Manif
   } finally {
     out.close();
   }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+  return digestsOf(sha, md5, size);
 }

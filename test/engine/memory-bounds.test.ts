@@ -67,3 +67,19 @@ test('glibc applies the malloc policy (a fixed mmap threshold, few arenas); else
   assert.equal(boundMemory(), true);
   assert.equal(boundMemory(), true, 'a second call changes nothing and still succeeds');
 });
+
+test('a full collection between phases can be asked for, more than once, without giving the program `gc`', () => {
+  // In a fresh process: the flag it sets is the process's.
+  const script = `
+    const { collectGarbage } = require(${JSON.stringify(MODULE)});
+    let kept = [];
+    for (let i = 0; i < 100000; i++) kept.push({ i });
+    kept = undefined;
+    collectGarbage();
+    collectGarbage();
+    process.stdout.write(JSON.stringify({ gc: typeof globalThis.gc }));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { gc: 'undefined' });
+});

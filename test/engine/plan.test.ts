@@ -76,6 +76,20 @@ describe('plan', () => {
     assert.equal(p.changes[0].action, 'upgrade');
   });
 
+  it('records a member landing at its shipped path as itself, and never changes the manifest for a row', () => {
+    // Memory per member: the row of a plain member is the entry (rowFor). A row that differs (installed
+    // mtime kept, a hard link's landed target, a conffile's hash) is a fresh object.
+    const v1 = [entry('usr', 'directory'), entry('usr/same', 'file', { mtime: 500 }), entry('usr/l', 'symlink', { target: 'same' })];
+    const v2 = [entry('usr', 'directory'), entry('usr/same', 'file'), entry('usr/l', 'symlink', { target: 'same' }), entry('usr/new', 'file'), entry('usr/h', 'hardlink', { linkTo: rp('usr/new') })];
+    const p = plan(input({ installs: [{ staged: pkg('x', '2', v2), resolved: new Map(), old: installed('x', '1', v1), status: 'installed' }], disk: diskOf(v1) }));
+    const files = new Map(p.records[0].files.map((f) => [f.path as string, f]));
+    assert.equal(files.get('usr/new'), v2[3]);
+    assert.equal(files.get('usr/same')!.mtime, 500, 'left alone: the installed mtime is recorded');
+    assert.equal(v2[1].mtime, 1000, 'the entry keeps the archive\'s mtime');
+    assert.equal(files.get('usr/h')!.target, 'usr/new');
+    assert.notEqual(files.get('usr/h'), v2[4]);
+  });
+
   it('replaces a file the root changed behind the database', () => {
     const v1 = [entry('usr', 'directory'), entry('usr/same', 'file')];
     const disk = diskOf(v1);

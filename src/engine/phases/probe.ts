@@ -4,6 +4,7 @@ import type { InstalledFile } from '../../model/package';
 import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../plan-model';
 import { conffileCompanions, type Probe } from '../probe';
 import { replacesOwner } from '../replaces';
+import { collectGarbage, LARGE_TRANSACTION } from '../memory-bounds';
 
 /** What a transaction changes, as its preparation (stage phase, or a rollback's snapshots) found it. */
 export interface Requests {
@@ -39,6 +40,7 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
   for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
   for (const p of req.extraRemovals ?? []) await probe.look(p);
   for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
+  if (probe.disk.size >= LARGE_TRANSACTION) collectGarbage(); // before the plan adds its steps and rows
   return {
     installs: req.installs,
     removals: req.removals,

@@ -59,7 +59,8 @@ export function archiveData(a: { archive: string; control: Paragraph; controlFil
     ...data,
     hasPostinst: a.controlFiles.has('postinst'),
     archive: summarizedArchiveName(a.archive),
-    ...(a.entries ? { files: a.entries.map((e) => displayPath(e.path)) } : {}),
+    // Root paths are the relations' normalised form already (normalisePath): no second string per member.
+    ...(a.entries ? { files: a.entries.map((e) => e.path) } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { moveAside, restoreBackup, type BackupHandle } from '../../fs/move-aside';
 import { placeFile, planPlace, undoPlace, type PlacePlan } from '../../fs/place';
 import { hostPath, type RootPath } from '../../fs/rootpath';
-import type { ManifestEntry } from '../../model/entry';
+import { stagedContent, type ManifestEntry } from '../../model/entry';
 import { OvermergeError } from '../../errors';
 import { backupFor, letGoOfBackup, placedAlone, type Aside } from './aside';
 import type { HostPath } from '../../fs/host-path';
@@ -26,11 +26,12 @@ export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePaylo
   finishAlongside: true,
   concretize(s, { root, mode }) {
     const target = hostPath(root, s.path);
-    if (s.entry.staged === undefined) {
+    const staged = stagedContent(s.entry);
+    if (staged === undefined) {
       // The planner never plans a placement without content; a bug if it does.
       throw new OvermergeError('E_INTERNAL', `no staged content to place at ${target}`, { op: 'plan', path: target });
     }
-    return { target, plan: planPlace(s.entry.staged, target, mode), backup: backupFor(target, s.aside) };
+    return { target, plan: planPlace(staged, target, mode), backup: backupFor(target, s.aside) };
   },
   async run(p, { hooks, sync }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OwnerIndex } from '../../src/dpkg/relations/indexes';
+
+/**
+ * The owner index keeps a path's only owner without a set (memory per member of a huge archive). What it
+ * answers must be what the plain definition answers — the owners of each path; the instances that own
+ * paths, none of them alone — through any sequence of adds and removes (seeded, so a failure repeats).
+ */
+test('owners and shadowed instances match their definition through random adds and removes', () => {
+  const pkgs = ['a', 'b', 'c', 'd'];
+  const paths = ['', 'usr', 'usr/x', 'usr/y', 'etc', 'etc/z'];
+  let seed = 14;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const idx = new OwnerIndex<string>();
+  const truth = new Map<string, Set<string>>(paths.map((p) => [p, new Set()]));
+  for (let step = 0; step < 3000; step++) {
+    const pkg = pkgs[rnd(pkgs.length)];
+    const files = paths.filter(() => rnd(3) === 0);
+    if (rnd(2) === 0) {
+      idx.add(pkg, files);
+      for (const f of files) truth.get(f)!.add(pkg);
+    } else {
+      // dpkg's index is only ever told to remove what it added; a path the instance does not own is skipped.
+      idx.remove(pkg, files);
+      for (const f of files) truth.get(f)!.delete(pkg);
+    }
+    for (const p of paths) assert.deepEqual([...idx.get(p)].sort(), [...truth.get(p)!].sort(), `step ${step}: owners of '${p}'`);
+    const shadowed = pkgs.filter((k) => {
+      const own = paths.filter((p) => truth.get(p)!.has(k));
+      return own.length > 0 && own.every((p) => truth.get(p)!.size > 1);
+    });
+    assert.deepEqual([...idx.shadowed()].sort(), shadowed, `step ${step}: shadowed`);
+  }
+});
