@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { OvermergeError } from '../errors';
+import { linkNewFileSync, removeIfPresent } from '../fs/atomic-file';
 import { ensureParentFolderSync } from '../fs/entries';
 import { hostDirOf, hostPathOf, resolveHostPath, type HostPath } from '../fs/host-path';
 import { fsyncFoldersUpSync } from '../fs/sync';
@@ -88,19 +89,13 @@ function createDatabase(file: HostPath, nativeBinding: string): void {
     } finally {
       sql.close();
     }
-    const fd = fs.openSync(temp, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.linkSync(temp, file);
+    linkNewFileSync(temp, file);
     fsyncFoldersUpSync(hostDirOf(file), hostDirOf(file));
   } catch {
     // EEXIST: another process made it first, and it is opened like any existing database. Otherwise
     // (no hard links here, ...) the open below creates it in place, and says what is wrong if it cannot.
   } finally {
-    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) fs.rmSync(f, { force: true });
+    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) removeIfPresent(f);
   }
 }
 

@@ -76,6 +76,28 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * Publishes a file made whole under a private name: its data synced, then hard-linked under `to`, which
+ * fails (EEXIST, as an OvermergeError) rather than replace a file another process put there meanwhile.
+ * The caller syncs the folder and removes the private name.
+ */
+export function linkNewFileSync(from: string, to: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(from, fs.constants.O_RDONLY);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    throw fsError('sync file', err, from);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(from, to);
+  } catch (err) {
+    throw fsError('link', err, from, to);
+  }
+}
+
 /** Removes `file`; already gone is fine (every removal here must be repeatable after a crash). */
 export function removeIfPresent(file: string): boolean {
   try {

@@ -17,6 +17,8 @@ const SRC = path.join(REPO_ROOT, 'src');
  * write that is part of the engine belongs in src/fs.
  */
 const ALLOWED_WRITERS: Record<string, string> = {
+  'build/':
+    'build-time tools run by `npm run build`, never on a user\'s root: they write the start-up packs into dist/ and drive bin/overmerge in a scratch root of their own to find what a transaction loads',
   'demo/':
     'the demo is a driver, like the tests: it makes its own temporary folder and fixture trees there; every change it shows to a root is made by bin/overmerge',
 };
