@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, promises as fsp, constants as C } from 'node:fs';
+import { promises as fsp, constants as C } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
+import { fsyncDir as fsyncDirSync } from './atomic-file';
 import { hostDirOf, type HostPath } from './host-path';
 import { optionalAddon } from './own-addon';
 
@@ -41,15 +42,7 @@ export async function fsyncDir(p: HostPath): Promise<void> {
  */
 export function fsyncFoldersUpSync(p: HostPath, top: HostPath): void {
   for (let dir = p; ; dir = hostDirOf(dir)) {
-    let fd: number | undefined;
-    try {
-      fd = openSync(dir, C.O_RDONLY | C.O_DIRECTORY);
-      fsyncSync(fd);
-    } catch (err) {
-      throw fsError('sync directory', err, dir);
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
+    fsyncDirSync(dir);
     if (dir === top || hostDirOf(dir) === dir) return;
   }
 }
