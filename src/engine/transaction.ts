@@ -277,24 +277,15 @@ async function preflight(w: Writer, spec: TxnSpec, room: UpperRoom, options: Pla
 }
 
 /**
- * The kinds of step that hand the executor's SyncBatch everything they change (each file they write, each
- * folder whose entries they change or that they create), so that flushing the batch makes them durable.
- * Maintainer scripts write what they like, and the overlay reconcile's kinds change inodes in place
- * (xattrs, whiteouts, rewritten files): a transaction with any other kind also syncs the whole filesystem.
- */
-const SELF_SYNCING_KINDS: ReadonlySet<string> = new Set(['staging', 'mkdir', 'place-file', 'place-special', 'rename', 'remove', 'rmdir', 'dpkg-change']);
-
-/**
- * Everything the commit record describes on disk before it. A small transaction of self-syncing kinds
- * is made durable by its batch: an fsync of each file and folder it touched (the batch syncs a whole
+ * Everything the commit record describes on disk before it. A small transaction of kinds that sync
+ * themselves (StepKind.syncsItself) is made durable by its batch: an fsync of each file and folder it touched (the batch syncs a whole
  * filesystem itself past its threshold). Otherwise one syncfs of the root's filesystem, unless the batch's
  * own flush made one there: a syncfs waits for every dirty page of the filesystem, other processes' too,
  * which on a busy machine costs hundreds of milliseconds where a one-file install's fsyncs cost a few.
  */
 async function makeDurable(exec: Executor, root: HostPath): Promise<void> {
   const synced = await exec.sync.flush();
-  const covered = [...exec.kinds].every((k) => SELF_SYNCING_KINDS.has(k));
-  if (!covered && !synced.has(await deviceOf(root))) await syncFilesystem(root);
+  if (!exec.syncedByBatch && !synced.has(await deviceOf(root))) await syncFilesystem(root);
 }
 
 /** A transaction's plan, and the requests it was made from (kept in snapshots for rollback). */

@@ -39,8 +39,13 @@ export interface AnyPlannedStep {
  */
 export class Executor {
   readonly sync = new SyncBatch();
-  /** The kinds of the steps journaled so far: what decides whether `sync` alone makes them durable. */
-  readonly kinds = new Set<string>();
+  /** Whether every step journaled so far syncs itself (StepKind.syncsItself): then `sync` alone makes them durable. */
+  private allSyncThemselves = true;
+
+  /** Flushing `sync` makes every step run so far durable: no step of a kind that leaves that to a syncfs. */
+  get syncedByBatch(): boolean {
+    return this.allSyncThemselves;
+  }
   private readonly concrete: ConcretizeContext;
   private readonly context: RunContext;
 
@@ -60,8 +65,9 @@ export class Executor {
    * plan exists): one durable intent, so undo and finish will find it.
    */
   record(step: PlannedStep, opts: { crashPoint?: boolean } = {}): void {
-    this.kinds.add(step.kind);
-    this.db.journal.intend(this.txnId, step.kind, this.steps.get(step.kind).concretize(step, this.concrete));
+    const kind = this.steps.get(step.kind);
+    this.allSyncThemselves &&= kind.syncsItself === true;
+    this.db.journal.intend(this.txnId, step.kind, kind.concretize(step, this.concrete));
     // Not inside a caller's SQLite transaction: a crash there would leave no trace of the transaction.
     if (opts.crashPoint !== false) this.opts.crash.tick();
   }
@@ -75,7 +81,7 @@ export class Executor {
       while (end < steps.length && end - i < this.opts.batchSize && !this.steps.get(steps[end].kind).alone && !this.steps.get(steps[i].kind).alone);
       const batch = steps.slice(i, end).map((s) => {
         const kind = this.steps.get(s.kind);
-        this.kinds.add(s.kind);
+        this.allSyncThemselves &&= kind.syncsItself === true;
         return { kind, data: kind.concretize(s, this.concrete) };
       });
       const ids = this.db.journal.intendMany(

@@ -43,6 +43,7 @@ export interface DpkgChangePayload {
 
 export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload> = {
   kind: 'dpkg-change',
+  syncsItself: true,
   concretize(s, { dpkg }) {
     return { change: planDpkgIntent(need(dpkg), s.intent), pkg: s.pkg };
   },

@@ -22,6 +22,7 @@ export interface MkdirPayload {
 
 export const mkdirStep: StepKind<'mkdir', MkdirStep, MkdirPayload> = {
   kind: 'mkdir',
+  syncsItself: true,
   finishAlongside: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);

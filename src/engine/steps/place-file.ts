@@ -23,6 +23,7 @@ export interface PlaceFilePayload {
 
 export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePayload> = {
   kind: 'place-file',
+  syncsItself: true,
   finishAlongside: true,
   concretize(s, { root, mode }) {
     const target = hostPath(root, s.path);

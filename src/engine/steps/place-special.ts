@@ -29,6 +29,7 @@ export interface PlaceSpecialPayload {
 
 export const placeSpecialStep: StepKind<'place-special', PlaceSpecialStep, PlaceSpecialPayload> = {
   kind: 'place-special',
+  syncsItself: true,
   finishAlongside: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);

@@ -17,6 +17,7 @@ export interface RemovePayload {
 
 export const removeStep: StepKind<'remove', RemoveStep, RemovePayload> = {
   kind: 'remove',
+  syncsItself: true,
   finishAlongside: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);

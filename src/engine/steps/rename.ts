@@ -24,6 +24,7 @@ export interface RenamePayload {
 
 export const renameStep: StepKind<'rename', RenameStep, RenamePayload> = {
   kind: 'rename',
+  syncsItself: true,
   concretize(s, { root }) {
     const target = hostPath(root, s.path);
     return { plan: planPlace(hostPath(root, s.from), target, 'rename'), backup: backupFor(target, s.aside) };

@@ -22,6 +22,7 @@ export interface RmdirPayload {
 
 export const rmdirStep: StepKind<'rmdir', RmdirStep, RmdirPayload> = {
   kind: 'rmdir',
+  syncsItself: true,
   concretize: (s, { root }) => ({ target: hostPath(root, s.path) }),
   async run() {},
   async undo() {},

@@ -18,6 +18,7 @@ export interface StagingPayload {
 
 export const stagingStep: StepKind<'staging', StagingStep, StagingPayload> = {
   kind: 'staging',
+  syncsItself: true,
   finishAlongside: true,
   concretize: (s) => ({ dir: s.dir }),
   async run() {

@@ -34,6 +34,13 @@ export interface StepKind<K extends string, Planned extends { kind: K }, Payload
    * (an emptied folder's rmdir, dpkg's database, a script) waits for every earlier finish and runs alone.
    */
   readonly finishAlongside?: boolean;
+  /**
+   * Its run hands the executor's SyncBatch everything it changes (each file it writes, each folder whose
+   * entries it changes or that it creates), so that flushing the batch makes it durable: a transaction of
+   * such steps alone needs no syncfs before its commit (transaction.ts). Maintainer scripts write what
+   * they like, and the overlay reconcile's kinds change inodes in place, so they leave it unset.
+   */
+  readonly syncsItself?: boolean;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
   run(payload: Payload, ctx: RunContext): Promise<void>;
   undo(payload: Payload, ctx: UndoContext): Promise<void>;
