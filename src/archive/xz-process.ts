@@ -52,10 +52,11 @@ export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: stri
   }
 }
 
-let found: string | null | undefined;
-
-/** The host's xz, where XZ Utils installs it; undefined without one (lzma-native decodes then). */
+/**
+ * The host's xz, where XZ Utils installs it; undefined without one (lzma-native decodes then). Looked up at
+ * each large member rather than remembered: one stat against a decode of 64 KiB or more, and no module state
+ * that a test (or a root whose host changes under it) would have to reset.
+ */
 export function hostXz(): string | undefined {
-  if (found === undefined) found = ['/usr/bin/xz', '/bin/xz'].find((p) => existsSync(p)) ?? null;
-  return found ?? undefined;
+  return ['/usr/bin/xz', '/bin/xz'].find((p) => existsSync(p));
 }
