@@ -5,16 +5,13 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { extractArchives } from '../../src/bootstrap/extract';
 import { openForWriting } from '../../src/engine/context';
-import { CrashPoints } from '../../src/engine/crash';
 import { installArchives } from '../../src/engine/install';
 import { LaidFiles } from '../../src/engine/laid-files';
-import { NO_CONFFILE_FORCES } from '../../src/engine/plan-model';
-import { StepRegistry } from '../../src/engine/steps/registry';
-import type { TxnOptions } from '../../src/engine/transaction';
 import { cannotRunDpkg, makeDpkgRoot } from '../dpkg/dpkg-root';
 import { buildAdHocDeb } from '../helpers/fixtures';
 import { gate } from '../helpers/gate';
 import { tempDir, withTempDir } from '../helpers/temp';
+import { testTxnOptions } from '../helpers/txn-options';
 
 /**
  * The bootstrap's reuse of its extraction (engine/laid-files.ts), on a real root with dpkg's database and
@@ -26,21 +23,8 @@ import { tempDir, withTempDir } from '../helpers/temp';
 
 const work = tempDir('laid-files', { after });
 
-function options(laid: LaidFiles | undefined): TxnOptions {
-  return {
-    mode: 'rename',
-    forceOverwrite: false,
-    conffiles: { forces: NO_CONFFILE_FORCES },
-    batchSize: 256,
-    crash: new CrashPoints(undefined, undefined),
-    autoRecover: false,
-    asRoot: process.getuid?.() === 0,
-    keepBackups: false,
-    backupRetention: 5,
-    steps: new StepRegistry(),
-    scripts: { mode: 'chrootless', notice: () => undefined },
-    laid,
-  };
+function options(laid: LaidFiles | undefined) {
+  return testTxnOptions({ scripts: { mode: 'chrootless', notice: () => undefined }, laid });
 }
 
 test('the install claims what the extraction laid, and stages again what changed since', async (t) => {

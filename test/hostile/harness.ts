@@ -4,14 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { hostileCases } from '../../fixtures/hostile/cases';
 import { openForWriting } from '../../src/engine/context';
-import { CrashPoints } from '../../src/engine/crash';
 import { installArchives } from '../../src/engine/install';
-import { StepRegistry } from '../../src/engine/steps/registry';
-import { NO_CONFFILE_FORCES } from '../../src/engine/plan-model';
 import { OvermergeError } from '../../src/errors';
 import { dbState, type DbState } from '../helpers/root-state';
 import { om, type CliResult } from '../helpers/run-cli';
 import { makeTempDir } from '../helpers/temp';
+import { testTxnOptions } from '../helpers/txn-options';
 import { diffSnapshots, snapshotTree, type TreeSnapshot } from '../helpers/tree';
 
 /**
@@ -208,18 +206,7 @@ export function assertOneLineRefusal(r: CliResult, deb: string, what: string): s
 export async function refusalOf(root: string, deb: string): Promise<OvermergeError> {
   const w = await openForWriting({ root, lockWait: 0 });
   try {
-    await installArchives(w, [deb], 'installed', {
-      mode: 'rename',
-      forceOverwrite: false,
-      conffiles: { forces: NO_CONFFILE_FORCES },
-      batchSize: 256,
-      crash: new CrashPoints(undefined, undefined),
-      autoRecover: false,
-      asRoot: process.getuid?.() === 0,
-      keepBackups: false,
-      backupRetention: 5,
-      steps: new StepRegistry(),
-    });
+    await installArchives(w, [deb], 'installed', testTxnOptions());
   } catch (err) {
     assert.ok(err instanceof OvermergeError, `not an OvermergeError: ${(err as Error)?.stack ?? String(err)}`);
     return err;
