@@ -8,6 +8,8 @@ export interface Io {
   isTTY: boolean;
   /** Whether stdin is a terminal: conffile questions are asked only then (unset: it is not). */
   stdinIsTTY?: boolean;
+  /** The command line's words, for the options whose interleaving the parsers do not keep (path filters). */
+  words?: readonly string[];
 }
 
 /**

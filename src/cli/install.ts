@@ -1,9 +1,10 @@
 import type { Command, Io } from './command';
 import { changeOptions, dryRunOption, type ChangeArgs } from './change-options';
 import { forceOptions } from './force-options';
+import { pathFilterOptions, pathFiltersInOrder, type PathFilterArgs } from './path-filter-options';
 import { UsageError } from './usage-error';
 
-interface InstallArgs extends ChangeArgs {
+interface InstallArgs extends ChangeArgs, PathFilterArgs {
   archives: string[];
   maxMembers: number;
   dryRun: boolean;
@@ -15,7 +16,7 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
     describe,
     // The default comes from the stage, loaded only when this command is parsed (see registry.ts).
     builder: (y) =>
-      dryRunOption(forceOptions(changeOptions(y)))
+      pathFilterOptions(dryRunOption(forceOptions(changeOptions(y))))
         .positional('archives', { type: 'string', array: true, describe: '.deb files (one transaction)' })
         .option('max-members', {
           type: 'number',
@@ -29,12 +30,13 @@ function installLike(name: 'install' | 'unpack', status: 'installed' | 'unpacked
           return true;
         }),
     async run(args: InstallArgs, io: Io) {
+      const pathFilters = pathFiltersInOrder(io.words ?? [], args);
       const [{ installArchives }, { runChange }, { reportOutcome }] = await Promise.all([
         import('../engine/install'),
         import('./engine-options'),
         import('./report'),
       ]);
-      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers, dryRun: args.dryRun }));
+      const outcome = await runChange(args, io, (w, opts) => installArchives(w, args.archives, status, { ...opts, maxMembers: args.maxMembers, dryRun: args.dryRun, pathFilters }));
       return reportOutcome(outcome, args, io);
     },
   };

@@ -46,7 +46,8 @@ function processIo(): Io {
 }
 
 /** Runs the CLI on `argv` (without node and script) and resolves to the exit status. Never throws. */
-export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+export async function main(argv: string[], given: Io = processIo()): Promise<number> {
+  const io: Io = { ...given, words: argv };
   const version = ownVersion();
   // What yargs would print for `--version` alone, without loading it.
   if (version !== undefined && argv.length === 1 && argv[0] === '--version') {
@@ -100,8 +101,10 @@ export function yargsParser(argv: readonly string[], version: string | undefined
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      // yargs words some messages over several lines; errors are one line here.
-      throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' ').trim());
+      // yargs words some messages over several lines; errors are one line here. Its own YError (an option
+      // missing its value) is the user's mistake like any other, not an internal error with a stack.
+      if (err !== undefined && err !== null && err.name !== 'YError') throw err;
+      throw new UsageError((msg ?? err?.message ?? 'cannot parse the command line').replace(/\s*\n\s*/g, ' ').trim());
     });
   const register = (y: Argv, c: Command<unknown>): void => {
     const subs = c.subcommands ?? [];

@@ -7,13 +7,14 @@ import { filteredOut } from '../../src/stage/path-filter';
 import type { PathFilter } from '../../src/model/path-filter';
 import { buildDeb, cannotRunDpkg, makeDpkgRoot, type DpkgRoot } from '../dpkg/dpkg-root';
 import type { AdHocPackage } from '../helpers/fixtures';
+import { om } from '../helpers/run-cli';
 import { difference, omDpkg, realDpkg, type RunOptions } from './dpkg-cli';
 
 /**
  * dpkg's path filtering (--path-exclude/--path-include, and the same lines in dpkg's configuration files):
  * overmerge-dpkg -i and real dpkg -i of one archive on two fresh roots leave the same tree, the same
  * .list, md5sums and status stanza, and `dpkg -L` / `dpkg --verify` say the same about both; upgrades and
- * removals under filters too.
+ * removals under filters too. And the main CLI's install with the same options against dpkg -i.
  */
 const skip = cannotRunDpkg();
 
@@ -201,6 +202,54 @@ describe('overmerge-dpkg --path-exclude/--path-include against real dpkg', { ski
     await both(r, ['-P', 'pf']);
     assert.deepEqual(tree(r.got.root), tree(r.want.root), 'after -P: the tree');
     assert.equal(stanza(r.got), stanza(r.want), 'after -P: the status stanza');
+  });
+});
+
+describe('overmerge install --path-exclude/--path-include against real dpkg', { skip }, () => {
+  let work: string;
+  let v1: string;
+
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-pathfilter-main-'));
+    v1 = await buildDeb(work, fixture('1.0'));
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  /** dpkg -i and overmerge install with the same filters on two fresh roots: the same tree and database. */
+  async function compare(name: string, filters: string[]): Promise<{ got: DpkgRoot }> {
+    const want = makeDpkgRoot(path.join(work, `dpkg-${name}`));
+    const got = makeDpkgRoot(path.join(work, `om-${name}`));
+    const d = realDpkg([`--root=${want.root}`, '--force-script-chrootless', '--log=/dev/null', ...filters, '-i', v1]);
+    assert.equal(d.status, 0, d.stderr.toString());
+    const o = await om(got.root, ['install', ...filters, v1], { quiet: true });
+    assert.equal(o.status, 0, o.stderr);
+    assert.deepEqual(tree(got.root), tree(want.root), `${name}: the tree`);
+    for (const f of ['pf.list', 'pf.md5sums', 'pf.conffiles']) assert.equal(info(got, f), info(want, f), `${name}: info/${f}`);
+    assert.equal(stanza(got), stanza(want), `${name}: the status stanza`);
+    const verify = (r: DpkgRoot): string => realDpkg([`--root=${r.root}`, '--verify']).stdout.toString();
+    assert.equal(verify(got), verify(want), `${name}: dpkg --verify`);
+    return { got };
+  }
+
+  it('keeps the documentation but its copyright out, and the manual pages', async () => {
+    const { got } = await compare('doc', ['--path-exclude=/usr/share/doc/*', '--path-include', '/usr/share/doc/*/copyright', '--path-exclude=/usr/share/man/*']);
+    assert.ok(fs.existsSync(path.join(got.root, 'usr/share/doc/pf/copyright')));
+    assert.ok(!fs.existsSync(path.join(got.root, 'usr/share/doc/pf/changelog.gz')));
+  });
+
+  it('takes the filters in the order given: an include before the exclusion brings nothing back', async () => {
+    const { got } = await compare('order', ['--path-include=/usr/share/doc/*/copyright', '--path-exclude=/usr/share/doc/*']);
+    assert.ok(!fs.existsSync(path.join(got.root, 'usr/share/doc/pf/copyright')));
+  });
+
+  it('refuses a filter without its pattern in one line, and changes nothing', async () => {
+    const r = makeDpkgRoot(path.join(work, 'refused'));
+    const before = tree(r.root);
+    const o = await om(r.root, ['install', v1, '--path-exclude']);
+    assert.notEqual(o.status, 0);
+    assert.equal(o.stderr.trim().split('\n').length, 1, o.stderr);
+    assert.match(o.stderr, /path-exclude/);
+    assert.deepEqual(tree(r.root), before);
   });
 });
 

@@ -62,6 +62,8 @@ const TAKEN = [
   'rollback',
   'rollback 12 --force-confold',
   'bootstrap /t a.deb b.deb',
+  'install a.deb --path-exclude=/usr/share/doc/* b.deb',
+  'unpack --path-include /usr/share/doc/*/copyright a.deb',
 ];
 
 /** Lines it must leave to yargs (help, errors, what it does not model); yargs says what they mean. */
@@ -99,6 +101,8 @@ const LEFT = [
   'install a.deb --no-scripts=x',
   'list --root',
   'list --root=',
+  'install a.deb --path-exclude=/a --path-exclude=/b',
+  'install a.deb --path-exclude',
 ];
 
 describe('quick parser', () => {
