@@ -98,6 +98,10 @@ if (!module.packed) {
       if (request.startsWith('./') || request.startsWith('../')) {
         const target = relativeTarget(dir, request);
         if (defs.has(target)) return load(target, m);
+        // A folder (\`../dpkg/triggers\`): Node takes X.js first, else X/index.js, so the pack does too;
+        // without this, a folder's modules (16 of them for triggers) were read and compiled from files.
+        const index = target.slice(0, -3) + '/index.js';
+        if (defs.has(index)) return load(index, m);
       }
       return m.require(request);
     };
