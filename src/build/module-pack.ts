@@ -33,7 +33,7 @@ export function packText(packDir: string, base: string, entry: string, modules: 
   const baseRel = path.relative(packDir, base).split(path.sep).join('/') || '.';
   const defs = modules.map(
     (m) =>
-      `  [${JSON.stringify(m.rel)}, ${m.size}, ${m.mtimeMs}, function (exports, require, module, __filename, __dirname) {\n${stripSourceMap(m.source)}\n  }],`,
+      `  [${JSON.stringify(m.rel)}, ${m.size}, ${m.mtimeMs}, function (exports, require, module, __filename, __dirname) {\n${asciiSource(stripSourceMap(m.source))}\n  }],`,
   );
   const text = `${defs.join('\n')}\n${baseRel}\n${entry}`;
   // The id a code cache made of this pack names (code-cache.ts): another pack, another id.
@@ -124,4 +124,19 @@ if (!module.packed) {
 
 function stripSourceMap(source: string): string {
   return source.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n');
+}
+
+/**
+ * `source` with each non-ASCII UTF-16 unit written as a \\uXXXX escape, which means the same character in a
+ * string, template, regular expression or identifier and nothing in a comment: a pack of ASCII alone
+ * is a one-byte string to V8, read without UTF-8 decoding into two bytes a character (a dash in a
+ * comment made the whole 1 MB pack two-byte: 10 M instructions of decoding each run, twice its memory).
+ * A module is left as it is where an escape could mean something else: where a template's raw text may
+ * be read (String.raw, or a tag of its own: any \`.raw\` in the module) or a backslash comes right before
+ * a non-ASCII character.
+ */
+export function asciiSource(source: string): string {
+  if (!/[^\x00-\x7f]/.test(source)) return source;
+  if (/\\[^\x00-\x7f]/.test(source) || /\.raw\b/.test(source)) return source;
+  return source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
