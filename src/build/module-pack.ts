@@ -79,7 +79,7 @@ function fresh() {
   return true;
 }
 
-/** The file a relative require names from folder \`dir\` ('./x', '../../x'; anything else by path.resolve). */
+/** The path a relative require names from folder \`dir\` ('./x', '../../x'; anything else by path.resolve). */
 function relativeTarget(dir, request) {
   let d = dir;
   let r = request;
@@ -88,8 +88,8 @@ function relativeTarget(dir, request) {
     r = r.slice(3);
   }
   if (r.startsWith('./')) r = r.slice(2);
-  if (d === '' || r === '' || r.startsWith('.') || r.includes('/.')) return path.resolve(dir, request) + '.js';
-  return d + '/' + r + '.js';
+  if (d === '' || r === '' || r.startsWith('.') || r.includes('/.')) return path.resolve(dir, request);
+  return d + '/' + r;
 }
 
 module.packed = path.sep === '/' && fresh();
@@ -111,12 +111,9 @@ if (!module.packed) {
     Module._cache[filename] = m;
     const req = (request) => {
       if (request.startsWith('./') || request.startsWith('../')) {
+        // As Node looks: the file X (a package's './x.js'), X.js, then a folder's X/index.js (\`../dpkg/triggers\`).
         const target = relativeTarget(dir, request);
-        if (defs.has(target)) return load(target, m);
-        // A folder (\`../dpkg/triggers\`): Node takes X.js first, else X/index.js, so the pack does too;
-        // without this, a folder's modules (16 of them for triggers) were read and compiled from files.
-        const index = target.slice(0, -3) + '/index.js';
-        if (defs.has(index)) return load(index, m);
+        for (const file of [target, target + '.js', target + '/index.js']) if (defs.has(file)) return load(file, m);
       } else {
         const target = bare.get(filename + '\\0' + request);
         if (target !== undefined) return load(target, m);
