@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildDeb } from '../archive/build';
 import { atomicWrite } from '../fs/atomic-file';
-import { packText, type PackedModule } from './module-pack';
+import { packText, type BareRequest, type PackedModule } from './module-pack';
 import { DIST_SRC } from './write-dpkg-pack';
 
 /**
@@ -31,16 +31,25 @@ export async function writeMainPack(base: string = DIST_SRC, out: string = MAIN_
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-pack-'));
   try {
     const deb = await trainingPackage(work);
-    const loaded = train(`require(${JSON.stringify(path.join(base, MAIN_PACK_ENTRY))}).main`, work, deb, `
+    // The modules below `base` it loaded, and the packages' (plain JavaScript, in a node_modules folder)
+    // that those asked for by name, with each such request as Node resolved it.
+    const loaded = train(`(recordBare(), require(${JSON.stringify(path.join(base, MAIN_PACK_ENTRY))}).main)`, work, deb, `
       const base = ${JSON.stringify(base)};
-      out(JSON.stringify(Object.keys(require.cache).filter((k) => k.startsWith(base + path.sep) && k.endsWith('.js')).map((k) => path.relative(base, k))));`);
-    if (typeof loaded !== 'string' || !loaded.startsWith('[')) throw new Error(`a small transaction failed while finding its modules: ${String(loaded)}`);
-    const modules: PackedModule[] = (JSON.parse(loaded) as string[]).map((rel) => {
-      const file = path.join(base, rel);
+      const ours = (k) => k.startsWith(base + path.sep) && k.endsWith('.js');
+      const theirs = (k) => k.includes(path.sep + 'node_modules' + path.sep) && k.endsWith('.js');
+      const files = Object.keys(require.cache).filter((k) => ours(k) || theirs(k));
+      const packed = new Set(files);
+      const bare = [...new Set(bareRequests.filter(([from, , to]) => packed.has(from) && packed.has(to) && theirs(to)).map((b) => JSON.stringify(b)))].map((b) => JSON.parse(b));
+      out(JSON.stringify({ files, bare }));`);
+    if (typeof loaded !== 'string' || !loaded.startsWith('{')) throw new Error(`a small transaction failed while finding its modules: ${String(loaded)}`);
+    const found = JSON.parse(loaded) as { files: string[]; bare: Array<[string, string, string]> };
+    const relOf = (file: string): string => path.relative(base, file).split(path.sep).join('/');
+    const modules: PackedModule[] = found.files.map((file) => {
       const st = fs.statSync(file);
-      return { rel: rel.split(path.sep).join('/'), size: st.size, mtimeMs: st.mtimeMs, source: fs.readFileSync(file, 'utf8') };
+      return { rel: relOf(file), size: st.size, mtimeMs: st.mtimeMs, source: fs.readFileSync(file, 'utf8') };
     });
-    atomicWrite(out, Buffer.from(packText(path.dirname(out), base, MAIN_PACK_ENTRY, modules)));
+    const bare: BareRequest[] = found.bare.map(([from, request, to]) => [relOf(from), request, relOf(to)]);
+    atomicWrite(out, Buffer.from(packText(path.dirname(out), base, MAIN_PACK_ENTRY, modules, bare)));
     fs.rmSync(cacheOut, { force: true });
     const codeCache = require.resolve('./code-cache');
     const trained = train(`(loadedPack = require(${JSON.stringify(codeCache)}).loadPack(${JSON.stringify(out)}, '', { train: true })).exports.main`, work, deb, `
@@ -82,6 +91,17 @@ function train(main: string, work: string, deb: string, after: string): string {
     const path = require('node:path');
     const out = (s) => fs.writeSync(3, s);
     let loadedPack;
+    // [requesting file, request, resolved file] of each request by a package's name.
+    const bareRequests = [];
+    const recordBare = () => {
+      const Module = require('node:module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, parent, ...rest) {
+        const file = resolve.call(this, request, parent, ...rest);
+        if (!request.startsWith('.') && !path.isAbsolute(request) && !Module.isBuiltin(request) && parent && parent.filename) bareRequests.push([parent.filename, request, file]);
+        return file;
+      };
+    };
     (async () => {
       const main = ${main};
       const quiet = { stdout: { write() { return true; } }, stderr: process.stderr, isTTY: false, stdinIsTTY: false };

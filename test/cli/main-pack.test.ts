@@ -83,6 +83,31 @@ describe('overmerge start-up pack and code cache', () => {
     assert.match(reference[0], /install tiny:all 1\.0/);
   });
 
+  it('runs a small transaction without reading any of its own modules, or better-sqlite3\'s, from their files (folders included)', () => {
+    const root = fs.mkdtempSync(path.join(work, 'root-'));
+    const script = `
+      const Module = require('node:module');
+      const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
+      const compiled = [];
+      const own = Module.prototype._compile;
+      Module.prototype._compile = function (content, filename) {
+        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/better-sqlite3/')) compiled.push(filename);
+        return own.apply(this, arguments);
+      };
+      const { main } = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())}).exports;
+      const io = { stdout: { write() { return true; } }, stderr: process.stderr, isTTY: false, stdinIsTTY: false };
+      (async () => {
+        for (const argv of [['install', ${JSON.stringify(deb)}], ['remove', 'tiny']]) {
+          const code = await main(['--root', ${JSON.stringify(root)}, '--quiet', ...argv], io);
+          if (code !== 0) throw new Error(argv[0] + ' exited ' + code);
+        }
+        process.stdout.write(JSON.stringify(compiled));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+  });
+
   const variants: Array<[string, () => void, string]> = [
     ['without a cache', () => fs.rmSync(cacheOf()), 'unusable'],
     ['with a cache made by another Node', () => fs.writeFileSync(cacheOf(), withHeader((h) => ({ ...h, node: 'v0.0.1', v8: '0.0' }))), 'unusable'],
