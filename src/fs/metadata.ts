@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { promises as fsp, type BigIntStats, constants as C } from 'node:fs';
+import { chmodSync, lchownSync, promises as fsp, type BigIntStats, constants as C } from 'node:fs';
 import { fsError, OvermergeError } from '../errors';
 import type { HostPath } from './host-path';
-import { readXattrs, writeXattrs, type Xattrs } from './xattr';
+import { readXattrsSync, writeXattrsSync, type Xattrs } from './xattr';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
 
@@ -35,7 +35,7 @@ export interface ApplyOptions {
    * `p` was just created by this process with `st`'s permission bits (copyFile sets the source's mode):
    * its owner is then the process's own user and group (it was made in a folder of our own, without
    * setgid), so an lchown to the same owner, and a chmod to the same mode that no chown cleared, are
-   * skipped. Two calls, each a thread-pool round trip, of the four a copied file cost.
+   * skipped: two calls of the four a copied file cost.
    */
   freshWithMode?: { uid: number; gid: number };
 }
@@ -45,13 +45,13 @@ export interface ApplyOptions {
  * (it clears setuid/setgid and security.capability), then chmod (restores setuid/setgid), then xattrs
  * (restores the capability). Times go last, through a TimesBatch, after everything else has touched `p`.
  */
-export async function applyOwnerModeXattrs(p: HostPath, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): Promise<void> {
+export function applyOwnerModeXattrsSync(p: HostPath, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): void {
   const isLink = st.isSymbolicLink();
   const fresh = opts.freshWithMode;
   const sameOwner = fresh !== undefined && BigInt(fresh.uid) === st.uid && BigInt(fresh.gid) === st.gid;
   if (opts.asRoot && !sameOwner) {
     try {
-      await fsp.lchown(p, Number(st.uid), Number(st.gid));
+      lchownSync(p, Number(st.uid), Number(st.gid));
     } catch (err) {
       throw fsError('change owner of', err, p);
     }
@@ -60,15 +60,15 @@ export async function applyOwnerModeXattrs(p: HostPath, st: BigIntStats, attrs: 
   const modeKept = fresh !== undefined && (sameOwner || !opts.asRoot || (permBits(st) & 0o6000) === 0);
   if (!isLink && !modeKept) {
     try {
-      await fsp.chmod(p, permBits(st));
+      chmodSync(p, permBits(st));
     } catch (err) {
       throw fsError('change mode of', err, p);
     }
   }
-  await writeXattrs(p, attrs);
+  writeXattrsSync(p, attrs);
 }
 
-export { readXattrs };
+export { readXattrsSync };
 
 interface TimesEntry {
   path: string;
@@ -221,7 +221,7 @@ export async function sameEntry(a: string, b: string): Promise<boolean> {
     const [ta, tb] = await Promise.all([fsp.readlink(a, { encoding: 'buffer' }), fsp.readlink(b, { encoding: 'buffer' })]);
     return ta.equals(tb);
   }
-  const [xa, xb] = await Promise.all([readXattrs(a, false), readXattrs(b, false)]);
+  const [xa, xb] = [readXattrsSync(a, false), readXattrsSync(b, false)];
   if (!sameXattrs(xa, xb)) return false;
   return sa.isFile() ? sameBytes(a, b) : true;
 }
