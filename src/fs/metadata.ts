@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, lchownSync, promises as fsp, type BigIntStats, constants as C } from 'node:fs';
 import { fsError, OvermergeError } from '../errors';
 import type { HostPath } from './host-path';
+import { errnoError, optionalAddon } from './own-addon';
 import { readXattrsSync, writeXattrsSync, type Xattrs } from './xattr';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
@@ -82,13 +83,17 @@ interface TimesEntry {
  * libuv 1.46 (Node 20) and 1.51 (Node 22) truncate it to whole microseconds, 1.52 (Node 24.22, 26) keeps
  * the double's nanoseconds, rounding error and all (so a double aimed at the middle of a microsecond,
  * which the older ones truncated back to it, lands about 480 ns off). A double is used only where it is
- * exact whatever libuv does: whole seconds (tar's times). Every other time is handed, in one batch, to a
- * perl one-liner that calls utimensat(2) with the integer nanoseconds itself (perl-base is Essential in
- * Debian, so it is always there). One process per batch, not per file.
+ * exact whatever libuv does: whole seconds (tar's times). Every other time is set with the integer
+ * nanoseconds by utimensat(2) itself: through overmerge's own addon (src/fs/native/utimens.c), one
+ * synchronous call per entry; where it was not built, by a perl one-liner handed the whole batch
+ * (perl-base is Essential in Debian, so it is always there), one process per batch, not per file.
  */
 export class TimesBatch {
   private readonly whole: TimesEntry[] = [];
   private readonly nano: TimesEntry[] = [];
+
+  /** `useAddon: false` takes the way of a host where the addon was not built (its tests do). */
+  constructor(private readonly opts: { useAddon?: boolean } = {}) {}
 
   /** Times from `st` for `p` (never follows a final symlink). */
   add(p: HostPath, st: BigIntStats): void {
@@ -109,6 +114,11 @@ export class TimesBatch {
   async flush(): Promise<void> {
     const whole = this.whole.splice(0);
     const nano = this.nano.splice(0);
+    const native = this.opts.useAddon === false ? null : utimensBinding();
+    if (native !== null) {
+      for (const e of [...whole, ...nano]) setTimesNative(native, e);
+      return;
+    }
     for (const e of whole) {
       try {
         await fsp.lutimes(e.path, Number(e.atimeNs / NS_PER_S), Number(e.mtimeNs / NS_PER_S));
@@ -121,6 +131,22 @@ export class TimesBatch {
 }
 
 const NS_PER_S = 1_000_000_000n;
+
+interface UtimensBinding {
+  /** utimensat(2) of the path itself (AT_SYMLINK_NOFOLLOW); throws with errnoNumber. */
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): void;
+}
+
+const utimensBinding = optionalAddon<UtimensBinding>('utimens');
+
+function setTimesNative(native: UtimensBinding, e: TimesEntry): void {
+  try {
+    native.lutimens(e.path, e.atimeNs, e.mtimeNs);
+  } catch (err) {
+    const errnoNumber = (err as { errnoNumber?: number }).errnoNumber;
+    throw fsError('set times of', errnoNumber === undefined ? err : errnoError(err as Error, errnoNumber), e.path);
+  }
+}
 
 /** A whole number of seconds that a double holds exactly (any time within ±2^53 s does). */
 function wholeSeconds(ns: bigint): boolean {
