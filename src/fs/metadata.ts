@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { promises as fsp, type BigIntStats, constants as C } from 'node:fs';
+import { chmodSync, lchownSync, promises as fsp, type BigIntStats, constants as C } from 'node:fs';
 import { fsError, OvermergeError } from '../errors';
 import type { HostPath } from './host-path';
-import { readXattrs, writeXattrs, type Xattrs } from './xattr';
+import { errnoError, optionalAddon } from './own-addon';
+import { readXattrsSync, writeXattrsSync, type Xattrs } from './xattr';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
 
@@ -35,7 +36,7 @@ export interface ApplyOptions {
    * `p` was just created by this process with `st`'s permission bits (copyFile sets the source's mode):
    * its owner is then the process's own user and group (it was made in a folder of our own, without
    * setgid), so an lchown to the same owner, and a chmod to the same mode that no chown cleared, are
-   * skipped. Two calls, each a thread-pool round trip, of the four a copied file cost.
+   * skipped: two calls of the four a copied file cost.
    */
   freshWithMode?: { uid: number; gid: number };
 }
@@ -45,13 +46,13 @@ export interface ApplyOptions {
  * (it clears setuid/setgid and security.capability), then chmod (restores setuid/setgid), then xattrs
  * (restores the capability). Times go last, through a TimesBatch, after everything else has touched `p`.
  */
-export async function applyOwnerModeXattrs(p: HostPath, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): Promise<void> {
+export function applyOwnerModeXattrsSync(p: HostPath, st: BigIntStats, attrs: Xattrs, opts: ApplyOptions): void {
   const isLink = st.isSymbolicLink();
   const fresh = opts.freshWithMode;
   const sameOwner = fresh !== undefined && BigInt(fresh.uid) === st.uid && BigInt(fresh.gid) === st.gid;
   if (opts.asRoot && !sameOwner) {
     try {
-      await fsp.lchown(p, Number(st.uid), Number(st.gid));
+      lchownSync(p, Number(st.uid), Number(st.gid));
     } catch (err) {
       throw fsError('change owner of', err, p);
     }
@@ -60,15 +61,15 @@ export async function applyOwnerModeXattrs(p: HostPath, st: BigIntStats, attrs: 
   const modeKept = fresh !== undefined && (sameOwner || !opts.asRoot || (permBits(st) & 0o6000) === 0);
   if (!isLink && !modeKept) {
     try {
-      await fsp.chmod(p, permBits(st));
+      chmodSync(p, permBits(st));
     } catch (err) {
       throw fsError('change mode of', err, p);
     }
   }
-  await writeXattrs(p, attrs);
+  writeXattrsSync(p, attrs);
 }
 
-export { readXattrs };
+export { readXattrsSync };
 
 interface TimesEntry {
   path: string;
@@ -82,13 +83,17 @@ interface TimesEntry {
  * libuv 1.46 (Node 20) and 1.51 (Node 22) truncate it to whole microseconds, 1.52 (Node 24.22, 26) keeps
  * the double's nanoseconds, rounding error and all (so a double aimed at the middle of a microsecond,
  * which the older ones truncated back to it, lands about 480 ns off). A double is used only where it is
- * exact whatever libuv does: whole seconds (tar's times). Every other time is handed, in one batch, to a
- * perl one-liner that calls utimensat(2) with the integer nanoseconds itself (perl-base is Essential in
- * Debian, so it is always there). One process per batch, not per file.
+ * exact whatever libuv does: whole seconds (tar's times). Every other time is set with the integer
+ * nanoseconds by utimensat(2) itself: through overmerge's own addon (src/fs/native/utimens.c), one
+ * synchronous call per entry; where it was not built, by a perl one-liner handed the whole batch
+ * (perl-base is Essential in Debian, so it is always there), one process per batch, not per file.
  */
 export class TimesBatch {
   private readonly whole: TimesEntry[] = [];
   private readonly nano: TimesEntry[] = [];
+
+  /** `useAddon: false` takes the way of a host where the addon was not built (its tests do). */
+  constructor(private readonly opts: { useAddon?: boolean } = {}) {}
 
   /** Times from `st` for `p` (never follows a final symlink). */
   add(p: HostPath, st: BigIntStats): void {
@@ -109,6 +114,11 @@ export class TimesBatch {
   async flush(): Promise<void> {
     const whole = this.whole.splice(0);
     const nano = this.nano.splice(0);
+    const native = this.opts.useAddon === false ? null : utimensBinding();
+    if (native !== null) {
+      for (const e of [...whole, ...nano]) setTimesNative(native, e);
+      return;
+    }
     for (const e of whole) {
       try {
         await fsp.lutimes(e.path, Number(e.atimeNs / NS_PER_S), Number(e.mtimeNs / NS_PER_S));
@@ -121,6 +131,22 @@ export class TimesBatch {
 }
 
 const NS_PER_S = 1_000_000_000n;
+
+interface UtimensBinding {
+  /** utimensat(2) of the path itself (AT_SYMLINK_NOFOLLOW); throws with errnoNumber. */
+  lutimens(path: string, atimeNs: bigint, mtimeNs: bigint): void;
+}
+
+const utimensBinding = optionalAddon<UtimensBinding>('utimens');
+
+function setTimesNative(native: UtimensBinding, e: TimesEntry): void {
+  try {
+    native.lutimens(e.path, e.atimeNs, e.mtimeNs);
+  } catch (err) {
+    const errnoNumber = (err as { errnoNumber?: number }).errnoNumber;
+    throw fsError('set times of', errnoNumber === undefined ? err : errnoError(err as Error, errnoNumber), e.path);
+  }
+}
 
 /** A whole number of seconds that a double holds exactly (any time within ±2^53 s does). */
 function wholeSeconds(ns: bigint): boolean {
@@ -221,7 +247,7 @@ export async function sameEntry(a: string, b: string): Promise<boolean> {
     const [ta, tb] = await Promise.all([fsp.readlink(a, { encoding: 'buffer' }), fsp.readlink(b, { encoding: 'buffer' })]);
     return ta.equals(tb);
   }
-  const [xa, xb] = await Promise.all([readXattrs(a, false), readXattrs(b, false)]);
+  const [xa, xb] = [readXattrsSync(a, false), readXattrsSync(b, false)];
   if (!sameXattrs(xa, xb)) return false;
   return sa.isFile() ? sameBytes(a, b) : true;
 }

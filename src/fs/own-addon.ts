@@ -1,7 +1,8 @@
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 
 /** overmerge's own addons that have a fallback where they were not built (fcntl_lock has none: src/fs/fcntl.ts). */
-export type OptionalAddon = 'fiemap' | 'syncfs' | 'malloc_tune';
+export type OptionalAddon = 'fiemap' | 'syncfs' | 'malloc_tune' | 'utimens';
 
 /** Where `npm ci` (the package's install script, node-gyp) leaves `name`.node, seen from dist/src/fs. */
 export function addonPath(name: string): string {
@@ -25,4 +26,10 @@ export function optionalAddon<T>(name: OptionalAddon): () => T | null {
     }
     return loaded;
   };
+}
+
+/** An addon's failure (errnoNumber) as Node reports errno errors (code EIO, ...), so fsError words it as for any call. */
+export function errnoError(err: Error, errnoNumber: number): Error {
+  const code = Object.entries(osConstants.errno).find(([, n]) => n === errnoNumber)?.[0] ?? 'EIO';
+  return Object.assign(new Error(`${code}: ${err.message}`), { code, errno: -errnoNumber });
 }

@@ -1,13 +1,13 @@
 import { linkSync, promises as fsp, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyEntry } from './copytree';
-import { applyOwnerModeXattrs, TimesBatch } from './metadata';
+import { applyOwnerModeXattrsSync, TimesBatch } from './metadata';
 import { lstatOrNull } from './entries';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
 import { durableDir, durableFile, type SyncBatch } from './sync';
 import { hostDirOf, type HostPath } from './host-path';
 import { assertHostPath, newTempId, tempSibling } from './tempname';
-import { readXattrs } from './xattr';
+import { readXattrsSync } from './xattr';
 
 /**
  * rename: the staged entry is renamed to a temporary beside the target, then over the target (two
@@ -238,7 +238,7 @@ async function placeDirectory(plan: PlacePlan, st: BigIntStats, opts: PlaceOptio
   } catch (err) {
     throw fsError('create directory', err, plan.target);
   }
-  await applyOwnerModeXattrs(plan.target, st, await readXattrs(plan.staged, false), { asRoot: process.getuid?.() === 0 });
+  applyOwnerModeXattrsSync(plan.target, st, readXattrsSync(plan.staged, false), { asRoot: process.getuid?.() === 0 });
   const times = new TimesBatch();
   times.add(plan.target, st);
   await times.flush();

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promises as fsp, constants as C } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { errnoOf, fsError } from '../errors';
 import { fsyncDir as fsyncDirSync } from './atomic-file';
 import { hostDirOf, type HostPath } from './host-path';
-import { optionalAddon } from './own-addon';
+import { errnoError, optionalAddon } from './own-addon';
 
 const execFileP = promisify(execFile);
 
@@ -82,12 +81,6 @@ interface SyncfsBinding {
 }
 
 const syncfsBinding = optionalAddon<SyncfsBinding>('syncfs');
-
-/** The addon's failure as Node reports errno errors (code EIO, ...), so fsError words it as for any call. */
-function errnoError(err: Error, errnoNumber: number): Error {
-  const code = Object.entries(osConstants.errno).find(([, n]) => n === errnoNumber)?.[0] ?? 'EIO';
-  return Object.assign(new Error(`${code}: ${err.message}`), { code, errno: -errnoNumber });
-}
 
 export interface SyncBatchOptions {
   /** Above this many paths, flush uses one syncfs per filesystem instead of one fsync per path. */

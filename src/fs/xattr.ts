@@ -86,20 +86,23 @@ const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP']);
 /**
  * fs-xattr has no l*xattr variants, so it would read a symlink's target; Linux allows only trusted.* and
  * security.* on symlinks and they are practically never set, so symlinks are treated as having none.
+ * Synchronous: a copy asks this of every file, and a listxattr is a few microseconds where a round trip
+ * through the thread pool (a futex wake, an eventfd write, an epoll wake-up) costs several times that.
  */
-export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs> {
+export function readXattrsSync(p: string, isSymlink: boolean): Xattrs {
   if (isSymlink) return [];
   let names: string[];
   try {
-    names = await fsXattr().listAttributes(p);
+    names = fsXattr().listAttributesSync(p);
   } catch (err) {
     if (UNSUPPORTED.has(errnoOf(err) ?? '')) return [];
     throw fsError('list extended attributes of', err, p);
   }
   const out: Xattrs = [];
-  for (const name of names.filter(isCopyable)) {
+  for (const name of names) {
+    if (!isCopyable(name)) continue;
     try {
-      out.push([name, await fsXattr().getAttribute(p, name)]);
+      out.push([name, fsXattr().getAttributeSync(p, name)]);
     } catch (err) {
       if (errnoOf(err) === 'ENODATA') continue; // removed between list and get
       throw fsError(`read extended attribute ${name} of`, err, p);
@@ -109,10 +112,10 @@ export async function readXattrs(p: string, isSymlink: boolean): Promise<Xattrs>
 }
 
 /** Sets every attribute; a copy that silently lost a capability or an ACL would not be faithful. */
-export async function writeXattrs(p: HostPath, attrs: Xattrs): Promise<void> {
+export function writeXattrsSync(p: HostPath, attrs: Xattrs): void {
   for (const [name, value] of attrs) {
     try {
-      await fsXattr().setAttribute(p, name, value);
+      fsXattr().setAttributeSync(p, name, value);
     } catch (err) {
       throw fsError(`set extended attribute ${name} on`, err, p);
     }

@@ -18,25 +18,40 @@ const TIMES: Array<[string, bigint]> = [
   ['before the epoch', -1_500_000_001n],
 ];
 
-test('TimesBatch sets atime and mtime to the nanosecond, on files and on symlinks themselves', async () => {
-  await withTempDir('times', async (dir) => {
-    const batch = new TimesBatch();
-    const expected: Array<[string, bigint, bigint]> = [];
-    for (const [i, [, ns]] of TIMES.entries()) {
-      const file = path.join(dir, `f${i}`);
-      const link = path.join(dir, `l${i}`);
-      await fsp.writeFile(file, '');
-      await fsp.symlink(`f${i}`, link);
-      // atime differs from mtime, so a swapped pair shows
-      batch.addNs(hostPathOf(file), ns + 1_000_000_000n, ns);
-      batch.addNs(hostPathOf(link), ns, ns + 1_000_000_000n);
-      expected.push([file, ns + 1_000_000_000n, ns], [link, ns, ns + 1_000_000_000n]);
-    }
-    await batch.flush();
-    const got = await Promise.all(expected.map(async ([p]) => {
-      const st = await fsp.lstat(p, { bigint: true });
-      return [p, st.atimeNs, st.mtimeNs];
-    }));
-    assert.deepEqual(got, expected);
+for (const [way, useAddon] of [['through the addon', true], ['through perl (no addon built)', false]] as const) {
+  test(`TimesBatch sets atime and mtime to the nanosecond, on files and on symlinks themselves, ${way}`, async () => {
+    await withTempDir('times', async (dir) => {
+      const batch = new TimesBatch({ useAddon });
+      const expected: Array<[string, bigint, bigint]> = [];
+      for (const [i, [, ns]] of TIMES.entries()) {
+        const file = path.join(dir, `f${i}`);
+        const link = path.join(dir, `l${i}`);
+        await fsp.writeFile(file, '');
+        await fsp.symlink(`f${i}`, link);
+        // atime differs from mtime, so a swapped pair shows
+        batch.addNs(hostPathOf(file), ns + 1_000_000_000n, ns);
+        batch.addNs(hostPathOf(link), ns, ns + 1_000_000_000n);
+        expected.push([file, ns + 1_000_000_000n, ns], [link, ns, ns + 1_000_000_000n]);
+      }
+      await batch.flush();
+      const got = await Promise.all(expected.map(async ([p]) => {
+        const st = await fsp.lstat(p, { bigint: true });
+        return [p, st.atimeNs, st.mtimeNs];
+      }));
+      assert.deepEqual(got, expected);
+    });
   });
-});
+
+  test(`TimesBatch names the path it could not set the times of, ${way}`, async () => {
+    await withTempDir('times-missing', async (dir) => {
+      const batch = new TimesBatch({ useAddon });
+      const missing = path.join(dir, 'missing');
+      batch.addNs(hostPathOf(missing), 1_700_000_000_123_456_789n, 1_700_000_000_123_456_789n);
+      await assert.rejects(batch.flush(), (err: unknown) => {
+        assert.equal((err as { code?: string }).code, 'E_FS');
+        assert.match(String((err as Error).message), /missing/);
+        return true;
+      });
+    });
+  });
+}

@@ -1,7 +1,7 @@
 # The project's own native modules: fcntl(2) record locks, syncfs(2), the first extent of a file (FIEMAP),
-# and glibc's malloc retention (mallopt), which Node does not offer. Built by the package's install script
-# (`node-gyp rebuild -C src/fs/native`) into build/Release/fcntl_lock.node, syncfs.node, fiemap.node and
-# malloc_tune.node.
+# glibc's malloc retention (mallopt) and utimensat(2) with integer nanoseconds, which Node does not offer.
+# Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
+# build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node and utimens.node.
 {
   "targets": [
     {
@@ -19,6 +19,12 @@
     {
       "target_name": "syncfs",
       "sources": ["syncfs.c"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    },
+    {
+      "target_name": "utimens",
+      "sources": ["utimens.c"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     },
