@@ -354,6 +354,22 @@ export class DpkgDb {
     }
   }
 
+  /**
+   * Package changes no script runs between, as one update entry (PackageStore.writeMany): durable together,
+   * on return. onStatus is not called: the caller is given, per change, the package whose state it moved
+   * (undefined where the state stayed), to tell in its own order among its other events.
+   */
+  applyPackages(changes: readonly PackageChange[]): Array<DpkgPackage | undefined> {
+    this.store.refresh();
+    const stanzas = changes.map((c) => {
+      const { entries } = readEntries(c.after as ByteString, '(stanza to write)', 'update');
+      if (entries.length !== 1) throw new OvermergeError('E_INTERNAL', 'a package change must hold exactly one stanza');
+      return { entry: entries[0].entry, text: c.after as ByteString, was: this.landing(entries[0].entry)?.status.state ?? 'not-installed' };
+    });
+    this.store.writeMany(stanzas);
+    return stanzas.map((s) => (s.was !== s.entry.status.state ? this.get(s.entry.name, s.entry.arch) : undefined));
+  }
+
   /** Carries out the inverse of `change`: the database as before it. Idempotent. `defer` as for apply. */
   revert(change: DbChange, defer?: DeferredSyncs): void {
     switch (change.kind) {
