@@ -2,6 +2,7 @@ import { readDebControl } from '../archive/deb';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
+import { processTriggersOnly } from '../engine/triggers-only';
 import { LaidFiles } from '../engine/laid-files';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { checkRelations } from '../engine/relations/check';
@@ -167,15 +168,25 @@ async function installGroup(
   // for one dpkg call of the whole group: an incomplete set stops here, nothing of the group installed.
   if (req.txn.preDependsFirst === false) checkRelations(w, installItems(order.packages), STRICT_RELATIONS, new Set());
   req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
-  const outcome = await timer.time(`install ${label}`, () =>
-    installArchives(
+  return timer.time(`install ${label}`, async () => {
+    // The group's triggers are processed once, after it, as apt has dpkg do (--no-triggers for each call,
+    // then the pending ones) and as one `dpkg --install` of the group would: not once a transaction
+    // (libc-bin's ldconfig ran after each of them).
+    const outcome = await installArchives(
       w,
       order.packages.map((p) => p.archive),
       'installed',
-      req.txn,
-    ),
-  );
-  return outcome.failures;
+      { ...req.txn, triggers: false },
+    );
+    if (outcome.failures.length > 0 || !triggersPending(w)) return outcome.failures;
+    return (await processTriggersOnly(w, [], true, req.txn)).failures;
+  });
+}
+
+/** Whether a package of dpkg's database has triggers to process. */
+function triggersPending(w: Writer): boolean {
+  w.dpkg?.refresh();
+  return (w.dpkg?.packages() ?? []).some((p) => p.triggersPending.length > 0);
 }
 
 /** The transaction options with dpkg's --force-depends added (debootstrap's x_core_install). */
