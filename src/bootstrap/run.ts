@@ -157,8 +157,15 @@ async function installGroup(
     return d && { state: d.status.state, version: d.version, reinstreq: d.status.flag === 'reinstreq' };
   });
   const failures: string[] = [];
-  if (work.configure.length > 0) failures.push(...(await configureNamed(w, work.configure.map((p) => p.name), req, timer)));
-  if (failures.length > 0 || work.install.length === 0) return failures;
+  // A package left with triggers pending (a crash before the group's trigger pass) is the pass's to finish:
+  // configure takes only what is unpacked or half-configured.
+  const toConfigure = work.configure.filter((p) => {
+    const state = w.dpkg?.get(p.name, p.architecture)?.status.state;
+    return state === 'unpacked' || state === 'half-configured';
+  });
+  if (toConfigure.length > 0) failures.push(...(await configureNamed(w, toConfigure.map((p) => p.name), req, timer)));
+  if (failures.length > 0) return failures;
+  if (work.install.length === 0) return processPendingTriggers(w, req);
   // The archives go to the engine in dependency order; its configure queue then configures them in
   // dpkg's order, each as soon as what it depends on is configured.
   const order = configureOrder(work.install, installed, arch);
@@ -178,15 +185,16 @@ async function installGroup(
       'installed',
       { ...req.txn, triggers: false },
     );
-    if (outcome.failures.length > 0 || !triggersPending(w)) return outcome.failures;
-    return (await processTriggersOnly(w, [], true, req.txn)).failures;
+    if (outcome.failures.length > 0) return outcome.failures;
+    return processPendingTriggers(w, req);
   });
 }
 
-/** Whether a package of dpkg's database has triggers to process. */
-function triggersPending(w: Writer): boolean {
+/** `--triggers-only --pending` when a package of dpkg's database has triggers to process. */
+async function processPendingTriggers(w: Writer, req: BootstrapRequest): Promise<string[]> {
   w.dpkg?.refresh();
-  return (w.dpkg?.packages() ?? []).some((p) => p.triggersPending.length > 0);
+  if (!(w.dpkg?.packages() ?? []).some((p) => p.triggersPending.length > 0)) return [];
+  return (await processTriggersOnly(w, [], true, req.txn)).failures;
 }
 
 /** The transaction options with dpkg's --force-depends added (debootstrap's x_core_install). */
