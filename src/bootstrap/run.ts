@@ -2,6 +2,7 @@ import { readDebControl } from '../archive/deb';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
+import { processTriggersOnly } from '../engine/triggers-only';
 import { LaidFiles } from '../engine/laid-files';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { checkRelations } from '../engine/relations/check';
@@ -156,8 +157,15 @@ async function installGroup(
     return d && { state: d.status.state, version: d.version, reinstreq: d.status.flag === 'reinstreq' };
   });
   const failures: string[] = [];
-  if (work.configure.length > 0) failures.push(...(await configureNamed(w, work.configure.map((p) => p.name), req, timer)));
-  if (failures.length > 0 || work.install.length === 0) return failures;
+  // A package left with triggers pending (a crash before the group's trigger pass) is the pass's to finish:
+  // configure takes only what is unpacked or half-configured.
+  const toConfigure = work.configure.filter((p) => {
+    const state = w.dpkg?.get(p.name, p.architecture)?.status.state;
+    return state === 'unpacked' || state === 'half-configured';
+  });
+  if (toConfigure.length > 0) failures.push(...(await configureNamed(w, toConfigure.map((p) => p.name), req, timer)));
+  if (failures.length > 0) return failures;
+  if (work.install.length === 0) return processPendingTriggers(w, req);
   // The archives go to the engine in dependency order; its configure queue then configures them in
   // dpkg's order, each as soon as what it depends on is configured.
   const order = configureOrder(work.install, installed, arch);
@@ -167,15 +175,26 @@ async function installGroup(
   // for one dpkg call of the whole group: an incomplete set stops here, nothing of the group installed.
   if (req.txn.preDependsFirst === false) checkRelations(w, installItems(order.packages), STRICT_RELATIONS, new Set());
   req.say(`installing ${label}${group.length > 1 ? `: ${work.install.length} packages` : ''}`);
-  const outcome = await timer.time(`install ${label}`, () =>
-    installArchives(
+  return timer.time(`install ${label}`, async () => {
+    // The group's triggers are processed once, after it, as apt has dpkg do (--no-triggers for each call,
+    // then the pending ones) and as one `dpkg --install` of the group would: not once a transaction
+    // (libc-bin's ldconfig ran after each of them).
+    const outcome = await installArchives(
       w,
       order.packages.map((p) => p.archive),
       'installed',
-      req.txn,
-    ),
-  );
-  return outcome.failures;
+      { ...req.txn, triggers: false },
+    );
+    if (outcome.failures.length > 0) return outcome.failures;
+    return processPendingTriggers(w, req);
+  });
+}
+
+/** `--triggers-only --pending` when a package of dpkg's database has triggers to process. */
+async function processPendingTriggers(w: Writer, req: BootstrapRequest): Promise<string[]> {
+  w.dpkg?.refresh();
+  if (!(w.dpkg?.packages() ?? []).some((p) => p.triggersPending.length > 0)) return [];
+  return (await processTriggersOnly(w, [], true, req.txn)).failures;
 }
 
 /** The transaction options with dpkg's --force-depends added (debootstrap's x_core_install). */

@@ -48,6 +48,15 @@ export class Db {
     return guarded(this.file, 'commit', () => this.s.inTransaction(fn));
   }
 
+  /**
+   * transaction(), committed without its own fsync of the write-ahead log (Statements.inTransactionLazily):
+   * for records whose loss in a power cut leaves a state the database already accepts, made durable by the
+   * next ordinary commit.
+   */
+  transactionLazily<T>(fn: () => T): T {
+    return guarded(this.file, 'commit', () => this.s.inTransactionLazily(fn));
+  }
+
   get inTransaction(): boolean {
     return this.sql.inTransaction;
   }

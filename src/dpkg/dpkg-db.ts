@@ -1,6 +1,6 @@
 import type { Paragraph } from '../control/paragraph';
 import { OvermergeError } from '../errors';
-import { atomicWrite, ensureFileSync, fsyncDir, makeFoldersSync, removeIfPresent } from '../fs/atomic-file';
+import { atomicWrite, ensureFileSync, fsyncDir, makeFoldersSync, removeIfPresent, type DeferredSyncs } from '../fs/atomic-file';
 import { adminDir, adminPath, ARCH_FILE, ensureAdminDir, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
 import { foreignArchs, nativeArchOf, parseArchList } from './arch';
 import { byteString, fromText, toText, type ByteString } from './bytes';
@@ -336,31 +336,51 @@ export class DpkgDb {
 
   // ---- applying ------------------------------------------------------------------------------------
 
-  /** Carries out a planned change. Idempotent. */
-  apply(change: DbChange): void {
+  /**
+   * Carries out a planned change. Idempotent. Durable on return, as dpkg makes each change; with `defer`,
+   * readers see it at once but its fsyncs are handed to the caller, who syncs before its commit record
+   * and whose journal reverts the change after a crash before that (DeferredSyncs).
+   */
+  apply(change: DbChange, defer?: DeferredSyncs): void {
     switch (change.kind) {
       case 'package':
-        return this.applyStanza(change.after as ByteString);
+        return this.applyStanza(change.after as ByteString, defer);
       case 'info':
-        return this.applyInfo(change.after);
+        return this.applyInfo(change.after, defer);
       case 'file':
-        return this.applyFile(change.file, change.after);
+        return this.applyFile(change.file, change.after, defer);
       case 'triggers':
-        return this.applyTriggers(change.after);
+        return this.applyTriggers(change.after, defer);
     }
   }
 
-  /** Carries out the inverse of `change`: the database as before it. Idempotent. */
-  revert(change: DbChange): void {
+  /**
+   * Package changes no script runs between, as one update entry (PackageStore.writeMany): durable together,
+   * on return. onStatus is not called: the caller is given, per change, the package whose state it moved
+   * (undefined where the state stayed), to tell in its own order among its other events.
+   */
+  applyPackages(changes: readonly PackageChange[]): Array<DpkgPackage | undefined> {
+    this.store.refresh();
+    const stanzas = changes.map((c) => {
+      const { entries } = readEntries(c.after as ByteString, '(stanza to write)', 'update');
+      if (entries.length !== 1) throw new OvermergeError('E_INTERNAL', 'a package change must hold exactly one stanza');
+      return { entry: entries[0].entry, text: c.after as ByteString, was: this.landing(entries[0].entry)?.status.state ?? 'not-installed' };
+    });
+    this.store.writeMany(stanzas);
+    return stanzas.map((s) => (s.was !== s.entry.status.state ? this.get(s.entry.name, s.entry.arch) : undefined));
+  }
+
+  /** Carries out the inverse of `change`: the database as before it. Idempotent. `defer` as for apply. */
+  revert(change: DbChange, defer?: DeferredSyncs): void {
     switch (change.kind) {
       case 'package':
-        return this.applyStanza(change.before !== null ? (change.before as ByteString) : forgetStanza(change.name, change.arch, change.multiArch));
+        return this.applyStanza(change.before !== null ? (change.before as ByteString) : forgetStanza(change.name, change.arch, change.multiArch), defer);
       case 'info':
-        return this.applyInfo(change.before);
+        return this.applyInfo(change.before, defer);
       case 'file':
-        return this.applyFile(change.file, change.before);
+        return this.applyFile(change.file, change.before, defer);
       case 'triggers':
-        return this.applyTriggers(change.before);
+        return this.applyTriggers(change.before, defer);
     }
   }
 
@@ -420,13 +440,13 @@ export class DpkgDb {
     };
   }
 
-  private applyStanza(text: ByteString): void {
+  private applyStanza(text: ByteString, defer?: DeferredSyncs): void {
     this.store.refresh();
     const { entries } = readEntries(text, '(stanza to write)', 'update');
     if (entries.length !== 1) throw new OvermergeError('E_INTERNAL', 'a package change must hold exactly one stanza');
     const entry = entries[0].entry;
     const before = this.landing(entry);
-    this.store.write(entry, text);
+    this.store.write(entry, text, defer);
     if (this.onStatus && (before?.status.state ?? 'not-installed') !== entry.status.state) {
       const view = this.get(entry.name, entry.arch);
       if (view) this.onStatus(view);
@@ -448,17 +468,18 @@ export class DpkgDb {
     }
   }
 
-  private applyInfo(state: InfoState): void {
-    applyInfoState(this.admin, state);
+  private applyInfo(state: InfoState, defer?: DeferredSyncs): void {
+    applyInfoState(this.admin, state, defer);
     this.refreshInfoIndex();
   }
 
-  private applyFile(file: FileChange['file'], bytes: string | null): void {
+  private applyFile(file: FileChange['file'], bytes: string | null, defer?: DeferredSyncs): void {
     const path = adminPath(this.admin, file === 'diversions' ? DIVERSIONS_FILE : STATOVERRIDE_FILE);
-    if (bytes === null) removeIfPresent(path);
-    else {
+    if (bytes === null) {
+      if (removeIfPresent(path)) defer?.addDir(this.admin.dir);
+    } else {
       ensureAdminDir(this.admin);
-      atomicWrite(path, Buffer.from(bytes, 'latin1'), { backup: true });
+      atomicWrite(path, Buffer.from(bytes, 'latin1'), { backup: true }, defer);
     }
     (file === 'diversions' ? this.diversionsFile : this.statoverrideFile).refresh();
   }
@@ -467,7 +488,7 @@ export class DpkgDb {
    * Writes triggers/ files as dpkg does: each through its side name (`File-new`, `Unincorp.new`,
    * `NAME-new`), 0644, renamed into place; an absent one deleted. dpkg's `Lock` is made (0600) beside them.
    */
-  private applyTriggers(files: Readonly<Record<string, string | null>>): void {
+  private applyTriggers(files: Readonly<Record<string, string | null>>, defer?: DeferredSyncs): void {
     const dir = triggersPath(this.admin);
     makeFoldersSync(dir);
     ensureFileSync(triggersPath(this.admin, 'Lock'), 0o600);
@@ -475,9 +496,10 @@ export class DpkgDb {
     for (const [name, bytes] of Object.entries(files)) {
       const file = triggersPath(this.admin, name);
       if (bytes === null) removed = removeIfPresent(file) || removed;
-      else atomicWrite(file, Buffer.from(bytes, 'latin1'), { mode: 0o644, side: triggersPath(this.admin, name === 'Unincorp' ? 'Unincorp.new' : `${name}-new`) });
+      else atomicWrite(file, Buffer.from(bytes, 'latin1'), { mode: 0o644, side: triggersPath(this.admin, name === 'Unincorp' ? 'Unincorp.new' : `${name}-new`) }, defer);
     }
-    if (removed) fsyncDir(dir);
+    if (removed && defer) defer.addDir(dir);
+    else if (removed) fsyncDir(dir);
     this.refreshTriggers();
   }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
-import { atomicWrite, fsyncDir, makeFoldersSync, readIfPresent, removeFolderSync, removeIfPresent, renameSync, writeDurably } from '../fs/atomic-file';
+import { atomicWrite, fsyncDir, makeFoldersSync, readIfPresent, removeFolderSync, removeIfPresent, renameSync, writeDeferred, type DeferredSyncs } from '../fs/atomic-file';
 import { adminPath, INFO_TMP_DIR, infoPath, type AdminDir } from './admindir';
 import { corrupt } from './corrupt';
 import { INFO_FORMAT_LEGACY, INFO_FORMAT_MULTIARCH, parseInfoFormat, splitInfoName } from './info-names';
@@ -17,6 +17,8 @@ import { INFO_FORMAT_LEGACY, INFO_FORMAT_MULTIARCH, parseInfoFormat, splitInfoNa
  *      the control members; overmerge `ADMIN/tmp.ci.info/`, see admindir.ts), each fsync'ed, then renamed
  *      over `info/PKG.TYPE`; files that must go are unlinked;
  *   3. `info/` is fsync'ed.
+ * With `defer` (an overmerge transaction), the fsyncs of steps 1–3 are left to the transaction's sync
+ * before its commit record (DeferredSyncs).
  * dpkg does all this before it records the new version in status (the package stays half-installed with
  * the reinstreq flag until then); see dpkg-db.ts for what a crash in between looks like.
  */
@@ -87,25 +89,29 @@ export function snapshotInfo(admin: AdminDir, names: Iterable<string>): Record<s
 }
 
 /** Makes info/ hold exactly `state` for the names it lists (see the order above). */
-export function applyInfoState(admin: AdminDir, state: InfoState): void {
+export function applyInfoState(admin: AdminDir, state: InfoState, defer?: DeferredSyncs): void {
   const dir = infoPath(admin);
   makeFoldersSync(dir);
   const names = Object.keys(state);
   for (const name of names.filter((n) => n.endsWith('.list'))) {
     const f = state[name];
-    if (f) atomicWrite(infoPath(admin, name), Buffer.from(f.base64, 'base64'), { mode: f.mode });
+    if (f) atomicWrite(infoPath(admin, name), Buffer.from(f.base64, 'base64'), { mode: f.mode }, defer);
   }
   const staged = names.filter((n) => !n.endsWith('.list') && state[n] !== null);
   if (staged.length > 0) {
     const tmp = adminPath(admin, INFO_TMP_DIR);
     removeFolderSync(tmp);
     makeFoldersSync(tmp);
-    for (const name of staged) writeDurably(`${tmp}/${name}`, Buffer.from(state[name]!.base64, 'base64'), state[name]!.mode);
-    for (const name of staged) renameSync(`${tmp}/${name}`, infoPath(admin, name));
+    for (const name of staged) writeDeferred(`${tmp}/${name}`, Buffer.from(state[name]!.base64, 'base64'), state[name]!.mode, defer);
+    for (const name of staged) {
+      renameSync(`${tmp}/${name}`, infoPath(admin, name));
+      defer?.addFile(infoPath(admin, name));
+    }
     removeFolderSync(tmp);
   }
   for (const name of names) if (state[name] === null) removeIfPresent(infoPath(admin, name));
-  fsyncDir(dir);
+  if (defer) defer.addDir(dir);
+  else fsyncDir(dir);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { atomicWrite } from '../fs/atomic-file';
+import { atomicWrite, type DeferredSyncs } from '../fs/atomic-file';
 import { ensureAdminDir, MAX_UPDATES, statusPath, UPDATE_NAME_DIGITS, updatesPath, type AdminDir } from './admindir';
 import { byteString, bytesOf, type ByteString } from './bytes';
 import { stanzaText } from './dump';
@@ -112,16 +112,26 @@ export class PackageStore {
 
   /**
    * Writes one instance's stanza as the next update entry and holds `entry` for it in memory (as dpkg
-   * holds what it has just written). Checkpoints when dpkg would: after more than 250 entries.
+   * holds what it has just written). Checkpoints when dpkg would: after more than 250 entries (durably
+   * at once, `defer` or not: the status file then holds the entries it removes).
    */
-  write(entry: PkgEntry, text: ByteString): { replaced?: PkgEntry } {
+  write(entry: PkgEntry, text: ByteString, defer?: DeferredSyncs): void {
+    this.writeMany([{ entry, text }], defer);
+  }
+
+  /**
+   * Several instances' stanzas as one update entry, in order (dpkg's reader applies every stanza an
+   * entry holds, lib/dpkg/dbmodify.c): they become durable together, with one file's two fsyncs.
+   */
+  writeMany(stanzas: ReadonlyArray<{ entry: PkgEntry; text: ByteString }>, defer?: DeferredSyncs): void {
+    if (stanzas.length === 0) return;
     const number = this.nextUpdateNumber();
-    const name = writeUpdate(this.admin, number, bytesOf(text));
+    const text = stanzas.map((s) => s.text).join('\n');
+    const name = writeUpdate(this.admin, number, bytesOf(text as ByteString), defer);
     this.applied.push(name);
     this.updatesDir = identityOf(updatesPath(this.admin));
-    const { replaced } = this.table.replace(entry);
+    for (const s of stanzas) this.table.replace(s.entry);
     if (number + 1 > MAX_UPDATES) this.checkpoint();
-    return { replaced };
   }
 
   /**

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { errnoOf, fsError } from '../errors';
-import { fsyncDir, makeFoldersSync, removeIfPresent, renameSync, writeDurably } from '../fs/atomic-file';
+import { fsyncDir, makeFoldersSync, removeIfPresent, renameSync, writeDeferred, type DeferredSyncs } from '../fs/atomic-file';
 import { UPDATE_NAME_MAX, UPDATE_TMP, updateName, updatesPath, type AdminDir } from './admindir';
 import { corrupt } from './corrupt';
 
@@ -48,16 +48,20 @@ export function listUpdates(admin: AdminDir): UpdateName[] {
 /**
  * Writes one update entry as dpkg does and returns its name. dpkg fills `tmp.i` with padding in advance
  * (so a full disk fails before, not during, the write); here the write itself fails instead, before the
- * rename, which leaves the database as it was all the same.
+ * rename, which leaves the database as it was all the same. With `defer`, the entry's two fsyncs are left
+ * to the caller's sync before its commit (see DeferredSyncs): readers see it at once all the same.
  */
-export function writeUpdate(admin: AdminDir, number: number, stanza: Uint8Array): string {
+export function writeUpdate(admin: AdminDir, number: number, stanza: Uint8Array, defer?: DeferredSyncs): string {
   const name = updateName(number);
   const tmp = updatesPath(admin, UPDATE_TMP);
   const dest = updatesPath(admin, name);
   ensureUpdatesDir(admin);
-  writeDurably(tmp, stanza, 0o644);
+  writeDeferred(tmp, stanza, 0o644, defer);
   renameSync(tmp, dest);
-  fsyncDir(updatesPath(admin));
+  if (defer) {
+    defer.addFile(dest);
+    defer.addDir(updatesPath(admin));
+  } else fsyncDir(updatesPath(admin));
   return name;
 }
 

@@ -1,4 +1,4 @@
-import type { DpkgDb } from '../dpkg/dpkg-db';
+import type { DpkgDb, PackageChange } from '../dpkg/dpkg-db';
 import { installedScriptPath } from '../dpkg/script-runner';
 import type { ScriptCall } from '../dpkg/script-sequence';
 import { activate, parseUnincorp, processTriggers, type DpkgAction, type PlanStep, type ScriptOutcome, type TriggerState, type UnincorpEntry } from '../dpkg/triggers';
@@ -6,6 +6,7 @@ import type { PackageStatus } from '../db/types';
 import { labelOf, type DpkgEvent, type PkgLabel } from '../model/events';
 import type { Writer } from './context';
 import { runInSession, type ScriptSession } from './script-session';
+import { dpkgFingerprint } from './dpkg-import';
 import { planDpkgIntent } from './steps/dpkg-change';
 import { readTriggerSnapshot, triggerWrites, type TriggerSnapshot } from './trigger-state';
 
@@ -50,9 +51,8 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
     if (step.kind === 'configure' || step.kind === 'triggered') {
       // dpkg names the package it starts on before it records that package's new state (apt's progress
       // reads the states after the `processing:` line); the others' changes come before.
-      recorder.recordAllBut(state, step.package);
-      emit?.(recorder.processing(step.kind === 'configure' ? 'configure' : 'trigproc', step.package));
-      recorder.record(state);
+      const processing = recorder.processing(step.kind === 'configure' ? 'configure' : 'trigproc', step.package);
+      recorder.recordAround(state, step.package, () => emit?.(processing));
       outcome = await runPostinst(dpkg, session, recorder, step, failures);
     } else if (step.kind === 'warning') {
       req.warn?.(step.message);
@@ -120,22 +120,57 @@ class StateRecorder {
   }
 
   record(state: TriggerState): void {
-    for (const intent of triggerWrites(this.last, state, [])) this.dpkg.apply(planDpkgIntent(this.dpkg, intent));
-    for (const [key, p] of Object.entries(state.packages)) {
-      const was = this.last.state.packages[key];
-      if (was === undefined || was.status === p.status) continue;
-      const ref = this.last.refs.get(key);
-      const row = ref && this.w.db.packages.get(ref.name, ref.arch);
-      if (row) this.w.db.packages.setStatus(row.id, p.status as PackageStatus, null);
-    }
-    this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
+    this.recordAround(state, undefined, () => {});
   }
 
-  /** record(), but `key` kept as it was last recorded (its changes are left for the next record). */
-  recordAllBut(state: TriggerState, key: string): void {
-    const before = this.last.state.packages[key];
-    if (before === undefined) return this.record(state);
-    this.record({ ...state, packages: { ...state.packages, [key]: before } });
+  /**
+   * record(), `key`'s own change told after `between` (dpkg names the package it starts on, then records
+   * its new state: apt's progress reads the states after the `processing:` line), the others' before it.
+   * The stanzas are written as one update entry — no script runs between them — and the events told in
+   * that order: one file and two fsyncs where dpkg writes one a package.
+   */
+  recordAround(state: TriggerState, key: string | undefined, between: () => void): void {
+    const kept = key === undefined ? undefined : this.last.state.packages[key];
+    const allBut: TriggerState = kept === undefined ? state : { ...state, packages: { ...state.packages, [key as string]: kept } };
+    const first = triggerWrites(this.last, allBut, []);
+    const second = allBut === state ? [] : triggerWrites({ state: allBut, unincorp: [], refs: this.last.refs }, state, []);
+    const stanzas = [...first, ...second].filter((i) => i.op === 'trigger-fields');
+    // Each stanza's fingerprint as overmerge knew it before this write: one still matching what overmerge
+    // recorded is overmerge's own, so the new one is recorded too and the next transaction does not read
+    // the package again (its files, looked up in the root, one SQLite commit each) for a change it made.
+    const before = new Map<string, string>();
+    for (const i of stanzas) {
+      const now = this.dpkg.get(i.name, i.arch);
+      if (now) before.set(`${i.name}:${i.arch}`, dpkgFingerprint(now));
+    }
+    const changes = stanzas.map((i) => planDpkgIntent(this.dpkg, i)).filter((c): c is PackageChange => c.kind === 'package');
+    const moved = this.dpkg.applyPackages(changes);
+    // triggers/ after the stanzas that took its activations in (Unincorp emptied last, as dpkg does).
+    for (const i of [...first, ...second]) if (i.op === 'trigger-files') this.dpkg.apply(planDpkgIntent(this.dpkg, i));
+    const firstCount = stanzas.length - second.filter((i) => i.op === 'trigger-fields').length;
+    moved.slice(0, firstCount).forEach((p) => p && this.dpkg.onStatus?.(p));
+    between();
+    moved.slice(firstCount).forEach((p) => p && this.dpkg.onStatus?.(p));
+    // Without an fsync of its own: dpkg's database, written and synced above, is what counts, and a
+    // record lost in a power cut only makes the next transaction read those packages from it again.
+    this.w.db.transactionLazily(() => {
+      for (const [k, p] of Object.entries(state.packages)) {
+        const was = this.last.state.packages[k];
+        if (was === undefined || was.status === p.status) continue;
+        const ref = this.last.refs.get(k);
+        const row = ref && this.w.db.packages.get(ref.name, ref.arch);
+        if (row) this.w.db.packages.setStatus(row.id, p.status as PackageStatus, null);
+      }
+      const known = before.size > 0 ? this.w.db.dpkgMirror.fingerprints() : new Map<number, string>();
+      for (const [k, fp] of before) {
+        const colon = k.lastIndexOf(':');
+        const [name, arch] = [k.slice(0, colon), k.slice(colon + 1)];
+        const row = this.w.db.packages.get(name, arch === '' ? 'all' : arch);
+        const now = this.dpkg.get(name, arch);
+        if (row && now && known.get(row.id) === fp) this.w.db.dpkgMirror.set(row.id, dpkgFingerprint(now));
+      }
+    });
+    this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
   }
 
   /** What dpkg-trigger wrote to Unincorp since the last look, emptied as dpkg empties it. */

@@ -21,27 +21,51 @@ export interface AtomicWriteOptions {
   side?: string;
 }
 
-export function atomicWrite(file: string, data: Uint8Array, options: AtomicWriteOptions = {}): void {
+/**
+ * Where the syncs of a write go when its caller makes it durable later, together with everything else it
+ * changed (an overmerge transaction: one sync before its commit record, whose journal undoes the write
+ * after a crash before it): each file written and each folder whose entries changed is handed over, in
+ * place of an fsync on the spot. A file so written may be found empty after a power cut, never torn
+ * differently than a file the transaction placed (SyncBatch flushes files before their folders).
+ */
+export interface DeferredSyncs {
+  addFile(p: string): void;
+  addDir(p: string): void;
+}
+
+export function atomicWrite(file: string, data: Uint8Array, options: AtomicWriteOptions = {}, defer?: DeferredSyncs): void {
   const fresh = options.side ?? `${file}-new`;
-  writeDurably(fresh, data, options.mode ?? 0o644);
+  writeWhole(fresh, data, options.mode ?? 0o644, defer === undefined);
   if (options.backup) keepBackup(file);
   try {
     fs.renameSync(fresh, file);
   } catch (err) {
     throw fsError('rename', err, fresh, file);
   }
-  fsyncDir(path.dirname(file));
+  if (defer) {
+    defer.addFile(file);
+    defer.addDir(path.dirname(file));
+  } else fsyncDir(path.dirname(file));
 }
 
 /** Writes `data` to `file` (created or truncated), sets `mode` whatever the umask, fsyncs and closes. */
 export function writeDurably(file: string, data: Uint8Array, mode: number): void {
+  writeWhole(file, data, mode, true);
+}
+
+/** writeDurably, the fsync left to `defer` (given the file's final name by the caller): or made now. */
+export function writeDeferred(file: string, data: Uint8Array, mode: number, defer: DeferredSyncs | undefined): void {
+  writeWhole(file, data, mode, defer === undefined);
+}
+
+function writeWhole(file: string, data: Uint8Array, mode: number, sync: boolean): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, mode);
     fs.fchmodSync(fd, mode);
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    fs.fsyncSync(fd);
+    if (sync) fs.fsyncSync(fd);
   } catch (err) {
     throw fsError('write', err, file);
   } finally {

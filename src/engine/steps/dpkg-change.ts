@@ -47,13 +47,16 @@ export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangeP
   concretize(s, { dpkg }) {
     return { change: planDpkgIntent(need(dpkg), s.intent), pkg: s.pkg };
   },
-  async run(p, { dpkg }) {
-    need(dpkg).apply(p.change);
+  async run(p, { dpkg, sync }) {
+    // Its fsyncs join the transaction's sync before the commit record (a syncfs in a large transaction):
+    // scripts and dpkg-query see each change at once, and the journal reverts it after a crash before the
+    // commit. dpkg makes each change durable on its own (two fsyncs an update entry, one a control file).
+    need(dpkg).apply(p.change, sync);
   },
-  async undo(p, { dpkg, scripts }) {
+  async undo(p, { dpkg, scripts, sync }) {
     // An abort call of this package failed in this unwind: dpkg leaves its state as the failure left it.
     if (p.pkg !== undefined && scripts?.failedGroups.has(`${p.pkg} package`)) return;
-    need(dpkg).revert(p.change);
+    need(dpkg).revert(p.change, sync);
   },
   async finish() {
     // Nothing kept for undo but the journal record itself.
