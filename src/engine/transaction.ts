@@ -32,7 +32,7 @@ import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import type { LaidFiles } from './laid-files';
 import { Probe } from './probe';
-import { releaseFreedMemory } from './memory-bounds';
+import { collectGarbage, LARGE_TRANSACTION, releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
 import type { PathFilter } from '../model/path-filter';
@@ -210,6 +210,8 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     // before its checkpoint; the processing comes after it.
     const activation = w.dpkg && triggersBefore && spec.queue ? activationFor(plan, w.dpkg, triggersBefore, opts.triggers === false) : undefined;
     const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
+    // What planning made and let go of is freed before the steps' own garbage comes on top of the plan.
+    if (plan.steps.length >= LARGE_TRANSACTION) collectGarbage();
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
     await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
     // The steps' journal pages and buffers are freed: their pages go back before the commit's own.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { boundMemory, v8PolicyApplies } from '../../src/engine/memory-bounds';
+import { boundMemory, GarbageCadence, v8PolicyApplies } from '../../src/engine/memory-bounds';
 import { gate } from '../helpers/gate';
 
 /**
@@ -82,4 +82,13 @@ test('a full collection between phases can be asked for, more than once, without
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { gc: 'undefined' });
+});
+
+test('a GarbageCadence collects once every `every` members, never in a loop shorter than that', () => {
+  let collections = 0;
+  const cadence = new GarbageCadence(4, () => collections++);
+  for (let i = 0; i < 3; i++) cadence.tick();
+  assert.equal(collections, 0);
+  for (let i = 3; i < 9; i++) cadence.tick();
+  assert.equal(collections, 2);
 });

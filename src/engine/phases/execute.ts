@@ -5,6 +5,7 @@ import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
 import { SyncBatch } from '../../fs/sync';
+import { GarbageCadence } from '../memory-bounds';
 import type { CrashPoints } from '../crash';
 import type { BackupKeeper } from '../keep-backups';
 import type { ScriptSession } from '../script-session';
@@ -73,6 +74,7 @@ export class Executor {
   }
 
   async run(steps: readonly AnyPlannedStep[]): Promise<void> {
+    const cadence = new GarbageCadence();
     for (let i = 0; i < steps.length; ) {
       // Concrete a batch at a time: the concrete form carries several host paths a step, too much to hold
       // for every member of a huge archive at once. A kind that must be journaled alone ends the batch.
@@ -91,6 +93,7 @@ export class Executor {
       this.opts.crash.tick();
       for (let j = 0; j < batch.length; j++) {
         await batch[j].kind.run(batch[j].data, this.context);
+        cadence.tick();
         this.opts.crash.tick();
         this.opts.onStep?.(i + j + 1, steps.length);
       }

@@ -4,7 +4,7 @@ import type { InstalledFile } from '../../model/package';
 import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../plan-model';
 import { conffileCompanions, type Probe } from '../probe';
 import { replacesOwner } from '../replaces';
-import { collectGarbage, LARGE_TRANSACTION } from '../memory-bounds';
+import { collectGarbage, GarbageCadence, LARGE_TRANSACTION } from '../memory-bounds';
 
 /** What a transaction changes, as its preparation (stage phase, or a rollback's snapshots) found it. */
 export interface Requests {
@@ -23,8 +23,13 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
     .filter((p): p is NonNullable<typeof p> => p !== undefined)
     .map((p) => db.packages.get(p.name, p.architecture)?.id)
     .filter((id): id is number => id !== undefined);
+  // Resolving the paths again (after the scripts that run before the files) and the relations made their
+  // garbage per member too: freed before the probe makes its own.
+  if (req.installs.reduce((n, r) => n + r.staged.entries.length, 0) >= LARGE_TRANSACTION) collectGarbage();
+  const cadence = new GarbageCadence();
   for (const r of req.installs) {
     for (const e of r.staged.entries) {
+      cadence.tick();
       const at = r.resolved.get(e.path) ?? e.path;
       const d = await probe.look(at, { digest: e.conffile });
       if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into

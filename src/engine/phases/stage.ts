@@ -7,7 +7,7 @@ import type { RootPath } from '../../fs/rootpath';
 import type { StagedPackage } from '../../model/entry';
 import type { InstallRequest } from '../plan-model';
 import type { Probe } from '../probe';
-import { releaseFreedMemory } from '../memory-bounds';
+import { collectGarbage, GarbageCadence, LARGE_TRANSACTION, releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
 import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
@@ -91,16 +91,20 @@ async function stageOne(
   const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
   // Without Installed-Size the free space is the only bound on what the archive may unpack.
   const freeBytes = a.limit === undefined ? await freeSpace(probe.root.host) : undefined;
+  const cadence = new GarbageCadence();
   const staged = await stageArchive(a.path, a.control, dir, {
     asRoot: opts.asRoot,
     maxBytes: a.limit,
     freeBytes,
     members: { left: membersLeft, limit: memberLimit },
     pathFilters: opts.pathFilters,
+    onMember: () => cadence.tick(),
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();
   const resolved = await probe.resolveAll(staged);
+  // What staging and resolving made per member is garbage now, before the probe makes its own.
+  if (staged.entries.length >= LARGE_TRANSACTION) collectGarbage();
   // The archive's decoder and buffers are freed by now: let their pages go before the next one's.
   releaseFreedMemory();
   return { staged, resolved };
