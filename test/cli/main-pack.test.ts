@@ -22,10 +22,6 @@ describe('overmerge start-up pack and code cache', () => {
   let clone: string;
   let deb: string;
   let cacheBytes: Buffer;
-  let xzDeb: string;
-  let xzCacheBytes: Buffer;
-  const xzPackOf = () => path.join(clone, 'dist', 'src', 'archive', 'xz.pack.js');
-  const xzCacheOf = () => path.join(clone, 'dist', 'src', 'archive', 'xz.pack.cache');
   const packOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.js');
   const cacheOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.cache');
 
@@ -42,25 +38,21 @@ describe('overmerge start-up pack and code cache', () => {
     const r = await writeMainPack(path.join(clone, 'dist', 'src'), packOf(), cacheOf());
     assert.ok(r.modules > 50, `pack of ${r.modules} modules`);
     assert.equal(typeof r.cache, 'number', `no code cache: ${r.cache}`);
-    assert.ok(r.xz.modules > 5, `xz pack of ${r.xz.modules} modules`);
-    assert.equal(typeof r.xz.cache, 'number', `no xz code cache: ${r.xz.cache}`);
     cacheBytes = fs.readFileSync(cacheOf());
-    xzCacheBytes = fs.readFileSync(xzCacheOf());
     const tree = path.join(work, 'tree');
     fs.mkdirSync(path.join(tree, 'DEBIAN'), { recursive: true });
     fs.mkdirSync(path.join(tree, 'usr', 'share', 'tiny'), { recursive: true });
     fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), 'Package: tiny\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: one file\n');
     fs.writeFileSync(path.join(tree, 'usr', 'share', 'tiny', 'README'), 'one file\n');
     deb = (await buildDeb(tree, path.join(work, 'tiny.deb'), { compression: 'gzip', sourceDateEpoch: 0 })).path;
-    xzDeb = (await buildDeb(tree, path.join(work, 'tiny-xz.deb'), { compression: 'xz', sourceDateEpoch: 0 })).path;
   });
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   /** The clone's bin, run as a program: install, list, remove in a new root; what each said. */
-  function installAndRemove(archive: string = deb): string[] {
+  function installAndRemove(): string[] {
     const root = fs.mkdtempSync(path.join(work, 'root-'));
     const said: string[] = [];
-    for (const argv of [['install', archive], ['list'], ['remove', 'tiny'], ['list']]) {
+    for (const argv of [['install', deb], ['list'], ['remove', 'tiny'], ['list']]) {
       const r = spawnSync(path.join(clone, 'bin', 'overmerge'), ['--root', root, ...argv], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
       assert.equal(r.status, 0, `${argv[0]}: ${r.stderr}`);
       said.push(r.stdout, r.stderr);
@@ -71,11 +63,11 @@ describe('overmerge start-up pack and code cache', () => {
   }
 
   /** How the pack loads in a fresh Node (as bin/overmerge loads it): whether it used its modules, and its cache. */
-  function howLoaded(pack: string = packOf(), cache: string = cacheOf()): { packed: boolean; cache: string } {
+  function howLoaded(): { packed: boolean; cache: string } {
     const script = `
       const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
-      const r = loadPack(${JSON.stringify(pack)}, ${JSON.stringify(cache)});
-      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(pack)}].packed, cache: r.cache }));`;
+      const r = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())});
+      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(packOf())}].packed, cache: r.cache }));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { packed: boolean; cache: string };
@@ -168,71 +160,6 @@ describe('overmerge start-up pack and code cache', () => {
     }
   });
 
-  // The xz pack (src/build/lazy-pack.ts): loaded when the first xz member is decoded, checked as the start-up pack is.
-  let xzReference: string[] = [];
-  it('installs and removes an xz archive with the xz pack and its cache', () => {
-    assert.deepEqual(howLoaded(xzPackOf(), xzCacheOf()), { packed: true, cache: expected('used') });
-    xzReference = installAndRemove(xzDeb);
-    assert.match(xzReference[0], /install tiny:all 1\.0/);
-  });
-
-  it('decodes xz without reading lzma-native or readable-stream from their files', () => {
-    const root = fs.mkdtempSync(path.join(work, 'root-'));
-    const script = `
-      const Module = require('node:module');
-      const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
-      const compiled = [];
-      const own = Module.prototype._compile;
-      Module.prototype._compile = function (content, filename) {
-        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/')) compiled.push(filename);
-        return own.apply(this, arguments);
-      };
-      const { main } = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())}).exports;
-      const io = { stdout: { write() { return true; } }, stderr: process.stderr, isTTY: false, stdinIsTTY: false };
-      main(['--root', ${JSON.stringify(root)}, '--quiet', 'install', ${JSON.stringify(xzDeb)}], io).then((code) => {
-        if (code !== 0) throw new Error('install exited ' + code);
-        process.stdout.write(JSON.stringify(compiled));
-      });`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), []);
-  });
-
-  /**
-   * A module of the xz pack (a package's, so the clone's node_modules is the repository's own) with its
-   * time moved on, as when it changed since the pack was made; the undo puts the time back.
-   */
-  const touchXzModule = (): (() => void) => {
-    const file = path.join(REPO_ROOT, 'node_modules', 'readable-stream', 'readable.js');
-    const st = fs.statSync(file);
-    fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 1000));
-    return () => fs.utimesSync(file, st.atime, st.mtime);
-  };
-  const xzVariants: Array<[string, () => (() => void) | void, { packed: boolean; cache: string } | undefined]> = [
-    ['without its cache', () => fs.rmSync(xzCacheOf()), { packed: true, cache: expected('unusable') }],
-    ['with the cache of the start-up pack', () => fs.writeFileSync(xzCacheOf(), cacheBytes), { packed: true, cache: expected('unusable') }],
-    ['with a damaged cache', () => fs.writeFileSync(xzCacheOf(), damaged(xzCacheBytes)), { packed: true, cache: expected('unusable') }],
-    ['when a module changed since the pack was made', touchXzModule, { packed: false, cache: expected('used') }],
-    ['with a damaged pack', () => fs.writeFileSync(xzPackOf(), xzPackText().slice(0, 5000)), undefined],
-    ['without the pack', () => fs.rmSync(xzPackOf()), undefined],
-  ];
-  let xzPackBytes: Buffer | undefined;
-  const xzPackText = (): string => (xzPackBytes ??= fs.readFileSync(xzPackOf())).toString('utf8');
-  for (const [name, spoil, loaded] of xzVariants) {
-    it(`installs and removes an xz archive the same ${name}`, () => {
-      xzPackText();
-      const undo = spoil();
-      try {
-        if (loaded !== undefined) assert.deepEqual(howLoaded(xzPackOf(), xzCacheOf()), loaded);
-        assert.deepEqual(installAndRemove(xzDeb), xzReference);
-      } finally {
-        if (undo) undo();
-        fs.writeFileSync(xzPackOf(), xzPackBytes!);
-        fs.writeFileSync(xzCacheOf(), xzCacheBytes);
-      }
-    });
-  }
-
   /** The cache with its header changed by `change`. */
   function withHeader(change: (h: Record<string, unknown>) => Record<string, unknown>): Buffer {
     const nl = cacheBytes.indexOf(10);
@@ -241,8 +168,8 @@ describe('overmerge start-up pack and code cache', () => {
   }
 
   /** The cache with one byte of its payload changed, its header (and V8's own) untouched. */
-  function damaged(of: Buffer = cacheBytes): Buffer {
-    const bytes = Buffer.from(of);
+  function damaged(): Buffer {
+    const bytes = Buffer.from(cacheBytes);
     const at = bytes.indexOf(10) + 1 + Math.floor((bytes.length - bytes.indexOf(10)) * 0.6);
     bytes[at] ^= 0x40;
     return bytes;
