@@ -91,6 +91,8 @@ describe('overmerge start-up pack and code cache', () => {
       const compiled = [];
       const own = Module.prototype._compile;
       Module.prototype._compile = function (content, filename) {
+        // The pack itself is compiled by require on Node >= 22.1 (its compile cache): what it holds must not be.
+        if (filename === ${JSON.stringify(packOf())}) return own.apply(this, arguments);
         if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/better-sqlite3/')) compiled.push(filename);
         return own.apply(this, arguments);
       };
