@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { buildDeb } from '../../src/archive/build';
+import { makeDpkgRoot } from '../dpkg/dpkg-root';
 import { gate } from '../helpers/gate';
 import { BIN } from '../helpers/run-cli';
 import { withTempDir } from '../helpers/temp';
@@ -53,6 +54,22 @@ describe('syncs before the commit record', () => {
       // The file moved aside in its folder before the commit; the emptied folders go at finish.
       assert.ok(remove.fsynced.has(path.join(root, 'usr/share/tiny')), `usr/share/tiny fsynced (${[...remove.fsynced].join(', ')})`);
       assert.ok(!fs.existsSync(path.join(root, 'usr/share/tiny')));
+    });
+  });
+
+  it('with dpkg\'s database, its update entries and info files are fsynced too (their syncs joined the transaction\'s)', async (t: TestContext) => {
+    if (gate(t, { skip: noStrace })) return;
+    await withTempDir('small-sync', async (dir) => {
+      const deb = await packageOf(dir, 'tiny', 1);
+      const { root, admin } = makeDpkgRoot(path.join(dir, 'root'));
+      const install = syncsOf(dir, root, ['install', deb]);
+      const seen = [...install.fsynced].join(', ');
+      for (const p of [path.join(admin, 'info', 'tiny.list'), path.join(admin, 'info', 'tiny.md5sums'), path.join(admin, 'info'), path.join(admin, 'updates')]) {
+        assert.ok(install.fsynced.has(p), `${path.relative(root, p)} fsynced (${seen})`);
+      }
+      // Each state the install wrote was an update entry, fsynced under its final name before it was folded into status.
+      assert.ok([...install.fsynced].some((p) => /\/updates\/\d+$/.test(p)), `an update entry fsynced (${seen})`);
+      assert.match(fs.readFileSync(path.join(admin, 'status'), 'utf8'), /^Package: tiny\nStatus: install ok installed$/m);
     });
   });
 
