@@ -138,10 +138,10 @@ class StateRecorder {
     // Each stanza's fingerprint as overmerge knew it before this write: one still matching what overmerge
     // recorded is overmerge's own, so the new one is recorded too and the next transaction does not read
     // the package again (its files, looked up in the root, one SQLite commit each) for a change it made.
-    const before = new Map<string, string>();
+    const before: Array<{ name: string; arch: string; fingerprint: string }> = [];
     for (const i of stanzas) {
       const now = this.dpkg.get(i.name, i.arch);
-      if (now) before.set(`${i.name}:${i.arch}`, dpkgFingerprint(now));
+      if (now) before.push({ name: i.name, arch: i.arch, fingerprint: dpkgFingerprint(now) });
     }
     const changes = stanzas.map((i) => planDpkgIntent(this.dpkg, i)).filter((c): c is PackageChange => c.kind === 'package');
     const moved = this.dpkg.applyPackages(changes);
@@ -161,13 +161,11 @@ class StateRecorder {
         const row = ref && this.w.db.packages.get(ref.name, ref.arch);
         if (row) this.w.db.packages.setStatus(row.id, p.status as PackageStatus, null);
       }
-      const known = before.size > 0 ? this.w.db.dpkgMirror.fingerprints() : new Map<number, string>();
-      for (const [k, fp] of before) {
-        const colon = k.lastIndexOf(':');
-        const [name, arch] = [k.slice(0, colon), k.slice(colon + 1)];
+      const known = before.length > 0 ? this.w.db.dpkgMirror.fingerprints() : new Map<number, string>();
+      for (const { name, arch, fingerprint } of before) {
         const row = this.w.db.packages.get(name, arch === '' ? 'all' : arch);
         const now = this.dpkg.get(name, arch);
-        if (row && now && known.get(row.id) === fp) this.w.db.dpkgMirror.set(row.id, dpkgFingerprint(now));
+        if (row && now && known.get(row.id) === fingerprint) this.w.db.dpkgMirror.set(row.id, dpkgFingerprint(now));
       }
     });
     this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
