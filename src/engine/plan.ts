@@ -28,8 +28,12 @@ class Planner {
   private readonly dirSteps: MkdirStep[] = [];
   private readonly placeSteps: PathStep[] = [];
   private readonly removals = new Set<RootPath>();
-  /** Non-directory paths claimed by a package installed in this transaction (resolved path → package). */
+  /**
+   * Non-directory paths claimed by a package installed in this transaction (resolved path → package).
+   * Kept only where another request of the transaction can meet them (see keepsClaims).
+   */
   private readonly claimed = new Map<RootPath, StagedPackage>();
+  private readonly keepsClaims: boolean;
   /** Directories that already have their step. */
   private readonly dirsPlanned = new Set<RootPath>();
   /** Directories wanted by a package installed in this transaction. */
@@ -47,6 +51,10 @@ class Planner {
   constructor(private readonly input: PlanInput) {
     for (const r of input.installs) this.inTxn.add(keyOf(r.staged));
     for (const r of input.removals) this.inTxn.add(keyOf(r.pkg));
+    // With one install and nothing else, no other request can conflict with its paths nor keep them, and
+    // every claimed path is also in its `landed` set, which answers for it: no map entry a member beside
+    // it (4 MiB for 116,010 members, while planning, at the peak of such an install).
+    this.keepsClaims = input.installs.length > 1 || input.removals.length > 0 || (input.extraRemovals?.length ?? 0) > 0;
   }
 
   run(): Plan {
@@ -97,7 +105,7 @@ class Planner {
           throw conflict(a, displayPath(at), ref);
         }
       }
-      this.claimed.set(at, req.staged);
+      if (this.keepsClaims) this.claimed.set(at, req.staged);
     }
   }
 
