@@ -23,15 +23,26 @@ import type { PlanInput } from './plan-model';
  * followed inside the root, where its target does not exist).
  */
 export function checkLanding(input: PlanInput): void {
-  const placed = new Map<RootPath, Landed>();
   const folders = new Set<RootPath>();
+  // The folders members land beneath: only a non-directory landing at one of them can be written through,
+  // so only those are kept (a map entry per member cost 7 MiB of 116,010 members, in one synchronous call).
+  const above = new Set<RootPath>();
   for (const req of input.installs) {
     for (const entry of req.staged.entries) {
       // Filtered paths are never written: they make no folder and need none.
       if (entry.filtered) continue;
       const at = req.resolved.get(entry.path) ?? entry.path;
       if (entry.type === 'directory') folders.add(at);
-      else if (!placed.has(at)) placed.set(at, { staged: req.staged, entry });
+      // A folder's own folders were added with it: the next member of a big folder stops at the first.
+      for (let f = parentOf(at); f !== '' && !above.has(f); f = parentOf(f)) above.add(f);
+    }
+  }
+  const placed = new Map<RootPath, Landed>();
+  for (const req of input.installs) {
+    for (const entry of req.staged.entries) {
+      if (entry.filtered || entry.type === 'directory') continue;
+      const at = req.resolved.get(entry.path) ?? entry.path;
+      if (above.has(at) && !placed.has(at)) placed.set(at, { staged: req.staged, entry });
     }
   }
   for (const req of input.installs) {

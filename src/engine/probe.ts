@@ -17,6 +17,11 @@ import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
  * follows the size of the transaction, not of the installed system.
  */
 export class Probe {
+  /**
+   * What was looked at. A path beneath a folder found absent is absent too and is not kept (readers take a
+   * missing path for absent): a fresh install of a huge folder keeps one entry, not one per member
+   * (116,010 members: 4 MiB from the probe to the commit), and makes no lstat of them.
+   */
   readonly disk = new Map<RootPath, DiskState>();
   readonly owners = new Map<RootPath, Owner[]>();
   readonly ownedBeneath = new Map<RootPath, Owner[]>();
@@ -103,6 +108,7 @@ export class Probe {
   async look(p: RootPath, want: { digest?: boolean; children?: boolean; beneath?: boolean } = {}): Promise<DiskState> {
     let state = this.disk.get(p);
     if (state === undefined) {
+      if (this.inAbsentFolder(p)) return ABSENT;
       state = this.beneathReplaced(p) ? ABSENT : await this.lstat(p);
       this.disk.set(p, state);
     }
@@ -113,6 +119,16 @@ export class Probe {
       if (want.beneath && state.beneath === undefined) state.beneath = await this.listBeneath(p);
     }
     return state;
+  }
+
+  /** Whether the nearest folder above `p` that was looked at was found absent (so `p` is absent too). */
+  private inAbsentFolder(p: RootPath): boolean {
+    for (let a = p; a !== ''; ) {
+      a = parentOf(a);
+      const d = this.disk.get(a);
+      if (d !== undefined) return d.type === 'absent';
+    }
+    return false;
   }
 
   /** Looks at every folder above `p`, up to the root (who may change them: checkGuarded). */

@@ -213,7 +213,9 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     // What planning made and let go of is freed before the steps' own garbage comes on top of the plan.
     if (plan.steps.length >= LARGE_TRANSACTION) collectGarbage();
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
-    await exec.run([...plan.steps, ...flows.flatMap((f) => f.post), ...epilogue]);
+    const post = flows.flatMap((f) => f.post);
+    // No copy of a huge plan's steps when nothing comes after them (1 MiB for 116,010 members).
+    await exec.run(post.length === 0 && epilogue.length === 0 ? plan.steps : [...plan.steps, ...post, ...epilogue]);
     // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
     releaseFreedMemory();
     await makeDurable(exec, loc.root.host);

@@ -28,7 +28,10 @@ test('owners and shadowed instances match their definition through random adds a
       idx.remove(pkg, files);
       for (const f of files) truth.get(f)!.delete(pkg);
     }
-    for (const p of paths) assert.deepEqual([...idx.get(p)].sort(), [...truth.get(p)!].sort(), `step ${step}: owners of '${p}'`);
+    for (const p of paths) {
+      assert.deepEqual([...idx.get(p)].sort(), [...truth.get(p)!].sort(), `step ${step}: owners of '${p}'`);
+      for (const k of pkgs) assert.equal(idx.some(p, (o) => o === k), truth.get(p)!.has(k), `step ${step}: some owner of '${p}' is ${k}`);
+    }
     const shadowed = pkgs.filter((k) => {
       const own = paths.filter((p) => truth.get(p)!.has(k));
       return own.length > 0 && own.every((p) => truth.get(p)!.size > 1);

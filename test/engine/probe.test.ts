@@ -75,6 +75,22 @@ describe('Probe.resolveAll', () => {
 });
 
 describe('Probe.look', () => {
+  it('reads a path beneath a folder found absent as absent, keeping no entry for it (a fresh install of a huge folder)', () =>
+    withRoot(async (root, probe) => {
+      await fsp.mkdir(path.join(root, 'usr'));
+      assert.equal((await probe.look(rp('usr'))).type, 'directory');
+      assert.equal((await probe.look(rp('usr/share'))).type, 'absent');
+      for (const p of ['usr/share/many', 'usr/share/many/000001', 'usr/share/many/sub/000002']) {
+        assert.equal((await probe.look(rp(p))).type, 'absent', p);
+        assert.equal(probe.disk.has(rp(p)), false, `${p}: no entry`);
+      }
+      assert.equal(probe.disk.get(rp('usr'))?.type, 'directory');
+      // A folder that exists is looked at as before, and what is in it too.
+      await fsp.writeFile(path.join(root, 'usr/x'), '');
+      assert.equal((await probe.look(rp('usr/x'))).type, 'file');
+      assert.equal(probe.disk.get(rp('usr/x'))?.type, 'file');
+    }));
+
   it('reads a recorded path as absent once a folder on its way became a symlink (never acts through it)', () =>
     withRoot(async (root, probe) => {
       await withTempDir('canary', async (outside) => {

@@ -14,14 +14,13 @@ import type { PackageRef } from './types';
  * Diversions, which can make two names one file, are not modelled: the planner compares paths.
  */
 export function disappearOthers(run: Run, pkg: Pkg): Array<{ pkg: Pkg; ref: PackageRef }> {
-  const shipped = new Set(pkg.installed.files);
   const gone: Array<{ pkg: Pkg; ref: PackageRef }> = [];
   for (const other of candidates(run)) {
     if (other === pkg || other.status === 'not-installed' || other.status === 'config-files') continue;
     if (other.istobe === 'remove' || other.installed.files.length === 0) continue;
     if (pkg.installed.multiArch === 'same' && other.installed.multiArch === 'same' && other.set === pkg.set) continue;
     if (other.installed.files.every((f) => f === '')) continue;
-    if (other.installed.files.some((f) => fileSaves(run, f, other, pkg, shipped))) continue;
+    if (other.installed.files.some((f) => fileSaves(run, f, other, pkg))) continue;
     if (!othersCanDoWithout(run, other)) continue;
     gone.push({ pkg: other, ref: refOf(run.arches, other) });
     disappear(run, other);
@@ -43,10 +42,11 @@ function candidates(run: Run): Pkg[] {
 
 /**
  * dpkg's filesavespackage: a file keeps its package alive unless the new package ships it or a third
- * package (still listed as owning files) owns it too.
+ * package (still listed as owning files) owns it too. What the new package ships is what the owner index
+ * lists it for, since it was just unpacked (Db.setInstalled): no set of a huge archive's paths.
  */
-function fileSaves(run: Run, file: string, saved: Pkg, installing: Pkg, shipped: ReadonlySet<string>): boolean {
-  if (shipped.has(file)) return false;
+function fileSaves(run: Run, file: string, saved: Pkg, installing: Pkg): boolean {
+  if (run.db.someOwnerOf(file, (o) => o === installing)) return false;
   for (const third of run.db.ownersOf(file)) {
     if (third === installing || third === saved) continue;
     // Instances of a Multi-Arch: same package share their files; that is no reason to let one go.

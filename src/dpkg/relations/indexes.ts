@@ -56,6 +56,18 @@ export class OwnerIndex<Pkg> {
     return o === undefined ? NONE : o instanceof Set ? o : new Set([o]);
   }
 
+  /**
+   * Whether any owner of `path` passes `test`, without the set get() makes for a sole owner: asked once
+   * per shipped path of an archive (116,010 sets would be 12 MiB made in one synchronous call).
+   */
+  some(path: string, test: (pkg: Pkg) => boolean): boolean {
+    const o = this.owners.get(path);
+    if (o === undefined) return false;
+    if (!(o instanceof Set)) return test(o);
+    for (const p of o) if (test(p)) return true;
+    return false;
+  }
+
   /** Instances with paths, none of them their own alone. */
   shadowed(): ReadonlySet<Pkg> {
     return this.allShared;

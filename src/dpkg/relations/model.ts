@@ -189,6 +189,11 @@ export class Db {
     return this.owners.get(path);
   }
 
+  /** Whether an instance that still owns `path` (as ownersOf) passes `test`; makes nothing per call. */
+  someOwnerOf(path: string, test: (pkg: Pkg) => boolean): boolean {
+    return this.owners.some(path, test);
+  }
+
   /** Instances owning paths, none of them alone. */
   shadowed(): ReadonlySet<Pkg> {
     return this.owners.shadowed();
@@ -230,6 +235,17 @@ export function normalisePath(p: string): string {
   let s = p.replace(/^\.?\/+/, '').replace(/\/+$/, '');
   if (s === '.') s = '';
   return s;
+}
+
+/**
+ * The paths normalised; the list itself when every path is normalised already (an archive's root paths
+ * are): no second array of a huge archive's paths.
+ */
+function normalisedAll(files: readonly string[]): readonly string[] {
+  for (let i = 0; i < files.length; i++) {
+    if (normalisePath(files[i]) !== files[i]) return files.map(normalisePath);
+  }
+  return files;
 }
 
 /** The relation fields in the order dpkg writes them to its status file (lib/dpkg/parse.c fieldinfos). */
@@ -290,7 +306,7 @@ export function makeBin(owner: Pkg, data: PackageData, order: readonly string[] 
     hasPostinst: data.hasPostinst ?? true,
     hasConffiles: data.hasConffiles ?? false,
     deps,
-    files: (data.files ?? []).map(normalisePath),
+    files: normalisedAll(data.files ?? []),
     archive: data.archive,
   };
 }

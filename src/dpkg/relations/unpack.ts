@@ -197,19 +197,35 @@ function applyUnpack(run: Run, pkg: Pkg, d: UnpackDecisions): Unpacked {
 /**
  * After an unpack, the files the new package ships belong to it alone (dpkg's
  * pkg_remove_files_from_others); folders stay shared. A path is taken for a folder when the new package
- * ships something beneath it.
+ * ships something beneath it. Only a path another package lists can be taken from it: those are found
+ * first, by one look-up per shipped path, and nothing per path is kept unless there are some (a huge
+ * archive into a root where nobody else lists its paths makes no set of them).
  */
 function takeOverFiles(run: Run, pkg: Pkg): void {
   const shipped = pkg.installed.files;
-  const folders = new Set<string>();
-  for (const f of shipped) {
-    for (let i = f.lastIndexOf('/'); i > 0; i = f.lastIndexOf('/', i - 1)) folders.add(f.slice(0, i));
-    if (f !== '') folders.add('');
-  }
-  const taken = new Set(shipped.filter((f) => !folders.has(f)));
+  const elsewhere = (o: Pkg): boolean => o !== pkg && o.set !== pkg.set;
+  const contested = shipped.filter((f) => run.db.someOwnerOf(f, elsewhere));
+  if (contested.length === 0) return;
+  const folders = foldersOf(shipped);
+  const taken = new Set(contested.filter((f) => !folders.has(f)));
   const losers = new Set<Pkg>();
-  for (const f of taken) for (const o of run.db.ownersOf(f)) if (o !== pkg && o.set !== pkg.set) losers.add(o);
+  for (const f of taken) for (const o of run.db.ownersOf(f)) if (elsewhere(o)) losers.add(o);
   for (const other of losers) run.db.setInstalledFiles(other, other.installed.files.filter((f) => !taken.has(f)));
+}
+
+/** The folders above `paths` ('' the root folder, above any other path). */
+function foldersOf(paths: readonly string[]): Set<string> {
+  const folders = new Set<string>();
+  for (const f of paths) {
+    if (f !== '') folders.add('');
+    for (let i = f.lastIndexOf('/'); i > 0; i = f.lastIndexOf('/', i - 1)) {
+      const folder = f.slice(0, i);
+      // Its own folders were added with it: the next member of a big folder stops at the first step.
+      if (folders.has(folder)) break;
+      folders.add(folder);
+    }
+  }
+  return folders;
 }
 
 /** A package removed (or purged): what dpkg's removal leaves in its database. */

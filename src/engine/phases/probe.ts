@@ -45,7 +45,9 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
   for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
   for (const p of req.extraRemovals ?? []) await probe.look(p);
   for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
-  if (probe.disk.size >= LARGE_TRANSACTION) collectGarbage(); // before the plan adds its steps and rows
+  // Before the plan adds its steps and rows. (Counted in members: the probe keeps no entry for a path in
+  // an absent folder.)
+  if (req.installs.reduce((n, r) => n + r.staged.entries.length, 0) + probe.disk.size >= LARGE_TRANSACTION) collectGarbage();
   return {
     installs: req.installs,
     removals: req.removals,
