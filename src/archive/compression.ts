@@ -2,6 +2,7 @@ import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type * as ZstdNapi from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding';
+import { requirePacked, XZ_PACK } from '../build/lazy-pack';
 import { loadNative } from '../native';
 import { decodeXzByProcess, hostXz } from './xz-process';
 
@@ -39,7 +40,8 @@ interface LzmaNative {
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 let lzmaNative: LzmaNative | undefined;
-const lzma = (): LzmaNative => (lzmaNative ??= loadNative('lzma-native', () => require('lzma-native') as LzmaNative));
+// lzma-native through its own pack where the build made one (build/lazy-pack.ts): 18 files fewer to find and compile.
+const lzma = (): LzmaNative => (lzmaNative ??= loadNative('lzma-native', () => requirePacked(XZ_PACK, () => require('lzma-native') as LzmaNative)));
 let zstdNapi: typeof ZstdNapi | undefined;
 const zstd = (): typeof ZstdNapi => (zstdNapi ??= loadNative('zstd-napi', () => require('zstd-napi') as typeof ZstdNapi));
 let zstdNative: typeof ZstdBinding | undefined;

@@ -132,7 +132,7 @@ if (!module.packed) {
     m.loaded = true;
     return m.exports;
   };
-  module.exports = load(BASE + '/' + ENTRY, module);
+  module.exports = load(fileOf(ENTRY), module);
 }
 `;
 }

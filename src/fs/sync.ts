@@ -124,6 +124,15 @@ export class SyncBatch {
     if (this.size > this.threshold) this.bySyncfs = true;
   }
 
+  /**
+   * Something changed on the filesystem holding `p` that nobody listed (a maintainer script writes what it
+   * likes): the flush syncs that filesystem whole, with every other one the batch's paths are on.
+   */
+  addFilesystem(p: HostPath): void {
+    this.dirs.add(p);
+    this.bySyncfs = true;
+  }
+
   get size(): number {
     return this.files.size + this.dirs.size;
   }

@@ -22,6 +22,10 @@ describe('overmerge start-up pack and code cache', () => {
   let clone: string;
   let deb: string;
   let cacheBytes: Buffer;
+  let xzDeb: string;
+  let xzCacheBytes: Buffer;
+  const xzPackOf = () => path.join(clone, 'dist', 'src', 'archive', 'xz.pack.js');
+  const xzCacheOf = () => path.join(clone, 'dist', 'src', 'archive', 'xz.pack.cache');
   const packOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.js');
   const cacheOf = () => path.join(clone, 'dist', 'src', 'cli', 'main.pack.cache');
 
@@ -38,21 +42,25 @@ describe('overmerge start-up pack and code cache', () => {
     const r = await writeMainPack(path.join(clone, 'dist', 'src'), packOf(), cacheOf());
     assert.ok(r.modules > 50, `pack of ${r.modules} modules`);
     assert.equal(typeof r.cache, 'number', `no code cache: ${r.cache}`);
+    assert.ok(r.xz.modules > 5, `xz pack of ${r.xz.modules} modules`);
+    assert.equal(typeof r.xz.cache, 'number', `no xz code cache: ${r.xz.cache}`);
     cacheBytes = fs.readFileSync(cacheOf());
+    xzCacheBytes = fs.readFileSync(xzCacheOf());
     const tree = path.join(work, 'tree');
     fs.mkdirSync(path.join(tree, 'DEBIAN'), { recursive: true });
     fs.mkdirSync(path.join(tree, 'usr', 'share', 'tiny'), { recursive: true });
     fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), 'Package: tiny\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: one file\n');
     fs.writeFileSync(path.join(tree, 'usr', 'share', 'tiny', 'README'), 'one file\n');
     deb = (await buildDeb(tree, path.join(work, 'tiny.deb'), { compression: 'gzip', sourceDateEpoch: 0 })).path;
+    xzDeb = (await buildDeb(tree, path.join(work, 'tiny-xz.deb'), { compression: 'xz', sourceDateEpoch: 0 })).path;
   });
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   /** The clone's bin, run as a program: install, list, remove in a new root; what each said. */
-  function installAndRemove(): string[] {
+  function installAndRemove(archive: string = deb): string[] {
     const root = fs.mkdtempSync(path.join(work, 'root-'));
     const said: string[] = [];
-    for (const argv of [['install', deb], ['list'], ['remove', 'tiny'], ['list']]) {
+    for (const argv of [['install', archive], ['list'], ['remove', 'tiny'], ['list']]) {
       const r = spawnSync(path.join(clone, 'bin', 'overmerge'), ['--root', root, ...argv], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
       assert.equal(r.status, 0, `${argv[0]}: ${r.stderr}`);
       said.push(r.stdout, r.stderr);
@@ -63,22 +71,19 @@ describe('overmerge start-up pack and code cache', () => {
   }
 
   /** How the pack loads in a fresh Node (as bin/overmerge loads it): whether it used its modules, and its cache. */
-  function howLoaded(): { packed: boolean; cache: string } {
+  function howLoaded(pack: string = packOf(), cache: string = cacheOf()): { packed: boolean; cache: string } {
     const script = `
       const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
-      const r = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())});
-      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(packOf())}].packed, cache: r.cache }));`;
+      const r = loadPack(${JSON.stringify(pack)}, ${JSON.stringify(cache)});
+      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(pack)}].packed, cache: r.cache }));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { packed: boolean; cache: string };
   }
 
-  const nodeCaches = typeof (require('node:module') as { enableCompileCache?: unknown }).enableCompileCache === 'function';
-  const expected = (own: string): string => (nodeCaches ? 'node' : own);
-
   let reference: string[] = [];
   it('installs and removes with the pack and its cache', () => {
-    assert.deepEqual(howLoaded(), { packed: true, cache: expected('used') });
+    assert.deepEqual(howLoaded(), { packed: true, cache: 'used' });
     reference = installAndRemove();
     assert.match(reference[0], /install tiny:all 1\.0/);
   });
@@ -91,8 +96,6 @@ describe('overmerge start-up pack and code cache', () => {
       const compiled = [];
       const own = Module.prototype._compile;
       Module.prototype._compile = function (content, filename) {
-        // The pack itself is compiled by require on Node >= 22.1 (its compile cache): what it holds must not be.
-        if (filename === ${JSON.stringify(packOf())}) return own.apply(this, arguments);
         if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/better-sqlite3/')) compiled.push(filename);
         return own.apply(this, arguments);
       };
@@ -122,7 +125,7 @@ describe('overmerge start-up pack and code cache', () => {
     it(`installs and removes the same ${name}`, () => {
       spoil();
       try {
-        assert.deepEqual(howLoaded(), { packed: true, cache: expected(own) });
+        assert.deepEqual(howLoaded(), { packed: true, cache: own });
         assert.deepEqual(installAndRemove(), reference);
       } finally {
         fs.writeFileSync(cacheOf(), cacheBytes);
@@ -142,15 +145,14 @@ describe('overmerge start-up pack and code cache', () => {
   });
 
   it('loads the files themselves when one changed since the pack was made, and works the same', () => {
-    const file = path.join(clone, 'dist', 'src', 'cli', 'install.js');
-    const st = fs.statSync(file);
-    fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 1000));
+    const undo = changed(path.join(clone, 'dist', 'src', 'cli', 'install.js'));
     try {
-      assert.deepEqual(howLoaded(), { packed: false, cache: expected('used') });
+      assert.deepEqual(howLoaded(), { packed: false, cache: 'used' });
       assert.deepEqual(installAndRemove(), reference);
     } finally {
-      fs.utimesSync(file, st.atime, st.mtime);
+      undo();
     }
+    assert.deepEqual(howLoaded(), { packed: true, cache: 'used' }, 'the pack fresh again');
   });
 
   it('works without the pack', () => {
@@ -162,6 +164,85 @@ describe('overmerge start-up pack and code cache', () => {
     }
   });
 
+  // The xz pack (src/build/lazy-pack.ts): loaded when the first xz member is decoded, checked as the start-up pack is.
+  let xzReference: string[] = [];
+  it('installs and removes an xz archive with the xz pack and its cache', () => {
+    assert.deepEqual(howLoaded(xzPackOf(), xzCacheOf()), { packed: true, cache: 'used' });
+    xzReference = installAndRemove(xzDeb);
+    assert.match(xzReference[0], /install tiny:all 1\.0/);
+  });
+
+  it('decodes xz without reading lzma-native or readable-stream from their files', () => {
+    // Both packs fresh: what is compiled from its file below is a module neither holds.
+    assert.deepEqual(howLoaded(), { packed: true, cache: 'used' });
+    assert.deepEqual(howLoaded(xzPackOf(), xzCacheOf()), { packed: true, cache: 'used' });
+    const root = fs.mkdtempSync(path.join(work, 'root-'));
+    const script = `
+      const Module = require('node:module');
+      const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
+      const compiled = [];
+      const own = Module.prototype._compile;
+      Module.prototype._compile = function (content, filename) {
+        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/')) compiled.push(filename);
+        return own.apply(this, arguments);
+      };
+      const { main } = loadPack(${JSON.stringify(packOf())}, ${JSON.stringify(cacheOf())}).exports;
+      const io = { stdout: { write() { return true; } }, stderr: process.stderr, isTTY: false, stdinIsTTY: false };
+      main(['--root', ${JSON.stringify(root)}, '--quiet', 'install', ${JSON.stringify(xzDeb)}], io).then((code) => {
+        if (code !== 0) throw new Error('install exited ' + code);
+        process.stdout.write(JSON.stringify(compiled));
+      });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+  });
+
+  /**
+   * A module of the xz pack (a package's, so the clone's node_modules is the repository's own) changed
+   * since the pack was made; the undo puts it back as it was.
+   */
+  const touchXzModule = (): (() => void) => changed(path.join(REPO_ROOT, 'node_modules', 'readable-stream', 'readable.js'));
+  const xzVariants: Array<[string, () => (() => void) | void, { packed: boolean; cache: string } | undefined]> = [
+    ['without its cache', () => fs.rmSync(xzCacheOf()), { packed: true, cache: 'unusable' }],
+    ['with the cache of the start-up pack', () => fs.writeFileSync(xzCacheOf(), cacheBytes), { packed: true, cache: 'unusable' }],
+    ['with a damaged cache', () => fs.writeFileSync(xzCacheOf(), damaged(xzCacheBytes)), { packed: true, cache: 'unusable' }],
+    ['when a module changed since the pack was made', touchXzModule, { packed: false, cache: 'used' }],
+    ['with a damaged pack', () => fs.writeFileSync(xzPackOf(), xzPackText().slice(0, 5000)), undefined],
+    ['without the pack', () => fs.rmSync(xzPackOf()), undefined],
+  ];
+  let xzPackBytes: Buffer | undefined;
+  const xzPackText = (): string => (xzPackBytes ??= fs.readFileSync(xzPackOf())).toString('utf8');
+  for (const [name, spoil, loaded] of xzVariants) {
+    it(`installs and removes an xz archive the same ${name}`, () => {
+      xzPackText();
+      const undo = spoil();
+      try {
+        if (loaded !== undefined) assert.deepEqual(howLoaded(xzPackOf(), xzCacheOf()), loaded);
+        assert.deepEqual(installAndRemove(xzDeb), xzReference);
+      } finally {
+        if (undo) undo();
+        fs.writeFileSync(xzPackOf(), xzPackBytes!);
+        fs.writeFileSync(xzCacheOf(), xzCacheBytes);
+      }
+    });
+  }
+
+  /**
+   * `file` replaced by a copy of itself (the same bytes, a new modification time), as when it changed since
+   * a pack was made; the undo renames the original back, its times exact. Setting a time back with
+   * utimes cannot: from a Date it keeps milliseconds, and the pack compares the nanoseconds stat gave
+   * (Node >= 22's cpSync keeps them in the clone), so the pack stayed stale for every later test. At no
+   * instant is the file missing: other test files may be loading the repository's node_modules.
+   */
+  function changed(file: string): () => void {
+    const kept = `${file}.kept-${process.pid}`;
+    const copy = `${file}.copy-${process.pid}`;
+    fs.linkSync(file, kept);
+    fs.copyFileSync(file, copy);
+    fs.renameSync(copy, file);
+    return () => fs.renameSync(kept, file);
+  }
+
   /** The cache with its header changed by `change`. */
   function withHeader(change: (h: Record<string, unknown>) => Record<string, unknown>): Buffer {
     const nl = cacheBytes.indexOf(10);
@@ -170,8 +251,8 @@ describe('overmerge start-up pack and code cache', () => {
   }
 
   /** The cache with one byte of its payload changed, its header (and V8's own) untouched. */
-  function damaged(): Buffer {
-    const bytes = Buffer.from(cacheBytes);
+  function damaged(of: Buffer = cacheBytes): Buffer {
+    const bytes = Buffer.from(of);
     const at = bytes.indexOf(10) + 1 + Math.floor((bytes.length - bytes.indexOf(10)) * 0.6);
     bytes[at] ^= 0x40;
     return bytes;

@@ -28,11 +28,12 @@ function syncsOf(dir: string, root: string, argv: string[]): { fsynced: Set<stri
   return { fsynced, syncfs: lines.filter((l) => /\bsyncfs\(/.test(l)).length };
 }
 
-async function packageOf(dir: string, name: string, files: number): Promise<string> {
+async function packageOf(dir: string, name: string, files: number, scripts: Record<string, string> = {}): Promise<string> {
   const tree = path.join(dir, `${name}-tree`);
   fs.mkdirSync(path.join(tree, 'DEBIAN'), { recursive: true });
   fs.mkdirSync(path.join(tree, 'usr', 'share', name), { recursive: true });
   fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: ${files} files\n`);
+  for (const [script, body] of Object.entries(scripts)) fs.writeFileSync(path.join(tree, 'DEBIAN', script), body, { mode: 0o755 });
   for (let i = 0; i < files; i++) fs.writeFileSync(path.join(tree, 'usr', 'share', name, `f${i}`), `${i}\n`);
   return (await buildDeb(tree, path.join(dir, `${name}.deb`), { compression: 'gzip', sourceDateEpoch: 0 })).path;
 }
@@ -67,9 +68,29 @@ describe('syncs before the commit record', () => {
       for (const p of [path.join(admin, 'info', 'tiny.list'), path.join(admin, 'info', 'tiny.md5sums'), path.join(admin, 'info'), path.join(admin, 'updates')]) {
         assert.ok(install.fsynced.has(p), `${path.relative(root, p)} fsynced (${seen})`);
       }
+      for (const p of ['usr/share/tiny/f0', 'usr/share/tiny', 'usr/share', 'usr', '']) {
+        assert.ok(install.fsynced.has(path.join(root, p)), `${p || 'the root'} fsynced (${seen})`);
+      }
       // Each state the install wrote was an update entry, fsynced under its final name before it was folded into status.
       assert.ok([...install.fsynced].some((p) => /\/updates\/\d+$/.test(p)), `an update entry fsynced (${seen})`);
+      // The preinst and postrm calls found no script: nothing written that the batch does not know of.
+      assert.equal(install.syncfs, 0);
       assert.match(fs.readFileSync(path.join(admin, 'status'), 'utf8'), /^Package: tiny\nStatus: install ok installed$/m);
+      const remove = syncsOf(dir, root, ['remove', 'tiny']);
+      assert.equal(remove.syncfs, 0);
+      assert.ok(remove.fsynced.has(path.join(root, 'usr/share/tiny')), `usr/share/tiny fsynced (${[...remove.fsynced].join(', ')})`);
+    });
+  });
+
+  it('a maintainer script that ran before the commit makes the batch sync the root\'s filesystem', async (t: TestContext) => {
+    if (gate(t, { skip: noStrace })) return;
+    await withTempDir('small-sync', async (dir) => {
+      // It writes a file no step knows of: only a syncfs makes that durable before the commit record.
+      const deb = await packageOf(dir, 'scripted', 1, { preinst: '#!/bin/sh\necho x > "$DPKG_ROOT/var/lib/preinst-ran"\n' });
+      const { root } = makeDpkgRoot(path.join(dir, 'root'));
+      const install = syncsOf(dir, root, ['--scripts', 'chrootless', 'install', deb]);
+      assert.ok(fs.existsSync(path.join(root, 'var/lib/preinst-ran')), 'the preinst ran');
+      assert.equal(install.syncfs, 1);
     });
   });
 

@@ -29,6 +29,20 @@ test('SyncBatch flushes by fsync below its threshold and by syncfs above it, the
   });
 });
 
+test('SyncBatch.addFilesystem makes its flush a syncfs of that filesystem, whatever the batch holds', async () => {
+  await withTempDir('sync', async (dir) => {
+    await fsp.writeFile(path.join(dir, 'f'), 'x');
+    const batch = new SyncBatch();
+    batch.addFile(hostPathOf(path.join(dir, 'f')));
+    assert.equal((await batch.flush()).size, 0, 'an fsync, no filesystem synced whole');
+    batch.addFile(hostPathOf(path.join(dir, 'f')));
+    batch.addFilesystem(hostPathOf(dir));
+    const whole = await batch.flush();
+    assert.deepEqual([...whole], [(await fsp.stat(dir, { bigint: true })).dev]);
+    assert.equal(batch.size, 0);
+  });
+});
+
 test('fsyncFile refuses to follow a symlink and reports a typed error', async () => {
   await withTempDir('sync', async (dir) => {
     await fsp.writeFile(path.join(dir, 'f'), '');

@@ -27,14 +27,19 @@ export type RunScriptPayload = Omit<RunScriptStep, 'kind'>;
 export const runScriptStep: StepKind<'run-script', RunScriptStep, RunScriptPayload> = {
   kind: 'run-script',
   alone: true,
+  // A script that ran may have written anywhere in the root, so it asks the batch for a syncfs of the
+  // root's filesystem; an absent one (most calls: most packages have few scripts) wrote nothing.
+  syncsItself: true,
   concretize: ({ target, fallback, cleanup }) => ({ target, fallback, cleanup }),
-  async run(p, { scripts }) {
+  async run(p, { scripts, sync, root }) {
     const s = need(scripts);
     const first = await runInSession(s, p.target);
+    if (mayHaveWritten(first)) sync.addFilesystem(root.host);
     if (first.status !== 'failed' && !(first.status === 'absent' && p.target.call.ifAbsent === 'fail')) return;
     if (p.fallback === undefined) throw failure(first, p.target);
     if (first.status === 'failed') s.notice(`${first.error.message}; trying the script from the new package instead`);
     const second = await runInSession(s, p.fallback);
+    if (mayHaveWritten(second)) sync.addFilesystem(root.host);
     if (second.status === 'failed' || (second.status === 'absent' && p.fallback.call.ifAbsent === 'fail')) throw failure(second, p.fallback);
   },
   async undo(p, { scripts }) {
@@ -51,6 +56,11 @@ export const runScriptStep: StepKind<'run-script', RunScriptStep, RunScriptPaylo
   },
   async finish() {},
 };
+
+/** Whether a script was started (and so may have changed files): not when absent, or not run (--no-scripts). */
+function mayHaveWritten(run: Awaited<ReturnType<typeof runInSession>>): boolean {
+  return run.status !== 'absent' && run.status !== 'skipped';
+}
 
 function failure(run: Awaited<ReturnType<typeof runInSession>>, t: ScriptTarget): OvermergeError {
   if (run.status === 'failed') return run.error;

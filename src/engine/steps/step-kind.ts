@@ -37,8 +37,9 @@ export interface StepKind<K extends string, Planned extends { kind: K }, Payload
   /**
    * Its run hands the executor's SyncBatch everything it changes (each file it writes, each folder whose
    * entries it changes or that it creates), so that flushing the batch makes it durable: a transaction of
-   * such steps alone needs no syncfs before its commit (transaction.ts). Maintainer scripts write what
-   * they like, and the overlay reconcile's kinds change inodes in place, so they leave it unset.
+   * such steps alone needs no syncfs before its commit (transaction.ts). A step that cannot list what it
+   * changed hands the batch its filesystem instead (SyncBatch.addFilesystem: a maintainer script that
+   * ran). The overlay reconcile's kinds change inodes in place and list nothing, so they leave it unset.
    */
   readonly syncsItself?: boolean;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
