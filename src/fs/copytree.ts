@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { fsError, OvermergeError } from '../errors';
 import { applyOwnerModeXattrsSync, kindOf, majorMinor, TimesBatch } from './metadata';
 import { hostJoin, type HostPath } from './host-path';
-import { errnoError, optionalAddon } from './own-addon';
+import { CLONE_REFUSED, copyEntryBinding, NativeFlag, NativeKind, nativeCopy, type CopyEntryBinding } from './copy-entry-addon';
 import { step, type StepHooks } from './steps';
 import { readXattrsSync } from './xattr';
 
@@ -36,6 +36,8 @@ interface CopyContext {
   native: CopyEntryBinding | null;
   /** The addon's answer besides its kind: size, dev, ino (one array for the whole copy). */
   out: BigUint64Array;
+  /** A reflink was refused as unsupported: the addon stops trying one per file. */
+  noClone: boolean;
   /** dev:ino of a multiply-linked source → the copy made for its first name. */
   links: Map<string, HostPath>;
   /** Entries copied since the event loop last had a turn. */
@@ -54,7 +56,8 @@ const ENTRIES_PER_TURN = 256;
  * exist. Everything is created exclusively, so nothing existing is written into and a symlink planted at
  * `dst` is refused, not followed. Source symlinks are copied, never followed. Hard links inside the tree
  * stay hard links. Folders' times are set last, for the whole tree at once (their children change them);
- * the addon (copy_entry.c) sets a leaf's as it makes it. Calls step 'copy:entry' before each entry. On failure the partial copy is left for the caller, who knows whether removing it is safe.
+ * the addon (copy_entry.c) sets a leaf's as it makes it. Calls step 'copy:entry' before each entry. On
+ * failure the partial copy is left for the caller, who knows whether removing it is safe.
  */
 export async function copyTree(src: HostPath, dst: HostPath, opts: CopyOptions = {}): Promise<CopyResult> {
   const ctx: CopyContext = {
@@ -64,6 +67,7 @@ export async function copyTree(src: HostPath, dst: HostPath, opts: CopyOptions =
     times: new TimesBatch(),
     native: opts.useAddon === false ? null : copyEntryBinding(),
     out: new BigUint64Array(3),
+    noClone: false,
     links: new Map(),
     sinceYield: 0,
     result: { files: [], dirs: [], entries: 0, bytes: 0n },
@@ -200,28 +204,6 @@ async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: Co
   ctx.times.add(dst, st);
 }
 
-/** copy_entry.c's answer (its KIND_*) and flags (FLAG_*). */
-const enum NativeKind {
-  Dir = 0,
-  File = 1,
-  Symlink = 2,
-  Special = 3,
-  Linked = 4,
-  Socket = 5,
-}
-const enum NativeFlag {
-  AsRoot = 1,
-  OwnDir = 2,
-  Force = 4,
-}
-
-interface CopyEntryBinding {
-  /** See src/fs/native/copy_entry.c; throws with errnoNumber, op, at (0 src, 1 dst, 2 both) and xattr. */
-  copyEntry(src: string, dst: string, flags: number, out: BigUint64Array): number;
-}
-
-const copyEntryBinding = optionalAddon<CopyEntryBinding>('copy_entry');
-
 /**
  * copyLeaf in one call to the addon, which makes the entry with the same calls in the same order (owner,
  * mode, xattrs, then its times, at once: nothing touches a leaf's times after it is made). Only a second
@@ -234,7 +216,7 @@ async function copyLeafNative(native: CopyEntryBinding, src: HostPath, dst: Host
     ctx.sinceYield = 0;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const flags = (ctx.asRoot ? NativeFlag.AsRoot : 0) | (inOwnDir ? NativeFlag.OwnDir : 0);
+  const flags = (ctx.asRoot ? NativeFlag.AsRoot : 0) | (inOwnDir ? NativeFlag.OwnDir : 0) | (ctx.noClone ? NativeFlag.NoClone : 0);
   let kind = nativeCopy(native, src, dst, flags, ctx.out);
   let linkKey: string | undefined;
   if (kind === NativeKind.Linked) {
@@ -251,6 +233,10 @@ async function copyLeafNative(native: CopyEntryBinding, src: HostPath, dst: Host
     }
     kind = nativeCopy(native, src, dst, flags | NativeFlag.Force, ctx.out);
   }
+  if (kind & CLONE_REFUSED) {
+    ctx.noClone = true;
+    kind &= ~CLONE_REFUSED;
+  }
   if (kind === NativeKind.Dir) return 'dir';
   if (kind === NativeKind.Socket) throw socketError(src, dst);
   ctx.result.entries++;
@@ -260,20 +246,6 @@ async function copyLeafNative(native: CopyEntryBinding, src: HostPath, dst: Host
     ctx.result.bytes += ctx.out[0];
   }
   return undefined;
-}
-
-/** The addon's failure as fsError words the same failure of the JS path (same op, same paths). */
-function nativeCopy(native: CopyEntryBinding, src: HostPath, dst: HostPath, flags: number, out: BigUint64Array): number {
-  try {
-    return native.copyEntry(src, dst, flags, out);
-  } catch (err) {
-    const e = err as { errnoNumber?: number; op?: string; at?: number; xattr?: string };
-    if (e.errnoNumber === undefined) throw fsError('copy', err, src, dst);
-    const cause = errnoError(err as Error, e.errnoNumber);
-    const op = e.xattr === undefined ? (e.op ?? 'copy') : `${e.op} ${e.xattr} ${e.at === 0 ? 'of' : 'on'}`;
-    if (e.at === 2) throw fsError(op, cause, src, dst);
-    throw fsError(op, cause, e.at === 0 ? src : dst);
-  }
 }
 
 function socketError(src: HostPath, dst: HostPath): OvermergeError {

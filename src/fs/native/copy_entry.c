@@ -28,7 +28,9 @@
 /* What copyEntry did; the numbers are shared with copytree.ts (NativeKind). */
 enum { KIND_DIR = 0, KIND_FILE = 1, KIND_SYMLINK = 2, KIND_SPECIAL = 3, KIND_LINKED = 4, KIND_SOCKET = 5 };
 /* Flags from copytree.ts (NativeFlag). */
-enum { FLAG_AS_ROOT = 1, FLAG_OWN_DIR = 2, FLAG_FORCE = 4 };
+enum { FLAG_AS_ROOT = 1, FLAG_OWN_DIR = 2, FLAG_FORCE = 4, FLAG_NO_CLONE = 8 };
+/* Added to the kind returned: FICLONE was refused as unsupported between these filesystems. */
+enum { CLONE_REFUSED = 0x100 };
 
 /* A failure: the errno, the operation in copytree.ts's words, and which path it concerns. */
 struct failure {
@@ -142,7 +144,10 @@ static int copy_by_rw(int in, int out, off_t off) {
   }
 }
 
-/* Bytes [off, end) by copy_file_range(2), or to the end of the file when end < 0; read/write where refused. */
+/*
+ * Bytes [off, end) by copy_file_range(2), or to the end of the file when end < 0; read/write where refused.
+ * A bounded copy stops at `end` without the call that would find the end of the file (one call per file).
+ */
 static int copy_range(int in, int out, off_t off, off_t end) {
   for (;;) {
     size_t want = end < 0 ? (size_t)1 << 30 : (size_t)(end - off);
@@ -176,7 +181,7 @@ static int copy_range(int in, int out, off_t off, off_t end) {
     }
     if (n == 0) {
       /* Some files (procfs-like) report no size to copy_file_range: read what is there instead. */
-      if (end < 0 && off == 0) return copy_by_rw(in, out, 0);
+      if (off == 0) return copy_by_rw(in, out, 0);
       return 0;
     }
     off += n;
@@ -188,10 +193,13 @@ static int copy_range(int in, int out, off_t off, off_t end) {
  * copy_file_range (in-kernel, and itself a clone on some filesystems). A file with holes (fewer blocks
  * than its size needs) is copied extent by extent (SEEK_DATA/SEEK_HOLE), so the copy has the same holes.
  */
-static int copy_data(int in, int out, const struct stat *st) {
+static int copy_data(int in, int out, const struct stat *st, int flags, bool *clone_refused) {
   if (st->st_size == 0) return 0; /* as copyFile: nothing to copy */
-  if (ioctl(out, FICLONE, in) == 0) return 0;
-  if ((off_t)st->st_blocks * 512 >= st->st_size) return copy_range(in, out, 0, -1);
+  if (!(flags & FLAG_NO_CLONE)) {
+    if (ioctl(out, FICLONE, in) == 0) return 0;
+    *clone_refused = errno == EOPNOTSUPP || errno == ENOTTY || errno == EXDEV || errno == EINVAL;
+  }
+  if ((off_t)st->st_blocks * 512 >= st->st_size) return copy_range(in, out, 0, st->st_size);
   off_t data = 0;
   for (;;) {
     data = lseek(in, data, SEEK_DATA);
@@ -212,7 +220,7 @@ static struct timespec atime_of(const struct stat *st) { return st->st_atim; }
 static struct timespec mtime_of(const struct stat *st) { return st->st_mtim; }
 
 /* Owner first (it clears setuid, setgid and security.capability), then mode, xattrs, times: see metadata.ts. */
-static int copy_file(const char *src, const char *dst, const struct stat *lst, int flags, struct failure *f) {
+static int copy_file(const char *src, const char *dst, const struct stat *lst, int flags, bool *clone_refused, struct failure *f) {
   int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (in < 0) return fail(f, errno, "copy", AT_BOTH);
   struct stat st;
@@ -233,7 +241,7 @@ static int copy_file(const char *src, const char *dst, const struct stat *lst, i
     return fail(f, err, "copy", AT_BOTH);
   }
   int rc = 0;
-  if (copy_data(in, out, &st) != 0) {
+  if (copy_data(in, out, &st, flags, clone_refused) != 0) {
     /* As copyFile does, a half-written copy (ENOSPC...) is not left behind. */
     rc = fail(f, errno, "copy", AT_BOTH);
     close(out);
@@ -345,7 +353,9 @@ static bool get_path(napi_env env, napi_value v, char *buf, int at) {
  * only reported (KIND_DIR, KIND_SOCKET); a non-directory with several links, unless FLAG_FORCE, is reported
  * as KIND_LINKED with out = [size, dev, ino] and nothing made (the caller links it to an earlier copy or
  * calls again with FLAG_FORCE); anything else is created at dst, which must not exist, with its metadata,
- * and out[0] is its size. Failures throw (throw_failure).
+ * and out[0] is its size. KIND_FILE comes with CLONE_REFUSED added when a reflink was refused as not
+ * supported: the caller passes FLAG_NO_CLONE for the rest of the tree, saving a failing ioctl per file (a
+ * file that could have been cloned is then copied, the same bytes). Failures throw (throw_failure).
  */
 static napi_value copy_entry(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -381,7 +391,8 @@ static napi_value copy_entry(napi_env env, napi_callback_info info) {
   } else if (st.st_nlink > 1 && !(flags & FLAG_FORCE)) {
     kind = KIND_LINKED;
   } else if (S_ISREG(st.st_mode)) {
-    kind = copy_file(src, dst, &st, flags, &f) == 0 ? KIND_FILE : -1;
+    bool clone_refused = false;
+    kind = copy_file(src, dst, &st, flags, &clone_refused, &f) == 0 ? KIND_FILE | (clone_refused ? CLONE_REFUSED : 0) : -1;
   } else if (S_ISLNK(st.st_mode)) {
     kind = copy_symlink(src, dst, &st, flags, &f) == 0 ? KIND_SYMLINK : -1;
   } else {
