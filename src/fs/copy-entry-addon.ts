@@ -27,15 +27,22 @@ export const CLONE_REFUSED = 0x100;
 
 export interface CopyEntryBinding {
   /** See src/fs/native/copy_entry.c; throws with errnoNumber, op, at (0 src, 1 dst, 2 both) and xattr. */
-  copyEntry(src: string, dst: string, flags: number, out: BigUint64Array): number;
+  copyEntry(src: string, dst: string, flags: number, out: BigUint64Array, uid: number, gid: number): number;
 }
 
 export const copyEntryBinding = optionalAddon<CopyEntryBinding>('copy_entry');
 
 /** The addon's failure as fsError words the same failure of the JS path (same op, same paths). */
-export function nativeCopy(native: CopyEntryBinding, src: HostPath, dst: HostPath, flags: number, out: BigUint64Array): number {
+export function nativeCopy(
+  native: CopyEntryBinding,
+  src: HostPath,
+  dst: HostPath,
+  flags: number,
+  out: BigUint64Array,
+  self: { uid: number; gid: number },
+): number {
   try {
-    return native.copyEntry(src, dst, flags, out);
+    return native.copyEntry(src, dst, flags, out, self.uid, self.gid);
   } catch (err) {
     const e = err as { errnoNumber?: number; op?: string; at?: number; xattr?: string };
     if (e.errnoNumber === undefined) throw fsError('copy', err, src, dst);

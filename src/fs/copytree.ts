@@ -217,7 +217,7 @@ async function copyLeafNative(native: CopyEntryBinding, src: HostPath, dst: Host
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const flags = (ctx.asRoot ? NativeFlag.AsRoot : 0) | (inOwnDir ? NativeFlag.OwnDir : 0) | (ctx.noClone ? NativeFlag.NoClone : 0);
-  let kind = nativeCopy(native, src, dst, flags, ctx.out);
+  let kind = nativeCopy(native, src, dst, flags, ctx.out, ctx.self);
   let linkKey: string | undefined;
   if (kind === NativeKind.Linked) {
     linkKey = `${ctx.out[1]}:${ctx.out[2]}`;
@@ -231,7 +231,7 @@ async function copyLeafNative(native: CopyEntryBinding, src: HostPath, dst: Host
       ctx.result.entries++;
       return undefined;
     }
-    kind = nativeCopy(native, src, dst, flags | NativeFlag.Force, ctx.out);
+    kind = nativeCopy(native, src, dst, flags | NativeFlag.Force, ctx.out, ctx.self);
   }
   if (kind & CLONE_REFUSED) {
     ctx.noClone = true;

@@ -220,7 +220,13 @@ static struct timespec atime_of(const struct stat *st) { return st->st_atim; }
 static struct timespec mtime_of(const struct stat *st) { return st->st_mtim; }
 
 /* Owner first (it clears setuid, setgid and security.capability), then mode, xattrs, times: see metadata.ts. */
-static int copy_file(const char *src, const char *dst, const struct stat *lst, int flags, bool *clone_refused, struct failure *f) {
+/* The process's user and group (copyEntry's arguments: the caller reads them once per copy, not once per file). */
+struct self {
+  uid_t uid;
+  gid_t gid;
+};
+
+static int copy_file(const char *src, const char *dst, const struct stat *lst, int flags, const struct self *self, bool *clone_refused, struct failure *f) {
   int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (in < 0) return fail(f, errno, "copy", AT_BOTH);
   struct stat st;
@@ -250,7 +256,7 @@ static int copy_file(const char *src, const char *dst, const struct stat *lst, i
     return rc;
   }
   /* A file made in a folder of this copy's own (0700, never setgid) already has the process's owner. */
-  bool same_owner = (flags & FLAG_OWN_DIR) && st.st_uid == geteuid() && st.st_gid == getegid();
+  bool same_owner = (flags & FLAG_OWN_DIR) && st.st_uid == self->uid && st.st_gid == self->gid;
   if ((flags & FLAG_AS_ROOT) && !same_owner && fchown(out, st.st_uid, st.st_gid) != 0) {
     rc = fail(f, errno, "change owner of", AT_DST);
   } else if (fchmod(out, st.st_mode & 07777) != 0) {
@@ -349,7 +355,8 @@ static bool get_path(napi_env env, napi_value v, char *buf, int at) {
 }
 
 /*
- * copyEntry(src, dst, flags, out: BigUint64Array(3)) → kind. lstat(src), then: a directory or a socket is
+ * copyEntry(src, dst, flags, out: BigUint64Array(3), uid, gid) → kind, uid and gid being the process's
+ * effective ones (what a file made in a folder of the copy's own belongs to). lstat(src), then: a directory or a socket is
  * only reported (KIND_DIR, KIND_SOCKET); a non-directory with several links, unless FLAG_FORCE, is reported
  * as KIND_LINKED with out = [size, dev, ino] and nothing made (the caller links it to an earlier copy or
  * calls again with FLAG_FORCE); anything else is created at dst, which must not exist, with its metadata,
@@ -358,22 +365,25 @@ static bool get_path(napi_env env, napi_value v, char *buf, int at) {
  * file that could have been cloned is then copied, the same bytes). Failures throw (throw_failure).
  */
 static napi_value copy_entry(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   int32_t flags;
+  uint32_t uid, gid;
   napi_typedarray_type type;
   size_t length;
   void *data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 ||
       napi_get_value_int32(env, argv[2], &flags) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &uid) != napi_ok || napi_get_value_uint32(env, argv[5], &gid) != napi_ok ||
       napi_get_typedarray_info(env, argv[3], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_biguint64_array || length < 3) {
-    napi_throw_type_error(env, NULL, "expected (src, dst, flags, out: BigUint64Array(3))");
+    napi_throw_type_error(env, NULL, "expected (src, dst, flags, out: BigUint64Array(3), uid, gid)");
     return NULL;
   }
   char src[PATH_MAX + 1], dst[PATH_MAX + 1];
   if (!get_path(env, argv[0], src, AT_SRC) || !get_path(env, argv[1], dst, AT_DST)) return NULL;
   uint64_t *out = data;
+  const struct self self = {(uid_t)uid, (gid_t)gid};
   struct failure f = {.err = 0, .op = NULL, .at = AT_SRC};
   struct stat st;
   int kind;
@@ -392,7 +402,7 @@ static napi_value copy_entry(napi_env env, napi_callback_info info) {
     kind = KIND_LINKED;
   } else if (S_ISREG(st.st_mode)) {
     bool clone_refused = false;
-    kind = copy_file(src, dst, &st, flags, &clone_refused, &f) == 0 ? KIND_FILE | (clone_refused ? CLONE_REFUSED : 0) : -1;
+    kind = copy_file(src, dst, &st, flags, &self, &clone_refused, &f) == 0 ? KIND_FILE | (clone_refused ? CLONE_REFUSED : 0) : -1;
   } else if (S_ISLNK(st.st_mode)) {
     kind = copy_symlink(src, dst, &st, flags, &f) == 0 ? KIND_SYMLINK : -1;
   } else {
