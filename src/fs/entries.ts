@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, promises as fsp, rmdirSync, unlinkSync, type BigIntStats, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, promises as fsp, readdirSync, rmdirSync, unlinkSync, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { step, type StepHooks } from './steps';
@@ -284,29 +284,46 @@ function removeOne(p: HostPath, directory: boolean): void {
 /**
  * Depth-first removal with a step per entry, in name order, so a crash can be injected halfway through
  * the removal of a moved-aside original (the state dpkg found unrecoverable) at the same entry every time.
- * Never follows symlinks.
+ * Never follows symlinks. Each folder's listing says which children are folders (no lstat per entry), and
+ * the calls are synchronous, one entry after another as rm -rf does: through an overlay, removing a
+ * lower-layer entry is a whiteout made in the upper layer, microseconds that a thread-pool round trip per
+ * entry more than doubled (5,000 files: 380-600 ms against rm -rf's 100-150 ms).
  */
 export async function removeTreeStepwise(p: HostPath, hooks: StepHooks | undefined, known?: BigIntStats): Promise<void> {
   const st = known ?? (await lstatOrNull(p));
   if (!st) return;
-  if (st.isDirectory()) {
-    let names: string[];
-    try {
-      names = (await fsp.readdir(p)).sort();
-    } catch (err) {
-      throw fsError('read directory', err, p);
-    }
-    for (const name of names) await removeTreeStepwise(hostJoin(p, name), hooks);
-    await step(hooks, 'remove:entry', { path: p });
-    try {
-      await fsp.rmdir(p);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw fsError('remove directory', err, p);
-    }
-    return;
+  if (st.isDirectory()) await removeFolderStepwise(p, hooks);
+  else await removeLeafStepwise(p, hooks);
+}
+
+async function removeFolderStepwise(p: HostPath, hooks: StepHooks | undefined): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(p, { withFileTypes: true });
+  } catch (err) {
+    // Gone since its parent was listed (or since recovery looked): nothing left to remove.
+    if (errnoOf(err) === 'ENOENT') return;
+    throw fsError('read directory', err, p);
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const child = hostJoin(p, e.name);
+    if (e.isDirectory()) await removeFolderStepwise(child, hooks);
+    else await removeLeafStepwise(child, hooks);
   }
   await step(hooks, 'remove:entry', { path: p });
-  await unlinkIfPresent(p);
+  removeOne(p, true);
+}
+
+async function removeLeafStepwise(p: HostPath, hooks: StepHooks | undefined): Promise<void> {
+  await step(hooks, 'remove:entry', { path: p });
+  try {
+    unlinkSync(p);
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') return;
+    throw fsError('remove', err, p);
+  }
 }
 
 /**

@@ -24,6 +24,12 @@ export function resolveHostPath(p: string): HostPath {
 
 /** `base/name…` for names overmerge chooses or reads from a folder (never '..', never absolute). */
 export function hostJoin(base: HostPath, ...names: string[]): HostPath {
+  // One plain name from a listing (the common case, once per entry of a copy or a removal): base is
+  // already normalised, so a slash between them is what path.join would give, at a fraction of its cost.
+  if (names.length === 1) {
+    const n = names[0];
+    if (n !== '' && n !== '.' && n !== '..' && !n.includes('/')) return (base === '/' ? `/${n}` : `${base}/${n}`) as HostPath;
+  }
   for (const n of names) {
     if (n === '' || n === '.' || n === '..' || n.startsWith('/') || n.split('/').includes('..')) {
       throw new OvermergeError('E_INTERNAL', `cannot join ${JSON.stringify(n)} to ${base}`, { op: 'host path', path: base });

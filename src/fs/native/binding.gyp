@@ -1,7 +1,8 @@
 # The project's own native modules: fcntl(2) record locks, syncfs(2), the first extent of a file (FIEMAP),
-# glibc's malloc retention (mallopt) and utimensat(2) with integer nanoseconds, which Node does not offer.
+# glibc's malloc retention (mallopt), utimensat(2) with integer nanoseconds, which Node does not offer, and
+# the copy of one entry with all its metadata (copy_entry: src/fs/copytree.ts).
 # Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
-# build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node and utimens.node.
+# build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node, utimens.node and copy_entry.node.
 {
   "targets": [
     {
@@ -25,6 +26,12 @@
     {
       "target_name": "utimens",
       "sources": ["utimens.c"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    },
+    {
+      "target_name": "copy_entry",
+      "sources": ["copy_entry.c"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     },
