@@ -122,11 +122,15 @@ static int copy_xattrs(int in, const char *in_path, int out, const char *out_pat
   return rc;
 }
 
-/* Plain reads and writes from offset `off` to the end: where the kernel cannot copy between the two files. */
-static int copy_by_rw(int in, int out, off_t off) {
+/*
+ * Plain reads and writes of bytes [off, end), or from off to the end of the file when end < 0: where the
+ * kernel cannot copy between the two files.
+ */
+static int copy_by_rw(int in, int out, off_t off, off_t end) {
   char buf[128 * 1024];
-  for (;;) {
-    ssize_t r = pread(in, buf, sizeof buf, off);
+  while (end < 0 || off < end) {
+    size_t chunk = end >= 0 && (size_t)(end - off) < sizeof buf ? (size_t)(end - off) : sizeof buf;
+    ssize_t r = pread(in, buf, chunk, off);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -142,6 +146,7 @@ static int copy_by_rw(int in, int out, off_t off) {
     }
     off += r;
   }
+  return 0;
 }
 
 /*
@@ -157,31 +162,13 @@ static int copy_range(int in, int out, off_t off, off_t end) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOTSUP) {
-        if (end < 0) return copy_by_rw(in, out, off);
-        /* A bounded range by hand. */
-        char buf[128 * 1024];
-        while (off < end) {
-          size_t chunk = (size_t)(end - off) < sizeof buf ? (size_t)(end - off) : sizeof buf;
-          ssize_t r = pread(in, buf, chunk, off);
-          if (r < 0 && errno == EINTR) continue;
-          if (r <= 0) return r < 0 ? -1 : 0;
-          for (ssize_t done = 0; done < r;) {
-            ssize_t w = pwrite(out, buf + done, (size_t)(r - done), off + done);
-            if (w < 0) {
-              if (errno == EINTR) continue;
-              return -1;
-            }
-            done += w;
-          }
-          off += r;
-        }
-        return 0;
+        return copy_by_rw(in, out, off, end);
       }
       return -1;
     }
     if (n == 0) {
       /* Some files (procfs-like) report no size to copy_file_range: read what is there instead. */
-      if (off == 0) return copy_by_rw(in, out, 0);
+      if (off == 0) return copy_by_rw(in, out, 0, -1);
       return 0;
     }
     off += n;
