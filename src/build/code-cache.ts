@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 
 /**
  * Loading a module pack (module-pack.ts) with V8's code cache: the pack's functions compiled once, when
- * `npm run build` trains it (write-main-pack.ts), and read back by each run instead of parsed and compiled
+ * `npm run build` trains it (pack-training.ts), and read back by each run instead of parsed and compiled
  * again, on every Node. Node >= 22.1 has a compile cache of its own (module.enableCompileCache, which
  * bin/overmerge turns on for what is not packed), but it keeps a module's code as compiled right after
  * loading: its top level, not the functions a transaction then runs, which V8 compiles lazily each run

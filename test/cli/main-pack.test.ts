@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDeb } from '../../src/archive/build';
 import { packIdOf, readCache } from '../../src/build/code-cache';
-import { DIST_SRC } from '../../src/build/write-dpkg-pack';
 import { writeMainPack } from '../../src/build/write-main-pack';
+import { changed, cloneBuilt, damaged as damagedBytes, howLoaded as howPackLoaded } from '../helpers/pack-clone';
 import { REPO_ROOT } from '../helpers/run-cli';
 
 /**
@@ -31,14 +31,8 @@ describe('overmerge start-up pack and code cache', () => {
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-main-pack-'));
-    clone = path.join(work, 'clone');
-    fs.mkdirSync(clone);
     // What a clone has after `npm ci`: the sources' build output and bin; node_modules and the addons linked.
-    fs.cpSync(path.join(REPO_ROOT, 'bin'), path.join(clone, 'bin'), { recursive: true, preserveTimestamps: true });
-    fs.cpSync(path.join(REPO_ROOT, 'package.json'), path.join(clone, 'package.json'));
-    fs.cpSync(DIST_SRC, path.join(clone, 'dist', 'src'), { recursive: true, preserveTimestamps: true });
-    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
-    fs.symlinkSync(path.join(REPO_ROOT, 'src'), path.join(clone, 'src'));
+    clone = cloneBuilt(path.join(work, 'clone'));
     const r = await writeMainPack(path.join(clone, 'dist', 'src'), packOf(), cacheOf());
     assert.ok(r.modules > 50, `pack of ${r.modules} modules`);
     assert.equal(typeof r.cache, 'number', `no code cache: ${r.cache}`);
@@ -71,15 +65,7 @@ describe('overmerge start-up pack and code cache', () => {
   }
 
   /** How the pack loads in a fresh Node (as bin/overmerge loads it): whether it used its modules, and its cache. */
-  function howLoaded(pack: string = packOf(), cache: string = cacheOf()): { packed: boolean; cache: string } {
-    const script = `
-      const { loadPack } = require(${JSON.stringify(path.join(clone, 'dist', 'src', 'build', 'code-cache.js'))});
-      const r = loadPack(${JSON.stringify(pack)}, ${JSON.stringify(cache)});
-      process.stdout.write(JSON.stringify({ packed: require.cache[${JSON.stringify(pack)}].packed, cache: r.cache }));`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { packed: boolean; cache: string };
-  }
+  const howLoaded = (pack: string = packOf(), cache: string = cacheOf()) => howPackLoaded(clone, pack, cache);
 
   let reference: string[] = [];
   it('installs and removes with the pack and its cache', () => {
@@ -227,22 +213,6 @@ describe('overmerge start-up pack and code cache', () => {
     });
   }
 
-  /**
-   * `file` replaced by a copy of itself (the same bytes, a new modification time), as when it changed since
-   * a pack was made; the undo renames the original back, its times exact. Setting a time back with
-   * utimes cannot: from a Date it keeps milliseconds, and the pack compares the nanoseconds stat gave
-   * (Node >= 22's cpSync keeps them in the clone), so the pack stayed stale for every later test. At no
-   * instant is the file missing: other test files may be loading the repository's node_modules.
-   */
-  function changed(file: string): () => void {
-    const kept = `${file}.kept-${process.pid}`;
-    const copy = `${file}.copy-${process.pid}`;
-    fs.linkSync(file, kept);
-    fs.copyFileSync(file, copy);
-    fs.renameSync(copy, file);
-    return () => fs.renameSync(kept, file);
-  }
-
   /** The cache with its header changed by `change`. */
   function withHeader(change: (h: Record<string, unknown>) => Record<string, unknown>): Buffer {
     const nl = cacheBytes.indexOf(10);
@@ -250,11 +220,5 @@ describe('overmerge start-up pack and code cache', () => {
     return Buffer.concat([Buffer.from(`${JSON.stringify(change(header))}\n`), cacheBytes.subarray(nl + 1)]);
   }
 
-  /** The cache with one byte of its payload changed, its header (and V8's own) untouched. */
-  function damaged(of: Buffer = cacheBytes): Buffer {
-    const bytes = Buffer.from(of);
-    const at = bytes.indexOf(10) + 1 + Math.floor((bytes.length - bytes.indexOf(10)) * 0.6);
-    bytes[at] ^= 0x40;
-    return bytes;
-  }
+  const damaged = (of: Buffer = cacheBytes): Buffer => damagedBytes(of);
 });
