@@ -26,6 +26,8 @@ export const bootstrapCommand: Command<BootstrapArgs> = {
         return true;
       }),
   async run(args: BootstrapArgs, io: Io) {
+    // Before the engine loads, so that its code is tiered up under the bootstrap's budget from the start.
+    (await import('../bootstrap/tier-up')).optimizeOnlyHotCode();
     const [{ bootstrap }, { txnOptions }] = await Promise.all([import('../bootstrap/run'), import('./engine-options')]);
     const scripts = args.scripts === 'chrootless' ? 'chrootless' : 'chroot';
     scriptEnvironment(scripts);
