@@ -5,7 +5,7 @@ import type { InstallRequest, PlanOptions } from './plan-model';
 import type { Probe } from './probe';
 import { labelOf } from '../model/events';
 import { readArchives, type ReadArchive } from './phases/read';
-import { restageChanged, stageArchives } from './phases/stage';
+import { restageChanged, stageArchives, stagePlaced } from './phases/stage';
 import { checkRelations } from './relations/check';
 import { effectsOf, refKey, type RelationEffects } from './relations/effects';
 import { archiveData, possiblyDisappearing } from './relations/input';
@@ -125,7 +125,10 @@ function installStage(
       return (await planFiles(w, probe, judged, { ...options, unpackOnly: !configure }, true)).plan;
     },
     plan: async (probe, stagingDir, options, now) => {
-      const staged = await stageArchives(read, probe, stagingDir, status, opts);
+      // Members identical to the installed files are left unwritten; what the plan places of them after
+      // all is staged once it is made (stagePlaced).
+      const stageOpts = { ...opts, reuseInstalled: true };
+      const staged = await stageArchives(read, probe, stagingDir, status, stageOpts);
       const judged = judge(w, staged, configureNow, relations, told, configures);
       const { effects, installs, configureOrder } = judged;
       const planOptions = { ...options, unpackOnly: !configure };
@@ -134,7 +137,9 @@ function installStage(
           installs.map((i) => i.staged),
           opts.scripts,
         );
-        return { ...(await planFiles(w, probe, judged, planOptions, true, now.ask)), configureOrder };
+        const planned = await planFiles(w, probe, judged, planOptions, true, now.ask);
+        await stagePlaced(planned.plan, installs, stagingDir, stageOpts);
+        return { ...planned, configureOrder };
       }
       const own = await installFlows(w, w.dpkg, now.scripts, installs, now.run, configure);
       // The other packages' scripts are planned from dpkg's database as it is before any of them runs.
@@ -163,8 +168,9 @@ function installStage(
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);
-      await restageChanged(installs, read, probe, stagingDir, opts);
+      await restageChanged(installs, read, probe, stagingDir, stageOpts);
       const planned = await planFiles(w, probe, judged, planOptions, false, now.ask);
+      await stagePlaced(planned.plan, installs, stagingDir, stageOpts);
       const byKey = new Map(installs.map((inst, i) => [refKey(inst.staged), own[i]]));
       return { ...planned, scripts: orderFlows(effects, byKey, unpackTails), configureOrder };
     },

@@ -6,6 +6,7 @@ import { hostJoin, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
 import type { EntryMeta, EntryType, ManifestEntry, StagedPackage } from '../model/entry';
+import type { InstalledFile } from '../model/package';
 import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
 import { filteredOut } from './path-filter';
@@ -26,6 +27,14 @@ export interface StageOptions {
   pathFilters?: readonly PathFilter[];
   /** Called after each member is staged (the caller's memory policy: engine/memory-bounds.ts). */
   onMember?: () => void;
+  /**
+   * The installed version's files by path. A regular file member (not a conffile) whose content, mode and
+   * owner are those of the installed row at its path is hashed but not written: the plan leaves such a
+   * file as the root holds it (plan.ts, `unchanged`), so its staged copy was only ever created to be
+   * removed at finish. Its entry has no staged content; should the plan place it after all (the root's
+   * copy was changed, or it lands elsewhere), the caller stages it then (stageLate).
+   */
+  installed?: ReadonlyMap<RootPath, InstalledFile>;
 }
 
 /**
@@ -61,6 +70,9 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   };
   const seen = new Map<RootPath, ManifestEntry>();
   const aliases = new AliasGuard();
+  const installed = opts.installed;
+  // A conffile is never left unwritten: dpkg's conffile rules decide on it with its staged content at hand.
+  const reusable = installed === undefined || installed.size === 0 ? undefined : (p: RootPath) => (conffileSet.has(p) ? undefined : installed.get(p));
   let counter = 0;
   let members = 0;
   // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
@@ -76,7 +88,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     const budget = budgetOf(opts, staged.bytes);
     // Checked like any member, but its content only read past: it never reaches the staging area.
     const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
-    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget }, () => counter++, opts);
+    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable }, () => counter++, opts);
     if (entry === undefined) continue;
     if (filtered) markFiltered(entry);
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
@@ -128,13 +140,15 @@ interface SeenSoFar {
   aliases: AliasGuard;
   /** Bytes the rest of the archive may still add, when bounded. */
   budget?: Budget;
+  /** The installed row a member at this path may be identical to (StageOptions.installed). */
+  reusable?: (p: RootPath) => InstalledFile | undefined;
 }
 
 async function stageEntry(
   archive: string,
   dir: HostPath | undefined,
   { header, body }: TarEntry,
-  { seen, aliases, budget }: SeenSoFar,
+  { seen, aliases, budget, reusable }: SeenSoFar,
   nextName: () => number,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
@@ -188,10 +202,13 @@ async function stageEntry(
   let entry: ManifestEntry;
   switch (header.type) {
     case 'file': {
-      const stagedAs = dir === undefined ? undefined : nextName();
-      const file = dir === undefined ? undefined : hostJoin(dir, String(stagedAs));
-      const d = file === undefined ? await measure(body) : await writeStaged(file, body, meta, opts.asRoot);
-      entry = fileEntry(p, meta, d, dir, stagedAs);
+      if (dir === undefined) {
+        entry = fileEntry(p, meta, await measure(body), undefined, undefined);
+        break;
+      }
+      const row = reusable?.(p);
+      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)));
+      entry = fileEntry(p, meta, digests, stagedAs === undefined ? undefined : dir, stagedAs);
       break;
     }
     case 'hardlink': {
@@ -374,15 +391,41 @@ async function measure(body: AsyncIterable<Buffer>): Promise<Digests> {
 const WRITE_PIECE = 1 << 20;
 
 /**
- * Writes one staged file with the archive's owner, mode and mtime, hashing it on the way. The file's
- * calls are synchronous (NewFile says why); the decompressor keeps working on its own threads meanwhile.
+ * Whether a member is the installed file at its path: same content, size, mode and owner (what the plan's
+ * `unchanged` compares with the row; the mtime is kept as installed there).
  */
-async function writeStaged(file: HostPath, body: AsyncIterable<Buffer>, e: EntryMeta, asRoot: boolean): Promise<Digests> {
+function sameAsInstalled(row: InstalledFile, e: EntryMeta, d: Digests): boolean {
+  return row.type === 'file' && !row.conffile && row.sha256 === d.sha256 && row.size === d.size && row.mode === e.mode && row.uid === e.uid && row.gid === e.gid;
+}
+
+/**
+ * Writes one staged file into `dir` under the next name, with the archive's owner, mode and mtime, hashing
+ * it on the way; `stagedAs` is its name. The file's calls are synchronous (NewFile says why); the
+ * decompressor keeps working on its own threads meanwhile.
+ *
+ * The file is created when its first piece is due: a member smaller than a piece is whole in memory by
+ * then, and when `skip` says its digests make it the installed file, nothing is written (no `stagedAs`).
+ */
+async function writeStaged(
+  dir: HostPath,
+  nextName: () => number,
+  body: AsyncIterable<Buffer>,
+  e: EntryMeta,
+  asRoot: boolean,
+  skip?: (d: Digests) => boolean,
+): Promise<{ digests: Digests; stagedAs?: number }> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   let size = 0;
-  // A fresh name, never followed: staging holds only what we create here.
-  const out = NewFile.create(file);
+  let out: NewFile | undefined;
+  let stagedAs: number | undefined;
+  let file: HostPath = dir;
+  const create = (): NewFile => {
+    stagedAs = nextName();
+    file = hostJoin(dir, String(stagedAs));
+    // A fresh name, never followed: staging holds only what we create here.
+    return NewFile.create(file);
+  };
   try {
     let held: Buffer[] = [];
     let heldBytes = 0;
@@ -393,18 +436,59 @@ async function writeStaged(file: HostPath, body: AsyncIterable<Buffer>, e: Entry
       held.push(chunk);
       heldBytes += chunk.length;
       if (heldBytes >= WRITE_PIECE) {
+        out ??= create();
         out.write(held);
         held = [];
         heldBytes = 0;
       }
     }
+    const digests = digestsOf(sha, md5, size);
+    if (out === undefined && skip?.(digests)) return { digests };
+    out ??= create();
     out.write(held);
     out.setMeta(e, asRoot);
+    return { digests, stagedAs };
   } catch (err) {
     if (err instanceof OvermergeError) throw err;
     throw fsError('write staged file', err, file);
   } finally {
-    out.close();
+    out?.close();
   }
-  return digestsOf(sha, md5, size);
+}
+
+/**
+ * Stages, after all, members that stageArchive hashed but did not write (StageOptions.installed) and that
+ * the plan places: `entries` are their manifest entries, given their staged content here (in `dir`, a
+ * fresh folder of the transaction's staging area). The archive is read again; each member must be what it
+ * was the first time (the digests and size its entry holds), or the archive changed in between and is
+ * refused. The entry's own owner, mode and mtime are applied: what was checked and will be recorded.
+ */
+export async function stageLate(archive: string, dir: HostPath, entries: readonly ManifestEntry[], asRoot: boolean): Promise<void> {
+  const wanted = new Map(entries.map((e) => [e.path, e]));
+  const changed = (what: string): OvermergeError =>
+    new OvermergeError('E_BAD_ARCHIVE', `${archive}: ${what} is not what it was when the archive was first read; the archive changed during the transaction`, {
+      op: 'stage',
+      path: archive,
+    });
+  let counter = 0;
+  for await (const { header, body } of readDebData(archive, { trailingData: 'hidden-members' })) {
+    let p: RootPath | undefined;
+    try {
+      p = memberToRootPath(header.name);
+    } catch {
+      p = undefined; // refused the first time, so not one of ours: skipped like any other
+    }
+    const entry = p === undefined ? undefined : wanted.get(p);
+    if (entry === undefined || header.type !== 'file') {
+      body.resume();
+      continue;
+    }
+    wanted.delete(entry.path);
+    const { digests, stagedAs } = await writeStaged(dir, () => counter++, body, entry, asRoot);
+    if (digests.sha256 !== entry.sha256 || digests.md5 !== entry.md5 || digests.size !== entry.size) throw changed(`member '${entry.path}'`);
+    entry.stagedIn = dir;
+    entry.stagedAs = stagedAs;
+    if (wanted.size === 0) break;
+  }
+  if (wanted.size > 0) throw changed(`member '${[...wanted.keys()][0]}'`);
 }

@@ -1,11 +1,12 @@
 import { makePrivateDirectory } from '../../fs/entries';
 import { hostJoin, type HostPath } from '../../fs/host-path';
-import { DEFAULT_MAX_MEMBERS, stageArchive } from '../../stage/stage';
+import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
 import type { LaidFiles } from '../laid-files';
 import type { RootPath } from '../../fs/rootpath';
-import type { StagedPackage } from '../../model/entry';
-import type { InstallRequest } from '../plan-model';
+import { stagedContent, type ManifestEntry, type StagedPackage } from '../../model/entry';
+import type { InstalledFile, InstalledPackage } from '../../model/package';
+import type { InstallRequest, Plan } from '../plan-model';
 import type { Probe } from '../probe';
 import { collectGarbage, GarbageCadence, LARGE_TRANSACTION, releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
@@ -22,6 +23,11 @@ export interface StageOptions {
   pathFilters?: readonly PathFilter[];
   /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
   laid?: LaidFiles;
+  /**
+   * Members identical to the installed version's file at their path are not written (stage.ts,
+   * StageOptions.installed): the caller stages what its plan places of them with stagePlaced.
+   */
+  reuseInstalled?: boolean;
 }
 
 /**
@@ -46,9 +52,11 @@ export async function stageArchives(
     const dir = stagingDir === undefined ? undefined : hostJoin(stagingDir, String(i));
     if (dir !== undefined) await makePrivateDirectory(dir, 'create staging folder');
     const claim = await opts.laid?.claim(a.path, probe);
-    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, memberLimit - members, opts));
+    // The installed version, read before staging: its unchanged files need not be written again.
+    const old = probe.installed(a.control.fields.get('Package') ?? '', a.control.fields.get('Architecture') ?? '');
+    const installed = dir !== undefined && opts.reuseInstalled ? installedFiles(old) : undefined;
+    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, memberLimit - members, { ...opts, installed }));
     members += staged.entries.length;
-    const old = probe.installed(staged.name, staged.architecture);
     installs.push({ staged, resolved, old, status });
   }
   if (stagingDir !== undefined) opts.progress?.('stage', archives.length, archives.length);
@@ -80,13 +88,48 @@ export async function restageChanged(
   }
 }
 
+/** The installed version's regular files by path (what staging may leave unwritten), if there are any. */
+function installedFiles(old: InstalledPackage | undefined): Map<RootPath, InstalledFile> | undefined {
+  if (old === undefined || old.status === 'config-files') return undefined;
+  const files = new Map<RootPath, InstalledFile>();
+  for (const f of old.files) if (f.type === 'file' && !f.conffile && f.sha256 !== undefined) files.set(f.path, f);
+  return files.size > 0 ? files : undefined;
+}
+
+/**
+ * After planning: each file the plan places whose content staging left unwritten (identical to the
+ * installed file at its path, which the plan normally leaves alone; here the root's copy differed, or the
+ * path landed elsewhere) is staged now from its archive, into a folder of its own beside the archive's, so
+ * that every placement has its content before the first step runs.
+ */
+export async function stagePlaced(
+  plan: Plan,
+  installs: readonly InstallRequest[],
+  stagingDir: HostPath,
+  opts: StageOptions,
+): Promise<void> {
+  const missing = new Set<ManifestEntry>();
+  for (const s of plan.steps) {
+    if (s.kind === 'place-file' && s.entry.type === 'file' && !s.entry.claimsExisting && !s.entry.filtered && stagedContent(s.entry) === undefined) missing.add(s.entry);
+  }
+  if (missing.size === 0) return;
+  for (let i = 0; i < installs.length; i++) {
+    const entries = installs[i].staged.entries.filter((e) => missing.has(e));
+    if (entries.length === 0) continue;
+    const dir = hostJoin(stagingDir, `late-${i}`);
+    await makePrivateDirectory(dir, 'create staging folder');
+    await stageLate(installs[i].staged.archive, dir, entries, opts.asRoot);
+    opts.crash.tick();
+  }
+}
+
 /** One archive's data staged into `dir` (measured, without it), and where its members land. */
 async function stageOne(
   a: ReadArchive,
   probe: Probe,
   dir: HostPath | undefined,
   membersLeft: number,
-  opts: StageOptions,
+  opts: StageOptions & { installed?: ReadonlyMap<RootPath, InstalledFile> },
 ): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> }> {
   const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
   // Without Installed-Size the free space is the only bound on what the archive may unpack.
@@ -99,6 +142,7 @@ async function stageOne(
     members: { left: membersLeft, limit: memberLimit },
     pathFilters: opts.pathFilters,
     onMember: () => cadence.tick(),
+    installed: opts.installed,
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { it } from 'node:test';
+import { readDebControl } from '../../src/archive/deb';
+import { OvermergeError } from '../../src/errors';
+import { resolveHostPath } from '../../src/fs/host-path';
+import type { RootPath } from '../../src/fs/rootpath';
+import { stagedContent, type ManifestEntry } from '../../src/model/entry';
+import type { InstalledFile } from '../../src/model/package';
+import { stageArchive, stageLate } from '../../src/stage/stage';
+import { buildAdHocDeb, type AdHocEntry } from '../helpers/fixtures';
+import { ADMIN_REL } from '../helpers/root-state';
+import { om } from '../helpers/run-cli';
+import { withTempDir } from '../helpers/temp';
+
+/**
+ * An upgrade does not write to staging the members that are the installed files (same content, mode,
+ * owner): the plan leaves those files as the root holds them. What the plan places of them after all
+ * (the root's copy was changed since) is staged from the archive once the plan is made.
+ */
+
+const V1: AdHocEntry[] = [
+  { path: 'usr/share/u/same', type: 'file', content: 'the same in both versions\n' },
+  { path: 'usr/share/u/edited', type: 'file', content: 'the same in both versions, edited in the root\n' },
+  { path: 'usr/share/u/changes', type: 'file', content: 'version 1\n' },
+  { path: 'etc/u.conf', type: 'file', content: 'a conffile, the same in both versions\n' },
+];
+const V2: AdHocEntry[] = V1.map((e) => (e.path === 'usr/share/u/changes' ? { ...e, content: 'version 2, longer\n' } : e));
+
+async function debs(work: string): Promise<{ v1: string; v2: string }> {
+  const pkg = { name: 'u', conffiles: ['/etc/u.conf'] };
+  return {
+    v1: await buildAdHocDeb(work, { ...pkg, version: '1', entries: V1 }),
+    v2: await buildAdHocDeb(work, { ...pkg, version: '2', entries: V2 }),
+  };
+}
+
+/** Rows as the database gives them back, from a manifest (the fields a row shares with an entry). */
+function rowsOf(entries: readonly ManifestEntry[], conffiles: readonly RootPath[]): Map<RootPath, InstalledFile> {
+  return new Map(entries.map((e) => [e.path, { ...e, conffile: conffiles.includes(e.path) }]));
+}
+
+it('identical members are hashed but not written; stageLate writes them from the archive, or refuses a changed one', async () => {
+  await withTempDir('stage-unchanged', async (work) => {
+    const { v1, v2 } = await debs(work);
+    const dir = (name: string) => resolveHostPath(path.join(work, name));
+    for (const d of ['s1', 's2', 'late', 'bad']) await fsp.mkdir(dir(d));
+    const one = await stageArchive(v1, await readDebControl(v1), dir('s1'), { asRoot: false });
+    const control2 = await readDebControl(v2);
+    const two = await stageArchive(v2, control2, dir('s2'), { asRoot: false, installed: rowsOf(one.entries, one.conffiles) });
+    const byPath = new Map(two.entries.map((e) => [e.path, e]));
+    const unwritten = two.entries.filter((e) => e.type === 'file' && stagedContent(e) === undefined).map((e) => e.path).sort();
+    assert.deepEqual(unwritten, ['usr/share/u/edited', 'usr/share/u/same'], 'the conffile and the changed file are written');
+    assert.equal((await fsp.readdir(dir('s2'))).length, 2);
+    assert.deepEqual(two.entries.map(({ stagedIn: _, stagedAs: __, ...rest }) => rest), (await stageArchive(v2, control2, undefined, { asRoot: false })).entries);
+
+    const late = [byPath.get('usr/share/u/edited' as RootPath)!];
+    await stageLate(v2, dir('late'), late, false);
+    const staged = stagedContent(late[0]);
+    assert.ok(staged !== undefined);
+    assert.equal(await fsp.readFile(staged, 'utf8'), 'the same in both versions, edited in the root\n');
+    assert.equal((await fsp.stat(staged)).mode & 0o7777, late[0].mode);
+
+    // The archive read again is another one (same path, other bytes): refused, nothing taken from it.
+    const changed = { ...byPath.get('usr/share/u/changes' as RootPath)!, stagedIn: undefined, stagedAs: undefined };
+    await assert.rejects(stageLate(v1, dir('bad'), [changed], false), (err: unknown) => err instanceof OvermergeError && err.code === 'E_BAD_ARCHIVE');
+    assert.equal(stagedContent(changed), undefined);
+  });
+});
+
+it('an upgrade replaces a file the root changed though the package did not, and leaves the others as they are', async () => {
+  await withTempDir('upgrade-unchanged', async (work) => {
+    const { v1, v2 } = await debs(work);
+    const root = path.join(work, 'root');
+    await fsp.mkdir(path.join(root, 'var/lib'), { recursive: true });
+    const run = async (argv: string[]) => {
+      const r = await om(root, argv);
+      assert.equal(r.status, 0, `overmerge ${argv.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    await run(['install', v1]);
+    const at = (p: string) => path.join(root, p);
+    const sameIno = (await fsp.stat(at('usr/share/u/same'))).ino;
+    await fsp.writeFile(at('usr/share/u/edited'), 'changed in the root, not in the package\n');
+    await run(['install', v2]);
+    assert.equal(await fsp.readFile(at('usr/share/u/edited'), 'utf8'), 'the same in both versions, edited in the root\n');
+    assert.equal(await fsp.readFile(at('usr/share/u/changes'), 'utf8'), 'version 2, longer\n');
+    assert.equal((await fsp.stat(at('usr/share/u/same'))).ino, sameIno, 'an unchanged file keeps its inode');
+    const verify = await om(root, ['verify']);
+    assert.equal(verify.stdout, '', 'verify finds the root as recorded');
+    assert.deepEqual(await fsp.readdir(at(`${ADMIN_REL}/staging`)).catch(() => []), [], 'staging emptied');
+  });
+});
