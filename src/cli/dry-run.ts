@@ -1,3 +1,4 @@
+import { stepCount } from '../engine/plan-steps';
 import type { DryRunUpper, TxnOutcome } from '../engine/transaction';
 import { upperSpaceLines } from '../engine/upper-room';
 import type { Io } from './command';
@@ -12,7 +13,7 @@ export function reportDryRun(outcome: TxnOutcome, upper: readonly DryRunUpper[],
   const { plan } = outcome;
   const fits = upper.every((u) => u.kind !== 'overlay' || (u.report.need <= u.report.room && u.report.estimate.inodes <= u.report.free.inodesFree));
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ dryRun: true, changes: plan.changes, notices: plan.notices, steps: plan.steps.length, upper: upper.map(upperJson), fits })}\n`);
+    io.stdout.write(`${JSON.stringify({ dryRun: true, changes: plan.changes, notices: plan.notices, steps: stepCount(plan.steps), upper: upper.map(upperJson), fits })}\n`);
     return fits ? 0 : 1;
   }
   for (const n of plan.notices) io.stderr.write(`overmerge: ${n}\n`);
@@ -20,7 +21,7 @@ export function reportDryRun(outcome: TxnOutcome, upper: readonly DryRunUpper[],
     const v = c.action === 'install' || c.action === 'configure' ? c.newVersion : c.newVersion ? `${c.oldVersion} -> ${c.newVersion}` : c.oldVersion;
     io.stdout.write(`would ${c.action} ${c.name}:${c.architecture} ${v}\n`);
   }
-  io.stdout.write(`dry run: ${plan.steps.length} filesystem steps planned, nothing changed\n`);
+  io.stdout.write(`dry run: ${stepCount(plan.steps)} filesystem steps planned, nothing changed\n`);
   for (const u of upper) {
     if (u.kind === 'overlay') for (const line of upperSpaceLines(u.report)) io.stdout.write(`${line}\n`);
     else if (u.kind === 'not-overlay') io.stdout.write('upper layer: not an overlay root (no upper-layer estimate)\n');

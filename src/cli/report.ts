@@ -1,4 +1,5 @@
 import { printable } from '../control/printable';
+import { stepCount } from '../engine/plan-steps';
 import type { TxnOutcome } from '../engine/transaction';
 import type { Io } from './command';
 import { reportDryRun } from './dry-run';
@@ -14,7 +15,7 @@ export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): nu
   if (outcome.dryRun) return reportDryRun(outcome, outcome.dryRun, args, io);
   for (const f of failures) io.stderr.write(`overmerge: ${printable(f)}\n`);
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ transaction: txnId, changes: plan.changes, notices: plan.notices, steps: plan.steps.length, failures })}\n`);
+    io.stdout.write(`${JSON.stringify({ transaction: txnId, changes: plan.changes, notices: plan.notices, steps: stepCount(plan.steps), failures })}\n`);
     return failures.length > 0 ? 1 : 0;
   }
   for (const n of plan.notices) io.stderr.write(`overmerge: ${n}\n`);
@@ -23,6 +24,6 @@ export function reportOutcome(outcome: TxnOutcome, args: GlobalArgs, io: Io): nu
     const v = c.action === 'install' || c.action === 'configure' ? c.newVersion : c.newVersion ? `${c.oldVersion} -> ${c.newVersion}` : c.oldVersion;
     io.stdout.write(`${c.action} ${c.name}:${c.architecture} ${v}\n`);
   }
-  io.stdout.write(`transaction ${txnId}: ${plan.steps.length} filesystem steps\n`);
+  io.stdout.write(`transaction ${txnId}: ${stepCount(plan.steps)} filesystem steps\n`);
   return failures.length > 0 ? 1 : 0;
 }

@@ -18,7 +18,10 @@ export const JOURNAL_SQL = {
   pageAfter: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   pageBefore: `SELECT ${COLUMNS} FROM journal WHERE txn_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   count: `SELECT count(*) AS n FROM journal WHERE txn_id = ?`,
-  clear: `DELETE FROM journal WHERE txn_id = ?`,
+  // A page at a time: SQLite gathers the rows a DELETE removes before removing them (24 bytes of malloc a
+  // row, 3 MiB for a journal of 116,010 steps, at the end of a transaction's peak); a page's worth is freed
+  // again for the next.
+  clearPage: `DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE txn_id = ? LIMIT ?)`,
 } as const;
 
 interface RawStep extends Omit<JournalStep, 'data'> {
@@ -28,6 +31,9 @@ interface RawStep extends Omit<JournalStep, 'data'> {
 function toStep(r: RawStep): JournalStep {
   return { ...r, data: JSON.parse(r.data) as JournalData };
 }
+
+/** Journal rows deleted per statement when a transaction's journal is cleared. */
+const CLEAR_PAGE = 4096;
 
 /**
  * The write-ahead journal of filesystem steps. Outside a `Db.transaction` each call is its own durable
@@ -131,7 +137,15 @@ export class Journal {
    */
   clear(txnId: number): number {
     return guarded(this.s.file, `clear the journal of transaction ${txnId}`, () =>
-      this.s.inTransactionLazily(() => this.s.get(JOURNAL_SQL.clear).run(txnId).changes),
+      this.s.inTransactionLazily(() => {
+        // Every page in one SQLite transaction: the journal goes at once, as with one DELETE.
+        let cleared = 0;
+        for (;;) {
+          const n = this.s.get(JOURNAL_SQL.clearPage).run(txnId, CLEAR_PAGE).changes;
+          cleared += n;
+          if (n < CLEAR_PAGE) return cleared;
+        }
+      }),
     );
   }
 

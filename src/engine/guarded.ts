@@ -19,7 +19,7 @@ export interface Principal {
  * others, /tmp say: its final component is never followed.) Folders the plan makes are judged by the
  * owner and mode the package gives them. Pure: disk states come from the probe.
  */
-export function checkGuarded(steps: readonly PathStep[], disk: ReadonlyMap<RootPath, DiskState>, us: Principal): void {
+export function checkGuarded(steps: Iterable<PathStep>, disk: ReadonlyMap<RootPath, DiskState>, us: Principal): void {
   const made = new Map<RootPath, EntryMeta>();
   for (const s of steps) if (s.kind === 'mkdir') made.set(s.path, s.meta);
   const verdicts = new Map<RootPath, string | null>();

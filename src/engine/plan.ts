@@ -4,7 +4,7 @@ import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuff
 import { ABSENT, type DiskState } from '../model/disk';
 import { stagedContent, type EntryMeta, type ManifestEntry, type StagedPackage } from '../model/entry';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
-import type { InstallRequest, PathStep, Plan, PlanInput, RemoveRequest } from './plan-model';
+import type { InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
 import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
 import type { Aside } from './steps/aside';
 import type { MkdirStep } from './steps/mkdir';
@@ -26,7 +26,9 @@ const keyOf = (p: PackageRef): string => `${p.name}:${p.architecture}`;
 
 class Planner {
   private readonly dirSteps: MkdirStep[] = [];
-  private readonly placeSteps: PathStep[] = [];
+  private readonly placeSteps: PlanStep[] = [];
+  /** Fresh files in a row of the manifest being planned, not yet in placeSteps (see place and extendRun). */
+  private pendingRun: { entries: readonly ManifestEntry[]; from: number; to: number } | undefined;
   private readonly removals = new Set<RootPath>();
   /**
    * Non-directory paths claimed by a package installed in this transaction (resolved path → package).
@@ -61,6 +63,7 @@ class Planner {
     this.checkDuplicatePackages();
     for (const req of this.input.installs) this.claimPaths(req);
     for (const req of this.input.installs) this.planInstall(req);
+    this.endRun();
     for (const req of this.input.installs) if (req.old) this.planVanished(req.old, this.landedBy.get(req) ?? new Set(), false);
     for (const req of this.input.removals) this.planRemoval(req);
     for (const p of this.input.extraRemovals ?? []) if (!this.claimed.has(p)) this.removals.add(p);
@@ -130,14 +133,15 @@ class Planner {
     const { staged, old } = req;
     const oldByPath = new Map<RootPath, InstalledFile>();
     for (const f of old?.files ?? []) oldByPath.set(f.path, f);
-    const files: InstalledFile[] = [];
+    const files = new Rows(staged.entries);
     // Two members land at one path only through the root's directory symlinks (staging refuses a path
     // shipped twice, the database holds a path once a package), and what landed is read again only for
     // the installed version's files: a new package whose paths all land as shipped keeps no set of them
     // (116,010 members: 5 MiB at the peak of planning).
     const landed = old === undefined && req.resolved.size === 0 ? undefined : new Set<RootPath>();
     if (landed) this.landedBy.set(req, landed);
-    for (const entry of staged.entries) {
+    for (let i = 0; i < staged.entries.length; i++) {
+      const entry = staged.entries[i];
       const at = this.at(req, entry);
       // Through the root's directory symlinks (merged /usr) two shipped paths can be one real path.
       if (landed?.has(at)) {
@@ -155,7 +159,7 @@ class Planner {
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
       else {
-        files.push(this.planNonDirectory(req, entry, at, oldByPath.get(at), row));
+        files.push(this.planNonDirectory(req, i, at, oldByPath.get(at), row));
         continue;
       }
       files.push(row);
@@ -164,7 +168,7 @@ class Planner {
     for (const f of old?.files ?? []) {
       if (f.conffile && !landed?.has(f.path) && !this.claimed.has(f.path)) files.push(f);
     }
-    this.result.records.push({ staged, ref: refOf(staged), status: req.status, files });
+    this.result.records.push({ staged, ref: refOf(staged), status: req.status, files: files.done() });
     this.result.changes.push({
       name: staged.name,
       architecture: staged.architecture,
@@ -212,13 +216,15 @@ class Planner {
     this.dirSteps.push({ kind: 'mkdir', path: at, meta: metaOf(entry), aside: 'move' });
   }
 
+  /** The non-directory `req.staged.entries[index]`, landing at `at`. */
   private planNonDirectory(
     req: InstallRequest,
-    entry: ManifestEntry,
+    index: number,
     at: RootPath,
     oldRow: InstalledFile | undefined,
     row: InstalledFile,
   ): InstalledFile {
+    const entry = req.staged.entries[index];
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
     // Taken as the root holds it (checkContent refuses the plan if it is missing).
@@ -233,7 +239,7 @@ class Planner {
         return row;
       }
       this.checkDirectoryReplaceable(req, at, d);
-      this.placeSteps.push(placeStep(req.resolved, entry, at, 'move'));
+      this.place(placeStep(req.resolved, entry, at, 'move'));
       this.result.bytes += entry.size;
       return row;
     }
@@ -250,9 +256,38 @@ class Planner {
       this.leftAlone.add(at);
       return { ...row, mtime: oldRow.mtime };
     }
-    this.placeSteps.push(placeStep(req.resolved, entry, at, d.type === 'absent' ? 'none' : 'link'));
+    if (entry.type === 'file' && d.type === 'absent' && at === entry.path) this.extendRun(req.staged.entries, index);
+    else this.place(placeStep(req.resolved, entry, at, d.type === 'absent' ? 'none' : 'link'));
     if (entry.type === 'file') this.result.bytes += entry.size;
     return row;
+  }
+
+  /**
+   * Plans `entries[index]`, a file placed fresh at its shipped path (what placeStep would make with aside
+   * 'none'), as part of a run of such files in a row: a PlaceFilesRun once the run is long enough.
+   */
+  private extendRun(entries: readonly ManifestEntry[], index: number): void {
+    if (this.pendingRun !== undefined && this.pendingRun.entries === entries && this.pendingRun.to === index) {
+      this.pendingRun.to++;
+      return;
+    }
+    this.endRun();
+    this.pendingRun = { entries, from: index, to: index + 1 };
+  }
+
+  /** The run so far into placeSteps: as one PlaceFilesRun if it is long enough, else a step a member. */
+  private endRun(): void {
+    const run = this.pendingRun;
+    if (run === undefined) return;
+    this.pendingRun = undefined;
+    if (run.to - run.from >= PLACE_RUN_MIN) this.placeSteps.push({ kind: 'place-files', entries: run.entries, from: run.from, to: run.to });
+    else for (let i = run.from; i < run.to; i++) this.placeSteps.push({ kind: 'place-file', path: run.entries[i].path, entry: run.entries[i], aside: 'none' });
+  }
+
+  /** Adds a step after the steps planned so far (a run of fresh files among them). */
+  private place(step: PathStep): void {
+    this.endRun();
+    this.placeSteps.push(step);
   }
 
   /** For a hard link: its target's disk state, when the plan leaves that target as it is. */
@@ -355,7 +390,7 @@ class Planner {
   /** Places the new version of a conffile at `to` (the file itself, or a name beside it). */
   private placeConffile(entry: ManifestEntry, to: RootPath, d: DiskState): void {
     const noLinks = new Map<RootPath, RootPath>(); // a conffile is a regular file, never a hard link
-    this.placeSteps.push(placeStep(noLinks, entry, to, d.type === 'absent' ? 'none' : d.type === 'directory' ? 'move' : 'link'));
+    this.place(placeStep(noLinks, entry, to, d.type === 'absent' ? 'none' : d.type === 'directory' ? 'move' : 'link'));
     this.result.bytes += entry.size;
   }
 
@@ -379,7 +414,7 @@ class Planner {
         if (deleted) this.removeIfPresent(old);
         else {
           const keep: ManifestEntry = { ...entry, path: old, type: 'hardlink', linkTo: at, conffile: false };
-          this.placeSteps.push({ kind: 'place-special', path: old, entry: keep, aside: this.disk(old).type === 'absent' ? 'none' : 'link', linkTo: at });
+          this.place({ kind: 'place-special', path: old, entry: keep, aside: this.disk(old).type === 'absent' ? 'none' : 'link', linkTo: at });
         }
         this.placeConffile(entry, at, this.disk(at));
         this.result.notices.push(replacedNotice(pkg, at, deleted ? undefined : old));
@@ -473,6 +508,12 @@ function aliasConflict(staged: StagedPackage, first: RootPath, second: RootPath,
   );
 }
 
+/**
+ * Fresh files in a row from which the plan lists them as one PlaceFilesRun rather than a step each: a
+ * folder of a huge archive, never the few files of most folders (whose steps tests and messages read).
+ */
+export const PLACE_RUN_MIN = 1024;
+
 function placeStep(resolved: Map<RootPath, RootPath>, entry: ManifestEntry, at: RootPath, aside: Aside): PathStep {
   if (entry.type === 'file') return { kind: 'place-file', path: at, entry, aside };
   if (entry.type === 'hardlink' && entry.linkTo !== undefined) {
@@ -509,6 +550,34 @@ function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
     conffile: entry.conffile,
     conffileHash: entry.conffile ? entry.md5 : undefined,
   };
+}
+
+/**
+ * A package's rows in manifest order, kept as the manifest itself for as long as each row is its entry
+ * (rowFor): a fresh install of a huge archive then makes no second array of a slot a member (nor the
+ * garbage of its growth) at planning's peak. Copied out at the first row that is not its entry.
+ */
+class Rows {
+  private list: InstalledFile[] | undefined;
+  private same = 0;
+
+  constructor(private readonly entries: readonly ManifestEntry[]) {}
+
+  push(row: InstalledFile): void {
+    if (this.list === undefined) {
+      if (row === this.entries[this.same]) {
+        this.same++;
+        return;
+      }
+      this.list = this.entries.slice(0, this.same);
+    }
+    this.list.push(row);
+  }
+
+  done(): readonly InstalledFile[] {
+    if (this.list !== undefined) return this.list;
+    return this.same === this.entries.length ? this.entries : this.entries.slice(0, this.same);
+  }
 }
 
 function metaOf(e: EntryMeta): EntryMeta {

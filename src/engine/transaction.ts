@@ -12,6 +12,7 @@ import type { ConffilePolicy, Plan, PlanOptions } from './plan-model';
 import { askedFor, planAnswering, type ConffileAsker, type PlanAsker } from './conffile-questions';
 import { displayPath } from '../fs/rootpath';
 import { plan as makePlan } from './plan';
+import { stepCount, stepsOf } from './plan-steps';
 import { checkInput, checkPlan } from './phases/check';
 import { commitPlan } from './phases/commit';
 import { applyCommitStates, runTail } from './script-tail';
@@ -211,11 +212,12 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const activation = w.dpkg && triggersBefore && spec.queue ? activationFor(plan, w.dpkg, triggersBefore, opts.triggers === false) : undefined;
     const epilogue: AnyPlannedStep[] = w.dpkg ? [...dpkgStepsFor(plan, w.dpkg, db, activation?.fields), ...(activation?.writes ?? []).map((intent) => ({ kind: 'dpkg-change' as const, intent }))] : [];
     // What planning made and let go of is freed before the steps' own garbage comes on top of the plan.
-    if (plan.steps.length >= LARGE_TRANSACTION) collectGarbage();
+    const planned = stepCount(plan.steps);
+    if (planned >= LARGE_TRANSACTION) collectGarbage();
     // The old version's postrm runs while its info files are still the installed ones; then they are replaced.
     const post = flows.flatMap((f) => f.post);
-    // No copy of a huge plan's steps when nothing comes after them (1 MiB for 116,010 members).
-    await exec.run(post.length === 0 && epilogue.length === 0 ? plan.steps : [...plan.steps, ...post, ...epilogue]);
+    // Read as they run: no copy of a huge plan's steps, and a run's members made a batch at a time.
+    await exec.run(chain(stepsOf(plan.steps), post, epilogue), planned + post.length + epilogue.length);
     // The steps' journal pages and buffers are freed: their pages go back before the commit's own.
     releaseFreedMemory();
     await makeDurable(exec, loc.root.host);
@@ -260,6 +262,11 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     }
     throw err;
   }
+}
+
+/** The steps of each list in turn. */
+function* chain<T>(...lists: Array<Iterable<T>>): Generator<T> {
+  for (const list of lists) yield* list;
 }
 
 /**

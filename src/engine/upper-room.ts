@@ -10,6 +10,7 @@ import { databaseGrowth, dpkgDatabaseGrowth, estimateUpperSpace, type DatabaseFa
 import { OverlayView } from '../overlay/where';
 import type { Writer } from './context';
 import type { Plan } from './plan-model';
+import { stepCount, stepsOf } from './plan-steps';
 import { formatBytes } from './space';
 
 /**
@@ -60,19 +61,19 @@ async function measure(w: Writer, overlay: OverlayMount, layers: Layers, mode: P
   const view = new OverlayView(layers, features, overlay.rootOffset);
   const directoryBytes = free.fsType === TMPFS_MAGIC ? 0 : free.blockSize;
   const redirectDir = features.redirectDir.value;
-  const facts = await upperSpaceFacts(view, loc.root, plan.steps, { redirectDir, blockSize: free.blockSize, directoryBytes });
+  const facts = await upperSpaceFacts(view, loc.root, stepsOf(plan.steps), { redirectDir, blockSize: free.blockSize, directoryBytes });
   const upperDev = layers.upper?.dev;
   const staging = inRoot(w, loc.stagingBase);
   const databases: DatabaseFacts[] = [];
   const fileRows = plan.records.reduce((n, r) => n + r.files.length, 0);
   const ours = await databaseFacts(w, loc.dbFile, upperDev, view);
-  if (ours) databases.push({ ...ours, growth: databaseGrowth({ steps: plan.steps.length, fileRows }) });
+  if (ours) databases.push({ ...ours, growth: databaseGrowth({ steps: stepCount(plan.steps), fileRows }) });
   if (w.dpkg && loc.dpkgAdmin) {
     const status = await databaseFacts(w, path.join(loc.dpkgAdmin, 'status'), upperDev, view);
     if (status) databases.push({ ...status, growth: dpkgDatabaseGrowth(dpkgPackages(plan), status.where.size ?? 0, free.blockSize) });
   }
   const estimate = estimateUpperSpace({
-    steps: plan.steps,
+    steps: stepsOf(plan.steps),
     ...facts,
     features: { metacopy: features.metacopy.value, redirectDir },
     placement: {

@@ -14,7 +14,7 @@ import type { OverlayView, Where } from './where';
 export async function upperSpaceFacts(
   view: Pick<OverlayView, 'where'>,
   root: Root,
-  steps: readonly UpperStep[],
+  steps: Iterable<UpperStep>,
   opts: { redirectDir: RedirectDir; blockSize: number; directoryBytes?: number },
 ): Promise<{ where: Map<RootPath, Where>; trees: Map<RootPath, TreeUsage> }> {
   const where = new Map<RootPath, Where>();

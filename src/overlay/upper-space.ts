@@ -26,7 +26,7 @@ export type UpperAside = 'none' | 'link' | 'move';
 
 /**
  * A step as the estimate reads it: the shape of the engine's planned path steps (plan-model.ts PathStep),
- * reduced to what costs upper-layer space. `plan.steps` is passed as it is.
+ * reduced to what costs upper-layer space. A plan's steps are passed as plan-steps.ts reads them (stepsOf).
  */
 export type UpperStep =
   | { kind: 'mkdir'; path: RootPath; aside: UpperAside }
@@ -46,7 +46,7 @@ export interface TreeUsage {
 }
 
 export interface UpperSpaceInput {
-  steps: readonly UpperStep[];
+  steps: Iterable<UpperStep>;
   /** Facts of the paths pathsToAsk(steps) names, as they are before the transaction; a missing one is absent. */
   where: ReadonlyMap<RootPath, PathFacts>;
   /** Usage of each tree movedTrees() names (the EXDEV copy fallback writes all of it). */
@@ -117,7 +117,7 @@ export interface UpperSpaceEstimate {
 const ABSENT: PathFacts = { class: 'absent' };
 
 /** The paths whose facts the estimate reads: every step's path and its ancestors, shallow first. */
-export function pathsToAsk(steps: readonly UpperStep[]): RootPath[] {
+export function pathsToAsk(steps: Iterable<UpperStep>): RootPath[] {
   const out = new Set<RootPath>();
   for (const s of steps) {
     for (const p of s.kind === 'rename' ? [s.from, s.path] : [s.path]) {
@@ -129,7 +129,7 @@ export function pathsToAsk(steps: readonly UpperStep[]): RootPath[] {
 }
 
 /** The directories a step moves aside by the copy fallback: their tree usage is needed (TreeUsage). */
-export function movedTrees(steps: readonly UpperStep[], where: ReadonlyMap<RootPath, PathFacts>, features: { redirectDir: RedirectDir }): RootPath[] {
+export function movedTrees(steps: Iterable<UpperStep>, where: ReadonlyMap<RootPath, PathFacts>, features: { redirectDir: RedirectDir }): RootPath[] {
   const out: RootPath[] = [];
   for (const s of steps) {
     if (asideOf(s) === 'move' && copiedAside(where.get(s.path) ?? ABSENT, features)) out.push(s.path);

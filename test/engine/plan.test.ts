@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RootPath } from '../../src/fs/rootpath';
-import { NO_CONFFILE_FORCES, type ConffileForces, type PathStep as Step } from '../../src/engine/plan-model';
+import { NO_CONFFILE_FORCES, type ConffileForces, type PlanStep } from '../../src/engine/plan-model';
+import { stepsOf } from '../../src/engine/plan-steps';
 import type { DiskState } from '../../src/model/disk';
 import type { InstalledPackage, Owner } from '../../src/model/package';
 import { plan } from '../../src/engine/plan';
@@ -55,8 +56,8 @@ function diskOf(entries: ManifestEntry[]): Map<RootPath, DiskState> {
 
 /** Steps as `kind(aside) path`, placements of any entry as `place` and directory removals as `remove(dir)`. */
 const shown = { mkdir: 'mkdir', 'place-file': 'place', 'place-special': 'place', remove: 'remove', rmdir: 'remove(dir)', rename: 'rename' } as const;
-const kinds = (steps: Step[]) =>
-  steps.map((s) => `${shown[s.kind]}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''} ${s.path}`);
+const kinds = (steps: readonly PlanStep[]) =>
+  [...stepsOf(steps)].map((s) => `${shown[s.kind]}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''} ${s.path}`);
 
 describe('plan', () => {
   it('creates directories parents-first, then files, on a fresh install', () => {

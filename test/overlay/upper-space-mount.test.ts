@@ -8,6 +8,7 @@ import { txnOptions, type ChangeArgs } from '../../src/cli/engine-options';
 import { openForWriting } from '../../src/engine/context';
 import { installArchives } from '../../src/engine/install';
 import type { PathStep } from '../../src/engine/plan-model';
+import { stepsOf } from '../../src/engine/plan-steps';
 import { openRoot, type RootPath } from '../../src/fs/rootpath';
 import { upperFreeSpace } from '../../src/overlay/free-space';
 import { mountOfRoot, reachLayers, type OverlayMount } from '../../src/overlay/layers';
@@ -45,7 +46,7 @@ async function planOn(root: string, deb: string): Promise<{ steps: PathStep[]; f
   const w = await openForWriting(args);
   try {
     const { plan } = await installArchives(w, [deb], 'installed', txnOptions(args, nullIo()).opts);
-    return { steps: plan.steps, fileRows: plan.records.reduce((n, r) => n + r.files.length, 0) };
+    return { steps: [...stepsOf(plan.steps)], fileRows: plan.records.reduce((n, r) => n + r.files.length, 0) };
   } finally {
     w.close();
   }

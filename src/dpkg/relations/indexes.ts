@@ -50,8 +50,16 @@ export class OwnerIndex<Pkg> {
   private readonly owners = new Map<string, Pkg | Set<Pkg>>();
   private readonly counts = new Map<Pkg, { files: number; sole: number }>();
   private readonly allShared = new Set<Pkg>();
+  /**
+   * The files of the one package added while the index held no path, not indexed yet: it owns each of
+   * them alone (nothing is shadowed), and whether it passes a test needs no path. A lone archive's paths
+   * are then indexed only if a question needs them: a huge archive into a root whose packages' file lists
+   * are not loaded makes no map entry a member (116,010 members: 7 MiB with its growth, judged at once).
+   */
+  private deferred: { pkg: Pkg; files: readonly string[] } | undefined;
 
   get(path: string): ReadonlySet<Pkg> {
+    this.index();
     const o = this.owners.get(path);
     return o === undefined ? NONE : o instanceof Set ? o : new Set([o]);
   }
@@ -61,6 +69,9 @@ export class OwnerIndex<Pkg> {
    * per shipped path of an archive (116,010 sets would be 12 MiB made in one synchronous call).
    */
   some(path: string, test: (pkg: Pkg) => boolean): boolean {
+    // The deferred package is the only owner there is: if it fails the test, whether it lists `path` does not matter.
+    if (this.deferred !== undefined && !test(this.deferred.pkg)) return false;
+    this.index();
     const o = this.owners.get(path);
     if (o === undefined) return false;
     if (!(o instanceof Set)) return test(o);
@@ -74,6 +85,15 @@ export class OwnerIndex<Pkg> {
   }
 
   add(pkg: Pkg, files: readonly string[]): void {
+    if (this.deferred === undefined && this.owners.size === 0 && files.length > 0) {
+      this.deferred = { pkg, files };
+      return;
+    }
+    this.index();
+    this.addNow(pkg, files);
+  }
+
+  private addNow(pkg: Pkg, files: readonly string[]): void {
     for (const f of files) {
       const o = this.owners.get(f);
       if (o === undefined) {
@@ -93,6 +113,11 @@ export class OwnerIndex<Pkg> {
   }
 
   remove(pkg: Pkg, files: readonly string[]): void {
+    if (this.deferred !== undefined && this.deferred.pkg === pkg && this.deferred.files === files) {
+      this.deferred = undefined;
+      return;
+    }
+    this.index();
     for (const f of files) {
       const o = this.owners.get(f);
       if (o === undefined) continue;
@@ -115,6 +140,14 @@ export class OwnerIndex<Pkg> {
         }
       }
     }
+  }
+
+  /** The deferred package's files into the index, before anything that needs them there. */
+  private index(): void {
+    const d = this.deferred;
+    if (d === undefined) return;
+    this.deferred = undefined;
+    this.addNow(d.pkg, d.files);
   }
 
   private bump(pkg: Pkg, files: number, sole: number): void {

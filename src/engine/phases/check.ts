@@ -5,6 +5,7 @@ import type { DiskState } from '../../model/disk';
 import { checkGuarded } from '../guarded';
 import { checkLanding } from '../landing';
 import type { Plan, PlanInput } from '../plan-model';
+import { stepsOf } from '../plan-steps';
 import { checkSpace } from '../space';
 
 /**
@@ -25,13 +26,14 @@ export interface PlanCheckContext {
 }
 
 export async function checkPlan(plan: Plan, disk: ReadonlyMap<RootPath, DiskState>, ctx: PlanCheckContext): Promise<void> {
-  checkGuarded(plan.steps, disk, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+  checkGuarded(stepsOf(plan.steps), disk, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
   await checkSpace(ctx.rootHost, ctx.stagingDir, ctx.mode, plan);
   checkContent(plan);
 }
 
 /** Refuses a plan that would place a file whose content is not at hand (a rollback that kept none). */
 export function checkContent(plan: Plan): void {
+  // A run's entries never claim what the root holds (plan.ts makes runs of fresh files only).
   for (const s of plan.steps) {
     if (s.kind === 'place-file' && s.entry.claimsExisting) {
       throw new OvermergeError('E_CANNOT_ROLLBACK', `no content kept for ${displayPath(s.path)}; it cannot be restored`, {

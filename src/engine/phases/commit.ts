@@ -6,6 +6,7 @@ import type { DiskState } from '../../model/disk';
 import type { InstalledFile } from '../../model/package';
 import { snapshotJson } from '../keep-backups';
 import type { Plan } from '../plan-model';
+import { stepsOf } from '../plan-steps';
 import type { Requests } from './probe';
 
 export interface CommitOptions {
@@ -95,7 +96,7 @@ function recordSnapshots(db: Db, txnId: number, req: Requests, plan: Plan, disk:
   for (const r of req.removals) db.snapshots.add(txnId, r.pkg.name, r.pkg.architecture, snapshotJson(r.pkg, disk));
   const owned = new Set<string>();
   for (const rec of plan.records) for (const f of rec.files) owned.add(f.path);
-  for (const step of plan.steps) {
+  for (const step of stepsOf(plan.steps)) {
     if ((step.kind === 'place-file' || step.kind === 'place-special') && step.aside === 'none' && !owned.has(step.path)) {
       db.snapshots.addExtra(txnId, step.path);
     }

@@ -73,19 +73,34 @@ export class Executor {
     if (opts.crashPoint !== false) this.opts.crash.tick();
   }
 
-  async run(steps: readonly AnyPlannedStep[]): Promise<void> {
+  /**
+   * Runs `steps` in order. They may be an iterable that makes them as it goes (a plan's runs of fresh files,
+   * plan-steps.ts), read once, a batch ahead of the step running; `total` is their number then (progress).
+   */
+  async run(steps: Iterable<AnyPlannedStep>, total: number = Array.isArray(steps) ? steps.length : 0): Promise<void> {
     const cadence = new GarbageCadence();
-    for (let i = 0; i < steps.length; ) {
+    const it = steps[Symbol.iterator]();
+    let done = 0;
+    for (let next = it.next(); next.done !== true; ) {
       // Concrete a batch at a time: the concrete form carries several host paths a step, too much to hold
       // for every member of a huge archive at once. A kind that must be journaled alone ends the batch.
-      let end = i;
-      do end++;
-      while (end < steps.length && end - i < this.opts.batchSize && !this.steps.get(steps[end].kind).alone && !this.steps.get(steps[i].kind).alone);
-      const batch = steps.slice(i, end).map((s) => {
+      const first = next.value;
+      const planned = [first];
+      next = it.next();
+      if (!this.steps.get(first.kind).alone) {
+        while (next.done !== true && planned.length < this.opts.batchSize && !this.steps.get(next.value.kind).alone) {
+          planned.push(next.value);
+          next = it.next();
+        }
+      }
+      const batch = planned.map((s) => {
         const kind = this.steps.get(s.kind);
         this.allSyncThemselves &&= kind.syncsItself === true;
         return { kind, data: kind.concretize(s, this.concrete) };
       });
+      // A run's planned steps were made for this batch: let them go before it runs (held across its
+      // awaits they would be promoted with the payloads).
+      planned.length = 0;
       const ids = this.db.journal.intendMany(
         this.txnId,
         batch.map((b) => ({ kind: b.kind.kind, data: b.data })),
@@ -95,11 +110,10 @@ export class Executor {
         await batch[j].kind.run(batch[j].data, this.context);
         cadence.tick();
         this.opts.crash.tick();
-        this.opts.onStep?.(i + j + 1, steps.length);
+        this.opts.onStep?.(++done, total);
       }
       this.db.journal.doneMany(ids);
       this.opts.crash.tick();
-      i = end;
     }
   }
 }
