@@ -8,6 +8,7 @@ import { resolveHostPath } from '../../src/fs/host-path';
 import type { RootPath } from '../../src/fs/rootpath';
 import { stagedContent, type ManifestEntry } from '../../src/model/entry';
 import type { InstalledFile } from '../../src/model/package';
+import { PLACE_RUN_MIN } from '../../src/engine/plan';
 import { stageArchive, stageLate } from '../../src/stage/stage';
 import { buildAdHocDeb, type AdHocEntry } from '../helpers/fixtures';
 import { ADMIN_REL } from '../helpers/root-state';
@@ -90,5 +91,31 @@ it('an upgrade replaces a file the root changed though the package did not, and 
     const verify = await om(root, ['verify']);
     assert.equal(verify.stdout, '', 'verify finds the root as recorded');
     assert.deepEqual(await fsp.readdir(at(`${ADMIN_REL}/staging`)).catch(() => []), [], 'staging emptied');
+  });
+});
+
+it('an upgrade restores unchanged files the root lost, also when they are a run of fresh files (PLACE_RUN_MIN in a row)', async () => {
+  await withTempDir('upgrade-lost-run', async (work) => {
+    const many = (version: string): AdHocEntry[] => [
+      ...Array.from({ length: PLACE_RUN_MIN + 8 }, (_, i): AdHocEntry => ({ path: `usr/share/lost/f${String(i).padStart(5, '0')}`, type: 'file', content: `file ${i}\n` })),
+      { path: 'usr/share/lost-version', type: 'file', content: `${version}\n` },
+    ];
+    const v1 = await buildAdHocDeb(work, { name: 'lost', version: '1', entries: many('1') });
+    const v2 = await buildAdHocDeb(work, { name: 'lost', version: '2', entries: many('2') });
+    const root = path.join(work, 'root');
+    await fsp.mkdir(path.join(root, 'var/lib'), { recursive: true });
+    const run = async (argv: string[]) => {
+      const r = await om(root, argv);
+      assert.equal(r.status, 0, `overmerge ${argv.join(' ')}: ${r.stderr}`);
+    };
+    await run(['install', v1]);
+    // The admin removed the files, not the package: the upgrade finds them absent, though unchanged in it.
+    for (const f of await fsp.readdir(path.join(root, 'usr/share/lost'))) await fsp.unlink(path.join(root, 'usr/share/lost', f));
+    await run(['install', v2]);
+    const names = (await fsp.readdir(path.join(root, 'usr/share/lost'))).sort();
+    assert.equal(names.length, PLACE_RUN_MIN + 8);
+    assert.equal(await fsp.readFile(path.join(root, 'usr/share/lost', names[7]), 'utf8'), 'file 7\n');
+    const verify = await om(root, ['verify']);
+    assert.equal(verify.stdout, '', 'verify finds the root as recorded');
   });
 });

@@ -10,6 +10,7 @@ import type { InstallRequest, Plan } from '../plan-model';
 import type { Probe } from '../probe';
 import { collectGarbage, GarbageCadence, LARGE_TRANSACTION, releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
+import { stepsOf } from '../plan-steps';
 import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
 
@@ -109,7 +110,8 @@ export async function stagePlaced(
   opts: StageOptions,
 ): Promise<void> {
   const missing = new Set<ManifestEntry>();
-  for (const s of plan.steps) {
+  // Runs of fresh files included: an unwritten member whose installed copy is gone from the root is fresh.
+  for (const s of stepsOf(plan.steps)) {
     if (s.kind === 'place-file' && s.entry.type === 'file' && !s.entry.claimsExisting && !s.entry.filtered && stagedContent(s.entry) === undefined) missing.add(s.entry);
   }
   if (missing.size === 0) return;
