@@ -256,7 +256,8 @@ class Planner {
       this.leftAlone.add(at);
       return { ...row, mtime: oldRow.mtime };
     }
-    if (entry.type === 'file' && d.type === 'absent' && at === entry.path) this.extendRun(req.staged.entries, index);
+    // A file claimed as the root holds it is not fresh, though absent: its own step, which checkContent refuses.
+    if (entry.type === 'file' && d.type === 'absent' && at === entry.path && !entry.claimsExisting) this.extendRun(req.staged.entries, index);
     else this.place(placeStep(req.resolved, entry, at, d.type === 'absent' ? 'none' : 'link'));
     if (entry.type === 'file') this.result.bytes += entry.size;
     return row;

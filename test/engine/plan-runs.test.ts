@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkContent } from '../../src/engine/phases/check';
 import { plan, PLACE_RUN_MIN } from '../../src/engine/plan';
 import type { PathStep } from '../../src/engine/plan-model';
 import { stepCount, stepsOf } from '../../src/engine/plan-steps';
@@ -35,6 +36,14 @@ function folderOf(n: number): ManifestEntry[] {
 const shown = (steps: Iterable<PathStep>) => [...steps].map((s) => `${s.kind}${'aside' in s && s.aside !== 'none' ? `(${s.aside})` : ''} ${s.path}`);
 
 describe('plan: runs of fresh files', () => {
+  it('makes no run of files claimed as the root holds them: a rollback missing them is refused, not placed', () => {
+    const entries = folderOf(PLACE_RUN_MIN + 5).map((e) => (e.type === 'file' ? { ...e, claimsExisting: true, stagedIn: undefined, stagedAs: undefined } : e));
+    const staged = stagedPackage('many', entries);
+    const p = plan(planInput({ installs: [{ staged, resolved: new Map(), status: 'installed' }], disk: new Map([[rp(''), ROOT]]) }));
+    assert.ok(!p.steps.some((s) => s.kind === 'place-files'));
+    assert.throws(() => checkContent(p), (err: unknown) => (err as { code?: string }).code === 'E_CANNOT_ROLLBACK');
+  });
+
   it('plans a folder of fresh files as one run that reads as a place-file step each', () => {
     const entries = folderOf(PLACE_RUN_MIN + 5);
     const staged = stagedPackage('many', entries);
