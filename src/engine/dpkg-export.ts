@@ -4,7 +4,7 @@ import type { Db } from '../db/db';
 import type { DpkgDb, InfoOwner, StatusTriple } from '../dpkg/dpkg-db';
 import type { MultiArch } from '../dpkg/model';
 import { displayPath, type RootPath } from '../fs/rootpath';
-import type { StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, PackageRef } from '../model/package';
 import type { PackageRecord, Plan } from './plan-model';
 import type { DpkgChangeStep, DpkgIntent } from './steps/dpkg-change';
@@ -96,7 +96,8 @@ function controlMembers(staged: StagedPackage): Record<string, { data: Buffer }>
   const out: Record<string, { data: Buffer }> = {};
   for (const [name, data] of staged.controlFiles) if (name !== 'control') out[name] = { data };
   if (!staged.controlFiles.has('md5sums')) {
-    const lines = staged.entries.flatMap((e) => (e.md5 === undefined ? [] : [`${e.md5}  ${displayPath(e.path).slice(1)}\n`]));
+    const lines: string[] = [];
+    for (const e of staged.entries) if (e.md5 !== undefined) lines.push(`${e.md5}  ${displayPath(e.path).slice(1)}\n`);
     if (lines.length > 0) out.md5sums = { data: Buffer.from(fromText(lines.join('')), 'latin1') };
   }
   return out;

@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import type { RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
-import { withoutStagedContent, type ManifestEntry, type StagedPackage } from '../model/entry';
+import { withoutStagedContent, type ManifestEntry } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
+import { Manifest } from '../model/manifest';
 import type { Probe } from './probe';
 
 /** One regular file as the laying transaction left it: where it landed and what lstat said right after. */
@@ -55,7 +57,7 @@ export class LaidFiles {
       if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
       files.set(e.path, { at, state: { ...state } });
     }
-    const entries = staged.entries.map(withoutStagedContent);
+    const entries = Manifest.of(staged.entries.map(withoutStagedContent));
     this.archives.set(staged.archive, { identity, manifest: { ...staged, entries }, files });
   }
 
@@ -68,7 +70,7 @@ export class LaidFiles {
     if (laid === undefined || laid.identity !== LaidFiles.identityOf(archive)) return undefined;
     const staged: StagedPackage = {
       ...laid.manifest,
-      entries: laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : { ...e })),
+      entries: Manifest.of(laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : e))),
     };
     const resolved = await probe.resolveAll(staged);
     if (!(await this.intact(laid, resolved, probe))) return undefined;

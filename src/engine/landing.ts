@@ -1,7 +1,8 @@
 import { OvermergeError } from '../errors';
 import { displayPath, foldersOf, parentOf, type RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
-import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { ManifestEntry } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import { ADMIN_DIR } from './admin-dir';
 import type { PlanInput } from './plan-model';
 

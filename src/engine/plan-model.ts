@@ -1,7 +1,8 @@
 import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
-import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
+import type { Manifest } from '../model/manifest';
 import type { InstalledFile, InstalledPackage, Owner, PackageChange, PackageRef } from '../model/package';
 import type { PlannedStep } from './steps/registry';
 
@@ -22,7 +23,7 @@ export type PathStep = Exclude<Extract<PlannedStep, { path: RootPath }>, { kind:
  */
 export interface PlaceFilesRun {
   kind: 'place-files';
-  entries: readonly ManifestEntry[];
+  entries: Manifest;
   from: number;
   to: number;
 }
@@ -134,13 +135,23 @@ export interface PlanInput {
   options: PlanOptions;
 }
 
+/**
+ * A package's rows as the commit reads them: an array, or (for a huge archive whose rows are its entries)
+ * its manifest, whose entries are made one at a time.
+ */
+export interface FileRows extends Iterable<InstalledFile> {
+  readonly length: number;
+  map<T>(fn: (row: InstalledFile, index: number) => T): T[];
+  filter(fn: (row: InstalledFile, index: number) => boolean): InstalledFile[];
+}
+
 /** The rows the commit writes for one package. */
 export interface PackageRecord {
   staged?: StagedPackage;
   ref: PackageRef;
   status: string;
   /** Never changed in place: it may be the package's manifest itself (plan.ts Rows). */
-  files: readonly InstalledFile[];
+  files: FileRows;
 }
 
 export interface Plan {

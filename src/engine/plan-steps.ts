@@ -20,7 +20,7 @@ function* expand(steps: readonly PlanStep[]): Generator<PathStep> {
 /** The place-file steps a run stands for, in order. */
 export function* runSteps(run: PlaceFilesRun): Generator<PlaceFileStep> {
   for (let i = run.from; i < run.to; i++) {
-    const entry = run.entries[i];
+    const entry = run.entries.at(i);
     yield { kind: 'place-file', path: entry.path, entry, aside: 'none' };
   }
 }

@@ -2,9 +2,11 @@ import { compareVersions } from '../control/version';
 import { OvermergeError } from '../errors';
 import { compareDeepFirst, compareShallowFirst, displayPath, isBeneath, withSuffix, type RootPath } from '../fs/rootpath';
 import { ABSENT, type DiskState } from '../model/disk';
-import { stagedContent, type EntryMeta, type ManifestEntry, type StagedPackage } from '../model/entry';
+import { stagedContent, type EntryMeta, type ManifestEntry } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
-import type { InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
+import type { Manifest } from '../model/manifest';
+import type { FileRows, InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
 import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
 import type { Aside } from './steps/aside';
 import type { MkdirStep } from './steps/mkdir';
@@ -28,7 +30,7 @@ class Planner {
   private readonly dirSteps: MkdirStep[] = [];
   private readonly placeSteps: PlanStep[] = [];
   /** Fresh files in a row of the manifest being planned, not yet in placeSteps (see place and extendRun). */
-  private pendingRun: { entries: readonly ManifestEntry[]; from: number; to: number } | undefined;
+  private pendingRun: { entries: Manifest; from: number; to: number } | undefined;
   private readonly removals = new Set<RootPath>();
   /**
    * Non-directory paths claimed by a package installed in this transaction (resolved path → package).
@@ -141,16 +143,16 @@ class Planner {
     const landed = old === undefined && req.resolved.size === 0 ? undefined : new Set<RootPath>();
     if (landed) this.landedBy.set(req, landed);
     for (let i = 0; i < staged.entries.length; i++) {
-      const entry = staged.entries[i];
+      const entry = staged.entries.at(i);
       const at = this.at(req, entry);
       // Through the root's directory symlinks (merged /usr) two shipped paths can be one real path.
       if (landed?.has(at)) {
-        const alias = staged.entries.find((e) => this.at(req, e) === at) as ManifestEntry;
+        const alias = staged.entries.find((e) => this.at(req, e) === at)!;
         if (alias.type === 'directory' && entry.type === 'directory') continue;
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
       if (entry.filtered) {
-        files.push(this.planFiltered(req.staged, entry, at, oldByPath.get(at), landed));
+        files.push(this.planFiltered(req.staged, entry, at, oldByPath.get(at), landed), entry, i);
         continue;
       }
       landed?.add(at);
@@ -159,14 +161,14 @@ class Planner {
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
       else {
-        files.push(this.planNonDirectory(req, i, at, oldByPath.get(at), row));
+        files.push(this.planNonDirectory(req, i, entry, at, oldByPath.get(at), row), entry, i);
         continue;
       }
-      files.push(row);
+      files.push(row, entry, i);
     }
     // dpkg keeps conffiles a new version no longer ships ("obsolete"); so do we, still owned.
     for (const f of old?.files ?? []) {
-      if (f.conffile && !landed?.has(f.path) && !this.claimed.has(f.path)) files.push(f);
+      if (f.conffile && !landed?.has(f.path) && !this.claimed.has(f.path)) files.pushKept(f);
     }
     this.result.records.push({ staged, ref: refOf(staged), status: req.status, files: files.done() });
     this.result.changes.push({
@@ -216,15 +218,15 @@ class Planner {
     this.dirSteps.push({ kind: 'mkdir', path: at, meta: metaOf(entry), aside: 'move' });
   }
 
-  /** The non-directory `req.staged.entries[index]`, landing at `at`. */
+  /** The non-directory `entry`, `req.staged.entries.at(index)`, landing at `at`. */
   private planNonDirectory(
     req: InstallRequest,
     index: number,
+    entry: ManifestEntry,
     at: RootPath,
     oldRow: InstalledFile | undefined,
     row: InstalledFile,
   ): InstalledFile {
-    const entry = req.staged.entries[index];
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
     // Taken as the root holds it (checkContent refuses the plan if it is missing).
@@ -267,7 +269,7 @@ class Planner {
    * Plans `entries[index]`, a file placed fresh at its shipped path (what placeStep would make with aside
    * 'none'), as part of a run of such files in a row: a PlaceFilesRun once the run is long enough.
    */
-  private extendRun(entries: readonly ManifestEntry[], index: number): void {
+  private extendRun(entries: Manifest, index: number): void {
     if (this.pendingRun !== undefined && this.pendingRun.entries === entries && this.pendingRun.to === index) {
       this.pendingRun.to++;
       return;
@@ -282,7 +284,12 @@ class Planner {
     if (run === undefined) return;
     this.pendingRun = undefined;
     if (run.to - run.from >= PLACE_RUN_MIN) this.placeSteps.push({ kind: 'place-files', entries: run.entries, from: run.from, to: run.to });
-    else for (let i = run.from; i < run.to; i++) this.placeSteps.push({ kind: 'place-file', path: run.entries[i].path, entry: run.entries[i], aside: 'none' });
+    else {
+      for (let i = run.from; i < run.to; i++) {
+        const entry = run.entries.at(i);
+        this.placeSteps.push({ kind: 'place-file', path: entry.path, entry, aside: 'none' });
+      }
+    }
   }
 
   /** Adds a step after the steps planned so far (a run of fresh files among them). */
@@ -555,29 +562,43 @@ function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
 
 /**
  * A package's rows in manifest order, kept as the manifest itself for as long as each row is its entry
- * (rowFor): a fresh install of a huge archive then makes no second array of a slot a member (nor the
- * garbage of its growth) at planning's peak. Copied out at the first row that is not its entry.
+ * (rowFor): a fresh install of a huge archive then makes no array of a row a member at planning's peak,
+ * nor holds the rows until the commit (the commit reads them from the manifest). Copied out at the first
+ * row that is not its entry.
  */
 class Rows {
   private list: InstalledFile[] | undefined;
   private same = 0;
 
-  constructor(private readonly entries: readonly ManifestEntry[]) {}
+  constructor(private readonly entries: Manifest) {}
 
-  push(row: InstalledFile): void {
+  /** The row of `entry`, the manifest's entry `index` (a row that is `entry` itself is the manifest's). */
+  push(row: InstalledFile, entry: ManifestEntry, index: number): void {
     if (this.list === undefined) {
-      if (row === this.entries[this.same]) {
+      if (row === entry && index === this.same) {
         this.same++;
         return;
       }
-      this.list = this.entries.slice(0, this.same);
+      this.list = this.firstEntries();
     }
     this.list.push(row);
   }
 
-  done(): readonly InstalledFile[] {
+  /** Rows of the installed version's files that stay (obsolete conffiles). */
+  pushKept(row: InstalledFile): void {
+    this.list ??= this.firstEntries();
+    this.list.push(row);
+  }
+
+  done(): FileRows {
     if (this.list !== undefined) return this.list;
-    return this.same === this.entries.length ? this.entries : this.entries.slice(0, this.same);
+    return this.same === this.entries.length ? this.entries : this.firstEntries();
+  }
+
+  private firstEntries(): InstalledFile[] {
+    const rows: InstalledFile[] = [];
+    for (let i = 0; i < this.same; i++) rows.push(this.entries.at(i));
+    return rows;
   }
 }
 

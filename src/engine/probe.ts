@@ -8,7 +8,7 @@ import { errnoOf, fsError } from '../errors';
 import { ancestorsOf, baseName, hostPath, joinRootPath, parentOf, recordedRootPath, withSuffix, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot, resolveParentInRoot } from '../fs/resolve-in-root';
 import { ABSENT, type DiskState } from '../model/disk';
-import type { StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
 
 /**

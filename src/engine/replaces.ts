@@ -1,5 +1,5 @@
 import { parseRelations, relationMatches } from '../control/relations';
-import type { StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import type { PackageRef } from '../model/package';
 
 /**

@@ -7,7 +7,9 @@ import { applyMeta, makePrivateDirectory } from '../fs/entries';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import { TimesBatch } from '../fs/metadata';
 import { recordedRootPath, type RootPath } from '../fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../model/entry';
+import type { ManifestEntry } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
+import { Manifest } from '../model/manifest';
 import type { InstalledFile, InstalledPackage } from '../model/package';
 import { releaseBackupRows, removeBlobs } from './backup-retention';
 import type { Writer } from './context';
@@ -151,13 +153,15 @@ async function stageSnapshot(
     if (f.type === 'file' && sha === undefined) {
       e.claimsExisting = true;
     } else if (sha !== undefined) {
-      e.staged = hostJoin(dir, String(n++));
-      await store.copyOut(sha, e.staged);
+      e.stagedIn = dir;
+      e.stagedAs = n++;
+      const staged = hostJoin(dir, String(e.stagedAs));
+      await store.copyOut(sha, staged);
       // The file as the root held it (an edited conffile's own mtime and mode); the row stays the package's.
-      await applyMeta(e.staged, onDisk ? { ...onDisk, mtime: f.mtime } : f, asRoot, false);
-      if (onDisk) times.addNs(e.staged, BigInt(onDisk.mtimeNs), BigInt(onDisk.mtimeNs));
+      await applyMeta(staged, onDisk ? { ...onDisk, mtime: f.mtime } : f, asRoot, false);
+      if (onDisk) times.addNs(staged, BigInt(onDisk.mtimeNs), BigInt(onDisk.mtimeNs));
       e.sha256 = sha;
-      e.md5 = await md5Of(e.staged);
+      e.md5 = await md5Of(staged);
     }
     entries.push(e);
   }
@@ -171,7 +175,7 @@ async function stageSnapshot(
     controlText: before.control ?? '',
     controlFiles: new Map(),
     conffiles: [],
-    entries,
+    entries: Manifest.of(entries, dir),
     bytes: 0,
   };
 }

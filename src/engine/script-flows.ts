@@ -5,7 +5,7 @@ import { makePrivateDirectory, removeTree } from '../fs/entries';
 import { hostJoin, resolveHostPath, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { rootPathFromHost, type RootPath } from '../fs/rootpath';
-import type { StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import type { Writer } from './context';
 import type { AnyPlannedStep } from './phases/execute';
 import type { InstallRequest, RemoveRequest } from './plan-model';

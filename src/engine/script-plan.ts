@@ -13,7 +13,7 @@ import {
 } from '../dpkg/script-protocol';
 import type { ScriptCall } from '../dpkg/script-sequence';
 import { joinRootPath, type RootPath } from '../fs/rootpath';
-import type { StagedPackage } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
 import type { ScriptTarget } from './script-session';
 import type { DpkgChangeStep, DpkgIntent } from './steps/dpkg-change';
 import type { RunScriptStep } from './steps/run-script';

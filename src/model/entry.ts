@@ -1,4 +1,3 @@
-import type { Paragraph } from '../control/paragraph';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 
@@ -32,12 +31,9 @@ export interface ManifestEntry extends EntryMeta {
   linkTo?: RootPath;
   devmajor?: number;
   devminor?: number;
-  /** Host path of the staged content (regular files only), where it is not given as `stagedIn`. */
-  staged?: HostPath;
   /**
-   * Where staging wrote the content: the archive's staging folder (one string all its members share) and
-   * the file's name there, a number. A host path per member would cost 80 bytes each until the commit
-   * (9 MiB for 116,010 members); stagedContent() makes it when a step needs it.
+   * Where staging wrote the content (regular files only): a folder of the staging area and the file's
+   * name there, a number (what a manifest record holds); stagedContent() makes the host path.
    */
   stagedIn?: HostPath;
   stagedAs?: number;
@@ -56,31 +52,12 @@ export interface ManifestEntry extends EntryMeta {
   filtered?: boolean;
 }
 
-/** One archive (or anything shaped like one: a rollback's snapshot) staged for a transaction. */
-export interface StagedPackage {
-  /** Names the source in messages: the archive's path, or what stands for it. */
-  archive: string;
-  name: string;
-  version: string;
-  architecture: string;
-  control: Paragraph;
-  controlText: string;
-  /** Regular files of control.tar (scripts, md5sums, conffiles, ...) by name. */
-  controlFiles: Map<string, Buffer>;
-  /** Shipped paths of the conffiles this version declares. */
-  conffiles: RootPath[];
-  entries: ManifestEntry[];
-  /** Sum of staged regular file sizes, for the space check. */
-  bytes: number;
-}
-
 /** The host path of an entry's staged content, if it has any. */
 export function stagedContent(e: ManifestEntry): HostPath | undefined {
-  if (e.staged !== undefined) return e.staged;
   return e.stagedIn === undefined ? undefined : hostJoin(e.stagedIn, String(e.stagedAs));
 }
 
 /** The entry without its staged content (what a later transaction takes from an earlier one's manifest). */
 export function withoutStagedContent(e: ManifestEntry): ManifestEntry {
-  return { ...e, staged: undefined, stagedIn: undefined, stagedAs: undefined };
+  return { ...e, stagedIn: undefined, stagedAs: undefined };
 }

@@ -5,7 +5,9 @@ import { OvermergeError, fsError, type ErrorCode } from '../errors';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
-import type { EntryMeta, EntryType, ManifestEntry, StagedPackage } from '../model/entry';
+import { ENTRY_TYPES, type EntryMeta, type EntryType, type ManifestEntry } from '../model/entry';
+import type { StagedPackage } from '../model/staged-package';
+import { Manifest } from '../model/manifest';
 import type { InstalledFile } from '../model/package';
 import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
@@ -65,10 +67,11 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     controlText: control.controlText,
     controlFiles: control.files,
     conffiles,
-    entries: [],
+    // A huge archive's manifest goes to disk beside its staged files (none in a preview: all in memory).
+    entries: new Manifest(dir),
     bytes: 0,
   };
-  const seen = new Map<RootPath, ManifestEntry>();
+  const seen: Seen = new Map();
   const aliases = new AliasGuard();
   const installed = opts.installed;
   // A conffile is never left unwritten: dpkg's conffile rules decide on it with its staged content at hand.
@@ -88,7 +91,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     const budget = budgetOf(opts, staged.bytes);
     // Checked like any member, but its content only read past: it never reaches the staging area.
     const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
-    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable }, () => counter++, opts);
+    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, manifest: staged.entries }, () => counter++, opts);
     if (entry === undefined) continue;
     if (filtered) markFiltered(entry);
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
@@ -104,7 +107,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   }
   for (const c of conffiles) {
     const e = seen.get(c);
-    if (!e || e.type !== 'file') {
+    if (e === undefined || typeOf(e) !== 'file') {
       throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: conffile '/${c}' is not a plain file in the archive`, { op: 'stage', path: archive });
     }
   }
@@ -134,9 +137,21 @@ function budgetOf(opts: StageOptions, used: number): Budget | undefined {
   return undefined;
 }
 
+/**
+ * The members staged so far by path: each one's index in the manifest and its type, as one number
+ * (index × 8 + the type's number), so that the checks of the next members read no entry back.
+ */
+type Seen = Map<RootPath, number>;
+
+const seenAs = (index: number, type: EntryType): number => index * 8 + ENTRY_TYPES.indexOf(type);
+const typeOf = (seen: number): EntryType => ENTRY_TYPES[seen % 8];
+const indexOf = (seen: number): number => Math.floor(seen / 8);
+
 /** What the checks of one member need to know about the members before it. */
 interface SeenSoFar {
-  seen: Map<RootPath, ManifestEntry>;
+  seen: Seen;
+  /** The manifest the member will be appended to (its index is the manifest's length). */
+  manifest: Manifest;
   aliases: AliasGuard;
   /** Bytes the rest of the archive may still add, when bounded. */
   budget?: Budget;
@@ -148,7 +163,7 @@ async function stageEntry(
   archive: string,
   dir: HostPath | undefined,
   { header, body }: TarEntry,
-  { seen, aliases, budget, reusable }: SeenSoFar,
+  { seen, aliases, budget, reusable, manifest }: SeenSoFar,
   nextName: () => number,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
@@ -176,13 +191,13 @@ async function stageEntry(
   if (p === '' && header.type !== 'directory') refuse(`names the root itself, which must be a directory, not a ${header.type}`);
   checkAncestors(p, seen, refuse);
   const previous = seen.get(p);
-  if (previous) {
+  if (previous !== undefined) {
     // dpkg tolerates a directory listed twice; any other repeat would make the result depend on order.
-    if (previous.type === 'directory' && header.type === 'directory') {
+    if (typeOf(previous) === 'directory' && header.type === 'directory') {
       body.resume();
       return undefined;
     }
-    refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${previous.type} and ${header.type})`);
+    refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${typeOf(previous)} and ${header.type})`);
   }
   aliases.check(p, header.type, refuse);
   if (budget !== undefined && header.type === 'file' && header.size > budget.left) {
@@ -220,14 +235,15 @@ async function stageEntry(
       } catch (err) {
         rethrow(err);
       }
-      const target = seen.get(to);
-      if (!target) {
+      const seenTarget = seen.get(to);
+      if (seenTarget === undefined) {
         const through = nonDirectoryAncestor(to, seen);
         if (through) refuse(`hard link to ${quoteName(name)}, which goes through ${through.type} '${through.path}' shipped earlier in the archive`);
         refuse(`hard link to ${quoteName(name)}, which is not an earlier member of the archive`);
       }
-      if (target!.type !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${target!.type}, not a regular file`);
-      entry = { path: p, type: 'hardlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: target!.size, conffile: false, linkTo: to, sha256: target!.sha256, md5: target!.md5 };
+      if (typeOf(seenTarget!) !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${typeOf(seenTarget!)}, not a regular file`);
+      const target = manifest.at(indexOf(seenTarget!));
+      entry = { path: p, type: 'hardlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: target.size, conffile: false, linkTo: to, sha256: target.sha256, md5: target.md5 };
       break;
     }
     case 'symlink': {
@@ -252,7 +268,7 @@ async function stageEntry(
       body.resume();
       entry = bareEntry(p, header.type, meta);
   }
-  seen.set(p, entry);
+  seen.set(p, seenAs(manifest.length, entry.type));
   return entry;
 }
 
@@ -275,15 +291,15 @@ function fileEntry(p: RootPath, m: EntryMeta, d: Digests, dir: HostPath | undefi
 }
 
 /** A member may not lie beneath a non-directory shipped earlier in the same archive (a planted symlink). */
-function checkAncestors(p: RootPath, seen: Map<RootPath, ManifestEntry>, refuse: (why: string) => never): void {
+function checkAncestors(p: RootPath, seen: Seen, refuse: (why: string) => never): void {
   const anc = nonDirectoryAncestor(p, seen);
   if (anc) refuse(`lies beneath '${anc.path}', which the archive ships as a ${anc.type}`);
 }
 
-function nonDirectoryAncestor(p: RootPath, seen: Map<RootPath, ManifestEntry>): ManifestEntry | undefined {
+function nonDirectoryAncestor(p: RootPath, seen: Seen): { path: RootPath; type: EntryType } | undefined {
   for (const folder of foldersOf(p)) {
     const anc = seen.get(folder);
-    if (anc && anc.type !== 'directory') return anc;
+    if (anc !== undefined && typeOf(anc) !== 'directory') return { path: folder, type: typeOf(anc) };
   }
   return undefined;
 }
@@ -458,13 +474,21 @@ async function writeStaged(
 
 /**
  * Stages, after all, members that stageArchive hashed but did not write (StageOptions.installed) and that
- * the plan places: `entries` are their manifest entries, given their staged content here (in `dir`, a
- * fresh folder of the transaction's staging area). The archive is read again; each member must be what it
- * was the first time (the digests and size its entry holds), or the archive changed in between and is
- * refused. The entry's own owner, mode and mtime are applied: what was checked and will be recorded.
+ * the plan places: `wanted` are their indexes in the archive's manifest, each with the plan's own objects
+ * of that entry (its steps'), all of which are given the staged content here (in `dir`, a fresh folder of
+ * the transaction's staging area). The archive is read again; each member must be what it was the first
+ * time (the digests and size its entry holds), or the archive changed in between and is refused. The
+ * entry's own owner, mode and mtime are applied: what was checked and will be recorded.
  */
-export async function stageLate(archive: string, dir: HostPath, entries: readonly ManifestEntry[], asRoot: boolean): Promise<void> {
-  const wanted = new Map(entries.map((e) => [e.path, e]));
+export async function stageLate(
+  archive: string,
+  dir: HostPath,
+  manifest: Manifest,
+  wanted: ReadonlyMap<number, readonly ManifestEntry[]>,
+  asRoot: boolean,
+): Promise<void> {
+  const byPath = new Map<RootPath, number>();
+  for (const index of wanted.keys()) byPath.set(manifest.at(index).path, index);
   const changed = (what: string): OvermergeError =>
     new OvermergeError('E_BAD_ARCHIVE', `${archive}: ${what} is not what it was when the archive was first read; the archive changed during the transaction`, {
       op: 'stage',
@@ -478,17 +502,21 @@ export async function stageLate(archive: string, dir: HostPath, entries: readonl
     } catch {
       p = undefined; // refused the first time, so not one of ours: skipped like any other
     }
-    const entry = p === undefined ? undefined : wanted.get(p);
-    if (entry === undefined || header.type !== 'file') {
+    const index = p === undefined ? undefined : byPath.get(p);
+    if (index === undefined || header.type !== 'file') {
       body.resume();
       continue;
     }
-    wanted.delete(entry.path);
+    const entry = manifest.at(index);
+    byPath.delete(entry.path);
     const { digests, stagedAs } = await writeStaged(dir, () => counter++, body, entry, asRoot);
     if (digests.sha256 !== entry.sha256 || digests.md5 !== entry.md5 || digests.size !== entry.size) throw changed(`member '${entry.path}'`);
-    entry.stagedIn = dir;
-    entry.stagedAs = stagedAs;
-    if (wanted.size === 0) break;
+    manifest.setStaged(index, dir, stagedAs!);
+    for (const e of wanted.get(index) ?? []) {
+      e.stagedIn = dir;
+      e.stagedAs = stagedAs;
+    }
+    if (byPath.size === 0) break;
   }
-  if (wanted.size > 0) throw changed(`member '${[...wanted.keys()][0]}'`);
+  if (byPath.size > 0) throw changed(`member '${[...byPath.keys()][0]}'`);
 }

@@ -6,7 +6,9 @@ import { Paragraph } from '../../src/control/paragraph';
 import { openDatabase } from '../../src/db/open';
 import { Probe } from '../../src/engine/probe';
 import { openRoot, type RootPath } from '../../src/fs/rootpath';
-import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
+import type { ManifestEntry } from '../../src/model/entry';
+import type { StagedPackage } from '../../src/model/staged-package';
+import { Manifest } from '../../src/model/manifest';
 import { withTempDir } from '../helpers/temp';
 
 const rp = (s: string) => s as RootPath;
@@ -22,7 +24,7 @@ function staged(entries: Array<[string, ManifestEntry['type']]>): StagedPackage 
     controlFiles: new Map(),
     conffiles: [],
     bytes: 0,
-    entries: entries.map(([p, type]) => ({ path: rp(p), type, mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, conffile: false })),
+    entries: Manifest.of(entries.map(([p, type]) => ({ path: rp(p), type, mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, conffile: false }))),
   };
 }
 

@@ -28,7 +28,7 @@ it('measuring an archive gives the manifest staging gives, and writes nothing', 
     assert.ok(staged.entries.some((e) => stagedContent(e) !== undefined));
     assert.ok(measured.entries.every((e) => stagedContent(e) === undefined));
     assert.deepEqual(
-      measured.entries,
+      [...measured.entries],
       staged.entries.map(({ stagedIn: _, stagedAs: __, ...rest }) => rest),
     );
     assert.equal(measured.bytes, staged.bytes);

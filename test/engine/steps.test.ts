@@ -76,7 +76,7 @@ const CASES: Case[] = [
       await usr(root);
       await staged(staging, 'new content');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'none' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { stagedIn: hostPathOf(staging), stagedAs: 0 }), aside: 'none' }),
   },
   {
     name: 'place-file over a file (hard-linked backup)',
@@ -84,7 +84,7 @@ const CASES: Case[] = [
       await write(path.join(root, 'usr/lib/f'), 'old content');
       await staged(staging, 'new content');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'link' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/f'), entry: entry('usr/lib/f', 'file', { stagedIn: hostPathOf(staging), stagedAs: 0 }), aside: 'link' }),
   },
   {
     name: 'place-file over a directory tree (moved aside)',
@@ -94,7 +94,7 @@ const CASES: Case[] = [
       await fsp.symlink('a', path.join(root, 'usr/lib/d/link'));
       await staged(staging, 'now a file');
     },
-    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/d'), entry: entry('usr/lib/d', 'file', { staged: hostPathOf(path.join(staging, '0')) }), aside: 'move' }),
+    step: (staging) => ({ kind: 'place-file', path: rp('usr/lib/d'), entry: entry('usr/lib/d', 'file', { stagedIn: hostPathOf(staging), stagedAs: 0 }), aside: 'move' }),
   },
   {
     name: 'place-special: a symlink where nothing is',

@@ -1,7 +1,9 @@
 import { Paragraph } from '../../src/control/paragraph';
 import { NO_CONFFILE_FORCES, type PlanInput } from '../../src/engine/plan-model';
 import type { InstalledFile } from '../../src/model/package';
-import type { ManifestEntry, StagedPackage } from '../../src/model/entry';
+import type { ManifestEntry } from '../../src/model/entry';
+import type { StagedPackage } from '../../src/model/staged-package';
+import { Manifest } from '../../src/model/manifest';
 
 /** Plain-data builders for planner tests: the planner is pure, so these are all it needs. */
 
@@ -23,7 +25,7 @@ export function stagedPackage(name: string, entries: ManifestEntry[], opts: Pack
     controlText: '',
     controlFiles: new Map(),
     conffiles: entries.filter((e) => e.conffile).map((e) => e.path),
-    entries,
+    entries: Manifest.of(entries),
     bytes: 0,
   };
 }

@@ -4,13 +4,14 @@ import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate } from '../../stage/stage'
 import type { CrashPoints } from '../crash';
 import type { LaidFiles } from '../laid-files';
 import type { RootPath } from '../../fs/rootpath';
-import { stagedContent, type ManifestEntry, type StagedPackage } from '../../model/entry';
+import { stagedContent, type ManifestEntry } from '../../model/entry';
+import type { StagedPackage } from '../../model/staged-package';
 import type { InstalledFile, InstalledPackage } from '../../model/package';
 import type { InstallRequest, Plan } from '../plan-model';
 import type { Probe } from '../probe';
 import { collectGarbage, GarbageCadence, LARGE_TRANSACTION, releaseFreedMemory } from '../memory-bounds';
 import { freeSpace } from '../space';
-import { stepsOf } from '../plan-steps';
+import { OvermergeError } from '../../errors';
 import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
 
@@ -109,20 +110,63 @@ export async function stagePlaced(
   stagingDir: HostPath,
   opts: StageOptions,
 ): Promise<void> {
-  const missing = new Set<ManifestEntry>();
-  // Runs of fresh files included: an unwritten member whose installed copy is gone from the root is fresh.
-  for (const s of stepsOf(plan.steps)) {
-    if (s.kind === 'place-file' && s.entry.type === 'file' && !s.entry.claimsExisting && !s.entry.filtered && stagedContent(s.entry) === undefined) missing.add(s.entry);
+  // By install: the manifest index of each entry to stage, with the plan's objects of it.
+  const wanted = installs.map(() => new Map<number, ManifestEntry[]>());
+  const want = (install: number, index: number, e?: ManifestEntry): void => {
+    let objects = wanted[install].get(index);
+    if (objects === undefined) wanted[install].set(index, (objects = []));
+    if (e !== undefined) objects.push(e);
+  };
+  // The plan's own step objects of entries without content, by shipped path (few: see stageArchive).
+  const stepObjects = new Map<RootPath, ManifestEntry[]>();
+  for (const s of plan.steps) {
+    if (s.kind === 'place-files') {
+      // Runs of fresh files included: an unwritten member whose installed copy is gone from the root is
+      // fresh. Their steps are made from the manifest when they run, so the manifest is what changes.
+      const install = installs.findIndex((r) => r.staged.entries === s.entries);
+      for (let k = s.from; k < s.to; k++) if (lacksContent(s.entries.at(k))) want(install, k);
+    } else if (s.kind === 'place-file' && lacksContent(s.entry)) {
+      const objects = stepObjects.get(s.entry.path);
+      if (objects === undefined) stepObjects.set(s.entry.path, [s.entry]);
+      else objects.push(s.entry);
+    }
   }
-  if (missing.size === 0) return;
+  // Each to the archive that ships its entry (two of one transaction may ship a path: told apart by content).
+  for (let i = 0; i < installs.length && stepObjects.size > 0; i++) {
+    const m = installs[i].staged.entries;
+    for (let k = 0; k < m.length; k++) {
+      const e = m.at(k);
+      const objects = stepObjects.get(e.path);
+      if (objects === undefined || !lacksContent(e)) continue;
+      const mine = objects.filter((o) => sameContent(e, o));
+      for (const o of mine) want(i, k, o);
+      const left = objects.filter((o) => !mine.includes(o));
+      if (left.length === 0) stepObjects.delete(e.path);
+      else stepObjects.set(e.path, left);
+    }
+  }
+  const [unplaced] = stepObjects.keys();
+  if (unplaced !== undefined) throw new OvermergeError('E_INTERNAL', `no archive of the transaction ships '${unplaced}' as planned`, { op: 'stage', path: unplaced });
   for (let i = 0; i < installs.length; i++) {
-    const entries = installs[i].staged.entries.filter((e) => missing.has(e));
-    if (entries.length === 0) continue;
+    if (wanted[i].size === 0) continue;
     const dir = hostJoin(stagingDir, `late-${i}`);
     await makePrivateDirectory(dir, 'create staging folder');
-    await stageLate(installs[i].staged.archive, dir, entries, opts.asRoot);
+    await stageLate(installs[i].staged.archive, dir, installs[i].staged.entries, wanted[i], opts.asRoot);
     opts.crash.tick();
   }
+}
+
+/** A regular file the plan places whose content is in no staging folder. */
+function lacksContent(e: ManifestEntry): boolean {
+  return e.type === 'file' && !e.claimsExisting && !e.filtered && stagedContent(e) === undefined;
+}
+
+/**
+ * The same member, told apart from another archive's member at the same path (two packages of one
+ * transaction may ship a path, one replacing the other) by what staging it would write.
+ */
+function sameContent(a: ManifestEntry, b: ManifestEntry): boolean {
+  return a.sha256 === b.sha256 && a.size === b.size && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtime === b.mtime;
 }
 
 /** One archive's data staged into `dir` (measured, without it), and where its members land. */

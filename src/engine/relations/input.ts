@@ -5,7 +5,7 @@ import type { PackageRow } from '../../db/types';
 import type { DpkgDb } from '../../dpkg/dpkg-db';
 import type { InstalledPackage, MultiArch, PackageData, PackageStatus, Selection } from '../../dpkg/relations';
 import { displayPath, type RootPath } from '../../fs/rootpath';
-import type { StagedPackage } from '../../model/entry';
+import type { StagedPackage } from '../../model/staged-package';
 
 /**
  * The relations planner's view of what is installed and of what is coming, read from the sources the

@@ -11,7 +11,7 @@ import {
   type StateChange,
 } from '../../dpkg/script-protocol';
 import { installedScriptPath } from '../../dpkg/script-runner';
-import type { StagedPackage } from '../../model/entry';
+import type { StagedPackage } from '../../model/staged-package';
 import { removalScripts, type PackageScripts, type ScriptPlanContext, type TailItem } from '../script-plan';
 import type { ScriptTarget } from '../script-session';
 import type { DpkgChangeStep } from '../steps/dpkg-change';
