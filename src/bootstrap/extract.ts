@@ -56,17 +56,27 @@ async function stageSideBySide(read: readonly ReadArchive[], probe: Probe, stagi
   const out: InstallRequest[] = new Array(read.length);
   let members = 0;
   let next = 0;
+  // A lane that fails stops the other at its next archive, and both have stopped before the failure is
+  // thrown: the transaction then removes its staging area with nothing still writing into it.
+  let failed = false;
   const lane = async (): Promise<void> => {
-    for (let i = next++; i < read.length; i = next++) {
-      const dir = hostJoin(stagingDir, String(i));
-      await makePrivateDirectory(dir, 'create staging folder');
-      // What is left of the transaction's member limit (the other lane's archive in flight counts after it).
-      const [request] = await stageArchives([read[i]], probe, dir, 'installed', { ...opts, maxMembers: Math.max(1, limit - members) });
-      members += request.staged.entries.length;
-      out[i] = request;
+    try {
+      for (let i = next++; i < read.length && !failed; i = next++) {
+        const dir = hostJoin(stagingDir, String(i));
+        await makePrivateDirectory(dir, 'create staging folder');
+        // What is left of the transaction's member limit (the other lane's archive in flight counts after it).
+        const [request] = await stageArchives([read[i]], probe, dir, 'installed', { ...opts, maxMembers: Math.max(1, limit - members) });
+        members += request.staged.entries.length;
+        out[i] = request;
+      }
+    } catch (err) {
+      failed = true;
+      throw err;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LANES, read.length) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(LANES, read.length) }, lane));
+  const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
   if (members > limit) {
     throw new OvermergeError('E_BAD_ARCHIVE', `the Essential set's archives have ${members} members, more than the ${limit} one transaction may unpack`, {
       op: 'stage',

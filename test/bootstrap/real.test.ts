@@ -11,6 +11,8 @@ import { BIN } from '../helpers/run-cli';
 import type { RealDebs } from '../helpers/real-debs';
 import { tempDir } from '../helpers/temp';
 import { diffSnapshots } from '../helpers/tree';
+import { buildDeb } from '../../fixtures/hostile/deb';
+import { endOfArchive, tarDir, tarFile } from '../../fixtures/hostile/tar-writer';
 
 const execFileP = promisify(execFile);
 
@@ -113,6 +115,32 @@ describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)
     await inRoot(root, ['useradd', '-m', 'u']);
     assert.match(await inRoot(root, ['su', 'u', '-c', 'id']), /^uid=1000\(u\) gid=1000\(u\)/);
     assert.match(await inRoot(root, ['apt-get', '--version']), /^apt 2\.6/);
+  });
+
+  // The extraction stages two archives at once: the lane that meets the refused member stops the other,
+  // and the rollback removes a staging area nothing writes into any more. A second bootstrap with the
+  // good archive goes on from there.
+  it('an Essential archive whose data staging refuses fails the extraction with one line, nothing staged left; the next bootstrap finishes', async (t) => {
+    if (gate(t, debs)) return;
+    const dir = path.join(work, 'refused');
+    // The third archive of the set with its own control part and a data part that climbs out of the root.
+    const victim = essential[2];
+    const bad = path.join(work, path.basename(victim));
+    const control = (await execFileP('dpkg-deb', ['--ctrl-tarfile', victim], { encoding: 'buffer', maxBuffer: 1 << 26 })).stdout;
+    const data = Buffer.concat([tarDir('./'), tarFile('./../escaped', 'x'), endOfArchive()]);
+    await fsp.writeFile(bad, buildDeb({ control: { tar: control }, data }));
+    const r = await bootstrapInto(dir, essential.map((a) => (a === victim ? bad : a)));
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /escaped/);
+    assert.doesNotMatch(r.out, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(path.join(work, 'escaped')), false);
+    const staging = path.join(dir, 'var/lib/overmerge/staging');
+    assert.deepEqual(existsSync(staging) ? await fsp.readdir(staging) : [], [], 'nothing left staged');
+    assert.equal(existsSync(path.join(dir, 'usr/bin/bash')), false, 'no file of the set laid');
+    const again = await bootstrapInto(dir, essential);
+    assert.equal(again.status, 0, again.out);
+    assert.equal(existsSync(path.join(dir, 'usr/bin/bash')), true);
+    await fsp.rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a folder that is not empty and holds no bootstrap, changing nothing', async (t) => {
