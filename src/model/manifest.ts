@@ -166,7 +166,7 @@ export class Manifest implements Iterable<ManifestEntry> {
     if (pathBytes > 0xffff || linkBytes > 0xffff) return false;
     const typeNumber = TYPE_NUMBERS.get(e.type);
     if (typeNumber === undefined) return false;
-    const r = c.records!;
+    const r = records(c);
     const at = c.count * RECORD;
     let flags = 0;
     if (e.conffile) flags |= CONFFILE;
@@ -329,12 +329,23 @@ interface Chunk {
   spilledAt?: number;
 }
 
+/** A chunk to fill: room for a few records at first (most archives have a few dozen members), more as it fills. */
 function newChunk(): Chunk {
-  return { records: Buffer.alloc(CHUNK * RECORD), strings: Buffer.allocUnsafeSlow(16 * 1024), count: 0, stringBytes: 0 };
+  return { records: Buffer.alloc(64 * RECORD), strings: Buffer.allocUnsafeSlow(4 * 1024), count: 0, stringBytes: 0 };
+}
+
+/** The chunk's records, with room for one more (a full chunk's records are CHUNK records exactly). */
+function records(c: Chunk): Buffer {
+  const r = c.records!;
+  if ((c.count + 1) * RECORD <= r.length) return r;
+  const bigger = Buffer.alloc(Math.min(CHUNK, 2 * (r.length / RECORD)) * RECORD);
+  r.copy(bigger);
+  c.records = bigger;
+  return bigger;
 }
 
 function writeOdd(c: Chunk): void {
-  c.records![c.count * RECORD + FLAGS] = ODD;
+  records(c)[c.count * RECORD + FLAGS] = ODD;
 }
 
 /** The chunk's strings, with room for `bytes` more. */
