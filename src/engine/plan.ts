@@ -6,7 +6,8 @@ import { stagedContent, type EntryMeta, type ManifestEntry } from '../model/entr
 import type { StagedPackage } from '../model/staged-package';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
 import type { Manifest } from '../model/manifest';
-import type { FileRows, InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
+import { KeptMtime, Rows } from './plan-rows';
+import type { InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
 import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
 import type { Aside } from './steps/aside';
 import type { MkdirStep } from './steps/mkdir';
@@ -161,7 +162,9 @@ class Planner {
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
       else if (entry.conffile && entry.type === 'file') this.planConffile(staged, entry, at, oldByPath.get(at), row);
       else {
-        files.push(this.planNonDirectory(req, i, entry, at, oldByPath.get(at), row), entry, i);
+        const planned = this.planNonDirectory(req, i, entry, at, oldByPath.get(at), row);
+        if (planned instanceof KeptMtime) files.pushWithMtime(planned.row, entry, i, planned.mtime);
+        else files.push(planned, entry, i);
         continue;
       }
       files.push(row, entry, i);
@@ -226,7 +229,7 @@ class Planner {
     at: RootPath,
     oldRow: InstalledFile | undefined,
     row: InstalledFile,
-  ): InstalledFile {
+  ): InstalledFile | KeptMtime {
     const d = this.disk(at);
     this.checkOwners(req.staged, entry, at);
     // Taken as the root holds it (checkContent refuses the plan if it is missing).
@@ -253,10 +256,10 @@ class Planner {
       return row;
     }
     if (oldRow && unchanged(oldRow, entry, d, keptTarget)) {
-      // Identical content and metadata: leave the file alone (no copy-up on an overlay root). The row may
-      // be the entry itself (rowFor): a copy takes the installed mtime.
+      // Identical content and metadata: leave the file alone (no copy-up on an overlay root). Its row keeps
+      // the installed mtime, the file's own.
       this.leftAlone.add(at);
-      return { ...row, mtime: oldRow.mtime };
+      return new KeptMtime(row, oldRow.mtime);
     }
     // A file claimed as the root holds it is not fresh, though absent: its own step, which checkContent refuses.
     if (entry.type === 'file' && d.type === 'absent' && at === entry.path && !entry.claimsExisting) this.extendRun(req.staged.entries, index);
@@ -558,48 +561,6 @@ function rowFor(entry: ManifestEntry, at: RootPath): InstalledFile {
     conffile: entry.conffile,
     conffileHash: entry.conffile ? entry.md5 : undefined,
   };
-}
-
-/**
- * A package's rows in manifest order, kept as the manifest itself for as long as each row is its entry
- * (rowFor): a fresh install of a huge archive then makes no array of a row a member at planning's peak,
- * nor holds the rows until the commit (the commit reads them from the manifest). Copied out at the first
- * row that is not its entry.
- */
-class Rows {
-  private list: InstalledFile[] | undefined;
-  private same = 0;
-
-  constructor(private readonly entries: Manifest) {}
-
-  /** The row of `entry`, the manifest's entry `index` (a row that is `entry` itself is the manifest's). */
-  push(row: InstalledFile, entry: ManifestEntry, index: number): void {
-    if (this.list === undefined) {
-      if (row === entry && index === this.same) {
-        this.same++;
-        return;
-      }
-      this.list = this.firstEntries();
-    }
-    this.list.push(row);
-  }
-
-  /** Rows of the installed version's files that stay (obsolete conffiles). */
-  pushKept(row: InstalledFile): void {
-    this.list ??= this.firstEntries();
-    this.list.push(row);
-  }
-
-  done(): FileRows {
-    if (this.list !== undefined) return this.list;
-    return this.same === this.entries.length ? this.entries : this.firstEntries();
-  }
-
-  private firstEntries(): InstalledFile[] {
-    const rows: InstalledFile[] = [];
-    for (let i = 0; i < this.same; i++) rows.push(this.entries.at(i));
-    return rows;
-  }
 }
 
 function metaOf(e: EntryMeta): EntryMeta {

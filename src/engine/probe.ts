@@ -226,11 +226,14 @@ export class Probe {
     return out;
   }
 
-  /** Records the owners of `p` (any package; the planner filters out the transaction's own). */
-  ownersOf(p: RootPath): void {
+  /**
+   * Records the owners of `p` other than the packages `except` (the transaction's own, which the planner
+   * never counts as owners: an upgrade of a huge package kept a list per member, 12 MiB at 116,010).
+   */
+  ownersOf(p: RootPath, except: ReadonlySet<number>): void {
     if (this.owners.has(p)) return;
-    const owners = this.db.files.ownersOf(p);
-    // Most paths have no owner; the planner reads a missing key as none, so no empty list per member.
+    const owners = this.db.files.ownersOf(p).filter((o) => !except.has(o.packageId));
+    // Most paths have no other owner; the planner reads a missing key as none, so no empty list per member.
     if (owners.length > 0) this.owners.set(p, owners.map((o) => this.ownerFrom(o.packageId, o.type)));
   }
 

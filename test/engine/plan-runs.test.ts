@@ -107,7 +107,7 @@ describe('plan: rows that are the manifest', () => {
     assert.deepEqual([...p.records[0].files], entries);
   });
 
-  it('copies the rows out at the first one that is not its entry, in order', () => {
+  it('keeps an upgrade\'s rows as the manifest plus the installed mtimes of the files left alone', () => {
     const v1 = folderOf(3);
     const v2 = folderOf(5);
     const disk = new Map<RootPath, DiskState>([[rp(''), ROOT]]);
@@ -116,10 +116,26 @@ describe('plan: rows that are the manifest', () => {
     const same = v2.map((e) => (e.type === 'file' ? { ...e, sha256: 'same' } : e));
     const p = plan(planInput({ installs: [{ staged: stagedPackage('x', same), resolved: new Map(), old, status: 'installed' }], disk }));
     const rows = p.records[0].files;
-    assert.ok(Array.isArray(rows), 'copied out of the manifest');
+    assert.ok(!Array.isArray(rows), 'no object a row');
+    assert.equal(rows.length, same.length);
     assert.deepEqual(rows.map((r) => r.path), same.map((e) => e.path));
     // The files the root keeps take their installed mtime; the new ones are their entries.
     assert.deepEqual(rows.map((r) => r.mtime), same.map((e, i) => (i >= 3 && i < 6 ? 999 : e.mtime)));
     assert.deepEqual([...rows][6], same[6]);
+    assert.deepEqual(rows.filter((r) => r.mtime === 999).map((r) => r.path), same.slice(3, 6).map((e) => e.path));
+  });
+
+  it('adds a conffile\'s row, with its hash, in its place, and an obsolete conffile after the manifest\'s rows', () => {
+    const conf = (path: string, md5: string): ManifestEntry => ({ ...file(path), conffile: true, md5 });
+    const v1 = [dir('etc'), conf('etc/a.conf', 'A'), conf('etc/gone.conf', 'G')];
+    const v2 = [dir('etc'), conf('etc/a.conf', 'A2'), file('etc/plain')];
+    const disk = new Map<RootPath, DiskState>([[rp(''), ROOT], [rp('etc'), ROOT]]);
+    disk.set(rp('etc/a.conf'), { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, md5: 'A' });
+    disk.set(rp('etc/gone.conf'), { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, md5: 'G' });
+    const old = { name: 'x', architecture: 'all', version: '1', status: 'installed', files: v1.map((e) => installedRow(e, { conffileHash: e.md5 })) };
+    const p = plan(planInput({ installs: [{ staged: stagedPackage('x', v2), resolved: new Map(), old, status: 'installed' }], disk }));
+    const rows = [...p.records[0].files];
+    assert.equal(p.records[0].files.length, 4);
+    assert.deepEqual(rows.map((r) => [r.path, r.conffileHash]), [['etc', undefined], ['etc/a.conf', 'A2'], ['etc/plain', undefined], ['etc/gone.conf', 'G']]);
   });
 });

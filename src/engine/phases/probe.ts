@@ -19,10 +19,11 @@ export interface Requests {
  * from the root and the database, by path or by package, so the cost follows the transaction's size.
  */
 export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, options: PlanOptions): Promise<PlanInput> {
-  const txnIds = [...req.installs.map((r) => r.old), ...req.removals.map((r) => r.pkg)]
-    .filter((p): p is NonNullable<typeof p> => p !== undefined)
+  // The transaction's own packages, as the planner counts them (plan.ts inTxn): never "other owners".
+  const txnIds = [...req.installs.map((r) => r.staged), ...req.removals.map((r) => r.pkg)]
     .map((p) => db.packages.get(p.name, p.architecture)?.id)
     .filter((id): id is number => id !== undefined);
+  const inTxn = new Set(txnIds);
   // Resolving the paths again (after the scripts that run before the files) and the relations made their
   // garbage per member too: freed before the probe makes its own.
   if (req.installs.reduce((n, r) => n + r.staged.entries.length, 0) >= LARGE_TRANSACTION) collectGarbage();
@@ -33,16 +34,16 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
       const at = r.resolved.get(e.path) ?? e.path;
       const d = await probe.look(at, { digest: e.conffile });
       if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into
-      probe.ownersOf(at);
+      probe.ownersOf(at, inTxn);
       if (e.type !== 'directory' && d.type === 'directory') {
         await probe.look(at, { beneath: true });
         probe.ownersBeneath(at, txnIds);
       }
       if (e.conffile) for (const c of conffileCompanions(at)) await probe.look(c);
     }
-    if (r.old) await gatherOld(probe, r.old.files, txnIds, false);
+    if (r.old) await gatherOld(probe, r.old.files, txnIds, inTxn, false);
   }
-  for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, r.purge);
+  for (const r of req.removals) await gatherOld(probe, r.pkg.files, txnIds, inTxn, r.purge);
   for (const p of req.extraRemovals ?? []) await probe.look(p);
   for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
   // Before the plan adds its steps and rows. (Counted in members: the probe keeps no entry for a path in
@@ -60,9 +61,9 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
   };
 }
 
-async function gatherOld(probe: Probe, files: readonly InstalledFile[], txnIds: number[], purge: boolean): Promise<void> {
+async function gatherOld(probe: Probe, files: readonly InstalledFile[], txnIds: number[], inTxn: ReadonlySet<number>, purge: boolean): Promise<void> {
   for (const f of files) {
-    probe.ownersOf(f.path);
+    probe.ownersOf(f.path, inTxn);
     const d = await probe.look(f.path);
     if (d.type === 'directory' && f.type === 'directory') {
       // Listing a directory is only worth it if no other package keeps it anyway.
