@@ -8,6 +8,7 @@ import { errnoOf, fsError } from '../errors';
 import { ancestorsOf, baseName, hostPath, joinRootPath, parentOf, recordedRootPath, withSuffix, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot, resolveParentInRoot } from '../fs/resolve-in-root';
 import { ABSENT, type DiskState } from '../model/disk';
+import { sharedDigest, sharedEntryType } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
 
@@ -259,14 +260,15 @@ export function conffileCompanions(p: RootPath): RootPath[] {
 export function toInstalledFile(f: FileRow): InstalledFile {
   return {
     path: recordedRootPath(f.path),
-    type: f.type,
+    type: sharedEntryType(f.type),
     mode: f.mode,
     uid: f.uid,
     gid: f.gid,
     size: f.size,
     mtime: f.mtime ?? 0,
-    sha256: f.sha256 ?? undefined,
-    md5: f.md5 ?? undefined,
+    // A database row brings its own copy of each string: empty files share theirs, as in the manifest.
+    sha256: sharedDigest(f.sha256),
+    md5: sharedDigest(f.md5),
     target: f.linkTarget ?? undefined,
     devmajor: f.devMajor ?? undefined,
     devminor: f.devMinor ?? undefined,

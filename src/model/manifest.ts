@@ -1,7 +1,7 @@
 import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 import { SpillFile } from '../fs/spill-file';
-import { ENTRY_TYPES, type ManifestEntry } from './entry';
+import { EMPTY_MD5, EMPTY_SHA256, ENTRY_TYPES, type ManifestEntry } from './entry';
 
 /**
  * One package's members in archive order, held as bytes instead of as objects (issue 14: memory must not
@@ -313,8 +313,6 @@ const EMPTY_DIGESTS = 64;
 /** The record is unused; the entry is in `odd`. */
 const ODD = 128;
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MD5_HEX = /^[0-9a-f]{32}$/;
 const TYPE_NUMBERS = new Map(ENTRY_TYPES.map((t, i) => [t, i]));

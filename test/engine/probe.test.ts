@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Paragraph } from '../../src/control/paragraph';
 import { openDatabase } from '../../src/db/open';
+import { NO_CONFFILE_FORCES } from '../../src/engine/plan-model';
+import { gatherPlanInput } from '../../src/engine/phases/probe';
 import { Probe } from '../../src/engine/probe';
 import { openRoot, type RootPath } from '../../src/fs/rootpath';
 import type { ManifestEntry } from '../../src/model/entry';
@@ -102,5 +104,44 @@ describe('Probe.look', () => {
         assert.equal((await probe.look(rp('usr/share/doc/hello/copyright'))).type, 'absent');
         assert.equal((await probe.look(rp('usr/share/doc/hello'))).type, 'symlink');
       });
+    }));
+});
+
+describe('gatherPlanInput', () => {
+  it("lists an installed directory only where it may go, and keeps no owners of the transaction's own package", () =>
+    withTempDir('probe-gather', async (dir) => {
+      const db = openDatabase(path.join(dir, 'db.sqlite'));
+      try {
+        const root = path.join(dir, 'root');
+        for (const p of ['usr/share/keep', 'usr/share/gone']) await fsp.mkdir(path.join(root, p), { recursive: true });
+        for (const p of ['usr/share/keep/f1', 'usr/share/keep/f2', 'usr/share/gone/g1']) await fsp.writeFile(path.join(root, p), '');
+        const row = (p: string, type: 'file' | 'directory') => ({ path: p, type, mode: type === 'file' ? 0o644 : 0o755, uid: 0, gid: 0 });
+        const x = db.packages.upsert({ name: 'x', architecture: 'all', version: '1', status: 'installed', control: 'Package: x\n' }, null);
+        db.files.insertFiles(x, [
+          row('usr', 'directory'),
+          row('usr/share', 'directory'),
+          row('usr/share/keep', 'directory'),
+          row('usr/share/keep/f1', 'file'),
+          row('usr/share/keep/f2', 'file'),
+          row('usr/share/gone', 'directory'),
+          row('usr/share/gone/g1', 'file'),
+        ]);
+        const y = db.packages.upsert({ name: 'y', architecture: 'all', version: '1', status: 'installed', control: 'Package: y\n' }, null);
+        db.files.insertFiles(y, [row('usr', 'directory'), row('usr/share', 'directory')]);
+        const probe = new Probe(await openRoot(root), db);
+        const old = probe.installed('x', 'all')!;
+        const next = staged([['usr', 'directory'], ['usr/share', 'directory'], ['usr/share/keep', 'directory'], ['usr/share/keep/f1', 'file']]);
+        const input = await gatherPlanInput(probe, db, { installs: [{ staged: next, resolved: new Map(), old, status: 'installed' }], removals: [] }, {
+          forceOverwrite: false,
+          conffiles: { forces: NO_CONFFILE_FORCES },
+        });
+        // The version being installed ships usr/share/keep again: what is in it does not matter.
+        assert.equal(input.disk.get(rp('usr/share/keep'))?.children, undefined);
+        assert.deepEqual(input.disk.get(rp('usr/share/gone'))?.children, [rp('usr/share/gone/g1')]);
+        assert.equal(input.owners.get(rp('usr/share/keep/f1')), undefined, "x is the transaction's own");
+        assert.deepEqual(input.owners.get(rp('usr/share'))?.map((o) => o.name), ['y']);
+      } finally {
+        db.close();
+      }
     }));
 });
