@@ -10,7 +10,8 @@ import type { BenchResult } from './main';
 /**
  * Archives of many tiny members, where memory per member is what counts: a package as big as Debian's
  * largest (116,010 files, papirus-icon-theme) installed by overmerge and by durable dpkg into fresh
- * roots, alternated, 3 repetitions; then (not in a quick run) the hostile corpus's million-member archive,
+ * roots, alternated, 3 repetitions, then installed again over itself (a reinstall: the upgrade path), alternated
+ * the same; then (not in a quick run) the hostile corpus's million-member archive,
  * which overmerge refuses at its default member limit (250,000) while dpkg-deb merely lists it, once each.
  * Time and peak RSS from GNU time.
  */
@@ -48,6 +49,18 @@ export async function run(): Promise<BenchResult[]> {
       timeRow(`${name}: install of ${members}`, s.om, dp, { ratio: 1.0 }, what),
       rssRow(`${name}: peak RSS installing ${members}`, s.om, dp, { atMost: 100 }, what),
     ];
+    // The same package again over itself, in the roots the last repetition left: the upgrade path (the
+    // installed rows, the root's state of every path, the plan's rows), which the fresh install never takes.
+    const again = await alternate(REPS, {
+      om: () => mustRun('overmerge install (again)', overmergeArgv(roots.om, ['install', many]), { env: RUN_ENV }),
+      dp: () => mustRun('dpkg --install (again)', dpkgArgv(roots.dp, ['--install', many]), { env: RUN_ENV }),
+    });
+    const dpAgain = { name: 'dpkg --install', samples: again.dp };
+    const whatAgain = `${members} installed again over themselves; median of ${REPS}`;
+    out.push(
+      timeRow(`${name}: reinstall of ${members}`, again.om, dpAgain, undefined, whatAgain),
+      rssRow(`${name}: peak RSS reinstalling ${members}`, again.om, dpAgain, { atMost: 100 }, whatAgain),
+    );
     if (!QUICK) out.push(...(await refusal(dir)));
     return out;
   });
