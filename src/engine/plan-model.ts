@@ -123,7 +123,7 @@ export interface PlanInput {
   installs: InstallRequest[];
   removals: RemoveRequest[];
   /** lstat of every path the plan may touch (resolved locations). Missing keys mean absent. */
-  disk: Map<RootPath, DiskState>;
+  disk: ReadonlyMap<RootPath, DiskState>;
   /** Packages outside this transaction's own packages that own each wanted path. */
   owners: Map<RootPath, Owner[]>;
   /** For directories the plan may remove or replace: packages outside the transaction owning something beneath. */

@@ -8,6 +8,7 @@ import { errnoOf, fsError } from '../errors';
 import { ancestorsOf, baseName, hostPath, joinRootPath, parentOf, recordedRootPath, withSuffix, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot, resolveParentInRoot } from '../fs/resolve-in-root';
 import { ABSENT, type DiskState } from '../model/disk';
+import { DiskStates } from '../model/disk-states';
 import { sharedDigest, sharedEntryType } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
@@ -23,7 +24,7 @@ export class Probe {
    * missing path for absent): a fresh install of a huge folder keeps one entry, not one per member
    * (116,010 members: 4 MiB from the probe to the commit), and makes no lstat of them.
    */
-  readonly disk = new Map<RootPath, DiskState>();
+  readonly disk = new DiskStates();
   readonly owners = new Map<RootPath, Owner[]>();
   readonly ownedBeneath = new Map<RootPath, Owner[]>();
   private readonly parentCache = new Map<RootPath, RootPath>();
@@ -114,11 +115,23 @@ export class Probe {
       this.disk.set(p, state);
     }
     const host = hostPath(this.root, p);
-    if (want.digest && state.type === 'file' && state.md5 === undefined) state.md5 = await md5Of(host);
-    if (state.type === 'directory') {
-      if (want.children && state.children === undefined) state.children = await this.listChildren(p);
-      if (want.beneath && state.beneath === undefined) state.beneath = await this.listBeneath(p);
+    // The map hands out copies of plain states (DiskStates): a detail added is kept by setting it again.
+    let added = false;
+    if (want.digest && state.type === 'file' && state.md5 === undefined) {
+      state.md5 = await md5Of(host);
+      added = true;
     }
+    if (state.type === 'directory') {
+      if (want.children && state.children === undefined) {
+        state.children = await this.listChildren(p);
+        added = true;
+      }
+      if (want.beneath && state.beneath === undefined) {
+        state.beneath = await this.listBeneath(p);
+        added = true;
+      }
+    }
+    if (added) this.disk.set(p, state);
     return state;
   }
 
@@ -126,8 +139,8 @@ export class Probe {
   private inAbsentFolder(p: RootPath): boolean {
     for (let a = p; a !== ''; ) {
       a = parentOf(a);
-      const d = this.disk.get(a);
-      if (d !== undefined) return d.type === 'absent';
+      const type = this.disk.typeAt(a);
+      if (type !== undefined) return type === 'absent';
     }
     return false;
   }

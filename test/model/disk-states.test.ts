@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RootPath } from '../../src/fs/rootpath';
+import { ABSENT, type DiskState } from '../../src/model/disk';
+import { DiskStates } from '../../src/model/disk-states';
+
+const rp = (s: string) => s as RootPath;
+const file = (n: number): DiskState => ({
+  type: 'file',
+  mode: 0o644,
+  uid: 1000 + n,
+  gid: 4294967295,
+  size: 2 ** 40 + n,
+  mtimeNs: 1_700_000_000_123_456_789n + BigInt(n),
+  ctimeNs: -5n,
+  ino: 2n ** 64n - 1n - BigInt(n),
+});
+
+describe('DiskStates', () => {
+  it('reads back plain states equal, through growth, and the one absent state as ABSENT', () => {
+    const m = new DiskStates();
+    for (let i = 0; i < 1000; i++) m.set(rp(`f${i}`), file(i));
+    m.set(rp('dir'), { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 4096, mtimeNs: 1n, ctimeNs: 2n, ino: 3n });
+    m.set(rp('gone'), ABSENT);
+    assert.equal(m.size, 1002);
+    for (let i = 0; i < 1000; i += 37) assert.deepEqual(m.get(rp(`f${i}`)), file(i));
+    assert.equal(m.get(rp('gone')), ABSENT);
+    assert.equal(m.typeAt(rp('dir')), 'directory');
+    assert.equal(m.typeAt(rp('nowhere')), undefined);
+    assert.equal(m.get(rp('nowhere')), undefined);
+    assert.ok(m.has(rp('f999')) && !m.has(rp('f1000')));
+    assert.deepEqual(new Map(m), new Map([...Array.from({ length: 1000 }, (_, i) => [rp(`f${i}`), file(i)] as const), [rp('dir'), m.get(rp('dir'))!], [rp('gone'), ABSENT]]));
+  });
+
+  it('keeps a state with more than lstat facts, or a field out of a record, as the object itself', () => {
+    const m = new DiskStates();
+    const link: DiskState = { type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 3, mtimeNs: 1n, ctimeNs: 1n, ino: 9n, target: 'x', targetIsDir: false };
+    const digested: DiskState = { ...file(1), md5: 'd41d8cd98f00b204e9800998ecf8427e' };
+    const listed: DiskState = { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtimeNs: 1n, ctimeNs: 1n, ino: 2n, children: [rp('d/a')] };
+    const wide: DiskState = { ...file(2), uid: 2 ** 32 };
+    const partial: DiskState = { type: 'file', mode: 0o644 };
+    for (const [p, s] of [['l', link], ['m', digested], ['d', listed], ['w', wide], ['p', partial]] as const) {
+      m.set(rp(p), s);
+      assert.equal(m.get(rp(p)), s, p);
+    }
+    assert.equal(m.size, 5);
+  });
+
+  it('takes a state set again, whichever way it is kept, and hands out copies of plain ones', () => {
+    const m = new DiskStates();
+    m.set(rp('a'), file(1));
+    const copy = m.get(rp('a'))!;
+    copy.md5 = 'changed';
+    assert.equal(m.get(rp('a'))!.md5, undefined, 'a copy: changing it changes nothing');
+    m.set(rp('a'), copy);
+    assert.equal(m.get(rp('a')), copy);
+    m.set(rp('a'), file(7));
+    assert.deepEqual(m.get(rp('a')), file(7));
+    assert.equal(m.size, 1);
+    assert.deepEqual([...m.keys()], [rp('a')]);
+    m.clear();
+    assert.equal(m.size, 0);
+    m.set(rp('b'), file(3));
+    assert.deepEqual(m.get(rp('b')), file(3));
+  });
+});
