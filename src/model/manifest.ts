@@ -310,7 +310,10 @@ const HAS_SHA256 = 16;
 const HAS_MD5 = 32;
 /** The digests of empty content (often thousands of members): decoded to two shared strings. */
 const EMPTY_DIGESTS = 64;
-/** The record is unused; the entry is in `odd`. */
+/**
+ * The record is unused; the entry is in `odd`. Writing it (writeOdd) also grows the chunk's records to hold
+ * the slot, so that a full chunk always has CHUNK records to spill.
+ */
 const ODD = 128;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
