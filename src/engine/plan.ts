@@ -7,6 +7,7 @@ import type { StagedPackage } from '../model/staged-package';
 import { refOf, type ChangeAction, type InstalledFile, type InstalledPackage, type Owner, type PackageRef } from '../model/package';
 import type { Manifest } from '../model/manifest';
 import { KeptMtime, Rows } from './plan-rows';
+import { UnlandedRows } from './unlanded-rows';
 import type { InstallRequest, PathStep, Plan, PlanInput, PlanStep, RemoveRequest } from './plan-model';
 import { conffileVerdict, decideConffile, keptNotice, replacedNotice, type ConffileOnDisk, type ConffileOutcome } from './conffile-rules';
 import type { Aside } from './steps/aside';
@@ -53,7 +54,7 @@ class Planner {
   /** Old paths that leave together with a directory that is moved aside whole. */
   private readonly goneWithParent: RootPath[] = [];
   /** Each install request's installed rows at paths none of its entries landed on (what vanishes). */
-  private readonly unlandedBy = new Map<InstallRequest, Map<RootPath, InstalledFile>>();
+  private readonly unlandedBy = new Map<InstallRequest, UnlandedRows>();
   /** Packages this transaction rewrites or deletes: their rows are not "other owners". */
   private readonly inTxn = new Set<string>();
   private readonly result: Plan = { steps: [], records: [], deleted: [], disowned: [], changes: [], notices: [], bytes: 0 };
@@ -140,10 +141,8 @@ class Planner {
 
   private planInstall(req: InstallRequest): void {
     const { staged, old } = req;
-    // The installed rows by path, each taken out as an entry lands on it: what is left vanishes. (A set of
-    // the paths landed on, beside it, held 4 MiB more for an upgrade of 116,010 members.)
-    const unlanded = new Map<RootPath, InstalledFile>();
-    for (const f of old?.files ?? []) unlanded.set(f.path, f);
+    // The installed rows, each marked as an entry lands on it: what is left vanishes.
+    const unlanded = new UnlandedRows(old?.files ?? []);
     if (old) this.unlandedBy.set(req, unlanded);
     const files = new Rows(staged.entries);
     // Two members land at one path only through the root's directory symlinks (staging refuses a path
@@ -158,19 +157,20 @@ class Planner {
         if (alias.type === 'directory' && entry.type === 'directory') continue;
         throw aliasConflict(staged, alias.path, entry.path, at);
       }
-      const oldRow = unlanded.get(at);
+      const oldIndex = unlanded.find(at);
+      const oldRow = oldIndex < 0 ? undefined : unlanded.row(oldIndex);
       if (entry.filtered) {
         const row = this.planFiltered(req.staged, entry, at, oldRow);
         // A kept conffile has landed; anything else the installed version had there goes.
         if (oldRow !== undefined && row === oldRow) {
           landed?.add(at);
-          unlanded.delete(at);
+          unlanded.land(oldIndex);
         }
         files.push(row, entry, i);
         continue;
       }
       landed?.add(at);
-      unlanded.delete(at);
+      if (oldIndex >= 0) unlanded.land(oldIndex);
       const given = req.rows?.get(entry.path);
       const row = given ? { ...given, path: at } : rowFor(entry, at);
       if (entry.type === 'directory') this.planDirectory(staged, entry, at);
@@ -355,9 +355,9 @@ class Planner {
         { op: 'plan', path: displayPath(at) },
       );
     }
-    const ours = new Set((req.old?.files ?? []).map((f) => f.path));
+    const ours = this.unlandedBy.get(req);
     for (const p of d.beneath ?? []) {
-      if (!ours.has(p)) {
+      if (!ours?.has(p)) {
         throw new OvermergeError(
           'E_CONFLICT',
           `${req.staged.name}: cannot replace directory '${displayPath(at)}' with a file: it holds '${displayPath(p)}', which the package does not own`,

@@ -9,6 +9,8 @@ import { ancestorsOf, baseName, hostPath, joinRootPath, parentOf, recordedRootPa
 import { resolveInRoot, resolveParentInRoot } from '../fs/resolve-in-root';
 import { ABSENT, type DiskState } from '../model/disk';
 import { DiskStates } from '../model/disk-states';
+import { InstalledFiles } from '../model/installed-files';
+import type { HostPath } from '../fs/host-path';
 import { sharedDigest, sharedEntryType } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
@@ -39,9 +41,11 @@ export class Probe {
   /** Folders whose path contains no symlink (so a child path names what it says). */
   private readonly realParents = new Map<RootPath, boolean>();
 
+  /** `spillIn`: a folder of the staging area where a huge installed version's rows may keep their records. */
   constructor(
     readonly root: Root,
     private readonly db: Db,
+    private readonly spillIn?: HostPath,
   ) {}
 
   /**
@@ -98,7 +102,7 @@ export class Probe {
   }
 
   withFiles(row: PackageRow): InstalledPackage {
-    const files: InstalledFile[] = [];
+    const files = new InstalledFiles(this.spillIn);
     for (const f of this.db.files.filesOf(row.id)) files.push(toInstalledFile(f));
     return { name: row.name, architecture: row.architecture, version: row.version, status: row.status, control: row.control, files };
   }

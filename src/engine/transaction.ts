@@ -198,7 +198,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     opts.crash.tick();
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
     await makePrivateDirectory(stagingDir, 'create staging folder');
-    const probe = new Probe(loc.root, db);
+    const probe = new Probe(loc.root, db, stagingDir);
     const asker = opts.askConffiles;
     const ask: PlanAsker | undefined = asker && ((qs) => asker(qs.map((q) => askedFor(loc.root, q))));
     const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts, ask });

@@ -28,12 +28,24 @@ export interface InstalledFile {
   conffileHash?: string;
 }
 
+/**
+ * An installed package's file rows, as the planner and the phases around it read them: in order, by index,
+ * or through a PathIndex. A plain array is one; the probe hands out InstalledFiles (records).
+ */
+export interface InstalledFileList extends Iterable<InstalledFile> {
+  readonly length: number;
+  at(index: number): InstalledFile | undefined;
+  map<T>(fn: (f: InstalledFile, index: number) => T): T[];
+  filter(fn: (f: InstalledFile, index: number) => boolean): InstalledFile[];
+  some(fn: (f: InstalledFile, index: number) => boolean): boolean;
+}
+
 export interface InstalledPackage extends PackageRef {
   status: string;
   /** The control paragraph's text (kept in rollback snapshots). */
   control?: string;
-  /** Only loaded for the packages a transaction touches. */
-  files: InstalledFile[];
+  /** Only loaded for the packages a transaction touches (from the database: InstalledFiles, records). */
+  files: InstalledFileList;
 }
 
 /** A package that owns a path, and as what. */

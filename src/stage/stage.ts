@@ -36,8 +36,11 @@ export interface StageOptions {
    * removed at finish. Its entry has no staged content; should the plan place it after all (the root's
    * copy was changed, or it lands elsewhere), the caller stages it then (stageLate).
    */
-  installed?: ReadonlyMap<RootPath, InstalledFile>;
+  installed?: InstalledLookup;
 }
+
+/** The installed rows by path, as staging asks for them (a Map is one; the stage phase reads records). */
+export type InstalledLookup = Pick<ReadonlyMap<RootPath, InstalledFile>, 'get' | 'size'>;
 
 /**
  * Members one transaction may unpack unless told otherwise: twice the largest package Debian has (116,010

@@ -8,6 +8,10 @@ import type { RootPath } from '../../src/fs/rootpath';
 import type { DiskState } from '../../src/model/disk';
 import type { ManifestEntry } from '../../src/model/entry';
 import { installedRow, planInput, stagedPackage } from '../helpers/plan-data';
+import { hostPathOf } from '../../src/fs/host-path';
+import { InstalledFiles } from '../../src/model/installed-files';
+import type { InstalledFileList } from '../../src/model/package';
+import { withTempDir } from '../helpers/temp';
 
 /**
  * Runs of fresh files (PlaceFilesRun): a huge folder's members planned without a step object each, read
@@ -137,5 +141,34 @@ describe('plan: rows that are the manifest', () => {
     const rows = [...p.records[0].files];
     assert.equal(p.records[0].files.length, 4);
     assert.deepEqual(rows.map((r) => [r.path, r.conffileHash]), [['etc', undefined], ['etc/a.conf', 'A2'], ['etc/plain', undefined], ['etc/gone.conf', 'G']]);
+  });
+
+  it('plans an upgrade alike whether the installed rows are objects or records spilled to disk', async () => {
+    await withTempDir('plan-spilled-rows', async (tmp) => {
+      // 30,000 files; the new version changes every 7th, drops every 11th, adds 500, and lists its
+      // members in an order of its own (tar's), where the rows come in path order.
+      const n = 30_000;
+      const name = (i: number) => `usr/share/many/${String(i).padStart(6, '0')}`;
+      const v1 = [dir('usr'), dir('usr/share'), dir('usr/share/many'), ...Array.from({ length: n }, (_, i) => file(name(i)))];
+      const kept = v1.filter((e, i) => i < 3 || (i - 3) % 11 !== 0);
+      const v2 = [...kept.slice(0, 3), ...kept.slice(3).reverse(), ...Array.from({ length: 500 }, (_, i) => file(name(n + i)))].map((e, i) =>
+        e.type === 'file' && i % 7 === 0 ? { ...e, sha256: 'new' } : e.type === 'file' ? { ...e, sha256: 'same' } : e,
+      );
+      const disk = new Map<RootPath, DiskState>([[rp(''), ROOT]]);
+      for (const e of v1) disk.set(e.path, e.type === 'directory' ? ROOT : { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtimeNs: 1000n * 1_000_000_000n });
+      const rows = v1.map((e) => installedRow(e, { sha256: e.type === 'file' ? 'same' : undefined })).sort((a, b) => (a.path < b.path ? -1 : 1));
+      const planWith = (files: InstalledFileList) => {
+        const old = { name: 'x', architecture: 'all', version: '1', status: 'installed', files };
+        return plan(planInput({ installs: [{ staged: stagedPackage('x', v2), resolved: new Map(), old, status: 'installed' }], disk }));
+      };
+      const spilled = InstalledFiles.of(rows, hostPathOf(tmp));
+      const a = planWith(rows);
+      const b = planWith(spilled);
+      assert.deepEqual(shown(stepsOf(b.steps)), shown(stepsOf(a.steps)));
+      assert.deepEqual([...b.records[0].files], [...a.records[0].files]);
+      const removed = shown(stepsOf(a.steps)).filter((s) => s.startsWith('remove'));
+      assert.equal(removed.length, Math.ceil(n / 11), 'every dropped file goes');
+      assert.equal(shown(stepsOf(a.steps)).filter((s) => s.startsWith('place')).length, 500 + v2.filter((e, i) => e.type === 'file' && i % 7 === 0 && e.path < name(n)).length);
+    });
   });
 });

@@ -63,4 +63,28 @@ describe('DiskStates', () => {
     m.set(rp('b'), file(3));
     assert.deepEqual(m.get(rp('b')), file(3));
   });
+
+  it('keeps its paths as bytes: every path found again, through growth, whatever its characters', () => {
+    const m = new DiskStates();
+    const paths = Array.from({ length: 20_000 }, (_, i) => rp(i % 3 === 0 ? `usr/share/ü-${i % 91}/日本-${i}` : `usr/lib/x${i}`));
+    for (let i = 0; i < paths.length; i++) m.set(paths[i], file(i));
+    m.set(rp(''), file(-1));
+    assert.equal(m.size, paths.length + 1);
+    for (let i = 0; i < paths.length; i += 13) assert.deepEqual(m.get(paths[i]), file(i));
+    assert.deepEqual(m.get(rp('')), file(-1), 'the root, an empty path');
+    assert.equal(m.get(rp('usr/lib/x20000')), undefined);
+    assert.equal(m.has(rp('usr/lib/x2')), true);
+    assert.deepEqual([...m.keys()], [...paths, rp('')], 'in the order they came');
+    // A state that becomes an object leaves its record, and comes back to it.
+    m.set(paths[5], { ...file(5), md5: 'x' });
+    assert.equal(m.size, paths.length + 1);
+    assert.equal([...m.keys()].filter((p) => p === paths[5]).length, 1);
+    assert.equal(m.get(paths[5])!.md5, 'x');
+    m.set(paths[5], file(55));
+    assert.deepEqual(m.get(paths[5]), file(55));
+    assert.equal(m.size, paths.length + 1);
+    m.clear();
+    assert.equal(m.get(paths[0]), undefined);
+    assert.deepEqual([...m.keys()], []);
+  });
 });

@@ -86,3 +86,16 @@ describe('Manifest', () => {
     });
   });
 });
+
+describe('Manifest.pathAt', () => {
+  it('reads the path alone, of records in memory, spilled, or kept as objects', async () => {
+    await withTempDir('manifest-pathat', async (dir) => {
+      const entries = Array.from({ length: 20_000 }, (_, i) => (i % 1000 === 5 ? { ...sample(i, undefined), type: 'char' as const, devmajor: 1, devminor: 3 } : sample(i, undefined)));
+      for (const m of [Manifest.of(entries), Manifest.of(entries, hostPathOf(dir))]) {
+        for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3]) assert.equal(m.pathAt(i), entries[i].path);
+        assert.throws(() => m.pathAt(20_000), RangeError);
+        m.close();
+      }
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/db';
 import { parentOf, type RootPath } from '../../fs/rootpath';
-import type { InstalledFile } from '../../model/package';
+import type { InstalledFileList } from '../../model/package';
 import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../plan-model';
 import { conffileCompanions, type Probe } from '../probe';
 import { replacesOwner } from '../replaces';
@@ -71,7 +71,7 @@ interface Ours {
   shipped: ReadonlySet<RootPath>;
 }
 
-async function gatherOld(probe: Probe, files: readonly InstalledFile[], ours: Ours, purge: boolean): Promise<void> {
+async function gatherOld(probe: Probe, files: InstalledFileList, ours: Ours, purge: boolean): Promise<void> {
   for (const f of files) {
     probe.ownersOf(f.path, ours.inTxn);
     const d = await probe.look(f.path);

@@ -1,12 +1,14 @@
 import { makePrivateDirectory } from '../../fs/entries';
 import { hostJoin, type HostPath } from '../../fs/host-path';
-import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate } from '../../stage/stage';
+import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate, type InstalledLookup } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
 import type { LaidFiles } from '../laid-files';
 import type { RootPath } from '../../fs/rootpath';
 import { stagedContent, type ManifestEntry } from '../../model/entry';
 import type { StagedPackage } from '../../model/staged-package';
 import type { InstalledFile, InstalledPackage } from '../../model/package';
+import { pathOfRow } from '../../model/installed-files';
+import { PathIndex } from '../../model/path-index';
 import type { InstallRequest, Plan } from '../plan-model';
 import type { Probe } from '../probe';
 import { collectGarbage, GarbageCadence, LARGE_TRANSACTION, releaseFreedMemory } from '../memory-bounds';
@@ -90,12 +92,23 @@ export async function restageChanged(
   }
 }
 
-/** The installed version's regular files by path (what staging may leave unwritten), if there are any. */
-function installedFiles(old: InstalledPackage | undefined): Map<RootPath, InstalledFile> | undefined {
-  if (old === undefined || old.status === 'config-files') return undefined;
-  const files = new Map<RootPath, InstalledFile>();
-  for (const f of old.files) if (f.type === 'file' && !f.conffile && f.sha256 !== undefined) files.set(f.path, f);
-  return files.size > 0 ? files : undefined;
+/**
+ * The installed version's regular files by path (what staging may leave unwritten), if it has rows: found
+ * through a PathIndex over its rows, not a Map of them (116,010 rows: a table of 3.5 MiB, and every row
+ * kept as an object while staging).
+ */
+function installedFiles(old: InstalledPackage | undefined): InstalledLookup | undefined {
+  if (old === undefined || old.status === 'config-files' || old.files.length === 0) return undefined;
+  const rows = old.files;
+  const index = new PathIndex(rows.length, (i) => pathOfRow(rows, i));
+  return {
+    size: rows.length,
+    get(p: RootPath): InstalledFile | undefined {
+      const i = index.find(p);
+      const f = i < 0 ? undefined : rows.at(i);
+      return f !== undefined && f.type === 'file' && !f.conffile && f.sha256 !== undefined ? f : undefined;
+    },
+  };
 }
 
 /**
@@ -175,7 +188,7 @@ async function stageOne(
   probe: Probe,
   dir: HostPath | undefined,
   membersLeft: number,
-  opts: StageOptions & { installed?: ReadonlyMap<RootPath, InstalledFile> },
+  opts: StageOptions & { installed?: InstalledLookup },
 ): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> }> {
   const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
   // Without Installed-Size the free space is the only bound on what the archive may unpack.
