@@ -9,7 +9,7 @@ import { EMPTY_MD5, EMPTY_SHA256, ENTRY_TYPES, type ManifestEntry } from './entr
  * from staging to the commit (116,010 members: 19 MiB, the largest part of that transaction's peak); here a
  * member is a fixed record of RECORD bytes and its path, in chunks of CHUNK members. A manifest given a
  * folder to spill into writes each full chunk to a nameless file there once it holds more than SPILL_FROM
- * members, and keeps only the three chunks last read: a huge archive's manifest then costs about 1.5 MiB
+ * members, and keeps only the chunk last read: a huge archive's manifest then costs a few hundred KiB
  * however many members it has. Smaller ones never touch the disk.
  *
  * `at(i)` makes a fresh entry object each time: callers hold what they need, and change an entry only
@@ -25,12 +25,8 @@ export class Manifest implements Iterable<ManifestEntry> {
   /** Entries that do not fit a record, by index. */
   private readonly odd = new Map<number, ManifestEntry>();
   private spill: SpillFile | undefined;
-  /**
-   * The spilled chunks read last, the latest at the end. Sequential reads take each chunk from the file
-   * once; reads in another order that stays near (an installed version's rows, in path order, looked up in
-   * an archive's order) find the few chunks they move between here.
-   */
-  private readonly cached: Chunk[] = [];
+  /** The spilled chunk read last (sequential reads take each chunk from the file once). */
+  private cached: Chunk | undefined;
 
   /** `spillIn`: a folder of the staging area where a large manifest may keep its chunks (none: all in memory). */
   constructor(private readonly spillIn?: HostPath) {}
@@ -277,15 +273,9 @@ export class Manifest implements Iterable<ManifestEntry> {
   /** The chunk, its bytes in memory (read back from the spill file when they are there). */
   private load(n: number): Chunk {
     const c = this.chunks[n];
-    if (c.records !== undefined) {
-      if (c.spilledAt !== undefined && this.cached[this.cached.length - 1] !== c) {
-        this.cached.splice(this.cached.indexOf(c), 1);
-        this.cached.push(c);
-      }
-      return c;
-    }
-    if (this.cached.length === CACHED_CHUNKS) {
-      const old = this.cached.shift()!;
+    if (c.records !== undefined) return c;
+    const old = this.cached;
+    if (old !== undefined && old !== c) {
       old.records = undefined;
       old.strings = undefined;
     }
@@ -293,7 +283,7 @@ export class Manifest implements Iterable<ManifestEntry> {
     c.strings = Buffer.allocUnsafeSlow(c.stringBytes);
     this.spill!.readAt(c.records, c.spilledAt!);
     this.spill!.readAt(c.strings, c.spilledAt! + CHUNK * RECORD);
-    this.cached.push(c);
+    this.cached = c;
     return c;
   }
 }
@@ -301,8 +291,6 @@ export class Manifest implements Iterable<ManifestEntry> {
 /** Members a chunk holds (a power of two: index >>> CHUNK_BITS is the chunk). */
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
-/** Spilled chunks kept in memory once read (each about 0.5 MiB). */
-const CACHED_CHUNKS = 3;
 /** Members from which a manifest with a folder to spill into keeps its full chunks on disk. */
 const SPILL_FROM = 4 * CHUNK;
 /** The name the spill file has between its creation and its unlinking (staged content is named by numbers). */
