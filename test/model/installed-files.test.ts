@@ -67,7 +67,7 @@ describe('InstalledFiles', () => {
       const rows = Array.from({ length: 30_000 }, (_, i) => row(i));
       const list = InstalledFiles.of(rows, hostPathOf(dir));
       assert.deepEqual(await fsp.readdir(dir), [], 'the spill file has no name');
-      // Back and forth between chunks: more chunks than are kept in memory at once.
+      // Back and forth between chunks: chunks read back one at a time.
       for (const i of [29_999, 0, 12_000, 4096, 24_000, 1, 16_384, 29_998, 8191]) assert.deepEqual(list.at(i), rows[i]);
       for (const i of [29_000, 3, 20_000, 9000]) assert.equal(list.pathAt(i), rows[i].path);
       assert.deepEqual([...list], rows);
