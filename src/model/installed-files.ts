@@ -8,8 +8,8 @@ import type { InstalledFile, InstalledFileList } from './package';
  * An installed version's rows held as manifest records rather than objects (issue 14: an upgrade of
  * 116,010 members held 116,010 row objects and their paths, 20 MiB, from staging to the commit). Given a
  * folder to spill into, a large list keeps its records on disk as a large manifest does, and reads back
- * the few chunks in use. `at(i)` makes a new object each time, with every field of a row (as the database
- * reader makes them).
+ * the chunk in use (so a lookup far from the last one reads a chunk of 4,096 rows again). `at(i)` makes a
+ * new object each time, with every field of a row (as the database reader makes them).
  */
 export class InstalledFiles implements InstalledFileList {
   private readonly records: Manifest;
