@@ -27,6 +27,12 @@ export class Manifest implements Iterable<ManifestEntry> {
   private spill: SpillFile | undefined;
   /** The spilled chunk read last (sequential reads take each chunk from the file once). */
   private cached: Chunk | undefined;
+  /**
+   * Buffers of a chunk that went to disk or out of memory, for the next chunk filled or read back. A
+   * spilling manifest would otherwise leave two buffers (half a MiB) to the collector per chunk written or
+   * read; V8 frees such memory late, and a 116,010-member upgrade's peak RSS rose 25 MiB with it.
+   */
+  private spare: { records?: Buffer; strings?: Buffer } = {};
 
   /** `spillIn`: a folder of the staging area where a large manifest may keep its chunks (none: all in memory). */
   constructor(private readonly spillIn?: HostPath) {}
@@ -52,7 +58,7 @@ export class Manifest implements Iterable<ManifestEntry> {
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.count === CHUNK) {
       if (chunk !== undefined) this.seal(chunk);
-      chunk = newChunk();
+      chunk = newChunk(this.spare);
       this.chunks.push(chunk);
     }
     if (!this.encode(chunk, e)) {
@@ -255,17 +261,26 @@ export class Manifest implements Iterable<ManifestEntry> {
     return e;
   }
 
-  /** A full chunk: its strings trimmed to what they hold, and onto disk once the manifest is large. */
+  /** A full chunk: onto disk once the manifest is large, else its strings trimmed to what they hold. */
   private seal(c: Chunk): void {
-    c.strings = Buffer.from(c.strings!.subarray(0, c.stringBytes));
-    if (this.spillIn === undefined || this.count <= SPILL_FROM) return;
+    if (this.spillIn === undefined || this.count <= SPILL_FROM) {
+      c.strings = Buffer.from(c.strings!.subarray(0, c.stringBytes));
+      return;
+    }
     this.spill ??= SpillFile.create(this.spillIn, SPILL_NAME);
     for (const each of this.chunks) if (each.spilledAt === undefined && each.count === CHUNK) this.write(each);
   }
 
   private write(c: Chunk): void {
     c.spilledAt = this.spill!.append(c.records!);
-    this.spill!.append(c.strings!);
+    this.spill!.append(c.strings!.subarray(0, c.stringBytes));
+    this.release(c);
+  }
+
+  /** Takes `c`'s buffers out of it, keeping them as the spare ones. */
+  private release(c: Chunk): void {
+    if (c.records!.length === CHUNK * RECORD) this.spare.records = c.records;
+    if (c.strings!.length > (this.spare.strings?.length ?? 0)) this.spare.strings = c.strings;
     c.records = undefined;
     c.strings = undefined;
   }
@@ -275,14 +290,14 @@ export class Manifest implements Iterable<ManifestEntry> {
     const c = this.chunks[n];
     if (c.records !== undefined) return c;
     const old = this.cached;
-    if (old !== undefined && old !== c) {
-      old.records = undefined;
-      old.strings = undefined;
-    }
-    c.records = Buffer.allocUnsafeSlow(CHUNK * RECORD);
-    c.strings = Buffer.allocUnsafeSlow(c.stringBytes);
+    if (old !== undefined && old !== c && old.records !== undefined) this.release(old);
+    const spare = this.spare;
+    c.records = spare.records ?? Buffer.allocUnsafeSlow(CHUNK * RECORD);
+    c.strings = spare.strings !== undefined && spare.strings.length >= c.stringBytes ? spare.strings : Buffer.allocUnsafeSlow(c.stringBytes);
+    if (c.records === spare.records) spare.records = undefined;
+    if (c.strings === spare.strings) spare.strings = undefined;
     this.spill!.readAt(c.records, c.spilledAt!);
-    this.spill!.readAt(c.strings, c.spilledAt! + CHUNK * RECORD);
+    this.spill!.readAt(c.strings.subarray(0, c.stringBytes), c.spilledAt! + CHUNK * RECORD);
     this.cached = c;
     return c;
   }
@@ -334,7 +349,7 @@ const MD5_HEX = /^[0-9a-f]{32}$/;
 const TYPE_NUMBERS = new Map(ENTRY_TYPES.map((t, i) => [t, i]));
 
 interface Chunk {
-  /** In memory: the records, and the strings their paths and link targets are in. */
+  /** In memory: the records, and the strings their paths and link targets are in (`stringBytes` of them). */
   records: Buffer | undefined;
   strings: Buffer | undefined;
   count: number;
@@ -343,9 +358,15 @@ interface Chunk {
   spilledAt?: number;
 }
 
-/** A chunk to fill: room for a few records at first (most archives have a few dozen members), more as it fills. */
-function newChunk(): Chunk {
-  return { records: Buffer.alloc(64 * RECORD), strings: Buffer.allocUnsafeSlow(4 * 1024), count: 0, stringBytes: 0 };
+/**
+ * A chunk to fill: in the spare buffers when there are (taken from `spare`), else with room for a few
+ * records at first (most archives have a few dozen members) and more as it fills.
+ */
+function newChunk(spare: { records?: Buffer; strings?: Buffer }): Chunk {
+  const c: Chunk = { records: spare.records ?? Buffer.alloc(64 * RECORD), strings: spare.strings ?? Buffer.allocUnsafeSlow(4 * 1024), count: 0, stringBytes: 0 };
+  spare.records = undefined;
+  spare.strings = undefined;
+  return c;
 }
 
 /** The chunk's records, with room for one more (a full chunk's records are CHUNK records exactly). */

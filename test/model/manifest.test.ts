@@ -79,6 +79,21 @@ describe('Manifest', () => {
     });
   });
 
+  it('reads chunks back into the buffers of others, whatever the length of their paths', async () => {
+    await withTempDir('manifest-reuse', async (dir) => {
+      // Chunks of 4,096: long paths in the 1st and 4th chunks, short ones elsewhere, so a read takes over
+      // strings that are now larger, now smaller than it needs.
+      const long = (i: number) => (i >>> 12) % 3 === 0;
+      const entries = Array.from({ length: 6 * 4096 + 17 }, (_, i) => ({ ...sample(i, undefined), path: rp(long(i) ? `usr/lib/${'ü'.repeat(40)}/${i}` : `e/${i}`) }));
+      const m = Manifest.of(entries, hostPathOf(dir));
+      assert.equal(m.spilled, true);
+      for (const i of [5000, 100, 13_000, 4097, 24_576, 1, 16_400, 8200, 24_592]) assert.deepEqual(m.at(i), entries[i]);
+      for (let i = entries.length - 1; i >= 0; i -= 97) assert.equal(m.pathAt(i), entries[i].path);
+      assert.deepEqual([...m], entries);
+      m.close();
+    });
+  });
+
   it('stays in memory below the size from which it spills', async () => {
     await withTempDir('manifest-small', async (dir) => {
       const m = Manifest.of(Array.from({ length: 10_000 }, (_, i) => sample(i, undefined)), hostPathOf(dir));
