@@ -168,7 +168,7 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     this.keyStarts[slot + 1] = start + bytes;
     this.types[slot] = MOVED; // until the caller encodes it
     if (2 * this.used > this.table.length) this.rehash(2 * this.table.length);
-    else this.enter(slot, h);
+    this.enter(slot, h);
     return slot;
   }
 
@@ -184,10 +184,13 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     this.hashes[at] = h;
   }
 
+  /** A table of `size` positions, every slot entered again with the hash kept for it (no path decoded). */
   private rehash(size: number): void {
+    const table = this.table;
+    const hashes = this.hashes;
     this.table = new Int32Array(size);
     this.hashes = new Int32Array(size);
-    for (let slot = 0; slot < this.used; slot++) this.enter(slot, pathHash(this.keyAt(slot)));
+    for (let at = 0; at < table.length; at++) if (table[at] !== 0) this.enter(table[at] - 1, hashes[at]);
   }
 
   /** Room for twice as many records. */
