@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { hostPathOf, type HostPath } from '../../src/fs/host-path';
 import type { RootPath } from '../../src/fs/rootpath';
 import type { ManifestEntry } from '../../src/model/entry';
@@ -90,6 +90,16 @@ describe('Manifest', () => {
       for (const i of [5000, 100, 13_000, 4097, 24_576, 1, 16_400, 8200, 24_592]) assert.deepEqual(m.at(i), entries[i]);
       for (let i = entries.length - 1; i >= 0; i -= 97) assert.equal(m.pathAt(i), entries[i].path);
       assert.deepEqual([...m], entries);
+      // Reading back and forth allocates nothing per chunk: half a MiB a read, left to the collector,
+      // raised a 116,010-member reinstall's peak RSS by 20 MiB.
+      const allocs = mock.method(Buffer, 'allocUnsafeSlow');
+      const alloc = mock.method(Buffer, 'alloc');
+      try {
+        for (let i = 0; i < 200; i++) m.pathAt((i % 2 === 0 ? 0 : 5 * 4096) + i);
+        assert.equal(allocs.mock.callCount() + alloc.mock.callCount(), 0);
+      } finally {
+        mock.restoreAll();
+      }
       m.close();
     });
   });
