@@ -8,7 +8,13 @@ export const JOURNAL_SQL = {
   intend: `INSERT INTO journal (txn_id, seq, kind, data, state)
     SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, 'intent' FROM journal WHERE txn_id = ?
     RETURNING id`,
+  // A batch's intents: its first seq read once, then plain inserts (the subquery above is a B-tree descent
+  // a row, and RETURNING a row object a row: a tenth of a 116,010-member install's CPU was its journal).
+  lastSeq: `SELECT coalesce(max(seq), 0) AS seq FROM journal WHERE txn_id = ?`,
+  append: `INSERT INTO journal (txn_id, seq, kind, data, state) VALUES (?, ?, ?, ?, 'intent')`,
   done: `UPDATE journal SET state = 'done' WHERE id = ? AND state = 'intent'`,
+  // A batch's ids are consecutive (one SQLite transaction under the lock): one statement marks a run of them.
+  doneRun: `UPDATE journal SET state = 'done' WHERE id BETWEEN ? AND ? AND state = 'intent'`,
   // json_patch merges: keys given replace or add, keys set to null are removed (RFC 7396).
   doneWithData: `UPDATE journal SET state = 'done', data = json_patch(data, ?) WHERE id = ? AND state = 'intent'`,
   undone: `UPDATE journal SET state = 'undone' WHERE id = ? AND state IN ('intent', 'done')`,
@@ -52,8 +58,10 @@ export class Journal {
   intendMany(txnId: number, steps: Iterable<StepInput>): number[] {
     return guarded(this.s.file, `journal steps of transaction ${txnId}`, () =>
       this.s.inTransaction(() => {
+        const append = this.s.get(JOURNAL_SQL.append);
+        let seq = (this.s.get(JOURNAL_SQL.lastSeq).get(txnId) as { seq: number }).seq;
         const ids: number[] = [];
-        for (const st of steps) ids.push(this.insert(txnId, st.kind, st.data));
+        for (const st of steps) ids.push(Number(append.run(txnId, ++seq, st.kind, JSON.stringify(st.data)).lastInsertRowid));
         return ids;
       }),
     );
@@ -72,7 +80,24 @@ export class Journal {
   doneMany(stepIds: Iterable<number>): void {
     guarded(this.s.file, 'journal steps as done', () =>
       this.s.inTransactionLazily(() => {
-        for (const id of stepIds) this.markDone(id, undefined);
+        const run = this.s.get(JOURNAL_SQL.doneRun);
+        let first = NaN;
+        let last = NaN;
+        // Every step of a run must have been intended and not done, as `done` asks of one: else the
+        // whole batch is rolled back with the error.
+        const mark = (): void => {
+          if (Number.isNaN(first)) return;
+          const changes = run.run(first, last).changes;
+          expectOne(this.s, changes === last - first + 1 ? 1 : 0, `journal steps ${first} to ${last} (intended, not done)`);
+        };
+        for (const id of stepIds) {
+          if (id === last + 1) last = id;
+          else {
+            mark();
+            first = last = id;
+          }
+        }
+        mark();
       }),
     );
   }

@@ -92,7 +92,15 @@ test('journal: batched intents, done and undone, and clear', () => {
     // A batch with one bad id changes nothing.
     assert.throws(() => db.journal.doneMany([ids[999], ids[0]]), internal);
     assert.equal(db.journal.get(ids[999])?.state, 'intent');
-    assert.equal(db.journal.clear(t), 1001);
+    // Consecutive ids are marked as runs: a run that holds one step undone already changes nothing either.
+    assert.throws(() => db.journal.doneMany(ids.slice(590, 620)), internal);
+    assert.equal(db.journal.get(ids[610])?.state, 'intent');
+    db.journal.doneMany([ids[801], ids[802], ids[700], ids[702], ids[703]]);
+    assert.deepEqual([700, 701, 702, 703, 800, 801, 802, 803].map((i) => db.journal.get(ids[i])?.state), ['done', 'intent', 'done', 'done', 'intent', 'done', 'done', 'intent']);
+    // A second batch's seq follows the first's.
+    const more = db.journal.intendMany(t, [{ kind: 'place', data: { path: 'usr/g' } }]);
+    assert.equal(db.journal.get(more[0])?.seq, 1002);
+    assert.equal(db.journal.clear(t), 1002);
     assert.deepEqual([...db.journal.steps(t)], []);
   });
 });
