@@ -31,6 +31,8 @@ const noopStep: StepKind<'noop', NoopStep, NoopPayload> = {
   concretize: (s) => ({ label: s.label, log: s.log }),
   run: (p) => fsp.appendFile(p.log, `run ${p.label}\n`),
   undo: (p) => fsp.appendFile(p.log, `undo ${p.label}\n`),
+  // A label ending in `~` stands for a step that kept nothing (a placement with no backup).
+  keptNothing: (p) => p.label.endsWith('~'),
   finish: (p) => fsp.appendFile(p.log, `finish ${p.label}\n`),
 };
 
@@ -63,6 +65,21 @@ describe('the step registry: a new kind is a file and a registration', () => {
         await finishJournal(db, txnId, registry, crash);
         assert.deepEqual(await read(dir), ['run #1', 'run #2', 'run #3', 'finish #1', 'finish #2', 'finish #3']);
         assert.equal(db.journal.count(txnId), 0, 'the journal is forgotten once finished');
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  it('finishes only the steps that kept something, and still forgets them all', async () => {
+    await withTempDir('registry', async (dir) => {
+      const { db, registry, crash, txnId, exec } = await engine(dir);
+      try {
+        await exec.run(['#1', '#2~', '#3~', '#4'].map((label): NoopStep => ({ kind: 'noop', label, log: log(dir) })));
+        db.txns.commit(txnId);
+        await finishJournal(db, txnId, registry, crash);
+        assert.deepEqual(await read(dir), ['run #1', 'run #2~', 'run #3~', 'run #4', 'finish #1', 'finish #4']);
+        assert.equal(db.journal.count(txnId), 0);
       } finally {
         db.close();
       }

@@ -151,6 +151,7 @@ export async function finishJournal(db: Db, txnId: number, steps: StepRegistry, 
   for (const page of journalPages(db, txnId, false)) {
     for (const j of page) {
       const kind = steps.get(j.kind);
+      if (kind.keptNothing?.(j.data) === true) continue;
       const finish = async (): Promise<void> => {
         await kind.finish(j.data, { hooks, keeper, dpkg, sync });
         crash.tick();

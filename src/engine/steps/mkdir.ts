@@ -43,5 +43,6 @@ export const mkdirStep: StepKind<'mkdir', MkdirStep, MkdirPayload> = {
     if (moved && (await kindAt(p.target)) === 'dir') await rmdirIfPresent(p.target);
     if (p.backup) await restoreBackup(p.backup, { hooks, sync });
   },
+  keptNothing: (p) => p.backup === undefined,
   finish: (p, ctx) => letGoOfBackup(p.backup, ctx),
 };

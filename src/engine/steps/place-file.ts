@@ -43,5 +43,6 @@ export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePaylo
     await undoPlace(p.plan, { hooks, removeTarget: await placedAlone(p.backup), sync });
     if (p.backup) await restoreBackup(p.backup, { hooks, sync });
   },
+  keptNothing: (p) => p.backup === undefined,
   finish: (p, ctx) => letGoOfBackup(p.backup, ctx),
 };

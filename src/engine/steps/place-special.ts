@@ -59,5 +59,6 @@ export const placeSpecialStep: StepKind<'place-special', PlaceSpecialStep, Place
     if ((await placedAlone(p.backup)) && (await kindAt(p.target)) === 'other') await unlinkIfPresent(p.target);
     if (p.backup) await restoreBackup(p.backup, { hooks, sync });
   },
+  keptNothing: (p) => p.backup === undefined,
   finish: (p, ctx) => letGoOfBackup(p.backup, ctx),
 };

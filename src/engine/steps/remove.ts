@@ -29,5 +29,6 @@ export const removeStep: StepKind<'remove', RemoveStep, RemovePayload> = {
   async undo(p, { hooks, sync }) {
     await restoreBackup(p.backup, { hooks, sync });
   },
+  keptNothing: (p) => p.backup === undefined,
   finish: (p, ctx) => letGoOfBackup(p.backup, ctx),
 };

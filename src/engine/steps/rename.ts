@@ -37,5 +37,6 @@ export const renameStep: StepKind<'rename', RenameStep, RenamePayload> = {
     await undoPlace(p.plan, { hooks, removeTarget: await placedAlone(p.backup), sync });
     if (p.backup) await restoreBackup(p.backup, { hooks, sync });
   },
+  keptNothing: (p) => p.backup === undefined,
   finish: (p, ctx) => letGoOfBackup(p.backup, ctx),
 };

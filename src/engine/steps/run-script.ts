@@ -54,6 +54,7 @@ export const runScriptStep: StepKind<'run-script', RunScriptStep, RunScriptPaylo
       s.notice(`${run.error.message}; ${p.cleanup.call.package} is left half-installed, as dpkg leaves it`);
     }
   },
+  keptNothing: () => true,
   async finish() {},
 };
 

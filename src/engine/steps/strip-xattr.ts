@@ -36,5 +36,6 @@ export const stripXattrStep: StepKind<'strip-xattr', StripXattrStep, StripXattrP
     await restoreXattr(p.target, p.name, Buffer.from(p.value, 'hex'));
     sync.addDir(hostDirOf(p.target));
   },
+  keptNothing: () => true,
   async finish() {},
 };

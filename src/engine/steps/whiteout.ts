@@ -35,5 +35,6 @@ export const whiteoutStep: StepKind<'whiteout', WhiteoutStep, WhiteoutPayload> =
     await unlinkIfPresent(p.target);
     sync.addDir(hostDirOf(p.target));
   },
+  keptNothing: () => true,
   async finish() {},
 };
