@@ -5,12 +5,13 @@ import { OvermergeError, fsError, type ErrorCode } from '../errors';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
-import { ENTRY_TYPES, type EntryMeta, type EntryType, type ManifestEntry } from '../model/entry';
+import type { EntryMeta, EntryType, ManifestEntry } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
 import { Manifest } from '../model/manifest';
 import type { InstalledFile } from '../model/package';
 import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
+import { SeenMembers } from './seen-members';
 import { filteredOut } from './path-filter';
 
 export interface StageOptions {
@@ -44,7 +45,8 @@ export type InstalledLookup = Pick<ReadonlyMap<RootPath, InstalledFile>, 'get' |
 
 /**
  * Members one transaction may unpack unless told otherwise: twice the largest package Debian has (116,010
- * files in papirus-icon-theme, bookworm), small enough that the manifest stays within a few hundred MiB.
+ * files in papirus-icon-theme, bookworm). What grows with the members held in memory is a few tens of bytes
+ * each (tables of hashes); at this limit an upgrade of one such package peaks near 91 MiB (issue 14).
  */
 export const DEFAULT_MAX_MEMBERS = 250_000;
 
@@ -74,7 +76,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     entries: new Manifest(dir),
     bytes: 0,
   };
-  const seen: Seen = new Map();
+  const seen = new SeenMembers((i) => staged.entries.pathAt(i));
   const aliases = new AliasGuard();
   const installed = opts.installed;
   // A conffile is never left unwritten: dpkg's conffile rules decide on it with its staged content at hand.
@@ -109,8 +111,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     opts.onMember?.();
   }
   for (const c of conffiles) {
-    const e = seen.get(c);
-    if (e === undefined || typeOf(e) !== 'file') {
+    if (seen.get(c)?.type !== 'file') {
       throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: conffile '/${c}' is not a plain file in the archive`, { op: 'stage', path: archive });
     }
   }
@@ -140,19 +141,9 @@ function budgetOf(opts: StageOptions, used: number): Budget | undefined {
   return undefined;
 }
 
-/**
- * The members staged so far by path: each one's index in the manifest and its type, as one number
- * (index × 8 + the type's number), so that the checks of the next members read no entry back.
- */
-type Seen = Map<RootPath, number>;
-
-const seenAs = (index: number, type: EntryType): number => index * 8 + ENTRY_TYPES.indexOf(type);
-const typeOf = (seen: number): EntryType => ENTRY_TYPES[seen % 8];
-const indexOf = (seen: number): number => Math.floor(seen / 8);
-
 /** What the checks of one member need to know about the members before it. */
 interface SeenSoFar {
-  seen: Seen;
+  seen: SeenMembers;
   /** The manifest the member will be appended to (its index is the manifest's length). */
   manifest: Manifest;
   aliases: AliasGuard;
@@ -196,11 +187,11 @@ async function stageEntry(
   const previous = seen.get(p);
   if (previous !== undefined) {
     // dpkg tolerates a directory listed twice; any other repeat would make the result depend on order.
-    if (typeOf(previous) === 'directory' && header.type === 'directory') {
+    if (previous.type === 'directory' && header.type === 'directory') {
       body.resume();
       return undefined;
     }
-    refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${typeOf(previous)} and ${header.type})`);
+    refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${previous.type} and ${header.type})`);
   }
   aliases.check(p, header.type, refuse);
   if (budget !== undefined && header.type === 'file' && header.size > budget.left) {
@@ -244,8 +235,8 @@ async function stageEntry(
         if (through) refuse(`hard link to ${quoteName(name)}, which goes through ${through.type} '${through.path}' shipped earlier in the archive`);
         refuse(`hard link to ${quoteName(name)}, which is not an earlier member of the archive`);
       }
-      if (typeOf(seenTarget!) !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${typeOf(seenTarget!)}, not a regular file`);
-      const target = manifest.at(indexOf(seenTarget!));
+      if (seenTarget!.type !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${seenTarget!.type}, not a regular file`);
+      const target = manifest.at(seenTarget!.index);
       entry = { path: p, type: 'hardlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: target.size, conffile: false, linkTo: to, sha256: target.sha256, md5: target.md5 };
       break;
     }
@@ -271,7 +262,7 @@ async function stageEntry(
       body.resume();
       entry = bareEntry(p, header.type, meta);
   }
-  seen.set(p, seenAs(manifest.length, entry.type));
+  seen.add(p, manifest.length, entry.type);
   return entry;
 }
 
@@ -294,15 +285,15 @@ function fileEntry(p: RootPath, m: EntryMeta, d: Digests, dir: HostPath | undefi
 }
 
 /** A member may not lie beneath a non-directory shipped earlier in the same archive (a planted symlink). */
-function checkAncestors(p: RootPath, seen: Seen, refuse: (why: string) => never): void {
+function checkAncestors(p: RootPath, seen: SeenMembers, refuse: (why: string) => never): void {
   const anc = nonDirectoryAncestor(p, seen);
   if (anc) refuse(`lies beneath '${anc.path}', which the archive ships as a ${anc.type}`);
 }
 
-function nonDirectoryAncestor(p: RootPath, seen: Seen): { path: RootPath; type: EntryType } | undefined {
+function nonDirectoryAncestor(p: RootPath, seen: SeenMembers): { path: RootPath; type: EntryType } | undefined {
   for (const folder of foldersOf(p)) {
-    const anc = seen.get(folder);
-    if (anc !== undefined && typeOf(anc) !== 'directory') return { path: folder, type: typeOf(anc) };
+    const type = seen.nonDirectory(folder);
+    if (type !== undefined) return { path: folder, type };
   }
   return undefined;
 }
