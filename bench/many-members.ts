@@ -11,13 +11,16 @@ import type { BenchResult } from './main';
  * Archives of many tiny members, where memory per member is what counts: a package as big as Debian's
  * largest (116,010 files, papirus-icon-theme) installed by overmerge and by durable dpkg into fresh
  * roots, alternated, 3 repetitions, then installed again over itself (a reinstall: the upgrade path), alternated
- * the same; then (not in a quick run) the hostile corpus's million-member archive,
+ * the same; then (not in a quick run) a package at the default member limit installed and installed again
+ * (ours only, its peak RSS), and the hostile corpus's million-member archive,
  * which overmerge refuses at its default member limit (250,000) while dpkg-deb merely lists it, once each.
  * Time and peak RSS from GNU time.
  */
 const REPS = reps(3, 2);
 const MEMBERS = Number(process.env.OVERMERGE_BENCH_MEMBERS ?? size(116_010, 20_000));
 const TOO_MANY = 1_000_000;
+/** Members of the largest package one transaction takes by default (250,000 with its four folders). */
+const AT_THE_LIMIT = 249_990;
 
 export async function run(): Promise<BenchResult[]> {
   const name = 'many-members';
@@ -61,9 +64,28 @@ export async function run(): Promise<BenchResult[]> {
       timeRow(`${name}: reinstall of ${members}`, again.om, dpAgain, undefined, whatAgain),
       rssRow(`${name}: peak RSS reinstalling ${members}`, again.om, dpAgain, { atMost: 100 }, whatAgain),
     );
-    if (!QUICK) out.push(...(await refusal(dir)));
+    if (!QUICK) out.push(...(await atTheLimit(dir)), ...(await refusal(dir)));
     return out;
   });
+}
+
+/**
+ * An upgrade as large as one transaction may be: a package of as many members as the default member limit
+ * allows (250,000 with its folders), installed, then installed again over itself. Peak RSS is the row (the
+ * upgrade path's memory must not grow with the member count); dpkg's reinstall of it would take minutes
+ * and is not run. Once.
+ */
+async function atTheLimit(dir: string): Promise<BenchResult[]> {
+  const name = 'many-members';
+  const huge = await emptyFilesPackage(dir, 'huge', AT_THE_LIMIT);
+  const root = path.join(dir, 'limit');
+  await fsp.mkdir(root);
+  await mustRun('overmerge install', overmergeArgv(root, ['install', huge]), { env: RUN_ENV });
+  await settle();
+  const again = await mustRun('overmerge install (again)', overmergeArgv(root, ['install', huge]), { env: RUN_ENV });
+  await fsp.rm(root, { recursive: true, force: true });
+  const members = `${AT_THE_LIMIT.toLocaleString('en')} empty files`;
+  return [rssRow(`${name}: peak RSS reinstalling ${members} (the member limit)`, [again], undefined, { atMost: 100 }, `one run, after one install; ${Math.round(again.ms / 1000)} s`)];
 }
 
 /** The million-member archive: refused by overmerge at the member limit, listed by dpkg-deb. Once each. */

@@ -24,9 +24,10 @@ export class Probe {
   /**
    * What was looked at. A path beneath a folder found absent is absent too and is not kept (readers take a
    * missing path for absent): a fresh install of a huge folder keeps one entry, not one per member
-   * (116,010 members: 4 MiB from the probe to the commit), and makes no lstat of them.
+   * (116,010 members: 4 MiB from the probe to the commit), and makes no lstat of them. A huge upgrade's
+   * states keep most of their records in the staging area (`spillIn`).
    */
-  readonly disk = new DiskStates();
+  readonly disk: DiskStates;
   readonly owners = new Map<RootPath, Owner[]>();
   readonly ownedBeneath = new Map<RootPath, Owner[]>();
   private readonly parentCache = new Map<RootPath, RootPath>();
@@ -41,12 +42,14 @@ export class Probe {
   /** Folders whose path contains no symlink (so a child path names what it says). */
   private readonly realParents = new Map<RootPath, boolean>();
 
-  /** `spillIn`: a folder of the staging area where a huge installed version's rows may keep their records. */
+  /** `spillIn`: a folder of the staging area where a huge installed version's rows and the disk states may keep their records. */
   constructor(
     readonly root: Root,
     private readonly db: Db,
     private readonly spillIn?: HostPath,
-  ) {}
+  ) {
+    this.disk = new DiskStates(spillIn);
+  }
 
   /**
    * Forgets everything looked at: maintainer scripts ran since (a preinst may make folders, move files),

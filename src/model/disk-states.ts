@@ -1,10 +1,11 @@
+import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
+import { SpillFile } from '../fs/spill-file';
 import { ABSENT, type DiskState, type DiskType } from './disk';
 import { pathHash } from './path-index';
 
 const TYPES: readonly DiskType[] = ['absent', 'file', 'directory', 'symlink', 'fifo', 'char', 'block', 'socket'];
 const TYPE_CODES = new Map<DiskType, number>(TYPES.map((t, i) => [t, i]));
-const FIRST_ROOM = 64;
 /** The type code of a slot whose path's state is now an object (see `objects`). */
 const MOVED = 255;
 
@@ -18,6 +19,14 @@ const MOVED = 255;
  * (a Map keyed by path strings held 3.5 MiB of table and 5 MiB of strings for 116,010 paths: now 2.6 MiB
  * of bytes and 2 MiB of table). `keys()` decodes them afresh.
  *
+ * Records and their paths are kept in chunks of CHUNK. Given a folder to spill into (the staging area),
+ * the states keep at most KEEP chunks in memory and the others in a nameless file there, written back
+ * when changed: what a huge upgrade keeps of each path is then its table slot, 16 bytes or so, instead of
+ * about 100 (issue 14: 250,000 members installed again peaked at 113 MiB, 26 MiB of it these records).
+ * The probe and the planner walk the paths in about the order they came (an installed version's rows in
+ * path order, an archive's members in the same order), so the chunk asked for is nearly always in
+ * memory; folders asked for again and again stay there because the least recently used chunk goes.
+ *
  * A state read back is a copy: a change to it is kept only by setting it again.
  */
 export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
@@ -25,23 +34,25 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
   /** Slots in use, and those of them whose state is a record (not MOVED). */
   private used = 0;
   private live = 0;
-  /** Slot `i`'s path: bytes `keyStarts[i]` to `keyStarts[i + 1]` of `keyBytes`. */
-  private keyBytes = Buffer.allocUnsafeSlow(FIRST_ROOM * 32);
-  private keyStarts = new Uint32Array(FIRST_ROOM + 1);
+  private chunks: Chunk[] = [];
   /** Open addressing over the slots: slot + 1 (0: empty), and its path's hash. */
-  private table = new Int32Array(2 * FIRST_ROOM);
-  private hashes = new Int32Array(2 * FIRST_ROOM);
-  private types = new Uint8Array(FIRST_ROOM);
-  private modes = new Uint16Array(FIRST_ROOM);
-  private uids = new Uint32Array(FIRST_ROOM);
-  private gids = new Uint32Array(FIRST_ROOM);
-  private sizes = new Float64Array(FIRST_ROOM);
-  private mtimes = new BigInt64Array(FIRST_ROOM);
-  private ctimes = new BigInt64Array(FIRST_ROOM);
-  private inodes = new BigUint64Array(FIRST_ROOM);
+  private table = new Int32Array(FIRST_TABLE);
+  private hashes = new Int32Array(FIRST_TABLE);
+  private spill: SpillFile | undefined;
+  /** Chunks in memory now, and a count that orders their uses (least recently used goes first). */
+  private inMemory = 0;
+  private clock = 0;
+
+  /** `spillIn`: a folder of the staging area where the states of a huge transaction may keep their chunks. */
+  constructor(private readonly spillIn?: HostPath) {}
 
   get size(): number {
     return this.live + this.objects.size;
+  }
+
+  /** Chunks of records held in memory (for tests and measurements). */
+  get chunksInMemory(): number {
+    return this.inMemory;
   }
 
   get(p: RootPath): DiskState | undefined {
@@ -56,7 +67,7 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     const o = this.objects.get(p);
     if (o !== undefined) return o.type;
     const slot = this.recordOf(p);
-    return slot < 0 ? undefined : TYPES[this.types[slot]];
+    return slot < 0 ? undefined : TYPES[this.memoryOf(slot).types[slot & (CHUNK - 1)]];
   }
 
   has(p: RootPath): boolean {
@@ -67,30 +78,43 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     const h = pathHash(p);
     let slot = this.find(p, h);
     if (!fitsRecord(state)) {
-      if (slot >= 0 && this.types[slot] !== MOVED) {
-        this.types[slot] = MOVED;
-        this.live--;
+      if (slot >= 0) {
+        const m = this.memoryOf(slot);
+        if (m.types[slot & (CHUNK - 1)] !== MOVED) {
+          m.types[slot & (CHUNK - 1)] = MOVED;
+          this.chunks[slot >>> CHUNK_BITS].dirty = true;
+          this.live--;
+        }
       }
       this.objects.set(p, state);
       return this;
     }
     this.objects.delete(p);
     if (slot < 0) slot = this.add(p, h);
-    if (this.types[slot] === MOVED) this.live++;
-    this.encode(slot, state);
+    const m = this.memoryOf(slot);
+    if (m.types[slot & (CHUNK - 1)] === MOVED) this.live++;
+    encode(m, slot & (CHUNK - 1), state);
+    this.chunks[slot >>> CHUNK_BITS].dirty = true;
     return this;
   }
 
+  /** Forgets every state (a spill file stays, for the states gathered next). */
   clear(): void {
     this.objects.clear();
     this.used = 0;
     this.live = 0;
+    this.chunks = [];
+    this.inMemory = 0;
     this.table.fill(0);
   }
 
+  /**
+   * The paths, records first in the order they came. Paths added while the walk goes on are walked too,
+   * until the records end; the objects are those at that moment (a walk that adds states may go on).
+   */
   *keys(): MapIterator<RootPath> {
-    for (let slot = 0; slot < this.used; slot++) if (this.types[slot] !== MOVED) yield this.keyAt(slot);
-    yield* this.objects.keys();
+    for (let slot = 0; slot < this.used; slot++) if (this.memoryOf(slot).types[slot & (CHUNK - 1)] !== MOVED) yield this.keyAt(slot);
+    yield* [...this.objects.keys()];
   }
 
   *values(): MapIterator<DiskState> {
@@ -98,8 +122,8 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
   }
 
   *entries(): MapIterator<[RootPath, DiskState]> {
-    for (let slot = 0; slot < this.used; slot++) if (this.types[slot] !== MOVED) yield [this.keyAt(slot), this.decode(slot)];
-    yield* this.objects.entries();
+    for (let slot = 0; slot < this.used; slot++) if (this.memoryOf(slot).types[slot & (CHUNK - 1)] !== MOVED) yield [this.keyAt(slot), this.decode(slot)];
+    yield* [...this.objects.entries()];
   }
 
   [Symbol.iterator](): MapIterator<[RootPath, DiskState]> {
@@ -110,37 +134,18 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     for (const [p, state] of this.entries()) fn(state, p, this);
   }
 
-  private encode(slot: number, s: DiskState): void {
-    this.types[slot] = TYPE_CODES.get(s.type)!;
-    if (s.type === 'absent') return;
-    this.modes[slot] = s.mode!;
-    this.uids[slot] = s.uid!;
-    this.gids[slot] = s.gid!;
-    this.sizes[slot] = s.size!;
-    this.mtimes[slot] = s.mtimeNs!;
-    this.ctimes[slot] = s.ctimeNs!;
-    this.inodes[slot] = s.ino!;
-  }
-
   private decode(slot: number): DiskState {
-    const type = TYPES[this.types[slot]];
+    const m = this.memoryOf(slot);
+    const i = slot & (CHUNK - 1);
+    const type = TYPES[m.types[i]];
     if (type === 'absent') return ABSENT;
-    return {
-      type,
-      mode: this.modes[slot],
-      uid: this.uids[slot],
-      gid: this.gids[slot],
-      size: this.sizes[slot],
-      mtimeNs: this.mtimes[slot],
-      ctimeNs: this.ctimes[slot],
-      ino: this.inodes[slot],
-    };
+    return { type, mode: m.modes[i], uid: m.uids[i], gid: m.gids[i], size: m.sizes[i], mtimeNs: m.mtimes[i], ctimeNs: m.ctimes[i], ino: m.inodes[i] };
   }
 
   /** The slot of `p` if its state is a record, or -1. */
   private recordOf(p: RootPath): number {
     const slot = this.find(p, pathHash(p));
-    return slot >= 0 && this.types[slot] !== MOVED ? slot : -1;
+    return slot >= 0 && this.memoryOf(slot).types[slot & (CHUNK - 1)] !== MOVED ? slot : -1;
   }
 
   /** The slot of `p` (a record, or MOVED), or -1. */
@@ -156,24 +161,30 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
   /** A new slot for `p` (its record is written by the caller), its path stored and entered in the table. */
   private add(p: RootPath, h: number): number {
     const slot = this.used++;
-    if (slot === this.types.length) this.grow();
-    const start = this.keyStarts[slot];
+    const i = slot & (CHUNK - 1);
+    if (i === 0) this.newChunk();
+    const chunk = this.chunks[slot >>> CHUNK_BITS];
+    const m = this.memoryOf(slot);
+    const start = m.keyStarts[i];
     const bytes = Buffer.byteLength(p);
-    if (start + bytes > this.keyBytes.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.keyBytes.length, start + bytes));
-      this.keyBytes.copy(bigger, 0, 0, start);
-      this.keyBytes = bigger;
+    if (start + bytes > m.keys.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * m.keys.length, start + bytes));
+      m.keys.copy(bigger, 0, 0, start);
+      m.keys = bigger;
     }
-    this.keyBytes.write(p, start, 'utf8');
-    this.keyStarts[slot + 1] = start + bytes;
-    this.types[slot] = MOVED; // until the caller encodes it
+    m.keys.write(p, start, 'utf8');
+    m.keyStarts[i + 1] = start + bytes;
+    m.types[i] = MOVED; // until the caller encodes it
+    chunk.dirty = true;
     if (2 * this.used > this.table.length) this.rehash(2 * this.table.length);
     this.enter(slot, h);
     return slot;
   }
 
   private keyAt(slot: number): RootPath {
-    return this.keyBytes.toString('utf8', this.keyStarts[slot], this.keyStarts[slot + 1]) as RootPath;
+    const m = this.memoryOf(slot);
+    const i = slot & (CHUNK - 1);
+    return text(m.keys, m.keyStarts[i], m.keyStarts[i + 1]) as RootPath;
   }
 
   private enter(slot: number, h: number): void {
@@ -193,25 +204,138 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
     for (let at = 0; at < table.length; at++) if (table[at] !== 0) this.enter(table[at] - 1, hashes[at]);
   }
 
-  /** Room for twice as many records. */
-  private grow(): void {
-    const n = this.types.length * 2;
-    this.types = copyInto(new Uint8Array(n), this.types);
-    this.modes = copyInto(new Uint16Array(n), this.modes);
-    this.uids = copyInto(new Uint32Array(n), this.uids);
-    this.gids = copyInto(new Uint32Array(n), this.gids);
-    this.sizes = copyInto(new Float64Array(n), this.sizes);
-    this.mtimes = copyInto(new BigInt64Array(n), this.mtimes);
-    this.ctimes = copyInto(new BigInt64Array(n), this.ctimes);
-    this.inodes = copyInto(new BigUint64Array(n), this.inodes);
-    this.keyStarts = copyInto(new Uint32Array(n + 1), this.keyStarts);
+  /** The memory of the chunk of `slot`, read back from the spill file when it is not in memory. */
+  private memoryOf(slot: number): ChunkMemory {
+    const chunk = this.chunks[slot >>> CHUNK_BITS];
+    chunk.lastUse = ++this.clock;
+    return chunk.memory ?? this.load(chunk);
+  }
+
+  /** Starts the chunk the next slot goes in, making room for it first. */
+  private newChunk(): void {
+    const chunk: Chunk = { memory: undefined, dirty: true, lastUse: ++this.clock };
+    chunk.memory = this.roomForOneMore() ?? newMemory();
+    this.chunks.push(chunk);
+    this.inMemory++;
+  }
+
+  private load(chunk: Chunk): ChunkMemory {
+    const m = this.roomForOneMore() ?? newMemory();
+    const keyBytes = chunk.keyBytes!;
+    if (m.keys.length < keyBytes) m.keys = Buffer.allocUnsafeSlow(keyBytes);
+    this.spill!.readAt(m.fixed, chunk.spilledAt!);
+    this.spill!.readAt(m.keys.subarray(0, keyBytes), chunk.spilledAt! + FIXED_BYTES);
+    chunk.memory = m;
+    chunk.dirty = false;
+    this.inMemory++;
+    return m;
+  }
+
+  /**
+   * With a folder to spill into and KEEP chunks in memory, writes the least recently used full chunk to
+   * the spill file (if it changed since it was last there) and hands over its memory for the next one.
+   */
+  private roomForOneMore(): ChunkMemory | undefined {
+    if (this.spillIn === undefined || this.inMemory < KEEP) return undefined;
+    const last = this.chunks.length - 1;
+    let oldest: Chunk | undefined;
+    for (let c = 0; c < last; c++) {
+      const chunk = this.chunks[c];
+      if (chunk.memory !== undefined && (oldest === undefined || chunk.lastUse < oldest.lastUse)) oldest = chunk;
+    }
+    if (oldest === undefined) return undefined;
+    const m = oldest.memory!;
+    if (oldest.spilledAt === undefined) {
+      // A full chunk: its paths never change again, only its records.
+      this.spill ??= SpillFile.create(this.spillIn, SPILL_NAME);
+      oldest.keyBytes = m.keyStarts[CHUNK];
+      oldest.spilledAt = this.spill.append(m.fixed);
+      this.spill.append(m.keys.subarray(0, oldest.keyBytes));
+    } else if (oldest.dirty) {
+      this.spill!.writeAt(m.fixed, oldest.spilledAt);
+    }
+    oldest.memory = undefined;
+    this.inMemory--;
+    m.keyStarts[0] = 0;
+    return m;
   }
 }
 
-function copyInto<T extends { set(a: T): void }>(to: T, from: T): T {
-  to.set(from);
-  return to;
+/** Records a chunk holds (a power of two: slot >>> CHUNK_BITS is the chunk). */
+const CHUNK_BITS = 11;
+const CHUNK = 1 << CHUNK_BITS;
+/** Chunks a spilling table keeps in memory: the one being filled, and the folders and rows in use. */
+const KEEP = 8;
+const FIRST_TABLE = 128;
+/** The name the spill file has between its creation and its unlinking. */
+const SPILL_NAME = 'disk-states';
+
+/**
+ * A chunk's records as one buffer (what is written to and read from the spill file), the eight-byte
+ * fields first so that every view is aligned; and its paths' bytes, slot `i`'s from keyStarts[i] to
+ * keyStarts[i + 1].
+ */
+const FIXED_BYTES = 47 * CHUNK + 4;
+
+interface ChunkMemory {
+  fixed: Uint8Array;
+  sizes: Float64Array;
+  mtimes: BigInt64Array;
+  ctimes: BigInt64Array;
+  inodes: BigUint64Array;
+  uids: Uint32Array;
+  gids: Uint32Array;
+  keyStarts: Uint32Array;
+  modes: Uint16Array;
+  types: Uint8Array;
+  keys: Buffer;
 }
+
+interface Chunk {
+  /** In memory, or undefined while only in the spill file. */
+  memory: ChunkMemory | undefined;
+  /** Changed since it was last written to the spill file (or never written). */
+  dirty: boolean;
+  lastUse: number;
+  /** Where its records are in the spill file (its paths' bytes follow them), once written there. */
+  spilledAt?: number;
+  keyBytes?: number;
+}
+
+function newMemory(): ChunkMemory {
+  const buffer = new ArrayBuffer(FIXED_BYTES);
+  return {
+    fixed: new Uint8Array(buffer),
+    sizes: new Float64Array(buffer, 0, CHUNK),
+    mtimes: new BigInt64Array(buffer, 8 * CHUNK, CHUNK),
+    ctimes: new BigInt64Array(buffer, 16 * CHUNK, CHUNK),
+    inodes: new BigUint64Array(buffer, 24 * CHUNK, CHUNK),
+    uids: new Uint32Array(buffer, 32 * CHUNK, CHUNK),
+    gids: new Uint32Array(buffer, 36 * CHUNK, CHUNK),
+    keyStarts: new Uint32Array(buffer, 40 * CHUNK, CHUNK + 1),
+    modes: new Uint16Array(buffer, 44 * CHUNK + 4, CHUNK),
+    types: new Uint8Array(buffer, 46 * CHUNK + 4, CHUNK),
+    keys: Buffer.allocUnsafeSlow(4 * 1024),
+  };
+}
+
+function encode(m: ChunkMemory, i: number, s: DiskState): void {
+  m.types[i] = TYPE_CODES.get(s.type)!;
+  if (s.type === 'absent') return;
+  m.modes[i] = s.mode!;
+  m.uids[i] = s.uid!;
+  m.gids[i] = s.gid!;
+  m.sizes[i] = s.size!;
+  m.mtimes[i] = s.mtimeNs!;
+  m.ctimes[i] = s.ctimeNs!;
+  m.inodes[i] = s.ino!;
+}
+
+/** The UTF-8 text of `b[start, end)` (Buffer's decoder without toString's argument handling: made per lookup). */
+const text: (b: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (b, start, end) => (b as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
+    : (b, start, end) => b.toString('utf8', start, end);
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;

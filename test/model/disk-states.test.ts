@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
 import { describe, it } from 'node:test';
+import { hostPathOf } from '../../src/fs/host-path';
 import type { RootPath } from '../../src/fs/rootpath';
 import { ABSENT, type DiskState } from '../../src/model/disk';
 import { DiskStates } from '../../src/model/disk-states';
+import { withTempDir } from '../helpers/temp';
 
 const rp = (s: string) => s as RootPath;
 const file = (n: number): DiskState => ({
@@ -86,5 +89,50 @@ describe('DiskStates', () => {
     m.clear();
     assert.equal(m.get(paths[0]), undefined);
     assert.deepEqual([...m.keys()], []);
+  });
+
+  it('keeps a few chunks in memory and the rest in its spill file, changes written back, in any order of use', async () => {
+    await withTempDir('disk-states', async (dir) => {
+      const m = new DiskStates(hostPathOf(dir));
+      const n = 40_000; // about 20 chunks
+      const path = (i: number) => rp(i % 5 === 0 ? `usr/share/ü-${i % 17}/日本-${i}` : `usr/lib/x${i}`);
+      for (let i = 0; i < n; i++) m.set(path(i), file(i));
+      assert.ok(m.chunksInMemory <= 8, `${m.chunksInMemory} chunks in memory`);
+      assert.equal((await fsp.readdir(dir)).length, 0, 'the spill file has no name');
+      // Read and changed far from the order they came: evicted chunks are written back, and read again.
+      for (let i = n - 1; i >= 0; i -= 7) assert.deepEqual(m.get(path(i)), file(i));
+      for (let i = 3; i < n; i += 11) m.set(path(i), file(i + 1));
+      for (let i = 5; i < n; i += 97) m.set(path(i), { ...file(i), md5: 'x' });
+      for (let k = 0; k < 2000; k++) {
+        const i = (k * 7919) % n;
+        const want = i % 97 === 5 ? { ...file(i), md5: 'x' } : i % 11 === 3 ? file(i + 1) : file(i);
+        assert.deepEqual(m.get(path(i)), want, path(i));
+        assert.equal(m.typeAt(path(i)), 'file');
+      }
+      assert.ok(m.chunksInMemory <= 8);
+      assert.equal(m.size, n);
+      const keys = [...m.keys()];
+      assert.equal(keys.length, n);
+      assert.deepEqual(new Set(keys), new Set(Array.from({ length: n }, (_, i) => path(i))));
+      // A walk that adds paths as it goes walks them too.
+      let walked = 0;
+      for (const p of m.keys()) {
+        walked++;
+        if (p === path(0)) m.set(rp('added/while/walking'), file(1));
+      }
+      assert.equal(walked, n + 1);
+      m.clear();
+      assert.equal(m.size, 0);
+      assert.equal(m.get(path(1)), undefined);
+      for (let i = 0; i < 5000; i++) m.set(path(i), file(2 * i));
+      for (let i = 0; i < 5000; i += 3) assert.deepEqual(m.get(path(i)), file(2 * i));
+    });
+  });
+
+  it('keeps everything in memory without a folder to spill into', () => {
+    const m = new DiskStates();
+    for (let i = 0; i < 30_000; i++) m.set(rp(`f${i}`), file(i));
+    assert.equal(m.chunksInMemory, Math.ceil(30_000 / 2048));
+    for (let i = 0; i < 30_000; i += 101) assert.deepEqual(m.get(rp(`f${i}`)), file(i));
   });
 });

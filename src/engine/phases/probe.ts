@@ -48,7 +48,8 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
     }
   }
   for (const p of req.extraRemovals ?? []) await probe.look(p);
-  for (const p of [...probe.disk.keys()]) await probe.lookAncestors(p); // checkGuarded
+  // The walk goes on over the folders it adds (no copy of a huge upgrade's paths: 250,000 strings).
+  for (const p of probe.disk.keys()) await probe.lookAncestors(p); // checkGuarded
   // Before the plan adds its steps and rows. (Counted in members: the probe keeps no entry for a path in
   // an absent folder.)
   if (req.installs.reduce((n, r) => n + r.staged.entries.length, 0) + probe.disk.size >= LARGE_TRANSACTION) collectGarbage();
