@@ -148,7 +148,9 @@ it('an upgrade of a package whose manifest is spilled to disk (more than 16,384 
     };
     await run(['install', await deb('1')]);
     // Lost: a run of fresh files early in the manifest (a chunk on disk by the time it is planned), a
-    // few single files, and the last members (the chunk still in memory).
+    // few single files, and the last members (the chunk still in memory). The probe's disk states spill
+    // too (20,005 paths: 10 chunks of 2,048, of which they keep 8 in memory), so the
+    // lost files' states are read back from its spill file when the plan asks for them.
     const lost = [...Array.from({ length: PLACE_RUN_MIN + 100 }, (_, i) => 100 + i), 9_000, 15_001, ...Array.from({ length: 20 }, (_, i) => count - 1 - i)];
     for (const i of lost) await fsp.unlink(path.join(root, name(i)));
     await run(['install', await deb('2')]);
