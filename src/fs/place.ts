@@ -1,6 +1,7 @@
 import { linkSync, promises as fsp, renameSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { copyEntry } from './copytree';
+import type { CrossDevicePairs } from './cross-device';
 import { applyOwnerModeXattrsSync, TimesBatch } from './metadata';
 import { lstatOrNull } from './entries';
 import { isInterrupted, step, unwrapInterrupted, type StepHooks } from './steps';
@@ -39,6 +40,8 @@ export interface PlaceOptions {
   hooks?: StepHooks;
   /** Collects file and directory syncs for the engine to flush; without it each is synced at once. */
   sync?: SyncBatch;
+  /** Folder pairs known to be on different filesystems: placed by copy without trying rename or link first. */
+  crossDevice?: CrossDevicePairs;
 }
 
 export type PlaceMethod = 'rename' | 'hardlink' | 'copy' | 'mkdir' | 'existing-dir';
@@ -66,7 +69,7 @@ export async function place(plan: PlacePlan, opts: PlaceOptions = {}): Promise<P
   try {
     // Without a batch the temporary is synced before the rename; with one, the data is synced at the
     // engine's flush, before its journal says the step is done.
-    const { result, isFile } = await prepareSteps(plan, { hooks: opts.hooks }, !opts.sync);
+    const { result, isFile } = await prepareSteps(plan, { hooks: opts.hooks, crossDevice: opts.crossDevice }, !opts.sync);
     if (result.method !== 'mkdir' && result.method !== 'existing-dir') {
       await commitSteps(plan, opts);
       if (isFile && opts.sync) opts.sync.addFile(plan.target);
@@ -90,7 +93,7 @@ export async function place(plan: PlacePlan, opts: PlaceOptions = {}): Promise<P
  */
 export async function placeFile(plan: PlacePlan, opts: PlaceOptions = {}): Promise<PlaceResult> {
   // Without a batch the data must be synced before a rename makes it visible: `place` does that.
-  if (plan.mode !== 'rename' || !opts.sync) return place(plan, opts);
+  if (plan.mode !== 'rename' || !opts.sync || opts.crossDevice?.has(hostDirOf(plan.staged), hostDirOf(plan.target))) return place(plan, opts);
   try {
     await step(opts.hooks, 'place:start', { path: plan.target });
     await step(opts.hooks, 'place:temp', { path: plan.temp });
@@ -98,7 +101,10 @@ export async function placeFile(plan: PlacePlan, opts: PlaceOptions = {}): Promi
     try {
       renameSync(plan.staged, plan.target);
     } catch (err) {
-      if (errnoOf(err) === 'EXDEV') return await place(plan, opts);
+      if (errnoOf(err) === 'EXDEV') {
+        opts.crossDevice?.remember(hostDirOf(plan.staged), hostDirOf(plan.target));
+        return await place(plan, opts);
+      }
       throw placeError(plan, plan.staged, err);
     }
     opts.sync.addFile(plan.target);
@@ -182,7 +188,9 @@ async function prepareSteps(
 }
 
 async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResult> {
-  if (plan.mode !== 'copy') {
+  const from = hostDirOf(plan.staged);
+  const to = hostDirOf(plan.temp);
+  if (plan.mode !== 'copy' && !opts.crossDevice?.has(from, to)) {
     try {
       // Synchronous, as in commitSteps: one call per file, in sequence, with no thread pool round trip.
       if (plan.mode === 'rename') renameSync(plan.staged, plan.temp);
@@ -190,6 +198,7 @@ async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResul
       return { method: plan.mode, exdevFallback: false };
     } catch (err) {
       if (errnoOf(err) !== 'EXDEV') throw fsError(plan.mode === 'rename' ? 'place (rename)' : 'place (link)', err, plan.staged, plan.temp);
+      opts.crossDevice?.remember(from, to);
     }
   }
   try {

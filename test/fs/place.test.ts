@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type PathLike } from 'node:fs';
 import * as path from 'node:path';
 import { OvermergeError } from '../../src/errors';
 import { sameEntry } from '../../src/fs/metadata';
 import { discardBackup, moveAside, planMoveAside, restoreBackup } from '../../src/fs/move-aside';
-import { commitPlace, place, planPlace, preparePlace, undoPlace, type PlaceMode } from '../../src/fs/place';
+import { CrossDevicePairs } from '../../src/fs/cross-device';
+import { commitPlace, place, placeFile, planPlace, preparePlace, undoPlace, type PlaceMode } from '../../src/fs/place';
 import type { StepHooks } from '../../src/fs/steps';
 import { SyncBatch } from '../../src/fs/sync';
 import { parseTempName } from '../../src/fs/tempname';
@@ -272,5 +273,55 @@ test('undoPlace gives a renamed or hard-linked file back to staging so the place
       assert.equal(await fsp.readFile(staged, 'utf8'), 'payload');
       assert.equal(await exists(plan.target), false);
     }
+  });
+});
+
+test('folders that gave EXDEV are remembered: the next files between them are copied without a failing rename first', async (t) => {
+  if (gate(t, { mount: 'tmpfs' })) return;
+  await withTmpfs(8 << 20, async (staging) => {
+    await withTempDir('place-xdev', async (root) => {
+      await fsp.mkdir(path.join(root, 'sub'));
+      // The module object itself (an ES namespace import is a copy): place.js calls fs.renameSync through it.
+      const fs = require('node:fs') as typeof import('node:fs');
+      const realRename = fs.renameSync;
+      let exdev = 0;
+      t.mock.method(fs, 'renameSync', (from: PathLike, to: PathLike) => {
+        try {
+          realRename(from, to);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EXDEV') exdev++;
+          throw err;
+        }
+      });
+      const placeAll = async (memory: CrossDevicePairs | undefined, prefix: string): Promise<number> => {
+        exdev = 0;
+        const sync = new SyncBatch();
+        for (let i = 0; i < 12; i++) {
+          const staged = await stage(staging, `${prefix}${i}`, `content ${prefix}${i}`);
+          const target = path.join(root, i % 2 === 0 ? '' : 'sub', `${prefix}${i}`);
+          const result = await placeFile(planPlace(hostPathOf(staged), hostPathOf(target), 'rename'), { sync, crossDevice: memory });
+          assert.deepEqual(result, { method: 'copy', exdevFallback: true });
+          assert.equal(await fsp.readFile(target, 'utf8'), `content ${prefix}${i}`);
+          assert.equal(await exists(staged), false, 'rename mode consumes the staged file, also by copying it');
+        }
+        await sync.flush();
+        return exdev;
+      };
+      assert.equal(await placeAll(undefined, 'a'), 24, 'without the memory: two failing renames per file');
+      assert.equal(await placeAll(new CrossDevicePairs(), 'b'), 2, 'with it: one per pair of folders (staging to root, staging to root/sub)');
+      assert.deepEqual(await leftovers(root), []);
+    });
+  });
+});
+
+test('placements on one filesystem remember nothing and rename as before', async () => {
+  await withTempDir('place-samefs', async (dir) => {
+    const memory = new CrossDevicePairs();
+    const staged = await stage(dir, 'staged', 'x');
+    const sync = new SyncBatch();
+    const result = await placeFile(planPlace(hostPathOf(staged), hostPathOf(path.join(dir, 'target')), 'rename'), { sync, crossDevice: memory });
+    await sync.flush();
+    assert.deepEqual(result, { method: 'rename', exdevFallback: false });
+    assert.equal(memory.has(hostPathOf(dir), hostPathOf(dir)), false);
   });
 });

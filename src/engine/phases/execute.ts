@@ -4,6 +4,7 @@ import type { JournalStep } from '../../db/types';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
+import { CrossDevicePairs } from '../../fs/cross-device';
 import { SyncBatch } from '../../fs/sync';
 import { GarbageCadence } from '../memory-bounds';
 import type { CrashPoints } from '../crash';
@@ -58,7 +59,7 @@ export class Executor {
   ) {
     this.concrete = { root: opts.root, mode: opts.mode, dpkg: opts.dpkg };
     const hooks: StepHooks = { step: (name, detail) => opts.crash.step(name, detail.path) };
-    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync, dpkg: opts.dpkg, scripts: opts.scripts };
+    this.context = { root: opts.root, asRoot: opts.asRoot, hooks, sync: this.sync, crossDevice: new CrossDevicePairs(), dpkg: opts.dpkg, scripts: opts.scripts };
   }
 
   /**

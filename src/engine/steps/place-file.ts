@@ -34,10 +34,10 @@ export const placeFileStep: StepKind<'place-file', PlaceFileStep, PlaceFilePaylo
     }
     return { target, plan: planPlace(staged, target, mode), backup: backupFor(target, s.aside) };
   },
-  async run(p, { hooks, sync }) {
+  async run(p, { hooks, sync, crossDevice }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });
     // A completed placement renames its temporary over the target, so finish has no temporary to look for.
-    await placeFile(p.plan, { hooks, sync });
+    await placeFile(p.plan, { hooks, sync, crossDevice });
   },
   async undo(p, { hooks, sync }) {
     await undoPlace(p.plan, { hooks, removeTarget: await placedAlone(p.backup), sync });

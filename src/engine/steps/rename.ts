@@ -29,9 +29,9 @@ export const renameStep: StepKind<'rename', RenameStep, RenamePayload> = {
     const target = hostPath(root, s.path);
     return { plan: planPlace(hostPath(root, s.from), target, 'rename'), backup: backupFor(target, s.aside) };
   },
-  async run(p, { hooks, sync }) {
+  async run(p, { hooks, sync, crossDevice }) {
     if (p.backup) await moveAside(p.backup, { hooks, sync });
-    await place(p.plan, { hooks, sync });
+    await place(p.plan, { hooks, sync, crossDevice });
   },
   async undo(p, { hooks, sync }) {
     await undoPlace(p.plan, { hooks, removeTarget: await placedAlone(p.backup), sync });

@@ -1,4 +1,5 @@
 import type { DpkgDb } from '../../dpkg/dpkg-db';
+import type { CrossDevicePairs } from '../../fs/cross-device';
 import type { PlaceMode } from '../../fs/place';
 import type { Root } from '../../fs/rootpath';
 import type { StepHooks } from '../../fs/steps';
@@ -69,6 +70,8 @@ export interface RunContext {
   /** Crash points and pauses, one per filesystem sub-step (tests inject kills through them). */
   hooks: StepHooks;
   sync: SyncBatch;
+  /** The transaction's folder pairs on different filesystems, so placements between them copy at once. */
+  crossDevice?: CrossDevicePairs;
   dpkg?: DpkgDb;
   /** Where and how maintainer scripts run (run-script steps). */
   scripts?: ScriptSession;
