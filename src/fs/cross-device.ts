@@ -1,4 +1,4 @@
-import type { HostPath } from './host-path';
+import { hostDirOf, type HostPath } from './host-path';
 
 /**
  * Pairs of folders between which a rename or link failed with EXDEV (staging on another filesystem than
@@ -15,15 +15,16 @@ import type { HostPath } from './host-path';
 export class CrossDevicePairs {
   private readonly pairs = new Set<string>();
 
-  /** Whether a rename from `fromDir` into `toDir` failed with EXDEV before. */
-  has(fromDir: HostPath, toDir: HostPath): boolean {
-    return this.pairs.size > 0 && this.pairs.has(key(fromDir, toDir));
+  /** Whether a rename from `from`'s folder into `to`'s failed with EXDEV before (nothing is made to ask while none did). */
+  has(from: HostPath, to: HostPath): boolean {
+    return this.pairs.size > 0 && this.pairs.has(key(from, to));
   }
 
-  remember(fromDir: HostPath, toDir: HostPath): void {
-    this.pairs.add(key(fromDir, toDir));
+  /** Remembers that a rename or link from `from` to `to` failed with EXDEV. */
+  remember(from: HostPath, to: HostPath): void {
+    this.pairs.add(key(from, to));
   }
 }
 
 // NUL never occurs in a path, so no two pairs share a key.
-const key = (fromDir: HostPath, toDir: HostPath): string => `${fromDir}\0${toDir}`;
+const key = (from: HostPath, to: HostPath): string => `${hostDirOf(from)}\0${hostDirOf(to)}`;

@@ -93,7 +93,7 @@ export async function place(plan: PlacePlan, opts: PlaceOptions = {}): Promise<P
  */
 export async function placeFile(plan: PlacePlan, opts: PlaceOptions = {}): Promise<PlaceResult> {
   // Without a batch the data must be synced before a rename makes it visible: `place` does that.
-  if (plan.mode !== 'rename' || !opts.sync || opts.crossDevice?.has(hostDirOf(plan.staged), hostDirOf(plan.target))) return place(plan, opts);
+  if (plan.mode !== 'rename' || !opts.sync || opts.crossDevice?.has(plan.staged, plan.target)) return place(plan, opts);
   try {
     await step(opts.hooks, 'place:start', { path: plan.target });
     await step(opts.hooks, 'place:temp', { path: plan.temp });
@@ -102,7 +102,7 @@ export async function placeFile(plan: PlacePlan, opts: PlaceOptions = {}): Promi
       renameSync(plan.staged, plan.target);
     } catch (err) {
       if (errnoOf(err) === 'EXDEV') {
-        opts.crossDevice?.remember(hostDirOf(plan.staged), hostDirOf(plan.target));
+        opts.crossDevice?.remember(plan.staged, plan.target);
         return await place(plan, opts);
       }
       throw placeError(plan, plan.staged, err);
@@ -188,9 +188,7 @@ async function prepareSteps(
 }
 
 async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResult> {
-  const from = hostDirOf(plan.staged);
-  const to = hostDirOf(plan.temp);
-  if (plan.mode !== 'copy' && !opts.crossDevice?.has(from, to)) {
+  if (plan.mode !== 'copy' && !opts.crossDevice?.has(plan.staged, plan.temp)) {
     try {
       // Synchronous, as in commitSteps: one call per file, in sequence, with no thread pool round trip.
       if (plan.mode === 'rename') renameSync(plan.staged, plan.temp);
@@ -198,7 +196,7 @@ async function makeTemp(plan: PlacePlan, opts: PlaceOptions): Promise<PlaceResul
       return { method: plan.mode, exdevFallback: false };
     } catch (err) {
       if (errnoOf(err) !== 'EXDEV') throw fsError(plan.mode === 'rename' ? 'place (rename)' : 'place (link)', err, plan.staged, plan.temp);
-      opts.crossDevice?.remember(from, to);
+      opts.crossDevice?.remember(plan.staged, plan.temp);
     }
   }
   try {

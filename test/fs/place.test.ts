@@ -322,6 +322,6 @@ test('placements on one filesystem remember nothing and rename as before', async
     const result = await placeFile(planPlace(hostPathOf(staged), hostPathOf(path.join(dir, 'target')), 'rename'), { sync, crossDevice: memory });
     await sync.flush();
     assert.deepEqual(result, { method: 'rename', exdevFallback: false });
-    assert.equal(memory.has(hostPathOf(dir), hostPathOf(dir)), false);
+    assert.equal(memory.has(hostPathOf(staged), hostPathOf(path.join(dir, 'target'))), false);
   });
 });
