@@ -3,6 +3,7 @@ import type { RootPath } from '../fs/rootpath';
 import { SpillFile } from '../fs/spill-file';
 import { ABSENT, type DiskState, type DiskType } from './disk';
 import { pathHash } from './path-index';
+import { utf8Text } from './utf8-text';
 
 const TYPES: readonly DiskType[] = ['absent', 'file', 'directory', 'symlink', 'fifo', 'char', 'block', 'socket'];
 const TYPE_CODES = new Map<DiskType, number>(TYPES.map((t, i) => [t, i]));
@@ -184,7 +185,7 @@ export class DiskStates implements ReadonlyMap<RootPath, DiskState> {
   private keyAt(slot: number): RootPath {
     const m = this.memoryOf(slot);
     const i = slot & (CHUNK - 1);
-    return text(m.keys, m.keyStarts[i], m.keyStarts[i + 1]) as RootPath;
+    return utf8Text(m.keys, m.keyStarts[i], m.keyStarts[i + 1]) as RootPath;
   }
 
   private enter(slot: number, h: number): void {
@@ -330,12 +331,6 @@ function encode(m: ChunkMemory, i: number, s: DiskState): void {
   m.ctimes[i] = s.ctimeNs!;
   m.inodes[i] = s.ino!;
 }
-
-/** The UTF-8 text of `b[start, end)` (Buffer's decoder without toString's argument handling: made per lookup). */
-const text: (b: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
-    ? (b, start, end) => (b as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
-    : (b, start, end) => b.toString('utf8', start, end);
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;

@@ -2,6 +2,7 @@ import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 import { SpillFile } from '../fs/spill-file';
 import { EMPTY_MD5, EMPTY_SHA256, ENTRY_TYPES, type ManifestEntry } from './entry';
+import { utf8Text } from './utf8-text';
 
 /**
  * One package's members in archive order, held as bytes instead of as objects (issue 14: memory must not
@@ -90,7 +91,7 @@ export class Manifest implements Iterable<ManifestEntry> {
     const c = this.load(index >>> CHUNK_BITS);
     const at = (index & (CHUNK - 1)) * RECORD;
     const pathAt = c.records!.readUInt32LE(at + PATH_AT);
-    return text(c.strings!, pathAt, pathAt + c.records!.readUInt16LE(at + PATH_LENGTH)) as RootPath;
+    return utf8Text(c.strings!, pathAt, pathAt + c.records!.readUInt16LE(at + PATH_LENGTH)) as RootPath;
   }
 
   /** Gives the entry at `index` its staged content: file `as` of folder `dir` (staging it late). */
@@ -228,11 +229,11 @@ export class Manifest implements Iterable<ManifestEntry> {
     const type = ENTRY_TYPES[r[at + TYPE]];
     const pathAt = r.readUInt32LE(at + PATH_AT);
     const pathEnd = pathAt + r.readUInt16LE(at + PATH_LENGTH);
-    const link = flags & HAS_LINK ? text(s, pathEnd, pathEnd + r.readUInt16LE(at + LINK_LENGTH)) : undefined;
+    const link = flags & HAS_LINK ? utf8Text(s, pathEnd, pathEnd + r.readUInt16LE(at + LINK_LENGTH)) : undefined;
     const dir = r.readUInt16LE(at + DIR);
     // Only the fields the entry has, as staging made it (a field set to undefined would be one more).
     const e: ManifestEntry = {
-      path: text(s, pathAt, pathEnd) as RootPath,
+      path: utf8Text(s, pathAt, pathEnd) as RootPath,
       type,
       mode: r.readUInt16LE(at + MODE),
       uid: r.readUInt32LE(at + UID),
@@ -392,15 +393,6 @@ function room(c: Chunk, bytes: number): Buffer {
   c.strings = bigger;
   return bigger;
 }
-
-/**
- * The UTF-8 text of `b[start, end)`. Buffer's own decoder, without toString's argument handling around it:
- * a third of the time of making an entry's path, made for every member several times a transaction.
- */
-const text: (b: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
-    ? (b, start, end) => (b as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
-    : (b, start, end) => b.toString('utf8', start, end);
 
 function inRange(n: number, max: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= max;
