@@ -7,6 +7,7 @@ import { LaidFiles } from '../engine/laid-files';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { checkRelations } from '../engine/relations/check';
 import { STRICT_RELATIONS } from '../engine/relations/options';
+import { privateProcSupport } from '../dpkg/private-proc';
 import { OvermergeError } from '../errors';
 import { extractArchives } from './extract';
 import { removeMarker, writeMarker, type Marker } from './marker';
@@ -69,7 +70,7 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   const groups = installGroups(set, arch);
   const target = await prepareTarget(req.dir, setIdentity(set), { scripts: req.scripts, arch });
   const timer = new PhaseTimer();
-  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress) } };
+  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress), scripts: await withProc(req) } };
   const now = Math.floor(Date.now() / 1000);
   const marker: Marker = target.marker ?? { version: 1, set: setIdentity(set), started: now, extracted: false };
   if (!target.marker) writeMarker(target.root, marker);
@@ -195,6 +196,21 @@ async function processPendingTriggers(w: Writer, req: BootstrapRequest): Promise
   w.dpkg?.refresh();
   if (!(w.dpkg?.packages() ?? []).some((p) => p.triggersPending.length > 0)) return [];
   return (await processTriggersOnly(w, [], true, req.txn)).failures;
+}
+
+/**
+ * The script settings with a /proc of its own for each script in the chroot, as debootstrap and mmdebstrap
+ * mount /proc in the root while scripts run (src/dpkg/private-proc.ts says what scripts look for there);
+ * where this process may not make a mount namespace, said once, and the scripts run without.
+ */
+async function withProc(req: BootstrapRequest): Promise<TxnOptions['scripts']> {
+  if (req.scripts !== 'chroot' || req.txn.scripts === undefined) return req.txn.scripts;
+  const support = await privateProcSupport();
+  if ('why' in support) {
+    req.say(`maintainer scripts run without /proc: ${support.why}`);
+    return req.txn.scripts;
+  }
+  return { ...req.txn.scripts, privateProc: support.unshare };
 }
 
 /** The transaction options with dpkg's --force-depends added (debootstrap's x_core_install). */

@@ -4,6 +4,7 @@ import { isMainThread } from 'node:worker_threads';
 import { OvermergeError, errnoOf, fsError } from '../errors';
 import { displayRootPath, hostPath, joinRootPath, parseRootPath, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot } from '../fs/resolve-in-root';
+import { hasProcFolder, withPrivateProc } from './private-proc';
 import { DPKG_DEFAULT_FORCES, dpkgForceString, isHostRoot, scriptEnvironment, type ScriptRunMode } from './script-env';
 import type { MaintScript } from './script-protocol';
 import type { ScriptCall } from './script-sequence';
@@ -45,6 +46,11 @@ export interface RunScriptOptions {
   readonly stdio?: StdioOptions;
   /** chroot(8) to use (default: /usr/sbin/chroot, /sbin/chroot or /usr/bin/chroot, whichever exists). */
   readonly chroot?: string;
+  /**
+   * In a chroot, give the script a /proc of its own through this unshare(1) (private-proc.ts), when the
+   * root has a /proc folder: the bootstrap's scripts, as debootstrap's and mmdebstrap's. Unset: chroot(8).
+   */
+  readonly privateProc?: string;
 }
 
 export type ScriptRun =
@@ -146,6 +152,9 @@ async function commandFor(o: RunScriptOptions, path: RootPath): Promise<{ file: 
   // $0 is the script's path as the script sees it; $1... are the call's arguments (dpkg: argv[0] is the
   // path, DPKG_MAINTSCRIPT_NAME the script's name).
   if (o.mode === 'chroot' && !isHostRoot(o.root.host)) {
+    if (o.privateProc !== undefined && (await hasProcFolder(o.root.host))) {
+      return { ...withPrivateProc(o.privateProc, o.root.host, displayRootPath(path), o.call.args), cwd: '/' };
+    }
     const chroot = o.chroot ?? (await findChroot());
     return { file: chroot, args: [o.root.host, displayRootPath(path), ...o.call.args], cwd: '/' };
   }

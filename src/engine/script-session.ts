@@ -22,6 +22,8 @@ export interface ScriptSession {
   /** dpkg's admin folder inside the root (the scripts see it as /var/lib/dpkg in a chroot). */
   readonly admindir: RootPath;
   readonly force: string;
+  /** unshare(1), when each script in the chroot gets a /proc of its own (see ScriptSettings.privateProc). */
+  readonly privateProc?: string;
   /** Tells the user something that is not an error (a script skipped, an abort call that failed). */
   notice(line: string): void;
   /** `package-key group` of the abort calls that failed in this unwind. */
@@ -41,6 +43,11 @@ export interface ScriptSettings {
   notice(line: string): void;
   /** dpkg forces the user gave (--force-depends, ...): scripts see them in DPKG_FORCE, as under dpkg. */
   forces?: readonly DpkgForce[];
+  /**
+   * unshare(1)'s path: scripts in a chroot each get a /proc of their own (src/dpkg/private-proc.ts). The
+   * bootstrap's, as debootstrap and mmdebstrap mount /proc in the root; dpkg's own runs mount nothing.
+   */
+  privateProc?: string;
 }
 
 /**
@@ -57,7 +64,7 @@ export async function scriptSessionFor(w: Writer, settings: ScriptSettings | und
   }
   const { mode, cannot } = await resolveMode(w.loc.root, settings.mode);
   const force = dpkgForceString([...DPKG_DEFAULT_FORCES, ...(settings.forces ?? []), ...(mode === 'chrootless' ? ['script-chrootless'] : [])]);
-  return { root: w.loc.root, mode, cannot, admindir, force, notice: settings.notice, failedGroups: new Set() };
+  return { root: w.loc.root, mode, cannot, admindir, force, privateProc: settings.privateProc, notice: settings.notice, failedGroups: new Set() };
 }
 
 async function resolveMode(root: Root, asked: ScriptSettings['mode']): Promise<{ mode: ScriptMode; cannot?: string }> {
@@ -76,7 +83,7 @@ async function resolveMode(root: Root, asked: ScriptSettings['mode']): Promise<{
 
 /** Runs one script through the session: a skipped one is told, the outcome handed back as the runner gives it. */
 export async function runInSession(s: ScriptSession, t: ScriptTarget): Promise<ScriptRun> {
-  const run = await runScript({ root: s.root, mode: s.mode, call: t.call, script: t.script, admindir: s.admindir, force: s.force });
+  const run = await runScript({ root: s.root, mode: s.mode, call: t.call, script: t.script, admindir: s.admindir, force: s.force, privateProc: s.privateProc });
   if (run.status === 'skipped' && s.cannot !== undefined) {
     return { status: 'failed', error: new OvermergeError('E_SCRIPT_REFUSED', `cannot run ${t.call.package}'s ${t.call.script}: ${s.cannot}`, { op: 'run script' }) };
   }

@@ -112,6 +112,10 @@ describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, new RegExp(`bootstrapped .*: ${debs.files.length} packages`));
     await checkWorkingRoot(root, debs.files.length);
+    // Each script's /proc was its own (src/dpkg/private-proc.ts): nothing is left mounted in the root.
+    const mounts = (await fsp.readFile('/proc/self/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '');
+    assert.deepEqual(mounts.filter((m) => m.startsWith(`${root}/`)), []);
+    assert.deepEqual(await fsp.readdir(path.join(root, 'proc')), []);
     await inRoot(root, ['useradd', '-m', 'u']);
     assert.match(await inRoot(root, ['su', 'u', '-c', 'id']), /^uid=1000\(u\) gid=1000\(u\)/);
     assert.match(await inRoot(root, ['apt-get', '--version']), /^apt 2\.6/);

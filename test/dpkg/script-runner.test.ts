@@ -7,6 +7,7 @@ import { DPKG_PROTOCOL_VERSION, dpkgForceString, scriptEnvironment } from '../..
 import type { MaintScript } from '../../src/dpkg/script-protocol';
 import { installedScriptPath, runScript, type RunScriptOptions, type ScriptMode, type ScriptRun } from '../../src/dpkg/script-runner';
 import type { ScriptCall } from '../../src/dpkg/script-sequence';
+import { privateProcSupport } from '../../src/dpkg/private-proc';
 import { OvermergeError } from '../../src/errors';
 import { openRoot, parseRootPath, type RootPath } from '../../src/fs/rootpath';
 import { withTempDir } from '../helpers/temp';
@@ -121,6 +122,35 @@ test('chroot: the script runs inside the root at its path there, DPKG_ROOT empty
       "export DPKG_ROOT=''",
       `export DPKG_RUNNING_VERSION='${DPKG_PROTOCOL_VERSION}'`,
     ]);
+  });
+});
+
+test('chroot with a private /proc (the bootstrap): the script sees a /proc of its own, gone with it', async (t) => {
+  const skip = await cannotRunScriptOracle('chroot');
+  if (skip) return t.skip(skip);
+  const support = await privateProcSupport();
+  if ('why' in support) return t.skip(`cannot make a mount namespace here: ${support.why}`);
+  await withScriptRoot('chroot', async (root) => {
+    // ischroot(1) reads /proc/1/root; with no /proc it cannot tell, and libc6's postinst sleeps a second.
+    const probe = ['#!/bin/sh', 'if [ -e /proc/self/stat ]; then echo proc=yes; else echo proc=no; fi > /seen', 'echo "cwd=$(pwd) args=<$*>" >> /seen', ''].join('\n');
+    const script = await put(root, 'var/lib/dpkg/info/hello.postinst', probe);
+    const mountsUnder = async (): Promise<string[]> =>
+      (await fsp.readFile('/proc/self/mounts', 'utf8')).split('\n').filter((l) => (l.split(' ')[1] ?? '').startsWith(root));
+
+    // No /proc folder in the root (before base-files): plain chroot, nothing mounted.
+    assert.deepEqual(await run(root, 'chroot', call('postinst', ['configure', '']), script, { privateProc: support.unshare }), { status: 'ok' });
+    assert.deepEqual(await seen(root), ['proc=no', 'cwd=/ args=<configure >']);
+
+    await fsp.mkdir(path.join(root, 'proc'), { mode: 0o555 });
+    assert.deepEqual(await run(root, 'chroot', call('postinst', ['configure', '']), script, { privateProc: support.unshare }), { status: 'ok' });
+    assert.deepEqual(await seen(root), ['proc=yes', 'cwd=/ args=<configure >']);
+    // The mount was the script's namespace's: never in ours, and the folder is empty again.
+    assert.deepEqual(await mountsUnder(), []);
+    assert.deepEqual(await fsp.readdir(path.join(root, 'proc')), []);
+
+    // Without the option: chroot(8), no /proc, as dpkg runs scripts.
+    assert.deepEqual(await run(root, 'chroot', call('postinst', ['configure', '']), script), { status: 'ok' });
+    assert.deepEqual((await seen(root))[0], 'proc=no');
   });
 });
 

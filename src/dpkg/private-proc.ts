@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { constants as fsc, promises as fsp } from 'node:fs';
+
+/**
+ * A maintainer script run in the root with a /proc of its own, as debootstrap and mmdebstrap mount one in
+ * the root while a bootstrap's scripts run. Scripts ask /proc where they are: debianutils' `ischroot`
+ * compares / with /proc/1/root and, without /proc, answers "cannot tell" — then libc6's postinst takes
+ * the root for a running system and runs `telinit u; sleep 1` (a second of every bootstrap).
+ *
+ * The mount lives in a mount namespace of the script's own (util-linux's `unshare --mount`, propagation
+ * private), so it is never seen outside and ends with the script — a kill -9 of overmerge leaves no mount
+ * in the root for `recover`, a second bootstrap or an `rm -rf` to meet. dpkg itself mounts nothing: only
+ * the bootstrap asks for this.
+ */
+
+/** The command that runs `script ARGS` chrooted into `root` with a private /proc mounted there. */
+export function withPrivateProc(unshare: string, root: string, script: string, args: readonly string[]): { file: string; args: string[] } {
+  return { file: unshare, args: ['--mount', '--propagation', 'private', `--root=${root}`, '--mount-proc=/proc', script, ...args] };
+}
+
+/** Whether the root has a /proc folder to mount on (base-files makes it; before it there is none). */
+export async function hasProcFolder(root: string): Promise<boolean> {
+  const st = await fsp.lstat(`${root}/proc`).catch(() => undefined);
+  return st?.isDirectory() === true;
+}
+
+/**
+ * unshare(1)'s path when this process may make a mount namespace (root, or a container that allows it),
+ * else why not, in a few words. Tried once with `unshare --mount true`.
+ */
+export async function privateProcSupport(): Promise<{ unshare: string } | { why: string }> {
+  let unshare: string | undefined;
+  for (const candidate of ['/usr/bin/unshare', '/bin/unshare']) {
+    if (await fsp.access(candidate, fsc.X_OK).then(() => true, () => false)) {
+      unshare = candidate;
+      break;
+    }
+  }
+  if (unshare === undefined) return { why: 'there is no unshare(1) (util-linux)' };
+  const tried = await new Promise<string | undefined>((resolve) => {
+    execFile(unshare, ['--mount', '--propagation', 'private', 'true'], (err, _out, stderr) =>
+      resolve(err ? (String(stderr).trim().split('\n').pop() ?? err.message) : undefined),
+    );
+  });
+  return tried === undefined ? { unshare } : { why: `unshare --mount failed (${tried})` };
+}
