@@ -173,7 +173,7 @@ class StateRecorder {
 
   /** What dpkg-trigger wrote to Unincorp since the last look, emptied as dpkg empties it. */
   takeUnincorp(): UnincorpEntry[] {
-    this.dpkg.refresh();
+    this.dpkg.refreshTables();
     const entries = parseUnincorp(this.dpkg.triggers.get('Unincorp')?.toString('latin1') ?? '');
     if (entries.length > 0) this.dpkg.apply(this.dpkg.planTriggerFiles({ Unincorp: '' }));
     return entries;
