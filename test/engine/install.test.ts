@@ -307,6 +307,37 @@ test('every type change in both directions, on an overlay root with 1.0 in the l
 });
 
 // ---------------------------------------------------------------------------------------------------
+// several archives in one transaction (staged two at a time: src/engine/phases/stage.ts)
+
+test('five archives in one transaction: each package gets its own files; together past --max-members, refused with nothing changed', async () => {
+  await withTempDir('lanes', async (dir) => {
+    // 7 members each: ./, usr/, usr/share/, usr/share/pN/ and three files of different sizes.
+    const pkgs: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const entries: AdHocEntry[] = ['a', 'b', 'c'].map((f, k) => ({ path: `usr/share/p${n}/${f}`, type: 'file', content: `${n}${f}`.repeat(1 + 500 * k * n) }));
+      pkgs.push(await buildAdHocDeb(dir, { name: `p${n}`, version: '1.0', entries }));
+    }
+    await withRoot(async (root) => {
+      // Each archive alone is under the limit; the five together (35 members) are not.
+      const [rootBefore, dbBefore] = [await rootState(root), await dbState(root)];
+      const r = await om(root, ['install', '--max-members', '30', ...pkgs]);
+      assert.equal(r.status, 1, r.stderr);
+      oneLine(r.stderr);
+      assert.match(r.stderr, /more (members )?than the 30 one transaction may unpack/);
+      assertSameTree(await rootState(root), rootBefore, 'root after the refused install');
+      assert.deepEqual(await dbState(root), dbBefore, 'database after the refused install');
+      assert.deepEqual(await stagingLeftovers(root), []);
+
+      await ok(root, ['install', '--max-members', '35', ...pkgs]);
+      for (let n = 0; n < 5; n++) {
+        assert.deepEqual(await filesOf(root, `p${n}`), ['/.', '/usr', '/usr/share', `/usr/share/p${n}`, `/usr/share/p${n}/a`, `/usr/share/p${n}/b`, `/usr/share/p${n}/c`]);
+        assert.equal(await read(root, `usr/share/p${n}/c`), `${n}c`.repeat(1 + 1000 * n));
+      }
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
 // conflicts, Replaces, --force-overwrite
 
 test('a file conflict is refused, naming both packages; root and database stay as they were', async () => {
