@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { hostPath, parseRootPath, type Root } from '../fs/rootpath';
+import { firstExecutable } from './host-program';
 
 /**
  * A maintainer script run in the root with a /proc of its own, as debootstrap and mmdebstrap mount one in
@@ -19,8 +21,9 @@ export function withPrivateProc(unshare: string, root: string, script: string, a
 }
 
 /** Whether the root has a /proc folder to mount on (base-files makes it; before it there is none). */
-export async function hasProcFolder(root: string): Promise<boolean> {
-  const st = await fsp.lstat(`${root}/proc`).catch(() => undefined);
+export async function hasProcFolder(root: Root): Promise<boolean> {
+  // lstat: a /proc that is a symlink is not mounted on (the mount would follow it).
+  const st = await fsp.lstat(hostPath(root, PROC)).catch(() => undefined);
   return st?.isDirectory() === true;
 }
 
@@ -29,13 +32,7 @@ export async function hasProcFolder(root: string): Promise<boolean> {
  * else why not, in a few words. Tried once with `unshare --mount true`.
  */
 export async function privateProcSupport(): Promise<{ unshare: string } | { why: string }> {
-  let unshare: string | undefined;
-  for (const candidate of ['/usr/bin/unshare', '/bin/unshare']) {
-    if (await fsp.access(candidate, fsc.X_OK).then(() => true, () => false)) {
-      unshare = candidate;
-      break;
-    }
-  }
+  const unshare = await firstExecutable(['/usr/bin/unshare', '/bin/unshare']);
   if (unshare === undefined) return { why: 'there is no unshare(1) (util-linux)' };
   const tried = await new Promise<string | undefined>((resolve) => {
     execFile(unshare, ['--mount', '--propagation', 'private', 'true'], (err, _out, stderr) =>
@@ -44,3 +41,5 @@ export async function privateProcSupport(): Promise<{ unshare: string } | { why:
   });
   return tried === undefined ? { unshare } : { why: `unshare --mount failed (${tried})` };
 }
+
+const PROC = parseRootPath('/proc');

@@ -1,9 +1,10 @@
 import { spawn, type StdioOptions } from 'node:child_process';
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { OvermergeError, errnoOf, fsError } from '../errors';
 import { displayRootPath, hostPath, joinRootPath, parseRootPath, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot } from '../fs/resolve-in-root';
+import { firstExecutable } from './host-program';
 import { hasProcFolder, withPrivateProc } from './private-proc';
 import { DPKG_DEFAULT_FORCES, dpkgForceString, isHostRoot, scriptEnvironment, type ScriptRunMode } from './script-env';
 import type { MaintScript } from './script-protocol';
@@ -152,7 +153,7 @@ async function commandFor(o: RunScriptOptions, path: RootPath): Promise<{ file: 
   // $0 is the script's path as the script sees it; $1... are the call's arguments (dpkg: argv[0] is the
   // path, DPKG_MAINTSCRIPT_NAME the script's name).
   if (o.mode === 'chroot' && !isHostRoot(o.root.host)) {
-    if (o.privateProc !== undefined && (await hasProcFolder(o.root.host))) {
+    if (o.privateProc !== undefined && (await hasProcFolder(o.root))) {
       return { ...withPrivateProc(o.privateProc, o.root.host, displayRootPath(path), o.call.args), cwd: '/' };
     }
     const chroot = o.chroot ?? (await findChroot());
@@ -164,16 +165,8 @@ async function commandFor(o: RunScriptOptions, path: RootPath): Promise<{ file: 
 let chrootProgram: string | undefined;
 
 async function findChroot(): Promise<string> {
+  chrootProgram ??= await firstExecutable(['/usr/sbin/chroot', '/sbin/chroot', '/usr/bin/chroot']);
   if (chrootProgram !== undefined) return chrootProgram;
-  for (const candidate of ['/usr/sbin/chroot', '/sbin/chroot', '/usr/bin/chroot']) {
-    try {
-      await fsp.access(candidate, fsc.X_OK);
-      chrootProgram = candidate;
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
   throw new OvermergeError('E_SCRIPT_REFUSED', 'cannot run maintainer scripts in the root: chroot(8) not found', {
     op: 'run script',
     hint: 'install coreutils, or run scripts chrootless',
