@@ -11,6 +11,7 @@ import { Manifest } from '../model/manifest';
 import type { InstalledFile } from '../model/package';
 import type { PathFilter } from '../model/path-filter';
 import { parseConffiles } from './conffiles';
+import { shippedMd5s } from './shipped-md5s';
 import { SeenMembers } from './seen-members';
 import { filteredOut } from './path-filter';
 
@@ -63,6 +64,9 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   const fields = control.fields;
   const conffiles = parseConffiles(archive, control.files.get('conffiles'));
   const conffileSet = new Set<RootPath>(conffiles);
+  // The MD5s the archive ships, taken instead of hashing each member twice (a conffile's is its content's).
+  const shipped = shippedMd5s(control.files.get('md5sums'));
+  const shippedMd5 = shipped && ((p: RootPath) => (conffileSet.has(p) ? undefined : shipped.get(p)));
   const staged: StagedPackage = {
     archive,
     name: fields.get('Package') ?? '',
@@ -96,7 +100,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     const budget = budgetOf(opts, staged.bytes);
     // Checked like any member, but its content only read past: it never reaches the staging area.
     const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
-    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, manifest: staged.entries }, () => counter++, opts);
+    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, shippedMd5, manifest: staged.entries }, () => counter++, opts);
     if (entry === undefined) continue;
     if (filtered) markFiltered(entry);
     entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
@@ -151,13 +155,15 @@ interface SeenSoFar {
   budget?: Budget;
   /** The installed row a member at this path may be identical to (StageOptions.installed). */
   reusable?: (p: RootPath) => InstalledFile | undefined;
+  /** The MD5 the archive's md5sums gives a member's path, if it is to be taken from there (shipped-md5s.ts). */
+  shippedMd5?: (p: RootPath) => string | undefined;
 }
 
 async function stageEntry(
   archive: string,
   dir: HostPath | undefined,
   { header, body }: TarEntry,
-  { seen, aliases, budget, reusable, manifest }: SeenSoFar,
+  { seen, aliases, budget, reusable, shippedMd5, manifest }: SeenSoFar,
   nextName: () => number,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
@@ -211,12 +217,13 @@ async function stageEntry(
   let entry: ManifestEntry;
   switch (header.type) {
     case 'file': {
+      const md5 = shippedMd5?.(p);
       if (dir === undefined) {
-        entry = fileEntry(p, meta, await measure(body), undefined, undefined);
+        entry = fileEntry(p, meta, await measure(body, md5), undefined, undefined);
         break;
       }
       const row = reusable?.(p);
-      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)));
+      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)), md5);
       entry = fileEntry(p, meta, digests, stagedAs === undefined ? undefined : dir, stagedAs);
       break;
     }
@@ -379,19 +386,27 @@ const EMPTY = {
  * A member's digests in hex. Empty members (often thousands in one archive: placeholders, `__init__.py`)
  * share one pair of strings instead of 128 bytes of fresh ones each, held until the commit.
  */
-function digestsOf(sha: Hash, md5: Hash, size: number): Digests {
+function digestsOf(sha: Hash, md5: Hash | string, size: number): Digests {
   if (size === 0) return { ...EMPTY, size };
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+  return { sha256: sha.digest('hex'), md5: typeof md5 === 'string' ? md5 : md5.digest('hex'), size };
 }
 
-/** A member's content hashed and counted, written nowhere. */
-async function measure(body: AsyncIterable<Buffer>): Promise<Digests> {
+/**
+ * The MD5 to compute while reading a member: none when the archive's md5sums gives it (`shipped`). MD5
+ * was two thirds of staging's hashing (SHA-256 runs on the CPU's SHA extensions; MD5 has none).
+ */
+function md5Hash(shipped: string | undefined): Hash | string {
+  return shipped ?? createHash('md5');
+}
+
+/** A member's content hashed and counted, written nowhere; `shippedMd5` as for writeStaged. */
+async function measure(body: AsyncIterable<Buffer>, shippedMd5?: string): Promise<Digests> {
   const sha = createHash('sha256');
-  const md5 = createHash('md5');
+  const md5 = md5Hash(shippedMd5);
   let size = 0;
   for await (const chunk of body) {
     sha.update(chunk);
-    md5.update(chunk);
+    if (typeof md5 !== 'string') md5.update(chunk);
     size += chunk.length;
   }
   return digestsOf(sha, md5, size);
@@ -415,6 +430,7 @@ function sameAsInstalled(row: InstalledFile, e: EntryMeta, d: Digests): boolean 
  *
  * The file is created when its first piece is due: a member smaller than a piece is whole in memory by
  * then, and when `skip` says its digests make it the installed file, nothing is written (no `stagedAs`).
+ * `shippedMd5`: the member's MD5 as the archive's md5sums gives it, taken rather than computed.
  */
 async function writeStaged(
   dir: HostPath,
@@ -423,9 +439,10 @@ async function writeStaged(
   e: EntryMeta,
   asRoot: boolean,
   skip?: (d: Digests) => boolean,
+  shippedMd5?: string,
 ): Promise<{ digests: Digests; stagedAs?: number }> {
   const sha = createHash('sha256');
-  const md5 = createHash('md5');
+  const md5 = md5Hash(shippedMd5);
   let size = 0;
   let out: NewFile | undefined;
   let stagedAs: number | undefined;
@@ -441,7 +458,7 @@ async function writeStaged(
     let heldBytes = 0;
     for await (const chunk of body) {
       sha.update(chunk);
-      md5.update(chunk);
+      if (typeof md5 !== 'string') md5.update(chunk);
       size += chunk.length;
       held.push(chunk);
       heldBytes += chunk.length;
@@ -503,8 +520,9 @@ export async function stageLate(
     }
     const entry = manifest.at(index);
     byPath.delete(entry.path);
-    const { digests, stagedAs } = await writeStaged(dir, () => counter++, body, entry, asRoot);
-    if (digests.sha256 !== entry.sha256 || digests.md5 !== entry.md5 || digests.size !== entry.size) throw changed(`member '${entry.path}'`);
+    // The content is checked by its SHA-256 and size; its MD5 stays the one recorded (perhaps md5sums').
+    const { digests, stagedAs } = await writeStaged(dir, () => counter++, body, entry, asRoot, undefined, entry.md5);
+    if (digests.sha256 !== entry.sha256 || digests.size !== entry.size) throw changed(`member '${entry.path}'`);
     manifest.setStaged(index, dir, stagedAs!);
     for (const e of wanted.get(index) ?? []) {
       e.stagedIn = dir;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -134,6 +135,47 @@ describe("dpkg's database, kept in step", () => {
       assert.equal(dpkg(b, '--install', deb).status, 0);
       assert.deepEqual(dpkgDatabase(a), dpkgDatabase(b), "dpkg's database, info/nomd5.md5sums included");
       assert.deepEqual(toolsSay(a), toolsSay(b), 'what the tools say (dpkg --verify, --audit)');
+    });
+  });
+
+  it("an archive's md5sums is what both record, wrong lines included; a conffile's hash is its content's", async (t: TestContext) => {
+    if (gate(t, { ...ORACLE, tools: [...ORACLE.tools, 'dpkg-deb'] })) return;
+    await twins(async (a, b) => {
+      const tree = path.join(a, '..', 'tree');
+      await fsp.mkdir(path.join(tree, 'DEBIAN'), { recursive: true });
+      await fsp.mkdir(path.join(tree, 'etc'));
+      await fsp.mkdir(path.join(tree, 'usr/share/sums'), { recursive: true });
+      await fsp.writeFile(path.join(tree, 'DEBIAN/control'), 'Package: sums\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: md5sums with wrong lines\n');
+      await fsp.writeFile(path.join(tree, 'DEBIAN/conffiles'), '/etc/sums.conf\n');
+      await fsp.writeFile(path.join(tree, 'etc/sums.conf'), 'setting\n');
+      for (const f of ['right', 'wrong', 'unlisted', 'twice']) await fsp.writeFile(path.join(tree, 'usr/share/sums', f), `${f}\n`);
+      const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
+      const bad = 'f'.repeat(32);
+      // dh_md5sums leaves conffiles out; this one lists it, wrongly, and lists `twice` twice.
+      await fsp.writeFile(
+        path.join(tree, 'DEBIAN/md5sums'),
+        [
+          `${bad}  etc/sums.conf`,
+          `${md5('right\n')}  usr/share/sums/right`,
+          `${bad}  usr/share/sums/wrong`,
+          `${bad}  usr/share/sums/twice`,
+          `${md5('twice\n')}  usr/share/sums/twice`,
+          '',
+        ].join('\n'),
+      );
+      const deb = path.join(a, '..', 'sums.deb');
+      const built = run('dpkg-deb', ['--root-owner-group', '-b', tree, deb]);
+      assert.equal(built.status, 0, built.out);
+      await ok(a, 'install', deb);
+      assert.equal(dpkg(b, '--install', deb).status, 0);
+      assert.deepEqual(dpkgDatabase(a), dpkgDatabase(b), "dpkg's database: the md5sums as shipped, the conffile's real hash in status");
+      assert.match(dpkgDatabase(a).status, new RegExp(`Conffiles:\\n /etc/sums\\.conf ${md5('setting\n')}\\n`));
+      const said = toolsSay(a);
+      assert.deepEqual(said, toolsSay(b), 'what the tools say');
+      assert.match(said.verify, /^\?\?5\?\?\?\?\?\? {3}\/usr\/share\/sums\/wrong$/m, 'dpkg --verify finds the wrong line');
+      // overmerge's own verify compares the files with the same record.
+      const ours = await om(a, ['verify']);
+      assert.deepEqual(ours.stdout.trim().split('\n'), ['??5??????   /usr/share/sums/wrong']);
     });
   });
 
