@@ -1,4 +1,4 @@
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { OvermergeError, errnoOf, fsError } from '../errors';
 import { baseName, componentsOf, displayRootPath, hostPath, isRootPath, LIMITS, parentOf, quoteName, type Root, type RootPath } from './rootpath';
 
@@ -19,7 +19,7 @@ export interface ResolveOptions {
  * O_NOFOLLOW under temporary names, because the tree can change between here and the write.
  */
 export async function resolveInRoot(root: Root, p: RootPath, options: ResolveOptions): Promise<RootPath> {
-  const walked = await walk(root, p, options.followFinal);
+  const walked = walk(root, p, options.followFinal);
   return walked.path;
 }
 
@@ -35,7 +35,7 @@ export async function resolveParentInRoot(root: Root, p: RootPath): Promise<{ pa
       path: '/',
     });
   }
-  const walked = await walk(root, parentOf(p), true);
+  const walked = walk(root, parentOf(p), true);
   if (walked.kind === 'other') throw notADirectory(p, walked.path);
   return { parent: walked.path, name: baseName(p) };
 }
@@ -48,7 +48,7 @@ interface Walked {
   kind: Kind;
 }
 
-async function walk(root: Root, p: RootPath, followFinal: boolean): Promise<Walked> {
+function walk(root: Root, p: RootPath, followFinal: boolean): Walked {
   if (!isRootPath(p)) {
     throw new OvermergeError('E_INTERNAL', `not a root path: ${quoteName(p)}`, { op: 'resolve', path: p });
   }
@@ -74,7 +74,7 @@ async function walk(root: Root, p: RootPath, followFinal: boolean): Promise<Walk
       continue;
     }
     const here = [...parts, c].join('/') as RootPath;
-    const st = await lstatOrUndefined(root, here, p);
+    const st = lstatOrUndefined(root, here, p);
     if (st === undefined) {
       missingFrom = parts.length;
       parts.push(c);
@@ -84,7 +84,7 @@ async function walk(root: Root, p: RootPath, followFinal: boolean): Promise<Walk
     const isFinal = pending.length === 0;
     if (st.isSymbolicLink() && (followFinal || !isFinal)) {
       if (++links > LIMITS.symlinks) throw tooManyLinks(p, here);
-      const target = await readlinkIn(root, here, p);
+      const target = readlinkIn(root, here, p);
       if (target.startsWith('/')) parts.length = 0;
       pending.push(...target.split('/').reverse());
       kind = 'dir';
@@ -96,9 +96,14 @@ async function walk(root: Root, p: RootPath, followFinal: boolean): Promise<Walk
   return { path: parts.join('/') as RootPath, kind };
 }
 
-async function lstatOrUndefined(root: Root, here: RootPath, p: RootPath): Promise<Stats | undefined> {
+/**
+ * Synchronous, as the probe's own lstat (probe.ts): each component of each path resolved is one call on
+ * the dentry cache, a few microseconds, where a thread-pool round trip costs ten times that in CPU (a
+ * bootstrap resolves the parents of its transactions' paths again and again: 0.2 s of its main thread).
+ */
+function lstatOrUndefined(root: Root, here: RootPath, p: RootPath): Stats | undefined {
   try {
-    return await fsp.lstat(hostPath(root, here));
+    return lstatSync(hostPath(root, here), { throwIfNoEntry: false });
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return undefined;
     if (errnoOf(err) === 'ENOTDIR') throw notADirectory(p, parentOf(here));
@@ -106,9 +111,9 @@ async function lstatOrUndefined(root: Root, here: RootPath, p: RootPath): Promis
   }
 }
 
-async function readlinkIn(root: Root, here: RootPath, p: RootPath): Promise<string> {
+function readlinkIn(root: Root, here: RootPath, p: RootPath): string {
   try {
-    return await fsp.readlink(hostPath(root, here));
+    return readlinkSync(hostPath(root, here));
   } catch (err) {
     throw resolveError(err, p);
   }
