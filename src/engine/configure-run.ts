@@ -1,7 +1,7 @@
 import type { DpkgDb, PackageChange } from '../dpkg/dpkg-db';
 import { installedScriptPath } from '../dpkg/script-runner';
 import type { ScriptCall } from '../dpkg/script-sequence';
-import { activate, parseUnincorp, processTriggers, type DpkgAction, type PlanStep, type ScriptOutcome, type TriggerState, type UnincorpEntry } from '../dpkg/triggers';
+import { activate, cloneState, parseUnincorp, processTriggers, type DpkgAction, type PlanStep, type ScriptOutcome, type TriggerState, type UnincorpEntry } from '../dpkg/triggers';
 import type { PackageStatus } from '../db/types';
 import { labelOf, type DpkgEvent, type PkgLabel } from '../model/events';
 import type { Writer } from './context';
@@ -168,7 +168,7 @@ class StateRecorder {
         if (row && now && known.get(row.id) === fingerprint) this.w.db.dpkgMirror.set(row.id, dpkgFingerprint(now));
       }
     });
-    this.last = { state: structuredClone(state), unincorp: [], refs: this.last.refs };
+    this.last = { state: cloneState(state), unincorp: [], refs: this.last.refs };
   }
 
   /** What dpkg-trigger wrote to Unincorp since the last look, emptied as dpkg empties it. */
