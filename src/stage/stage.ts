@@ -387,8 +387,9 @@ const EMPTY = {
  * share one pair of strings instead of 128 bytes of fresh ones each, held until the commit.
  */
 function digestsOf(sha: Hash, md5: Hash | string, size: number): Digests {
-  if (size === 0) return { ...EMPTY, size };
-  return { sha256: sha.digest('hex'), md5: typeof md5 === 'string' ? md5 : md5.digest('hex'), size };
+  const md5Hex = typeof md5 === 'string' ? md5 : size === 0 ? EMPTY.md5 : md5.digest('hex');
+  if (size === 0 && md5Hex === EMPTY.md5) return { ...EMPTY, size };
+  return { sha256: size === 0 ? EMPTY.sha256 : sha.digest('hex'), md5: md5Hex, size };
 }
 
 /**

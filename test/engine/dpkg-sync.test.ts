@@ -149,6 +149,7 @@ describe("dpkg's database, kept in step", () => {
       await fsp.writeFile(path.join(tree, 'DEBIAN/conffiles'), '/etc/sums.conf\n');
       await fsp.writeFile(path.join(tree, 'etc/sums.conf'), 'setting\n');
       for (const f of ['right', 'wrong', 'unlisted', 'twice']) await fsp.writeFile(path.join(tree, 'usr/share/sums', f), `${f}\n`);
+      await fsp.writeFile(path.join(tree, 'usr/share/sums/empty'), '');
       const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
       const bad = 'f'.repeat(32);
       // dh_md5sums leaves conffiles out; this one lists it, wrongly, and lists `twice` twice.
@@ -158,6 +159,7 @@ describe("dpkg's database, kept in step", () => {
           `${bad}  etc/sums.conf`,
           `${md5('right\n')}  usr/share/sums/right`,
           `${bad}  usr/share/sums/wrong`,
+          `${bad}  usr/share/sums/empty`,
           `${bad}  usr/share/sums/twice`,
           `${md5('twice\n')}  usr/share/sums/twice`,
           '',
@@ -172,10 +174,10 @@ describe("dpkg's database, kept in step", () => {
       assert.match(dpkgDatabase(a).status, new RegExp(`Conffiles:\\n /etc/sums\\.conf ${md5('setting\n')}\\n`));
       const said = toolsSay(a);
       assert.deepEqual(said, toolsSay(b), 'what the tools say');
-      assert.match(said.verify, /^\?\?5\?\?\?\?\?\? {3}\/usr\/share\/sums\/wrong$/m, 'dpkg --verify finds the wrong line');
+      for (const f of ['wrong', 'empty']) assert.match(said.verify, new RegExp(`^\\?\\?5\\?{6} {3}/usr/share/sums/${f}$`, 'm'), `dpkg --verify finds the wrong line of ${f}`);
       // overmerge's own verify compares the files with the same record.
       const ours = await om(a, ['verify']);
-      assert.deepEqual(ours.stdout.trim().split('\n'), ['??5??????   /usr/share/sums/wrong']);
+      assert.deepEqual(ours.stdout.trim().split('\n').sort(), ['??5??????   /usr/share/sums/empty', '??5??????   /usr/share/sums/wrong']);
     });
   });
 
