@@ -79,6 +79,23 @@ function dpkgList(root: string): string {
     .join('\n');
 }
 
+/**
+ * A package dpkg-deb builds, root-owned, in `dir` from `files` (paths in the tree, DEBIAN/ included; their
+ * folders are made); `also` adds to the tree what file contents cannot say (links).
+ */
+async function debFrom(dir: string, name: string, files: Record<string, string>, also?: (tree: string) => Promise<void>): Promise<string> {
+  const tree = path.join(dir, `${name}-tree`);
+  for (const [rel, text] of Object.entries(files)) {
+    await fsp.mkdir(path.dirname(path.join(tree, rel)), { recursive: true });
+    await fsp.writeFile(path.join(tree, rel), text);
+  }
+  await also?.(tree);
+  const deb = path.join(dir, `${name}.deb`);
+  const built = run('dpkg-deb', ['--root-owner-group', '-b', tree, deb]);
+  assert.equal(built.status, 0, built.out);
+  return deb;
+}
+
 async function twins<T>(fn: (ours: string, theirs: string) => Promise<T>): Promise<T> {
   return withTempDir('dpkg-sync', async (dir) => {
     const [a, b] = [path.join(dir, 'om', 'root'), path.join(dir, 'dpkg', 'root')];
@@ -117,20 +134,17 @@ describe("dpkg's database, kept in step", () => {
   it('an archive without md5sums gets the md5sums dpkg writes for it (conffiles and hard links included)', async (t: TestContext) => {
     if (gate(t, { ...ORACLE, tools: [...ORACLE.tools, 'dpkg-deb'] })) return;
     await twins(async (a, b) => {
-      const tree = path.join(a, '..', 'tree');
-      await fsp.mkdir(path.join(tree, 'DEBIAN'), { recursive: true });
-      await fsp.mkdir(path.join(tree, 'etc'));
-      await fsp.mkdir(path.join(tree, 'usr/share/nomd5'), { recursive: true });
-      await fsp.writeFile(path.join(tree, 'DEBIAN/control'), 'Package: nomd5\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: built without md5sums\n');
-      await fsp.writeFile(path.join(tree, 'DEBIAN/conffiles'), '/etc/nomd5.conf\n');
-      await fsp.writeFile(path.join(tree, 'etc/nomd5.conf'), 'setting\n');
-      await fsp.writeFile(path.join(tree, 'usr/share/nomd5/b'), 'b\n');
-      await fsp.writeFile(path.join(tree, 'usr/share/nomd5/ä'), 'a\n');
-      await fsp.link(path.join(tree, 'usr/share/nomd5/b'), path.join(tree, 'usr/share/nomd5/c'));
-      await fsp.symlink('b', path.join(tree, 'usr/share/nomd5/d'));
-      const deb = path.join(a, '..', 'nomd5.deb');
-      const built = run('dpkg-deb', ['--root-owner-group', '-b', tree, deb]);
-      assert.equal(built.status, 0, built.out);
+      const files = {
+        'DEBIAN/control': 'Package: nomd5\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: built without md5sums\n',
+        'DEBIAN/conffiles': '/etc/nomd5.conf\n',
+        'etc/nomd5.conf': 'setting\n',
+        'usr/share/nomd5/b': 'b\n',
+        'usr/share/nomd5/ä': 'a\n',
+      };
+      const deb = await debFrom(path.join(a, '..'), 'nomd5', files, async (tree) => {
+        await fsp.link(path.join(tree, 'usr/share/nomd5/b'), path.join(tree, 'usr/share/nomd5/c'));
+        await fsp.symlink('b', path.join(tree, 'usr/share/nomd5/d'));
+      });
       await ok(a, 'install', deb);
       assert.equal(dpkg(b, '--install', deb).status, 0);
       assert.deepEqual(dpkgDatabase(a), dpkgDatabase(b), "dpkg's database, info/nomd5.md5sums included");
@@ -141,21 +155,13 @@ describe("dpkg's database, kept in step", () => {
   it("an archive's md5sums is what both record, wrong lines included; a conffile's hash is its content's", async (t: TestContext) => {
     if (gate(t, { ...ORACLE, tools: [...ORACLE.tools, 'dpkg-deb'] })) return;
     await twins(async (a, b) => {
-      const tree = path.join(a, '..', 'tree');
-      await fsp.mkdir(path.join(tree, 'DEBIAN'), { recursive: true });
-      await fsp.mkdir(path.join(tree, 'etc'));
-      await fsp.mkdir(path.join(tree, 'usr/share/sums'), { recursive: true });
-      await fsp.writeFile(path.join(tree, 'DEBIAN/control'), 'Package: sums\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: md5sums with wrong lines\n');
-      await fsp.writeFile(path.join(tree, 'DEBIAN/conffiles'), '/etc/sums.conf\n');
-      await fsp.writeFile(path.join(tree, 'etc/sums.conf'), 'setting\n');
-      for (const f of ['right', 'wrong', 'unlisted', 'twice']) await fsp.writeFile(path.join(tree, 'usr/share/sums', f), `${f}\n`);
-      await fsp.writeFile(path.join(tree, 'usr/share/sums/empty'), '');
       const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
       const bad = 'f'.repeat(32);
-      // dh_md5sums leaves conffiles out; this one lists it, wrongly, and lists `twice` twice.
-      await fsp.writeFile(
-        path.join(tree, 'DEBIAN/md5sums'),
-        [
+      const files: Record<string, string> = {
+        'DEBIAN/control': 'Package: sums\nVersion: 1\nArchitecture: all\nMaintainer: a <a@example.org>\nDescription: md5sums with wrong lines\n',
+        'DEBIAN/conffiles': '/etc/sums.conf\n',
+        // dh_md5sums leaves conffiles out; this one lists it, wrongly, and lists `twice` twice.
+        'DEBIAN/md5sums': [
           `${bad}  etc/sums.conf`,
           `${md5('right\n')}  usr/share/sums/right`,
           `${bad}  usr/share/sums/wrong`,
@@ -164,10 +170,11 @@ describe("dpkg's database, kept in step", () => {
           `${md5('twice\n')}  usr/share/sums/twice`,
           '',
         ].join('\n'),
-      );
-      const deb = path.join(a, '..', 'sums.deb');
-      const built = run('dpkg-deb', ['--root-owner-group', '-b', tree, deb]);
-      assert.equal(built.status, 0, built.out);
+        'etc/sums.conf': 'setting\n',
+        'usr/share/sums/empty': '',
+      };
+      for (const f of ['right', 'wrong', 'unlisted', 'twice']) files[`usr/share/sums/${f}`] = `${f}\n`;
+      const deb = await debFrom(path.join(a, '..'), 'sums', files);
       await ok(a, 'install', deb);
       assert.equal(dpkg(b, '--install', deb).status, 0);
       assert.deepEqual(dpkgDatabase(a), dpkgDatabase(b), "dpkg's database: the md5sums as shipped, the conffile's real hash in status");
