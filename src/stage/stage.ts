@@ -3,6 +3,7 @@ import { readDebData, type DebControl } from '../archive/deb';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
 import { hostJoin, type HostPath } from '../fs/host-path';
+import { FileWrites } from '../fs/file-writes';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
 import type { EntryMeta, EntryType, ManifestEntry } from '../model/entry';
@@ -39,6 +40,12 @@ export interface StageOptions {
    * copy was changed, or it lands elsewhere), the caller stages it then (stageLate).
    */
   installed?: InstalledLookup;
+  /**
+   * Where files small enough to be whole in memory are handed to be written (the thread pool), when the
+   * caller stages several archives and drains it once after them (or settles it after a failure), so that
+   * writing goes on while the next archive is decoded. Without it each archive drains its own.
+   */
+  writes?: FileWrites;
 }
 
 /** The installed rows by path, as staging asks for them (a Map is one; the stage phase reads records). */
@@ -87,32 +94,43 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   const reusable = installed === undefined || installed.size === 0 ? undefined : (p: RootPath) => (conffileSet.has(p) ? undefined : installed.get(p));
   let counter = 0;
   let members = 0;
-  // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
-  for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members' })) {
-    if (opts.members !== undefined && ++members > opts.members.left) {
-      tarEntry.body.resume();
-      throw new OvermergeError(
-        'E_BAD_ARCHIVE',
-        `${archive}: data.tar has more members than the ${opts.members.limit} one transaction may unpack; refusing it (--max-members sets the limit)`,
-        { op: 'stage', path: archive },
-      );
+  // Small files are written on the thread pool while the next members are decoded: with a writer of this
+  // archive's own, all of them before it returns.
+  const own = dir !== undefined && opts.writes === undefined ? new FileWrites(opts.asRoot) : undefined;
+  const writes = dir === undefined ? undefined : (opts.writes ?? own);
+  try {
+    // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
+    for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members' })) {
+      if (opts.members !== undefined && ++members > opts.members.left) {
+        tarEntry.body.resume();
+        throw new OvermergeError(
+          'E_BAD_ARCHIVE',
+          `${archive}: data.tar has more members than the ${opts.members.limit} one transaction may unpack; refusing it (--max-members sets the limit)`,
+          { op: 'stage', path: archive },
+        );
+      }
+      const budget = budgetOf(opts, staged.bytes);
+      // Checked like any member, but its content only read past: it never reaches the staging area.
+      const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
+      const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, shippedMd5, manifest: staged.entries, writes }, () => counter++, opts);
+      if (entry === undefined) continue;
+      if (filtered) markFiltered(entry);
+      entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
+      staged.bytes += entry.type === 'file' ? entry.size : 0;
+      if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
+        throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar holds more than its Installed-Size allows (over ${opts.maxBytes} bytes); refusing it as a compression bomb`, {
+          op: 'stage',
+          path: archive,
+        });
+      }
+      staged.entries.push(entry);
+      opts.onMember?.();
     }
-    const budget = budgetOf(opts, staged.bytes);
-    // Checked like any member, but its content only read past: it never reaches the staging area.
-    const filtered = filteredOut(opts.pathFilters ?? [], tarEntry.header.nameBytes, tarEntry.header.type);
-    const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, shippedMd5, manifest: staged.entries }, () => counter++, opts);
-    if (entry === undefined) continue;
-    if (filtered) markFiltered(entry);
-    entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
-    staged.bytes += entry.type === 'file' ? entry.size : 0;
-    if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
-      throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar holds more than its Installed-Size allows (over ${opts.maxBytes} bytes); refusing it as a compression bomb`, {
-        op: 'stage',
-        path: archive,
-      });
-    }
-    staged.entries.push(entry);
-    opts.onMember?.();
+    await own?.drain();
+  } catch (err) {
+    // Nothing may still be writing into the folder when the caller cleans it up.
+    await own?.settle();
+    throw err;
   }
   for (const c of conffiles) {
     if (seen.get(c)?.type !== 'file') {
@@ -157,13 +175,15 @@ interface SeenSoFar {
   reusable?: (p: RootPath) => InstalledFile | undefined;
   /** The MD5 the archive's md5sums gives a member's path, if it is to be taken from there (shipped-md5s.ts). */
   shippedMd5?: (p: RootPath) => string | undefined;
+  /** Where a staged file whole in memory is handed to be written (the thread pool). */
+  writes?: FileWrites;
 }
 
 async function stageEntry(
   archive: string,
   dir: HostPath | undefined,
   { header, body }: TarEntry,
-  { seen, aliases, budget, reusable, shippedMd5, manifest }: SeenSoFar,
+  { seen, aliases, budget, reusable, shippedMd5, manifest, writes }: SeenSoFar,
   nextName: () => number,
   opts: StageOptions,
 ): Promise<ManifestEntry | undefined> {
@@ -223,7 +243,7 @@ async function stageEntry(
         break;
       }
       const row = reusable?.(p);
-      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)), md5);
+      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)), md5, writes);
       entry = fileEntry(p, meta, digests, stagedAs === undefined ? undefined : dir, stagedAs);
       break;
     }
@@ -431,6 +451,7 @@ function sameAsInstalled(row: InstalledFile, e: EntryMeta, d: Digests): boolean 
  *
  * The file is created when its first piece is due: a member smaller than a piece is whole in memory by
  * then, and when `skip` says its digests make it the installed file, nothing is written (no `stagedAs`).
+ * Such a member is handed whole to `writes` when given (written on the thread pool; the caller drains it).
  * `shippedMd5`: the member's MD5 as the archive's md5sums gives it, taken rather than computed.
  */
 async function writeStaged(
@@ -441,6 +462,7 @@ async function writeStaged(
   asRoot: boolean,
   skip?: (d: Digests) => boolean,
   shippedMd5?: string,
+  writes?: FileWrites,
 ): Promise<{ digests: Digests; stagedAs?: number }> {
   const sha = createHash('sha256');
   const md5 = md5Hash(shippedMd5);
@@ -472,6 +494,12 @@ async function writeStaged(
     }
     const digests = digestsOf(sha, md5, size);
     if (out === undefined && skip?.(digests)) return { digests };
+    if (out === undefined && writes !== undefined) {
+      stagedAs = nextName();
+      file = hostJoin(dir, String(stagedAs));
+      await writes.write(file, held, size, e);
+      return { digests, stagedAs };
+    }
     out ??= create();
     out.write(held);
     out.setMeta(e, asRoot);

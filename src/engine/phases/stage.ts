@@ -1,4 +1,5 @@
 import { makePrivateDirectory } from '../../fs/entries';
+import { FileWrites } from '../../fs/file-writes';
 import { hostJoin, type HostPath } from '../../fs/host-path';
 import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate, type InstalledLookup } from '../../stage/stage';
 import type { CrashPoints } from '../crash';
@@ -60,7 +61,7 @@ export async function stageArchives(
   let started = 0;
   let done = 0;
   let failed = false;
-  const one = async (i: number): Promise<void> => {
+  const one = async (i: number, writes: FileWrites | undefined): Promise<void> => {
     const a = archives[i];
     const dir = stagingDir === undefined ? undefined : hostJoin(stagingDir, String(i));
     if (dir !== undefined) await makePrivateDirectory(dir, 'create staging folder');
@@ -70,19 +71,23 @@ export async function stageArchives(
     const installed = dir !== undefined && opts.reuseInstalled ? installedFiles(old) : undefined;
     // What is left of the member limit; the other lane's archive in flight counts when it is done.
     const left = Math.max(1, memberLimit - members);
-    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, left, { ...opts, installed }));
+    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, left, { ...opts, installed, writes }));
     members += staged.entries.length;
     installs[i] = { staged, resolved, old, status };
   };
   const lane = async (): Promise<void> => {
+    // Each lane's small files are written on the thread pool, in order, while it decodes its next archive.
+    const writes = stagingDir === undefined ? undefined : new FileWrites(opts.asRoot);
     try {
       for (let i = started++; i < archives.length && !failed; i = started++) {
         if (stagingDir !== undefined) opts.progress?.('stage', done, archives.length);
-        await one(i);
+        await one(i, writes);
         done++;
       }
+      await writes?.drain();
     } catch (err) {
       failed = true;
+      await writes?.settle();
       throw err;
     }
   };
@@ -226,7 +231,7 @@ async function stageOne(
   probe: Probe,
   dir: HostPath | undefined,
   membersLeft: number,
-  opts: StageOptions & { installed?: InstalledLookup },
+  opts: StageOptions & { installed?: InstalledLookup; writes?: FileWrites },
 ): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> }> {
   const memberLimit = opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
   // Without Installed-Size the free space is the only bound on what the archive may unpack.
@@ -240,6 +245,7 @@ async function stageOne(
     pathFilters: opts.pathFilters,
     onMember: () => cadence.tick(),
     installed: opts.installed,
+    writes: opts.writes,
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();

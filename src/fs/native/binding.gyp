@@ -1,8 +1,10 @@
 # The project's own native modules: fcntl(2) record locks, syncfs(2), the first extent of a file (FIEMAP),
 # glibc's malloc retention (mallopt), utimensat(2) with integer nanoseconds, which Node does not offer, and
-# the copy of one entry with all its metadata (copy_entry: src/fs/copytree.ts).
+# the copy of one entry with all its metadata (copy_entry: src/fs/copytree.ts), and a new file written
+# whole on a worker thread (write_file: src/fs/file-writes.ts).
 # Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
-# build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node, utimens.node and copy_entry.node.
+# build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node, utimens.node, copy_entry.node
+# and write_file.node.
 {
   "targets": [
     {
@@ -32,6 +34,12 @@
     {
       "target_name": "copy_entry",
       "sources": ["copy_entry.c"],
+      "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+    },
+    {
+      "target_name": "write_file",
+      "sources": ["write_file.c"],
       "defines": ["NAPI_VERSION=8", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
     },
