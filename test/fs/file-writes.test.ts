@@ -59,7 +59,7 @@ test('a name that exists is refused (O_EXCL, no symlink followed): E_FS naming t
     const meta = { mode: 0o644, uid: 0, gid: 0, mtime: 1_600_000_000 };
     await w.write(hostPathOf(path.join(dir, 'a')), [Buffer.from('a')], 1, meta);
     await w.drain();
-    // b goes at once (nothing is being written); the planted name and c wait for it and make the next batch.
+    // One batch (drain hands it over): b, the planted name, c.
     await w.write(hostPathOf(path.join(dir, 'b')), [Buffer.from('b')], 1, meta);
     await w.write(hostPathOf(path.join(dir, 'planted')), [Buffer.from('evil')], 4, meta);
     await w.write(hostPathOf(path.join(dir, 'c')), [Buffer.from('c')], 1, meta);
