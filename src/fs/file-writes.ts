@@ -21,9 +21,12 @@ const writeFilesBinding = optionalAddon<WriteFilesBinding>('write_file');
  */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 1 << 20;
-/** While one batch is written, the next may grow to this much before write waits (bounded memory). */
-const WAITING_FILES = 256;
-const WAITING_BYTES = 8 << 20;
+/**
+ * While one batch is written, the next may grow to this much before write waits: memory stays bounded (a
+ * small file's bytes may hold a decoder's whole output chunk, 64 KiB, until it is written).
+ */
+const WAITING_FILES = 128;
+const WAITING_BYTES = 4 << 20;
 
 /**
  * New files, each whole in memory, written on the thread pool (src/fs/native/write_file.c says why) while
