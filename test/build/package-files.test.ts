@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../helpers/run-cli';
  * without the prepare script, so nothing is built).
  */
 describe('the npm package', () => {
-  it('holds every source file binding.gyp compiles, the bins and the man pages', () => {
+  it('holds every source file binding.gyp compiles and the headers they include, the bins and the man pages', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', REPO_ROOT], {
       cwd: path.dirname(REPO_ROOT),
       encoding: 'utf8',
@@ -23,9 +23,14 @@ describe('the npm package', () => {
     const gyp = fs.readFileSync(path.join(REPO_ROOT, 'src/fs/native/binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
     const sources = (JSON.parse(gyp) as { targets: { sources: string[] }[] }).targets.flatMap((t) => t.sources);
     assert.ok(sources.length > 0);
+    // The headers of our own that they include ("quoted"), which node-gyp needs as much as the sources.
+    const headers = new Set(
+      sources.flatMap((s) => [...fs.readFileSync(path.join(REPO_ROOT, 'src/fs/native', s), 'utf8').matchAll(/^#include "([^"]+)"/gm)].map((m) => m[1])),
+    );
+    assert.ok(headers.has('napi_errno.h'), 'the addons share napi_errno.h');
     const wanted = [
       'src/fs/native/binding.gyp',
-      ...sources.map((s) => `src/fs/native/${s}`),
+      ...[...sources, ...headers].map((s) => `src/fs/native/${s}`),
       ...Object.values(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).bin as Record<string, string>),
       'man/overmerge.1',
       'man/overmerge-dpkg.1',

@@ -1,7 +1,8 @@
 # The project's own native modules: fcntl(2) record locks, syncfs(2), the first extent of a file (FIEMAP),
-# glibc's malloc retention (mallopt), utimensat(2) with integer nanoseconds, which Node does not offer, and
+# glibc's malloc retention (mallopt), utimensat(2) with integer nanoseconds, which Node does not offer,
 # the copy of one entry with all its metadata (copy_entry: src/fs/copytree.ts), and a new file written
 # whole on a worker thread (write_file: src/fs/file-writes.ts).
+# syncfs, utimens and write_file share napi_errno.h (an errno as an Error, a promise for async work).
 # Built by the package's install script (`node-gyp rebuild -C src/fs/native`) into
 # build/Release/fcntl_lock.node, syncfs.node, fiemap.node, malloc_tune.node, utimens.node, copy_entry.node
 # and write_file.node.

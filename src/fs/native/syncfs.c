@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "napi_errno.h"
 
 typedef struct {
   int fd;
@@ -31,12 +32,7 @@ static void done(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &result);
     napi_resolve_deferred(env, job->deferred, result);
   } else {
-    int err = status == napi_ok ? job->err : ECANCELED;
-    napi_value code, message;
-    napi_create_int32(env, err, &code);
-    napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &result);
-    napi_set_named_property(env, result, "errnoNumber", code);
+    result = errno_error(env, status == napi_ok ? job->err : ECANCELED);
     napi_reject_deferred(env, job->deferred, result);
   }
   napi_delete_async_work(env, job->work);
@@ -59,12 +55,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->fd = fd;
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "syncfs", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, run, done, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_work(env, "syncfs", run, done, job, &job->deferred, &job->work);
 }
 
 NAPI_MODULE_INIT() {

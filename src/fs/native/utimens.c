@@ -12,24 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <node_api.h>
-
-#define NS_PER_S 1000000000LL
-
-/* Nanoseconds since the epoch as a timespec whose tv_nsec is in [0, 1e9), also before the epoch. */
-static struct timespec to_timespec(int64_t ns) {
-  int64_t nsec = ns % NS_PER_S;
-  if (nsec < 0) nsec += NS_PER_S;
-  struct timespec ts = {(time_t)((ns - nsec) / NS_PER_S), (long)nsec};
-  return ts;
-}
+#include "napi_errno.h"
 
 static napi_value throw_errno(napi_env env, int err) {
-  napi_value code, message, error;
-  napi_create_int32(env, err, &code);
-  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, NULL, message, &error);
-  napi_set_named_property(env, error, "errnoNumber", code);
-  napi_throw(env, error);
+  napi_throw(env, errno_error(env, err));
   return NULL;
 }
 
@@ -54,7 +40,7 @@ static napi_value lutimens(napi_env env, napi_callback_info info) {
     free(path);
     return throw_errno(env, EINVAL); /* a NUL inside the name would cut it short */
   }
-  struct timespec times[2] = {to_timespec(atime_ns), to_timespec(mtime_ns)};
+  struct timespec times[2] = {ns_to_timespec(atime_ns), ns_to_timespec(mtime_ns)};
   int rc = utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
   int err = errno;
   free(path);

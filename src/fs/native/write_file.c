@@ -24,8 +24,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "napi_errno.h"
 
-#define NS_PER_S 1000000000LL
 #define MAX_PARTS 4096
 
 typedef struct {
@@ -50,13 +50,6 @@ typedef struct {
   napi_deferred deferred;
   napi_async_work work;
 } write_job;
-
-static struct timespec to_timespec(int64_t ns) {
-  int64_t nsec = ns % NS_PER_S;
-  if (nsec < 0) nsec += NS_PER_S;
-  struct timespec ts = {(time_t)((ns - nsec) / NS_PER_S), (long)nsec};
-  return ts;
-}
 
 /* Writes every byte of the parts (a regular file may take fewer than offered), IOV_MAX at a time. */
 static int write_all(int fd, struct iovec *iov, uint32_t count) {
@@ -138,14 +131,10 @@ static void done(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &result);
     napi_resolve_deferred(env, job->deferred, result);
   } else {
-    int err = status == napi_ok ? job->err : ECANCELED;
-    napi_value code, message, step, index;
-    napi_create_int32(env, err, &code);
-    napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
+    napi_value step, index;
+    result = errno_error(env, status == napi_ok ? job->err : ECANCELED);
     napi_create_string_utf8(env, job->step == NULL ? "create" : job->step, NAPI_AUTO_LENGTH, &step);
     napi_create_uint32(env, job->failed, &index);
-    napi_create_error(env, NULL, message, &result);
-    napi_set_named_property(env, result, "errnoNumber", code);
     napi_set_named_property(env, result, "step", step);
     napi_set_named_property(env, result, "index", index);
     napi_reject_deferred(env, job->deferred, result);
@@ -199,7 +188,7 @@ static bool read_file(napi_env env, napi_value item, one_file *f) {
   f->mode = (mode_t)(mode & 07777);
   f->uid = (uid_t)uid;
   f->gid = (gid_t)gid;
-  f->mtime = to_timespec(mtime_ns);
+  f->mtime = ns_to_timespec(mtime_ns);
   return true;
 }
 
@@ -229,13 +218,8 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
     if (napi_get_element(env, argv[0], i, &item) != napi_ok || !read_file(env, item, &job->files[i])) return fail(env, job, USAGE);
   }
   /* The array holds the buffers: kept alive until the job is done (the caller does not change it). */
-  napi_value promise, name;
   if (napi_create_reference(env, argv[0], 1, &job->keep) != napi_ok) return fail(env, job, "cannot hold the files");
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "write_files", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, run, done, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_work(env, "write_files", run, done, job, &job->deferred, &job->work);
 }
 
 NAPI_MODULE_INIT() {
