@@ -8,7 +8,7 @@
  * Why: staging creates thousands of small files, and on ext4 creating an inode is the costly part of it
  * (the allocator walks the inode bitmap, and on a filesystem without a journal it also skips every inode
  * freed in the last seconds, as after removing a root). Done synchronously, that was a fifth of a
- * bootstrap's main thread while the other core sat idle; here it runs beside the decoding.
+ * bootstrap's main thread, the thread everything else waits for; here it runs beside the decoding.
  *
  * The caller keeps the buffers alive and unchanged until the promise settles (src/fs/file-writes.ts).
  */
