@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { OvermergeError } from '../../src/errors';
@@ -7,6 +8,7 @@ import { FileWrites } from '../../src/fs/file-writes';
 import { hostPathOf } from '../../src/fs/host-path';
 import { addonPath } from '../../src/fs/own-addon';
 import { gate } from '../helpers/gate';
+import { REPO_ROOT } from '../helpers/run-cli';
 import { withTmpfs } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
 
@@ -96,5 +98,57 @@ test('a full filesystem: E_NO_SPACE naming the file being written', async (t) =>
       return true;
     });
     await w.settle();
+  });
+});
+
+test('where the addon was not built, the same files are written synchronously, with the same refusals', async () => {
+  await withTempDir('file-writes', async (dir) => {
+    // A preload makes the addon fail to load, as an unbuilt one does; the child writes through FileWrites.
+    const preload = path.join(dir, 'no-addon.js');
+    await fsp.writeFile(
+      preload,
+      `const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (request.endsWith('write_file.node')) {
+    process.stderr.write('write_file.node refused\\n');
+    throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+  }
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const out = path.join(dir, 'out');
+    await fsp.mkdir(out);
+    await fsp.writeFile(path.join(out, 'taken'), '');
+    const script = `
+const { FileWrites } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/src/fs/file-writes.js'))});
+const out = ${JSON.stringify(out)};
+(async () => {
+  const w = new FileWrites(${asRoot});
+  await w.write(out + '/a', [Buffer.from('al'), Buffer.from('pha')], 5, { mode: 0o4755, uid: 1234, gid: 5678, mtime: 1600000000 });
+  await w.write(out + '/empty', [], 0, { mode: 0o600, uid: 0, gid: 0, mtime: 1700000000.5 });
+  await w.drain();
+  try {
+    await w.write(out + '/taken', [Buffer.from('x')], 1, { mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+    console.log('not refused');
+  } catch (err) {
+    console.log(err.code + ' ' + err.op + ' ' + err.path);
+  }
+})();
+`;
+    const r = spawnSync(process.execPath, ['--require', preload, '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, 'write_file.node refused\n', 'the child tried the addon once and wrote without it');
+    assert.equal(r.stdout, `E_FS create staged file ${path.join(out, 'taken')}\n`);
+    assert.equal(await fsp.readFile(path.join(out, 'a'), 'utf8'), 'alpha');
+    const a = await fsp.lstat(path.join(out, 'a'), { bigint: true });
+    assert.equal(a.mode & 0o7777n, 0o4755n);
+    assert.equal(a.mtimeNs, 1_600_000_000n * 1_000_000_000n);
+    if (asRoot) assert.deepEqual([a.uid, a.gid], [1234n, 5678n]);
+    const empty = await fsp.lstat(path.join(out, 'empty'), { bigint: true });
+    assert.equal(empty.size, 0n);
+    assert.equal(empty.mtimeNs, 1_700_000_000_500_000_000n);
+    assert.equal(await fsp.readFile(path.join(out, 'taken'), 'utf8'), '', 'the existing file is untouched');
   });
 });
