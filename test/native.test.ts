@@ -7,6 +7,7 @@ import { OvermergeError } from '../src/errors';
 import { loadNative, type NativePackage } from '../src/native';
 import { BIN, REPO_ROOT } from './helpers/run-cli';
 import { withTempDir } from './helpers/temp';
+import { unbuiltAddonPreload } from './helpers/unbuilt-addon';
 
 // A native addon that npm did not build (npm 12 skips install scripts that allowScripts does not list) or
 // built for another Node: one line naming the package, the Node and the command that fixes it.
@@ -57,17 +58,7 @@ test('bin/overmerge prints one line for an addon that fails to load when a comma
   // A preload makes better-sqlite3's compiled addon fail to load, as an unbuilt one does. Start-up loads no addon
   // (--version answers without one); a command that opens the database does.
   await withTempDir('native', async (dir) => {
-    const preload = path.join(dir, 'no-sqlite.js');
-    await fsp.writeFile(
-      preload,
-      `const Module = require('node:module');
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  if (request.endsWith('better_sqlite3.node')) throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
-  return load.call(this, request, ...rest);
-};
-`,
-    );
+    const preload = await unbuiltAddonPreload(dir, 'better_sqlite3.node');
     const version = spawnSync(process.execPath, ['--require', preload, BIN, '--version'], { encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
     const root = path.join(dir, 'root');

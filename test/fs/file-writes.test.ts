@@ -11,6 +11,7 @@ import { gate } from '../helpers/gate';
 import { REPO_ROOT } from '../helpers/run-cli';
 import { withTmpfs } from '../helpers/mounts';
 import { withTempDir } from '../helpers/temp';
+import { unbuiltAddonPreload } from '../helpers/unbuilt-addon';
 
 // The staging of small files on the thread pool (src/fs/native/write_file.c): what lands on disk, how a
 // failure is reported, and that nothing is still writing once settle returns.
@@ -104,20 +105,7 @@ test('a full filesystem: E_NO_SPACE naming the file being written', async (t) =>
 test('where the addon was not built, the same files are written synchronously, with the same refusals', async () => {
   await withTempDir('file-writes', async (dir) => {
     // A preload makes the addon fail to load, as an unbuilt one does; the child writes through FileWrites.
-    const preload = path.join(dir, 'no-addon.js');
-    await fsp.writeFile(
-      preload,
-      `const Module = require('node:module');
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  if (request.endsWith('write_file.node')) {
-    process.stderr.write('write_file.node refused\\n');
-    throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
-  }
-  return load.call(this, request, ...rest);
-};
-`,
-    );
+    const preload = await unbuiltAddonPreload(dir, 'write_file.node', 'write_file.node refused');
     const out = path.join(dir, 'out');
     await fsp.mkdir(out);
     await fsp.writeFile(path.join(out, 'taken'), '');
