@@ -21,7 +21,7 @@ import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '.
 export async function extractArchives(w: Writer, archives: readonly string[], opts: TxnOptions, laid: LaidFiles): Promise<TxnOutcome> {
   // Taken before the archives are read: an archive changed after this is not the one laid.
   const identities = new Map(archives.map((a) => [a, LaidFiles.identityOf(a)]));
-  const read = await readArchives(w.loc.root.host, archives);
+  const read = await readArchives(w.loc.root.host, archives, opts.controls);
   // No script session: nothing may run, and a package's scripts are not "skipped" (it is not installed).
   const quiet: TxnOptions = { ...opts, scripts: undefined, laid: undefined };
   let installs: InstallRequest[] = [];

@@ -1,4 +1,4 @@
-import { readDebControl } from '../archive/deb';
+import { ControlCache, readDebControls } from '../archive/control-reads';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
@@ -65,12 +65,15 @@ export interface BootstrapOutcome {
 }
 
 export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome> {
-  const set = await readSet(req.archives);
+  const timer = new PhaseTimer();
+  // Each transaction takes its archives' control parts from here instead of reading them again.
+  const controls = new ControlCache();
+  // Whether scripts may have a /proc of their own is asked (a process started) while the archives are read.
+  const [set, scripts] = await timer.time('read', () => Promise.all([readSet(req.archives, controls), withProc(req)]));
   const arch = setArchitecture(set);
   const groups = installGroups(set, arch);
   const target = await prepareTarget(req.dir, setIdentity(set), { scripts: req.scripts, arch });
-  const timer = new PhaseTimer();
-  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress), scripts: await withProc(req) } };
+  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress), scripts, controls } };
   const now = Math.floor(Date.now() / 1000);
   const marker: Marker = target.marker ?? { version: 1, set: setIdentity(set), started: now, extracted: false };
   if (!target.marker) writeMarker(target.root, marker);
@@ -129,13 +132,11 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases };
 }
 
-async function readSet(archives: readonly string[]): Promise<SetPackage[]> {
+async function readSet(archives: readonly string[], controls: ControlCache): Promise<SetPackage[]> {
   if (archives.length === 0) {
     throw new OvermergeError('E_USAGE', 'bootstrap needs the archives of a package set', { op: 'bootstrap' });
   }
-  const out: SetPackage[] = [];
-  for (const a of archives) out.push(setPackageOf(await readDebControl(a)));
-  return out;
+  return (await readDebControls(archives, controls)).map(setPackageOf);
 }
 
 /**

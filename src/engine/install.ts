@@ -36,7 +36,7 @@ import type { PlanAsker } from './conffile-questions';
  */
 export async function installArchives(w: Writer, archives: string[], status: 'installed' | 'unpacked', opts: TxnOptions): Promise<TxnOutcome> {
   // The read phase comes before the transaction begins: a broken archive is refused before anything is recorded.
-  const read = await readArchives(w.loc.root.host, archives);
+  const read = await readArchives(w.loc.root.host, archives, opts.controls);
   // Relations are judged on the database as it stands: an interrupted transaction is recovered first (with
   // --auto-recover; without it the transaction below refuses to start, as every writer does).
   const pending = [...w.db.txns.open(), ...w.db.txns.unfinished()].length > 0;

@@ -32,6 +32,7 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import type { LaidFiles } from './laid-files';
+import type { ControlCache } from '../archive/control-reads';
 import { Probe } from './probe';
 import { collectGarbage, LARGE_TRANSACTION, releaseFreedMemory } from './memory-bounds';
 import { explainNoSpace } from './space';
@@ -63,6 +64,8 @@ export interface TxnOptions {
    * bootstrap's extraction): an archive whose files are all still as laid is not staged again (laid-files.ts).
    */
   laid?: LaidFiles;
+  /** Control parts this process read already (a bootstrap's set): an unchanged archive is not read again. */
+  controls?: ControlCache;
   /**
    * false: an install does not configure a pre-dependency of the same call in a transaction before what
    * pre-depends on it (install.ts), but unpacks the whole call as dpkg does, configured at the end — for a

@@ -1,4 +1,5 @@
 import type { RootPath } from '../fs/rootpath';
+import { mapLimited } from '../map-limited';
 import type { Layers, OverlayMount } from './layers';
 import type { OverlayFeatures } from './options';
 import type { OverlayView, Where, WhereClass } from './where';
@@ -124,18 +125,4 @@ function tally(c: Counts, w: Where): void {
   c[w.class]++;
   if (w.class === 'copied-up' && w.same === false) c.changed++;
   if (w.metacopy) c.metacopy++;
-}
-
-/** `fn` over `items` with at most `limit` running at once; results in the items' order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -1,4 +1,5 @@
-import { readDebControl, type DebControl } from '../../archive/deb';
+import { readDebControls, type ControlCache } from '../../archive/control-reads';
+import type { DebControl } from '../../archive/deb';
 import { checkInstalledSize, expansionLimit } from '../space';
 
 /** An archive whose control part has been read and checked, and what its data may add up to. */
@@ -11,16 +12,14 @@ export interface ReadArchive {
 }
 
 /**
- * The read phase: every archive's control part, once (staging and the space messages use it from here).
+ * The read phase: every archive's control part, once (staging and the space messages use it from here;
+ * `cache`: not even that, for an archive this process read before).
  * A broken archive, or a set that cannot fit by its own Installed-Size, is refused before anything is
  * recorded.
  */
-export async function readArchives(rootHost: string, archives: readonly string[]): Promise<ReadArchive[]> {
-  const out: ReadArchive[] = [];
-  for (const a of archives) {
-    const control = await readDebControl(a);
-    out.push({ path: a, control, limit: expansionLimit(control, a) });
-  }
+export async function readArchives(rootHost: string, archives: readonly string[], cache?: ControlCache): Promise<ReadArchive[]> {
+  const controls = await readDebControls(archives, cache);
+  const out = controls.map((control, i): ReadArchive => ({ path: archives[i], control, limit: expansionLimit(control, archives[i]) }));
   await checkInstalledSize(rootHost, out);
   return out;
 }
