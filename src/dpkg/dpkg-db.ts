@@ -11,9 +11,9 @@ import { formatStanza, stanzaText, statusProblem } from './dump';
 import { isInformative, readEntry } from './entry';
 import { forgetStanza, forgotten, withStatus, type StatusOptions } from './entry-edits';
 import { controlFilesAfter, fileListAfter, removalAfter, type InfoFileInput } from './info-plans';
-import { identityOf, type Identity } from './identity';
+import { identityOf, sameIdentity, type Identity } from './identity';
 import { applyInfoState, listInfoFiles, readInfoFormat, snapshotInfo, writeInfoFormat, type InfoState } from './info-files';
-import { INFO_FORMAT_MULTIARCH, infoFileName, infoPrefix, parseFileList, type InfoOwner } from './info-names';
+import { INFO_FORMAT_MULTIARCH, infoFileName, infoPrefix, parseFileList, splitInfoName, type InfoOwner } from './info-names';
 import type { PkgEntry, StatusTriple } from './model';
 import { PackageStore, type CheckpointOutcome } from './package-store';
 import { TableError } from './package-table';
@@ -66,6 +66,13 @@ export interface PackageRef {
 export interface DpkgDbOptions {
   /** dpkg's native architecture (it matters for names and order); default from Node's process.arch. */
   readonly nativeArch?: string;
+  /**
+   * Opened under dpkg's lock, by the only writer there is: then `updates/` and `info/` change only through
+   * this object (dpkg's maintainer-script helpers write diversions, statoverride and triggers/, never
+   * those two), so a stat equal to the one taken after our own last write proves them unchanged, however
+   * recent that write. Without it, a directory changed less than a second before is listed again.
+   */
+  readonly exclusive?: boolean;
 }
 
 export interface RefreshResult {
@@ -109,8 +116,9 @@ export class DpkgDb {
   private constructor(
     readonly admin: AdminDir,
     readonly nativeArch: string,
+    private readonly exclusive: boolean,
   ) {
-    this.store = new PackageStore(admin, nativeArch);
+    this.store = new PackageStore(admin, nativeArch, exclusive);
     try {
       this.diversionsFile = new SideFile(adminPath(admin, DIVERSIONS_FILE), parseDiversions);
       this.statoverrideFile = new SideFile(adminPath(admin, STATOVERRIDE_FILE), parseStatOverrides);
@@ -129,7 +137,7 @@ export class DpkgDb {
    * would refuse to read is refused with one line naming the file and line.
    */
   static open(dir: string, options: DpkgDbOptions = {}): DpkgDb {
-    return new DpkgDb(adminDir(dir), options.nativeArch ?? nativeArchOf());
+    return new DpkgDb(adminDir(dir), options.nativeArch ?? nativeArchOf(), options.exclusive === true);
   }
 
   /** Lets go of the status file it holds open (see tracked.ts). */
@@ -480,8 +488,15 @@ export class DpkgDb {
   }
 
   private applyInfo(state: InfoState, defer?: DeferredSyncs): void {
+    if (!this.exclusive) {
+      applyInfoState(this.admin, state, defer);
+      this.refreshInfoIndex();
+      return;
+    }
+    // The listing as it was before our write (brought up to date first), changed as the write changes it.
+    const index = this.infoIndex();
     applyInfoState(this.admin, state, defer);
-    this.refreshInfoIndex();
+    this.infoDir = { id: identityOf(infoPath(this.admin)), index: withInfoNames(index, state) };
   }
 
   private applyFile(file: FileChange['file'], bytes: string | null, defer?: DeferredSyncs): void {
@@ -556,7 +571,7 @@ export class DpkgDb {
   /** Lists info/ again when it may have changed; whether the listing differs. */
   private refreshInfoIndex(): { changed: boolean } {
     const { now, changed } = recheckDir(this.infoDir.id, infoPath(this.admin));
-    if (!changed) return { changed: false };
+    if (!changed || (this.exclusive && sameIdentity(this.infoDir.id, now))) return { changed: false };
     const index = listInfoFiles(this.admin);
     const differs = !sameIndex(this.infoDir.index, index);
     this.infoDir = { id: now, index };
@@ -593,6 +608,21 @@ export class DpkgDb {
       op: 'read dpkg database',
     });
   }
+}
+
+/** `index` as info/ lists after `state` was applied to it: a new map (listers hold on to the old one). */
+function withInfoNames(index: Map<string, Set<string>>, state: InfoState): Map<string, Set<string>> {
+  const out = new Map(index);
+  for (const [name, file] of Object.entries(state)) {
+    const split = splitInfoName(name);
+    if (!split) continue;
+    const types = new Set(out.get(split.prefix));
+    if (file === null) types.delete(split.type);
+    else types.add(split.type);
+    if (types.size === 0) out.delete(split.prefix);
+    else out.set(split.prefix, types);
+  }
+  return out;
 }
 
 function sameIndex(a: Map<string, Set<string>>, b: Map<string, Set<string>>): boolean {

@@ -37,9 +37,11 @@ export class PackageStore {
   private applied: string[] = [];
   private updatesDir: Identity | null = null;
 
+  /** `exclusive`: held under dpkg's lock, the only writer of updates/ (see DpkgDbOptions.exclusive). */
   constructor(
     private readonly admin: AdminDir,
     private readonly nativeArch: string,
+    private readonly exclusive = false,
   ) {
     this.table = new PackageTable(nativeArch);
     this.reload();
@@ -92,7 +94,7 @@ export class PackageStore {
       return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
     }
     const dir = recheckDir(this.updatesDir, updatesPath(this.admin));
-    if (!dir.changed) return { reloaded: false, updatesRead: 0, changed: [] };
+    if (!dir.changed || (this.exclusive && sameIdentity(this.updatesDir, dir.now))) return { reloaded: false, updatesRead: 0, changed: [] };
     const names = listUpdates(this.admin).map((u) => u.name);
     if (!this.stillApplied(names)) return { reloaded: true, updatesRead: this.reload(), changed: diff(before, this.table) };
     const fresh = names.slice(this.applied.length);

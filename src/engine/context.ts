@@ -92,7 +92,7 @@ export async function openForWriting(args: LocationArgs & { lockWait: number }):
   try {
     locks.push(await acquireLock(hostJoin(loc.adminDir, LOCK_FILE), { waitSeconds: args.lockWait, label: loc.root.host }));
     db = openDatabase(loc.dbFile);
-    if (loc.dpkgAdmin) dpkg = DpkgDb.open(loc.dpkgAdmin);
+    if (loc.dpkgAdmin) dpkg = DpkgDb.open(loc.dpkgAdmin, { exclusive: true });
   } catch (err) {
     db?.close();
     releaseLocks(locks);

@@ -97,6 +97,59 @@ describe('dpkg database refresh', { skip }, () => {
   });
 });
 
+describe('dpkg database refresh under the lock (exclusive)', { skip }, () => {
+  let work: string;
+  let s: Scenario;
+
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-dpkgexcl-'));
+    s = await buildScenario(work);
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  it('lists neither updates/ nor info/ again right after its own writes, and knows what it wrote', async () => {
+    // The scenario's other files (diversions, triggers/ …) past the racy window: only our writes are recent.
+    await sleep(Number(RACY_WINDOW_NS / 1_000_000n) + 100);
+    const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
+    try {
+      const owner = { name: 'beta', arch: NATIVE, multiArch: 'no' as const };
+      db.writeInfoFiles(owner, { postinst: Buffer.from('#!/bin/sh\n'), triggers: Buffer.from('interest x\n') });
+      db.setStatus({ name: 'beta' }, { want: 'hold', flag: 'ok', state: 'installed' });
+      // Both directories changed within the last second ("racy"): a shared reader lists them again.
+      const calls = countFsCalls(() => assert.deepEqual(db.refresh(), NOTHING));
+      assert.equal(calls.reads, 0, 'listed or read something');
+      assert.deepEqual(db.infoFiles({ name: 'beta' }), fs.readdirSync(path.join(s.admin, 'info')).filter((n) => n.startsWith('beta.')).map((n) => n.slice('beta.'.length)).sort());
+      assert.ok(db.infoFiles({ name: 'beta' }).includes('triggers'));
+      db.removeInfoFiles(owner, ['list']);
+      assert.deepEqual(db.infoFiles({ name: 'beta' }), ['list']);
+      assert.deepEqual(fs.readdirSync(path.join(s.admin, 'info')).filter((n) => n.startsWith('beta.')), ['beta.list']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('still sees what changed the directories\' stat (an entry dpkg left, info files removed)', async () => {
+    const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
+    try {
+      db.setStatus({ name: 'beta' }, { want: 'install', flag: 'ok', state: 'installed' });
+      await sleep(20); // past the filesystem clock's tick: the change below moves the directories' mtime
+      const entry = query(s, 'dpkg-query', ['-s', 'gamma']).replace(/^Status: install /m, 'Status: hold ');
+      const next = fs.readdirSync(path.join(s.admin, 'updates')).filter((n) => /^[0-9]+$/.test(n)).sort().pop();
+      fs.writeFileSync(path.join(s.admin, 'updates', String(Number(next) + 1).padStart(4, '0')), entry);
+      const gone = fs.readdirSync(path.join(s.admin, 'info')).find((n) => n.startsWith('gamma.') && n !== 'gamma.list');
+      assert.ok(gone, 'gamma has an info file besides its list');
+      fs.rmSync(path.join(s.admin, 'info', gone));
+      const r = db.refresh();
+      assert.equal(r.updatesRead, 1);
+      assert.deepEqual(r.packages, ['gamma:all']);
+      assert.equal(db.get('gamma')?.status.want, 'hold');
+      assert.ok(!db.infoFiles({ name: 'gamma' }).includes(gone.slice('gamma.'.length)));
+    } finally {
+      db.close();
+    }
+  });
+});
+
 /** Counts the fs calls `fn` makes that read (open, read, readdir) and those that only stat. */
 function countFsCalls(fn: () => void): { reads: number; stats: number } {
   // The module object itself (the namespace import is a read-only view of it): src/ reads it at each call.
