@@ -131,8 +131,17 @@ export function hostPath(root: Root, p: RootPath): HostPath {
   if (!isRootPath(p)) {
     throw new OvermergeError('E_INTERNAL', `not a root path: ${quoteName(p)}`, { op: 'host path', path: p });
   }
-  return p === '' ? root.host : (path.join(root.host, p) as HostPath);
+  // path.join(root.host, p) without normalizing again at every call (a bootstrap makes hundreds of
+  // thousands): a root path has no empty, '.' or '..' component, so a normal absolute host path (as
+  // resolveHostPath makes) and a slash are all there is to join.
+  if (p === '') return root.host;
+  const host = root.host;
+  if (host === '/') return `/${p}` as HostPath;
+  return (host.startsWith('/') && !host.endsWith('/') && !UNNORMAL_HOST.test(host) ? `${host}/${p}` : path.join(host, p)) as HostPath;
 }
+
+/** A part of a host path that path.normalize would change: an empty, '.' or '..' component. */
+const UNNORMAL_HOST = /\/\/|\/\.\.?(?:\/|$)/;
 
 /** The root path of a host path found by walking the root (e.g. readdir results); refuses one outside it. */
 export function rootPathFromHost(root: Root, host: string): RootPath {

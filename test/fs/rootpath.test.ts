@@ -119,6 +119,15 @@ test('hostPath joins only well-formed root paths', () => {
   }
 });
 
+test('hostPath gives what path.join gives, for roots written any way', () => {
+  const hosts = ['/srv/root', '/', '/srv/root/', '/srv//root', '/srv/./root', '/srv/x/../root', '/srv/root/.', '/srv/root/..', 'rel/root', '.', '/srv/.hidden', '/srv/..x/r'];
+  const paths = ['usr', 'usr/bin/x', '.hidden/..x/...', 'a b/c'];
+  for (const h of hosts) {
+    for (const p of paths) assert.equal(hostPath({ host: h as HostPath }, rp(p)), path.join(h, p), `${h} + ${p}`);
+    assert.equal(hostPath({ host: h as HostPath }, rp('')), h);
+  }
+});
+
 test('small root path helpers', () => {
   assert.equal(joinRootPath(rp(''), 'usr'), 'usr');
   assert.equal(joinRootPath(rp('usr'), 'bin'), 'usr/bin');
@@ -335,7 +344,7 @@ for q in queries:
         out.append(os.path.join(os.path.realpath(d), b))
 print(json.dumps(out))
 `;
-import { hostPathOf } from '../../src/fs/host-path';
+import { hostPathOf, type HostPath } from '../../src/fs/host-path';
 
 /** The python3 interpreter itself (not a version-manager shim, which costs a process per call), or why not. */
 function findOracle(): { python: string } | { unavailable: string } {
