@@ -1,19 +1,18 @@
-import { statSync } from 'node:fs';
 import { mapLimited } from '../map-limited';
 import { readDebControl, type DebControl } from './deb';
+import { archiveIdentity } from './identity';
 
 /**
- * Control parts read once per process: a bootstrap reads its whole set's to order it, then each of its
- * transactions reads its own archives' again (the extraction, the Essential set's install, the rest) —
- * about 2.5 ms of the main thread an archive each time. An archive is read again when its file is not the
- * one read before (another inode, size, mtime or ctime: written, touched or replaced since).
+ * Control parts read once per process: a bootstrap reads its whole set's to order it, and each of its
+ * transactions (the extraction, the Essential set's install, the rest) needs its own archives' again —
+ * about 2.5 ms of the main thread an archive, each time it is read. An archive is read again when its
+ * file is not the one read before (archiveIdentity: written, touched or replaced since).
  */
 export class ControlCache {
   private readonly read = new Map<string, { identity: string; control: DebControl }>();
 
   async get(archive: string): Promise<DebControl> {
-    // Taken before the read: a change made while it reads shows as a different identity next time.
-    const identity = identityOf(archive);
+    const identity = archiveIdentity(archive);
     const known = this.read.get(archive);
     if (identity !== undefined && known?.identity === identity) return known.control;
     // Unknown, changed, or not there to stat: the read says what is wrong with it, as without a cache.
@@ -41,9 +40,4 @@ export async function readDebControls(archives: readonly string[], cache?: Contr
     if ('err' in r) throw r.err;
     return r.control;
   });
-}
-
-function identityOf(archive: string): string | undefined {
-  const st = statSync(archive, { bigint: true, throwIfNoEntry: false });
-  return st && `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Writer } from '../engine/context';
-import { LaidFiles } from '../engine/laid-files';
+import { archiveIdentity } from '../archive/identity';
+import type { LaidFiles } from '../engine/laid-files';
 import type { InstallRequest, Plan } from '../engine/plan-model';
 import { Probe } from '../engine/probe';
 import { readArchives } from '../engine/phases/read';
@@ -20,7 +21,7 @@ import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '.
  */
 export async function extractArchives(w: Writer, archives: readonly string[], opts: TxnOptions, laid: LaidFiles): Promise<TxnOutcome> {
   // Taken before the archives are read: an archive changed after this is not the one laid.
-  const identities = new Map(archives.map((a) => [a, LaidFiles.identityOf(a)]));
+  const identities = new Map(archives.map((a) => [a, archiveIdentity(a)]));
   const read = await readArchives(w.loc.root.host, archives, opts.controls);
   // No script session: nothing may run, and a package's scripts are not "skipped" (it is not installed).
   const quiet: TxnOptions = { ...opts, scripts: undefined, laid: undefined };
@@ -37,7 +38,7 @@ export async function extractArchives(w: Writer, archives: readonly string[], op
   });
   // Committed: what each archive laid, as it is now, is what the install of the set may claim.
   const probe = new Probe(w.loc.root, w.db);
-  for (const i of installs) await laid.note(identities.get(i.staged.archive) ?? '', i.staged, i.resolved, probe);
+  for (const i of installs) await laid.note(identities.get(i.staged.archive), i.staged, i.resolved, probe);
   return outcome;
 }
 

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { archiveIdentity } from '../archive/identity';
 import type { RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
 import { withoutStagedContent, type ManifestEntry } from '../model/entry';
@@ -13,8 +13,8 @@ interface LaidFile {
 }
 
 interface LaidArchive {
-  /** The archive file's identity when it was read (device, inode, size, mtime): the same archive, unchanged. */
-  identity: string;
+  /** The archive file's identity when it was read (archiveIdentity): the same archive, unchanged. */
+  identity: string | undefined;
   /** Its manifest, without staged content. */
   manifest: StagedPackage;
   /** Each regular file member (by shipped path) as laid. */
@@ -37,17 +37,11 @@ export class LaidFiles {
   /** The manifests handed out by claim(): only these are claims to check again. */
   private readonly claims = new WeakSet<StagedPackage>();
 
-  /** The archive's identity as it is now (before it is read, so that a later change is seen). */
-  static identityOf(archive: string): string {
-    const st = statSync(archive, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
-  }
-
   /**
    * Notes what a committed transaction laid from one archive: `resolved` is where its members landed,
    * `probe` a fresh look at the root (the state of each file now is the reference every claim is held to).
    */
-  async note(identity: string, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
+  async note(identity: string | undefined, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
     const files = new Map<RootPath, LaidFile>();
     for (const e of staged.entries) {
       // A member dpkg's path filters kept out was never laid: it is recorded, never claimed.
@@ -67,7 +61,7 @@ export class LaidFiles {
    */
   async claim(archive: string, probe: Probe): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> } | undefined> {
     const laid = this.archives.get(archive);
-    if (laid === undefined || laid.identity !== LaidFiles.identityOf(archive)) return undefined;
+    if (laid === undefined || laid.identity === undefined || laid.identity !== archiveIdentity(archive)) return undefined;
     const staged: StagedPackage = {
       ...laid.manifest,
       entries: Manifest.of(laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : e))),
