@@ -112,6 +112,8 @@ export class DpkgDb {
   private triggersDir: { id: Identity | null; files: Map<string, Buffer> };
   private infoDir: { id: Identity | null; index: Map<string, Set<string>> };
   private readonly lists = new Map<string, { tracked: Tracked; paths: ByteString[] }>();
+  /** Each entry's paragraph, once made (package-view.ts): entries are replaced, never changed in place. */
+  private readonly paragraphs = new WeakMap<PkgEntry, Paragraph>();
 
   private constructor(
     readonly admin: AdminDir,
@@ -585,7 +587,7 @@ export class DpkgDb {
   }
 
   private view(e: PkgEntry): DpkgPackage {
-    return viewOf(e, this.store.table.needsArch(e));
+    return viewOf(e, this.store.table.needsArch(e), this.paragraphs);
   }
 
   private find(ref: PackageRef): PkgEntry | undefined {

@@ -41,8 +41,13 @@ export interface ConffileView {
   readonly removeOnUpgrade: boolean;
 }
 
-export function viewOf(e: PkgEntry, qualified: boolean): DpkgPackage {
-  let paragraph: Paragraph | undefined;
+/**
+ * `paragraphs`: paragraphs already made, by entry. An entry is never changed in place (the table replaces
+ * it), so its paragraph is made once however many views of it are asked for — the engine asks for every
+ * installed package's at each transaction and each configure queue (triggers, fingerprints, relations).
+ */
+export function viewOf(e: PkgEntry, qualified: boolean, paragraphs?: WeakMap<PkgEntry, Paragraph>): DpkgPackage {
+  let paragraph: Paragraph | undefined = paragraphs?.get(e);
   return {
     name: e.name,
     arch: e.arch,
@@ -56,9 +61,20 @@ export function viewOf(e: PkgEntry, qualified: boolean): DpkgPackage {
     triggersPending: e.triggersPending.map(toText),
     triggersAwaited: e.triggersAwaited.map(toText),
     get paragraph() {
-      return (paragraph ??= stanzaToParagraph(stanzaText(e)));
+      if (paragraph === undefined) {
+        paragraph = stanzaToParagraph(stanzaText(e));
+        // Shared by every view of the entry from now on: a change through one would be a bug, made loud.
+        if (paragraphs) paragraphs.set(e, freezeFields(paragraph));
+      }
+      return paragraph;
     },
   };
+}
+
+function freezeFields(p: Paragraph): Paragraph {
+  for (const field of p.fields) Object.freeze(field);
+  Object.freeze(p.fields);
+  return p;
 }
 
 /** A stanza's fields in the project's paragraph convention, decoded as UTF-8. */

@@ -105,6 +105,21 @@ describe('writing dpkg database', () => {
     assert.throws(() => db.planPackage(new Paragraph([['Package', 'x'], ['Version', '1']])), /no Status field/);
   });
 
+  it('makes a package\'s paragraph once per stanza: shared by its views, frozen, made again after a change', () => {
+    const db = DpkgDb.open(admin, { nativeArch: 'amd64' });
+    db.writePackage(paragraph('p', 'install ok unpacked'));
+    const first = db.get('p')?.paragraph;
+    assert.ok(first);
+    assert.equal(db.get('p')?.paragraph, first, 'another view of the same stanza');
+    assert.equal(db.packages().find((v) => v.name === 'p')?.paragraph, first);
+    assert.throws(() => first.set('Status', 'install ok installed'), TypeError, 'a shared paragraph cannot be changed');
+    assert.equal(first.get('Status'), 'install ok unpacked');
+    db.setStatus({ name: 'p' }, { want: 'install', flag: 'ok', state: 'installed' });
+    const after = db.get('p')?.paragraph;
+    assert.notEqual(after, first);
+    assert.equal(after?.get('Status'), 'install ok installed');
+  });
+
   it('names info files as dpkg does, switches layout when Multi-Arch changes, and undoes a change from any point', () => {
     const db = DpkgDb.open(admin, { nativeArch: 'amd64' });
     const mono = { name: 'lib', arch: 'amd64', multiArch: 'no' as const };
