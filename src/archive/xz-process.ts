@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { spawnChild } from '../spawn-child';
 
 /**
  * xz data decoded by the host's `xz` (XZ Utils), in a process of its own: Debian's required set decodes in
@@ -15,26 +15,27 @@ import { pipeline } from 'node:stream/promises';
  * member) kills it.
  */
 export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: string, memlimit: number): AsyncGenerator<Buffer> {
-  const child = spawn(xz, ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`], {
+  const child = spawnChild(xz, ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { LC_ALL: 'C' },
   });
+  const { stdin, stdout, stderr } = child;
+  if (stdin === null || stdout === null || stderr === null) {
+    const { error } = await child.closed;
+    throw error ?? new Error('xz did not start');
+  }
   const errText: Buffer[] = [];
-  child.stderr.on('data', (b: Buffer) => errText.push(b));
-  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.on('error', (error) => resolve({ code: null, error }));
-    child.on('close', (code) => resolve({ code }));
-  });
+  stderr.on('data', (b: Buffer) => errText.push(b));
   // The source's own read errors are the ones to report; xz leaving early (EPIPE) is reported by its status.
   let readError: unknown;
-  const fed = pipeline(Readable.from(source, { objectMode: false }), child.stdin).catch((err: unknown) => {
+  const fed = pipeline(Readable.from(source, { objectMode: false }), stdin).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE' && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') readError = err;
   });
   let done = false;
   try {
-    for await (const chunk of child.stdout) yield chunk as Buffer;
+    for await (const chunk of stdout) yield chunk as Buffer;
     await fed;
-    const { code, error } = await exited;
+    const { code, error } = await child.closed;
     done = true;
     if (readError !== undefined) throw readError;
     if (error) throw error;
@@ -45,8 +46,9 @@ export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: stri
   } finally {
     if (!done) {
       child.kill('SIGKILL');
-      child.stdin.destroy();
-      await exited;
+      stdin.destroy();
+      stdout.destroy();
+      await child.closed;
       await fed;
     }
   }

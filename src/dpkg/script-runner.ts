@@ -1,9 +1,9 @@
-import { spawn, type StdioOptions } from 'node:child_process';
 import { promises as fsp, type Stats } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { OvermergeError, errnoOf, fsError } from '../errors';
 import { displayRootPath, hostPath, joinRootPath, parseRootPath, type Root, type RootPath } from '../fs/rootpath';
 import { resolveInRoot } from '../fs/resolve-in-root';
+import { spawnChild } from '../spawn-child';
 import { firstExecutable } from './host-program';
 import { hasProcFolder, withPrivateProc } from './private-proc';
 import { DPKG_DEFAULT_FORCES, dpkgForceString, isHostRoot, scriptEnvironment, type ScriptRunMode } from './script-env';
@@ -26,6 +26,9 @@ import { commandLine, describeScript } from './script-text';
  * not chmod a script that lacks execute bits: it refuses it, since a chmod would be an unjournaled change).
  */
 
+/** A script's descriptor: ours, /dev/null, or one given (a test's file). */
+export type ScriptStdio = 'inherit' | 'ignore' | number;
+
 /** `disabled`: scripts are not run (--no-scripts); one that exists is reported as skipped, never silently. */
 export type ScriptMode = ScriptRunMode | 'disabled';
 
@@ -43,8 +46,8 @@ export interface RunScriptOptions {
   readonly debug?: boolean;
   /** The environment to pass through (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
-  /** Default: inherit all three. */
-  readonly stdio?: StdioOptions;
+  /** Default: inherit all three. Never a pipe (see above). */
+  readonly stdio?: readonly [ScriptStdio, ScriptStdio, ScriptStdio];
   /** chroot(8) to use (default: /usr/sbin/chroot, /sbin/chroot or /usr/bin/chroot, whichever exists). */
   readonly chroot?: string;
   /**
@@ -108,7 +111,7 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptRun> {
   } catch (err) {
     return { status: 'failed', error: asScriptError(err, what, located.path) };
   }
-  return spawnScript(command, env, o.stdio ?? 'inherit', what, located.path);
+  return spawnScript(command, env, o.stdio ?? ['inherit', 'inherit', 'inherit'], what, located.path);
 }
 
 /** The script's resolved place in the root and its lstat, or undefined when there is none. */
@@ -175,58 +178,47 @@ async function findChroot(): Promise<string> {
 
 const IGNORED_WHILE_RUNNING: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT'];
 
-function spawnScript(
+async function spawnScript(
   command: { file: string; args: string[]; cwd: string },
   env: Record<string, string>,
-  stdio: StdioOptions,
+  stdio: readonly [ScriptStdio, ScriptStdio, ScriptStdio],
   what: string,
   path: RootPath,
 ): Promise<ScriptRun> {
-  return new Promise((resolve) => {
-    const ignore = () => {};
-    for (const s of IGNORED_WHILE_RUNNING) process.on(s, ignore);
-    let settled = false;
-    // Node may report 'close' after 'error'; the first word is the verdict.
-    const settle = (run: ScriptRun) => {
-      if (settled) return;
-      settled = true;
-      for (const s of IGNORED_WHILE_RUNNING) process.off(s, ignore);
-      resolve(run);
-    };
-    // dpkg runs every script with umask 022 (it sets it at start). The child takes our umask at fork, which
-    // spawn() does before it returns, so it is swapped only around that call (main thread only: workers
-    // cannot set the umask, and they share the process's).
-    if (!isMainThread) {
-      settle({ status: 'failed', error: new OvermergeError('E_INTERNAL', `cannot run ${what} from a worker thread`, { op: 'run script' }) });
-      return;
-    }
+  // dpkg runs every script with umask 022 (it sets it at start). The child takes our umask when it starts,
+  // which spawnChild does before it returns, so it is swapped only around that call (main thread only:
+  // workers cannot set the umask, and they share the process's).
+  if (!isMainThread) {
+    return { status: 'failed', error: new OvermergeError('E_INTERNAL', `cannot run ${what} from a worker thread`, { op: 'run script' }) };
+  }
+  const ignore = () => {};
+  for (const s of IGNORED_WHILE_RUNNING) process.on(s, ignore);
+  try {
     const umask = process.umask(0o022);
     let child;
     try {
-      child = spawn(command.file, command.args, {
+      child = spawnChild(command.file, command.args, {
         cwd: command.cwd,
         env,
         stdio,
         // dpkg, as root, makes root its primary group so files the scripts create are root's.
         ...(process.getuid?.() === 0 && process.getgid?.() !== 0 ? { gid: 0 } : {}),
       });
-    } catch (err) {
-      settle({ status: 'failed', error: cannotStart(err, what, path) });
-      return;
     } finally {
       process.umask(umask);
     }
-    child.once('error', (err) => settle({ status: 'failed', error: cannotStart(err, what, path) }));
-    child.once('close', (code, signal) => {
-      if (code === 0) return settle({ status: 'ok' });
-      if (signal) {
-        const how = signal === 'SIGINT' ? 'was interrupted (SIGINT)' : `was killed by signal ${signal}`;
-        return settle({ status: 'failed', error: failed(`${what} ${how}`, path), signal });
-      }
-      const status = code ?? -1;
-      settle({ status: 'failed', error: failed(`${what} returned error exit status ${status}`, path), exitCode: status });
-    });
-  });
+    const { code, signal, error } = await child.closed;
+    if (error) return { status: 'failed', error: cannotStart(error, what, path) };
+    if (code === 0) return { status: 'ok' };
+    if (signal) {
+      const how = signal === 'SIGINT' ? 'was interrupted (SIGINT)' : `was killed by signal ${signal}`;
+      return { status: 'failed', error: failed(`${what} ${how}`, path), signal };
+    }
+    const status = code ?? -1;
+    return { status: 'failed', error: failed(`${what} returned error exit status ${status}`, path), exitCode: status };
+  } finally {
+    for (const s of IGNORED_WHILE_RUNNING) process.off(s, ignore);
+  }
 }
 
 function failed(message: string, path: RootPath): OvermergeError {

@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { errnoError, optionalAddon } from './fs/own-addon';
+
+/**
+ * A program started as Node's `spawn` starts it, but with posix_spawn (src/fs/native/spawn_child.c): the
+ * child does not get a copy of this process's page tables, so starting it costs the main thread about
+ * 0.2 ms instead of 2–3 ms in a bootstrap, where this process is over 100 MB and starts about 110
+ * children. Node's `spawn` starts it where the addon was not built, where the program is to be looked
+ * up in PATH, where the child needs another group, where a string holds a NUL, and where posix_spawn says ENOEXEC (execvp, which Node uses, then runs the file with
+ * /bin/sh; posix_spawn does not).
+ *
+ * One contract for both: nothing is thrown for a program that cannot start; `closed` says it.
+ */
+export type ChildStdio = 'inherit' | 'ignore' | 'pipe' | number;
+
+export interface ChildOptions {
+  /** The whole environment of the child (default: ours). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** The child's descriptors 0, 1 and 2 (default: ours, inherited). */
+  readonly stdio?: readonly [ChildStdio, ChildStdio, ChildStdio];
+  /** The child's group (Node's spawn sets it; posix_spawn cannot). */
+  readonly gid?: number;
+}
+
+export interface ChildExit {
+  /** The exit status, null when a signal ended it or it did not start. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why it did not start (an errno error: code ENOENT, EACCES...). */
+  error?: Error;
+}
+
+export interface Child {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Settles, never rejects, once the child has exited and its piped output has been read to its end (Node's 'close'). */
+  readonly closed: Promise<ChildExit>;
+  /** Sends a signal while the child runs; nothing once it has exited. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+interface SpawnAddon {
+  spawn(file: string, argv: string[], env: string[], cwd: string | null, fds: number[], onExit: (code: number | null, signal: number | null) => void): number;
+  pipe(): [number, number];
+}
+
+const addon = optionalAddon<SpawnAddon>('spawn_child');
+
+export function spawnChild(file: string, args: readonly string[], opts: ChildOptions = {}): Child {
+  const native = file.includes('/') && opts.gid === undefined && !hasNul(file, args, opts.env) ? addon() : null;
+  if (native !== null) {
+    const started = spawnNative(native, file, args, opts);
+    if (started !== 'ENOEXEC') return started;
+  }
+  return spawnNode(file, args, opts);
+}
+
+function spawnNative(native: SpawnAddon, file: string, args: readonly string[], opts: ChildOptions): Child | 'ENOEXEC' {
+  const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+  // Our ends of the pipes (kept) and the child's (closed here once it has them).
+  const ours: Array<number | undefined> = [];
+  const theirs: number[] = [];
+  const fds = stdio.map((s, i) => {
+    if (s === 'inherit') return -1;
+    if (s === 'ignore') return -2;
+    if (typeof s === 'number') return s;
+    const [r, w] = native.pipe();
+    ours[i] = i === 0 ? w : r;
+    theirs.push(i === 0 ? r : w);
+    return i === 0 ? r : w;
+  });
+  const env = Object.entries(opts.env ?? process.env)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  let exited: (exit: ChildExit) => void = () => {};
+  const exit = new Promise<ChildExit>((resolve) => (exited = resolve));
+  let running = false;
+  let pid: number;
+  try {
+    pid = native.spawn(file, [file, ...args], env, opts.cwd ?? null, fds, (code, signal) => {
+      running = false;
+      exited({ code, signal: signal === null ? null : signalName(signal) });
+    });
+    running = true;
+  } catch (err) {
+    for (const fd of [...theirs, ...ours]) if (fd !== undefined) closeSync(fd);
+    const errno = (err as { errnoNumber?: number }).errnoNumber;
+    if (errno === osConstants.errno.ENOEXEC) return 'ENOEXEC';
+    const error = errno === undefined ? (err as Error) : errnoError(new Error(`spawn ${file}`), errno);
+    return { stdin: null, stdout: null, stderr: null, closed: Promise.resolve({ code: null, signal: null, error }), kill: () => {} };
+  }
+  for (const fd of theirs) closeSync(fd);
+  const socket = (i: number): Socket | null =>
+    ours[i] === undefined ? null : new Socket({ fd: ours[i], readable: i !== 0, writable: i === 0 });
+  const [stdin, stdout, stderr] = [socket(0), socket(1), socket(2)];
+  // Like Node's 'close': the output read to its end, then the exit. A pipe's error ends it too (the exit says why).
+  const drained = [stdout, stderr].map((s) => s && new Promise<void>((resolve) => s.once('close', () => resolve())));
+  const closed = Promise.all([exit, ...drained]).then(([e]) => e);
+  return {
+    stdin,
+    stdout,
+    stderr,
+    closed,
+    kill(signal) {
+      if (!running) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // It exited between the check and the signal; its exit is on its way.
+      }
+    },
+  };
+}
+
+function spawnNode(file: string, args: readonly string[], opts: ChildOptions): Child {
+  let child: ChildProcess;
+  try {
+    const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
+    child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio, ...(opts.gid === undefined ? {} : { gid: opts.gid }) });
+  } catch (err) {
+    return { stdin: null, stdout: null, stderr: null, closed: Promise.resolve({ code: null, signal: null, error: err as Error }), kill: () => {} };
+  }
+  const closed = new Promise<ChildExit>((resolve) => {
+    // Node may report 'close' after 'error'; the first word is the verdict.
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    closed,
+    kill: (signal) => void child.kill(signal),
+  };
+}
+
+/** A NUL would cut a C string short where Node's spawn refuses the call: Node's spawn is left to refuse it. */
+function hasNul(file: string, args: readonly string[], env: NodeJS.ProcessEnv | undefined): boolean {
+  const all = [file, ...args, ...Object.entries(env ?? process.env).flat()];
+  return all.some((s) => s !== undefined && s.includes('\0'));
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const found = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return (found?.[0] as NodeJS.Signals | undefined) ?? null;
+}
