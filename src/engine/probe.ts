@@ -20,6 +20,8 @@ import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
  * shipped path lands, what is there now, and who owns it. Each query is by path or by package, so the cost
  * follows the size of the transaction, not of the installed system.
  */
+type FolderKind = 'dir' | 'other' | 'missing' | 'unreal';
+
 export class Probe {
   /**
    * What was looked at. A path beneath a folder found absent is absent too and is not kept (readers take a
@@ -39,8 +41,8 @@ export class Probe {
   private readonly packageById = new Map<number, PackageRow | undefined>();
   /** Folders whose own folders up to the root have been looked at (lookAncestors). */
   private readonly ancestorsKnown = new Set<RootPath>();
-  /** Folders whose path contains no symlink (so a child path names what it says). */
-  private readonly realParents = new Map<RootPath, boolean>();
+  /** What each folder looked at on the way to a path is (folderKind): none but 'unreal' has a symlink on its path. */
+  private readonly realParents = new Map<RootPath, FolderKind>();
 
   /** `spillIn`: a folder of the staging area where a huge installed version's rows and the disk states may keep their records. */
   constructor(
@@ -163,14 +165,32 @@ export class Probe {
   }
 
   private async parentIsReal(parent: RootPath): Promise<boolean> {
-    if (parent === '') return true;
-    let real = this.realParents.get(parent);
-    if (real === undefined) {
-      const resolved = await resolveInRoot(this.root, parent, { followFinal: true }).catch(() => undefined);
-      real = resolved === parent;
-      this.realParents.set(parent, real);
+    return this.folderKind(parent) !== 'unreal';
+  }
+
+  /**
+   * What `p` is as a folder on the way to a path, from what its own folder is (cached) and one lstat of
+   * it: the answer of a walk from the root (resolve-in-root.ts) without walking from the root for every
+   * folder. 'unreal' is a path through a symlink, or on from a non-folder, or one that cannot be looked
+   * at; beneath a missing folder everything is missing (named as written, as the walk names it).
+   */
+  private folderKind(p: RootPath): FolderKind {
+    if (p === '') return 'dir';
+    let kind = this.realParents.get(p);
+    if (kind !== undefined) return kind;
+    const above = this.folderKind(parentOf(p));
+    if (above === 'unreal' || above === 'other') kind = 'unreal';
+    else if (above === 'missing') kind = 'missing';
+    else {
+      try {
+        const st = lstatSync(hostPath(this.root, p), { throwIfNoEntry: false });
+        kind = st === undefined ? 'missing' : st.isSymbolicLink() ? 'unreal' : st.isDirectory() ? 'dir' : 'other';
+      } catch {
+        kind = 'unreal';
+      }
     }
-    return real;
+    this.realParents.set(p, kind);
+    return kind;
   }
 
   private beneathReplaced(p: RootPath): boolean {

@@ -105,6 +105,31 @@ describe('Probe.look', () => {
         assert.equal((await probe.look(rp('usr/share/doc/hello'))).type, 'symlink');
       });
     }));
+
+  it('judges each folder on the way once, from the one above it: a link anywhere above, a file in the way, folders not there yet', () =>
+    withRoot(async (root, probe) => {
+      await withTempDir('canary', async (outside) => {
+        await fsp.mkdir(path.join(outside, 'deep/er'), { recursive: true });
+        await fsp.writeFile(path.join(outside, 'deep/er/f'), 'precious');
+        await fsp.mkdir(path.join(root, 'usr/lib'), { recursive: true });
+        await fsp.writeFile(path.join(root, 'usr/lib/real'), 'x');
+        await fsp.writeFile(path.join(root, 'usr/lib/file'), 'x');
+        await fsp.symlink(outside, path.join(root, 'usr/link'));
+        // Looked at first through the real folders, so those are known real before the link's path is asked.
+        assert.equal((await probe.look(rp('usr/lib/real'))).type, 'file');
+        assert.equal((await probe.look(rp('usr/link/deep/er/f'))).type, 'absent', 'a link two folders up');
+        assert.equal((await probe.look(rp('usr/link/deep/er'))).type, 'absent');
+        assert.equal((await probe.look(rp('usr/lib/file/x/y'))).type, 'absent', 'a file in the way');
+        assert.equal((await probe.look(rp('usr/new/a/b'))).type, 'absent', 'folders not there yet');
+        assert.equal((await probe.look(rp('usr/lib'))).type, 'directory');
+        // A fresh probe (after scripts ran) sees the folder that replaced the link as real.
+        await fsp.unlink(path.join(root, 'usr/link'));
+        await fsp.mkdir(path.join(root, 'usr/link/deep/er'), { recursive: true });
+        await fsp.writeFile(path.join(root, 'usr/link/deep/er/f'), 'ours');
+        probe.forget();
+        assert.equal((await probe.look(rp('usr/link/deep/er/f'))).type, 'file');
+      });
+    }));
 });
 
 describe('gatherPlanInput', () => {
