@@ -11,8 +11,15 @@ export class Paragraph {
   }
 
   get(name: string): string | undefined {
-    const want = name.toLowerCase();
-    for (const [n, v] of this.fields) if (n.toLowerCase() === want) return v;
+    // Asked for every installed package at each transaction (relations, trigger snapshot): a name as
+    // written, or of another length, is told without making a lower-case copy.
+    const fields = this.fields;
+    let want: string | undefined;
+    for (let i = 0; i < fields.length; i++) {
+      const n = fields[i][0];
+      if (n === name) return fields[i][1];
+      if (n.length === name.length && n.toLowerCase() === (want ??= name.toLowerCase())) return fields[i][1];
+    }
     return undefined;
   }
 

@@ -23,6 +23,22 @@ describe('deb822 parsing', () => {
     assert.equal(p.get('VERSION'), '1.0');
   });
 
+  it('looks a field up as written, in another case, past names of the same length; the first of the name wins', () => {
+    const p = new Paragraph([
+      ['Depends', 'a'],
+      ['version', '1.0'],
+      ['Package', 'x'],
+      ['PACKAGE', 'second'],
+    ]);
+    assert.equal(p.get('Package'), 'x');
+    assert.equal(p.get('package'), 'x');
+    assert.equal(p.get('PACKAGE'), 'x', 'the first match in order, as before, not the exact-case one');
+    assert.equal(p.get('Version'), '1.0');
+    assert.equal(p.get('Replaces'), undefined, 'a name of the same length as Depends and Package');
+    assert.equal(p.get('Dependsx'), undefined);
+    assert.equal(p.has('DEPENDS'), true);
+  });
+
   it('joins continuation lines without their first blank, keeps " ." lines, trims the value end', () => {
     const [p] = parseParagraphs('Description: short  \n long line\n .\n \tindented\t \n');
     assert.equal(p.get('Description'), 'short  \nlong line\n.\n\tindented');
