@@ -7,11 +7,11 @@ import { errnoError, optionalAddon } from './fs/own-addon';
 
 /**
  * A program started as Node's `spawn` starts it, but with posix_spawn (src/fs/native/spawn_child.c): the
- * child does not get a copy of this process's page tables, so starting it costs the main thread about
- * 0.2 ms instead of 2–3 ms in a bootstrap, where this process is over 100 MB and starts about 110
- * children. Node's `spawn` starts it where the addon was not built, where the program is to be looked
- * up in PATH, where the child needs another group, where a string holds a NUL, and where posix_spawn says ENOEXEC (execvp, which Node uses, then runs the file with
- * /bin/sh; posix_spawn does not).
+ * child gets no copy of this process's page tables, so starting it costs the main thread under 0.5 ms
+ * instead of 2–3 ms in a bootstrap, where this process is over 100 MB and starts about 110 children.
+ * Node's `spawn` starts it where the addon was not built, where the program is to be looked up in PATH,
+ * where the child needs another group, where a string holds a NUL, and where posix_spawn says ENOEXEC
+ * (execvp, which Node uses, then runs the file with /bin/sh; posix_spawn does not).
  *
  * One contract for both: nothing is thrown for a program that cannot start; `closed` says it.
  */
@@ -63,18 +63,6 @@ export function spawnChild(file: string, args: readonly string[], opts: ChildOpt
 
 function spawnNative(native: SpawnAddon, file: string, args: readonly string[], opts: ChildOptions): Child | 'ENOEXEC' {
   const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
-  // Our ends of the pipes (kept) and the child's (closed here once it has them).
-  const ours: Array<number | undefined> = [];
-  const theirs: number[] = [];
-  const fds = stdio.map((s, i) => {
-    if (s === 'inherit') return -1;
-    if (s === 'ignore') return -2;
-    if (typeof s === 'number') return s;
-    const [r, w] = native.pipe();
-    ours[i] = i === 0 ? w : r;
-    theirs.push(i === 0 ? r : w);
-    return i === 0 ? r : w;
-  });
   const env = Object.entries(opts.env ?? process.env)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${v}`);
@@ -82,7 +70,19 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
   const exit = new Promise<ChildExit>((resolve) => (exited = resolve));
   let running = false;
   let pid: number;
+  // Our ends of the pipes (kept) and the child's (closed here once it has them).
+  const ours: Array<number | undefined> = [];
+  const theirs: number[] = [];
   try {
+    const fds = stdio.map((s, i) => {
+      if (s === 'inherit') return -1;
+      if (s === 'ignore') return -2;
+      if (typeof s === 'number') return s;
+      const [r, w] = native.pipe();
+      ours[i] = i === 0 ? w : r;
+      theirs.push(i === 0 ? r : w);
+      return i === 0 ? r : w;
+    });
     pid = native.spawn(file, [file, ...args], env, opts.cwd ?? null, fds, (code, signal) => {
       running = false;
       exited({ code, signal: signal === null ? null : signalName(signal) });
