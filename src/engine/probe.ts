@@ -15,13 +15,14 @@ import { sharedDigest, sharedEntryType } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
 import type { InstalledFile, InstalledPackage, Owner } from '../model/package';
 
+/** What a folder on the way to a path is, as a walk from the root finds it (Probe.folderKind). */
+type FolderKind = 'dir' | 'other' | 'missing' | 'unreal';
+
 /**
  * Gathers, with reads only, every fact the planner needs about the root and the database: where each
  * shipped path lands, what is there now, and who owns it. Each query is by path or by package, so the cost
  * follows the size of the transaction, not of the installed system.
  */
-type FolderKind = 'dir' | 'other' | 'missing' | 'unreal';
-
 export class Probe {
   /**
    * What was looked at. A path beneath a folder found absent is absent too and is not kept (readers take a
