@@ -112,13 +112,13 @@ async function onJournaledExt4(work: string, repo: string, debs: readonly string
   if (!existsSync(MKFS_EXT4)) return { name, oursMs: 0, note: `skipped: needs ${MKFS_EXT4} (Debian package e2fsprogs)` };
   const image = path.join(work, 'ext4.img');
   const mnt = path.join(work, 'ext4');
-  await fsp.mkdir(mnt);
-  await sh('truncate', ['-s', '8G', image]);
-  await sh(MKFS_EXT4, ['-q', '-F', '-O', 'has_journal', image]);
   try {
+    await fsp.mkdir(mnt);
+    await sh('truncate', ['-s', '8G', image]);
+    await sh(MKFS_EXT4, ['-q', '-F', '-O', 'has_journal', image]);
     await sh('mount', ['-o', 'loop', image, mnt]);
   } catch (err) {
-    return { name, oursMs: 0, note: `skipped: cannot mount a loop image here (${(err as Error).message.split('\n')[0]})` };
+    return { name, oursMs: 0, note: `skipped: cannot make and mount an ext4 image here (${(err as Error).message.split('\n')[0]})` };
   }
   try {
     const r = await rotation(mnt, repo, debs, ['ours', 'mmdebstrap']);
