@@ -13,10 +13,24 @@ import * as v8 from 'node:v8';
  * Set for the bootstrap command before its engine loads, where it was measured: V8 11 (Node 20). Later V8s
  * tier up through Maglev with budgets of their own, not measured here; they keep V8's defaults.
  */
-const BUDGET = 4 * 67_584;
+const V8_11_BUDGET = 67_584;
+const BUDGET = 4 * V8_11_BUDGET;
 
 export function optimizeOnlyHotCode(v8Version: string = process.versions.v8): boolean {
-  if (Number.parseInt(v8Version, 10) !== 11) return false;
+  if (!measuredOn(v8Version)) return false;
   v8.setFlagsFromString(`--interrupt-budget=${BUDGET}`);
   return true;
+}
+
+/**
+ * V8's own budget back: V8 refuses a code cache made under other flags than its loader's, and the build
+ * makes the bootstrap pack's cache (build/write-bootstrap-pack.ts) after a bootstrap, which a process
+ * loads before this is set.
+ */
+export function restoreBudget(v8Version: string = process.versions.v8): void {
+  if (measuredOn(v8Version)) v8.setFlagsFromString(`--interrupt-budget=${V8_11_BUDGET}`);
+}
+
+function measuredOn(v8Version: string): boolean {
+  return Number.parseInt(v8Version, 10) === 11;
 }

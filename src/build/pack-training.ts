@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildDeb } from '../archive/build';
+import { nativeArchOf } from '../dpkg/native-arch';
 import { atomicWrite } from '../fs/atomic-file';
 import { packText, type BareRequest, type PackedModule } from './module-pack';
 
@@ -28,6 +29,8 @@ export interface Found {
 
 /** What a training run's `main` expression loads the pack with (into `loadedPack`, which cacheAfter reads). */
 export const CODE_CACHE = require.resolve('./code-cache');
+/** Where a training run finds how to set V8's tier-up budget back (cacheAfter). */
+const TIER_UP = require.resolve('../bootstrap/tier-up');
 
 /** The expression that loads `pack` for training, the CLI's main being its entry's. */
 export function trainedMain(pack: string): string {
@@ -39,11 +42,11 @@ export function relFrom(base: string, file: string): string {
 }
 
 /**
- * The modules below `base` that the commands `argvs`, run by `main` in `root`, loaded (but those of
+ * The modules below `base` that the commands `argvs`, run by `main` in `root` (see train), loaded (but those of
  * `except`), and the packages' (plain JavaScript, in a node_modules folder) that those asked for by name,
  * with each such request as Node resolved it.
  */
-export function findModules(main: string, root: string, argvs: readonly string[][], base: string, except: readonly string[]): Found {
+export function findModules(main: string, root: string | undefined, argvs: readonly string[][], base: string, except: readonly string[]): Found {
   const loaded = train(`(recordBare(), ${main})`, root, argvs, `
       const base = ${JSON.stringify(base)};
       const except = new Set(${JSON.stringify(except)});
@@ -63,9 +66,11 @@ export function cacheAfter(pack: string, to: string): string {
       const { cacheFileBytes, packIdOf } = require(${JSON.stringify(CODE_CACHE)});
       const id = packIdOf(fs.readFileSync(${JSON.stringify(pack)}, 'utf8'));
       // V8 refuses a cache made under other flags, and the engine sets two of its heap flags when it
-      // loads (engine/memory-bounds.ts): back to V8's defaults, as a new process starts.
+      // loads (engine/memory-bounds.ts), a bootstrap its tier-up budget (bootstrap/tier-up.ts): back to
+      // V8's defaults, as a new process starts.
       require('node:v8').setFlagsFromString('--heap-growing-percent=0');
       require('node:v8').setFlagsFromString('--semi-space-growth-factor=2');
+      require(${JSON.stringify(TIER_UP)}).restoreBudget();
       fs.writeFileSync(${JSON.stringify(to)}, cacheFileBytes(id, loadedPack.script));
       out('cached');`;
 }
@@ -108,21 +113,27 @@ export function packLine(what: string, file: string, r: PackResult): string {
 export const TRAINING_PACKAGE = 'overmerge-pack';
 export const TRAINING_FILE = '/usr/share/overmerge-pack/README';
 
-/** A package of one file, as small as the transactions the packs are for. */
-export async function trainingPackage(work: string, compression: 'gzip' | 'xz'): Promise<string> {
-  const tree = path.join(work, 'tree');
+/**
+ * A package of one file, as small as the transactions the packs are for. `essential`: an Essential: yes
+ * package of this machine's architecture, a package set a bootstrap takes (it refuses a set without an
+ * architecture or an Essential package).
+ */
+export async function trainingPackage(work: string, compression: 'gzip' | 'xz', kind: 'plain' | 'essential' = 'plain'): Promise<string> {
+  const tree = path.join(work, `tree-${kind}`);
   fs.mkdirSync(path.join(tree, 'DEBIAN'), { recursive: true });
   fs.mkdirSync(path.join(tree, path.dirname(TRAINING_FILE)), { recursive: true });
-  fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), `Package: ${TRAINING_PACKAGE}\nVersion: 1.0\nArchitecture: all\nMaintainer: overmerge <overmerge@localhost>\nDescription: trains the start-up pack\n`);
+  const fields = kind === 'essential' ? `Architecture: ${nativeArchOf()}\nEssential: yes\n` : 'Architecture: all\n';
+  fs.writeFileSync(path.join(tree, 'DEBIAN', 'control'), `Package: ${TRAINING_PACKAGE}\nVersion: 1.0\n${fields}Maintainer: overmerge <overmerge@localhost>\nDescription: trains the start-up pack\n`);
   fs.writeFileSync(path.join(tree, TRAINING_FILE), 'one file\n');
-  return (await buildDeb(tree, path.join(work, `pack-${compression}.deb`), { compression, sourceDateEpoch: 0 })).path;
+  return (await buildDeb(tree, path.join(work, `pack-${compression}-${kind}.deb`), { compression, sourceDateEpoch: 0 })).path;
 }
 
 /**
  * In a fresh Node: `main` (an expression) runs the commands `argvs` in turn in `root` (each must exit 0),
- * then `after` (which calls out(text)); returns what it put out, or the error.
+ * then `after` (which calls out(text)); returns what it put out, or the error. Without `root` the commands
+ * are run as given (a bootstrap takes its root as DIR, and no --root).
  */
-export function train(main: string, root: string, argvs: readonly string[][], after: string): string {
+export function train(main: string, root: string | undefined, argvs: readonly string[][], after: string): string {
   const script = `
     const fs = require('node:fs');
     const path = require('node:path');
@@ -143,7 +154,7 @@ export function train(main: string, root: string, argvs: readonly string[][], af
       const main = ${main};
       const quiet = { stdout: { write() { return true; } }, stderr: process.stderr, isTTY: false, stdinIsTTY: false };
       for (const argv of ${JSON.stringify(argvs)}) {
-        const code = await main(['--root', ${JSON.stringify(root)}, '--quiet', ...argv], quiet);
+        const code = await main([...${JSON.stringify(root === undefined ? [] : ['--root', root])}, '--quiet', ...argv], quiet);
         if (code !== 0) throw new Error(argv[0] + ' exited ' + code);
       }
       ${after}
