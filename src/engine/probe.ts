@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, promises as fsp } from 'node:fs';
+import { createReadStream, lstatSync, promises as fsp, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db';
@@ -228,7 +228,7 @@ export class Probe {
       ino: st.ino,
     };
     if (state.type === 'symlink') {
-      state.target = await fsp.readlink(host);
+      state.target = readlinkSync(host);
       state.targetIsDir = await this.isDirectoryInRoot(p);
     }
     return state;
@@ -245,7 +245,7 @@ export class Probe {
   private async isDirectoryInRoot(p: RootPath): Promise<boolean> {
     try {
       const target = await resolveInRoot(this.root, p, { followFinal: true });
-      return (await fsp.lstat(hostPath(this.root, target))).isDirectory();
+      return lstatSync(hostPath(this.root, target)).isDirectory();
     } catch {
       return false; // dangling, looping or escaping: not a directory we would install through
     }
