@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { trainingPackage } from '../../src/build/pack-training';
 import { writeBootstrapPack } from '../../src/build/write-bootstrap-pack';
-import { changed, cloneBuilt, damaged, howLoaded } from '../helpers/pack-clone';
+import { changed, cloneBuilt, compileHook, damaged, howLoaded } from '../helpers/pack-clone';
 
 /**
  * The start-up pack of `overmerge bootstrap` and its code cache (src/build/write-bootstrap-pack.ts): the
@@ -48,18 +48,9 @@ describe('overmerge bootstrap pack and code cache', () => {
   };
 
   let reference: { said: string; status: string } | undefined;
-  it('bootstraps with the pack and its cache, reading none of its modules from their files', () => {
+  it('bootstraps with the pack and its cache, reading none of its modules, or better-sqlite3\'s, from their files', () => {
     assert.deepEqual(howLoaded(clone, packOf(), cacheOf()), { packed: true, cache: 'used' });
-    const hook = path.join(work, 'hook.js');
-    fs.writeFileSync(hook, `
-      const Module = require('node:module');
-      const compiled = [];
-      const own = Module.prototype._compile;
-      Module.prototype._compile = function (content, filename) {
-        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)})) compiled.push(filename);
-        return own.apply(this, arguments);
-      };
-      process.on('exit', () => require('node:fs').writeSync(3, JSON.stringify({ compiled, packs: Object.keys(require.cache).filter((k) => k.endsWith('.pack.js')) })));`);
+    const hook = compileHook(path.join(work, 'hook.js'), clone);
     const r = bootstrap(hook);
     // code-cache.js is the one module the bin loads from its file: it loads the pack.
     assert.deepEqual(JSON.parse(r.fd3!), { compiled: [path.join(clone, 'dist', 'src', 'build', 'code-cache.js')], packs: [packOf()] });

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDeb } from '../../src/archive/build';
 import { READS, writeReadPack } from '../../src/build/write-read-pack';
-import { changed, cloneBuilt, damaged, howLoaded } from '../helpers/pack-clone';
+import { changed, cloneBuilt, compileHook, damaged, howLoaded } from '../helpers/pack-clone';
 
 /**
  * The start-up pack of the commands that read the database, and its code cache (src/build/write-read-pack.ts):
@@ -70,16 +70,7 @@ describe('overmerge read pack and code cache', () => {
   it('is what the bin loads for each command the build trains it on, which reads none of its modules, or better-sqlite3\'s, from their files', () => {
     const bins = fs.readFileSync(path.join(clone, 'bin', 'overmerge'), 'utf8').match(/^const READERS = (\[.*\]);$/m);
     assert.deepEqual(JSON.parse(bins![1].replace(/'/g, '"')), [...new Set(READS.map((argv) => argv[0]))]);
-    const hook = path.join(work, 'hook.js');
-    fs.writeFileSync(hook, `
-      const Module = require('node:module');
-      const compiled = [];
-      const own = Module.prototype._compile;
-      Module.prototype._compile = function (content, filename) {
-        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/better-sqlite3/')) compiled.push(filename);
-        return own.apply(this, arguments);
-      };
-      process.on('exit', () => require('node:fs').writeSync(3, JSON.stringify({ compiled, packs: Object.keys(require.cache).filter((k) => k.endsWith('.pack.js')) })));`);
+    const hook = compileHook(path.join(work, 'hook.js'), clone);
     for (const argv of commands) {
       const r = bin(argv, hook);
       assert.equal(r.status, 0, r.stderr);

@@ -56,3 +56,24 @@ export function damaged(of: Buffer): Buffer {
   bytes[at] ^= 0x40;
   return bytes;
 }
+
+/**
+ * A script for `node -r` that notes each module of the clone's dist/src (and of better-sqlite3) compiled
+ * from its file, and at exit writes to descriptor 3 `{ compiled, packs }`: those files and the packs loaded.
+ * Written to `file`; returns it.
+ */
+export function compileHook(file: string, clone: string): string {
+  fs.writeFileSync(
+    file,
+    `
+      const Module = require('node:module');
+      const compiled = [];
+      const own = Module.prototype._compile;
+      Module.prototype._compile = function (content, filename) {
+        if (filename.startsWith(${JSON.stringify(path.join(clone, 'dist', 'src') + path.sep)}) || filename.includes('/node_modules/better-sqlite3/')) compiled.push(filename);
+        return own.apply(this, arguments);
+      };
+      process.on('exit', () => require('node:fs').writeSync(3, JSON.stringify({ compiled, packs: Object.keys(require.cache).filter((k) => k.endsWith('.pack.js')) })));`,
+  );
+  return file;
+}
