@@ -54,11 +54,11 @@ export class Files {
 
   /**
    * Records `rows` as owned by package `packageId`, with one prepared statement, inside one SQLite
-   * transaction (a savepoint when the caller already has one open). Returns how many were inserted.
+   * transaction (inside the caller's when one is open: inTransactionFlat). Returns how many were inserted.
    */
   insertFiles(packageId: number, rows: Iterable<FileInput>): number {
     return guarded(this.s.file, `record the files of package #${packageId}`, () =>
-      this.s.inTransaction(() => {
+      this.s.inTransactionFlat(() => {
         const insert = this.s.get(FILE_SQL.insert);
         let n = 0;
         for (const f of rows) {
@@ -143,7 +143,7 @@ export class Files {
   /** Forgets the given paths of package `packageId` (the ones an upgrade no longer ships). */
   deletePaths(packageId: number, paths: Iterable<string>): number {
     return guarded(this.s.file, `forget files of package #${packageId}`, () =>
-      this.s.inTransaction(() => {
+      this.s.inTransactionFlat(() => {
         const del = this.s.get(FILE_SQL.deletePath);
         let n = 0;
         for (const p of paths) n += del.run(packageId, p).changes;

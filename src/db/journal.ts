@@ -14,7 +14,9 @@ export const JOURNAL_SQL = {
   append: `INSERT INTO journal (txn_id, seq, kind, data, state) VALUES (?, ?, ?, ?, 'intent')`,
   done: `UPDATE journal SET state = 'done' WHERE id = ? AND state = 'intent'`,
   // A batch's ids are consecutive (one SQLite transaction under the lock): one statement marks a run of them.
-  doneRun: `UPDATE journal SET state = 'done' WHERE id BETWEEN ? AND ? AND state = 'intent'`,
+  // OR ROLLBACK: a multi-row statement that may abort (the CHECK on state) needs a statement journal holding
+  // the old contents of every page it writes; with ROLLBACK there is nothing to take back but the whole.
+  doneRun: `UPDATE OR ROLLBACK journal SET state = 'done' WHERE id BETWEEN ? AND ? AND state = 'intent'`,
   // json_patch merges: keys given replace or add, keys set to null are removed (RFC 7396).
   doneWithData: `UPDATE journal SET state = 'done', data = json_patch(data, ?) WHERE id = ? AND state = 'intent'`,
   undone: `UPDATE journal SET state = 'undone' WHERE id = ? AND state IN ('intent', 'done')`,
