@@ -25,6 +25,11 @@ export interface ChildOptions {
   readonly stdio?: readonly [ChildStdio, ChildStdio, ChildStdio];
   /** The child's group (Node's spawn sets it; posix_spawn cannot). */
   readonly gid?: number;
+  /**
+   * Bytes the stdout pipe holds (Linux's F_SETPIPE_SZ, where the kernel allows it; 64 KiB otherwise, and
+   * always where Node's spawn starts the child): how far the child may write ahead of our reads.
+   */
+  readonly stdoutCapacity?: number;
 }
 
 export interface ChildExit {
@@ -47,7 +52,7 @@ export interface Child {
 
 interface SpawnAddon {
   spawn(file: string, argv: string[], env: string[], cwd: string | null, fds: number[], onExit: (code: number | null, signal: number | null) => void): number;
-  pipe(): [number, number];
+  pipe(capacity?: number): [number, number];
 }
 
 const addon = optionalAddon<SpawnAddon>('spawn_child');
@@ -78,7 +83,7 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
       if (s === 'inherit') return -1;
       if (s === 'ignore') return -2;
       if (typeof s === 'number') return s;
-      const [r, w] = native.pipe();
+      const [r, w] = native.pipe(i === 1 ? opts.stdoutCapacity : undefined);
       ours[i] = i === 0 ? w : r;
       theirs.push(i === 0 ? r : w);
       return i === 0 ? r : w;

@@ -7,6 +7,7 @@ import { REPO_ROOT } from './helpers/run-cli';
 import { expected, observe } from './helpers/spawn-observe';
 import { withTempDir } from './helpers/temp';
 import { unbuiltAddonPreload } from './helpers/unbuilt-addon';
+import { spawnChild, type Child } from '../src/spawn-child';
 
 // spawnChild starts programs with posix_spawn (the spawn_child addon) and falls back to Node's spawn: the
 // two must be indistinguishable to the child and to the caller. observe() records what a child sees and
@@ -51,3 +52,37 @@ test("without the addon (npm skipped its build), Node's spawn gives the same, an
   });
 });
 
+
+test('stdoutCapacity: the child writes that far ahead of our reads (F_SETPIPE_SZ); without it, the pipe stops it at 64 KiB', async () => {
+  // 512 KiB written while nobody reads, then a word on stderr: it comes only when the writes fit in the
+  // pipe (and in what Node reads ahead into its buffer, well under 512 KiB by default).
+  const script = 'head -c 524288 /dev/zero; echo written >&2';
+  const written = (c: Child, within: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), within);
+      c.stderr?.on('data', (b: Buffer) => {
+        if (b.toString().includes('written')) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
+  const drain = async (c: Child): Promise<number> => {
+    let n = 0;
+    for await (const b of c.stdout ?? []) n += (b as Buffer).length;
+    await c.closed;
+    return n;
+  };
+  const roomy = spawnChild('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], stdoutCapacity: 1 << 20 });
+  roomy.stdout?.pause();
+  // A generous bound, only so that a kernel refusing the size fails the test instead of hanging it.
+  assert.equal(await written(roomy, 30_000), true, 'the child could not write 512 KiB into a pipe of 1 MiB before we read');
+  assert.equal(await drain(roomy), 524288);
+  const tight = spawnChild('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  tight.stdout?.pause();
+  const early = written(tight, 300);
+  assert.equal(await early, false, 'the default pipe held 512 KiB: the control proves nothing');
+  const late = written(tight, 30_000);
+  assert.equal(await drain(tight), 524288);
+  assert.equal(await late, true);
+});

@@ -9,7 +9,7 @@ import { spawnChild } from '../spawn-child';
  * between the main thread and a decoder thread for every slice of input (which, on a loaded machine, costs
  * more wall time than the decoding), and the dictionary outside this process's memory.
  *
- * The process reads the member on stdin and writes the archive's tar on stdout; the pipe bounds what is
+ * The process reads the member on stdin and writes the archive's tar on stdout; the pipe (1 MiB) bounds what is
  * in flight (a reader that stops reading stops xz). It gets no environment of ours (XZ_OPT, XZ_DEFAULTS
  * would change what it does) and a memory limit, as lzma-native gets. A reader that stops early (a refused
  * member) kills it.
@@ -18,6 +18,10 @@ export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: stri
   const child = spawnChild(xz, ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { LC_ALL: 'C' },
+    // While this thread is busy with what it read (another lane's members, a collection), xz decodes on
+    // into the pipe, up to 1 MiB ahead, instead of stopping at the default 64 KiB: in a bootstrap the
+    // extraction's two lanes otherwise wait on each other through this thread.
+    stdoutCapacity: XZ_PIPE_BYTES,
   });
   const { stdin, stdout, stderr } = child;
   if (stdin === null || stdout === null || stderr === null) {
@@ -53,6 +57,9 @@ export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: stri
     }
   }
 }
+
+/** Linux's default pipe-max-size: what an unprivileged process may ask for. */
+const XZ_PIPE_BYTES = 1 << 20;
 
 /**
  * The host's xz, where XZ Utils installs it; undefined without one (lzma-native decodes then). Looked up at

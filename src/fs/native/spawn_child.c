@@ -198,14 +198,23 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* pipe() -> [readFd, writeFd], both close-on-exec: only the child they are given to gets its end. */
+/*
+ * pipe(capacity?) -> [readFd, writeFd], both close-on-exec: only the child they are given to gets its end.
+ * With a capacity, the pipe holds that many bytes where the kernel allows it (F_SETPIPE_SZ: up to
+ * /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE); where it does not, the pipe keeps its default.
+ */
 static napi_value make_pipe(napi_env env, napi_callback_info info) {
-  (void)info;
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t capacity = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &capacity);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     napi_throw(env, errno_error(env, errno));
     return NULL;
   }
+  if (capacity > 0) (void)fcntl(fds[0], F_SETPIPE_SZ, capacity);
   napi_value result, r, w;
   napi_create_array_with_length(env, 2, &result);
   napi_create_int32(env, fds[0], &r);
