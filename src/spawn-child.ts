@@ -26,10 +26,11 @@ export interface ChildOptions {
   /** The child's group (Node's spawn sets it; posix_spawn cannot). */
   readonly gid?: number;
   /**
-   * Bytes the stdout pipe holds (Linux's F_SETPIPE_SZ, where the kernel allows it; 64 KiB otherwise, and
-   * always where Node's spawn starts the child): how far the child may write ahead of our reads.
+   * Bytes each of the stdin and stdout pipes holds (Linux's F_SETPIPE_SZ, where the kernel allows it;
+   * 64 KiB otherwise, and always where Node's spawn starts the child): how far we may write ahead of the
+   * child's reads, and the child ahead of ours.
    */
-  readonly stdoutCapacity?: number;
+  readonly pipeCapacity?: number;
 }
 
 export interface ChildExit {
@@ -83,7 +84,7 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
       if (s === 'inherit') return -1;
       if (s === 'ignore') return -2;
       if (typeof s === 'number') return s;
-      const [r, w] = native.pipe(i === 1 ? opts.stdoutCapacity : undefined);
+      const [r, w] = native.pipe(i <= 1 ? opts.pipeCapacity : undefined);
       ours[i] = i === 0 ? w : r;
       theirs.push(i === 0 ? r : w);
       return i === 0 ? r : w;

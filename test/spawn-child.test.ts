@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import childProcess from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from './helpers/run-cli';
 import { expected, observe } from './helpers/spawn-observe';
@@ -53,18 +53,18 @@ test("without the addon (npm skipped its build), Node's spawn gives the same, an
 });
 
 
-test('stdoutCapacity: the child writes that far ahead of our reads (F_SETPIPE_SZ); without it, the pipe stops it at 64 KiB', async () => {
-  // 512 KiB written while nobody reads, then a word on stderr: it comes only when the writes fit in the
-  // pipe (and in what Node reads ahead into its buffer, well under 512 KiB by default).
-  const script = 'head -c 524288 /dev/zero; echo written >&2';
-  const written = (c: Child, within: number): Promise<boolean> =>
+test('pipeCapacity: the child writes that far ahead of our reads, and we ahead of its (F_SETPIPE_SZ); without it, 64 KiB', async () => {
+  const piped = ['pipe', 'pipe', 'pipe'] as const;
+  const HALF = 524288;
+  // Whether what `arm` waits for comes within `ms`: a generous bound where it must come, only so that a
+  // kernel refusing the size fails the test instead of hanging it; a short one where it must not (a full
+  // pipe stays full however long one waits).
+  const within = (ms: number, arm: (done: () => void) => void): Promise<boolean> =>
     new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), within);
-      c.stderr?.on('data', (b: Buffer) => {
-        if (b.toString().includes('written')) {
-          clearTimeout(timer);
-          resolve(true);
-        }
+      const timer = setTimeout(() => resolve(false), ms);
+      arm(() => {
+        clearTimeout(timer);
+        resolve(true);
       });
     });
   const drain = async (c: Child): Promise<number> => {
@@ -73,16 +73,36 @@ test('stdoutCapacity: the child writes that far ahead of our reads (F_SETPIPE_SZ
     await c.closed;
     return n;
   };
-  const roomy = spawnChild('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], stdoutCapacity: 1 << 20 });
+  const said = (c: Child, word: string) => (done: () => void) => c.stderr?.on('data', (b: Buffer) => b.toString().includes(word) && done());
+
+  // Output: 512 KiB written while nobody reads, then a word on stderr, which comes only once the writes
+  // fit in the pipe (and in what Node reads ahead into its buffer, well under 512 KiB).
+  const writes = `head -c ${HALF} /dev/zero; echo written >&2`;
+  const roomy = spawnChild('/bin/sh', ['-c', writes], { stdio: piped, pipeCapacity: 1 << 20 });
   roomy.stdout?.pause();
-  // A generous bound, only so that a kernel refusing the size fails the test instead of hanging it.
-  assert.equal(await written(roomy, 30_000), true, 'the child could not write 512 KiB into a pipe of 1 MiB before we read');
-  assert.equal(await drain(roomy), 524288);
-  const tight = spawnChild('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(await within(30_000, said(roomy, 'written')), true, 'the child could not write 512 KiB into a pipe of 1 MiB');
+  assert.equal(await drain(roomy), HALF);
+  const tight = spawnChild('/bin/sh', ['-c', writes], { stdio: piped });
   tight.stdout?.pause();
-  const early = written(tight, 300);
-  assert.equal(await early, false, 'the default pipe held 512 KiB: the control proves nothing');
-  const late = written(tight, 30_000);
-  assert.equal(await drain(tight), 524288);
+  const late = within(30_000, said(tight, 'written'));
+  assert.equal(await within(300, said(tight, 'written')), false, 'the default pipe held 512 KiB: the control proves nothing');
+  assert.equal(await drain(tight), HALF);
   assert.equal(await late, true);
+
+  // Input: 512 KiB written to a child that reads nothing until a file appears; the write is done (all of
+  // it in the pipe) only where the pipe holds it.
+  await withTempDir('spawn-child', async (dir) => {
+    for (const [capacity, fits] of [[1 << 20, true], [undefined, false]] as const) {
+      const go = path.join(dir, `go-${fits}`);
+      const c = spawnChild('/bin/sh', ['-c', `while [ ! -e '${go}' ]; do sleep 0.02; done; wc -c`], { stdio: piped, pipeCapacity: capacity });
+      let out = '';
+      c.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+      const flushed = within(fits ? 30_000 : 300, (done) => c.stdin?.write(Buffer.alloc(HALF), () => done()));
+      assert.equal(await flushed, fits, fits ? "the child's stdin of 1 MiB did not take 512 KiB" : 'the default pipe took 512 KiB');
+      writeFileSync(go, '');
+      c.stdin?.end();
+      await c.closed;
+      assert.equal(out.trim(), String(HALF));
+    }
+  });
 });

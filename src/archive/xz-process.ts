@@ -9,19 +9,19 @@ import { spawnChild } from '../spawn-child';
  * between the main thread and a decoder thread for every slice of input (which, on a loaded machine, costs
  * more wall time than the decoding), and the dictionary outside this process's memory.
  *
- * The process reads the member on stdin and writes the archive's tar on stdout; the pipe (1 MiB) bounds what is
- * in flight (a reader that stops reading stops xz). It gets no environment of ours (XZ_OPT, XZ_DEFAULTS
- * would change what it does) and a memory limit, as lzma-native gets. A reader that stops early (a refused
- * member) kills it.
+ * The process reads the member on stdin and writes the archive's tar on stdout; the pipes (1 MiB each)
+ * bound what is in flight (a reader that stops reading stops xz). It gets no environment of ours (XZ_OPT,
+ * XZ_DEFAULTS would change what it does) and a memory limit, as lzma-native gets. A reader that stops
+ * early (a refused member) kills it.
  */
 export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: string, memlimit: number): AsyncGenerator<Buffer> {
   const child = spawnChild(xz, ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { LC_ALL: 'C' },
-    // While this thread is busy with what it read (another lane's members, a collection), xz decodes on
-    // into the pipe, up to 1 MiB ahead, instead of stopping at the default 64 KiB: in a bootstrap the
-    // extraction's two lanes otherwise wait on each other through this thread.
-    stdoutCapacity: XZ_PIPE_BYTES,
+    // While this thread is busy with something else (another lane's members, a collection), xz decodes
+    // on from up to 1 MiB of input into up to 1 MiB of output, where the default 64 KiB pipes stopped it:
+    // in a bootstrap the extraction's two lanes otherwise wait on each other through this thread.
+    pipeCapacity: XZ_PIPE_BYTES,
   });
   const { stdin, stdout, stderr } = child;
   if (stdin === null || stdout === null || stderr === null) {
