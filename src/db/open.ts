@@ -61,9 +61,10 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     // better-sqlite3 builds SQLite with a 16 MiB page cache; the file's pages are in the kernel's cache
     // anyway, and a commit of 116,010 rows would otherwise fill all 16 MiB (issue 14: ≤ 100 MiB in all).
     sql.pragma(`cache_size = -${CACHE_KIB}`);
-    // A statement that changes more than 64 KiB of pages keeps their old contents in a statement journal,
-    // which SQLite otherwise spills to a file of the host's /var/tmp (etilqs_*): a write outside the
-    // root. In memory it is bounded by the pages one statement changes (issue 14's bound holds: bench).
+    // A statement (or savepoint) that changes more than 64 KiB of pages keeps their old contents in a
+    // statement journal, which SQLite otherwise spills to a file of the host's /var/tmp (etilqs_*): a write
+    // outside the root. In memory it costs what one statement or savepoint changes, so the big writes take
+    // none (Statements.inTransactionFlat, JOURNAL_SQL.doneRun): issue 14's memory bound holds (bench).
     sql.pragma('temp_store = MEMORY');
     if (readonly) requireCurrent(sql, file);
     else migrate(sql, file);
