@@ -103,8 +103,32 @@ export function newRoot(work: string): string {
   return fs.mkdtempSync(path.join(work, 'root-'));
 }
 
+/** A pack a writer makes: the name the build's line gives it, its file, its code cache, its result. */
+export interface BuiltPack<R> {
+  what: string;
+  file: string;
+  cache: string;
+  result: (r: R) => PackResult;
+}
+
+/**
+ * A pack writer run as a step of the build: a line for each pack it wrote; when it fails, the packs'
+ * files removed and one line saying why there is none. The bin works without a pack, so the build goes on.
+ */
+export function buildPacks<R>(write: () => Promise<R>, packs: ReadonlyArray<BuiltPack<R>>): void {
+  write().then(
+    (r) => {
+      for (const p of packs) process.stdout.write(packLine(p.what, p.file, p.result(r)));
+    },
+    (err: unknown) => {
+      for (const p of packs) for (const f of [p.file, p.cache]) fs.rmSync(f, { force: true });
+      process.stdout.write(`${packs[0].what}: none (${err instanceof Error ? err.message : String(err)})\n`);
+    },
+  );
+}
+
 /** The line the build prints for the pack `file` it wrote. */
-export function packLine(what: string, file: string, r: PackResult): string {
+function packLine(what: string, file: string, r: PackResult): string {
   const cache = typeof r.cache === 'number' ? `, V8 code cache ${Math.round(r.cache / 1024)} KiB` : ` (no code cache: ${r.cache})`;
   return `${what}: ${r.modules} modules in ${path.relative(process.cwd(), file)}${cache}\n`;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cacheAfter, findModules, newRoot, packLine, train, trainedMain, trainingPackage, writePack, type PackResult } from './pack-training';
+import { buildPacks, cacheAfter, findModules, newRoot, train, trainedMain, trainingPackage, writePack, type PackResult } from './pack-training';
 import { DIST_SRC } from './write-dpkg-pack';
 
 /**
@@ -41,13 +41,5 @@ function bootstrapOf(dir: string, deb: string): string[] {
 }
 
 if (require.main === module) {
-  writeBootstrapPack().then(
-    (r) => process.stdout.write(packLine('overmerge bootstrap pack', BOOTSTRAP_PACK, r)),
-    (err: unknown) => {
-      // The bin works without a pack: the build goes on, saying why there is none.
-      fs.rmSync(BOOTSTRAP_PACK, { force: true });
-      fs.rmSync(BOOTSTRAP_PACK_CACHE, { force: true });
-      process.stdout.write(`overmerge bootstrap pack: none (${err instanceof Error ? err.message : String(err)})\n`);
-    },
-  );
+  buildPacks(writeBootstrapPack, [{ what: 'overmerge bootstrap pack', file: BOOTSTRAP_PACK, cache: BOOTSTRAP_PACK_CACHE, result: (r) => r }]);
 }

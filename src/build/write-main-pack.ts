@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lazyPackCache, XZ_PACK } from './lazy-pack';
-import { cacheAfter, CODE_CACHE, findModules, newRoot, packLine, relFrom, train, trainedMain, trainingPackage, TRAINING_PACKAGE, writePack, type PackResult } from './pack-training';
+import { buildPacks, cacheAfter, CODE_CACHE, findModules, newRoot, relFrom, train, trainedMain, trainingPackage, TRAINING_PACKAGE, writePack, type PackResult } from './pack-training';
 import { DIST_SRC } from './write-dpkg-pack';
 
 /**
@@ -62,18 +62,8 @@ function transaction(deb: string): string[][] {
 }
 
 if (require.main === module) {
-  writeMainPack().then(
-    (r) => {
-      process.stdout.write(packLine('overmerge start-up pack', MAIN_PACK, r));
-      process.stdout.write(packLine('overmerge xz pack', XZ_PACK, r.xz));
-    },
-    (err: unknown) => {
-      // The bin works without a pack: the build goes on, saying why there is none.
-      fs.rmSync(MAIN_PACK, { force: true });
-      fs.rmSync(MAIN_PACK_CACHE, { force: true });
-      fs.rmSync(XZ_PACK, { force: true });
-      fs.rmSync(lazyPackCache(XZ_PACK), { force: true });
-      process.stdout.write(`overmerge start-up pack: none (${err instanceof Error ? err.message : String(err)})\n`);
-    },
-  );
+  buildPacks(writeMainPack, [
+    { what: 'overmerge start-up pack', file: MAIN_PACK, cache: MAIN_PACK_CACHE, result: (r) => r },
+    { what: 'overmerge xz pack', file: XZ_PACK, cache: lazyPackCache(XZ_PACK), result: (r) => r.xz },
+  ]);
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cacheAfter, findModules, newRoot, packLine, train, trainedMain, trainingPackage, TRAINING_FILE, TRAINING_PACKAGE, writePack, type PackResult } from './pack-training';
+import { buildPacks, cacheAfter, findModules, newRoot, train, trainedMain, trainingPackage, TRAINING_FILE, TRAINING_PACKAGE, writePack, type PackResult } from './pack-training';
 import { DIST_SRC } from './write-dpkg-pack';
 
 /**
@@ -36,13 +36,5 @@ export async function writeReadPack(base: string = DIST_SRC, out: string = READ_
 }
 
 if (require.main === module) {
-  writeReadPack().then(
-    (r) => process.stdout.write(packLine('overmerge read pack', READ_PACK, r)),
-    (err: unknown) => {
-      // The bin works without a pack: the build goes on, saying why there is none.
-      fs.rmSync(READ_PACK, { force: true });
-      fs.rmSync(READ_PACK_CACHE, { force: true });
-      process.stdout.write(`overmerge read pack: none (${err instanceof Error ? err.message : String(err)})\n`);
-    },
-  );
+  buildPacks(writeReadPack, [{ what: 'overmerge read pack', file: READ_PACK, cache: READ_PACK_CACHE, result: (r) => r }]);
 }
