@@ -45,6 +45,8 @@ export interface Child {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** The process id, once started. */
+  readonly pid?: number;
   /** Settles, never rejects, once the child has exited and its piped output has been read to its end (Node's 'close'). */
   readonly closed: Promise<ChildExit>;
   /** Sends a signal while the child runs; nothing once it has exited. */
@@ -112,6 +114,7 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
     stdin,
     stdout,
     stderr,
+    pid,
     closed,
     kill(signal) {
       if (!running) return;
@@ -141,6 +144,7 @@ function spawnNode(file: string, args: readonly string[], opts: ChildOptions): C
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
+    pid: child.pid,
     closed,
     kill: (signal) => void child.kill(signal),
   };

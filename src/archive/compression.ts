@@ -49,7 +49,7 @@ const zstdBinding = (): typeof ZstdBinding => (zstdNative ??= loadNative('zstd-n
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** liblzma allocates the dictionary a header asks for; real archives need well under this. */
-const XZ_MEMLIMIT = 256 * 1024 * 1024;
+export const XZ_MEMLIMIT = 256 * 1024 * 1024;
 /**
  * lzma-native, like zstd-napi's stream, emits everything one input chunk decodes to before it looks at
  * backpressure again, so input goes in slices: memory stays within a slice times the compression ratio.

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { OvermergeError } from '../errors';
 import { memberToRootPath } from '../fs/rootpath';
 import { parseParagraphs } from '../control/deb822';
@@ -6,6 +8,7 @@ import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
 import { ArReader, type ArMember } from './ar';
 import { compressionOfSuffix, decompress, type Compression } from './compression';
+import type { DecodeAhead } from './decode-ahead';
 import { readTar, type TarEntry, type TarReadOptions } from './tar';
 
 export type { Compression } from './compression';
@@ -197,11 +200,29 @@ export function singleParagraph(text: string, source: string): Paragraph {
   return paragraphs[0];
 }
 
+export interface DataReadOptions extends Pick<TarReadOptions, 'trailingData' | 'maxMetaSize'> {
+  /** Where data members decoded ahead of time are taken from (decode-ahead.ts). */
+  ahead?: Pick<DecodeAhead, 'take'>;
+}
+
+/** What one read of a data member decoded ahead asks of the page cache. */
+const DECODED_READ_CHUNK = 256 * 1024;
+
 /**
  * Streams the entries of data.tar. The archive stays open until iteration ends (or is abandoned with
  * `break`/`return`), and each entry's body must be consumed or resumed before the next is produced.
  */
-export async function* readDebData(path: string, options: Pick<TarReadOptions, 'trailingData' | 'maxMetaSize'> = {}): AsyncGenerator<TarEntry> {
+export async function* readDebData(path: string, options: DataReadOptions = {}): AsyncGenerator<TarEntry> {
+  const decoded = await options.ahead?.take(path);
+  if (decoded !== undefined) {
+    // Decoded ahead from this very archive (its identity checked): read with every check, then removed.
+    try {
+      yield* readTar(createReadStream(decoded, { highWaterMark: DECODED_READ_CHUNK }), { ...options, label: `${path}: data.tar.xz` });
+    } finally {
+      await unlink(decoded).catch(() => undefined);
+    }
+    return;
+  }
   const ar = await ArReader.open(path);
   try {
     const layout = await readDebLayout(ar);

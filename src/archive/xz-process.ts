@@ -15,7 +15,7 @@ import { spawnChild } from '../spawn-child';
  * early (a refused member) kills it.
  */
 export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: string, memlimit: number): AsyncGenerator<Buffer> {
-  const child = spawnChild(xz, ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`], {
+  const child = spawnChild(xz, xzDecodeArgs(memlimit), {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { LC_ALL: 'C' },
     // While this thread is busy with something else (another lane's members, a collection), xz decodes
@@ -58,8 +58,13 @@ export async function* decodeXzByProcess(source: AsyncIterable<Buffer>, xz: stri
   }
 }
 
+/** xz's arguments to decode stdin to stdout within `memlimit` bytes of memory. */
+export function xzDecodeArgs(memlimit: number): string[] {
+  return ['--decompress', '--stdout', '--quiet', `--memlimit-decompress=${memlimit}`];
+}
+
 /** Linux's default pipe-max-size: what an unprivileged process may ask for. */
-const XZ_PIPE_BYTES = 1 << 20;
+export const XZ_PIPE_BYTES = 1 << 20;
 
 /**
  * The host's xz, where XZ Utils installs it; undefined without one (lzma-native decodes then). Looked up at

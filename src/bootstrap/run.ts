@@ -1,4 +1,6 @@
 import { ControlCache, readDebControls } from '../archive/control-reads';
+import { DecodeAhead, decodedAheadDir } from '../archive/decode-ahead';
+import { removeTree } from '../fs/entries';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
@@ -62,6 +64,8 @@ export interface BootstrapOutcome {
   /** What failed after a commit (a postinst): the packages stay where dpkg leaves them. */
   failures: string[];
   phases: PhaseTime[];
+  /** The other packages' archives queued for decoding ahead, and how many of them their staging took so. */
+  decodedAhead?: { queued: number; taken: number };
 }
 
 export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome> {
@@ -86,6 +90,7 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   const failures: string[] = [];
   // Filled by the extraction when this process makes it: the Essential set's install then claims its files.
   const laid = new LaidFiles();
+  let ahead: DecodeAhead | undefined;
   try {
     if (!marker.extracted) {
       req.say(`extracting the Essential set: ${groups.essential.length} packages`);
@@ -93,6 +98,10 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
       marker.extracted = true;
       writeMarker(target.root, marker);
     }
+    // The last group's data members are decoded while the Essential set's scripts run (one after another,
+    // leaving a core idle), so that its transactions do not wait on a decoder between their scripts.
+    ahead = await decodeAhead(w, groups, arch);
+    req = { ...req, txn: { ...req.txn, ahead } };
     await withPolicyRcD(target.root, mtime, async () => {
       const installed: SetPackage[] = [];
       // debootstrap's core install: base-passwd, then base-files, each alone and with --force-depends (their
@@ -115,9 +124,11 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     });
     if (failures.length === 0) await dropUnusedLinks(w, target.root);
   } finally {
+    await ahead?.close();
     closeWriter(w);
   }
-  if (failures.length > 0) return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases };
+  const decodedAhead = ahead && { ...ahead.counts };
+  if (failures.length > 0) return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead };
   if (req.epoch !== undefined) {
     // After the last checkpoint (which rewrites dpkg's status), under the lock again, dpkg's status untouched.
     const epoch = req.epoch;
@@ -129,7 +140,27 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     }
   }
   removeMarker(target.root);
-  return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases };
+  return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead };
+}
+
+/**
+ * The other packages' archives that dpkg does not show yet, queued for decoding ahead in the order they
+ * will be installed; undefined when there are none (a bootstrap resumed after them).
+ */
+async function decodeAhead(w: Writer, groups: ReturnType<typeof installGroups>, arch: string): Promise<DecodeAhead | undefined> {
+  w.dpkg?.refresh();
+  const fresh = groups.rest.filter((p) => {
+    const state = w.dpkg?.get(p.name, p.architecture)?.status.state;
+    return state === undefined || state === 'not-installed';
+  });
+  const dir = decodedAheadDir(w.loc.stagingBase);
+  if (fresh.length === 0) {
+    await removeTree(dir); // what a killed bootstrap decoded, if recover has not removed it
+    return undefined;
+  }
+  const ahead = await DecodeAhead.open(dir);
+  ahead.queue(configureOrder(fresh, [...groups.core, ...groups.essentialRest], arch).packages.map((p) => p.archive));
+  return ahead;
 }
 
 async function readSet(archives: readonly string[], controls: ControlCache): Promise<SetPackage[]> {

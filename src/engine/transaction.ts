@@ -32,6 +32,7 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import type { LaidFiles } from './laid-files';
+import type { DecodeAhead } from '../archive/decode-ahead';
 import type { ControlCache } from '../archive/control-reads';
 import { Probe } from './probe';
 import { collectGarbage, LARGE_TRANSACTION, releaseFreedMemory } from './memory-bounds';
@@ -66,6 +67,8 @@ export interface TxnOptions {
   laid?: LaidFiles;
   /** Control parts this process read already (a bootstrap's set): an unchanged archive is not read again. */
   controls?: ControlCache;
+  /** Data members this process decodes ahead of the transactions that stage them (a bootstrap's later groups). */
+  ahead?: DecodeAhead;
   /**
    * false: an install does not configure a pre-dependency of the same call in a transaction before what
    * pre-depends on it (install.ts), but unpacks the whole call as dpkg does, configured at the end — for a

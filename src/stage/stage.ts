@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readDebData, type DebControl } from '../archive/deb';
+import type { DecodeAhead } from '../archive/decode-ahead';
 import type { TarEntry } from '../archive/tar';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
 import { hostJoin, type HostPath } from '../fs/host-path';
@@ -46,6 +47,8 @@ export interface StageOptions {
    * writing goes on while the next archive is decoded. Without it each archive drains its own.
    */
   writes?: FileWrites;
+  /** Data members decoded ahead of time by this process (archive/decode-ahead.ts), taken from there when there. */
+  ahead?: DecodeAhead;
 }
 
 /** The installed rows by path, as staging asks for them (a Map is one; the stage phase reads records). */
@@ -100,7 +103,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   const writes = dir === undefined ? undefined : (opts.writes ?? own);
   try {
     // A valid tar header hidden after the end marker is refused; other trailing bytes are drained as dpkg does.
-    for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members' })) {
+    for await (const tarEntry of readDebData(archive, { trailingData: 'hidden-members', ahead: opts.ahead })) {
       if (opts.members !== undefined && ++members > opts.members.left) {
         tarEntry.body.resume();
         throw new OvermergeError(

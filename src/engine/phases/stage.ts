@@ -1,4 +1,5 @@
 import { makePrivateDirectory } from '../../fs/entries';
+import type { DecodeAhead } from '../../archive/decode-ahead';
 import { FileWrites } from '../../fs/file-writes';
 import { hostJoin, type HostPath } from '../../fs/host-path';
 import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate, type InstalledLookup } from '../../stage/stage';
@@ -28,6 +29,8 @@ export interface StageOptions {
   pathFilters?: readonly PathFilter[];
   /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
   laid?: LaidFiles;
+  /** Data members this process decoded ahead of time (a bootstrap's later groups). */
+  ahead?: DecodeAhead;
   /**
    * Members identical to the installed version's file at their path are not written (stage.ts,
    * StageOptions.installed): the caller stages what its plan places of them with stagePlaced.
@@ -246,6 +249,8 @@ async function stageOne(
     onMember: () => cadence.tick(),
     installed: opts.installed,
     writes: opts.writes,
+    // A preview reads the archive itself: what was decoded ahead is for the staging that writes.
+    ahead: dir === undefined ? undefined : opts.ahead,
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();

@@ -1,0 +1,164 @@
+import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { makePrivateDirectory, removeTree } from '../fs/entries';
+import { hostJoin, type HostPath } from '../fs/host-path';
+import type { Child } from '../spawn-child';
+import { spawnChild } from '../spawn-child';
+import { ArReader } from './ar';
+import { XZ_MEMLIMIT } from './compression';
+import { readDebLayout } from './deb';
+import { archiveIdentity } from './identity';
+import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
+
+/**
+ * The xz data members of archives that later transactions of this process will stage, decoded into files
+ * while this process waits on something else: in a bootstrap, the packages after the Essential set are
+ * decoded while the Essential set's maintainer scripts run, one after another, on one core. A transaction
+ * that stages such an archive then reads its tar from the file instead of waiting for a decoder.
+ *
+ * One archive at a time, in the order queued (the order they will be staged), each by the host's `xz`
+ * with its output going straight to the file: this process only feeds it the compressed member. The files
+ * are a cache, never part of a transaction: each is handed over by `take` (whose caller removes it after
+ * reading), and the folder is removed by `close` and at the next open (after a crash). An archive that
+ * changed since its decoding began, or whose decoding failed, is not handed over: its transaction decodes
+ * it as it would have, and reports what is wrong with it.
+ */
+export class DecodeAhead {
+  private readonly jobs = new Map<string, Job>();
+  private chain: Promise<void> = Promise.resolve();
+  private running: Child | undefined;
+  private closed = false;
+  private counter = 0;
+  /** Archives queued, and of them those whose decoded tar a read took. */
+  readonly counts = { queued: 0, taken: 0 };
+
+  private constructor(private readonly dir: HostPath) {}
+
+  /** Decodes into `dir` (a folder of the staging area this process holds the lock of), made afresh. */
+  static async open(dir: HostPath): Promise<DecodeAhead> {
+    await removeTree(dir);
+    await makePrivateDirectory(dir, 'create staging folder');
+    return new DecodeAhead(dir);
+  }
+
+  /** Queues archives to be decoded after those queued before. */
+  queue(archives: readonly string[]): void {
+    for (const archive of archives) {
+      const key = path.resolve(archive);
+      if (this.jobs.has(key)) continue;
+      const job: Job = { state: 'queued', done: Promise.resolve(undefined) };
+      job.done = this.chain.then(() => (job.state === 'queued' && !this.closed ? this.decode(key, job) : undefined));
+      this.jobs.set(key, job);
+      this.counts.queued++;
+      this.chain = job.done.then(() => undefined);
+    }
+  }
+
+  /**
+   * The file holding `archive`'s decoded data.tar, now the caller's to remove; undefined when there is
+   * none to wait for: never queued, not begun yet (the caller decodes it sooner itself), failed, or the
+   * archive changed since.
+   */
+  async take(archive: string): Promise<HostPath | undefined> {
+    const key = path.resolve(archive);
+    const job = this.jobs.get(key);
+    if (job === undefined) return undefined;
+    this.jobs.delete(key);
+    if (job.state === 'queued') {
+      job.state = 'skipped';
+      return undefined;
+    }
+    const decoded = await job.done;
+    if (decoded === undefined) return undefined;
+    if (archiveIdentity(key) !== decoded.identity) {
+      unlinkQuietly(decoded.file);
+      return undefined;
+    }
+    this.counts.taken++;
+    return decoded.file;
+  }
+
+  /** Stops the decoding under way and removes every file not handed over. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.running?.kill('SIGKILL');
+    await this.chain;
+    await removeTree(this.dir);
+  }
+
+  private async decode(archive: string, job: Job): Promise<Decoded | undefined> {
+    job.state = 'running';
+    const xz = hostXz();
+    // Taken before the read, so that a change during it shows at `take`.
+    const identity = archiveIdentity(archive);
+    if (xz === undefined || identity === undefined) return undefined;
+    let ar: ArReader | undefined;
+    const file = hostJoin(this.dir, `${this.counter++}.tar`);
+    let made = false;
+    try {
+      ar = await ArReader.open(archive);
+      const { data } = await readDebLayout(ar);
+      if (data.compression !== 'xz') return undefined;
+      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      made = true;
+      let child: Child;
+      try {
+        child = spawnChild(xz, xzDecodeArgs(XZ_MEMLIMIT), { stdio: ['pipe', fd, 'ignore'], env: { LC_ALL: 'C' }, pipeCapacity: XZ_PIPE_BYTES });
+      } finally {
+        closeSync(fd);
+      }
+      this.running = child;
+      // Only what the rest leaves idle: a decoder at the same priority slows the scripts and the transactions it runs beside.
+      if (child.pid !== undefined) lowerPriority(child.pid);
+      if (child.stdin !== null) await pipeline(Readable.from(ar.streamMember(data), { objectMode: false }), child.stdin).catch(() => undefined);
+      const { code } = await child.closed;
+      if (code !== 0 || this.closed) throw new Error('not decoded');
+      return { file, identity };
+    } catch {
+      // Whatever went wrong is the transaction's to find and report, reading the archive itself.
+      if (made) unlinkQuietly(file);
+      return undefined;
+    } finally {
+      this.running = undefined;
+      await ar?.close();
+    }
+  }
+}
+
+/**
+ * The folder of the staging area that a bootstrap decodes ahead into: its own while it holds the lock,
+ * removed by `recover` (what a killed bootstrap left) and by the next bootstrap.
+ */
+export function decodedAheadDir(stagingBase: HostPath): HostPath {
+  return hostJoin(stagingBase, 'ahead');
+}
+
+interface Job {
+  state: 'queued' | 'running' | 'skipped';
+  done: Promise<Decoded | undefined>;
+}
+
+interface Decoded {
+  file: HostPath;
+  identity: string;
+}
+
+/** The lowest priority a process may have (nice 19), if this process may set it. */
+function lowerPriority(pid: number): void {
+  try {
+    setPriority(pid, 19);
+  } catch {
+    // Exited already, or not ours to change: it decodes at the priority it has.
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Gone already; the folder goes at close anyway.
+  }
+}
