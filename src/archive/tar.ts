@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { Readable } from 'node:stream';
 import { OvermergeError } from '../errors';
 import { ByteSource } from './byte-source';
 import { mergeGlobal, parsePaxRecords, paxOverrides, refuseEmptyValues, type PaxOverrides } from './pax';
@@ -41,8 +40,14 @@ export interface TarHeader {
 
 export interface TarEntry {
   header: TarHeader;
-  /** Must be fully consumed (or .resume()d) before the next entry is yielded. */
-  body: Readable;
+  /** Read (or left: the reader skips what is unread) before the next entry is asked for; read once. */
+  body: TarBody;
+}
+
+/** An entry's bytes, in chunks of at most 256 KiB, read from the archive as they are asked for. */
+export interface TarBody extends AsyncIterable<Buffer> {
+  /** Says the body will not be read (kept from the stream body it replaced: the reader skips it anyway). */
+  resume(): void;
 }
 
 export interface TarReadOptions {
@@ -305,7 +310,7 @@ class TarReader {
   /** Yields one entry, then makes sure its body and padding are consumed before the next header. */
   private async *emit(header: TarHeader): AsyncGenerator<TarEntry> {
     const body = new EntryBody(this.src, header.size, (problem, cause) => this.fail(problem, cause));
-    yield { header, body: body.stream };
+    yield { header, body };
     await body.finish();
     const pad = padding(header.size);
     if ((await this.src.skip(pad)) < pad) throw this.fail('truncated tar entry padding');
@@ -313,14 +318,15 @@ class TarReader {
 }
 
 /**
- * The body of one entry as a Readable that pulls from the shared source only on demand. The reader
- * owns what the consumer left: it waits for a flowing body to end, and skips an untouched one itself.
+ * The body of one entry: its bytes in chunks, pulled from the archive's shared source only as the
+ * consumer asks (never more than BODY_CHUNK ahead). A plain async iterable rather than a Readable: a
+ * bootstrap reads thousands of entries, and a stream and its async iterator per entry cost more of the
+ * main thread (state objects, listeners, abort signals) than the reading itself. The reader owns what the
+ * consumer left unread and skips it before the next header.
  */
-class EntryBody {
-  readonly stream: Readable;
+class EntryBody implements TarBody {
   private remaining: number;
-  private inflight: Promise<void> | null = null;
-  private failure: unknown = null;
+  private failure: OvermergeError | undefined;
 
   constructor(
     private readonly src: ByteSource,
@@ -328,56 +334,28 @@ class EntryBody {
     private readonly fail: (problem: string, cause?: unknown) => OvermergeError,
   ) {
     this.remaining = size;
-    this.stream = new Readable({
-      highWaterMark: BODY_CHUNK,
-      read: () => this.pull(),
-    });
-    // Failures reach the consumer through the iterator too; without a listener an unread body's
-    // error event would crash the process instead.
-    this.stream.on('error', () => {});
-    if (size === 0) this.stream.push(null);
   }
 
-  private pull(): void {
-    if (this.remaining === 0) {
-      this.stream.push(null);
-      return;
+  resume(): void {
+    // Nothing to do now: finish() skips whatever was not read.
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    while (this.remaining > 0) {
+      let chunk: Buffer | null;
+      try {
+        chunk = await this.src.readSome(Math.min(this.remaining, BODY_CHUNK));
+      } catch (err) {
+        throw (this.failure = this.fail('cannot read tar entry', err));
+      }
+      if (chunk === null) throw (this.failure = this.fail('truncated tar entry'));
+      this.remaining -= chunk.length;
+      yield chunk;
     }
-    this.inflight = this.src.readSome(Math.min(this.remaining, BODY_CHUNK)).then(
-      (chunk) => {
-        this.inflight = null;
-        if (chunk === null) {
-          this.abort(this.fail('truncated tar entry'));
-          return;
-        }
-        this.remaining -= chunk.length;
-        this.stream.push(chunk);
-        if (this.remaining === 0) this.stream.push(null);
-      },
-      (err: unknown) => {
-        this.inflight = null;
-        this.abort(this.fail('cannot read tar entry', err));
-      },
-    );
-  }
-
-  private abort(err: OvermergeError): void {
-    this.failure = err;
-    this.stream.destroy(err);
   }
 
   async finish(): Promise<void> {
-    const s = this.stream;
-    if (!s.destroyed && !s.readableEnded && s.readableFlowing === true) {
-      await new Promise<void>((resolve) => {
-        s.once('end', resolve);
-        s.once('close', resolve);
-        s.once('error', () => resolve());
-      });
-    }
-    if (this.inflight) await this.inflight;
     if (this.failure) throw this.failure;
-    if (!s.destroyed && !s.readableEnded) s.destroy();
     if (this.remaining > 0) {
       const left = this.remaining;
       this.remaining = 0;
