@@ -212,8 +212,9 @@ function debootstrapArgs(repo: string, target: string): string[] {
 function phaseSplit(stdout: string): string {
   try {
     const last = stdout.trimEnd().split('\n').pop() ?? '';
-    const out = JSON.parse(last) as { phases?: Array<{ phase: string; ms: number }> };
-    return (out.phases ?? []).map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ');
+    const out = JSON.parse(last) as { phases?: Array<{ phase: string; ms: number }>; decodedAhead?: { queued: number; taken: number } };
+    const ahead = out.decodedAhead ? `; data members decoded ahead and taken: ${out.decodedAhead.taken} of ${out.decodedAhead.queued}` : '';
+    return (out.phases ?? []).map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ') + ahead;
   } catch {
     return 'not reported';
   }
