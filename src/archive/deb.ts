@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
 import { OvermergeError } from '../errors';
+import { unlinkIfPresent } from '../fs/entries';
+import type { HostPath } from '../fs/host-path';
 import { memberToRootPath } from '../fs/rootpath';
 import { parseParagraphs } from '../control/deb822';
 import { printable } from '../control/printable';
@@ -8,7 +9,6 @@ import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
 import { ArReader, type ArMember } from './ar';
 import { compressionOfSuffix, decompress, type Compression } from './compression';
-import type { DecodeAhead } from './decode-ahead';
 import { readTar, type TarEntry, type TarReadOptions } from './tar';
 
 export type { Compression } from './compression';
@@ -202,7 +202,12 @@ export function singleParagraph(text: string, source: string): Paragraph {
 
 export interface DataReadOptions extends Pick<TarReadOptions, 'trailingData' | 'maxMetaSize'> {
   /** Where data members decoded ahead of time are taken from (decode-ahead.ts). */
-  ahead?: Pick<DecodeAhead, 'take'>;
+  ahead?: DecodedData;
+}
+
+/** Data members decoded ahead (decode-ahead.ts): the file of an archive's data.tar, handed over once. */
+export interface DecodedData {
+  take(archive: string): Promise<HostPath | undefined>;
 }
 
 /** What one read of a data member decoded ahead asks of the page cache. */
@@ -219,7 +224,7 @@ export async function* readDebData(path: string, options: DataReadOptions = {}):
     try {
       yield* readTar(createReadStream(decoded, { highWaterMark: DECODED_READ_CHUNK }), { ...options, label: `${path}: data.tar.xz` });
     } finally {
-      await unlink(decoded).catch(() => undefined);
+      await unlinkIfPresent(decoded).catch(() => undefined);
     }
     return;
   }

@@ -1,15 +1,15 @@
-import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { makePrivateDirectory, removeTree } from '../fs/entries';
+import { makePrivateDirectory, removeTree, unlinkIfPresent } from '../fs/entries';
+import { NewFile } from '../fs/new-file';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import type { Child } from '../spawn-child';
 import { spawnChild } from '../spawn-child';
 import { ArReader } from './ar';
 import { XZ_MEMLIMIT } from './compression';
-import { readDebLayout } from './deb';
+import { readDebLayout, type DecodedData } from './deb';
 import { archiveIdentity } from './identity';
 import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
 
@@ -26,7 +26,7 @@ import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
  * changed since its decoding began, or whose decoding failed, is not handed over: its transaction decodes
  * it as it would have, and reports what is wrong with it.
  */
-export class DecodeAhead {
+export class DecodeAhead implements DecodedData {
   private readonly jobs = new Map<string, Job>();
   private chain: Promise<void> = Promise.resolve();
   private running: Child | undefined;
@@ -74,7 +74,7 @@ export class DecodeAhead {
     const decoded = await job.done;
     if (decoded === undefined) return undefined;
     if (archiveIdentity(key) !== decoded.identity) {
-      unlinkQuietly(decoded.file);
+      await unlinkQuietly(decoded.file);
       return undefined;
     }
     this.counts.taken++;
@@ -102,13 +102,13 @@ export class DecodeAhead {
       ar = await ArReader.open(archive);
       const { data } = await readDebLayout(ar);
       if (data.compression !== 'xz') return undefined;
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      const out = NewFile.create(file, 'create decoded data member');
       made = true;
       let child: Child;
       try {
-        child = spawnChild(xz, xzDecodeArgs(XZ_MEMLIMIT), { stdio: ['pipe', fd, 'ignore'], env: { LC_ALL: 'C' }, pipeCapacity: XZ_PIPE_BYTES });
+        child = spawnChild(xz, xzDecodeArgs(XZ_MEMLIMIT), { stdio: ['pipe', out.descriptor(), 'ignore'], env: { LC_ALL: 'C' }, pipeCapacity: XZ_PIPE_BYTES });
       } finally {
-        closeSync(fd);
+        out.close();
       }
       this.running = child;
       // Only what the rest leaves idle: a decoder at the same priority slows the scripts and the transactions it runs beside.
@@ -119,7 +119,7 @@ export class DecodeAhead {
       return { file, identity };
     } catch {
       // Whatever went wrong is the transaction's to find and report, reading the archive itself.
-      if (made) unlinkQuietly(file);
+      if (made) await unlinkQuietly(file);
       return undefined;
     } finally {
       this.running = undefined;
@@ -155,10 +155,7 @@ function lowerPriority(pid: number): void {
   }
 }
 
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Gone already; the folder goes at close anyway.
-  }
+async function unlinkQuietly(file: HostPath): Promise<void> {
+  // Left behind, it goes with the folder at close.
+  await unlinkIfPresent(file).catch(() => undefined);
 }

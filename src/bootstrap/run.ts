@@ -124,7 +124,9 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     });
     if (failures.length === 0) await dropUnusedLinks(w, target.root);
   } finally {
-    await ahead?.close();
+    // A cache: what cannot be removed now (it does not hide the bootstrap's own outcome) goes at the next
+    // bootstrap or recover.
+    await ahead?.close().catch(() => undefined);
     closeWriter(w);
   }
   const decodedAhead = ahead && { ...ahead.counts };

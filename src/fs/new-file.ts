@@ -70,6 +70,11 @@ export class NewFile {
     }
   }
 
+  /** The descriptor, for a child process to write the file through (its stdout); closed here by close(). */
+  descriptor(): number {
+    return this.fd;
+  }
+
   close(): void {
     fs.closeSync(this.fd);
   }
