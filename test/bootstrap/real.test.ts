@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +127,45 @@ describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)
     await inRoot(root, ['useradd', '-m', 'u']);
     assert.match(await inRoot(root, ['su', 'u', '-c', 'id']), /^uid=1000\(u\) gid=1000\(u\)/);
     assert.match(await inRoot(root, ['apt-get', '--version']), /^apt 2\.6/);
+  });
+
+  // The other packages' data members are decoded ahead into staging/ahead (src/archive/decode-ahead.ts), a
+  // cache no transaction owns: a bootstrap killed while it is there leaves it to recover, which removes it,
+  // and the next bootstrap finishes from where dpkg says each package is.
+  it('kill -9 while data members wait decoded ahead: recover removes them, the next bootstrap finishes a working root', async (t) => {
+    if (gate(t, debs)) return;
+    const root = path.join(work, 'killed-ahead');
+    const pauseFile = path.join(work, 'pause-ahead');
+    const ahead = path.join(root, 'var/lib/overmerge/staging/ahead');
+    // Paused as passwd's files are placed: adduser and apt come after it, their members decoded ahead by then.
+    const child = spawn(process.execPath, [BIN, '--quiet', 'bootstrap', root, ...debs.files], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OVERMERGE_DEBUG_PAUSE_AT: 'place:start:/usr/sbin/useradd', OVERMERGE_DEBUG_PAUSE_FILE: pauseFile },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      const deadline = Date.now() + 180_000;
+      while (!existsSync(pauseFile) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(existsSync(pauseFile), `the bootstrap never paused at passwd's files (exit ${child.exitCode}: ${stderr})`);
+      assert.ok(existsSync(ahead), 'the decoded members wait in staging/ahead');
+      t.diagnostic(`decoded ahead, not yet taken, at the kill: ${(await fsp.readdir(ahead)).length}`);
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      await fsp.rm(pauseFile, { force: true });
+    }
+    const rec = await execFileP(process.execPath, [BIN, '--root', root, 'recover'], { encoding: 'utf8' });
+    assert.match(rec.stdout, /interrupted before its commit: undone/);
+    assert.equal(existsSync(ahead), false, 'recover removed what was decoded ahead');
+    const r = await bootstrapInto(root, debs.files);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /continuing the bootstrap/);
+    await checkWorkingRoot(root, debs.files.length);
+    await fsp.rm(root, { recursive: true, force: true });
   });
 
   // The extraction stages two archives at once: the lane that meets the refused member stops the other,
