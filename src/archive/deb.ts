@@ -215,7 +215,7 @@ const DECODED_READ_CHUNK = 256 * 1024;
 
 /**
  * Streams the entries of data.tar. The archive stays open until iteration ends (or is abandoned with
- * `break`/`return`), and each entry's body must be consumed or resumed before the next is produced.
+ * `break`/`return`); what an entry's body leaves unread is skipped when the next entry is asked for.
  */
 export async function* readDebData(path: string, options: DataReadOptions = {}): AsyncGenerator<TarEntry> {
   const decoded = await options.ahead?.take(path);

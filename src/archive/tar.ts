@@ -46,7 +46,7 @@ export interface TarEntry {
 
 /** An entry's bytes, in chunks of at most 256 KiB, read from the archive as they are asked for. */
 export interface TarBody extends AsyncIterable<Buffer> {
-  /** Says the body will not be read (kept from the stream body it replaced: the reader skips it anyway). */
+  /** Says the body will not be read. The reader skips whatever is unread in any case: this only says so. */
   resume(): void;
 }
 

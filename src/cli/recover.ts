@@ -31,8 +31,9 @@ export const recoverCommand = defineCommand<GlobalArgs>({
       // Undoing a transaction whose scripts ran makes dpkg's abort calls: they run as --scripts says.
       const scripts = await scriptSessionFor(w, { mode: args.scripts ?? 'auto', notice: (line) => io.stderr.write(`overmerge: ${printable(line)}\n`) });
       const done = await recoverAll(w, new StepRegistry(), crash, scripts);
-      // What a killed bootstrap decoded ahead: a cache no transaction owns.
-      await removeTree(decodedAheadDir(w.loc.stagingBase));
+      // What a killed bootstrap decoded ahead: a cache no transaction owns (a bootstrap always stages in
+      // the root's own staging folder: a --staging folder named here is left alone).
+      if (args.staging === undefined) await removeTree(decodedAheadDir(w.loc.stagingBase));
       if (args.json) io.stdout.write(`${JSON.stringify(done)}\n`);
       else if (done.length === 0) io.stdout.write('nothing to recover\n');
       for (const r of args.json ? [] : done) {
