@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { hashState } from '../helpers/crash-harness';
 import { gate, needs } from '../helpers/gate';
 import { essentialOf, minbaseDebs } from '../helpers/minbase-debs';
+import { whilePausedAt } from '../helpers/paused-child';
 import { BIN } from '../helpers/run-cli';
 import type { RealDebs } from '../helpers/real-debs';
 import { tempDir } from '../helpers/temp';
@@ -138,26 +139,12 @@ describe('overmerge bootstrap with real Debian 12 archives (scripts in a chroot)
     const pauseFile = path.join(work, 'pause-ahead');
     const ahead = path.join(root, 'var/lib/overmerge/staging/ahead');
     // Paused as passwd's files are placed: adduser and apt come after it, their members decoded ahead by then.
-    const child = spawn(process.execPath, [BIN, '--quiet', 'bootstrap', root, ...debs.files], {
-      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OVERMERGE_DEBUG_PAUSE_AT: 'place:start:/usr/sbin/useradd', OVERMERGE_DEBUG_PAUSE_FILE: pauseFile },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      const deadline = Date.now() + 180_000;
-      while (!existsSync(pauseFile) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(existsSync(pauseFile), `the bootstrap never paused at passwd's files (exit ${child.exitCode}: ${stderr})`);
+    const at = 'place:start:/usr/sbin/useradd';
+    await whilePausedAt(['--quiet', 'bootstrap', root, ...debs.files], at, pauseFile, async (child) => {
       assert.ok(existsSync(ahead), 'the decoded members wait in staging/ahead');
       t.diagnostic(`decoded ahead, not yet taken, at the kill: ${(await fsp.readdir(ahead)).length}`);
-      child.kill('SIGKILL');
-      await exited;
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-      await fsp.rm(pauseFile, { force: true });
-    }
+      await child.kill();
+    }, { env: { SOURCE_DATE_EPOCH: EPOCH }, waitMs: 180_000 });
     const rec = await execFileP(process.execPath, [BIN, '--root', root, 'recover'], { encoding: 'utf8' });
     assert.match(rec.stdout, /interrupted before its commit: undone/);
     assert.equal(existsSync(ahead), false, 'recover removed what was decoded ahead');

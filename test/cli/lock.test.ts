@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildFixtureDebs, type FixtureName } from '../helpers/fixtures';
 import { withTempDir } from '../helpers/temp';
 import { ADMIN_REL, assertSameTree, rootState } from '../helpers/root-state';
+import { whilePausedAt } from '../helpers/paused-child';
 import { REPO_ROOT, spawnCli } from '../helpers/run-cli';
 
 /**
@@ -68,31 +69,16 @@ test('while another program holds the lock (Python lockf), a writer exits 1 with
 test('kill -9 of a writer in the middle of a transaction frees the lock at once: recover runs next, unhindered', async () => {
   await withRoot(async (root) => {
     const pauseFile = path.join(workDir, `pause-${process.pid}`);
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'overmerge'), '--root', root, 'install', debs['hello-1.0']], {
-      env: { ...process.env, OVERMERGE_DEBUG_PAUSE_AT: 'place:start:/usr/bin/hello', OVERMERGE_DEBUG_PAUSE_FILE: pauseFile },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      const deadline = Date.now() + 60_000;
-      while (!existsSync(pauseFile) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(existsSync(pauseFile), `the writer never paused mid-transaction (exit ${child.exitCode}: ${stderr})`);
+    await whilePausedAt(['--root', root, 'install', debs['hello-1.0']], 'place:start:/usr/bin/hello', pauseFile, async (child) => {
       const refused = await spawnCli(['--root', root, 'recover']);
       assert.equal(refused.status, 1);
       assert.match(refused.stderr, new RegExp(`is locked by PID ${child.pid} \\(`));
-      child.kill('SIGKILL');
-      await exited;
-      const r = await spawnCli(['--root', root, 'recover']);
-      assert.equal(r.status, 0, r.stderr);
-      const again = await spawnCli(['--root', root, 'install', debs['hello-1.0']]);
-      assert.equal(again.status, 0, again.stderr);
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-      await fsp.rm(pauseFile, { force: true });
-    }
+      await child.kill();
+    });
+    const r = await spawnCli(['--root', root, 'recover']);
+    assert.equal(r.status, 0, r.stderr);
+    const again = await spawnCli(['--root', root, 'install', debs['hello-1.0']]);
+    assert.equal(again.status, 0, again.stderr);
   });
 });
 
