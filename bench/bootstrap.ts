@@ -212,8 +212,10 @@ function debootstrapArgs(repo: string, target: string): string[] {
 function phaseSplit(stdout: string): string {
   try {
     const last = stdout.trimEnd().split('\n').pop() ?? '';
-    const out = JSON.parse(last) as { phases?: Array<{ phase: string; ms: number }>; decodedAhead?: { queued: number; taken: number } };
-    const ahead = out.decodedAhead ? `; data members decoded ahead and taken: ${out.decodedAhead.taken} of ${out.decodedAhead.queued}` : '';
+    type Ahead = { queued: number; taken: number };
+    const out = JSON.parse(last) as { phases?: Array<{ phase: string; ms: number }>; decodedAhead?: Ahead; stagedAhead?: Ahead };
+    const decoded = out.decodedAhead ? `; data members decoded ahead and taken: ${out.decodedAhead.taken} of ${out.decodedAhead.queued}` : '';
+    const ahead = decoded + (out.stagedAhead ? `; archives staged ahead and taken: ${out.stagedAhead.taken} of ${out.stagedAhead.queued}` : '');
     return (out.phases ?? []).map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ') + ahead;
   } catch {
     return 'not reported';

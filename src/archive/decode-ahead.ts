@@ -83,10 +83,15 @@ export class DecodeAhead implements DecodedData {
 
   /** Stops the decoding under way and removes every file not handed over. */
   async close(): Promise<void> {
+    await this.stop();
+    await removeTree(this.dir);
+  }
+
+  /** Stops the decoding under way and decodes nothing more; the files stay until `close`. */
+  async stop(): Promise<void> {
     this.closed = true;
     this.running?.kill('SIGKILL');
     await this.chain;
-    await removeTree(this.dir);
   }
 
   private async decode(archive: string, job: Job): Promise<Decoded | undefined> {

@@ -1,16 +1,19 @@
 import { ControlCache, readDebControls } from '../archive/control-reads';
-import { DecodeAhead, decodedAheadDir } from '../archive/decode-ahead';
+import { decodedAheadDir } from '../archive/decode-ahead';
 import { removeTree } from '../fs/entries';
 import { packagesToConfigure, configurePackages } from '../engine/configure';
 import { closeWriter, openForWriting, type Writer } from '../engine/context';
 import { installArchives } from '../engine/install';
 import { processTriggersOnly } from '../engine/triggers-only';
 import { LaidFiles } from '../engine/laid-files';
+import { readArchives } from '../engine/phases/read';
+import { StagedAhead } from '../engine/staged-ahead';
 import type { TxnOptions, TxnOutcome } from '../engine/transaction';
 import { checkRelations } from '../engine/relations/check';
 import { STRICT_RELATIONS } from '../engine/relations/options';
 import { privateProcSupport } from '../dpkg/private-proc';
 import { OvermergeError } from '../errors';
+import type { DpkgEventSink } from '../model/events';
 import { extractArchives } from './extract';
 import { removeMarker, writeMarker, type Marker } from './marker';
 import { configureOrder, installItems } from './order';
@@ -64,8 +67,10 @@ export interface BootstrapOutcome {
   /** What failed after a commit (a postinst): the packages stay where dpkg leaves them. */
   failures: string[];
   phases: PhaseTime[];
-  /** The other packages' archives queued for decoding ahead, and how many of them their staging took so. */
+  /** The other packages' archives queued for decoding ahead, and how many of them a staging took so. */
   decodedAhead?: { queued: number; taken: number };
+  /** The same archives queued for staging ahead, and how many of them their transaction took so. */
+  stagedAhead?: { queued: number; taken: number };
 }
 
 export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome> {
@@ -86,11 +91,11 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   const mtime = req.epoch ?? marker.started;
   await timer.time('layout', () => layOutRoot(target.root, { arch, devices: process.getuid?.() === 0, mtime }));
 
-  const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait });
+  const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait, youngGeneration: 'growing' });
   const failures: string[] = [];
   // Filled by the extraction when this process makes it: the Essential set's install then claims its files.
   const laid = new LaidFiles();
-  let ahead: DecodeAhead | undefined;
+  let ahead: StagedAhead | undefined;
   try {
     if (!marker.extracted) {
       req.say(`extracting the Essential set: ${groups.essential.length} packages`);
@@ -98,9 +103,10 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
       marker.extracted = true;
       writeMarker(target.root, marker);
     }
-    // The last group's data members are decoded while the Essential set's scripts run (one after another,
-    // leaving a core idle), so that its transactions do not wait on a decoder between their scripts.
-    ahead = await decodeAhead(w, groups, arch);
+    // The last group's archives are decoded and staged while the Essential set's scripts run (one after
+    // another, leaving a core and this process idle), so that its transactions do not wait on a decoder or
+    // write its files between their scripts.
+    ahead = await stageAhead(w, groups, arch, req.txn);
     req = { ...req, txn: { ...req.txn, ahead } };
     await withPolicyRcD(target.root, mtime, async () => {
       const installed: SetPackage[] = [];
@@ -116,7 +122,12 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
         ['the other packages', groups.rest, req.txn],
       ];
       for (const [label, group, txn] of steps) {
-        failures.push(...(await installGroup(w, label, group, installed, arch, { ...req, txn }, timer)));
+        // The staging ahead fills the time the Essential set's configuration leaves idle ("Setting up"
+        // its first package), not that of its unpacking, where this process is busy; at the latest, it
+        // starts with the last group.
+        if (group === groups.rest) ahead?.start();
+        const events = group !== groups.essentialRest || ahead === undefined ? txn.events : startingAt(ahead, txn.events);
+        failures.push(...(await installGroup(w, label, group, installed, arch, { ...req, txn: { ...txn, events } }, timer)));
         if (failures.length > 0) return;
         installed.push(...group);
       }
@@ -129,12 +140,13 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     await ahead?.close().catch(() => undefined);
     closeWriter(w);
   }
-  const decodedAhead = ahead && { ...ahead.counts };
-  if (failures.length > 0) return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead };
+  const decodedAhead = ahead && { ...ahead.decoded.counts };
+  const stagedAhead = ahead && { ...ahead.counts };
+  if (failures.length > 0) return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead, stagedAhead };
   if (req.epoch !== undefined) {
     // After the last checkpoint (which rewrites dpkg's status), under the lock again, dpkg's status untouched.
     const epoch = req.epoch;
-    const again = await openForWriting({ root: target.root.host, lockWait: req.lockWait });
+    const again = await openForWriting({ root: target.root.host, lockWait: req.lockWait, youngGeneration: 'growing' });
     try {
       await timer.time('clamp times', () => clampToEpoch(target.root, marker.started, epoch));
     } finally {
@@ -142,14 +154,22 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
     }
   }
   removeMarker(target.root);
-  return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead };
+  return { root: target.root.host, packages: set.length, resumed: target.marker !== undefined, failures, phases: timer.phases, decodedAhead, stagedAhead };
+}
+
+/** `events`, and the staging ahead started at the first package set up (half-configured). */
+function startingAt(ahead: StagedAhead, events: DpkgEventSink | undefined): DpkgEventSink {
+  return (e) => {
+    if (e.kind === 'status' && e.state === 'half-configured') ahead.start();
+    events?.(e);
+  };
 }
 
 /**
- * The other packages' archives that dpkg does not show yet, queued for decoding ahead in the order they
+ * The other packages' archives that dpkg does not show yet, queued for staging ahead in the order they
  * will be installed; undefined when there are none (a bootstrap resumed after them).
  */
-async function decodeAhead(w: Writer, groups: ReturnType<typeof installGroups>, arch: string): Promise<DecodeAhead | undefined> {
+async function stageAhead(w: Writer, groups: ReturnType<typeof installGroups>, arch: string, txn: TxnOptions): Promise<StagedAhead | undefined> {
   w.dpkg?.refresh();
   const fresh = groups.rest.filter((p) => {
     const state = w.dpkg?.get(p.name, p.architecture)?.status.state;
@@ -157,11 +177,12 @@ async function decodeAhead(w: Writer, groups: ReturnType<typeof installGroups>, 
   });
   const dir = decodedAheadDir(w.loc.stagingBase);
   if (fresh.length === 0) {
-    await removeTree(dir); // what a killed bootstrap decoded, if recover has not removed it
+    await removeTree(dir); // what a killed bootstrap staged, if recover has not removed it
     return undefined;
   }
-  const ahead = await DecodeAhead.open(dir);
-  ahead.queue(configureOrder(fresh, [...groups.core, ...groups.essentialRest], arch).packages.map((p) => p.archive));
+  const ordered = configureOrder(fresh, [...groups.core, ...groups.essentialRest], arch).packages.map((p) => p.archive);
+  const ahead = await StagedAhead.open(dir, w.loc.root.host, { asRoot: txn.asRoot, pathFilters: txn.pathFilters, maxMembers: txn.maxMembers });
+  ahead.queue(await readArchives(w.loc.root.host, ordered, txn.controls));
   return ahead;
 }
 

@@ -43,23 +43,37 @@ export function v8PolicyApplies(v8Version: string = process.versions.v8): boolea
   return Number.parseInt(v8Version, 10) <= 11;
 }
 
+/**
+ * What a writer's young generation is kept to. 'bounded', for the commands issue 14 bounds: semi-spaces left
+ * at their initial 1 MiB. 'growing', for a bootstrap: V8's own growth (doubling, up to 16 MiB each). A
+ * bootstrap is seconds of small transactions, scripts and queues one after another, none holding much, and
+ * at 1 MiB most of what each makes outlives the next scavenge: on the 88 archives of minbase + apt its main
+ * thread spent 0.55 s of 4.5 s collecting, and V8's growth took the whole bootstrap from 8.4 to 7.6 s
+ * (4 alternated pairs, bench/README.md "Bootstrap, fourteenth pass") for 30 MiB more at its peak
+ * (104 → 135 MiB).
+ */
+export type YoungGeneration = 'bounded' | 'growing';
+
 /** Applies the policies (idempotent). Returns whether malloc's could be applied. */
-export function boundMemory(): boolean {
-  applyV8Policy();
+export function boundMemory(young: YoungGeneration = 'bounded'): boolean {
+  applyV8Policy(young);
   return mallocTune()?.retainLess(MMAP_THRESHOLD, ARENAS) ?? false;
 }
 
-function applyV8Policy(): void {
+/** V8's own factor (its --semi-space-growth-factor default). */
+const V8_SEMI_SPACE_GROWTH = 2;
+
+function applyV8Policy(young: YoungGeneration): void {
   if (!v8PolicyApplies()) return;
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   // Read by V8 each time it would grow the new space (--max-semi-space-size is read only at start-up).
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  v8.setFlagsFromString(`--semi-space-growth-factor=${young === 'bounded' ? 1 : V8_SEMI_SPACE_GROWTH}`);
 }
 
 // Applied as soon as the engine is loaded too, not only when a writer opens (boundMemory): V8 doubles
 // the new space while the rest of the CLI's modules load, and never gives it back in a busy process
 // (semi-spaces of 4 MiB instead of 2: 4 MiB more RSS through a whole transaction of 116,010 members).
-applyV8Policy();
+applyV8Policy('bounded');
 
 /**
  * Gives the system back the free pages inside malloc's heaps (malloc_trim), which glibc otherwise returns

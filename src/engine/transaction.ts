@@ -32,10 +32,10 @@ import { finishTransaction } from './phases/finish';
 import { gatherPlanInput, type Requests } from './phases/probe';
 import type { ReadArchive } from './phases/read';
 import type { LaidFiles } from './laid-files';
-import type { DecodeAhead } from '../archive/decode-ahead';
 import type { ControlCache } from '../archive/control-reads';
 import { Probe } from './probe';
 import { collectGarbage, LARGE_TRANSACTION, releaseFreedMemory } from './memory-bounds';
+import type { StagedAhead } from './staged-ahead';
 import { explainNoSpace } from './space';
 import type { StepRegistry } from './steps/registry';
 import type { PathFilter } from '../model/path-filter';
@@ -67,8 +67,8 @@ export interface TxnOptions {
   laid?: LaidFiles;
   /** Control parts this process read already (a bootstrap's set): an unchanged archive is not read again. */
   controls?: ControlCache;
-  /** Data members this process decodes ahead of the transactions that stage them (a bootstrap's later groups). */
-  ahead?: DecodeAhead;
+  /** Archives this process stages (or decodes) ahead of the transactions that install them (a bootstrap's later groups). */
+  ahead?: StagedAhead;
   /**
    * false: an install does not configure a pre-dependency of the same call in a transaction before what
    * pre-depends on it (install.ts), but unpacks the whole call as dpkg does, configured at the end — for a

@@ -111,6 +111,17 @@ export class Manifest implements Iterable<ManifestEntry> {
     if (c.spilledAt !== undefined) this.spill!.writeAt(r.subarray(at, at + RECORD), c.spilledAt + at);
   }
 
+  /** The staging folder `from` was renamed to `to`: what was staged in it is there now. */
+  movedStaging(from: HostPath, to: HostPath): void {
+    const n = this.dirNumbers.get(from);
+    if (n !== undefined) {
+      this.dirs[n] = to;
+      this.dirNumbers.delete(from);
+      this.dirNumbers.set(to, n);
+    }
+    for (const odd of this.odd.values()) if (odd.stagedIn === from) odd.stagedIn = to;
+  }
+
   *[Symbol.iterator](): Iterator<ManifestEntry> {
     for (let i = 0; i < this.count; i++) yield this.at(i);
   }

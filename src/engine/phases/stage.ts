@@ -1,5 +1,4 @@
 import { makePrivateDirectory } from '../../fs/entries';
-import type { DecodeAhead } from '../../archive/decode-ahead';
 import { FileWrites } from '../../fs/file-writes';
 import { hostJoin, type HostPath } from '../../fs/host-path';
 import { DEFAULT_MAX_MEMBERS, stageArchive, stageLate, type InstalledLookup } from '../../stage/stage';
@@ -18,6 +17,7 @@ import { freeSpace } from '../space';
 import { OvermergeError } from '../../errors';
 import type { PathFilter } from '../../model/path-filter';
 import type { ReadArchive } from './read';
+import type { StagedAhead } from '../staged-ahead';
 
 export interface StageOptions {
   asRoot: boolean;
@@ -29,8 +29,8 @@ export interface StageOptions {
   pathFilters?: readonly PathFilter[];
   /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
   laid?: LaidFiles;
-  /** Data members this process decoded ahead of time (a bootstrap's later groups). */
-  ahead?: DecodeAhead;
+  /** Archives this process staged (or decoded) ahead of time (a bootstrap's later groups). */
+  ahead?: StagedAhead;
   /**
    * Members identical to the installed version's file at their path are not written (stage.ts,
    * StageOptions.installed): the caller stages what its plan places of them with stagePlaced.
@@ -67,10 +67,12 @@ export async function stageArchives(
   const one = async (i: number, writes: FileWrites | undefined): Promise<void> => {
     const a = archives[i];
     const dir = stagingDir === undefined ? undefined : hostJoin(stagingDir, String(i));
-    if (dir !== undefined) await makePrivateDirectory(dir, 'create staging folder');
-    const claim = await opts.laid?.claim(a.path, probe);
     // The installed version, read before staging: its unchanged files need not be written again.
     const old = probe.installed(a.control.fields.get('Package') ?? '', a.control.fields.get('Architecture') ?? '');
+    // Staged ahead only as a fresh install is staged (nothing installed to leave unwritten), into its folder.
+    const early = dir !== undefined && old === undefined ? await takeStagedAhead(a, probe, dir, opts) : undefined;
+    if (dir !== undefined && early === undefined) await makePrivateDirectory(dir, 'create staging folder');
+    const claim = early ?? (await opts.laid?.claim(a.path, probe));
     const installed = dir !== undefined && opts.reuseInstalled ? installedFiles(old) : undefined;
     // What is left of the member limit; the other lane's archive in flight counts when it is done.
     const left = Math.max(1, memberLimit - members);
@@ -78,13 +80,14 @@ export async function stageArchives(
     members += staged.entries.length;
     installs[i] = { staged, resolved, old, status };
   };
+  const order = largestFirst(archives);
   const lane = async (): Promise<void> => {
     // Each lane's small files are written on the thread pool, in order, while it decodes its next archive.
     const writes = stagingDir === undefined ? undefined : new FileWrites(opts.asRoot);
     try {
-      for (let i = started++; i < archives.length && !failed; i = started++) {
+      for (let k = started++; k < archives.length && !failed; k = started++) {
         if (stagingDir !== undefined) opts.progress?.('stage', done, archives.length);
-        await one(i, writes);
+        await one(order[k], writes);
         done++;
       }
       await writes?.drain();
@@ -108,6 +111,24 @@ export async function stageArchives(
   }
   if (stagingDir !== undefined) opts.progress?.('stage', archives.length, archives.length);
   return installs;
+}
+
+/**
+ * The order in which the lanes take the archives: the largest (Installed-Size) first, those without last.
+ * Taken in the call's order, the lane that gets a large archive late (coreutils, libc6 in a bootstrap's
+ * extraction) is still decoding it when the other has finished, with one core idle.
+ */
+function largestFirst(archives: readonly ReadArchive[]): number[] {
+  return archives.map((_, i) => i).sort((x, y) => (archives[y].limit ?? 0) - (archives[x].limit ?? 0) || x - y);
+}
+
+/** `a` as staged ahead (staged-ahead.ts), moved into `dir`, and where its members land; undefined when it was not. */
+async function takeStagedAhead(a: ReadArchive, probe: Probe, dir: HostPath, opts: StageOptions): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> } | undefined> {
+  const staged = await opts.ahead?.take(a.path, dir);
+  if (staged === undefined) return undefined;
+  // Where a staging writes, as stageOne: the same crash point.
+  opts.crash.tick();
+  return { staged, resolved: await probe.resolveAll(staged) };
 }
 
 /** Archives staged at once: two keep both of a two-core machine's cores busy (the decoders run apart). */
@@ -250,7 +271,7 @@ async function stageOne(
     installed: opts.installed,
     writes: opts.writes,
     // A preview reads the archive itself: what was decoded ahead is for the staging that writes.
-    ahead: dir === undefined ? undefined : opts.ahead,
+    ahead: dir === undefined ? undefined : opts.ahead?.decoded,
   });
   // A crash point only where something was written: a preview (no folder) comes before any transaction.
   if (dir !== undefined) opts.crash.tick();

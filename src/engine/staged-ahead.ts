@@ -1,0 +1,163 @@
+import * as path from 'node:path';
+import { DecodeAhead } from '../archive/decode-ahead';
+import { archiveIdentity } from '../archive/identity';
+import { makePrivateDirectory, removeTree, renameOver } from '../fs/entries';
+import { FileWrites } from '../fs/file-writes';
+import { hostJoin, type HostPath } from '../fs/host-path';
+import type { PathFilter } from '../model/path-filter';
+import type { StagedPackage } from '../model/staged-package';
+import { DEFAULT_MAX_MEMBERS, stageArchive } from '../stage/stage';
+import type { ReadArchive } from './phases/read';
+import { freeSpace } from './space';
+
+/** What staging ahead must share with the transactions that take its work: their staging options. */
+export interface StagedAheadOptions {
+  asRoot: boolean;
+  pathFilters?: readonly PathFilter[];
+  maxMembers?: number;
+}
+
+/**
+ * Archives that later transactions of this process will install fresh, staged while it waits on something
+ * else: in a bootstrap, the packages after the Essential set are staged while the Essential set's
+ * maintainer scripts run, one after another, leaving this process idle between them. A transaction that
+ * stages such an archive takes its folder (one rename into its own staging area) and manifest instead of
+ * reading the archive then.
+ *
+ * The data members come from a DecodeAhead (the host's `xz` at the lowest priority, one archive ahead);
+ * each archive is staged by stageArchive, with every check a transaction's staging makes, into a folder
+ * of its own beside the decoded files, one archive at a time in the order queued. Like those files the
+ * folders are a cache, never part of a transaction until taken: `close` and the next open remove what was
+ * not taken (`recover` too, after a crash). An archive not begun when its transaction asks, whose staging
+ * failed, or that changed since, is not handed over: the transaction stages it itself and reports what is
+ * wrong with it.
+ */
+export class StagedAhead {
+  private readonly jobs = new Map<string, Job>();
+  private startStaging: () => void = () => undefined;
+  /** Staging waits for `start`; decoding does not. */
+  private chain = new Promise<void>((resolve) => (this.startStaging = resolve));
+  private closed = false;
+  private counter = 0;
+  /** Archives queued, and of them those whose staging a transaction took. */
+  readonly counts = { queued: 0, taken: 0 };
+
+  private constructor(
+    private readonly dir: HostPath,
+    /** Where the staging reads the data members from, and the transactions those they stage themselves. */
+    readonly decoded: DecodeAhead,
+    private readonly root: HostPath,
+    private readonly opts: StagedAheadOptions,
+  ) {}
+
+  /** Stages into `dir` (a folder of the staging area this process holds the lock of), made afresh. */
+  static async open(dir: HostPath, root: HostPath, opts: StagedAheadOptions): Promise<StagedAhead> {
+    return new StagedAhead(dir, await DecodeAhead.open(dir), root, opts);
+  }
+
+  /**
+   * Lets the staging begin: until then only the decoder works. A process that has idle time coming (a
+   * queue of scripts to run) calls it then, so that the staging's own work on this thread fills that
+   * time instead of delaying what runs before.
+   */
+  start(): void {
+    this.startStaging();
+  }
+
+  /** Queues archives (read, their control parts checked) to be staged after those queued before. */
+  queue(archives: readonly ReadArchive[]): void {
+    this.decoded.queue(archives.map((a) => a.path));
+    for (const a of archives) {
+      const key = path.resolve(a.path);
+      if (this.jobs.has(key)) continue;
+      const job: Job = { state: 'queued', done: Promise.resolve(undefined) };
+      job.done = this.chain.then(() => (job.state === 'queued' && !this.closed ? this.stage(a, job) : undefined));
+      this.jobs.set(key, job);
+      this.counts.queued++;
+      this.chain = job.done.then(() => undefined);
+    }
+  }
+
+  /**
+   * `archive`'s manifest, its staged files moved to `into` (which must not exist); undefined when there is
+   * none to wait for: never queued, not begun yet (the caller stages it sooner itself), failed, or the
+   * archive changed since.
+   */
+  async take(archive: string, into: HostPath): Promise<StagedPackage | undefined> {
+    const key = path.resolve(archive);
+    const job = this.jobs.get(key);
+    if (job === undefined) return undefined;
+    this.jobs.delete(key);
+    if (job.state === 'queued') {
+      job.state = 'skipped';
+      return undefined;
+    }
+    const done = await job.done;
+    if (done === undefined) return undefined;
+    if (archiveIdentity(key) !== done.identity) {
+      await removeQuietly(done.dir);
+      return undefined;
+    }
+    await renameOver(done.dir, into);
+    done.staged.entries.movedStaging(done.dir, into);
+    this.counts.taken++;
+    return done.staged;
+  }
+
+  /** Stops the staging under way (at its next member) and removes every folder and file not handed over. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.startStaging();
+    await this.decoded.stop();
+    await this.chain;
+    await this.decoded.close();
+  }
+
+  private async stage(a: ReadArchive, job: Job): Promise<Staged | undefined> {
+    job.state = 'running';
+    // Taken before the read, so that a change during it shows at `take`.
+    const identity = archiveIdentity(a.path);
+    if (identity === undefined) return undefined;
+    const dir = hostJoin(this.dir, `staged-${this.counter++}`);
+    const writes = new FileWrites(this.opts.asRoot);
+    const limit = this.opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
+    try {
+      await makePrivateDirectory(dir, 'create staging folder');
+      const staged = await stageArchive(a.path, a.control, dir, {
+        asRoot: this.opts.asRoot,
+        maxBytes: a.limit,
+        freeBytes: a.limit === undefined ? await freeSpace(this.root) : undefined,
+        members: { left: limit, limit },
+        pathFilters: this.opts.pathFilters,
+        writes,
+        ahead: this.decoded,
+        onMember: () => {
+          if (this.closed) throw new Error('closed');
+        },
+      });
+      await writes.drain();
+      return { dir, staged, identity };
+    } catch {
+      // Whatever went wrong is the transaction's to find and report, staging the archive itself.
+      await writes.settle();
+      await removeQuietly(dir);
+      return undefined;
+    }
+  }
+}
+
+interface Job {
+  state: 'queued' | 'running' | 'skipped';
+  done: Promise<Staged | undefined>;
+}
+
+interface Staged {
+  dir: HostPath;
+  staged: StagedPackage;
+  identity: string;
+}
+
+async function removeQuietly(dir: HostPath): Promise<void> {
+  // Left behind, it goes with the folder at close.
+  await removeTree(dir).catch(() => undefined);
+}
