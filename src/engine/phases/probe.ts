@@ -1,5 +1,6 @@
 import type { Db } from '../../db/db';
 import { parentOf, type RootPath } from '../../fs/rootpath';
+import type { DiskState } from '../../model/disk';
 import type { InstalledFileList } from '../../model/package';
 import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../plan-model';
 import { conffileCompanions, type Probe } from '../probe';
@@ -39,7 +40,10 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
       const at = r.resolved.get(e.path) ?? e.path;
       const d = await probe.look(at, { digest: e.conffile });
       if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into
-      probe.ownersOf(at, inTxn);
+      // A directory's owners matter only where the root holds something else there (plan.ts,
+      // planDirectory); where it holds the folder they are every package shipping it (/usr/share/doc:
+      // each package installed before, looked up by each one after — most of a bootstrap's owner rows).
+      if (e.type !== 'directory' || !holdsFolder(d)) probe.ownersOf(at, inTxn);
       if (e.type !== 'directory' && d.type === 'directory') {
         await probe.look(at, { beneath: true });
         probe.ownersBeneath(at, txnIds);
@@ -63,6 +67,11 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
     replaces: replacesOwner,
     options,
   };
+}
+
+/** Whether the root holds a folder at a path, or nothing: where the plan leaves a shipped directory be or makes it. */
+function holdsFolder(d: DiskState): boolean {
+  return d.type === 'directory' || d.type === 'absent' || (d.type === 'symlink' && d.targetIsDir === true);
 }
 
 interface Ours {
