@@ -1,5 +1,4 @@
 import { setPriority } from 'node:os';
-import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { makePrivateDirectory, removeTree, unlinkIfPresent } from '../fs/entries';
@@ -10,6 +9,7 @@ import { spawnChild } from '../spawn-child';
 import { ArReader } from './ar';
 import { XZ_MEMLIMIT } from './compression';
 import { readDebLayout, type DecodedData } from './deb';
+import { AheadQueue, type MadeAhead } from './ahead-queue';
 import { archiveIdentity } from './identity';
 import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
 
@@ -27,13 +27,15 @@ import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
  * it as it would have, and reports what is wrong with it.
  */
 export class DecodeAhead implements DecodedData {
-  private readonly jobs = new Map<string, Job>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly jobs = new AheadQueue<HostPath>(
+    (archive) => this.decode(archive),
+    (file) => unlinkQuietly(file),
+  );
   private running: Child | undefined;
   private closed = false;
   private counter = 0;
   /** Archives queued, and of them those whose decoded tar a read took. */
-  readonly counts = { queued: 0, taken: 0 };
+  readonly counts = this.jobs.counts;
 
   private constructor(private readonly dir: HostPath) {}
 
@@ -46,15 +48,7 @@ export class DecodeAhead implements DecodedData {
 
   /** Queues archives to be decoded after those queued before. */
   queue(archives: readonly string[]): void {
-    for (const archive of archives) {
-      const key = path.resolve(archive);
-      if (this.jobs.has(key)) continue;
-      const job: Job = { state: 'queued', done: Promise.resolve(undefined) };
-      job.done = this.chain.then(() => (job.state === 'queued' && !this.closed ? this.decode(key, job) : undefined));
-      this.jobs.set(key, job);
-      this.counts.queued++;
-      this.chain = job.done.then(() => undefined);
-    }
+    this.jobs.queue(archives);
   }
 
   /**
@@ -62,23 +56,8 @@ export class DecodeAhead implements DecodedData {
    * none to wait for: never queued, not begun yet (the caller decodes it sooner itself), failed, or the
    * archive changed since.
    */
-  async take(archive: string): Promise<HostPath | undefined> {
-    const key = path.resolve(archive);
-    const job = this.jobs.get(key);
-    if (job === undefined) return undefined;
-    this.jobs.delete(key);
-    if (job.state === 'queued') {
-      job.state = 'skipped';
-      return undefined;
-    }
-    const decoded = await job.done;
-    if (decoded === undefined) return undefined;
-    if (archiveIdentity(key) !== decoded.identity) {
-      await unlinkQuietly(decoded.file);
-      return undefined;
-    }
-    this.counts.taken++;
-    return decoded.file;
+  take(archive: string): Promise<HostPath | undefined> {
+    return this.jobs.take(archive);
   }
 
   /** Stops the decoding under way and removes every file not handed over. */
@@ -91,11 +70,11 @@ export class DecodeAhead implements DecodedData {
   async stop(): Promise<void> {
     this.closed = true;
     this.running?.kill('SIGKILL');
-    await this.chain;
+    await this.jobs.settled();
   }
 
-  private async decode(archive: string, job: Job): Promise<Decoded | undefined> {
-    job.state = 'running';
+  private async decode(archive: string): Promise<MadeAhead<HostPath> | undefined> {
+    if (this.closed) return undefined;
     const xz = hostXz();
     // Taken before the read, so that a change during it shows at `take`.
     const identity = archiveIdentity(archive);
@@ -121,7 +100,7 @@ export class DecodeAhead implements DecodedData {
       if (child.stdin !== null) await pipeline(Readable.from(ar.streamMember(data), { objectMode: false }), child.stdin).catch(() => undefined);
       const { code } = await child.closed;
       if (code !== 0 || this.closed) throw new Error('not decoded');
-      return { file, identity };
+      return { value: file, identity };
     } catch {
       // Whatever went wrong is the transaction's to find and report, reading the archive itself.
       if (made) await unlinkQuietly(file);
@@ -139,16 +118,6 @@ export class DecodeAhead implements DecodedData {
  */
 export function decodedAheadDir(stagingBase: HostPath): HostPath {
   return hostJoin(stagingBase, 'ahead');
-}
-
-interface Job {
-  state: 'queued' | 'running' | 'skipped';
-  done: Promise<Decoded | undefined>;
-}
-
-interface Decoded {
-  file: HostPath;
-  identity: string;
 }
 
 /** The lowest priority a process may have (nice 19), if this process may set it. */

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { AheadQueue, type MadeAhead } from '../archive/ahead-queue';
 import { DecodeAhead } from '../archive/decode-ahead';
 import { archiveIdentity } from '../archive/identity';
 import { makePrivateDirectory, removeTree, renameOver } from '../fs/entries';
@@ -33,14 +34,19 @@ export interface StagedAheadOptions {
  * wrong with it.
  */
 export class StagedAhead {
-  private readonly jobs = new Map<string, Job>();
   private startStaging: () => void = () => undefined;
   /** Staging waits for `start`; decoding does not. */
-  private chain = new Promise<void>((resolve) => (this.startStaging = resolve));
+  private readonly jobs = new AheadQueue<Staged>(
+    (archive) => this.stage(archive),
+    (staged) => removeQuietly(staged.dir),
+    new Promise<void>((resolve) => (this.startStaging = resolve)),
+  );
+  /** The archives queued, by absolute path. */
+  private readonly read = new Map<string, ReadArchive>();
   private closed = false;
   private counter = 0;
   /** Archives queued, and of them those whose staging a transaction took. */
-  readonly counts = { queued: 0, taken: 0 };
+  readonly counts = this.jobs.counts;
 
   private constructor(
     private readonly dir: HostPath,
@@ -67,15 +73,8 @@ export class StagedAhead {
   /** Queues archives (read, their control parts checked) to be staged after those queued before. */
   queue(archives: readonly ReadArchive[]): void {
     this.decoded.queue(archives.map((a) => a.path));
-    for (const a of archives) {
-      const key = path.resolve(a.path);
-      if (this.jobs.has(key)) continue;
-      const job: Job = { state: 'queued', done: Promise.resolve(undefined) };
-      job.done = this.chain.then(() => (job.state === 'queued' && !this.closed ? this.stage(a, job) : undefined));
-      this.jobs.set(key, job);
-      this.counts.queued++;
-      this.chain = job.done.then(() => undefined);
-    }
+    for (const a of archives) if (!this.read.has(path.resolve(a.path))) this.read.set(path.resolve(a.path), a);
+    this.jobs.queue(archives.map((a) => a.path));
   }
 
   /**
@@ -84,23 +83,10 @@ export class StagedAhead {
    * archive changed since.
    */
   async take(archive: string, into: HostPath): Promise<StagedPackage | undefined> {
-    const key = path.resolve(archive);
-    const job = this.jobs.get(key);
-    if (job === undefined) return undefined;
-    this.jobs.delete(key);
-    if (job.state === 'queued') {
-      job.state = 'skipped';
-      return undefined;
-    }
-    const done = await job.done;
+    const done = await this.jobs.take(archive);
     if (done === undefined) return undefined;
-    if (archiveIdentity(key) !== done.identity) {
-      await removeQuietly(done.dir);
-      return undefined;
-    }
     await renameOver(done.dir, into);
     done.staged.entries.movedStaging(done.dir, into);
-    this.counts.taken++;
     return done.staged;
   }
 
@@ -109,15 +95,15 @@ export class StagedAhead {
     this.closed = true;
     this.startStaging();
     await this.decoded.stop();
-    await this.chain;
+    await this.jobs.settled();
     await this.decoded.close();
   }
 
-  private async stage(a: ReadArchive, job: Job): Promise<Staged | undefined> {
-    job.state = 'running';
+  private async stage(archive: string): Promise<MadeAhead<Staged> | undefined> {
+    const a = this.read.get(archive);
     // Taken before the read, so that a change during it shows at `take`.
-    const identity = archiveIdentity(a.path);
-    if (identity === undefined) return undefined;
+    const identity = archiveIdentity(archive);
+    if (a === undefined || identity === undefined || this.closed) return undefined;
     const dir = hostJoin(this.dir, `staged-${this.counter++}`);
     const writes = new FileWrites(this.opts.asRoot);
     const limit = this.opts.maxMembers ?? DEFAULT_MAX_MEMBERS;
@@ -136,7 +122,7 @@ export class StagedAhead {
         },
       });
       await writes.drain();
-      return { dir, staged, identity };
+      return { value: { dir, staged }, identity };
     } catch {
       // Whatever went wrong is the transaction's to find and report, staging the archive itself.
       await writes.settle();
@@ -146,15 +132,9 @@ export class StagedAhead {
   }
 }
 
-interface Job {
-  state: 'queued' | 'running' | 'skipped';
-  done: Promise<Staged | undefined>;
-}
-
 interface Staged {
   dir: HostPath;
   staged: StagedPackage;
-  identity: string;
 }
 
 async function removeQuietly(dir: HostPath): Promise<void> {
