@@ -47,10 +47,10 @@ export function v8PolicyApplies(v8Version: string = process.versions.v8): boolea
  * What a writer's young generation is kept to. 'bounded', for the commands issue 14 bounds: semi-spaces left
  * at their initial 1 MiB. 'growing', for a bootstrap: V8's own growth (doubling, up to 16 MiB each). A
  * bootstrap is seconds of small transactions, scripts and queues one after another, none holding much, and
- * at 1 MiB most of what each makes outlives the next scavenge: on the 88 archives of minbase + apt its main
- * thread spent 0.55 s of 4.5 s collecting, and V8's growth took the whole bootstrap from 8.4 to 7.6 s
- * (4 alternated pairs, bench/README.md "Bootstrap, fourteenth pass") for 30 MiB more at its peak
- * (104 → 135 MiB).
+ * at 1 MiB much of what each makes outlives the next scavenge: one bootstrap of the 88 archives of minbase +
+ * apt collected 342 times young and 17 times in full (0.33 s of its main thread) at 1 MiB, 78 and 12 times
+ * (0.18 s) with V8's growth, for 30 MiB more at its peak (104 → 135 MiB; bench/README.md, "Bootstrap,
+ * fourteenth pass").
  */
 export type YoungGeneration = 'bounded' | 'growing';
 

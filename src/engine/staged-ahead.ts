@@ -25,9 +25,10 @@ export interface StagedAheadOptions {
  * stages such an archive takes its folder (one rename into its own staging area) and manifest instead of
  * reading the archive then.
  *
- * The data members come from a DecodeAhead (the host's `xz` at the lowest priority, one archive ahead);
- * each archive is staged by stageArchive, with every check a transaction's staging makes, into a folder
- * of its own beside the decoded files, one archive at a time in the order queued. Like those files the
+ * The data members come from a DecodeAhead (the host's `xz` at the lowest priority, working through the
+ * queue from the start); from `start` on, each archive is staged from its decoded tar by stageArchive,
+ * with every check a transaction's staging makes, into a folder of its own beside the decoded files, one
+ * archive at a time in the order queued. Like those files the
  * folders are a cache, never part of a transaction until taken: `close` and the next open remove what was
  * not taken (`recover` too, after a crash). An archive not begun when its transaction asks, whose staging
  * failed, or that changed since, is not handed over: the transaction stages it itself and reports what is

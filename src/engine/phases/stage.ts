@@ -72,11 +72,11 @@ export async function stageArchives(
     // Staged ahead only as a fresh install is staged (nothing installed to leave unwritten), into its folder.
     const early = dir !== undefined && old === undefined ? await takeStagedAhead(a, probe, dir, opts) : undefined;
     if (dir !== undefined && early === undefined) await makePrivateDirectory(dir, 'create staging folder');
-    const claim = early ?? (await opts.laid?.claim(a.path, probe));
+    const ready = early ?? (await opts.laid?.claim(a.path, probe));
     const installed = dir !== undefined && opts.reuseInstalled ? installedFiles(old) : undefined;
     // What is left of the member limit; the other lane's archive in flight counts when it is done.
     const left = Math.max(1, memberLimit - members);
-    const { staged, resolved } = claim ?? (await stageOne(a, probe, dir, left, { ...opts, installed, writes }));
+    const { staged, resolved } = ready ?? (await stageOne(a, probe, dir, left, { ...opts, installed, writes }));
     members += staged.entries.length;
     installs[i] = { staged, resolved, old, status };
   };
