@@ -27,12 +27,13 @@ it('runs one job at a time in order after the gate, skips what is asked for befo
     let open!: () => void;
     const q = new AheadQueue<string>(
       async (archive) => {
+        // As the real jobs do: the identity taken when the job begins.
+        const identity = archiveIdentity(archive);
         running++;
         assert.equal(running, 1, 'one job at a time');
         log.push(path.basename(archive));
         await new Promise((resolve) => setImmediate(resolve));
         running--;
-        const identity = archiveIdentity(archive);
         return path.basename(archive) === 'd' || identity === undefined ? undefined : { value: `made ${path.basename(archive)}`, identity };
       },
       async (v) => {
@@ -49,8 +50,9 @@ it('runs one job at a time in order after the gate, skips what is asked for befo
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(await q.take(a), 'made a');
     assert.equal(await q.take(a), undefined, 'taken once');
-    // c is under way or done: rewritten now, its result no longer describes it.
+    // c begins once a's job has ended (and b's skip settled): rewritten then, its result no longer describes it.
     await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(log, ['a', 'c']);
     await fsp.writeFile(c, 'changed');
     assert.equal(await q.take(c), undefined);
     assert.deepEqual(discarded, ['made c']);
