@@ -7,6 +7,7 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
+  opendirSync,
   promises as fsp,
   readdirSync,
   renameSync,
@@ -236,6 +237,7 @@ export async function removeTree(p: HostPath): Promise<void> {
     throw fsError('remove', err, p);
   }
   if (!st.isDirectory()) return removeOne(p, false);
+  if (removeSmallFolderSync(p, SMALL_FOLDER) !== false) return;
   // Entries removed while a folder is read may still be listed (or others skipped): read it again until empty.
   for (let removed = 1; removed > 0; ) {
     removed = 0;
@@ -261,6 +263,56 @@ export async function removeTree(p: HostPath): Promise<void> {
   }
   removeOne(p, true);
 }
+
+/**
+ * Removes folder `p` in one synchronous pass when it and the folders in it hold at most `budget` entries
+ * in all; false when they hold more (what was removed stays removed; the caller goes on from there). A
+ * transaction's small folders (dpkg's tmp.ci, a staging folder of a few scripts) are most of what is
+ * removed in a bootstrap, and through the thread pool each took 3 to 9 ms of round trips: 176 of tmp.ci
+ * alone came to 260 ms. Reads at most `budget` + 1 names of a folder, so memory does not follow its size.
+ */
+function removeSmallFolderSync(p: HostPath, budget: number): number | false {
+  let dir;
+  try {
+    dir = opendirSync(p, { bufferSize: 32 });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return budget;
+    throw fsError('remove', err, p);
+  }
+  const entries: Dirent[] = [];
+  try {
+    for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
+      if (entries.length === budget) return false;
+      entries.push(e);
+    }
+  } catch (err) {
+    throw fsError('remove', err, p);
+  } finally {
+    dir.closeSync();
+  }
+  let left = budget - entries.length;
+  for (const e of entries) {
+    const child = hostJoin(p, e.name);
+    if (!e.isDirectory()) {
+      removeOne(child, false);
+      continue;
+    }
+    const after = removeSmallFolderSync(child, left);
+    if (after === false) return false;
+    left = after;
+  }
+  try {
+    rmdirSync(p);
+  } catch (err) {
+    // Something was put there meanwhile: the caller's pass reads the folder again.
+    if (errnoOf(err) === 'ENOTEMPTY' || errnoOf(err) === 'EEXIST') return false;
+    if (errnoOf(err) !== 'ENOENT') throw fsError('remove directory', err, p);
+  }
+  return left;
+}
+
+/** Entries in all up to which a tree is removed synchronously (removeSmallFolderSync). */
+const SMALL_FOLDER = 64;
 
 /** Entries gathered before they are unlinked together; bounded, so memory does not follow a folder's size. */
 const UNLINK_BATCH = 256;
