@@ -12,7 +12,7 @@ import { isInformative, readEntry } from './entry';
 import { forgetStanza, forgotten, withStatus, type StatusOptions } from './entry-edits';
 import { controlFilesAfter, fileListAfter, removalAfter, type InfoFileInput } from './info-plans';
 import { identityOf, sameIdentity, type Identity } from './identity';
-import { applyInfoState, listInfoFiles, readInfoFormat, snapshotInfo, writeInfoFormat, type InfoState } from './info-files';
+import { applyInfoState, listInfoFiles, readInfoBytes, readInfoFormat, snapshotInfo, writeInfoFormat, type InfoState } from './info-files';
 import { INFO_FORMAT_MULTIARCH, infoFileName, infoPrefix, parseFileList, splitInfoName, type InfoOwner } from './info-names';
 import type { PkgEntry, StatusTriple } from './model';
 import { PackageStore, type CheckpointOutcome } from './package-store';
@@ -114,6 +114,14 @@ export class DpkgDb {
   private readonly lists = new Map<string, { tracked: Tracked; paths: ByteString[] }>();
   /** Each entry's paragraph, once made (package-view.ts): entries are replaced, never changed in place. */
   private readonly paragraphs = new WeakMap<PkgEntry, Paragraph>();
+  /**
+   * Held under dpkg's lock only (`exclusive`: info/ then changes through this object alone): info/format as
+   * last read or written, and the small info files last read (null: absent), dropped when written. Every
+   * trigger snapshot reads each package's `triggers`, and nearly every call here the format: 1,322 reads
+   * of info/format in a bootstrap.
+   */
+  private heldInfoFormat: number | undefined;
+  private readonly heldInfoFiles = new Map<string, Buffer | null>();
 
   private constructor(
     readonly admin: AdminDir,
@@ -162,6 +170,11 @@ export class DpkgDb {
     return e && this.view(e);
   }
 
+  /** The instances of `name` in any state but not-installed: a script's DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT. */
+  instanceCount(name: string): number {
+    return this.store.table.instances(name).filter((e) => e.status.state !== 'not-installed').length;
+  }
+
   /** The paths of the package's `.list`, as dpkg -L prints them (without dpkg's diversion notes). */
   files(ref: PackageRef): string[] {
     const e = this.require(ref);
@@ -199,11 +212,15 @@ export class DpkgDb {
     return (ref) => [...(index.get(infoPrefix(this.require(ref), format)) ?? [])].sort();
   }
 
+  /** The bytes of one of the package's info files (not to be changed: they may be held for the next call). */
   readInfoFile(ref: PackageRef, type: string): Buffer | undefined {
     const e = this.require(ref);
-    const snap = snapshotInfo(this.admin, [infoFileName(infoPrefix(e, this.infoFormat()), type)]);
-    const f = Object.values(snap)[0];
-    return f ? Buffer.from(f.base64, 'base64') : undefined;
+    const name = infoFileName(infoPrefix(e, this.infoFormat()), type);
+    const held = this.heldInfoFiles.get(name);
+    if (held !== undefined) return held ?? undefined;
+    const bytes = readInfoBytes(this.admin, name);
+    if (this.exclusive && (bytes === null || bytes.length <= HELD_INFO_FILE_BYTES)) this.heldInfoFiles.set(name, bytes);
+    return bytes ?? undefined;
   }
 
   get diversions(): DiversionView[] {
@@ -497,6 +514,7 @@ export class DpkgDb {
     }
     // The listing as it was before our write (brought up to date first), changed as the write changes it.
     const index = this.infoIndex();
+    for (const name of Object.keys(state)) this.heldInfoFiles.delete(name);
     applyInfoState(this.admin, state, defer);
     this.infoDir = { id: identityOf(infoPath(this.admin)), index: withInfoNames(index, state) };
   }
@@ -543,7 +561,10 @@ export class DpkgDb {
   }
 
   private infoFormat(): number {
-    return readInfoFormat(this.admin);
+    if (this.heldInfoFormat !== undefined) return this.heldInfoFormat;
+    const format = readInfoFormat(this.admin);
+    if (this.exclusive) this.heldInfoFormat = format;
+    return format;
   }
 
   /**
@@ -562,6 +583,7 @@ export class DpkgDb {
       });
     }
     writeInfoFormat(this.admin, INFO_FORMAT_MULTIARCH);
+    if (this.exclusive) this.heldInfoFormat = INFO_FORMAT_MULTIARCH;
     return INFO_FORMAT_MULTIARCH;
   }
 
@@ -646,3 +668,6 @@ export type { InfoOwner } from './info-names';
 export type { StatusTriple } from './model';
 export type { StatusOptions } from './entry-edits';
 export type { InfoFileInput } from './info-plans';
+
+/** Info files up to this size are held under dpkg's lock (a `triggers` file is a few lines): memory stays small. */
+const HELD_INFO_FILE_BYTES = 4096;

@@ -73,19 +73,27 @@ export function listInfoFiles(admin: AdminDir): Map<string, Set<string>> {
 export function snapshotInfo(admin: AdminDir, names: Iterable<string>): Record<string, InfoFile | null> {
   const out: Record<string, InfoFile | null> = {};
   for (const name of names) {
-    const file = infoPath(admin, name);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(file);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw fsError('stat', err, file);
-      out[name] = null;
-      continue;
-    }
-    if (!st.isFile()) throw new OvermergeError('E_DPKG_DB', `${file}: not a regular file`, { op: 'read dpkg database', path: file });
-    out[name] = { mode: st.mode & 0o7777, base64: fs.readFileSync(file).toString('base64') };
+    const f = readRegular(infoPath(admin, name));
+    out[name] = f && { mode: f.mode, base64: f.bytes.toString('base64') };
   }
   return out;
+}
+
+/** The bytes of `name` in info/, null when absent (what is not a regular file is refused, as by snapshotInfo). */
+export function readInfoBytes(admin: AdminDir, name: string): Buffer | null {
+  return readRegular(infoPath(admin, name))?.bytes ?? null;
+}
+
+function readRegular(file: string): { mode: number; bytes: Buffer } | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw fsError('stat', err, file);
+    return null;
+  }
+  if (!st.isFile()) throw new OvermergeError('E_DPKG_DB', `${file}: not a regular file`, { op: 'read dpkg database', path: file });
+  return { mode: st.mode & 0o7777, bytes: fs.readFileSync(file) };
 }
 
 /** Makes info/ hold exactly `state` for the names it lists (see the order above). */

@@ -73,7 +73,7 @@ async function runPostinst(dpkg: DpkgDb, session: ScriptSession | undefined, rec
   const now = ref && dpkg.get(ref.name, ref.arch);
   if (session === undefined || now === undefined) return {};
   const args = step.kind === 'configure' ? ['configure', priorConfigVersion(now)] : ['triggered', step.triggers.join(' ')];
-  const refcount = dpkg.packages().filter((p) => p.name === now.name && p.status.state !== 'not-installed').length;
+  const refcount = dpkg.instanceCount(now.name);
   const call: ScriptCall = {
     key: step.package,
     package: now.name,

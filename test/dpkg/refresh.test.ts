@@ -128,6 +128,33 @@ describe('dpkg database refresh under the lock (exclusive)', { skip }, () => {
     }
   });
 
+  it('holds info/format and the small info files it read, and reads again what it wrote; a shared reader reads every time', () => {
+    const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
+    const shared = DpkgDb.open(s.admin, { nativeArch: NATIVE });
+    try {
+      const onDisk = fs.readFileSync(path.join(s.admin, 'info', 'alpha.triggers'));
+      assert.deepEqual(db.readInfoFile({ name: 'alpha' }, 'triggers'), onDisk);
+      const again = countFsCalls(() => assert.deepEqual(db.readInfoFile({ name: 'alpha' }, 'triggers'), onDisk));
+      assert.deepEqual(again, { reads: 0, stats: 0 }, 'neither the format nor the file read again');
+      assert.equal(db.readInfoFile({ name: 'alpha' }, 'no-such-type'), undefined);
+      assert.equal(countFsCalls(() => db.readInfoFile({ name: 'alpha' }, 'no-such-type')).stats, 0, 'an absent file is held as absent');
+
+      const owner = { name: 'beta', arch: NATIVE, multiArch: 'no' as const };
+      db.writeInfoFiles(owner, { triggers: Buffer.from('interest one\n') });
+      assert.equal(db.readInfoFile({ name: 'beta' }, 'triggers')?.toString(), 'interest one\n');
+      db.writeInfoFiles(owner, { triggers: Buffer.from('interest two\n') });
+      assert.equal(db.readInfoFile({ name: 'beta' }, 'triggers')?.toString(), 'interest two\n', 'its own write drops what it held');
+
+      // Not under the lock, anyone may write info/: every read reads.
+      assert.equal(shared.readInfoFile({ name: 'beta' }, 'triggers')?.toString(), 'interest two\n');
+      fs.writeFileSync(path.join(s.admin, 'info', 'beta.triggers'), 'interest three\n');
+      assert.equal(shared.readInfoFile({ name: 'beta' }, 'triggers')?.toString(), 'interest three\n');
+    } finally {
+      shared.close();
+      db.close();
+    }
+  });
+
   it('still sees what changed the directories\' stat (an entry dpkg left, info files removed)', async () => {
     const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
     try {
