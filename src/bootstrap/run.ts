@@ -91,7 +91,7 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   const mtime = req.epoch ?? marker.started;
   await timer.time('layout', () => layOutRoot(target.root, { arch, devices: process.getuid?.() === 0, mtime }));
 
-  const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait, youngGeneration: 'growing' });
+  const w = await openForWriting({ root: target.root.host, lockWait: req.lockWait, heap: 'growing' });
   const failures: string[] = [];
   // Filled by the extraction when this process makes it: the Essential set's install then claims its files.
   const laid = new LaidFiles();
@@ -146,7 +146,7 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   if (req.epoch !== undefined) {
     // After the last checkpoint (which rewrites dpkg's status), under the lock again, dpkg's status untouched.
     const epoch = req.epoch;
-    const again = await openForWriting({ root: target.root.host, lockWait: req.lockWait, youngGeneration: 'growing' });
+    const again = await openForWriting({ root: target.root.host, lockWait: req.lockWait, heap: 'growing' });
     try {
       await timer.time('clamp times', () => clampToEpoch(target.root, marker.started, epoch));
     } finally {

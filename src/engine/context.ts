@@ -10,7 +10,7 @@ import { fsyncFoldersUpSync } from '../fs/sync';
 import { hostPath, openRoot, parseRootPath, type Root } from '../fs/rootpath';
 import type { DpkgDb } from '../dpkg/dpkg-db';
 import { ADMIN_DIR } from './admin-dir';
-import { boundMemory, type YoungGeneration } from './memory-bounds';
+import { boundMemory, type HeapPolicy } from './memory-bounds';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // dpkg's database, the locks and the backup store are loaded by the writers that use them: a reading
@@ -77,12 +77,12 @@ export interface Writer {
  * database can never land outside it. The lock is the kernel's: whatever ends this process (an error, a
  * signal, kill -9) releases it, so nothing here has to on exit.
  */
-export async function openForWriting(args: LocationArgs & { lockWait: number; youngGeneration?: YoungGeneration }): Promise<Writer> {
+export async function openForWriting(args: LocationArgs & { lockWait: number; heap?: HeapPolicy }): Promise<Writer> {
   const { releaseLocks, takeDpkgLocks } = require('../dpkg/locks') as typeof import('../dpkg/locks');
   const { acquireLock } = require('../fs/lock') as typeof import('../fs/lock');
   const { DpkgDb } = require('../dpkg/dpkg-db') as typeof import('../dpkg/dpkg-db');
   // Before any archive is decoded: malloc's arenas are made as threads first allocate.
-  boundMemory(args.youngGeneration);
+  boundMemory(args.heap);
   const loc = await locate(args);
   ensureAdminDir(loc);
   // dpkg's locks first, as apt and dpkg take them, then overmerge's own: one order for every writer.

@@ -44,30 +44,33 @@ export function v8PolicyApplies(v8Version: string = process.versions.v8): boolea
 }
 
 /**
- * What a writer's young generation is kept to. 'bounded', for the commands issue 14 bounds: semi-spaces left
- * at their initial 1 MiB. 'growing', for a bootstrap: V8's own growth (doubling, up to 16 MiB each). A
- * bootstrap is seconds of small transactions, scripts and queues one after another, none holding much, and
- * at 1 MiB much of what each makes outlives the next scavenge: one bootstrap of the 88 archives of minbase +
- * apt collected 342 times young and 17 times in full (0.33 s of its main thread) at 1 MiB, 78 and 12 times
- * (0.18 s) with V8's growth, for 30 MiB more at its peak (104 → 135 MiB; bench/README.md, "Bootstrap,
- * fourteenth pass").
+ * How a writer's heap may grow. 'bounded', for the commands issue 14 bounds: the old generation collected
+ * once it has grown 15 % past what survived, semi-spaces left at their initial 1 MiB. 'growing', for a
+ * bootstrap: V8's own growth of both. A bootstrap is seconds of small transactions, scripts and queues
+ * one after another, none holding much (its heap stays under 50 MiB), and bounded it collects all the time:
+ * at 1 MiB much of what each transaction makes outlives the next scavenge (342 scavenges and 17 full
+ * collections, 0.33 s of the main thread, for the 88 archives of minbase + apt; 78 and 12, 0.18 s, with V8's
+ * young growth), and at 15 % its old generation of 10 to 20 MiB was marked whole 11 times (0.13 s; 3 times,
+ * 0.03 s, with V8's own growth). Its peak RSS is about 140 MiB, 30 MiB above what bounded young growth gave
+ * (bench/README.md, "Bootstrap", fourteenth and fifteenth passes).
  */
-export type YoungGeneration = 'bounded' | 'growing';
+export type HeapPolicy = 'bounded' | 'growing';
 
 /** Applies the policies (idempotent). Returns whether malloc's could be applied. */
-export function boundMemory(young: YoungGeneration = 'bounded'): boolean {
-  applyV8Policy(young);
+export function boundMemory(heap: HeapPolicy = 'bounded'): boolean {
+  applyV8Policy(heap);
   return mallocTune()?.retainLess(MMAP_THRESHOLD, ARENAS) ?? false;
 }
 
 /** V8's own factor (its --semi-space-growth-factor default). */
 const V8_SEMI_SPACE_GROWTH = 2;
 
-function applyV8Policy(young: YoungGeneration): void {
+function applyV8Policy(heap: HeapPolicy): void {
   if (!v8PolicyApplies()) return;
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  // Read by V8 each time it would grow the new space (--max-semi-space-size is read only at start-up).
-  v8.setFlagsFromString(`--semi-space-growth-factor=${young === 'bounded' ? 1 : V8_SEMI_SPACE_GROWTH}`);
+  // Both are read by V8 each time it sizes the heap (--max-semi-space-size only at start-up); 0 is V8's own
+  // growth of the old generation.
+  v8.setFlagsFromString(`--heap-growing-percent=${heap === 'bounded' ? HEAP_GROWING_PERCENT : 0}`);
+  v8.setFlagsFromString(`--semi-space-growth-factor=${heap === 'bounded' ? 1 : V8_SEMI_SPACE_GROWTH}`);
 }
 
 // Applied as soon as the engine is loaded too, not only when a writer opens (boundMemory): V8 doubles
