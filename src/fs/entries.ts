@@ -268,8 +268,8 @@ export async function removeTree(p: HostPath): Promise<void> {
  * Removes folder `p` in one synchronous pass when it and the folders in it hold at most `budget` entries
  * in all; false when they hold more (what was removed stays removed; the caller goes on from there). A
  * transaction's small folders (dpkg's tmp.ci, a staging folder of a few scripts) are most of what is
- * removed in a bootstrap, and through the thread pool each took 3 to 9 ms of round trips: 176 of tmp.ci
- * alone came to 260 ms. Reads at most `budget` + 1 names of a folder, so memory does not follow its size.
+ * removed in a bootstrap, and through the thread pool each took 3 to 9 ms of round trips (176 of tmp.ci
+ * alone: 260 ms in all). Reads at most `budget` + 1 names of a folder, so memory does not follow its size.
  */
 function removeSmallFolderSync(p: HostPath, budget: number): number | false {
   let dir;

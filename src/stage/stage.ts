@@ -192,7 +192,7 @@ async function stageEntry(
 ): Promise<ManifestEntry | undefined> {
   const refuseAs = (code: ErrorCode, why: string): never => {
     body.resume();
-    // Made only for a refusal: a bootstrap stages some 8,000 members, every one of them fine.
+    // Made only for a refusal, not for each of the thousands of members that are fine.
     const shown = quoteName(memberDisplayName(header.nameBytes, header.nameIsUtf8));
     throw new OvermergeError(code, `${archive}: member ${shown}: ${why}`, { op: 'stage', path: archive });
   };
