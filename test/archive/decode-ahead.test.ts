@@ -10,6 +10,7 @@ import { OvermergeError } from '../../src/errors';
 import { hostPathOf } from '../../src/fs/host-path';
 import { ar, compressBuffer, CONTROL, deb, entry, tar } from './fixtures';
 import { withTempDir } from '../helpers/temp';
+import { tick, withAheadFolder } from '../helpers/ahead-folder';
 import { buildFixtureDebs } from '../helpers/fixtures';
 import { ADMIN_REL } from '../helpers/root-state';
 import { spawnCli } from '../helpers/run-cli';
@@ -37,25 +38,8 @@ async function entriesOf(file: string, ahead?: DecodeAhead): Promise<Array<[stri
 
 /** A folder with `archives` written into it and a decode-ahead folder beside them, closed after `fn`. */
 function withAhead<T>(archives: Record<string, Buffer>, fn: (files: Record<string, string>, ahead: DecodeAhead, dir: string) => Promise<T>): Promise<T> {
-  return withTempDir('decode-ahead', async (dir) => {
-    const files: Record<string, string> = {};
-    for (const [name, data] of Object.entries(archives)) {
-      files[name] = path.join(dir, name);
-      await fsp.writeFile(files[name], data);
-    }
-    const aheadDir = path.join(dir, 'ahead');
-    const ahead = await DecodeAhead.open(hostPathOf(aheadDir));
-    try {
-      return await fn(files, ahead, aheadDir);
-    } finally {
-      await ahead.close();
-      assert.equal(existsSync(aheadDir), false, 'close removes the folder');
-    }
-  });
+  return withAheadFolder('decode-ahead', archives, (dir) => DecodeAhead.open(hostPathOf(dir)), (files, ahead, dir) => fn(files, ahead, dir));
 }
-
-/** Lets the queue start (a job begins once the jobs before it settle). */
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('data members decoded ahead', { skip: why }, () => {
   it('hands over the decoded tar once, read as the archive reads, and removed after the read', async () => {

@@ -11,7 +11,7 @@ import { readArchives, type ReadArchive } from '../../src/engine/phases/read';
 import { StagedAhead } from '../../src/engine/staged-ahead';
 import { stageArchive } from '../../src/stage/stage';
 import { deb, entry, tar } from '../archive/fixtures';
-import { withTempDir } from '../helpers/temp';
+import { tick, withAheadFolder } from '../helpers/ahead-folder';
 
 /**
  * Archives staged ahead (staged-ahead.ts): what a transaction takes is the manifest and the files its own
@@ -44,26 +44,16 @@ async function contents(entries: Manifest): Promise<Map<string, string>> {
 
 /** Archives written into a folder, read as a transaction reads them, and a staging-ahead folder beside them. */
 function withStagedAhead(archives: Record<string, Buffer>, fn: (read: Record<string, ReadArchive>, ahead: StagedAhead, dir: string, work: string) => Promise<void>): Promise<void> {
-  return withTempDir('staged-ahead', async (work) => {
-    const files: string[] = [];
-    for (const [name, data] of Object.entries(archives)) {
-      files.push(path.join(work, name));
-      await fsp.writeFile(files[files.length - 1], data);
-    }
-    const read = Object.fromEntries((await readArchives(work, files)).map((r) => [path.basename(r.path), r]));
-    const dir = path.join(work, 'ahead');
-    const ahead = await StagedAhead.open(hostPathOf(dir), hostPathOf(work), { asRoot: false });
-    try {
+  return withAheadFolder(
+    'staged-ahead',
+    archives,
+    (dir, work) => StagedAhead.open(hostPathOf(dir), hostPathOf(work), { asRoot: false }),
+    async (files, ahead, dir, work) => {
+      const read = Object.fromEntries((await readArchives(work, Object.values(files))).map((r) => [path.basename(r.path), r]));
       await fn(read, ahead, dir, work);
-    } finally {
-      await ahead.close();
-      assert.equal(existsSync(dir), false, 'close removes the folder');
-    }
-  });
+    },
+  );
 }
-
-/** Lets the queue go on (a job begins once the jobs before it settle); `take` waits for a job begun. */
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('archives staged ahead', { skip: why }, () => {
   it('hands over, once, the manifest and files the staging of the archive makes, moved where the caller says', async () => {
