@@ -69,6 +69,15 @@ export function spawnChild(file: string, args: readonly string[], opts: ChildOpt
   return spawnNode(file, args, opts);
 }
 
+/**
+ * A pipe ([read end, write end], both close-on-exec and blocking) holding `capacity` bytes where the kernel
+ * allows it, for a child's descriptor given as a number and an end read by other native code rather than
+ * by a stream; undefined where the addon was not built.
+ */
+export function makePipe(capacity?: number): [number, number] | undefined {
+  return addon()?.pipe(capacity) ?? undefined;
+}
+
 function spawnNative(native: SpawnAddon, file: string, args: readonly string[], opts: ChildOptions): Child | 'ENOEXEC' {
   const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
   const env = Object.entries(opts.env ?? process.env)

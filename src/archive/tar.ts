@@ -69,7 +69,7 @@ const AMBIGUOUS = 'both name the next entry and readers disagree on which wins (
 const AMBIGUOUS_END = 'readers disagree on where the name ends (ambiguous name)';
 const BODY_CHUNK = 256 * 1024;
 
-const TYPES: Record<string, EntryType> = {
+export const TYPES: Readonly<Record<string, EntryType>> = {
   '0': 'file',
   '\0': 'file',
   '7': 'file',
@@ -82,7 +82,7 @@ const TYPES: Record<string, EntryType> = {
 };
 
 /** Records (pax `x`, GNU `L`/`K`) collected for the entry that follows them. */
-interface Pending {
+export interface Pending {
   pax?: PaxOverrides;
   longName?: Buffer;
   longLink?: Buffer;
@@ -222,89 +222,15 @@ class TarReader {
     const data = await this.src.readExact(raw.size);
     if (data.length < raw.size) throw this.fail('truncated extended header');
     if ((await this.src.skip(padding(raw.size))) < padding(raw.size)) throw this.fail('truncated extended header');
-    const next: Pending = { ...pending };
     try {
-      switch (raw.typeflag) {
-        case 'g':
-          mergeGlobal(this.global, refuseEmptyValues(parsePaxRecords(data)));
-          paxOverrides(this.global);
-          return next;
-        case 'x':
-          // Mixing pax and GNU records for one entry is where readers disagree on which wins.
-          if (pending.pax) throw new TarProblem('two pax headers for one entry');
-          if (pending.longName || pending.longLink) throw new TarProblem(`pax header after a GNU long-name header: ${AMBIGUOUS}`);
-          next.pax = paxOverrides(refuseEmptyValues(parsePaxRecords(data)));
-          return next;
-        case 'L':
-        case 'K': {
-          if (pending.pax) throw new TarProblem(`GNU long-name header after a pax header: ${AMBIGUOUS}`);
-          const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
-          if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
-          // GNU tar writes the name and its NUL. Without a NUL inside the declared size, GNU tar reads on into
-          // the padding up to the next NUL where we would stop at the size: two readers, two names.
-          if (!data.includes(0)) throw new TarProblem(`GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} record without a NUL inside its ${raw.size} bytes: ${AMBIGUOUS_END}`, 'E_UNSAFE_PATH');
-          const value = cString(data);
-          if (value.length === 0) throw new TarProblem('empty GNU long-name header');
-          next[key] = Buffer.from(value);
-          return next;
-        }
-        default:
-          throw new TarProblem(`unsupported tar entry type ${JSON.stringify(raw.typeflag)}`);
-      }
+      return applyRecord(raw, data, pending, this.global);
     } catch (err) {
       throw err instanceof TarProblem ? this.fail(err.message, undefined, err.code) : err;
     }
   }
 
   private entryHeader(raw: RawHeader, pending: Pending): TarHeader {
-    const pax = { ...paxOverrides(this.global), ...(pending.pax ?? {}) };
-    const nameBytes = pax.path ?? pending.longName ?? raw.nameBytes;
-    const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkBytes;
-    let type = TYPES[raw.typeflag];
-    // Pre-POSIX archives mark directories as plain files whose name ends in '/'.
-    if (type === 'file' && raw.typeflag !== '7' && nameBytes.length > 0 && nameBytes[nameBytes.length - 1] === 0x2f) {
-      type = 'directory';
-    }
-    const size = pax.size ?? raw.size;
-    if (nameBytes.length === 0) throw this.fail('tar entry with an empty name', undefined, 'E_UNSAFE_PATH');
-    if (type !== 'file' && size !== 0) {
-      const shown = JSON.stringify(nameBytes.toString('utf8'));
-      if (type === 'directory' && raw.typeflag !== '5') {
-        // A regular file read as a directory for its trailing '/': the root itself, or data a reader may take as headers.
-        if (isRootName(nameBytes)) {
-          throw this.fail(`member ${shown} names the root itself, which must be a directory, but it is a regular file with ${size} bytes`, undefined, 'E_UNSAFE_PATH');
-        }
-        throw this.fail(`directory entry ${shown} (a regular file whose name ends in '/') has a non-zero size (${size}): its data would be read as tar headers by other readers`);
-      }
-      throw this.fail(`${type} entry ${shown} has a non-zero size (${size})`);
-    }
-    const name = decodeName(nameBytes);
-    const header: TarHeader = {
-      name: name.text,
-      nameBytes,
-      nameIsUtf8: name.utf8,
-      type,
-      mode: raw.mode,
-      uid: pax.uid ?? raw.uid,
-      gid: pax.gid ?? raw.gid,
-      // GNU tar (so dpkg-deb -c) shows no pax owner names for a pre-POSIX header; only listings use them.
-      uname: (raw.format === 'v7' ? raw.uname : pax.uname ?? raw.uname).toString('utf8'),
-      gname: (raw.format === 'v7' ? raw.gname : pax.gname ?? raw.gname).toString('utf8'),
-      size,
-      mtime: pax.mtime ?? raw.mtime,
-      devmajor: raw.devmajor,
-      devminor: raw.devminor,
-      typeflag: raw.typeflag,
-    };
-    if (type === 'symlink' || type === 'hardlink') {
-      if (linkBytes.length === 0) throw this.fail(`${type} ${JSON.stringify(name.text)} has no target`);
-      const link = decodeName(linkBytes);
-      header.linkname = link.text;
-      header.linkBytes = linkBytes;
-      header.linkIsUtf8 = link.utf8;
-    }
-    if (pax.xattrs) header.xattrs = pax.xattrs;
-    return header;
+    return entryHeader(raw, pending, this.global, (problem, code) => this.fail(problem, undefined, code));
   }
 
   /** Yields one entry, then makes sure its body and padding are consumed before the next header. */
@@ -315,6 +241,102 @@ class TarReader {
     const pad = padding(header.size);
     if ((await this.src.skip(pad)) < pad) throw this.fail('truncated tar entry padding');
   }
+}
+
+/**
+ * A metadata record (pax `x`/`g`, GNU `L`/`K`) and its data applied: what is pending for the next entry,
+ * with pax globals gathered into `global`. Throws TarProblem. Shared with the staging whose bodies are
+ * written on a worker thread (stageNatively in src/stage/stage.ts), which reads the same records.
+ */
+export function applyRecord(raw: RawHeader, data: Buffer, pending: Pending, global: Map<string, Buffer>): Pending {
+  const next: Pending = { ...pending };
+  switch (raw.typeflag) {
+    case 'g':
+      mergeGlobal(global, refuseEmptyValues(parsePaxRecords(data)));
+      paxOverrides(global);
+      return next;
+    case 'x':
+      // Mixing pax and GNU records for one entry is where readers disagree on which wins.
+      if (pending.pax) throw new TarProblem('two pax headers for one entry');
+      if (pending.longName || pending.longLink) throw new TarProblem(`pax header after a GNU long-name header: ${AMBIGUOUS}`);
+      next.pax = paxOverrides(refuseEmptyValues(parsePaxRecords(data)));
+      return next;
+    case 'L':
+    case 'K': {
+      if (pending.pax) throw new TarProblem(`GNU long-name header after a pax header: ${AMBIGUOUS}`);
+      const key = raw.typeflag === 'L' ? 'longName' : 'longLink';
+      if (pending[key]) throw new TarProblem(`two GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} headers for one entry`);
+      // GNU tar writes the name and its NUL. Without a NUL inside the declared size, GNU tar reads on into
+      // the padding up to the next NUL where we would stop at the size: two readers, two names.
+      if (!data.includes(0)) throw new TarProblem(`GNU long-${raw.typeflag === 'L' ? 'name' : 'link'} record without a NUL inside its ${raw.size} bytes: ${AMBIGUOUS_END}`, 'E_UNSAFE_PATH');
+      const value = cString(data);
+      if (value.length === 0) throw new TarProblem('empty GNU long-name header');
+      next[key] = Buffer.from(value);
+      return next;
+    }
+    default:
+      throw new TarProblem(`unsupported tar entry type ${JSON.stringify(raw.typeflag)}`);
+  }
+}
+
+/**
+ * An entry's header: `raw` with the records pending for it and the pax globals. `fail` makes the error for
+ * a problem (the tar reader adds the archive and the offset). Shared as applyRecord is.
+ */
+export function entryHeader(
+  raw: RawHeader,
+  pending: Pending,
+  global: Map<string, Buffer>,
+  fail: (problem: string, code?: 'E_BAD_ARCHIVE' | 'E_UNSAFE_PATH') => Error,
+): TarHeader {
+  const pax = { ...paxOverrides(global), ...(pending.pax ?? {}) };
+  const nameBytes = pax.path ?? pending.longName ?? raw.nameBytes;
+  const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkBytes;
+  let type = TYPES[raw.typeflag];
+  // Pre-POSIX archives mark directories as plain files whose name ends in '/'.
+  if (type === 'file' && raw.typeflag !== '7' && nameBytes.length > 0 && nameBytes[nameBytes.length - 1] === 0x2f) {
+    type = 'directory';
+  }
+  const size = pax.size ?? raw.size;
+  if (nameBytes.length === 0) throw fail('tar entry with an empty name', 'E_UNSAFE_PATH');
+  if (type !== 'file' && size !== 0) {
+    const shown = JSON.stringify(nameBytes.toString('utf8'));
+    if (type === 'directory' && raw.typeflag !== '5') {
+      // A regular file read as a directory for its trailing '/': the root itself, or data a reader may take as headers.
+      if (isRootName(nameBytes)) {
+        throw fail(`member ${shown} names the root itself, which must be a directory, but it is a regular file with ${size} bytes`, 'E_UNSAFE_PATH');
+      }
+      throw fail(`directory entry ${shown} (a regular file whose name ends in '/') has a non-zero size (${size}): its data would be read as tar headers by other readers`);
+    }
+    throw fail(`${type} entry ${shown} has a non-zero size (${size})`);
+  }
+  const name = decodeName(nameBytes);
+  const header: TarHeader = {
+    name: name.text,
+    nameBytes,
+    nameIsUtf8: name.utf8,
+    type,
+    mode: raw.mode,
+    uid: pax.uid ?? raw.uid,
+    gid: pax.gid ?? raw.gid,
+    // GNU tar (so dpkg-deb -c) shows no pax owner names for a pre-POSIX header; only listings use them.
+    uname: (raw.format === 'v7' ? raw.uname : pax.uname ?? raw.uname).toString('utf8'),
+    gname: (raw.format === 'v7' ? raw.gname : pax.gname ?? raw.gname).toString('utf8'),
+    size,
+    mtime: pax.mtime ?? raw.mtime,
+    devmajor: raw.devmajor,
+    devminor: raw.devminor,
+    typeflag: raw.typeflag,
+  };
+  if (type === 'symlink' || type === 'hardlink') {
+    if (linkBytes.length === 0) throw fail(`${type} ${JSON.stringify(name.text)} has no target`);
+    const link = decodeName(linkBytes);
+    header.linkname = link.text;
+    header.linkBytes = linkBytes;
+    header.linkIsUtf8 = link.utf8;
+  }
+  if (pax.xattrs) header.xattrs = pax.xattrs;
+  return header;
 }
 
 /**

@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 
 /** overmerge's own addons that have a fallback where they were not built (fcntl_lock has none: src/fs/fcntl.ts). */
-export type OptionalAddon = 'fiemap' | 'syncfs' | 'malloc_tune' | 'utimens' | 'copy_entry' | 'write_file' | 'spawn_child';
+export type OptionalAddon = 'fiemap' | 'syncfs' | 'malloc_tune' | 'utimens' | 'copy_entry' | 'write_file' | 'spawn_child' | 'stage_tar';
 
 /** Where `npm ci` (the package's install script, node-gyp) leaves `name`.node, seen from dist/src/fs. */
 export function addonPath(name: string): string {

@@ -19,4 +19,6 @@ export interface StagedPackage {
   entries: Manifest;
   /** Sum of staged regular file sizes, for the space check. */
   bytes: number;
+  /** Its files were written and hashed on a worker thread (src/stage/native-tar.ts), not by the JavaScript reader. */
+  byWorker?: true;
 }

@@ -1,9 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { readDebData, type DebControl } from '../archive/deb';
 import type { DecodeAhead } from '../archive/decode-ahead';
-import type { TarEntry } from '../archive/tar';
+import { applyRecord, entryHeader, TYPES, type Pending, type TarEntry, type TarHeader } from '../archive/tar';
+import { BLOCK, parseHeaderBlock } from '../archive/tar-header';
 import { OvermergeError, fsError, type ErrorCode } from '../errors';
 import { hostJoin, type HostPath } from '../fs/host-path';
+import { removeIfPresent } from '../fs/atomic-file';
 import { FileWrites } from '../fs/file-writes';
 import { NewFile } from '../fs/new-file';
 import { ancestorsOf, foldersOf, hardLinkTargetToRootPath, LIMITS, memberToRootPath, quoteName, ROOT_ITSELF, type RootPath } from '../fs/rootpath';
@@ -16,6 +19,7 @@ import { parseConffiles } from './conffiles';
 import { shippedMd5s } from './shipped-md5s';
 import { SeenMembers } from './seen-members';
 import { filteredOut } from './path-filter';
+import { FILE_RECORD, NativeTarStager } from './native-tar';
 
 export interface StageOptions {
   /** Stop and refuse when the archive's files add up to more than this many bytes (compression bombs). */
@@ -49,6 +53,11 @@ export interface StageOptions {
   writes?: FileWrites;
   /** Data members decoded ahead of time by this process (archive/decode-ahead.ts), taken from there when there. */
   ahead?: DecodeAhead;
+  /**
+   * false: never the worker thread's staging (native-tar.ts), always the JavaScript reader's (the tests
+   * compare the two). Either way the manifest and the staged files are the same.
+   */
+  native?: boolean;
 }
 
 /** The installed rows by path, as staging asks for them (a Map is one; the stage phase reads records). */
@@ -71,25 +80,19 @@ export const DEFAULT_MAX_MEMBERS = 250_000;
  * no entry has staged content — what a preview of the transaction plans from (transaction.ts).
  */
 export async function stageArchive(archive: string, control: DebControl, dir: HostPath | undefined, opts: StageOptions): Promise<StagedPackage> {
-  const fields = control.fields;
   const conffiles = parseConffiles(archive, control.files.get('conffiles'));
   const conffileSet = new Set<RootPath>(conffiles);
   // The MD5s the archive ships, taken instead of hashing each member twice (a conffile's is its content's).
   const shipped = shippedMd5s(control.files.get('md5sums'));
   const shippedMd5 = shipped && ((p: RootPath) => (conffileSet.has(p) ? undefined : shipped.get(p)));
-  const staged: StagedPackage = {
-    archive,
-    name: fields.get('Package') ?? '',
-    version: fields.get('Version') ?? '',
-    architecture: fields.get('Architecture') ?? '',
-    control: fields,
-    controlText: control.controlText,
-    controlFiles: control.files,
-    conffiles,
-    // A huge archive's manifest goes to disk beside its staged files (none in a preview: all in memory).
-    entries: new Manifest(dir),
-    bytes: 0,
-  };
+  const known: KnownOfArchive = { conffiles, conffileSet, shippedMd5 };
+  if (dir !== undefined && opts.native !== false && (opts.pathFilters ?? []).length === 0 && (opts.installed?.size ?? 0) === 0) {
+    const staged = await stageNatively(archive, control, dir, known, opts);
+    if (staged !== undefined) return staged;
+    // What the worker thread wrote goes; the archive is staged again, and judged, as below.
+    emptyFolder(dir);
+  }
+  const staged = newStaged(archive, control, conffiles, dir);
   const seen = new SeenMembers((i) => staged.entries.pathAt(i));
   const aliases = new AliasGuard();
   const installed = opts.installed;
@@ -118,16 +121,7 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
       const entry = await stageEntry(archive, filtered ? undefined : dir, tarEntry, { seen, aliases, budget, reusable, shippedMd5, manifest: staged.entries, writes }, () => counter++, opts);
       if (entry === undefined) continue;
       if (filtered) markFiltered(entry);
-      entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
-      staged.bytes += entry.type === 'file' ? entry.size : 0;
-      if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
-        throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar holds more than its Installed-Size allows (over ${opts.maxBytes} bytes); refusing it as a compression bomb`, {
-          op: 'stage',
-          path: archive,
-        });
-      }
-      staged.entries.push(entry);
-      opts.onMember?.();
+      addEntry(archive, staged, entry, conffileSet, opts);
     }
     await own?.drain();
   } catch (err) {
@@ -135,12 +129,160 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
     await own?.settle();
     throw err;
   }
+  checkConffiles(archive, conffiles, seen);
+  return staged;
+}
+
+/** What staging takes from an archive's control part besides its fields. */
+interface KnownOfArchive {
+  conffiles: RootPath[];
+  conffileSet: ReadonlySet<RootPath>;
+  /** The MD5 the archive's md5sums gives a member (none for a conffile, none at all without md5sums). */
+  shippedMd5?: (p: RootPath) => string | undefined;
+}
+
+function newStaged(archive: string, control: DebControl, conffiles: RootPath[], dir: HostPath | undefined): StagedPackage {
+  const fields = control.fields;
+  return {
+    archive,
+    name: fields.get('Package') ?? '',
+    version: fields.get('Version') ?? '',
+    architecture: fields.get('Architecture') ?? '',
+    control: fields,
+    controlText: control.controlText,
+    controlFiles: control.files,
+    conffiles,
+    // A huge archive's manifest goes to disk beside its staged files (none in a preview: all in memory).
+    entries: new Manifest(dir),
+    bytes: 0,
+  };
+}
+
+/** An entry appended to the manifest, with the size bound checked. */
+function addEntry(archive: string, staged: StagedPackage, entry: ManifestEntry, conffileSet: ReadonlySet<RootPath>, opts: StageOptions): void {
+  entry.conffile = entry.type === 'file' && conffileSet.has(entry.path);
+  staged.bytes += entry.type === 'file' ? entry.size : 0;
+  if (opts.maxBytes !== undefined && staged.bytes > opts.maxBytes) {
+    throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: data.tar holds more than its Installed-Size allows (over ${opts.maxBytes} bytes); refusing it as a compression bomb`, {
+      op: 'stage',
+      path: archive,
+    });
+  }
+  staged.entries.push(entry);
+  opts.onMember?.();
+}
+
+function checkConffiles(archive: string, conffiles: readonly RootPath[], seen: SeenMembers): void {
   for (const c of conffiles) {
     if (seen.get(c)?.type !== 'file') {
       throw new OvermergeError('E_BAD_ARCHIVE', `${archive}: conffile '/${c}' is not a plain file in the archive`, { op: 'stage', path: archive });
     }
   }
+}
+
+/**
+ * The archive staged by the worker thread (native-tar.ts): its files written and hashed there, every
+ * header checked here as stageEntry checks it, the manifest made from them. Undefined when the JavaScript
+ * reader is to stage the archive after all: the worker thread could not take it (a shape it leaves to
+ * JavaScript, no host xz, no addon), or anything here found a problem — the JavaScript reader then finds
+ * it again and words the refusal, so there is one wording of every refusal.
+ */
+async function stageNatively(archive: string, control: DebControl, dir: HostPath, known: KnownOfArchive, opts: StageOptions): Promise<StagedPackage | undefined> {
+  const stager = await NativeTarStager.open(archive, dir, {
+    asRoot: opts.asRoot,
+    md5: known.shippedMd5 === undefined,
+    maxBytes: opts.maxBytes ?? opts.freeBytes,
+    maxMembers: opts.members?.left,
+    ahead: opts.ahead,
+  });
+  if (stager === undefined) return undefined;
+  const staged = newStaged(archive, control, known.conffiles, dir);
+  const so: SeenSoFar = { seen: new SeenMembers((i) => staged.entries.pathAt(i)), aliases: new AliasGuard(), manifest: staged.entries, shippedMd5: known.shippedMd5 };
+  const global = new Map<string, Buffer>();
+  const problem = (why: string): Error => new Error(why);
+  let pending: Pending = {};
+  let members = 0;
+  try {
+    for (;;) {
+      const batch = await stager.next();
+      if (batch === 'fallback') return abandon(staged);
+      if (batch === 'done') break;
+      const { meta, files } = batch;
+      let file = 0;
+      for (let at = 0; at < meta.length; ) {
+        const raw = parseHeaderBlock(meta.subarray(at, at + BLOCK));
+        at += BLOCK;
+        if (!(raw.typeflag in TYPES)) {
+          pending = applyRecord(raw, meta.subarray(at, at + raw.size), pending, global);
+          at += Math.ceil(raw.size / BLOCK) * BLOCK;
+          continue;
+        }
+        const header = entryHeader(raw, pending, global, problem);
+        pending = {};
+        if (opts.members !== undefined && ++members > opts.members.left) return abandon(staged);
+        let record: Buffer | undefined;
+        if (header.type === 'file') {
+          record = files.subarray(file * FILE_RECORD, ++file * FILE_RECORD);
+          if (record.length < FILE_RECORD) return abandon(staged);
+        }
+        so.budget = budgetOf(opts, staged.bytes);
+        const r = refusalsOf(archive, header, noBody);
+        const checked = checkMember(header, so, r);
+        if (checked === undefined) continue;
+        const { p, meta: m } = checked;
+        const entry =
+          record === undefined ? otherEntry(header, p, m, so, opts, r) : fileEntry(p, m, recordDigests(record, header.size, known.shippedMd5?.(p), dir), dir, record.readUInt32LE(0));
+        so.seen.add(p, so.manifest.length, entry.type);
+        addEntry(archive, staged, entry, known.conffileSet, opts);
+      }
+      if (file * FILE_RECORD !== files.length) return abandon(staged);
+    }
+    if (pending.pax || pending.longName || pending.longLink) return abandon(staged);
+  } catch {
+    return abandon(staged);
+  } finally {
+    await stager.close();
+  }
+  checkConffiles(archive, known.conffiles, so.seen);
+  staged.byWorker = true;
   return staged;
+}
+
+function noBody(): void {
+  // The worker thread read every body already.
+}
+
+function abandon(staged: StagedPackage): undefined {
+  staged.entries.close();
+  return undefined;
+}
+
+/**
+ * A file's digests from the worker thread's record, as writeStaged makes them: the MD5 from md5sums when it
+ * gives one, else the record's (asked for when there are no md5sums), else the staged file's (a conffile).
+ */
+function recordDigests(record: Buffer, size: number, shipped: string | undefined, dir: HostPath): Digests {
+  const md5 = shipped ?? (size === 0 ? EMPTY.md5 : record.subarray(36, 52).some((b) => b !== 0) ? record.toString('hex', 36, 52) : md5OfFile(hostJoin(dir, String(record.readUInt32LE(0)))));
+  if (size === 0 && md5 === EMPTY.md5) return { ...EMPTY, size };
+  return { sha256: size === 0 ? EMPTY.sha256 : record.toString('hex', 4, 36), md5, size };
+}
+
+/** The MD5 of a staged file, read a piece at a time. */
+function md5OfFile(file: HostPath): string {
+  const md5 = createHash('md5');
+  const fd = openSync(file, 'r');
+  try {
+    const piece = Buffer.allocUnsafe(WRITE_PIECE);
+    for (let n; (n = readSync(fd, piece, 0, piece.length, null)) > 0; ) md5.update(piece.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return md5.digest('hex');
+}
+
+/** The files the worker thread wrote into `dir` removed: its numbered names (a manifest's spill file has no name). */
+function emptyFolder(dir: HostPath): void {
+  for (const name of readdirSync(dir)) if (/^[0-9]+$/.test(name)) removeIfPresent(hostJoin(dir, name));
 }
 
 /**
@@ -182,45 +324,87 @@ interface SeenSoFar {
   writes?: FileWrites;
 }
 
-async function stageEntry(
-  archive: string,
-  dir: HostPath | undefined,
-  { header, body }: TarEntry,
-  { seen, aliases, budget, reusable, shippedMd5, manifest, writes }: SeenSoFar,
-  nextName: () => number,
-  opts: StageOptions,
-): Promise<ManifestEntry | undefined> {
+/** The refusals of one member, worded as staging words them; `resume` lets go of its unread body first. */
+interface Refusals {
+  refuseAs(code: ErrorCode, why: string): never;
+  refuse(why: string): never;
+  rethrow(err: unknown): never;
+}
+
+function refusalsOf(archive: string, header: TarHeader, resume: () => void): Refusals {
   const refuseAs = (code: ErrorCode, why: string): never => {
-    body.resume();
+    resume();
     // Made only for a refusal, not for each of the thousands of members that are fine.
     const shown = quoteName(memberDisplayName(header.nameBytes, header.nameIsUtf8));
     throw new OvermergeError(code, `${archive}: member ${shown}: ${why}`, { op: 'stage', path: archive });
   };
-  const refuse = (why: string): never => refuseAs('E_UNSAFE_PATH', why);
-  const rethrow = (err: unknown): never => {
-    body.resume();
-    if (err instanceof OvermergeError) {
-      throw new OvermergeError(err.code, `${archive}: ${err.message}`, { op: 'stage', path: archive, cause: err });
-    }
-    throw err;
+  return {
+    refuseAs,
+    refuse: (why) => refuseAs('E_UNSAFE_PATH', why),
+    rethrow: (err) => {
+      resume();
+      if (err instanceof OvermergeError) {
+        throw new OvermergeError(err.code, `${archive}: ${err.message}`, { op: 'stage', path: archive, cause: err });
+      }
+      throw err;
+    },
   };
+}
+
+async function stageEntry(
+  archive: string,
+  dir: HostPath | undefined,
+  { header, body }: TarEntry,
+  so: SeenSoFar,
+  nextName: () => number,
+  opts: StageOptions,
+): Promise<ManifestEntry | undefined> {
+  const r = refusalsOf(archive, header, () => body.resume());
+  const checked = checkMember(header, so, r);
+  if (checked === undefined) {
+    body.resume();
+    return undefined;
+  }
+  const { p, meta } = checked;
+  let entry: ManifestEntry;
+  if (header.type === 'file') {
+    const md5 = so.shippedMd5?.(p);
+    if (dir === undefined) {
+      entry = fileEntry(p, meta, await measure(body, md5), undefined, undefined);
+    } else {
+      const row = so.reusable?.(p);
+      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)), md5, so.writes);
+      entry = fileEntry(p, meta, digests, stagedAs === undefined ? undefined : dir, stagedAs);
+    }
+  } else {
+    body.resume();
+    entry = otherEntry(header, p, meta, so, opts, r);
+  }
+  so.seen.add(p, so.manifest.length, entry.type);
+  return entry;
+}
+
+/**
+ * Every check of one member that its content plays no part in: its name, where it lies, repeats, case
+ * aliases, the size bound. Its path and metadata, or undefined for a folder listed again (dpkg tolerates
+ * that; the member is skipped).
+ */
+function checkMember(header: TarHeader, { seen, aliases, budget }: SeenSoFar, r: Refusals): { p: RootPath; meta: EntryMeta } | undefined {
+  const { refuse, refuseAs } = r;
   if (!header.nameIsUtf8) refuse('the name is not valid UTF-8; refusing rather than renaming it');
   if (header.linkIsUtf8 === false) refuse('the link target is not valid UTF-8; refusing rather than changing it');
   let p: RootPath = ROOT_ITSELF;
   try {
     p = memberToRootPath(header.name);
   } catch (err) {
-    rethrow(err);
+    r.rethrow(err);
   }
   if (p === '' && header.type !== 'directory') refuse(`names the root itself, which must be a directory, not a ${header.type}`);
   checkAncestors(p, seen, refuse);
   const previous = seen.get(p);
   if (previous !== undefined) {
     // dpkg tolerates a directory listed twice; any other repeat would make the result depend on order.
-    if (previous.type === 'directory' && header.type === 'directory') {
-      body.resume();
-      return undefined;
-    }
+    if (previous.type === 'directory' && header.type === 'directory') return undefined;
     refuseAs('E_BAD_ARCHIVE', `appears twice in the archive (as ${previous.type} and ${header.type})`);
   }
   aliases.check(p, header.type, refuse);
@@ -237,28 +421,20 @@ async function stageEntry(
       `${header.size} bytes would take the package past the ${budget.total} bytes free in the root (it declares no Installed-Size)`,
     );
   }
-  const meta: EntryMeta = { mode: header.mode & 0o7777, uid: header.uid, gid: header.gid, mtime: header.mtime };
-  let entry: ManifestEntry;
+  return { p, meta: { mode: header.mode & 0o7777, uid: header.uid, gid: header.gid, mtime: header.mtime } };
+}
+
+/** The entry of a member that is not a regular file (its body, none, already let go of). */
+function otherEntry(header: TarHeader, p: RootPath, meta: EntryMeta, { seen, manifest }: SeenSoFar, opts: StageOptions, r: Refusals): ManifestEntry {
+  const { refuse, refuseAs } = r;
   switch (header.type) {
-    case 'file': {
-      const md5 = shippedMd5?.(p);
-      if (dir === undefined) {
-        entry = fileEntry(p, meta, await measure(body, md5), undefined, undefined);
-        break;
-      }
-      const row = reusable?.(p);
-      const { digests, stagedAs } = await writeStaged(dir, nextName, body, meta, opts.asRoot, row && ((d) => sameAsInstalled(row, meta, d)), md5, writes);
-      entry = fileEntry(p, meta, digests, stagedAs === undefined ? undefined : dir, stagedAs);
-      break;
-    }
     case 'hardlink': {
-      body.resume();
       const name = header.linkname ?? '';
       let to: RootPath = ROOT_ITSELF;
       try {
         to = hardLinkTargetToRootPath(header.name, name);
       } catch (err) {
-        rethrow(err);
+        r.rethrow(err);
       }
       const seenTarget = seen.get(to);
       if (seenTarget === undefined) {
@@ -268,33 +444,25 @@ async function stageEntry(
       }
       if (seenTarget!.type !== 'file') refuse(`hard link to ${quoteName(name)}, which is a ${seenTarget!.type}, not a regular file`);
       const target = manifest.at(seenTarget!.index);
-      entry = { path: p, type: 'hardlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: target.size, conffile: false, linkTo: to, sha256: target.sha256, md5: target.md5 };
-      break;
+      return { path: p, type: 'hardlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: target.size, conffile: false, linkTo: to, sha256: target.sha256, md5: target.md5 };
     }
     case 'symlink': {
-      body.resume();
       const target = header.linkname ?? '';
       if (target === '') refuse('symlink with an empty target');
       // symlink(2) would fail with ENAMETOOLONG halfway through the transaction; say it now.
       if (Buffer.byteLength(target) > LIMITS.pathBytes) {
         refuse(`symlink target is ${Buffer.byteLength(target)} bytes long (the limit is ${LIMITS.pathBytes})`);
       }
-      entry = { path: p, type: 'symlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: 0, conffile: false, target };
-      break;
+      return { path: p, type: 'symlink', mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: 0, conffile: false, target };
     }
     case 'char':
     case 'block':
-      body.resume();
       // Said here, before anything is placed, rather than by mknod halfway through the transaction.
       if (!opts.asRoot) refuseAs('E_FS', `is a ${header.type === 'char' ? 'character' : 'block'} device, which only root can create (run as root)`);
-      entry = { ...bareEntry(p, header.type, meta), devmajor: header.devmajor, devminor: header.devminor }; // rare: a spread will do
-      break;
+      return { ...bareEntry(p, header.type, meta), devmajor: header.devmajor, devminor: header.devminor }; // rare: a spread will do
     default:
-      body.resume();
-      entry = bareEntry(p, header.type, meta);
+      return bareEntry(p, header.type, meta);
   }
-  seen.add(p, manifest.length, entry.type);
-  return entry;
 }
 
 /** A member's entry with the fields every type has (no content, no link); each type's entry is one literal (fileEntry says why). */
