@@ -107,7 +107,7 @@ describe('staging on the worker thread', { skip: needs({ tools: ['xz'] }) }, () 
     });
   });
 
-  it('takes the plain shape itself, and leaves a pax header, data after the end or a size past the bound to the JavaScript reader', async () => {
+  it('takes the plain shape itself, and leaves a pax header, data after the end, a size past the bound or a member after the data to the JavaScript reader', async () => {
     await withTempDir('native-stage-shapes', async (work) => {
       const plain = tar(entry({ name: './', type: 'directory', mode: 0o755 }), entry({ name: './a', data: 'a\n' }), entry({ name: './b', data: Buffer.alloc(70_000, 1) }));
       const shapes: Array<[string, Buffer, boolean, Omit<StageOptions, 'asRoot'>?]> = [
@@ -126,6 +126,14 @@ describe('staging on the worker thread', { skip: needs({ tools: ['xz'] }) }, () 
         assertSame(what, both);
         assert.equal(both[0].byWorker ?? false, byWorker, what);
       }
+      // xz reads the data member to the end of the file: a member after it leaves the archive to JavaScript.
+      const file = path.join(work, 'trailing-member.deb');
+      const members = arMembers(await deb(plain, 'xz'))!;
+      await fsp.writeFile(file, ar([...members, { name: '_extra', data: 'x' }]));
+      const both = await stagedBoth(file, work);
+      assertSame('a member after data.tar', both);
+      assert.equal(both[0].error, undefined);
+      assert.equal(both[0].byWorker, false);
     });
   });
 
