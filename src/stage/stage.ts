@@ -86,7 +86,9 @@ export async function stageArchive(archive: string, control: DebControl, dir: Ho
   const shipped = shippedMd5s(control.files.get('md5sums'));
   const shippedMd5 = shipped && ((p: RootPath) => (conffileSet.has(p) ? undefined : shipped.get(p)));
   const known: KnownOfArchive = { conffiles, conffileSet, shippedMd5 };
-  if (dir !== undefined && opts.native !== false && (opts.pathFilters ?? []).length === 0 && (opts.installed?.size ?? 0) === 0) {
+  // The worker thread takes an xz data member of a fresh install, every member staged: no filters, nothing installed to keep.
+  const forWorker = control.dataCompression === 'xz' && opts.native !== false && (opts.pathFilters ?? []).length === 0 && (opts.installed?.size ?? 0) === 0;
+  if (dir !== undefined && forWorker) {
     const staged = await stageNatively(archive, control, dir, known, opts);
     if (staged !== undefined) return staged;
     // What the worker thread wrote goes; the archive is staged again, and judged, as below.
