@@ -57,14 +57,16 @@ export class LaidFiles {
 
   /**
    * The manifest of `archive` with every regular file claimed as it stands, and where its members land —
-   * if this process laid it and every file is still as laid; otherwise undefined (stage it).
+   * if this process laid it and every file is still as laid; otherwise undefined (stage it). Its symlinks
+   * are claimed too: the plan leaves each alone where the root holds that very link, and makes it again
+   * where it does not (plan.ts), so they need no check here.
    */
   async claim(archive: string, probe: Probe): Promise<{ staged: StagedPackage; resolved: Map<RootPath, RootPath> } | undefined> {
     const laid = this.archives.get(archive);
     if (laid === undefined || laid.identity === undefined || laid.identity !== archiveIdentity(archive)) return undefined;
     const staged: StagedPackage = {
       ...laid.manifest,
-      entries: Manifest.of(laid.manifest.entries.map((e): ManifestEntry => (e.type === 'file' && !e.filtered ? { ...e, claimsExisting: true } : e))),
+      entries: Manifest.of(laid.manifest.entries.map((e): ManifestEntry => ((e.type === 'file' || e.type === 'symlink') && !e.filtered ? { ...e, claimsExisting: true } : e))),
     };
     const resolved = await probe.resolveAll(staged);
     if (!(await this.intact(laid, resolved, probe))) return undefined;

@@ -248,6 +248,12 @@ class Planner {
       this.leaveAlone(at);
       return row;
     }
+    // A claimed symlink the root holds as the package ships it (target, owner, time): making it again would
+    // change nothing but its inode, and cost a link, a rename and a backup let go of.
+    if (entry.claimsExisting && entry.type === 'symlink' && sameSymlink(d, entry)) {
+      this.leaveAlone(at);
+      return row;
+    }
     if (d.type === 'directory') {
       // dpkg never replaces a directory with a symlink: it keeps the directory.
       if (entry.type === 'symlink') {
@@ -585,6 +591,12 @@ function metaOf(e: EntryMeta): EntryMeta {
 
 function sameOwnership(d: DiskState, e: EntryMeta): boolean {
   return ((d.mode ?? 0) & 0o7777) === e.mode && d.uid === e.uid && d.gid === e.gid;
+}
+
+/** The root's entry is the symlink `entry` ships, with its owner and time (a symlink has no mode of its own). */
+function sameSymlink(d: DiskState, entry: ManifestEntry): boolean {
+  const seconds = d.mtimeNs === undefined ? NaN : Number(d.mtimeNs / 1000000000n);
+  return d.type === 'symlink' && d.target === entry.target && d.uid === entry.uid && d.gid === entry.gid && seconds === Math.floor(entry.mtime);
 }
 
 /**

@@ -37,13 +37,13 @@ export async function installFlows(
   // most one archive with a preinst (install.ts cuts there): it gets tmp.ci; the others (whose new postrm
   // only an abort would call) get a folder of their own beside it.
   const first = Math.max(0, installs.findIndex((i) => i.staged.controlFiles.has('preinst')));
+  const dirs = installs.map((_, i) => hostJoin(admin, i === first ? CONTROL_TMP_DIR : `${CONTROL_TMP_DIR}.${i}`));
+  for (const dir of dirs) await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
+  // Journaled together (one synced intent, not one an archive), so that undo and finish remove them.
+  await run(dirs.map((dir): StagingStep => ({ kind: 'staging', dir })));
   for (let i = 0; i < installs.length; i++) {
     const staged = installs[i].staged;
-    const dir = hostJoin(admin, i === first ? CONTROL_TMP_DIR : `${CONTROL_TMP_DIR}.${i}`);
-    await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
-    const journaled: StagingStep = { kind: 'staging', dir }; // so that undo and finish remove it
-    await run([journaled]);
-    const newScripts = await stageScripts(w, staged, dir);
+    const newScripts = await stageScripts(w, staged, dirs[i]);
     flows.push(unpackScripts({ staged, newScripts, installed: dpkg.get(staged.name, staged.architecture), configure }, ctx));
   }
   return flows;

@@ -169,7 +169,7 @@ function cut(op: ScriptOperation, want: StatusTriple['want'], u: UnpackInput | u
     change(f.before);
     if (f.kind === 'files') {
       into = out.post;
-    } else {
+    } else if (!(absentFromArchive(f.call, u) && (f.fallback === undefined || absentFromArchive(f.fallback, u)) && (f.cleanup === undefined || absentFromArchive(f.cleanup.call, u)))) {
       const refcount = (seq.otherInstances[f.call.key] ?? 0) + (states.get(f.call.key)?.status === 'not-installed' ? 0 : 1);
       into.push({
         kind: 'run-script',
@@ -184,6 +184,16 @@ function cut(op: ScriptOperation, want: StatusTriple['want'], u: UnpackInput | u
   // The package's state where the cut stopped: what the commit records, unless configure follows.
   if (op.op !== 'unpack') out.commitStatus = states.get(key)?.status;
   return out;
+}
+
+/**
+ * A call of the archive's own script that its control part does not have, where a missing script is a
+ * success: the call does nothing, and its step is left out — a step that does nothing either way (an
+ * absent preinst whose abort call, postrm abort-install, is absent too) still cost a journal intent of its
+ * own, written alone and synced, for most packages of a bootstrap.
+ */
+function absentFromArchive(call: CallSpec, u: UnpackInput | undefined): boolean {
+  return call.source === 'new' && u !== undefined && call.ifAbsent === 'ok' && !u.staged.controlFiles.has(call.script);
 }
 
 function target(call: CallSpec, u: UnpackInput | undefined, ctx: ScriptPlanContext, refcount: number): ScriptTarget {

@@ -54,7 +54,9 @@ export interface ManifestEntry extends EntryMeta {
   /**
    * No content comes with this file entry: it claims the file the root holds at its path as it is (a
    * rollback's file that its transaction never replaced). The planner leaves that file alone; a missing
-   * one cannot be restored, and the check phase refuses the plan.
+   * one cannot be restored, and the check phase refuses the plan. On a symlink entry (a bootstrap's
+   * claim, laid-files.ts): the root's symlink is left alone when it is the same link (target, owner);
+   * anything else there is replaced as usual — a symlink needs no content.
    */
   claimsExisting?: boolean;
   /** Placed by dpkg's conffile rules (keep a locally modified file) rather than replaced outright. */

@@ -16,9 +16,10 @@ import { testTxnOptions } from '../helpers/txn-options';
 /**
  * The bootstrap's reuse of its extraction (engine/laid-files.ts), on a real root with dpkg's database and
  * chrootless maintainer scripts: the install of the archives the extraction laid claims the files still
- * as laid (the same inode stays, recorded as the package's), and an archive whose file was changed since —
- * before the install, or by its own preinst — is staged from the archive after all, so the root ends with
- * the archive's content either way. dpkg --verify is the oracle for what the database records.
+ * as laid (the same inode stays, recorded as the package's; a symlink still as shipped is left alone, one
+ * pointed elsewhere since is made again), and an archive whose file was changed since — before the
+ * install, or by its own preinst — is staged from the archive after all, so the root ends with the
+ * archive's content either way. dpkg --verify is the oracle for what the database records.
  */
 
 const work = tempDir('laid-files', { after });
@@ -38,6 +39,7 @@ test('the install claims what the extraction laid, and stages again what changed
         { path: 'usr/share/kept/a', type: 'file', content: 'as shipped a\n' },
         { path: 'etc/kept.conf', type: 'file', content: 'setting = 1\n' },
         { path: 'usr/share/kept/link', type: 'symlink', target: 'a' },
+        { path: 'usr/share/kept/retargeted', type: 'symlink', target: 'a' },
       ],
       conffiles: ['/etc/kept.conf'],
     }),
@@ -61,12 +63,18 @@ test('the install claims what the extraction laid, and stages again what changed
       const inode = async (p: string): Promise<bigint> => (await fsp.lstat(path.join(root, p), { bigint: true })).ino;
       const laidA = await inode('usr/share/kept/a');
       const laidConf = await inode('etc/kept.conf');
+      const laidLink = await inode('usr/share/kept/link');
       // Changed after the extraction, before the install: same size and times would not hide it (new inode).
       await fsp.writeFile(path.join(root, 'usr/share/touched/b'), 'changed by someone\n');
+      // A claimed package's symlink pointed elsewhere since: its files still hold the claim, the link is made again.
+      await fsp.rm(path.join(root, 'usr/share/kept/retargeted'));
+      await fsp.symlink('elsewhere', path.join(root, 'usr/share/kept/retargeted'));
       const outcome = await installArchives(w, all, 'installed', options(laid));
       assert.deepEqual(outcome.failures, []);
       assert.equal(await inode('usr/share/kept/a'), laidA, 'the untouched file is claimed where it lies, not replaced');
       assert.equal(await inode('etc/kept.conf'), laidConf, 'the untouched conffile too');
+      assert.equal(await inode('usr/share/kept/link'), laidLink, 'the untouched symlink is left where it lies, not made again');
+      assert.equal(await fsp.readlink(path.join(root, 'usr/share/kept/retargeted')), 'a', 'a symlink changed since is made again as shipped');
       const placed = outcome.plan.steps.filter((s) => s.kind === 'place-file').map((s) => String(s.path));
       assert.ok(!placed.includes('usr/share/kept/a'), `no step places the claimed file: ${placed.join(' ')}`);
       const read = (p: string): Promise<string> => fsp.readFile(path.join(root, p), 'utf8');
