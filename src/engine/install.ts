@@ -4,6 +4,7 @@ import type { Writer } from './context';
 import type { InstallRequest, PlanOptions } from './plan-model';
 import type { Probe } from './probe';
 import { labelOf } from '../model/events';
+import type { AnyPlannedStep } from './phases/execute';
 import { readArchives, type ReadArchive } from './phases/read';
 import { restageChanged, stageArchives, stagePlaced } from './phases/stage';
 import { checkRelations } from './relations/check';
@@ -152,19 +153,34 @@ function installStage(
         spliceBefore(own[i], extra.before);
         unpackTails.set(refKey(a.pkg), extra.unpackTails);
       }
+      // Every archive's steps before its files in one run, so that those of archives without such scripts
+      // (most of a bootstrap: a state change each) share a journal intent; each archive's `processing:` is
+      // told right before its first step runs, as dpkg tells it before it starts on the archive.
+      const announce = new Map<AnyPlannedStep, () => void>();
+      let untold: Array<() => void> = [];
       for (const [i, f] of own.entries()) {
         const staged = installs[i].staged;
         const was = w.dpkg.get(staged.name, staged.architecture);
         const installed = was !== undefined && was.status.state !== 'not-installed' && was.status.state !== 'config-files';
-        opts.events?.({
-          kind: 'processing',
-          action: installed ? 'upgrade' : 'install',
-          pkg: labelOf(was?.displayName ?? staged.name, staged.name, staged.architecture),
-          installedVersion: installed ? (was.version ?? '<none>') : '<none>',
-          availableVersion: staged.version,
-        });
-        await now.run(f.pre);
+        untold.push(() =>
+          opts.events?.({
+            kind: 'processing',
+            action: installed ? 'upgrade' : 'install',
+            pkg: labelOf(was?.displayName ?? staged.name, staged.name, staged.architecture),
+            installedVersion: installed ? (was.version ?? '<none>') : '<none>',
+            availableVersion: staged.version,
+          }),
+        );
+        if (f.pre.length === 0) continue;
+        const tell = untold;
+        announce.set(f.pre[0], () => tell.forEach((t) => t()));
+        untold = [];
       }
+      await now.run(
+        own.flatMap((f) => f.pre),
+        (step) => announce.get(step)?.(),
+      );
+      untold.forEach((t) => t());
       // The scripts may have changed the root: where the files land is probed again.
       probe.forget();
       for (const i of installs) i.resolved = await probe.resolveAll(i.staged);

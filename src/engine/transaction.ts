@@ -117,7 +117,8 @@ export type DryRunUpper = { kind: 'overlay'; report: UpperSpaceReport } | { kind
  * dpkg runs before the files: their effects are what the plan must see), with the script session.
  */
 export interface PlanTime {
-  run(steps: readonly AnyPlannedStep[]): Promise<void>;
+  /** `before(step)` is called right before each step runs (Executor.run). */
+  run(steps: readonly AnyPlannedStep[], before?: (step: AnyPlannedStep) => void): Promise<void>;
   scripts?: ScriptSession;
   /** Asks the plan's conffile questions (see planAnswering), if the caller can be asked. */
   ask?: PlanAsker;
@@ -207,7 +208,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     const probe = new Probe(loc.root, db, stagingDir);
     const asker = opts.askConffiles;
     const ask: PlanAsker | undefined = asker && ((qs) => asker(qs.map((q) => askedFor(loc.root, q))));
-    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps) => exec.run(steps), scripts, ask });
+    const { plan, requests, scripts: flows = [], configureOrder = [] } = await spec.plan(probe, stagingDir, options, { run: (steps, before) => exec.run(steps, steps.length, before), scripts, ask });
     // Said when decided, as the prompts are: before the files are placed, where dpkg says it while placing them.
     for (const n of plan.conffileNotes ?? []) events?.({ kind: 'conffile-note', path: displayPath(n.path), note: n.note });
     if (room.kind === 'overlay') checkUpperRoom(await room.report(plan, true));

@@ -77,8 +77,10 @@ export class Executor {
   /**
    * Runs `steps` in order. They may be an iterable that makes them as it goes (a plan's runs of fresh files,
    * plan-steps.ts), read once, a batch ahead of the step running; `total` is their number then (progress).
+   * `before` is called with each planned step right before it runs, not when its batch is journaled: what
+   * it tells (dpkg's `processing:` line of the package the step starts) keeps the order of the steps.
    */
-  async run(steps: Iterable<AnyPlannedStep>, total: number = Array.isArray(steps) ? steps.length : 0): Promise<void> {
+  async run(steps: Iterable<AnyPlannedStep>, total: number = Array.isArray(steps) ? steps.length : 0, before?: (step: AnyPlannedStep) => void): Promise<void> {
     const cadence = new GarbageCadence();
     const it = steps[Symbol.iterator]();
     let done = 0;
@@ -97,7 +99,7 @@ export class Executor {
       const batch = planned.map((s) => {
         const kind = this.steps.get(s.kind);
         this.allSyncThemselves &&= kind.syncsItself === true;
-        return { kind, data: kind.concretize(s, this.concrete) };
+        return { kind, data: kind.concretize(s, this.concrete), planned: before && s };
       });
       // A run's planned steps were made for this batch: let them go before it runs (held across its
       // awaits they would be promoted with the payloads).
@@ -108,6 +110,8 @@ export class Executor {
       );
       this.opts.crash.tick();
       for (let j = 0; j < batch.length; j++) {
+        const step = batch[j].planned;
+        if (step !== undefined) before?.(step);
         await batch[j].kind.run(batch[j].data, this.context);
         cadence.tick();
         this.opts.crash.tick();
