@@ -117,7 +117,8 @@ export async function applyMeta(p: HostPath, m: Meta, asRoot: boolean, isSymlink
  */
 export async function makePrivateDirectory(p: HostPath, op: string, opts: { parents?: boolean } = {}): Promise<void> {
   try {
-    await fsp.mkdir(p, { mode: 0o700, recursive: opts.parents ?? false });
+    // Not through the thread pool: one call, which would wait there behind a staging's writes.
+    mkdirSync(p, { mode: 0o700, recursive: opts.parents ?? false });
   } catch (err) {
     throw fsError(op, err, p);
   }

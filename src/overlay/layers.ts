@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { OvermergeError, errnoOf, fsError } from '../errors';
 import { isRootPath, type RootPath } from '../fs/rootpath';
@@ -33,14 +33,20 @@ export type MountOfRoot = { kind: 'overlay'; overlay: OverlayMount } | { kind: '
 
 /** The mount that holds `rootHost` (absolute, realpath'd) and, if it is an overlay, its layers and features. */
 export async function mountOfRoot(rootHost: string): Promise<MountOfRoot> {
-  const [text, st] = await Promise.all([
-    fsp.readFile(MOUNTINFO, 'utf8').catch((err: unknown) => {
-      throw fsError('read', err, MOUNTINFO);
-    }),
-    fsp.stat(rootHost).catch((err: unknown) => {
-      throw fsError('stat', err, rootHost);
-    }),
-  ]);
+  // Read synchronously: a page of /proc and one stat, asked at every transaction's start, waited for
+  // behind whatever fills the thread pool then (a bootstrap's staging ahead) when asked through it.
+  let text: string;
+  let st: Stats;
+  try {
+    text = readFileSync(MOUNTINFO, 'utf8');
+  } catch (err) {
+    throw fsError('read', err, MOUNTINFO);
+  }
+  try {
+    st = statSync(rootHost);
+  } catch (err) {
+    throw fsError('stat', err, rootHost);
+  }
   const dev = { major: devMajor(st.dev), minor: devMinor(st.dev) };
   const mount = mountContaining(parseMountInfo(text), rootHost, dev);
   if (!mount || mount.fsType !== 'overlay') return { kind: 'other', mount };
