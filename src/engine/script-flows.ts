@@ -17,9 +17,16 @@ import type { StagingStep } from './steps/staging';
 const SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm'] as const;
 
 /**
- * The maintainer-script flows of an install: each archive's scripts written where a chrooted script can be
- * run (a folder of the transaction's staging area, which must be inside the root), and dpkg's protocol
- * for it against what dpkg's database says is installed.
+ * The new version's scripts that may run from its control area before the commit: the preinst (and
+ * debconf's config, which only a preinst starts), the prerm and postrm as dpkg's fallbacks and abort calls.
+ * Its postinst runs from info/, after the commit.
+ */
+const RUN_FROM_CONTROL_AREA = ['preinst', 'prerm', 'postrm'] as const;
+
+/**
+ * The maintainer-script flows of an install: each archive's control area written where a chrooted script
+ * can be run (a folder of dpkg's admin folder, which must be inside the root) when it has a script that
+ * may run from there, and dpkg's protocol for it against what dpkg's database says is installed.
  */
 export async function installFlows(
   w: Writer,
@@ -39,11 +46,14 @@ export async function installFlows(
   const first = Math.max(0, installs.findIndex((i) => i.staged.controlFiles.has('preinst')));
   const dirs = installs.map((_, i) => hostJoin(admin, i === first ? CONTROL_TMP_DIR : `${CONTROL_TMP_DIR}.${i}`));
   for (const dir of dirs) await removeTree(dir); // what an interrupted dpkg left, as dpkg clears it
+  // An archive without a script that runs from there is not given one: nothing would read it (its info
+  // files are written from the archive itself), and most archives of a bootstrap have none.
+  const used = installs.map((i) => RUN_FROM_CONTROL_AREA.some((n) => i.staged.controlFiles.has(n)));
   // Journaled together (one synced intent, not one an archive), so that undo and finish remove them.
-  await run(dirs.map((dir): StagingStep => ({ kind: 'staging', dir })));
+  await run(dirs.filter((_, i) => used[i]).map((dir): StagingStep => ({ kind: 'staging', dir })));
   for (let i = 0; i < installs.length; i++) {
     const staged = installs[i].staged;
-    const newScripts = await stageScripts(w, staged, dirs[i]);
+    const newScripts = used[i] ? await stageScripts(w, staged, dirs[i]) : inRoot(w, dirs[i]);
     flows.push(unpackScripts({ staged, newScripts, installed: dpkg.get(staged.name, staged.architecture), configure }, ctx));
   }
   return flows;
@@ -99,15 +109,7 @@ export function planContext(dpkg: DpkgDb, session: ScriptSession): ScriptPlanCon
 
 /** Writes the archive's maintainer scripts (0755) into `dir`; returns where they are inside the root. */
 async function stageScripts(w: Writer, staged: StagedPackage, dir: HostPath): Promise<RootPath> {
-  let inRoot: RootPath;
-  try {
-    inRoot = rootPathFromHost(w.loc.root, dir);
-  } catch {
-    throw new OvermergeError('E_SCRIPT_REFUSED', `maintainer scripts are unpacked in ${dir}, outside the root, where a script in the root cannot be run from`, {
-      op: 'run scripts',
-      hint: "give --admindir a folder inside the root (dpkg's database belongs to the root)",
-    });
-  }
+  const where = inRoot(w, dir);
   await makePrivateDirectory(dir, 'create staging folder');
   // The whole control area, as dpkg extracts it there: scripts read their siblings (debconf's frontend,
   // run from a preinst, takes the package's name from tmp.ci/control and loads tmp.ci/templates, then runs
@@ -122,5 +124,17 @@ async function stageScripts(w: Writer, staged: StagedPackage, dir: HostPath): Pr
       f.close();
     }
   }
-  return inRoot;
+  return where;
+}
+
+/** The control area's folder as the scripts in the root see it; refused where they cannot (outside the root). */
+function inRoot(w: Writer, dir: HostPath): RootPath {
+  try {
+    return rootPathFromHost(w.loc.root, dir);
+  } catch {
+    throw new OvermergeError('E_SCRIPT_REFUSED', `maintainer scripts are unpacked in ${dir}, outside the root, where a script in the root cannot be run from`, {
+      op: 'run scripts',
+      hint: "give --admindir a folder inside the root (dpkg's database belongs to the root)",
+    });
+  }
 }

@@ -55,7 +55,7 @@ export interface ManifestEntry extends EntryMeta {
    * No content comes with this file entry: it claims the file the root holds at its path as it is (a
    * rollback's file that its transaction never replaced). The planner leaves that file alone; a missing
    * one cannot be restored, and the check phase refuses the plan. On a symlink entry (a bootstrap's
-   * claim, laid-files.ts): the root's symlink is left alone when it is the same link (target, owner);
+   * claim, laid-files.ts): the root's symlink is left alone when it is the same link (target, owner, time);
    * anything else there is replaced as usual — a symlink needs no content.
    */
   claimsExisting?: boolean;

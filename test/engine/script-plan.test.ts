@@ -27,10 +27,7 @@ describe('unpackScripts: calls of scripts the archive lacks', () => {
   it('no preinst and no postrm: the state changes only', () => {
     const flow = fresh([]);
     assert.ok(flow.pre.length > 0, 'the package is still recorded half-installed before its files');
-    assert.deepEqual(
-      flow.pre.filter((s) => s.kind === 'run-script'),
-      [],
-    );
+    assert.deepEqual(flow.pre.filter((s) => s.kind === 'run-script'), [], 'no step for the absent preinst and its absent abort call');
     assert.equal(flow.commitStatus, 'unpacked');
   });
 
