@@ -118,3 +118,74 @@ async function sideOf(root: string, what: string): Promise<Side> {
   if (stdout === 'pkg 2 iU \n' && file === 'pkg 2\n' && ours.join() === 'pkg 2 unpacked') return 'new';
   assert.fail(`${what}: neither old nor new: dpkg-query says ${JSON.stringify(stdout)}, the file holds ${JSON.stringify(file)}, overmerge lists ${JSON.stringify(ours)}, dpkg --audit says ${JSON.stringify(audit.stdout)}`);
 }
+
+/**
+ * kill -9 at every crash point of a fresh `overmerge unpack` of three archives in one transaction — `pkg`
+ * with maintainer scripts first (its preinst starts the transaction), then two without any — then `overmerge
+ * recover`. The archives' steps before their files run as one executor run, the script-less archives'
+ * state changes sharing journal intents, and those two get no control area (engine/install.ts,
+ * script-flows.ts): whatever the crash point, all three are either gone (not installed, no files) or all
+ * unpacked, the same in dpkg's database, overmerge's and on disk; the only call recover makes is pkg's
+ * `postrm abort-install` (its preinst ran, or may have started); no control area nor temporary is left.
+ */
+test('kill -9 at every crash point of a fresh unpack of an archive with scripts and two without: all three gone or all unpacked', async (t) => {
+  const why = await cannotRunScriptOracle('chrootless');
+  if (gate(t, { skip: why })) return;
+  await withTempDir('scripts-sweep-plain', async (work) => {
+    const noScripts = ['preinst', 'postinst', 'prerm', 'postrm'] as const;
+    const debs = [
+      await buildLoggingDeb(work, { name: 'pkg', version: '1' }),
+      await buildLoggingDeb(work, { name: 'plain-a', version: '1', omit: [...noScripts] }),
+      await buildLoggingDeb(work, { name: 'plain-b', version: '1', omit: [...noScripts] }),
+    ];
+    const names = ['pkg', 'plain-a', 'plain-b'];
+    const template = path.join(work, 'template');
+    await prepareScriptRoot(template, 'chrootless');
+    const argv = ['--scripts=chrootless', 'unpack', ...debs];
+    const counting = path.join(work, 'counting');
+    await copyRoot(template, counting);
+    const points = await countPoints(counting, argv, path.join(work, 'count'));
+
+    const sides = await forEachPoint(points, sweepWidth(), async (n) => {
+      const root = path.join(work, `at-${n}`);
+      await copyRoot(template, root);
+      try {
+        const what = `crash point ${n}/${points}`;
+        const killed = await spawnOm(root, argv, { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
+        assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
+        const before = callLines(await readLog(root));
+        const recovered = await om(root, ['--scripts=chrootless', 'recover', '--json'], { quiet: true });
+        assert.equal(recovered.status, 0, `${what}: recover failed: ${recovered.stderr}`);
+        const made = callLines(await readLog(root)).slice(before.length).map(call);
+        const side = await sidesOf(root, names, what);
+        assert.ok(
+          made.length === 0 || (side === 'old' && made.length === 1 && made[0].startsWith('pkg_1 postrm <abort-install>')),
+          `${what}: recover made ${JSON.stringify(made)} (${side})`,
+        );
+        const areas = (await fsp.readdir(path.join(root, 'var/lib/dpkg'))).filter((f) => f.startsWith('tmp.ci'));
+        assert.deepEqual(areas, [], `${what}: control areas left`);
+        assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left in the root`);
+        const again = await om(root, ['recover', '--json'], { quiet: true });
+        assert.deepEqual(JSON.parse(again.stdout), [], `${what}: a second recover found work`);
+        return side;
+      } finally {
+        await fsp.rm(root, { recursive: true, force: true });
+      }
+    });
+    assert.ok(sides.includes('old') && sides.includes('new'), `both sides reached: ${sides.join(',')}`);
+    t.diagnostic(`${points} crash points: ${sides.filter((s) => s === 'old').length} recovered to old, ${sides.filter((s) => s === 'new').length} to new`);
+  });
+});
+
+/** Whether all of `names` are gone ('old') or all unpacked ('new'), alike in both databases and on disk; a failure otherwise. */
+async function sidesOf(root: string, names: readonly string[], what: string): Promise<Side> {
+  const { stdout } = await execFileP('dpkg-query', [`--root=${root}`, '-W', '-f', '${Package} ${db:Status-Abbrev}\n'], { env: BASE_ENV });
+  const states = new Map(stdout.split('\n').filter(Boolean).map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1).trim()]));
+  const files = await Promise.all(names.map((n) => fsp.access(path.join(root, `opt/${n}/file`)).then(() => true, () => false)));
+  const list = await om(root, ['--json', 'list'], { quiet: true });
+  const ours = (JSON.parse(list.stdout) as Array<{ name: string; status: string }>).map((p) => `${p.name} ${p.status}`).sort();
+  const gone = names.every((n) => (states.get(n) ?? 'un').startsWith('u') || (states.get(n) ?? '').startsWith('pn'));
+  if (gone && files.every((f) => !f) && ours.length === 0) return 'old';
+  if (names.every((n) => states.get(n) === 'iU') && files.every((f) => f) && ours.join() === names.map((n) => `${n} unpacked`).join()) return 'new';
+  assert.fail(`${what}: neither all gone nor all unpacked: dpkg-query says ${JSON.stringify(stdout)}, files ${JSON.stringify(files)}, overmerge lists ${JSON.stringify(ours)}`);
+}
