@@ -10,6 +10,18 @@ import type { MultiArch } from './model';
  */
 export type DbChange = PackageChange | InfoChange | FileChange | TriggersChange;
 
+/**
+ * What undoing a change needs: the change without its `after`. The journal keeps only this much (an
+ * install's info files and file lists are most of a `after`: 3.4 MB of a bootstrap's journal).
+ */
+export type Reversal = Omit<PackageChange, 'after'> | Omit<InfoChange, 'after'> | Omit<FileChange, 'after'> | Omit<TriggersChange, 'after'>;
+
+/** `change` without its `after`. Pure. */
+export function reversalOf(change: DbChange): Reversal {
+  const { after: _after, ...reversal } = change;
+  return reversal;
+}
+
 /** One package instance's stanza: `after` is written as an update entry; undo writes `before`. */
 export interface PackageChange {
   readonly kind: 'package';

@@ -4,7 +4,7 @@ import { atomicWrite, ensureFileSync, fsyncDir, makeFoldersSync, removeIfPresent
 import { adminDir, adminPath, ARCH_FILE, ensureAdminDir, DIVERSIONS_FILE, infoPath, STATOVERRIDE_FILE, triggersPath, type AdminDir } from './admindir';
 import { foreignArchs, nativeArchOf, parseArchList } from './arch';
 import { byteString, fromText, toText, type ByteString } from './bytes';
-import type { DbChange, FileChange, InfoChange, PackageChange, TriggersChange } from './changes';
+import type { DbChange, FileChange, InfoChange, PackageChange, Reversal, TriggersChange } from './changes';
 import { corrupt } from './corrupt';
 import { formatDiversions, parseDiversions, type Diversion } from './diversions';
 import { formatStanza, stanzaText, statusProblem } from './dump';
@@ -409,7 +409,7 @@ export class DpkgDb {
   }
 
   /** Carries out the inverse of `change`: the database as before it. Idempotent. `defer` as for apply. */
-  revert(change: DbChange, defer?: DeferredSyncs): void {
+  revert(change: Reversal, defer?: DeferredSyncs): void {
     switch (change.kind) {
       case 'package':
         return this.applyStanza(change.before !== null ? (change.before as ByteString) : forgetStanza(change.name, change.arch, change.multiArch), defer);
@@ -662,7 +662,7 @@ function bytesOrNull(b: Buffer | null): string | null {
   return b === null ? null : byteString(b);
 }
 
-export type { DbChange, FileChange, InfoChange, PackageChange } from './changes';
+export type { DbChange, FileChange, InfoChange, PackageChange, Reversal } from './changes';
 export type { DpkgPackage } from './package-view';
 export type { InfoOwner } from './info-names';
 export type { StatusTriple } from './model';

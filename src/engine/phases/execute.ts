@@ -69,7 +69,8 @@ export class Executor {
   record(step: PlannedStep, opts: { crashPoint?: boolean } = {}): void {
     const kind = this.steps.get(step.kind);
     this.allSyncThemselves &&= kind.syncsItself === true;
-    this.db.journal.intend(this.txnId, step.kind, kind.concretize(step, this.concrete));
+    const data = kind.concretize(step, this.concrete);
+    this.db.journal.intend(this.txnId, step.kind, kind.journaled ? kind.journaled(data) : data);
     // Not inside a caller's SQLite transaction: a crash there would leave no trace of the transaction.
     if (opts.crashPoint !== false) this.opts.crash.tick();
   }
@@ -106,7 +107,7 @@ export class Executor {
       planned.length = 0;
       const ids = this.db.journal.intendMany(
         this.txnId,
-        batch.map((b) => ({ kind: b.kind.kind, data: b.data })),
+        batch.map((b) => ({ kind: b.kind.kind, data: b.kind.journaled ? b.kind.journaled(b.data) : b.data })),
       );
       this.opts.crash.tick();
       for (let j = 0; j < batch.length; j++) {

@@ -1,5 +1,6 @@
 import { Paragraph } from '../../control/paragraph';
-import type { DbChange, DpkgDb, InfoOwner, StatusTriple } from '../../dpkg/dpkg-db';
+import type { DbChange, DpkgDb, InfoOwner, Reversal, StatusTriple } from '../../dpkg/dpkg-db';
+import { reversalOf } from '../../dpkg/changes';
 import { OvermergeError } from '../../errors';
 import type { StepKind } from './step-kind';
 
@@ -41,12 +42,22 @@ export interface DpkgChangePayload {
   pkg?: string;
 }
 
-export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload> = {
+/** What the journal keeps of a change: its undo's half. */
+export interface DpkgChangeKept {
+  change: Reversal;
+  pkg?: string;
+}
+
+export const dpkgChangeStep: StepKind<'dpkg-change', DpkgChangeStep, DpkgChangePayload, DpkgChangeKept> = {
   kind: 'dpkg-change',
   syncsItself: true,
   concretize(s, { dpkg }) {
     return { change: planDpkgIntent(need(dpkg), s.intent), pkg: s.pkg };
   },
+  // The change is applied from memory; recovery only ever reverts it (a committed transaction's dpkg
+  // changes are all durable before its commit record), so the journal needs no `after`.
+  journaled: (p) => ({ change: reversalOf(p.change), pkg: p.pkg }),
+  keptNothing: () => true,
   async run(p, { dpkg, sync }) {
     // Its fsyncs join the transaction's sync before the commit record (a syncfs in a large transaction):
     // scripts and dpkg-query see each change at once, and the journal reverts it after a crash before the

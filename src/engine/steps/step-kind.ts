@@ -21,7 +21,7 @@ import type { ScriptSession } from '../script-session';
  * runs them on a payload whose step may have done nothing, part, or all of its work, and a crash during
  * recovery runs them again.
  */
-export interface StepKind<K extends string, Planned extends { kind: K }, Payload> {
+export interface StepKind<K extends string, Planned extends { kind: K }, Payload, Kept = Payload> {
   readonly kind: K;
   /**
    * Journaled alone, right before it runs, never ahead of it in a batch: its undo must only ever run for a
@@ -48,11 +48,16 @@ export interface StepKind<K extends string, Planned extends { kind: K }, Payload
    * passes it by, with no promise and no crash point (a fresh install of 116,010 files made and awaited one
    * of each per file, for nothing).
    */
-  keptNothing?(payload: Payload): boolean;
+  keptNothing?(payload: Kept): boolean;
+  /**
+   * What the journal keeps of the payload: what undo and finish read back (after a crash too). Without
+   * it, the whole payload; `run` always gets the whole payload, from memory.
+   */
+  journaled?(payload: Payload): Kept;
   concretize(step: Planned, ctx: ConcretizeContext): Payload;
   run(payload: Payload, ctx: RunContext): Promise<void>;
-  undo(payload: Payload, ctx: UndoContext): Promise<void>;
-  finish(payload: Payload, ctx: FinishContext): Promise<void>;
+  undo(payload: Kept, ctx: UndoContext): Promise<void>;
+  finish(payload: Kept, ctx: FinishContext): Promise<void>;
 }
 
 /** What making a step concrete needs: where the root is, how files are placed, dpkg's database. */
@@ -98,7 +103,7 @@ export interface FinishContext {
 
 /** Any registered kind, as the generic executor holds it (payloads are the kind's own business). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStepKind = StepKind<string, any, any>;
+export type AnyStepKind = StepKind<string, any, any, any>;
 
 /** The planned-step type of a kind. */
 export type PlannedOf<S> = S extends StepKind<string, infer P, unknown> ? P : never;
