@@ -114,6 +114,18 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptRun> {
   return spawnScript(command, env, o.stdio ?? ['inherit', 'inherit', 'inherit'], what, located.path);
 }
 
+/**
+ * Whether runScript would find `script` (or fail looking for it): false only where it would say `absent`,
+ * so that a caller may rely on nothing running. Looked up exactly as runScript looks.
+ */
+export async function scriptPresent(root: Root, script: RootPath): Promise<boolean> {
+  try {
+    return (await locate(root, script, displayRootPath(script))) !== undefined;
+  } catch {
+    return true; // runScript will fail on it, and say why
+  }
+}
+
 /** The script's resolved place in the root and its lstat, or undefined when there is none. */
 async function locate(root: Root, script: RootPath, what: string): Promise<{ path: RootPath; stat: Stats } | undefined> {
   // Parents are resolved inside the root, as the chroot would (a /var that is a symlink stays in the root).

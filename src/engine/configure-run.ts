@@ -1,5 +1,5 @@
-import type { DpkgDb, PackageChange } from '../dpkg/dpkg-db';
-import { installedScriptPath } from '../dpkg/script-runner';
+import type { DpkgDb, DpkgPackage, PackageChange, StatusTriple } from '../dpkg/dpkg-db';
+import { installedScriptPath, scriptPresent } from '../dpkg/script-runner';
 import type { ScriptCall } from '../dpkg/script-sequence';
 import { activate, cloneState, parseUnincorp, processTriggers, type DpkgAction, type PlanStep, type ScriptOutcome, type TriggerState, type UnincorpEntry } from '../dpkg/triggers';
 import type { PackageStatus } from '../db/types';
@@ -7,7 +7,7 @@ import { labelOf, type DpkgEvent, type PkgLabel } from '../model/events';
 import type { Writer } from './context';
 import { runInSession, type ScriptSession } from './script-session';
 import { dpkgFingerprint } from './dpkg-import';
-import { planDpkgIntent } from './steps/dpkg-change';
+import { planDpkgIntent, type DpkgIntent } from './steps/dpkg-change';
 import { readTriggerSnapshot, triggerWrites, type TriggerSnapshot } from './trigger-state';
 
 /**
@@ -52,8 +52,12 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
       // dpkg names the package it starts on before it records that package's new state (apt's progress
       // reads the states after the `processing:` line); the others' changes come before.
       const processing = recorder.processing(step.kind === 'configure' ? 'configure' : 'trigproc', step.package);
-      recorder.recordAround(state, step.package, () => emit?.(processing));
-      outcome = await runPostinst(dpkg, session, recorder, step, failures);
+      // No postinst to run (most of a bootstrap's packages): nothing can look at dpkg's database before
+      // the next script, so these states are told now and written with that script's entry (or the
+      // queue's last), not in an entry of their own with its two fsyncs.
+      const runs = await postinstRuns(dpkg, session, recorder, step.package);
+      recorder.recordAround(state, step.package, () => emit?.(processing), { deferWrite: !runs });
+      outcome = runs ? await runPostinst(dpkg, session, recorder, step, failures) : {};
     } else if (step.kind === 'warning') {
       req.warn?.(step.message);
     } else {
@@ -65,6 +69,13 @@ export async function runConfigureQueue(w: Writer, dpkg: DpkgDb, session: Script
   }
   recorder.record(state);
   return failures;
+}
+
+/** Whether runPostinst would run a script for `key` (a session, a package, and its postinst present). */
+async function postinstRuns(dpkg: DpkgDb, session: ScriptSession | undefined, rec: StateRecorder, key: string): Promise<boolean> {
+  const ref = rec.refOf(key);
+  if (session === undefined || ref === undefined || dpkg.get(ref.name, ref.arch) === undefined) return false;
+  return scriptPresent(session.root, installedScriptPath(key, 'postinst', session.admindir));
 }
 
 /** A postinst call, and what it left for the planner: its exit status and the dpkg-trigger calls it made. */
@@ -105,7 +116,10 @@ function priorConfigVersion(p: { configVersion?: string }): string {
  * turns the former into status events); Unincorp emptied once taken in.
  */
 class StateRecorder {
+  /** The states as last written to dpkg's database. */
   private last: TriggerSnapshot;
+  /** States told (status events) but not written yet (recordAround's deferWrite), by instance. */
+  private readonly told = new Map<string, StatusTriple['state']>();
 
   constructor(
     private readonly w: Writer,
@@ -128,13 +142,25 @@ class StateRecorder {
    * its new state: apt's progress reads the states after the `processing:` line), the others' before it.
    * The stanzas are written as one update entry — no script runs between them — and the events told in
    * that order: one file and two fsyncs where dpkg writes one a package.
+   *
+   * With `deferWrite` (no script runs before the next call), the events are told and nothing is written:
+   * the next write, diffing from the states last written, carries these changes too, and does not tell
+   * them again.
    */
-  recordAround(state: TriggerState, key: string | undefined, between: () => void): void {
+  recordAround(state: TriggerState, key: string | undefined, between: () => void, opts: { deferWrite?: boolean } = {}): void {
     const kept = key === undefined ? undefined : this.last.state.packages[key];
     const allBut: TriggerState = kept === undefined ? state : { ...state, packages: { ...state.packages, [key as string]: kept } };
     const first = triggerWrites(this.last, allBut, []);
     const second = allBut === state ? [] : triggerWrites({ state: allBut, unincorp: [], refs: this.last.refs }, state, []);
     const stanzas = [...first, ...second].filter((i) => i.op === 'trigger-fields');
+    // Changes to triggers/ (Unincorp taken in) are written at once, as always.
+    if (opts.deferWrite === true && stanzas.length === first.length + second.length) {
+      const firstCount = first.length;
+      stanzas.slice(0, firstCount).forEach((i) => this.tell(i));
+      between();
+      stanzas.slice(firstCount).forEach((i) => this.tell(i));
+      return;
+    }
     // Each stanza's fingerprint as overmerge knew it before this write: one still matching what overmerge
     // recorded is overmerge's own, so the new one is recorded too and the next transaction does not read
     // the package again (its files, looked up in the root, one SQLite commit each) for a change it made.
@@ -148,9 +174,15 @@ class StateRecorder {
     // triggers/ after the stanzas that took its activations in (Unincorp emptied last, as dpkg does).
     for (const i of [...first, ...second]) if (i.op === 'trigger-files') this.dpkg.apply(planDpkgIntent(this.dpkg, i));
     const firstCount = stanzas.length - second.filter((i) => i.op === 'trigger-fields').length;
-    moved.slice(0, firstCount).forEach((p) => p && this.dpkg.onStatus?.(p));
+    const told = (p: DpkgPackage | undefined): void => {
+      if (p === undefined) return;
+      // Told already when its write was deferred: said once, when it happened.
+      if (this.told.get(instanceKey(p.name, p.arch)) !== p.status.state) this.dpkg.onStatus?.(p);
+    };
+    moved.slice(0, firstCount).forEach(told);
     between();
-    moved.slice(firstCount).forEach((p) => p && this.dpkg.onStatus?.(p));
+    moved.slice(firstCount).forEach(told);
+    this.told.clear();
     // Without an fsync of its own: dpkg's database, written and synced above, is what counts, and a
     // record lost in a power cut only makes the next transaction read those packages from it again.
     this.w.db.transactionLazily(() => {
@@ -171,6 +203,19 @@ class StateRecorder {
     this.last = { state: cloneState(state), unincorp: [], refs: this.last.refs };
   }
 
+  /**
+   * The status event of a state change whose write is deferred, as DpkgDb.onStatus would tell it once
+   * written: only a change of state, the rest of the package as dpkg's database holds it.
+   */
+  private tell(i: Extract<DpkgIntent, { op: 'trigger-fields' }>): void {
+    const now = this.dpkg.get(i.name, i.arch);
+    if (now === undefined || i.state === undefined) return;
+    const id = instanceKey(i.name, i.arch);
+    if ((this.told.get(id) ?? now.status.state) === i.state) return;
+    this.told.set(id, i.state);
+    this.dpkg.onStatus?.({ ...now, status: { ...now.status, state: i.state } });
+  }
+
   /** What dpkg-trigger wrote to Unincorp since the last look, emptied as dpkg empties it. */
   takeUnincorp(): UnincorpEntry[] {
     this.dpkg.refreshTables();
@@ -188,6 +233,10 @@ class StateRecorder {
     const ref = this.last.refs.get(key);
     return ref ? labelOf(key, ref.name, ref.arch) : { name: key, qualified: key };
   }
+}
+
+function instanceKey(name: string, arch: string): string {
+  return `${name}:${arch}`;
 }
 
 function unique(xs: readonly string[]): string[] {
