@@ -2,7 +2,7 @@ import type { Db } from '../db/db';
 import { labelOf, type DpkgEventSink } from '../model/events';
 import type { TxnKind } from '../db/types';
 import { OvermergeError } from '../errors';
-import { makePrivateDirectory } from '../fs/entries';
+import { makePrivateDirectory, removeTree } from '../fs/entries';
 import { hostJoin, type HostPath } from '../fs/host-path';
 import type { PlaceMode } from '../fs/place';
 import { deviceOf, syncFilesystem } from '../fs/sync';
@@ -181,9 +181,12 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
   if (dry) return dry;
   const keepBackups = opts.keepBackups && spec.kind !== 'rollback';
   const scripts = await scriptSessionFor(w, opts.scripts);
-  // The transaction's row and its first intent (the staging folder) in one SQLite commit: one fsync of
-  // the log, not two. A crash inside it leaves neither, as if the transaction had not begun.
-  const { txnId, stagingDir, exec } = db.transaction(() => {
+  // The transaction's row and its first intent (the staging folder) in one SQLite commit. A crash inside
+  // it leaves neither, as if the transaction had not begun. Committed without an fsync of the log: nothing
+  // it describes acts outside overmerge's staging folder before the first intent that does, whose commit
+  // makes this one durable too (the log is written in order). A power cut before that loses the row, and
+  // may leave the staging folder, which the next transaction of that number removes (below).
+  const { txnId, stagingDir, exec } = db.transactionLazily(() => {
     const id = db.txns.begin(spec.kind, spec.args, { backupsKept: keepBackups, targetTxn: spec.targetTxn });
     const dir = hostJoin(loc.stagingBase, `txn-${id}`);
     const executor = new Executor(db, id, opts.steps, {
@@ -204,6 +207,7 @@ export async function runTransaction(w: Writer, opts: TxnOptions, spec: TxnSpec)
     // Inside the try: a failure right after `begin` must forget the transaction like any other.
     opts.crash.tick();
     await makePrivateDirectory(loc.stagingBase, 'create staging folder', { parents: true });
+    await removeTree(stagingDir); // a transaction's whose row a power cut lost: see the begin above
     await makePrivateDirectory(stagingDir, 'create staging folder');
     const probe = new Probe(loc.root, db, stagingDir);
     const asker = opts.askConffiles;
