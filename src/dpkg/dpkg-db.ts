@@ -122,6 +122,8 @@ export class DpkgDb {
    */
   private heldInfoFormat: number | undefined;
   private readonly heldInfoFiles = new Map<string, Buffer | null>();
+  /** Under dpkg's lock: the tables were looked at since the last script ran (othersMayHaveWritten). */
+  private tablesCurrent = false;
 
   private constructor(
     readonly admin: AdminDir,
@@ -268,12 +270,25 @@ export class DpkgDb {
    * changed less than a second before is "racy": 0.15 s of the main thread's time, 600 names each).
    */
   refreshTables(): Omit<RefreshResult, 'info'> {
+    if (this.tablesCurrent) return NOTHING_CHANGED;
     const packages = this.store.refresh();
     const diversions = this.diversionsFile.refresh();
     const statoverrides = this.statoverrideFile.refresh();
     const architectures = this.archFile.refresh();
     const triggers = this.refreshTriggers();
+    this.tablesCurrent = this.exclusive;
     return { reloaded: packages.reloaded, updatesRead: packages.updatesRead, packages: packages.changed, diversions, statoverrides, architectures, triggers };
+  }
+
+  /**
+   * Someone else may have written dpkg's tables (a maintainer script ran: dpkg-divert, dpkg-statoverride,
+   * dpkg-trigger): the next refreshTables looks again. Under dpkg's lock (`exclusive`) nothing else writes
+   * them — our own writes keep this object up to date as they go — so until this is called it does not
+   * look: a triggers/ written by this transaction less than a second before was read again whole at each
+   * state change planned (60 ms of a bootstrap's main thread in all).
+   */
+  othersMayHaveWritten(): void {
+    this.tablesCurrent = false;
   }
 
   // ---- planning changes ----------------------------------------------------------------------------
@@ -661,6 +676,17 @@ function sameIndex(a: Map<string, Set<string>>, b: Map<string, Set<string>>): bo
 function bytesOrNull(b: Buffer | null): string | null {
   return b === null ? null : byteString(b);
 }
+
+/** refreshTables' answer when it did not need to look. */
+const NOTHING_CHANGED: Omit<RefreshResult, 'info'> = Object.freeze({
+  reloaded: false,
+  updatesRead: 0,
+  packages: [],
+  diversions: false,
+  statoverrides: false,
+  architectures: false,
+  triggers: [],
+});
 
 export type { DbChange, FileChange, InfoChange, PackageChange, Reversal } from './changes';
 export type { DpkgPackage } from './package-view';

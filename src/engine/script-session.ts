@@ -28,6 +28,8 @@ export interface ScriptSession {
   notice(line: string): void;
   /** `package-key group` of the abort calls that failed in this unwind. */
   readonly failedGroups: Set<string>;
+  /** Told after each script that ran (or was tried): what it may have written is looked at again. */
+  readonly ran?: () => void;
 }
 
 /** Where a script to run lives inside the root, and the call dpkg makes of it. */
@@ -64,7 +66,8 @@ export async function scriptSessionFor(w: Writer, settings: ScriptSettings | und
   }
   const { mode, cannot } = await resolveMode(w.loc.root, settings.mode);
   const force = dpkgForceString([...DPKG_DEFAULT_FORCES, ...(settings.forces ?? []), ...(mode === 'chrootless' ? ['script-chrootless'] : [])]);
-  return { root: w.loc.root, mode, cannot, admindir, force, privateProc: settings.privateProc, notice: settings.notice, failedGroups: new Set() };
+  const ran = (): void => w.dpkg?.othersMayHaveWritten();
+  return { root: w.loc.root, mode, cannot, admindir, force, privateProc: settings.privateProc, notice: settings.notice, failedGroups: new Set(), ran };
 }
 
 async function resolveMode(root: Root, asked: ScriptSettings['mode']): Promise<{ mode: ScriptMode; cannot?: string }> {
@@ -84,6 +87,7 @@ async function resolveMode(root: Root, asked: ScriptSettings['mode']): Promise<{
 /** Runs one script through the session: a skipped one is told, the outcome handed back as the runner gives it. */
 export async function runInSession(s: ScriptSession, t: ScriptTarget): Promise<ScriptRun> {
   const run = await runScript({ root: s.root, mode: s.mode, call: t.call, script: t.script, admindir: s.admindir, force: s.force, privateProc: s.privateProc });
+  if (run.status === 'ok' || run.status === 'failed') s.ran?.();
   if (run.status === 'skipped' && s.cannot !== undefined) {
     return { status: 'failed', error: new OvermergeError('E_SCRIPT_REFUSED', `cannot run ${t.call.package}'s ${t.call.script}: ${s.cannot}`, { op: 'run script' }) };
   }

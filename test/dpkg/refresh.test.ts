@@ -98,6 +98,8 @@ describe('dpkg database refresh', { skip }, () => {
 });
 
 describe('dpkg database refresh under the lock (exclusive)', { skip }, () => {
+  // Under dpkg's lock the tables change only through the DpkgDb or a maintainer script it is told of
+  // (othersMayHaveWritten): until then refreshTables does not look.
   let work: string;
   let s: Scenario;
 
@@ -155,7 +157,7 @@ describe('dpkg database refresh under the lock (exclusive)', { skip }, () => {
     }
   });
 
-  it('still sees what changed the directories\' stat (an entry dpkg left, info files removed)', async () => {
+  it('still sees what changed the directories\' stat (an entry dpkg left, info files removed) once told someone else wrote', async () => {
     const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
     try {
       db.setStatus({ name: 'beta' }, { want: 'install', flag: 'ok', state: 'installed' });
@@ -166,11 +168,33 @@ describe('dpkg database refresh under the lock (exclusive)', { skip }, () => {
       const gone = fs.readdirSync(path.join(s.admin, 'info')).find((n) => n.startsWith('gamma.') && n !== 'gamma.list');
       assert.ok(gone, 'gamma has an info file besides its list');
       fs.rmSync(path.join(s.admin, 'info', gone));
+      // Under the lock only a maintainer script writes beside us, and whoever runs one says so.
+      assert.equal(db.refreshTables().updatesRead, 0, 'looked before being told');
+      db.othersMayHaveWritten();
       const r = db.refresh();
       assert.equal(r.updatesRead, 1);
       assert.deepEqual(r.packages, ['gamma:all']);
       assert.equal(db.get('gamma')?.status.want, 'hold');
       assert.ok(!db.infoFiles({ name: 'gamma' }).includes(gone.slice('gamma.'.length)));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('looks at the tables a script may write (dpkg-divert, dpkg-trigger) only after being told one ran', () => {
+    const db = DpkgDb.open(s.admin, { nativeArch: NATIVE, exclusive: true });
+    try {
+      db.refreshTables();
+      tool(s, 'dpkg-divert', ['--local', '--add', '--divert', '/usr/share/alpha/told.moved', '/usr/share/alpha/told']);
+      tool(s, 'dpkg-trigger', ['--no-await', '--by-package=alpha', 'overmerge-told-trigger']);
+      const before = db.refreshTables();
+      assert.equal(before.diversions, false);
+      assert.deepEqual(before.triggers, []);
+      db.othersMayHaveWritten();
+      const after = db.refreshTables();
+      assert.equal(after.diversions, true);
+      assert.deepEqual(after.triggers, ['Unincorp']);
+      assert.ok(db.diversions.some((d) => d.from === '/usr/share/alpha/told'));
     } finally {
       db.close();
     }
