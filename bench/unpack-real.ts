@@ -17,7 +17,9 @@ const execFileP = promisify(execFile);
  * its maintainer scripts neutralised as in the conformance test) and against plain extraction
  * (`dpkg-deb --fsys-tarfile X | tar -x`, serial, no fsync at all), rotated in each repetition; then (not in
  * a quick run) the same set unpacked again over the installed root by overmerge and by dpkg, counting the
- * files each rewrote. 3 repetitions, medians; peak RSS from GNU time.
+ * files each rewrote. 3 repetitions, medians; peak RSS from GNU time. Each repetition unpacks into roots
+ * of its own, all removed once every run is timed (bootstrap.ts says why: on an ext4 without a journal a
+ * tree removed just before a run slows every inode that run makes).
  */
 const REPS = reps(3, 1);
 const ADMIN = /^\.\/var\/lib\/(overmerge|dpkg)(\/|$)/;
@@ -35,32 +37,33 @@ export async function run(): Promise<BenchResult[]> {
   return withTempDir('real', async (base) => {
     let files = 0;
     let bytes = 0;
-    const roots = { om: path.join(base, 'om'), dp: path.join(base, 'dp'), tar: path.join(base, 'tar') };
-    const ours = (): Promise<Sample> => mustRun('overmerge unpack', overmergeArgv(roots.om, ['unpack', '--no-scripts', '--force-depends', ...debs]), { env: RUN_ENV });
-    const dpkg = (): Promise<Sample> => mustRun('dpkg --unpack', dpkgArgv(roots.dp, ['--force-depends', '--no-triggers', '--unpack', ...debs], interpreters), { env: RUN_ENV });
+    const roots = (rep: number) => ({ om: path.join(base, `om-${rep}`), dp: path.join(base, `dp-${rep}`), tar: path.join(base, `tar-${rep}`) });
+    const ours = (rep: number): Promise<Sample> =>
+      mustRun('overmerge unpack', overmergeArgv(roots(rep).om, ['unpack', '--no-scripts', '--force-depends', ...debs]), { env: RUN_ENV });
+    const dpkg = (rep: number): Promise<Sample> =>
+      mustRun('dpkg --unpack', dpkgArgv(roots(rep).dp, ['--force-depends', '--no-triggers', '--unpack', ...debs], interpreters), { env: RUN_ENV });
     const again: Record<'om' | 'dp', Sample[]> = { om: [], dp: [] };
     let rewritten = { om: 0, dp: 0 };
     const s = await alternate(
       REPS,
-      { om: ours, dp: dpkg, tar: () => tarExtract(roots.tar, debs) },
+      { om: ours, dp: dpkg, tar: (rep) => tarExtract(roots(rep).tar, debs) },
       {
-        before: async () => {
-          for (const r of Object.values(roots)) {
-            await fsp.rm(r, { recursive: true, force: true });
+        before: async (rep) => {
+          for (const r of Object.values(roots(rep))) {
             await fsp.mkdir(r, { mode: 0o755 });
             await makeMergedUsr(r);
           }
-          await prepareDpkgAdmin(roots.dp);
+          await prepareDpkgAdmin(roots(rep).dp);
         },
         after: async (rep) => {
-          if (rep === 0) ({ files, bytes } = await treeSize(roots.tar));
+          if (rep === 0) ({ files, bytes } = await treeSize(roots(rep).tar));
           if (QUICK) return;
           // The same set again over the installed roots: how many files does each rewrite?
           for (const k of ['om', 'dp'] as const) {
-            const before = await inodes(roots[k]);
+            const before = await inodes(roots(rep)[k]);
             await settle();
-            again[k].push(await (k === 'om' ? ours() : dpkg()));
-            rewritten = { ...rewritten, [k]: changed(before, await inodes(roots[k])) };
+            again[k].push(await (k === 'om' ? ours(rep) : dpkg(rep)));
+            rewritten = { ...rewritten, [k]: changed(before, await inodes(roots(rep)[k])) };
           }
         },
       },
