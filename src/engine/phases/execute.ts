@@ -11,7 +11,7 @@ import type { CrashPoints } from '../crash';
 import type { BackupKeeper } from '../keep-backups';
 import type { ScriptSession } from '../script-session';
 import type { PlannedStep, StepRegistry } from '../steps/registry';
-import type { ConcretizeContext, RunContext } from '../steps/step-kind';
+import type { AnyStepKind, ConcretizeContext, RunContext } from '../steps/step-kind';
 
 export interface ExecOptions {
   root: Root;
@@ -70,7 +70,7 @@ export class Executor {
     const kind = this.steps.get(step.kind);
     this.allSyncThemselves &&= kind.syncsItself === true;
     const data = kind.concretize(step, this.concrete);
-    this.db.journal.intend(this.txnId, step.kind, kind.journaled ? kind.journaled(data) : data);
+    this.db.journal.intend(this.txnId, step.kind, journalForm(kind, data));
     // Not inside a caller's SQLite transaction: a crash there would leave no trace of the transaction.
     if (opts.crashPoint !== false) this.opts.crash.tick();
   }
@@ -107,7 +107,7 @@ export class Executor {
       planned.length = 0;
       const ids = this.db.journal.intendMany(
         this.txnId,
-        batch.map((b) => ({ kind: b.kind.kind, data: b.kind.journaled ? b.kind.journaled(b.data) : b.data })),
+        batch.map((b) => ({ kind: b.kind.kind, data: journalForm(b.kind, b.data) })),
       );
       this.opts.crash.tick();
       for (let j = 0; j < batch.length; j++) {
@@ -122,6 +122,11 @@ export class Executor {
       this.opts.crash.tick();
     }
   }
+}
+
+/** What the journal keeps of a step's payload (StepKind.journaled). */
+function journalForm(kind: AnyStepKind, payload: object): object {
+  return kind.journaled ? kind.journaled(payload) : payload;
 }
 
 /**
