@@ -13,6 +13,40 @@ import { withTempDir } from '../helpers/temp';
 const execFileP = promisify(execFile);
 
 /**
+ * The sweep both tests make: the crash points of `argv` counted on a copy of `template`, then at each point
+ * a fresh copy, the command killed there, `check` given the root, the point's name and the script calls
+ * logged before the kill (it recovers and says which side the root is on); then nothing may be left
+ * behind and a second recover must find nothing. Each copy is removed after its point.
+ */
+async function sweep(
+  work: string,
+  template: string,
+  argv: string[],
+  check: (root: string, what: string, before: string[]) => Promise<Side>,
+): Promise<{ points: number; sides: Side[] }> {
+  const counting = path.join(work, 'counting');
+  await copyRoot(template, counting);
+  const points = await countPoints(counting, argv, path.join(work, 'count'));
+  const sides = await forEachPoint(points, sweepWidth(), async (n) => {
+    const root = path.join(work, `at-${n}`);
+    await copyRoot(template, root);
+    try {
+      const what = `crash point ${n}/${points}`;
+      const killed = await spawnOm(root, argv, { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
+      assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
+      const side = await check(root, what, callLines(await readLog(root)));
+      assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left in the root`);
+      const again = await om(root, ['recover', '--json'], { quiet: true });
+      assert.deepEqual(JSON.parse(again.stdout), [], `${what}: a second recover found work`);
+      return side;
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  });
+  return { points, sides };
+}
+
+/**
  * kill -9 at every crash point of an upgrade whose packages have maintainer scripts (`overmerge unpack`
  * of pkg 2 over an installed pkg 1, scripts chrootless), then `overmerge recover`:
  * - the package is as dpkg would have it, old (1, installed, its file) or new (2, unpacked, its file),
@@ -36,39 +70,22 @@ test('kill -9 at every crash point of an upgrade with maintainer scripts: recove
     await fsp.rm(path.join(template, LOG));
 
     const argv = ['--scripts=chrootless', 'unpack', v2];
-    const counting = path.join(work, 'counting');
-    await copyRoot(template, counting);
-    const points = await countPoints(counting, argv, path.join(work, 'count'));
-
-    const sides = await forEachPoint(points, sweepWidth(), async (n) => {
-      const root = path.join(work, `at-${n}`);
-      await copyRoot(template, root);
-      try {
-        const what = `crash point ${n}/${points}`;
-        const killed = await spawnOm(root, argv, { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
-        assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
-        const before = callLines(await readLog(root));
-        const pending = pendingTransactions(root);
-        const recovered = await om(root, ['--scripts=chrootless', 'recover', '--json'], { quiet: true });
-        assert.equal(recovered.status, 0, `${what}: recover failed: ${recovered.stderr}`);
-        const outcomes = (JSON.parse(recovered.stdout) as Array<{ outcome: Side }>).map((r) => r.outcome);
-        assert.equal(outcomes.length > 0, pending > 0, `${what}: recover found ${outcomes.length}, ${pending} pending`);
-        const made = callLines(await readLog(root)).slice(before.length).map(call);
-        const side = await sideOf(root, what);
-        if (outcomes.length > 0) assert.deepEqual(outcomes, [side], what);
-        const ran = before.map(call);
-        const allowed = side === 'new' ? [[]] : [abortCalls(ran), abortCalls([...ran, nextCall(ran)])];
-        assert.ok(
-          allowed.some((a) => JSON.stringify(a) === JSON.stringify(made)),
-          `${what}: recover made ${JSON.stringify(made)}, expected one of ${JSON.stringify(allowed)} (scripts before the kill: ${ran.join(', ') || 'none'})`,
-        );
-        assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left in the root`);
-        const again = await om(root, ['recover', '--json'], { quiet: true });
-        assert.deepEqual(JSON.parse(again.stdout), [], `${what}: a second recover found work`);
-        return side;
-      } finally {
-        await fsp.rm(root, { recursive: true, force: true });
-      }
+    const { points, sides } = await sweep(work, template, argv, async (root, what, before) => {
+      const pending = pendingTransactions(root);
+      const recovered = await om(root, ['--scripts=chrootless', 'recover', '--json'], { quiet: true });
+      assert.equal(recovered.status, 0, `${what}: recover failed: ${recovered.stderr}`);
+      const outcomes = (JSON.parse(recovered.stdout) as Array<{ outcome: Side }>).map((r) => r.outcome);
+      assert.equal(outcomes.length > 0, pending > 0, `${what}: recover found ${outcomes.length}, ${pending} pending`);
+      const made = callLines(await readLog(root)).slice(before.length).map(call);
+      const side = await sideOf(root, what);
+      if (outcomes.length > 0) assert.deepEqual(outcomes, [side], what);
+      const ran = before.map(call);
+      const allowed = side === 'new' ? [[]] : [abortCalls(ran), abortCalls([...ran, nextCall(ran)])];
+      assert.ok(
+        allowed.some((a) => JSON.stringify(a) === JSON.stringify(made)),
+        `${what}: recover made ${JSON.stringify(made)}, expected one of ${JSON.stringify(allowed)} (scripts before the kill: ${ran.join(', ') || 'none'})`,
+      );
+      return side;
     });
     assert.ok(sides.includes('old') && sides.includes('new'), `both sides reached: ${sides.join(',')}`);
     t.diagnostic(`${points} crash points: ${sides.filter((s) => s === 'old').length} recovered to old, ${sides.filter((s) => s === 'new').length} to new`);
@@ -142,35 +159,18 @@ test('kill -9 at every crash point of a fresh unpack of an archive with scripts 
     const template = path.join(work, 'template');
     await prepareScriptRoot(template, 'chrootless');
     const argv = ['--scripts=chrootless', 'unpack', ...debs];
-    const counting = path.join(work, 'counting');
-    await copyRoot(template, counting);
-    const points = await countPoints(counting, argv, path.join(work, 'count'));
-
-    const sides = await forEachPoint(points, sweepWidth(), async (n) => {
-      const root = path.join(work, `at-${n}`);
-      await copyRoot(template, root);
-      try {
-        const what = `crash point ${n}/${points}`;
-        const killed = await spawnOm(root, argv, { quiet: true, env: { OVERMERGE_DEBUG_CRASH_AT: String(n) } });
-        assert.equal(killed.signal, 'SIGKILL', `${what}: expected SIGKILL, got status ${killed.status}: ${killed.stderr}`);
-        const before = callLines(await readLog(root));
-        const recovered = await om(root, ['--scripts=chrootless', 'recover', '--json'], { quiet: true });
-        assert.equal(recovered.status, 0, `${what}: recover failed: ${recovered.stderr}`);
-        const made = callLines(await readLog(root)).slice(before.length).map(call);
-        const side = await sidesOf(root, names, what);
-        assert.ok(
-          made.length === 0 || (side === 'old' && made.length === 1 && made[0].startsWith('pkg_1 postrm <abort-install>')),
-          `${what}: recover made ${JSON.stringify(made)} (${side})`,
-        );
-        const areas = (await fsp.readdir(path.join(root, 'var/lib/dpkg'))).filter((f) => f.startsWith('tmp.ci'));
-        assert.deepEqual(areas, [], `${what}: control areas left`);
-        assert.deepEqual(await leftoverTemporaries(root), [], `${what}: temporaries left in the root`);
-        const again = await om(root, ['recover', '--json'], { quiet: true });
-        assert.deepEqual(JSON.parse(again.stdout), [], `${what}: a second recover found work`);
-        return side;
-      } finally {
-        await fsp.rm(root, { recursive: true, force: true });
-      }
+    const { points, sides } = await sweep(work, template, argv, async (root, what, before) => {
+      const recovered = await om(root, ['--scripts=chrootless', 'recover', '--json'], { quiet: true });
+      assert.equal(recovered.status, 0, `${what}: recover failed: ${recovered.stderr}`);
+      const made = callLines(await readLog(root)).slice(before.length).map(call);
+      const side = await sidesOf(root, names, what);
+      assert.ok(
+        made.length === 0 || (side === 'old' && made.length === 1 && made[0].startsWith('pkg_1 postrm <abort-install>')),
+        `${what}: recover made ${JSON.stringify(made)} (${side})`,
+      );
+      const areas = (await fsp.readdir(path.join(root, 'var/lib/dpkg'))).filter((f) => f.startsWith('tmp.ci'));
+      assert.deepEqual(areas, [], `${what}: control areas left`);
+      return side;
     });
     assert.ok(sides.includes('old') && sides.includes('new'), `both sides reached: ${sides.join(',')}`);
     t.diagnostic(`${points} crash points: ${sides.filter((s) => s === 'old').length} recovered to old, ${sides.filter((s) => s === 'new').length} to new`);
