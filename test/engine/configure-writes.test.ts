@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { openForWriting } from '../../src/engine/context';
@@ -18,7 +18,8 @@ import { testTxnOptions } from '../helpers/txn-options';
  * queue's last). What a script sees is what it would see under dpkg — every package configured before it
  * installed, itself half-configured — and the status events are dpkg's, each once, in dpkg's order.
  * dpkg writes an entry (and syncs it) for each state; here aa's, bb's and cc's states before cc's postinst
- * are one entry.
+ * are one entry. Real dpkg installs the same archives on a twin root: cc's postinst sees the same, the
+ * --status-fd configure lines and the end states are the same.
  */
 
 const work = tempDir('configure-writes', { after });
@@ -84,5 +85,35 @@ test('states of packages without a postinst are written before the next script, 
     ]);
     const status = spawnSync('dpkg-query', ['--admindir', path.join(root, 'var/lib/dpkg'), '-W', '-f', '${Package} ${Status}\n'], { encoding: 'utf8' });
     assert.equal(status.stdout, 'aa install ok installed\nbb install ok installed\ncc install ok installed\ndd install ok installed\n');
+
+    // Real dpkg, the same archives on a twin root: what cc's postinst saw, the configure lines of
+    // --status-fd and the end states are the same.
+    await withTempDir('dpkg-root', async (twin) => {
+      await fsp.chmod(twin, 0o755);
+      makeDpkgRoot(twin);
+      const fdFile = path.join(work, 'dpkg.status-fd'); // removed with the test's folder
+      const fd = openSync(fdFile, 'w');
+      try {
+        const res = spawnSync('dpkg', [`--root=${twin}`, '--force-script-chrootless', '--log=/dev/null', '--status-fd=3', '-i', ...debs], {
+          stdio: ['ignore', 'pipe', 'pipe', fd],
+          env: { ...process.env, LC_ALL: 'C' },
+          encoding: 'utf8',
+        });
+        assert.equal(res.status, 0, `${res.stdout}${res.stderr}`);
+      } finally {
+        closeSync(fd);
+      }
+      const lines = (await fsp.readFile(fdFile, 'utf8')).split('\n');
+      const theirs = lines.flatMap((l) => {
+        const st = /^status: (\S+): (half-configured|installed)$/.exec(l);
+        if (st) return [`${st[1]} ${st[2]}`];
+        const pr = /^processing: configure: (\S+)$/.exec(l);
+        return pr ? [`processing ${pr[1]}`] : [];
+      });
+      assert.deepEqual(configuring, theirs, '--status-fd configure lines as dpkg writes them');
+      assert.equal(await fsp.readFile(path.join(root, seen), 'utf8'), await fsp.readFile(path.join(twin, seen), 'utf8'), "cc's postinst saw what it saw under dpkg");
+      const dpkgStatus = spawnSync('dpkg-query', ['--admindir', path.join(twin, 'var/lib/dpkg'), '-W', '-f', '${Package} ${Status}\n'], { encoding: 'utf8' });
+      assert.equal(status.stdout, dpkgStatus.stdout);
+    });
   });
 });
