@@ -1,5 +1,6 @@
 import { relationMatches, type Relation } from '../../control/relations';
 import type { TriggerPackage } from './model';
+import { baseName, RelationCandidates } from './relation-candidates';
 
 /**
  * dpkg's findbreakcycle (src/main/depcon.c) for the configure queue of trigger processing: once the queue
@@ -45,10 +46,11 @@ export function findDependencyCycle(
   packages: Readonly<Record<string, TriggerPackage>>,
   broken: ReadonlySet<string>,
   beingConfigured: ReadonlySet<string>,
+  candidates: RelationCandidates = new RelationCandidates(packages),
 ): DependencyBreak | undefined {
   const p = packages[start];
   if (!p) return undefined;
-  const search = new CycleSearch(packages, broken, beingConfigured);
+  const search = new CycleSearch(candidates, broken, beingConfigured);
   return search.from(p, undefined);
 }
 
@@ -57,7 +59,7 @@ class CycleSearch {
   private readonly done = new Set<string>();
 
   constructor(
-    private readonly packages: Readonly<Record<string, TriggerPackage>>,
+    private readonly candidates: RelationCandidates,
     private readonly broken: ReadonlySet<string>,
     private readonly beingConfigured: ReadonlySet<string>,
   ) {}
@@ -85,7 +87,7 @@ class CycleSearch {
 
   /** Every instance of the name dpkg knows, then the providers this run configures (dpkg's order). */
   private dependees(rel: Relation): TriggerPackage[] {
-    const all = Object.values(this.packages).filter((p) => p.status !== 'not-installed');
+    const all = this.candidates.of(rel.name).filter((p) => p.status !== 'not-installed');
     const direct = all.filter((p) => baseName(p) === rel.name);
     const providers = all.filter(
       (p) => this.beingConfigured.has(p.name) && baseName(p) !== rel.name && (p.provides ?? []).some((pr) => pr.name === rel.name) && provides(rel, p),
@@ -120,10 +122,6 @@ class CycleSearch {
       message: `dependency cycle ${[...cycle, cycle[0]].join(' -> ')} broken at ${at.pkg.name} -> ${at.dependsOn} (${why})`,
     };
   }
-}
-
-function baseName(p: TriggerPackage): string {
-  return p.name.split(':')[0].toLowerCase();
 }
 
 function provides(rel: Relation, p: TriggerPackage): boolean {

@@ -2,6 +2,7 @@ import { relationMatches, type Relation } from '../../control/relations';
 import { formatVersion } from '../../control/version';
 import { breakKey } from './dep-cycles';
 import { statusRank, type TriggerPackage } from './model';
+import { baseName, RelationCandidates } from './relation-candidates';
 
 /**
  * dpkg's check of a package's Pre-Depends and Depends before its postinst runs (src/main/packages.c
@@ -33,6 +34,7 @@ export function checkDependencies(
   packages: Readonly<Record<string, TriggerPackage>>,
   toBeConfigured: ReadonlySet<string>,
   broken: ReadonlySet<string> = new Set(),
+  candidates: RelationCandidates = new RelationCandidates(packages),
 ): DepCheck {
   let verdict: DepVerdict = 'ok';
   let anyCannotFixByTrigger = false;
@@ -47,10 +49,10 @@ export function checkDependencies(
         found = 3;
         break;
       }
-      if (!Object.values(packages).some((p) => p.name.split(':')[0].toLowerCase() === rel.name)) {
+      if (candidates.named(rel.name).length === 0) {
         why.push(`  Package ${rel.name} is not installed.\n`);
       }
-      for (const dependee of Object.values(packages)) {
+      for (const dependee of candidates.of(rel.name)) {
         const how = matchOf(rel, dependee);
         if (how === undefined) continue;
         let f = foundFor(dependee, toBeConfigured, why);
@@ -76,7 +78,7 @@ export function checkDependencies(
 }
 
 function matchOf(rel: Relation, p: TriggerPackage): 'direct' | 'provides' | undefined {
-  const name = p.name.split(':')[0].toLowerCase();
+  const name = baseName(p);
   const facts = { name, version: p.version ?? '0', architecture: p.architecture ?? 'all', provides: p.provides };
   if (!relationMatches(rel, facts)) return undefined;
   return rel.name === name ? 'direct' : 'provides';

@@ -1,5 +1,6 @@
 import { checkDependencies } from './depcheck';
 import { breakKey, findDependencyCycle, type DependencyBreak } from './dep-cycles';
+import { RelationCandidates } from './relation-candidates';
 import { addToUnincorp, type UnincorpEntry } from './formats';
 import { checkTriggerCycle, NO_CYCLE_TRACKING, type CycleTracker, type TriggerCycle } from './cycle';
 import { dpkgTableOrder } from './hash-order';
@@ -141,6 +142,8 @@ class Planner {
   private readonly cycleBreaks: DependencyBreak[] = [];
   /** The explanation of the last dependency check (dpkg's aemsgs), for a forced problem's warning. */
   private lastProblems: string[] = [];
+  /** Who may satisfy a relation, kept while no package's facts change (the statuses are read at each use). */
+  private candidateIndex?: { revision: number; candidates: RelationCandidates };
 
   constructor(
     state: TriggerState,
@@ -165,6 +168,12 @@ class Planner {
 
   private get packages(): Record<string, TriggerPackage> {
     return this.world.state.packages;
+  }
+
+  private get candidates(): RelationCandidates {
+    const revision = this.world.revision;
+    if (this.candidateIndex?.revision !== revision) this.candidateIndex = { revision, candidates: new RelationCandidates(this.packages) };
+    return this.candidateIndex.candidates;
   }
 
   private tableOrder(): string[] {
@@ -334,7 +343,7 @@ class Planner {
   /** findbreakcycle, from dependtry 2 on: a cycle through `name` has one dependency broken; progress is made. */
   private breakCycleFrom(name: string): void {
     if (this.dependtry < TRY_CYCLES) return;
-    const found = findDependencyCycle(name, this.packages, this.broken, this.toBeConfigured);
+    const found = findDependencyCycle(name, this.packages, this.broken, this.toBeConfigured, this.candidates);
     if (!found) return;
     this.broken.add(breakKey(found.package, found.group, found.alternative));
     this.cycleBreaks.push(found);
@@ -342,7 +351,7 @@ class Planner {
   }
 
   private checkDeps(p: TriggerPackage): 'ok' | 'defer' | 'halt' {
-    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken);
+    const check = checkDependencies(p, this.packages, this.toBeConfigured, this.broken, this.candidates);
     if (check.fixByTrigger !== undefined) this.progressByTrigproc = check.fixByTrigger;
     this.lastProblems = check.problems;
     return check.verdict;

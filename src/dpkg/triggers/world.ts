@@ -32,6 +32,8 @@ export interface WorldOptions {
  */
 export class TriggerWorld {
   readonly changes: TriggerChange[] = [];
+  /** Bumped whenever a package's facts (its name, what it provides) may have changed: see setInfo. */
+  private factsRevision = 0;
 
   constructor(
     readonly state: TriggerState,
@@ -44,8 +46,14 @@ export class TriggerWorld {
 
   /** Records a package's facts, adding it (not-installed, no triggers) if it is new. */
   setInfo(name: string, info: PackageInfo): void {
+    this.factsRevision++;
     const p = this.pkg(name) ?? (this.state.packages[name] = { name, status: 'not-installed', pending: [], awaited: [] });
     Object.assign(p, info);
+  }
+
+  /** Changes whenever setInfo may have changed what a package is named or provides. */
+  get revision(): number {
+    return this.factsRevision;
   }
 
   /** pkg_set_status followed by modstatdb_note. */
