@@ -8,6 +8,9 @@ const FILE_COLUMNS = `id, package_id AS packageId, path, type, mode, uid, gid, s
 const OWNER_COLUMNS = `f.package_id AS packageId, p.name AS name, p.architecture AS architecture, f.path AS path,
   f.type AS type`;
 
+/** Paths a batched owner lookup sends at once: a JSON text of some hundred KiB at most. */
+export const OWNER_BATCH = 2048;
+
 /**
  * Every query here is an index lookup or an index range scan; none reads the whole table. The path range
  * trick: in SQLite's BINARY order every path beginning with `D/` sorts in [`D/`, `D0`) because '0' is the
@@ -19,6 +22,9 @@ export const FILE_SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ownersOf: `SELECT ${OWNER_COLUMNS} FROM files f JOIN packages p ON p.id = f.package_id
     WHERE f.path = ? ORDER BY p.name, p.architecture`,
+  // The paths come as a JSON array: one statement, one round trip, for any number of them.
+  ownersOfMany: `SELECT ${OWNER_COLUMNS} FROM files f JOIN packages p ON p.id = f.package_id
+    WHERE f.path IN (SELECT value FROM json_each(?)) ORDER BY f.path, p.name, p.architecture`,
   // The exclusions come as a JSON array so one statement serves any number of them.
   otherOwnersUnder: `SELECT ${OWNER_COLUMNS} FROM files f JOIN packages p ON p.id = f.package_id
     WHERE f.path > ? AND f.path < ? AND f.package_id NOT IN (SELECT value FROM json_each(?))
@@ -89,6 +95,34 @@ export class Files {
   /** Every package recording `path` (normally one; more for shared directories). */
   ownersOf(path: string): OwnerRow[] {
     return guarded(this.s.file, `look up the owner of ${path}`, () => this.s.get(FILE_SQL.ownersOf).all(path) as OwnerRow[]);
+  }
+
+  /**
+   * The owners of each of `paths` that has any (in ownersOf's order), in statements of at most
+   * OWNER_BATCH paths: a transaction asks about each of its members, and one call a path cost more in
+   * round trips between JavaScript and SQLite than the index lookups themselves.
+   */
+  ownersOfMany<P extends string>(paths: Iterable<P>): Map<P, OwnerRow[]> {
+    const out = new Map<P, OwnerRow[]>();
+    const run = (batch: P[]): void => {
+      const rows = guarded(this.s.file, `look up the owners of ${batch.length} paths`, () => this.s.get(FILE_SQL.ownersOfMany).all(JSON.stringify(batch)) as OwnerRow[]);
+      for (const row of rows) {
+        const path = row.path as P; // the very path asked about: the IN matches it byte for byte
+        const list = out.get(path);
+        if (list) list.push(row);
+        else out.set(path, [row]);
+      }
+    };
+    let batch: P[] = [];
+    for (const p of paths) {
+      batch.push(p);
+      if (batch.length === OWNER_BATCH) {
+        run(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) run(batch);
+    return out;
   }
 
   /**

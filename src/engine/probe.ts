@@ -269,14 +269,16 @@ export class Probe {
   }
 
   /**
-   * Records the owners of `p` other than the packages `except` (the transaction's own, which the planner
-   * never counts as owners: an upgrade of a huge package kept a list per member, 12 MiB at 116,010).
+   * Records the owners of each of `paths` other than the packages `except` (the transaction's own, which
+   * the planner never counts as owners: an upgrade of a huge package kept a list per member, 12 MiB at
+   * 116,010), looked up in batches.
    */
-  ownersOf(p: RootPath, except: ReadonlySet<number>): void {
-    if (this.owners.has(p)) return;
-    const owners = this.db.files.ownersOf(p).filter((o) => !except.has(o.packageId));
-    // Most paths have no other owner; the planner reads a missing key as none, so no empty list per member.
-    if (owners.length > 0) this.owners.set(p, owners.map((o) => this.ownerFrom(o.packageId, o.type)));
+  ownersOfMany(paths: readonly RootPath[], except: ReadonlySet<number>): void {
+    for (const [p, rows] of this.db.files.ownersOfMany(paths.filter((p) => !this.owners.has(p)))) {
+      const owners = rows.filter((o) => !except.has(o.packageId));
+      // Most paths have no other owner; the planner reads a missing key as none, so no empty list per member.
+      if (owners.length > 0) this.owners.set(p, owners.map((o) => this.ownerFrom(o.packageId, o.type)));
+    }
   }
 
   /** Records packages other than `except` owning anything beneath directory `p`. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Db } from '../../src/db/db';
+import { OWNER_BATCH } from '../../src/db/files';
 import { openDatabase } from '../../src/db/open';
 import type { FileInput, PackageInput } from '../../src/db/types';
 import { OvermergeError } from '../../src/errors';
@@ -216,6 +217,22 @@ test('files: ownersOf finds every owner of a shared path and nothing for a near 
     assert.deepEqual(db.files.ownersOf('/usr/lib'), []);
     assert.deepEqual(db.files.ownersOf('usr/li'), []);
     assert.deepEqual(db.files.ownersOf('USR/LIB'), [], 'paths are case-sensitive');
+  });
+});
+
+test('files: ownersOfMany answers as ownersOf does, for paths asked twice and across batches', () => {
+  withDb((db) => {
+    const t = db.txns.begin('install', []);
+    const a = db.packages.upsert(pkg('a'), t);
+    const b = db.packages.upsert(pkg('b', '1', 'all'), t);
+    const many = Array.from({ length: OWNER_BATCH + 5 }, (_, i) => file(`usr/share/a/${String(i).padStart(5, '0')}`));
+    db.files.insertFiles(a, [dir('usr'), dir('usr/lib'), file('usr/lib/liba.so'), ...many]);
+    db.files.insertFiles(b, [dir('usr'), dir('usr/lib'), file('usr/lib/libb.so'), file('usr/lib/l\u00e9')]);
+    const asked = ['usr/lib', 'usr/lib/', 'USR/LIB', 'usr/li', 'usr/lib/l\u00e9', 'usr/lib', 'nothing', ...many.map((f) => f.path), 'usr/lib/libb.so'];
+    const got = db.files.ownersOfMany(asked);
+    for (const p of new Set(asked)) assert.deepEqual(got.get(p) ?? [], db.files.ownersOf(p), p);
+    assert.equal(got.size, 3 + many.length, 'only paths with owners have an entry');
+    assert.deepEqual(db.files.ownersOfMany([]), new Map());
   });
 });
 

@@ -6,6 +6,7 @@ import type { InstallRequest, PlanInput, PlanOptions, RemoveRequest } from '../p
 import { conffileCompanions, type Probe } from '../probe';
 import { replacesOwner } from '../replaces';
 import { collectGarbage, GarbageCadence, LARGE_TRANSACTION } from '../memory-bounds';
+import { OWNER_BATCH } from '../../db/files';
 
 /** What a transaction changes, as its preparation (stage phase, or a rollback's snapshots) found it. */
 export interface Requests {
@@ -31,8 +32,9 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
   // The installed versions' rows first: the probe's map then keys each of their paths by the row's own
   // string, not by a second copy made from the manifest (116,010 paths: 4.4 MiB).
   const shipped = shippedDirectories(req.installs);
-  for (const r of req.installs) if (r.old) await gatherOld(probe, r.old.files, { txnIds, inTxn, shipped }, false);
-  for (const r of req.removals) await gatherOld(probe, r.pkg.files, { txnIds, inTxn, shipped }, r.purge);
+  const owners = new OwnerLookups(probe, inTxn);
+  for (const r of req.installs) if (r.old) await gatherOld(probe, r.old.files, { txnIds, inTxn, shipped, owners }, false);
+  for (const r of req.removals) await gatherOld(probe, r.pkg.files, { txnIds, inTxn, shipped, owners }, r.purge);
   const cadence = new GarbageCadence();
   for (const r of req.installs) {
     for (const e of r.staged.entries) {
@@ -43,7 +45,7 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
       // A directory's owners matter only where the root holds something else there (plan.ts,
       // planDirectory); where it holds the folder they are every package shipping it (/usr/share/doc:
       // each package installed before, looked up by each one after — most of a bootstrap's owner rows).
-      if (e.type !== 'directory' || !holdsFolder(d)) probe.ownersOf(at, inTxn);
+      if (e.type !== 'directory' || !holdsFolder(d)) owners.add(at);
       if (e.type !== 'directory' && d.type === 'directory') {
         await probe.look(at, { beneath: true });
         probe.ownersBeneath(at, txnIds);
@@ -51,6 +53,7 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
       if (e.conffile) for (const c of conffileCompanions(at)) await probe.look(c);
     }
   }
+  owners.flush();
   for (const p of req.extraRemovals ?? []) await probe.look(p);
   // The walk goes on over the folders it adds (no copy of a huge upgrade's paths: 250,000 strings).
   for (const p of probe.disk.keys()) await probe.lookAncestors(p); // checkGuarded
@@ -79,11 +82,32 @@ interface Ours {
   inTxn: ReadonlySet<number>;
   /** Directories the transaction's archives ship: they stay, whatever the installed versions had. */
   shipped: ReadonlySet<RootPath>;
+  owners: OwnerLookups;
+}
+
+/** The paths whose owners the planner needs, looked up OWNER_BATCH at a time (the probe keeps the answers). */
+class OwnerLookups {
+  private batch: RootPath[] = [];
+
+  constructor(
+    private readonly probe: Probe,
+    private readonly except: ReadonlySet<number>,
+  ) {}
+
+  add(p: RootPath): void {
+    this.batch.push(p);
+    if (this.batch.length >= OWNER_BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.batch.length > 0) this.probe.ownersOfMany(this.batch, this.except);
+    this.batch = [];
+  }
 }
 
 async function gatherOld(probe: Probe, files: InstalledFileList, ours: Ours, purge: boolean): Promise<void> {
   for (const f of files) {
-    probe.ownersOf(f.path, ours.inTxn);
+    ours.owners.add(f.path);
     const d = await probe.look(f.path);
     // What is in a directory matters only if it may be removed: not one the transaction ships again (an
     // upgrade of a huge package listed its folder of 116,010 files, and kept the list: 10 MiB).

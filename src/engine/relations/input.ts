@@ -125,13 +125,13 @@ function dbFileList(db: Db, row: PackageRow): string[] {
 export function possiblyDisappearing(db: Db, installs: ReadonlyArray<{ staged: StagedPackage; resolved: ReadonlyMap<RootPath, RootPath> }>): Set<string> {
   const own = new Set(installs.map((i) => instanceKey(i.staged.name, i.staged.architecture)));
   const out = new Set<string>();
-  for (const i of installs) {
-    for (const e of i.staged.entries) {
-      if (e.type === 'directory') continue;
-      for (const o of db.files.ownersOf(i.resolved.get(e.path) ?? e.path)) {
-        const k = instanceKey(o.name, o.architecture);
-        if (!own.has(k)) out.add(k);
-      }
+  const landing = function* (): Generator<RootPath> {
+    for (const i of installs) for (const e of i.staged.entries) if (e.type !== 'directory') yield i.resolved.get(e.path) ?? e.path;
+  };
+  for (const rows of db.files.ownersOfMany(landing()).values()) {
+    for (const o of rows) {
+      const k = instanceKey(o.name, o.architecture);
+      if (!own.has(k)) out.add(k);
     }
   }
   return out;
