@@ -106,3 +106,20 @@ test('pipeCapacity: the child writes that far ahead of our reads, and we ahead o
     }
   });
 });
+
+test('a NUL in the program, an argument, or a name or value of the environment: Node refuses the start, and `closed` says so', async () => {
+  const env = { PATH: '/usr/bin:/bin' };
+  for (const [label, file, args, childEnv] of [
+    ['program', '/bin/tr\0ue', [], env],
+    ['argument', '/bin/echo', ['a\0b'], env],
+    ['value', '/bin/true', [], { ...env, X: 'a\0b' }],
+    ['name', '/bin/true', [], { ...env, 'X\0Y': 'a' }],
+  ] as const) {
+    const c = spawnChild(file, args, { env: childEnv, stdio: ['ignore', 'ignore', 'ignore'] });
+    const exit = await c.closed;
+    assert.equal(exit.code, null, label);
+    assert.match(String(exit.error?.message), /null bytes/, label);
+  }
+  const fine = await spawnChild('/bin/true', [], { env, stdio: ['ignore', 'ignore', 'ignore'] }).closed;
+  assert.deepEqual(fine, { code: 0, signal: null });
+});
