@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { constants as C, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, type BigIntStats, type Dirent } from 'node:fs';
-import { promisify } from 'node:util';
 import { fsError, OvermergeError } from '../errors';
 import { applyOwnerModeXattrsSync, kindOf, majorMinor, TimesBatch } from './metadata';
 import { hostJoin, type HostPath } from './host-path';
+import { mknod } from './mknod';
 import { CLONE_REFUSED, copyEntryBinding, NativeFlag, NativeKind, nativeCopy, type CopyEntryBinding } from './copy-entry-addon';
 import { step, type StepHooks } from './steps';
 import { readXattrsSync } from './xattr';
 
-const execFileP = promisify(execFile);
 
 export interface CopyOptions {
   hooks?: StepHooks;
@@ -186,13 +184,13 @@ async function createLeaf(src: HostPath, dst: HostPath, st: BigIntStats, ctx: Co
       copySymlink(src, dst);
       break;
     case 'fifo':
-      await run('mkfifo', ['-m', '600', '--', dst], dst);
+      await made('mkfifo', dst, () => mknod(dst, 0o600, { kind: 'fifo' }));
       break;
     case 'char':
     case 'block': {
       // Node has no mknod(2); coreutils' mknod is that call. Only root may make device nodes.
       const { major, minor } = majorMinor(st.rdev);
-      await run('mknod', ['-m', '600', '--', dst, kind === 'char' ? 'c' : 'b', String(major), String(minor)], dst);
+      await made('mknod', dst, () => mknod(dst, 0o600, { kind, major, minor }));
       break;
     }
     default:
@@ -285,14 +283,11 @@ function copySymlink(src: string, dst: string): void {
   }
 }
 
-async function run(cmd: string, args: string[], dst: HostPath): Promise<void> {
+async function made(what: string, dst: HostPath, make: () => Promise<void>): Promise<void> {
   try {
-    await execFileP(cmd, args);
+    await make();
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    const errno = /File exists/.test(stderr) ? 'EEXIST' : /No space/.test(stderr) ? 'ENOSPC' : /not permitted/.test(stderr) ? 'EPERM' : undefined;
-    const wrapped = errno ? Object.assign(new Error(stderr), { code: errno }) : new Error(stderr || String(err));
-    throw fsError(`create (${cmd})`, wrapped, dst);
+    throw fsError(`create (${what})`, err, dst);
   }
 }
 

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -18,12 +17,11 @@ import {
   type Dirent,
   type Stats,
 } from 'node:fs';
-import { promisify } from 'node:util';
 import { errnoOf, fsError, OvermergeError } from '../errors';
 import { step, type StepHooks } from './steps';
 import { hostDirOf, hostJoin, type HostPath } from './host-path';
+import { mknod } from './mknod';
 
-const execFileP = promisify(execFile);
 
 /**
  * Small filesystem primitives the install engine composes into undoable steps: making one entry with
@@ -65,14 +63,14 @@ export async function createSpecial(at: HostPath, e: SpecialEntry, asRoot: boole
         linkSync(e.linkFrom ?? '', at);
         return; // a hard link shares its target's inode and metadata
       case 'fifo':
-        await execFileP('mknod', ['-m', (e.mode & 0o777).toString(8), '--', at, 'p']);
+        await mknod(at, e.mode & 0o777, { kind: 'fifo' });
         break;
       case 'char':
       case 'block':
         if (!asRoot) {
           throw new OvermergeError('E_FS', `cannot create device node ${at}: only root can (run as root)`, { op: 'mknod', path: at, errno: 'EPERM' });
         }
-        await execFileP('mknod', ['-m', (e.mode & 0o777).toString(8), '--', at, e.type === 'char' ? 'c' : 'b', String(e.devmajor ?? 0), String(e.devminor ?? 0)]);
+        await mknod(at, e.mode & 0o777, { kind: e.type, major: e.devmajor ?? 0, minor: e.devminor ?? 0 });
         break;
     }
   } catch (err) {
@@ -87,7 +85,7 @@ export async function createSpecial(at: HostPath, e: SpecialEntry, asRoot: boole
  */
 export async function createWhiteout(at: HostPath, mtime: number): Promise<void> {
   try {
-    await execFileP('mknod', ['-m', '000', '--', at, 'c', '0', '0']);
+    await mknod(at, 0, { kind: 'char', major: 0, minor: 0 });
     await fsp.lutimes(at, mtime, mtime);
   } catch (err) {
     throw fsError('create whiteout', err, at);
