@@ -31,6 +31,12 @@ export interface ChildOptions {
    * child's reads, and the child ahead of ours.
    */
   readonly pipeCapacity?: number;
+  /**
+   * Start the program chrooted into `dir` (`file` is then a path inside it), in the root's /, as dpkg
+   * starts a maintainer script; with `privateProc`, in a mount namespace of its own with a /proc mounted
+   * in the root (src/dpkg/private-proc.ts). Only with the addon (startsInRoot): Node's spawn cannot chroot.
+   */
+  readonly root?: { readonly dir: string; readonly privateProc: boolean };
 }
 
 export interface ChildExit {
@@ -54,19 +60,42 @@ export interface Child {
 }
 
 interface SpawnAddon {
-  spawn(file: string, argv: string[], env: string[], cwd: string | null, fds: number[], onExit: (code: number | null, signal: number | null) => void): number;
+  spawn(
+    file: string,
+    argv: string[],
+    env: string[],
+    cwd: string | null,
+    fds: number[],
+    onExit: (code: number | null, signal: number | null) => void,
+    root?: string,
+    privateProc?: boolean,
+  ): number;
   pipe(capacity?: number): [number, number];
 }
 
 const addon = optionalAddon<SpawnAddon>('spawn_child');
 
 export function spawnChild(file: string, args: readonly string[], opts: ChildOptions = {}): Child {
+  if (opts.root !== undefined) {
+    const native = startsInRoot(opts) ? addon() : null;
+    if (native === null) throw new Error(`cannot start ${file} in a root: ${opts.gid !== undefined ? 'not with another group' : 'the spawn_child addon was not built'}`);
+    if (hasNul(file, args, opts.env)) return notStarted(new Error(`spawn ${file}: a string holds a NUL (null bytes are not allowed)`));
+    return spawnNative(native, file, args, opts) as Child; // no ENOEXEC: the child runs such a file with /bin/sh itself
+  }
   const native = file.includes('/') && opts.gid === undefined && !hasNul(file, args, opts.env) ? addon() : null;
   if (native !== null) {
     const started = spawnNative(native, file, args, opts);
     if (started !== 'ENOEXEC') return started;
   }
   return spawnNode(file, args, opts);
+}
+
+/**
+ * Whether spawnChild can start a program chrooted into a root (ChildOptions.root) with these options: only
+ * the addon can, and not with another group. Where not, a caller starts chroot(8) or unshare(1) instead.
+ */
+export function startsInRoot(opts: Pick<ChildOptions, 'gid'> = {}): boolean {
+  return opts.gid === undefined && addon() !== null;
 }
 
 /**
@@ -100,17 +129,21 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
       theirs.push(i === 0 ? r : w);
       return i === 0 ? r : w;
     });
-    pid = native.spawn(file, [file, ...args], env, opts.cwd ?? null, fds, (code, signal) => {
+    const onExit = (code: number | null, signal: number | null): void => {
       running = false;
       exited({ code, signal: signal === null ? null : signalName(signal) });
-    });
+    };
+    pid =
+      opts.root === undefined
+        ? native.spawn(file, [file, ...args], env, opts.cwd ?? null, fds, onExit)
+        : native.spawn(file, [file, ...args], env, null, fds, onExit, opts.root.dir, opts.root.privateProc);
     running = true;
   } catch (err) {
     for (const fd of [...theirs, ...ours]) if (fd !== undefined) closeSync(fd);
-    const errno = (err as { errnoNumber?: number }).errnoNumber;
-    if (errno === osConstants.errno.ENOEXEC) return 'ENOEXEC';
-    const error = errno === undefined ? (err as Error) : errnoError(new Error(`spawn ${file}`), errno);
-    return { stdin: null, stdout: null, stderr: null, closed: Promise.resolve({ code: null, signal: null, error }), kill: () => {} };
+    const { errnoNumber: errno, step } = err as { errnoNumber?: number; step?: string };
+    if (errno === osConstants.errno.ENOEXEC && opts.root === undefined) return 'ENOEXEC';
+    const error = errno === undefined ? (err as Error) : errnoError(new Error(`spawn ${file}${step ? ` (${step})` : ''}`), errno);
+    return notStarted(step === undefined ? error : Object.assign(error, { step }));
   }
   for (const fd of theirs) closeSync(fd);
   const socket = (i: number): Socket | null =>
@@ -136,13 +169,18 @@ function spawnNative(native: SpawnAddon, file: string, args: readonly string[], 
   };
 }
 
+/** A child that never started: `closed` says why. */
+function notStarted(error: Error): Child {
+  return { stdin: null, stdout: null, stderr: null, closed: Promise.resolve({ code: null, signal: null, error }), kill: () => {} };
+}
+
 function spawnNode(file: string, args: readonly string[], opts: ChildOptions): Child {
   let child: ChildProcess;
   try {
     const stdio = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
     child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio, ...(opts.gid === undefined ? {} : { gid: opts.gid }) });
   } catch (err) {
-    return { stdin: null, stdout: null, stderr: null, closed: Promise.resolve({ code: null, signal: null, error: err as Error }), kill: () => {} };
+    return notStarted(err as Error);
   }
   const closed = new Promise<ChildExit>((resolve) => {
     // Node may report 'close' after 'error'; the first word is the verdict.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,9 @@ import type { ScriptCall } from '../../src/dpkg/script-sequence';
 import { privateProcSupport } from '../../src/dpkg/private-proc';
 import { OvermergeError } from '../../src/errors';
 import { openRoot, parseRootPath, type RootPath } from '../../src/fs/rootpath';
+import { REPO_ROOT } from '../helpers/run-cli';
 import { withTempDir } from '../helpers/temp';
+import { unbuiltAddonPreload } from '../helpers/unbuilt-addon';
 import { BASE_ENV, cannotRunScriptOracle, prepareScriptRoot } from '../helpers/script-oracle';
 
 /**
@@ -151,6 +153,38 @@ test('chroot with a private /proc (the bootstrap): the script sees a /proc of it
     // Without the option: chroot(8), no /proc, as dpkg runs scripts.
     assert.deepEqual(await run(root, 'chroot', call('postinst', ['configure', '']), script), { status: 'ok' });
     assert.deepEqual((await seen(root))[0], 'proc=no');
+  });
+});
+
+test('without the spawn_child addon, chroot(8) and unshare(1) start the script in the root: it sees the same', async (t) => {
+  const skip = await cannotRunScriptOracle('chroot');
+  if (skip) return t.skip(skip);
+  const support = await privateProcSupport();
+  if ('why' in support) return t.skip(`cannot make a mount namespace here: ${support.why}`);
+  await withScriptRoot('chroot', async (root) => {
+    const body = SPY.replace('exit 0', 'if [ -e /proc/self/stat ]; then echo proc=yes >> "$out"; else echo proc=no >> "$out"; fi\nexit 0');
+    const script = await put(root, 'var/lib/dpkg/info/hello.postinst', body);
+    const preload = await unbuiltAddonPreload(path.dirname(root), 'spawn_child.node', 'spawn_child.node refused');
+    const runner = path.join(REPO_ROOT, 'dist', 'src', 'dpkg', 'script-runner.js');
+    const rootpath = path.join(REPO_ROOT, 'dist', 'src', 'fs', 'rootpath.js');
+    for (const privateProc of [undefined, support.unshare]) {
+      for (const proc of [false, true]) {
+        if (proc) await fsp.mkdir(path.join(root, 'proc'), { mode: 0o555 });
+        else await fsp.rm(path.join(root, 'proc'), { recursive: true, force: true });
+        const c = call('postinst', ['configure', '1.0']);
+        const options = { mode: 'chroot', call: c, script, env: BASE_ENV, stdio: ['ignore', 'ignore', 'ignore'], privateProc };
+        assert.deepEqual(await run(root, 'chroot', c, script, { privateProc }), { status: 'ok' });
+        const native = await seen(root);
+        const code = `const { runScript } = require(${JSON.stringify(runner)}); const { openRoot } = require(${JSON.stringify(rootpath)});
+openRoot(${JSON.stringify(root)}).then((r) => runScript({ ...${JSON.stringify(options)}, root: r })).then((x) => process.stdout.write(JSON.stringify(x)));`;
+        const r = spawnSync(process.execPath, ['--require', preload, '-e', code], { encoding: 'utf8' });
+        assert.deepEqual(JSON.parse(r.stdout), { status: 'ok' });
+        assert.match(r.stderr, /spawn_child\.node refused/, 'the addon was asked for, and refused');
+        const wrapped = await seen(root);
+        assert.deepEqual(wrapped, native, `privateProc ${privateProc !== undefined}, /proc folder ${proc}`);
+        assert.equal(native.at(-1), `proc=${proc && privateProc !== undefined ? 'yes' : 'no'}`);
+      }
+    }
   });
 });
 
