@@ -47,16 +47,23 @@ interface RawBatch extends StagedBatch {
 }
 
 interface StageTarAddon {
-  open(inFd: number, dir: string, chown: boolean, md5: boolean, maxBytes: number, maxEntries: number): object;
+  open(inFd: number, dir: string, chown: boolean, md5: boolean, maxBytes: number, maxEntries: number, xzMemlimit?: number): object;
+  /** Whether open decodes an xz stream itself (the host has liblzma). */
+  decodesXz(): boolean;
   next(stager: object): Promise<RawBatch>;
   close(stager: object): void;
 }
 
 const addon = optionalAddon<StageTarAddon>('stage_tar');
 
-/** Where the decoded data comes from: xz (whose exit says whether the data was whole), or a file. */
+/**
+ * Where the data comes from: the xz member itself, decoded by the stager (whose end says whether it was
+ * whole); xz's output (whose exit says it); or a file decoded ahead.
+ */
 interface Source {
   fd: number;
+  /** The descriptor holds the xz member to its end, for the stager to decode. */
+  xz?: true;
   /** Whether the data read was all of it and intact. */
   finished(): Promise<boolean>;
   /** Stops whatever still runs and lets go of what the source holds. */
@@ -81,12 +88,12 @@ export class NativeTarStager {
   static async open(archive: string, dir: HostPath, o: NativeStageOptions): Promise<NativeTarStager | undefined> {
     const native = addon();
     if (native === null) return undefined;
-    const source = await openSource(archive, o.ahead);
+    const source = await openSource(archive, o.ahead, native.decodesXz());
     if (source === undefined) return undefined;
     let stager: object;
     try {
       // From here the stager owns the source's descriptor (closed with it, also when this throws).
-      stager = native.open(source.fd, dir, o.asRoot, o.md5, o.maxBytes ?? -1, o.maxMembers ?? -1);
+      stager = native.open(source.fd, dir, o.asRoot, o.md5, o.maxBytes ?? -1, o.maxMembers ?? -1, ...(source.xz ? [XZ_MEMLIMIT] : []));
     } catch {
       await source.close();
       return undefined;
@@ -119,11 +126,11 @@ export class NativeTarStager {
   }
 }
 
-async function openSource(archive: string, ahead: DecodeAhead | undefined): Promise<Source | undefined> {
+async function openSource(archive: string, ahead: DecodeAhead | undefined, decodesXz: boolean): Promise<Source | undefined> {
   const decoded = await ahead?.take(archive);
   if (decoded !== undefined) return decodedFile(decoded);
-  const xz = hostXz();
-  if (xz === undefined) return undefined;
+  const xz = decodesXz ? undefined : hostXz();
+  if (!decodesXz && xz === undefined) return undefined;
   let input: number | undefined;
   let pipe: [number, number] | undefined;
   try {
@@ -144,6 +151,11 @@ async function openSource(archive: string, ahead: DecodeAhead | undefined): Prom
       return undefined;
     }
     skipBytes(input, data.dataOffset);
+    if (xz === undefined) {
+      // Decoded by the stager, on its worker thread: no process, no pipe. It reports a stream that is not
+      // whole as "fallback", so by the end of the data it was whole.
+      return { fd: input, xz: true, finished: () => Promise.resolve(true), close: () => Promise.resolve() };
+    }
     pipe = makePipe(XZ_PIPE_BYTES);
     if (pipe === undefined) {
       closeSync(input);

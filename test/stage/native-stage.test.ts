@@ -137,6 +137,37 @@ describe('staging on the worker thread', { skip: needs({ tools: ['xz'] }) }, () 
     });
   });
 
+  it('decodes an xz member itself, and gives one that does not decode whole back to the JavaScript reader, which refuses it as before', async () => {
+    await withTempDir('native-stage-xz', async (work) => {
+      const plain = tar(entry({ name: './', type: 'directory', mode: 0o755 }), entry({ name: './a', data: 'a\n' }), entry({ name: './b', data: Buffer.alloc(300_000, 7) }));
+      const members = arMembers(await deb(plain, 'xz'))!;
+      const at = members.findIndex((m) => m.name.startsWith('data.tar'));
+      const xz = Buffer.from(members[at].data);
+      const flipped = (i: number): Buffer => {
+        const b = Buffer.from(xz);
+        b[i] ^= 0xff;
+        return b;
+      };
+      const cases: Array<[string, Buffer, boolean]> = [
+        ['whole', xz, true],
+        ['another stream after it (xz decodes both)', Buffer.concat([xz, execFileSync('xz', ['-c'], { input: Buffer.alloc(1024) })]), true],
+        ['corrupt in the middle', flipped(Math.floor(xz.length / 2)), false],
+        // The index's CRC32, just before the 12-byte stream footer: wrong only once every file is out.
+        ['its index spoiled', flipped(xz.length - 13), false],
+        ['cut short', xz.subarray(0, xz.length - 20), false],
+        ['garbage after the stream', Buffer.concat([xz, Buffer.from('garbage!')]), false],
+      ];
+      for (const [what, data, byWorker] of cases) {
+        const file = path.join(work, 'xz.deb');
+        await fsp.writeFile(file, ar(members.map((m, i) => (i === at ? { ...m, data } : m))));
+        const both = await stagedBoth(file, work);
+        assertSame(what, both);
+        assert.equal(both[0].byWorker ?? false, byWorker, what);
+        assert.equal(both[0].error === undefined, byWorker, `${what}: ${both[0].error}`);
+      }
+    });
+  });
+
   it('where the addon was not built, the JavaScript reader stages the archive, the same manifest', async () => {
     await withTempDir('native-stage-unbuilt', async (work) => {
       const file = path.join(work, 'plain.deb');
