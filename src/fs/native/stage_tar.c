@@ -84,7 +84,9 @@ typedef struct {
   size_t reserved_size[2];
   int reserved_enum[2];
 } xz_stream;
-enum { XZ_OK = 0, XZ_STREAM_END = 1, XZ_RUN = 0, XZ_FINISH = 3, XZ_CONCATENATED = 0x08 };
+/* Return codes, actions and flags: LZMA_OK, LZMA_STREAM_END, LZMA_RUN, LZMA_FINISH, LZMA_CONCATENATED and
+ * LZMA_TELL_UNSUPPORTED_CHECK (a check liblzma cannot verify is an error here: `xz` warns and exits 2). */
+enum { XZ_OK = 0, XZ_STREAM_END = 1, XZ_RUN = 0, XZ_FINISH = 3, XZ_CONCATENATED = 0x08, XZ_TELL_UNSUPPORTED_CHECK = 0x02 };
 static int (*xz_stream_decoder)(xz_stream *, uint64_t memlimit, uint32_t flags);
 static int (*xz_code)(xz_stream *, int action);
 static void (*xz_end)(xz_stream *);
@@ -518,7 +520,7 @@ static napi_value open_stager(napi_env env, napi_callback_info info) {
   if (err == 0 && xz_memlimit > 0) {
     s->z_in = malloc(XZ_IN_SIZE);
     if (s->z_in == NULL) err = ENOMEM;
-    else if (xz_stream_decoder(&s->z, (uint64_t)xz_memlimit, XZ_CONCATENATED) != XZ_OK) err = ENOMEM;
+    else if (xz_stream_decoder(&s->z, (uint64_t)xz_memlimit, XZ_CONCATENATED | XZ_TELL_UNSUPPORTED_CHECK) != XZ_OK) err = ENOMEM;
     else s->xz = true;
   }
   if (err != 0) {
