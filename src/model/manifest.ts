@@ -1,7 +1,7 @@
 import type { HostPath } from '../fs/host-path';
 import type { RootPath } from '../fs/rootpath';
 import { SpillFile } from '../fs/spill-file';
-import { EMPTY_MD5, EMPTY_SHA256, ENTRY_TYPES, type ManifestEntry } from './entry';
+import { EMPTY_MD5, EMPTY_SHA256, ENTRY_TYPES, type EntryType, type ManifestEntry } from './entry';
 import { utf8Text } from './utf8-text';
 
 /**
@@ -92,6 +92,18 @@ export class Manifest implements Iterable<ManifestEntry> {
     const at = (index & (CHUNK - 1)) * RECORD;
     const pathAt = c.records!.readUInt32LE(at + PATH_AT);
     return utf8Text(c.strings!, pathAt, pathAt + c.records!.readUInt16LE(at + PATH_LENGTH)) as RootPath;
+  }
+
+  /** The type of the entry at `index`, and whether a path filter kept it out, without decoding the rest. */
+  kindAt(index: number): { type: EntryType; filtered: boolean } {
+    if (!(index >= 0 && index < this.count) || index % 1 !== 0) throw new RangeError(`no entry ${index} in a manifest of ${this.count}`);
+    if (this.odd.size > 0) {
+      const odd = this.odd.get(index);
+      if (odd !== undefined) return { type: odd.type, filtered: odd.filtered === true };
+    }
+    const r = this.load(index >>> CHUNK_BITS).records!;
+    const at = (index & (CHUNK - 1)) * RECORD;
+    return { type: ENTRY_TYPES[r[at + TYPE]], filtered: (r[at + FLAGS] & FILTERED) !== 0 };
   }
 
   /** Gives the entry at `index` its staged content: file `as` of folder `dir` (staging it late). */

@@ -124,7 +124,13 @@ async function gatherOld(probe: Probe, files: InstalledFileList, ours: Ours, pur
 function shippedDirectories(installs: readonly InstallRequest[]): Set<RootPath> {
   const out = new Set<RootPath>();
   for (const r of installs) {
-    for (const e of r.staged.entries) if (e.type === 'directory' && !e.filtered) out.add(r.resolved.get(e.path) ?? e.path);
+    const m = r.staged.entries;
+    for (let k = 0; k < m.length; k++) {
+      const { type, filtered } = m.kindAt(k);
+      if (type !== 'directory' || filtered) continue;
+      const p = m.pathAt(k);
+      out.add(r.resolved.get(p) ?? p);
+    }
   }
   return out;
 }

@@ -125,8 +125,16 @@ function dbFileList(db: Db, row: PackageRow): string[] {
 export function possiblyDisappearing(db: Db, installs: ReadonlyArray<{ staged: StagedPackage; resolved: ReadonlyMap<RootPath, RootPath> }>): Set<string> {
   const own = new Set(installs.map((i) => instanceKey(i.staged.name, i.staged.architecture)));
   const out = new Set<string>();
+  // By index: the path and the type of each member, not the whole entry decoded.
   const landing = function* (): Generator<RootPath> {
-    for (const i of installs) for (const e of i.staged.entries) if (e.type !== 'directory') yield i.resolved.get(e.path) ?? e.path;
+    for (const i of installs) {
+      const m = i.staged.entries;
+      for (let k = 0; k < m.length; k++) {
+        if (m.kindAt(k).type === 'directory') continue;
+        const p = m.pathAt(k);
+        yield i.resolved.get(p) ?? p;
+      }
+    }
   };
   for (const rows of db.files.ownersOfMany(landing()).values()) {
     for (const o of rows) {
