@@ -82,7 +82,8 @@ export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome
   const arch = setArchitecture(set);
   const groups = installGroups(set, arch);
   const target = await prepareTarget(req.dir, setIdentity(set), { scripts: req.scripts, arch });
-  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress), scripts, controls } };
+  // Its heap grows as V8 lets it (openForWriting below): the xz decoders' dictionaries may be in it too.
+  req = { ...req, txn: { ...req.txn, progress: timer.progress(req.txn.progress), scripts, controls, xzInProcess: 'all' } };
   const now = Math.floor(Date.now() / 1000);
   const marker: Marker = target.marker ?? { version: 1, set: setIdentity(set), started: now, extracted: false };
   if (!target.marker) writeMarker(target.root, marker);

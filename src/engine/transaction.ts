@@ -70,6 +70,12 @@ export interface TxnOptions {
   /** Archives this process stages (or decodes) ahead of the transactions that install them (a bootstrap's later groups). */
   ahead?: StagedAhead;
   /**
+   * Which xz data members the worker thread decodes itself (src/stage/native-tar.ts): 'small' (the default) those
+   * under 1 MiB, the larger ones in the host's `xz`, their dictionary outside this process (issue 14's
+   * bound on memory); 'all' every one, for a bootstrap, whose heap is let grow anyway (about 0.15 s quicker).
+   */
+  xzInProcess?: 'small' | 'all';
+  /**
    * false: an install does not configure a pre-dependency of the same call in a transaction before what
    * pre-depends on it (install.ts), but unpacks the whole call as dpkg does, configured at the end — for a
    * bootstrap's Essential set, whose files its extraction laid already, as debootstrap and mmdebstrap

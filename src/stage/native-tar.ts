@@ -38,6 +38,11 @@ export interface NativeStageOptions {
   maxBytes?: number;
   maxMembers?: number;
   ahead?: DecodeAhead;
+  /**
+   * Which xz data members the worker thread decodes itself: 'small' (default) those under
+   * XZ_IN_PROCESS_BELOW, the others in the host's `xz`; 'all' every one.
+   */
+  xzInProcess?: 'small' | 'all';
 }
 
 interface RawBatch extends StagedBatch {
@@ -88,7 +93,7 @@ export class NativeTarStager {
   static async open(archive: string, dir: HostPath, o: NativeStageOptions): Promise<NativeTarStager | undefined> {
     const native = addon();
     if (native === null) return undefined;
-    const source = await openSource(archive, o.ahead, native.decodesXz());
+    const source = await openSource(archive, o.ahead, native.decodesXz() ? (o.xzInProcess === 'all' ? Infinity : XZ_IN_PROCESS_BELOW) : 0);
     if (source === undefined) return undefined;
     let stager: object;
     try {
@@ -126,11 +131,18 @@ export class NativeTarStager {
   }
 }
 
-async function openSource(archive: string, ahead: DecodeAhead | undefined, decodesXz: boolean): Promise<Source | undefined> {
+/**
+ * xz members from this size on are decoded by the host's `xz` unless asked otherwise ('all'): their
+ * dictionary (8 MiB, all of it touched) stays outside this process. Every member decoded in the worker
+ * thread, unpacking 109 archives peaked at 99-101 MiB instead of 89-93 (issue 14 bounds it at 100 MiB);
+ * a bootstrap, whose heap is let grow, decodes them all here.
+ */
+const XZ_IN_PROCESS_BELOW = 1 << 20;
+
+/** `decodeBelow`: xz members smaller than this many bytes are decoded by the stager itself (0: none). */
+async function openSource(archive: string, ahead: DecodeAhead | undefined, decodeBelow: number): Promise<Source | undefined> {
   const decoded = await ahead?.take(archive);
   if (decoded !== undefined) return decodedFile(decoded);
-  const xz = decodesXz ? undefined : hostXz();
-  if (!decodesXz && xz === undefined) return undefined;
   let input: number | undefined;
   let pipe: [number, number] | undefined;
   try {
@@ -151,10 +163,15 @@ async function openSource(archive: string, ahead: DecodeAhead | undefined, decod
       return undefined;
     }
     skipBytes(input, data.dataOffset);
-    if (xz === undefined) {
+    if (data.size < decodeBelow) {
       // Decoded by the stager, on its worker thread: no process, no pipe. It reports a stream that is not
       // whole as "fallback", so by the end of the data it was whole.
       return { fd: input, xz: true, finished: () => Promise.resolve(true), close: () => Promise.resolve() };
+    }
+    const program = hostXz();
+    if (program === undefined) {
+      closeSync(input);
+      return undefined;
     }
     pipe = makePipe(XZ_PIPE_BYTES);
     if (pipe === undefined) {
@@ -164,7 +181,7 @@ async function openSource(archive: string, ahead: DecodeAhead | undefined, decod
     const [readEnd, writeEnd] = pipe;
     let child: Child;
     try {
-      child = spawnChild(xz, xzDecodeArgs(XZ_MEMLIMIT), { stdio: [input, writeEnd, 'ignore'], env: { LC_ALL: 'C' } });
+      child = spawnChild(program, xzDecodeArgs(XZ_MEMLIMIT), { stdio: [input, writeEnd, 'ignore'], env: { LC_ALL: 'C' } });
     } finally {
       closeSync(writeEnd);
       closeSync(input);

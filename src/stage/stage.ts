@@ -53,6 +53,8 @@ export interface StageOptions {
   writes?: FileWrites;
   /** Data members decoded ahead of time by this process (archive/decode-ahead.ts), taken from there when there. */
   ahead?: DecodeAhead;
+  /** Which xz data members the worker thread decodes itself (see NativeStageOptions): default 'small'. */
+  xzInProcess?: 'small' | 'all';
   /**
    * false: never the worker thread's staging (native-tar.ts), always the JavaScript reader's (the tests
    * compare the two). Either way the manifest and the staged files are the same.
@@ -196,6 +198,7 @@ async function stageNatively(archive: string, control: DebControl, dir: HostPath
     maxBytes: opts.maxBytes ?? opts.freeBytes,
     maxMembers: opts.members?.left,
     ahead: opts.ahead,
+    xzInProcess: opts.xzInProcess,
   });
   if (stager === undefined) return undefined;
   const staged = newStaged(archive, control, known.conffiles, dir);

@@ -165,6 +165,19 @@ describe('staging on the worker thread', { skip: needs({ tools: ['xz'] }) }, () 
         assert.equal(both[0].byWorker ?? false, byWorker, what);
         assert.equal(both[0].error === undefined, byWorker, `${what}: ${both[0].error}`);
       }
+      // A member of 1 MiB and more: the host's xz decodes it, unless all are to be decoded in the worker
+      // thread (a bootstrap); the same staging either way.
+      const random = Buffer.alloc(1_300_000);
+      for (let i = 0; i < random.length; i += 4) random.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+      const big = tar(entry({ name: './', type: 'directory', mode: 0o755 }), entry({ name: './r', data: random }));
+      const bigFile = path.join(work, 'big.deb');
+      await fsp.writeFile(bigFile, await deb(big, 'xz'));
+      assert.ok(arMembers(await fsp.readFile(bigFile))!.find((m) => m.name.startsWith('data.tar'))!.data.length >= 1 << 20, 'the member is 1 MiB or more');
+      for (const xzInProcess of ['small', 'all'] as const) {
+        const both = await stagedBoth(bigFile, work, { xzInProcess });
+        assertSame(`a large member, ${xzInProcess}`, both);
+        assert.equal(both[0].byWorker, true, xzInProcess);
+      }
       // A check liblzma cannot verify (ID 5, the size of CRC64's; `xz` warns and exits 2): not the worker's
       // to accept. The JavaScript reader decides, whichever way.
       const unsupported = Buffer.from(xz);

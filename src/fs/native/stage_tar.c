@@ -565,6 +565,13 @@ static napi_value close_stager(napi_env env, napi_callback_info info) {
   if (s->dir_fd >= 0) close(s->dir_fd);
   s->in_fd = s->dir_fd = -1;
   s->finished = true;
+  // The decoder's dictionary (8 MiB and more) and the buffers go now too, not when the collector gets to
+  // the handle: unpacking 109 archives, they had raised the peak RSS from 90 to 167 MiB.
+  if (s->xz) xz_end(&s->z);
+  s->xz = false;
+  free(s->z_in);
+  free(s->in);
+  s->z_in = s->in = NULL;
   return NULL;
 }
 
