@@ -9,10 +9,11 @@ import { firstExecutable } from './host-program';
  * compares / with /proc/1/root and, without /proc, answers "cannot tell" — then libc6's postinst takes
  * the root for a running system and runs `telinit u; sleep 1` (a second of every bootstrap).
  *
- * The mount lives in a mount namespace of the script's own (util-linux's `unshare --mount`, propagation
- * private), so it is never seen outside and ends with the script — a kill -9 of overmerge leaves no mount
- * in the root for `recover`, a second bootstrap or an `rm -rf` to meet. dpkg itself mounts nothing: only
- * the bootstrap asks for this.
+ * The mount lives in a mount namespace of the script's own (propagation private), so it is never seen
+ * outside and ends with the script — a kill -9 of overmerge leaves no mount in the root for `recover`, a
+ * second bootstrap or an `rm -rf` to meet. The child that runs the script makes the namespace and the
+ * mount itself (src/spawn-child.ts, ChildOptions.root); where it cannot, util-linux's `unshare --mount`
+ * does, with the command below. dpkg itself mounts nothing: only the bootstrap asks for this.
  */
 
 /** The command that runs `script ARGS` chrooted into `root` with a private /proc mounted there. */
