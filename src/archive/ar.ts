@@ -5,8 +5,8 @@ import { OvermergeError, fsError } from '../errors';
 /**
  * The `ar` container of a .deb: an 8-byte magic, then members, each a 60-byte text header and its data
  * padded to an even length. The reader works by positioned reads on the file, so it only ever holds
- * one header or one read buffer, and checks each member's size against the file size before anything of
- * that member is handed out.
+ * one header or one read buffer (and the file's first bytes, when asked to read them at once), and checks
+ * each member's size against the file size before anything of that member is handed out.
  */
 export const AR_MAGIC = Buffer.from('!<arch>\n', 'latin1');
 export const AR_HEADER_SIZE = 60;
@@ -65,6 +65,8 @@ export function parseArHeader(header: Buffer, headerOffset: number, path: string
 
 export class ArReader {
   private cursor = AR_MAGIC.length;
+  /** The file's first bytes, read at open when asked: reads inside them are served from here. */
+  private head?: Buffer;
 
   private constructor(
     readonly path: string,
@@ -72,8 +74,11 @@ export class ArReader {
     readonly fileSize: number,
   ) {}
 
-  /** Opens `path` and checks the ar magic. */
-  static async open(path: string): Promise<ArReader> {
+  /**
+   * Opens `path` and checks the ar magic. With `head`, that many bytes from the start are read at once:
+   * a control read then finds its member headers and control.tar there, one read where there were six.
+   */
+  static async open(path: string, opts: { head?: number } = {}): Promise<ArReader> {
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(path, 'r');
@@ -84,6 +89,7 @@ export class ArReader {
       const st = await fh.stat();
       if (!st.isFile()) throw badArchive(path, 'not a regular file');
       const reader = new ArReader(path, fh, st.size);
+      if (opts.head !== undefined && opts.head > 0) reader.head = await reader.readAt(0, Math.min(opts.head, st.size));
       const magic = await reader.readAt(0, AR_MAGIC.length);
       if (!magic.equals(AR_MAGIC)) throw badArchive(path, 'not a Debian archive (no ar magic)');
       return reader;
@@ -98,6 +104,7 @@ export class ArReader {
   }
 
   private async readAt(position: number, length: number): Promise<Buffer> {
+    if (this.head !== undefined && position + length <= this.head.length) return this.head.subarray(position, position + length);
     const buf = Buffer.alloc(length);
     let got = 0;
     try {

@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import type * as ZstdNapi from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding';
 import { requirePacked, XZ_PACK } from '../build/lazy-pack';
+import { optionalAddon } from '../fs/own-addon';
 import { loadNative } from '../native';
 import { decodeXzByProcess, hostXz } from './xz-process';
 
@@ -126,6 +127,36 @@ async function* zstdDecode(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer
   }
   if (!sawInput) throw new Error('empty zstd data');
   if (inFrame) throw new Error('zstd data ends in the middle of a frame');
+}
+
+/** src/fs/native/stage_tar.c's one-call xz decoder (the host's liblzma). */
+interface XzWholeAddon {
+  decodeXz(input: Buffer, memlimit: number, maxOutput: number): Buffer | null;
+}
+const xzWhole = optionalAddon<XzWholeAddon>('stage_tar');
+
+/**
+ * `bytes` (a whole member, in memory) decoded in one call on this thread, or undefined: more than
+ * `maxOutput` bytes, anything that does not decode whole, zstd, or no decoder of that kind here. A small
+ * member (control.tar) decodes in less time than a decoder stream's set-up and thread-pool round trips
+ * take. Undefined leaves the member to decompress(), which decodes it again and words what is wrong: this
+ * only ever gives what decompress() would.
+ */
+export function decodeWhole(bytes: Buffer, c: Compression, maxOutput: number): Buffer | undefined {
+  switch (c) {
+    case 'none':
+      return bytes.length <= maxOutput ? bytes : undefined;
+    case 'gzip':
+      try {
+        return zlib.gunzipSync(bytes, { maxOutputLength: maxOutput });
+      } catch {
+        return undefined;
+      }
+    case 'xz':
+      return xzWhole()?.decodeXz(bytes, XZ_MEMLIMIT, maxOutput) ?? undefined;
+    case 'zstd':
+      return undefined;
+  }
 }
 
 export interface CompressOptions {

@@ -8,7 +8,7 @@ import { printable } from '../control/printable';
 import { decodeControlText, validateControlFields } from '../control/fields';
 import type { Paragraph } from '../control/paragraph';
 import { ArReader, type ArMember } from './ar';
-import { compressionOfSuffix, decompress, type Compression } from './compression';
+import { compressionOfSuffix, decodeWhole, decompress, type Compression } from './compression';
 import { readTar, type TarEntry, type TarReadOptions } from './tar';
 
 export type { Compression } from './compression';
@@ -107,6 +107,35 @@ async function* memberBytes(ar: ArReader, member: DebMember): AsyncGenerator<Buf
   }
 }
 
+/**
+ * How much of an archive a control read takes in its first read: the headers and control.tar of 87 of
+ * the 88 archives of a minbase bootstrap lie within it (half of them within 2 KiB; tzdata's reach 70 KiB).
+ */
+const CONTROL_HEAD = 64 * 1024;
+/** A control.tar up to this size is read whole and decoded in one call (decodeWhole) ... */
+const WHOLE_CONTROL_IN = 1024 * 1024;
+/**
+ * ... to at most this many bytes (the decoded tar and the files taken from it are both held a moment);
+ * beyond, it is streamed as every other member is.
+ */
+const WHOLE_CONTROL_OUT = 4 * 1024 * 1024;
+
+/**
+ * The decompressed bytes of a control member: decoded in one call where it is small, else, or where that
+ * declines, as memberBytes gives them. A bootstrap's 88 control reads: 58 ms where decoder streams took 108.
+ */
+async function controlTarBytes(ar: ArReader, member: DebMember): Promise<AsyncIterable<Buffer>> {
+  if (member.size <= WHOLE_CONTROL_IN) {
+    const whole = decodeWhole(await ar.readMember(member, WHOLE_CONTROL_IN), member.compression, WHOLE_CONTROL_OUT);
+    if (whole !== undefined) return once(whole);
+  }
+  return memberBytes(ar, member);
+}
+
+async function* once(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
+}
+
 function describe(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.replace(/\s+/g, ' ').trim() || 'unknown error';
@@ -153,12 +182,12 @@ function topLevelName(name: string): string | undefined {
  * checked as dpkg checks it.
  */
 export async function readDebControl(path: string): Promise<DebControl> {
-  const ar = await ArReader.open(path);
+  const ar = await ArReader.open(path, { head: CONTROL_HEAD });
   try {
     const layout = await readDebLayout(ar);
     const files = new Map<string, Buffer>();
     let total = 0;
-    for await (const entry of readTar(memberBytes(ar, layout.control), tarOptions(ar, layout.control))) {
+    for await (const entry of readTar(await controlTarBytes(ar, layout.control), tarOptions(ar, layout.control))) {
       refuseUnsafeControlMember(path, layout.control.name, entry);
       const name = entry.header.type === 'file' ? topLevelName(entry.header.name) : undefined;
       if (name === undefined) {

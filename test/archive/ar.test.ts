@@ -7,8 +7,8 @@ import { OvermergeError } from '../../src/errors';
 import { ar } from './fixtures';
 import { withTempDir } from '../helpers/temp';
 
-async function members(file: string): Promise<Array<{ name: string; data: string }>> {
-  const reader = await ArReader.open(file);
+async function members(file: string, head?: number): Promise<Array<{ name: string; data: string }>> {
+  const reader = await ArReader.open(file, { head });
   try {
     const out: Array<{ name: string; data: string }> = [];
     for (let m = await reader.next(); m; m = await reader.next()) {
@@ -134,6 +134,27 @@ describe('ar', () => {
       } finally {
         await reader.close();
       }
+    });
+  });
+
+  it('reads the same members through a head read at open, whatever its size against the headers and members', async () => {
+    await withTempDir('ar', async (dir) => {
+      const file = path.join(dir, 'head.a');
+      const whole = ar([
+        { name: 'debian-binary', data: '2.0\n' },
+        { name: 'control.tar', data: 'c'.repeat(301) },
+        { name: 'data.tar', data: 'd'.repeat(5000) },
+      ]);
+      await fsp.writeFile(file, whole);
+      const expected = await members(file);
+      assert.equal(expected.length, 3);
+      // Inside the magic, inside a header, at a member's end, inside a member, the whole file and beyond.
+      for (const head of [1, 8, 30, 68, 72, 133, 200, 433, 434, 1000, whole.length - 1, whole.length, whole.length + 4096]) {
+        assert.deepEqual(await members(file, head), expected, `head ${head}`);
+      }
+      // A file cut inside the head is refused as without it.
+      await fsp.writeFile(file, whole.subarray(0, 300));
+      await assert.rejects(members(file, 65536), isBadArchive(/runs past the end of the file/));
     });
   });
 

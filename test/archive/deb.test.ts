@@ -217,6 +217,41 @@ describe('deb reading: control area', () => {
     });
   });
 
+  it('reads a control.tar within the first read, one past it, and one too large to decode in one call, alike', async () => {
+    // md5sums of pseudo-random hex: about half of it survives compression.
+    const md5sums = (lines: number): string => {
+      let x = 0x9e3779b9;
+      const hex = (): string => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return x.toString(16).padStart(8, '0');
+      };
+      return Array.from({ length: lines }, (_, i) => `${hex()}${hex()}${hex()}${hex()}  usr/share/doc/f${i}\n`).join('');
+    };
+    for (const c of KINDS) {
+      const suffix = { none: '', gzip: '.gz', xz: '.xz', zstd: '.zst' }[c];
+      const cases: Array<[string, string]> = [
+        ['within the first read', md5sums(10)],
+        ['past the first read (160 KiB compressed)', md5sums(6_000)],
+        ['past the one-call input bound (1.6 MiB compressed)', md5sums(60_000)],
+        ['past the one-call output bound (6 MiB decoded)', `${'0'.repeat(32)}  usr/share/doc/same-file-name\n`.repeat(100_000)],
+      ];
+      for (const [what, sums] of cases) {
+        const controlTar = await compressBuffer(tar(entry({ name: './control', data: CONTROL }), entry({ name: './md5sums', data: sums })), c);
+        const file = ar([
+          { name: 'debian-binary', data: '2.0\n' },
+          { name: `control.tar${suffix}`, data: controlTar },
+          { name: `data.tar${suffix}`, data: await compressBuffer(DATA, c) },
+        ]);
+        await withFile(file, async (f) => {
+          const read = await readDebControl(f);
+          assert.equal(read.controlText, CONTROL, `${c}, ${what}`);
+          assert.equal(read.files.get('md5sums')?.toString(), sums, `${c}, ${what}`);
+          assert.equal(read.dataCompression, c);
+        });
+      }
+    }
+  });
+
   it('refuses control files with syntax errors, several paragraphs, or missing fields', async () => {
     const bad: Array<[string, RegExp]> = [
       ['Package: a\n  \nVersion: 1\n', /:2: blank line in value of field 'Package'/],

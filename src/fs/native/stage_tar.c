@@ -575,6 +575,63 @@ static napi_value close_stager(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * decodeXz(input, memlimit, maxOutput) -> the whole decoded stream as a Buffer, or null: no liblzma, the
+ * stream does not decode whole (corrupt, cut short, trailing garbage, a check liblzma cannot verify), or it
+ * decodes to more than maxOutput bytes. For a small member (a control.tar) already in memory, decoded here
+ * on the calling thread: a decoder's stream and its thread-pool round trips cost more than the decoding.
+ * The caller decodes a null again through its streaming reader, which words what is wrong.
+ */
+static napi_value decode_xz(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *in = NULL;
+  size_t in_len = 0;
+  int64_t memlimit, max_out;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_buffer_info(env, argv[0], &in, &in_len) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &memlimit) != napi_ok || napi_get_value_int64(env, argv[2], &max_out) != napi_ok || memlimit <= 0 || max_out < 0) {
+    return type_error(env, "expected (input, memlimit, maxOutput)");
+  }
+  napi_value result;
+  napi_get_null(env, &result);
+  if (!load_xz()) return result;
+  xz_stream z;
+  memset(&z, 0, sizeof z);
+  if (xz_stream_decoder(&z, (uint64_t)memlimit, XZ_CONCATENATED | XZ_TELL_UNSUPPORTED_CHECK) != XZ_OK) return result;
+  /* A guess from the input, grown by doubling up to maxOutput (+1, to tell "exactly full" from "more"). */
+  size_t limit = (size_t)max_out + 1;
+  size_t cap = in_len < (SIZE_MAX / 8) ? in_len * 8 : limit;
+  if (cap < 64 * 1024) cap = 64 * 1024;
+  if (cap > limit) cap = limit;
+  unsigned char *out = malloc(cap);
+  bool whole = false;
+  z.next_in = in;
+  z.avail_in = in_len;
+  while (out != NULL) {
+    z.next_out = out + z.total_out;
+    z.avail_out = cap - (size_t)z.total_out;
+    int ret = xz_code(&z, XZ_FINISH);
+    if (ret == XZ_STREAM_END) {
+      whole = z.total_out <= (uint64_t)max_out;
+      break;
+    }
+    if (ret != XZ_OK || z.avail_out != 0) break; /* an error, or no progress possible with room left */
+    if (cap == limit) break;                    /* more than maxOutput */
+    size_t grown = cap > limit / 2 ? limit : cap * 2;
+    unsigned char *more = realloc(out, grown);
+    if (more == NULL) break;
+    out = more;
+    cap = grown;
+  }
+  xz_end(&z);
+  if (whole) {
+    void *copy;
+    if (napi_create_buffer_copy(env, (size_t)z.total_out, out, &copy, &result) != napi_ok) napi_get_null(env, &result);
+  }
+  free(out);
+  return result;
+}
+
 /* decodesXz() -> whether open takes an xz stream (the host has liblzma). */
 static napi_value decodes_xz(napi_env env, napi_callback_info info) {
   (void)info;
@@ -593,7 +650,8 @@ NAPI_MODULE_INIT() {
     {"next", NULL, next_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, close_stager, NULL, NULL, NULL, napi_enumerable, NULL},
     {"decodesXz", NULL, decodes_xz, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"decodeXz", NULL, decode_xz, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, 4, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 5, props) != napi_ok) return NULL;
   return exports;
 }
