@@ -108,10 +108,11 @@ async function* memberBytes(ar: ArReader, member: DebMember): AsyncGenerator<Buf
 }
 
 /**
- * How much of an archive a control read takes in its first read: the headers and control.tar of 87 of
- * the 88 archives of a minbase bootstrap lie within it (half of them within 2 KiB; tzdata's reach 70 KiB).
+ * How much of an archive a read of its layout or control part takes at once (ArReader.open's `head`):
+ * the member headers and control.tar of 87 of the 88 archives of a minbase bootstrap lie within it (half
+ * of them within 2 KiB; tzdata's reach 70 KiB).
  */
-const CONTROL_HEAD = 64 * 1024;
+export const DEB_HEAD = 64 * 1024;
 /** A control.tar up to this size is read whole and decoded in one call (decodeWhole) ... */
 const WHOLE_CONTROL_IN = 1024 * 1024;
 /**
@@ -182,7 +183,7 @@ function topLevelName(name: string): string | undefined {
  * checked as dpkg checks it.
  */
 export async function readDebControl(path: string): Promise<DebControl> {
-  const ar = await ArReader.open(path, { head: CONTROL_HEAD });
+  const ar = await ArReader.open(path, { head: DEB_HEAD });
   try {
     const layout = await readDebLayout(ar);
     const files = new Map<string, Buffer>();
@@ -257,7 +258,7 @@ export async function* readDebData(path: string, options: DataReadOptions = {}):
     }
     return;
   }
-  const ar = await ArReader.open(path);
+  const ar = await ArReader.open(path, { head: DEB_HEAD });
   try {
     const layout = await readDebLayout(ar);
     yield* readTar(memberBytes(ar, layout.data), tarOptions(ar, layout.data, options));

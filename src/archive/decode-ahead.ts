@@ -8,7 +8,7 @@ import type { Child } from '../spawn-child';
 import { spawnChild } from '../spawn-child';
 import { ArReader } from './ar';
 import { XZ_MEMLIMIT } from './compression';
-import { readDebLayout, type DecodedData } from './deb';
+import { DEB_HEAD, readDebLayout, type DecodedData } from './deb';
 import { AheadQueue, type MadeAhead } from './ahead-queue';
 import { archiveIdentity } from './identity';
 import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from './xz-process';
@@ -83,7 +83,7 @@ export class DecodeAhead implements DecodedData {
     const file = hostJoin(this.dir, `${this.counter++}.tar`);
     let made = false;
     try {
-      ar = await ArReader.open(archive);
+      ar = await ArReader.open(archive, { head: DEB_HEAD });
       const { data } = await readDebLayout(ar);
       if (data.compression !== 'xz') return undefined;
       const out = NewFile.create(file, 'create decoded data member');

@@ -1,7 +1,7 @@
 import { closeSync, constants as C, fstatSync, openSync, readSync } from 'node:fs';
 import { ArReader } from '../archive/ar';
 import { XZ_MEMLIMIT } from '../archive/compression';
-import { readDebLayout, type DebMember } from '../archive/deb';
+import { DEB_HEAD, readDebLayout, type DebMember } from '../archive/deb';
 import type { DecodeAhead } from '../archive/decode-ahead';
 import { hostXz, XZ_PIPE_BYTES, xzDecodeArgs } from '../archive/xz-process';
 import { unlinkIfPresent } from '../fs/entries';
@@ -148,7 +148,7 @@ async function openSource(archive: string, ahead: DecodeAhead | undefined, decod
   try {
     input = openSync(archive, C.O_RDONLY);
     // The layout of the very file this descriptor holds, whatever happens to the name meanwhile.
-    const ar = await ArReader.open(`/proc/self/fd/${input}`);
+    const ar = await ArReader.open(`/proc/self/fd/${input}`, { head: DEB_HEAD });
     let data: DebMember;
     try {
       data = (await readDebLayout(ar)).data;
