@@ -90,3 +90,26 @@ test('the install claims what the extraction laid, and stages again what changed
     assert.equal(status.stdout, 'kept install ok installed\nscripted install ok installed\ntouched install ok installed\n');
   });
 });
+
+test('without scripts to run first (no dpkg database), the claim is checked as staging makes it: a changed file is staged again', async () => {
+  const kept = await buildAdHocDeb(work, { name: 'kept2', version: '1', entries: [{ path: 'usr/share/kept2/a', type: 'file', content: 'as shipped a\n' }] });
+  const touched = await buildAdHocDeb(work, { name: 'touched2', version: '1', entries: [{ path: 'usr/share/touched2/b', type: 'file', content: 'as shipped b\n' }] });
+  await withTempDir('root', async (root) => {
+    await fsp.chmod(root, 0o755);
+    const laid = new LaidFiles();
+    const w = await openForWriting({ root, lockWait: 0 });
+    try {
+      assert.equal(w.dpkg, undefined, 'no dpkg database: no scripts run before the files');
+      await extractArchives(w, [kept, touched], testTxnOptions(), laid);
+      const inode = async (p: string): Promise<bigint> => (await fsp.lstat(path.join(root, p), { bigint: true })).ino;
+      const laidA = await inode('usr/share/kept2/a');
+      await fsp.writeFile(path.join(root, 'usr/share/touched2/b'), 'changed by someone\n');
+      const outcome = await installArchives(w, [kept, touched], 'installed', testTxnOptions({ laid }));
+      assert.deepEqual(outcome.failures, []);
+      assert.equal(await inode('usr/share/kept2/a'), laidA, 'the untouched file is claimed where it lies');
+      assert.equal(await fsp.readFile(path.join(root, 'usr/share/touched2/b'), 'utf8'), 'as shipped b\n', 'the changed file gets the archive content');
+    } finally {
+      w.close();
+    }
+  });
+});
