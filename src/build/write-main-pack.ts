@@ -10,9 +10,9 @@ import { DIST_SRC } from './write-dpkg-pack';
  * (code-cache.ts), after the build, as pack-training.ts makes them: from a one-file package installed and
  * removed in a temporary root by a fresh Node.
  *
- * Then the same for the xz pack (lazy-pack.ts), from a one-file xz install: the modules it loads beyond
- * the start-up pack's, in a pack of their own that the first xz decoder loads, so gzip installs and
- * removes do not read them.
+ * Then the same for the xz pack (lazy-pack.ts), from a one-file xz install without stage_tar.node: the
+ * packages it loads beyond the start-up pack's (lzma-native and what it requires), in a pack of their own
+ * that the first lzma-native decoder loads, so gzip installs and removes do not read them.
  */
 
 export const MAIN_PACK_ENTRY = 'cli/main.js';
@@ -38,16 +38,19 @@ export async function writeMainPack(base: string = DIST_SRC, out: string = MAIN_
     const entry = path.join(base, MAIN_PACK_ENTRY);
     const found = findModules(`require(${JSON.stringify(entry)}).main`, newRoot(work), transaction(deb), base, []);
     const main = writePack(base, out, cacheOut, MAIN_PACK_ENTRY, found, (pack) => train(trainedMain(pack), newRoot(work), transaction(deb), cacheAfter(pack, `${cacheOut}.new`)));
-    // The xz pack: what an xz install loads beyond the start-up pack, its entry lzma-native's package.
+    // The xz pack: what an xz install loads beyond the start-up pack, its entry lzma-native's package. The
+    // install runs without stage_tar.node: with it, the host's liblzma decodes a small archive's members
+    // and lzma-native is not loaded at all (it is where the addon was not built, and for what it declines).
     const xzDeb = await trainingPackage(work, 'xz');
-    const xzFound = findModules(`require(${JSON.stringify(entry)}).main`, newRoot(work), transaction(xzDeb), base, found.files);
+    const loaded = findModules(`(${WITHOUT_STAGE_TAR}, require(${JSON.stringify(entry)}).main)`, newRoot(work), transaction(xzDeb), base, found.files);
+    const xzFound = { files: loaded.files.filter(inNodeModules), bare: loaded.bare.filter(([from, , to]) => inNodeModules(from) && inNodeModules(to)) };
     const lzmaEntry = xzFound.files.find((f) => f.endsWith(`${path.sep}node_modules${path.sep}lzma-native${path.sep}index.js`));
     let xz: PackResult;
     if (lzmaEntry === undefined) xz = { modules: 0, cache: 'an xz install did not load lzma-native' };
     else {
       xz = writePack(base, xzOut, xzCacheOut, relFrom(base, lzmaEntry), xzFound, (pack) =>
         // Loaded before the command, as lazy-pack.ts would load it, so the command's decoder runs its code.
-        train(`((loadedPack = require(${JSON.stringify(CODE_CACHE)}).loadPack(${JSON.stringify(pack)}, '', { train: true })), require(${JSON.stringify(entry)}).main)`, newRoot(work), transaction(xzDeb), cacheAfter(pack, `${xzCacheOut}.new`)),
+        train(`(${WITHOUT_STAGE_TAR}, (loadedPack = require(${JSON.stringify(CODE_CACHE)}).loadPack(${JSON.stringify(pack)}, '', { train: true })), require(${JSON.stringify(entry)}).main)`, newRoot(work), transaction(xzDeb), cacheAfter(pack, `${xzCacheOut}.new`)),
       );
     }
     return { ...main, xz };
@@ -55,6 +58,18 @@ export async function writeMainPack(base: string = DIST_SRC, out: string = MAIN_
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
+
+/** A training run's expression that makes stage_tar.node fail to load, as where npm never built it. */
+const WITHOUT_STAGE_TAR = `(() => {
+  const Module = require('node:module');
+  const load = Module._load;
+  Module._load = function (request, ...rest) {
+    if (request.endsWith('stage_tar.node')) throw Object.assign(new Error('not while training the xz pack'), { code: 'MODULE_NOT_FOUND' });
+    return load.call(this, request, ...rest);
+  };
+})()`;
+
+const inNodeModules = (file: string): boolean => file.includes(`${path.sep}node_modules${path.sep}`);
 
 /** A small transaction: the one-file package `deb` installed, then removed. */
 function transaction(deb: string): string[][] {
