@@ -53,9 +53,10 @@ export interface StageOptions {
  * Two archives are staged at once (three where each lane decodes its xz itself: LANES_DECODING). Staging
  * one leaves a core idle half the time — its decoder (an `xz` process, or lzma-native's thread) waits
  * while the main thread creates and writes files (about a millisecond per new inode on a busy ext4), the
- * main thread waits while the decoder works — so a second archive's decoding fills those gaps. The requests come back in the archives' order, as staging them one
- * by one gives, and a lane that fails stops the other at its next archive: both have stopped before the
- * failure is thrown, so the transaction removes its staging area with nothing still writing into it.
+ * main thread waits while the decoder works — so a second archive's decoding fills those gaps. The
+ * requests come back in the archives' order, as staging them one by one gives, and a lane that fails
+ * stops the other at its next archive: both have stopped before the failure is thrown, so the
+ * transaction removes its staging area with nothing still writing into it.
  */
 export async function stageArchives(
   archives: readonly ReadArchive[],

@@ -93,7 +93,7 @@ static void (*xz_end)(xz_stream *);
 /* Compressed input read at a time. */
 #define XZ_IN_SIZE (256u * 1024u)
 
-/* Whether liblzma is loaded (looked for once; open runs on the main thread only). */
+/* Whether liblzma is loaded (looked for once; open and decodeXz run on the JavaScript thread only). */
 static bool load_xz(void) {
   static int state = 0; /* 0 not tried, 1 loaded, -1 absent */
   if (state == 0) {
