@@ -115,6 +115,11 @@ export class DpkgDb {
   /** Each entry's paragraph, once made (package-view.ts): entries are replaced, never changed in place. */
   private readonly paragraphs = new WeakMap<PkgEntry, Paragraph>();
   /**
+   * Each entry's view, once made: what it shows depends on the entry and the native architecture alone,
+   * and the engine asks for every instance's at each transaction, configure turn and trigger snapshot.
+   */
+  private readonly views = new WeakMap<PkgEntry, DpkgPackage>();
+  /**
    * Held under dpkg's lock only (`exclusive`: info/ then changes through this object alone): info/format as
    * last read or written, and the small info files last read (null: absent), dropped when written. Every
    * trigger snapshot reads each package's `triggers`, and nearly every call here the format: 1,322 reads
@@ -624,7 +629,12 @@ export class DpkgDb {
   }
 
   private view(e: PkgEntry): DpkgPackage {
-    return viewOf(e, this.store.table.needsArch(e), this.paragraphs);
+    let v = this.views.get(e);
+    if (v === undefined) {
+      v = viewOf(e, this.store.table.needsArch(e), this.paragraphs);
+      this.views.set(e, v);
+    }
+    return v;
   }
 
   private find(ref: PackageRef): PkgEntry | undefined {

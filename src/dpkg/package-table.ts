@@ -23,6 +23,11 @@ export class TableError extends Error {
 
 export class PackageTable {
   private readonly sets = new Map<string, PkgEntry[]>();
+  /**
+   * The instances in dpkg's order, kept until the table changes: every transaction, configure turn and
+   * trigger snapshot asks for them (about 40 sorts of every name in a bootstrap).
+   */
+  private inOrder: PkgEntry[] | undefined;
 
   constructor(readonly nativeArch: string) {}
 
@@ -43,10 +48,14 @@ export class PackageTable {
 
   /** Every instance in the order dpkg writes status. */
   sorted(): PkgEntry[] {
-    const names = [...this.sets.keys()].sort(byteCompare);
-    const out: PkgEntry[] = [];
-    for (const name of names) out.push(...[...this.sets.get(name)!].sort((a, b) => this.compareArch(a, b)));
-    return out;
+    if (this.inOrder === undefined) {
+      const names = [...this.sets.keys()].sort(byteCompare);
+      const out: PkgEntry[] = [];
+      for (const name of names) out.push(...[...this.sets.get(name)!].sort((a, b) => this.compareArch(a, b)));
+      this.inOrder = out;
+    }
+    // A copy: callers delete from the table while walking what it returned.
+    return [...this.inOrder];
   }
 
   clone(): PackageTable {
@@ -105,12 +114,14 @@ export class PackageTable {
     if (clash >= 0) set.splice(clash, 1);
     set.push(entry);
     this.sets.set(entry.name, set);
+    this.inOrder = undefined;
   }
 
   /** Forgets an instance (used to drop what dpkg would not write). */
   delete(name: string, arch: string): void {
     const set = this.sets.get(name);
     if (!set) return;
+    this.inOrder = undefined;
     const rest = set.filter((e) => e.arch !== arch);
     if (rest.length === 0) this.sets.delete(name);
     else this.sets.set(name, rest);

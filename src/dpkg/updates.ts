@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { errnoOf, fsError } from '../errors';
+import { errnoOf, fsError, OvermergeError } from '../errors';
 import { fsyncDir, makeFoldersSync, removeIfPresent, renameSync, writeDeferred, type DeferredSyncs } from '../fs/atomic-file';
 import { UPDATE_NAME_MAX, UPDATE_TMP, updateName, updatesPath, type AdminDir } from './admindir';
 import { corrupt } from './corrupt';
@@ -55,8 +55,15 @@ export function writeUpdate(admin: AdminDir, number: number, stanza: Uint8Array,
   const name = updateName(number);
   const tmp = updatesPath(admin, UPDATE_TMP);
   const dest = updatesPath(admin, name);
-  ensureUpdatesDir(admin);
-  writeDeferred(tmp, stanza, 0o644, defer);
+  try {
+    writeDeferred(tmp, stanza, 0o644, defer);
+  } catch (err) {
+    // updates/ is made when it is missing, as dpkg makes it when it opens the database for writing: made
+    // here only then, not looked for before every entry (a bootstrap writes about 400).
+    if (!(err instanceof OvermergeError && err.errno === 'ENOENT')) throw err;
+    ensureUpdatesDir(admin);
+    writeDeferred(tmp, stanza, 0o644, defer);
+  }
   renameSync(tmp, dest);
   if (defer) {
     defer.addFile(dest);

@@ -79,8 +79,20 @@ export function recordDpkgFingerprints(db: Db, dpkg: DpkgDb, plan: Plan): void {
 
 /** A stanza's fingerprint: its fields as dpkg's database holds them. */
 export function dpkgFingerprint(p: DpkgPackage): string {
-  return createHash('sha256').update(JSON.stringify(p.paragraph.fields)).digest('hex');
+  const para = p.paragraph;
+  let fp = fingerprints.get(para);
+  if (fp === undefined) {
+    fp = createHash('sha256').update(JSON.stringify(para.fields)).digest('hex');
+    fingerprints.set(para, fp);
+  }
+  return fp;
 }
+
+/**
+ * A memo by the paragraph itself: dpkg's database makes each stanza's paragraph once and freezes it
+ * (package-view.ts), and every transaction fingerprints every installed package (importFromDpkg).
+ */
+const fingerprints = new WeakMap<Paragraph, string>();
 
 /** dpkg gives an instance without an architecture '' (very old packages): overmerge's rows need one. */
 function archOf(p: DpkgPackage): string {

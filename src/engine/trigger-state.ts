@@ -1,4 +1,5 @@
 import { parseRelations, type Relation, type RelationGroups } from '../control/relations';
+import type { Paragraph } from '../control/paragraph';
 import type { DpkgDb, DpkgPackage } from '../dpkg/dpkg-db';
 import {
   emptyTriggerState,
@@ -54,13 +55,7 @@ export function readTriggerSnapshot(dpkg: DpkgDb): TriggerSnapshot {
 
 /** `infoFiles`: the types of the package's info files (info/ listed once for every package). */
 function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string, infoFiles: readonly string[]): TriggerPackage {
-  const para = p.paragraph;
-  const depends: RelationGroups = [];
-  for (const field of ['Pre-Depends', 'Depends']) {
-    const v = para.get(field);
-    if (v !== undefined && v.trim() !== '') depends.push(...parseRelations(field, v));
-  }
-  const provides: Relation[] = (para.get('Provides') ?? '').trim() === '' ? [] : parseRelations('Provides', para.get('Provides') as string).flat();
+  const { depends, provides } = relationsOf(p.paragraph);
   return {
     name: key,
     status: p.status.state,
@@ -73,8 +68,42 @@ function packageOf(dpkg: DpkgDb, p: DpkgPackage, key: string, infoFiles: readonl
     depends,
     hasPostinst: infoFiles.includes('postinst'),
     provides,
-    declarations: infoFiles.includes('triggers') ? declarationsOf(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`) : NO_DECLARATIONS,
+    declarations: infoFiles.includes('triggers') ? installedDeclarations(dpkg.readInfoFile({ name: p.name, arch: p.arch }, 'triggers'), `${key} triggers`) : NO_DECLARATIONS,
   };
+}
+
+/**
+ * Memos of what a snapshot parses, by the very object parsed: a status paragraph is made once per
+ * stanza and frozen (package-view.ts), an info file held under dpkg's lock is the same buffer until it is
+ * written. Every transaction and configure turn takes a snapshot of every installed package (about 40
+ * of 88 packages in a bootstrap), and the results are only read (depcheck.ts, dep-cycles.ts).
+ */
+const parsedRelations = new WeakMap<Paragraph, { depends: RelationGroups; provides: Relation[] }>();
+const parsedDeclarations = new WeakMap<Buffer, TriggerDeclarations>();
+
+function relationsOf(para: Paragraph): { depends: RelationGroups; provides: Relation[] } {
+  let parsed = parsedRelations.get(para);
+  if (parsed === undefined) {
+    const depends: RelationGroups = [];
+    for (const field of ['Pre-Depends', 'Depends']) {
+      const v = para.get(field);
+      if (v !== undefined && v.trim() !== '') depends.push(...parseRelations(field, v));
+    }
+    const provides: Relation[] = (para.get('Provides') ?? '').trim() === '' ? [] : parseRelations('Provides', para.get('Provides') as string).flat();
+    parsed = { depends, provides };
+    parsedRelations.set(para, parsed);
+  }
+  return parsed;
+}
+
+function installedDeclarations(bytes: Buffer | undefined, source: string): TriggerDeclarations {
+  if (bytes === undefined) return NO_DECLARATIONS;
+  let parsed = parsedDeclarations.get(bytes);
+  if (parsed === undefined) {
+    parsed = declarationsOf(bytes, source);
+    parsedDeclarations.set(bytes, parsed);
+  }
+  return parsed;
 }
 
 /** A `triggers` control file's directives (an installed one from info/, a new one from the archive). */

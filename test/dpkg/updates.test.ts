@@ -95,6 +95,28 @@ describe('pending update entries (interrupted dpkg)', { skip }, () => {
   });
 });
 
+describe('an update entry where updates/ is missing', { skip }, () => {
+  it('makes updates/ (0755) as dpkg does, and dpkg-query reads the entry', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-dpkgupd-'));
+    try {
+      const r = makeDpkgRoot(path.join(work, 'root'));
+      dpkg(r, ['-i', await buildDeb(work, quietPackage('gamma', '1.0'))]);
+      fs.rmSync(path.join(r.admin, 'updates'), { recursive: true });
+      const db = DpkgDb.open(r.admin, { nativeArch: NATIVE, exclusive: true });
+      try {
+        db.setStatus({ name: 'gamma' }, { want: 'hold', flag: 'ok', state: 'installed' });
+      } finally {
+        db.close();
+      }
+      assert.equal(fs.statSync(path.join(r.admin, 'updates')).mode & 0o7777, 0o755);
+      assert.deepEqual(fs.readdirSync(path.join(r.admin, 'updates')), ['0000']);
+      assert.equal(query(r, 'dpkg-query', ['-W', '-f=${Status}', 'gamma']), 'hold ok installed');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 function copyRoot(r: DpkgRoot, to: string): DpkgRoot {
   fs.cpSync(r.root, to, { recursive: true });
   return { root: to, admin: path.join(to, 'var/lib/dpkg') };

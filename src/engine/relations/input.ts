@@ -2,7 +2,7 @@ import { parseParagraphs } from '../../control/deb822';
 import type { Paragraph } from '../../control/paragraph';
 import type { Db } from '../../db/db';
 import type { PackageRow } from '../../db/types';
-import type { DpkgDb } from '../../dpkg/dpkg-db';
+import type { DpkgDb, DpkgPackage } from '../../dpkg/dpkg-db';
 import type { InstalledPackage, MultiArch, PackageData, PackageStatus, Selection } from '../../dpkg/relations';
 import { displayPath, type RootPath } from '../../fs/rootpath';
 import type { StagedPackage } from '../../model/staged-package';
@@ -75,7 +75,7 @@ export function installedFromDpkg(dpkg: DpkgDb, withFiles: ReadonlySet<string>):
   for (const p of dpkg.packages()) {
     if (p.status.state === 'not-installed') continue;
     const ref = { name: p.name, arch: p.arch };
-    const data = controlData(p.paragraph, p.name, p.version ?? '', p.arch);
+    const data = installedControlData(p);
     out.push({
       ...data,
       // The status file's field order is dpkg's own, which is also the planner's default.
@@ -90,6 +90,22 @@ export function installedFromDpkg(dpkg: DpkgDb, withFiles: ReadonlySet<string>):
     });
   }
   return out;
+}
+
+/**
+ * A memo by the status paragraph itself: dpkg's database makes each stanza's paragraph once and freezes it
+ * (package-view.ts), and every judgement of relations reads every installed package's (two a transaction
+ * in a bootstrap); what it returns is copied, never changed.
+ */
+const installedData = new WeakMap<Paragraph, PackageData>();
+
+function installedControlData(p: DpkgPackage): PackageData {
+  let data = installedData.get(p.paragraph);
+  if (data === undefined) {
+    data = controlData(p.paragraph, p.name, p.version ?? '', p.arch);
+    installedData.set(p.paragraph, data);
+  }
+  return data;
 }
 
 /**
