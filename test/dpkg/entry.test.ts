@@ -109,6 +109,20 @@ describe('where stanzas land (status and update entries)', () => {
     );
   });
 
+  it('gives the order as the table is now after every change (a new instance, a cross-grade, a forgotten one)', () => {
+    const t = new PackageTable('amd64');
+    loadStatus(t, b([installed('m', 'all'), installed('tool', 'amd64')].join('\n')), 's');
+    const first = t.sorted();
+    first.pop(); // the caller's copy: the table's order is not changed by it
+    assert.deepEqual(t.sorted().map((e) => `${e.name}:${e.arch}`), ['m:all', 'tool:amd64']);
+    loadUpdate(t, b(installed('a', 'all')), 'updates/0000');
+    assert.deepEqual(t.sorted().map((e) => `${e.name}:${e.arch}`), ['a:all', 'm:all', 'tool:amd64']);
+    loadUpdate(t, b(installed('tool', 'i386', { Version: '2.0' })), 'updates/0001');
+    assert.deepEqual(t.sorted().map((e) => `${e.name}:${e.arch}`), ['a:all', 'm:all', 'tool:i386']);
+    t.delete('m', 'all');
+    assert.deepEqual(t.sorted().map((e) => `${e.name}:${e.arch}`), ['a:all', 'tool:i386']);
+  });
+
   it('lets an update entry cross-grade the only installed instance, whatever its architecture', () => {
     const t = new PackageTable('amd64');
     loadStatus(t, b(installed('tool', 'amd64')), 's');

@@ -95,6 +95,33 @@ describe('pending update entries (interrupted dpkg)', { skip }, () => {
   });
 });
 
+describe('views of the database between changes', { skip }, () => {
+  it('hands out the same view while a stanza is unchanged, and the new stanza after a change', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-dpkgupd-'));
+    try {
+      const r = makeDpkgRoot(path.join(work, 'root'));
+      dpkg(r, ['-i', await buildDeb(work, quietPackage('gamma', '1.0')), await buildDeb(work, quietPackage('delta', '1.0'))]);
+      const db = DpkgDb.open(r.admin, { nativeArch: NATIVE, exclusive: true });
+      try {
+        const before = db.get('gamma');
+        assert.equal(db.get('gamma'), before);
+        assert.deepEqual(db.packages().map((p) => p.name), ['delta', 'gamma']);
+        db.setStatus({ name: 'gamma' }, { want: 'hold', flag: 'ok', state: 'half-configured' });
+        const after = db.get('gamma');
+        assert.notEqual(after, before);
+        assert.equal(before?.status.state, 'installed');
+        assert.equal(after?.status.state, 'half-configured');
+        assert.equal(after?.paragraph.get('Status'), 'hold ok half-configured');
+        assert.deepEqual(db.packages().map((p) => `${p.name} ${p.status.state}`), ['delta installed', 'gamma half-configured']);
+      } finally {
+        db.close();
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('an update entry where updates/ is missing', { skip }, () => {
   it('makes updates/ (0755) as dpkg does, and dpkg-query reads the entry', async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'overmerge-dpkgupd-'));
