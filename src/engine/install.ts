@@ -128,7 +128,9 @@ function installStage(
     plan: async (probe, stagingDir, options, now) => {
       // Members identical to the installed files are left unwritten; what the plan places of them after
       // all is staged once it is made (stagePlaced).
-      const stageOpts = { ...opts, reuseInstalled: true };
+      const scripted = w.dpkg !== undefined && now.scripts !== undefined;
+      // With scripts, restageChanged below checks the claims of laid files once the preinsts have run.
+      const stageOpts = { ...opts, reuseInstalled: true, claimsCheckedLater: scripted };
       const staged = await stageArchives(read, probe, stagingDir, status, stageOpts);
       const judged = judge(w, staged, configureNow, relations, told, configures);
       const { effects, installs, configureOrder } = judged;

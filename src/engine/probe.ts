@@ -121,7 +121,13 @@ export class Probe {
     let state = this.disk.get(p);
     if (state === undefined) {
       if (this.inAbsentFolder(p)) return ABSENT;
-      state = this.beneathReplaced(p) ? ABSENT : await this.lstat(p);
+      if (this.beneathReplaced(p)) state = ABSENT;
+      else {
+        // Awaited only for a symlink (its target's kind): a look at each of 4,800 paths, several times a
+        // bootstrap, made no promise of its own for the rest.
+        const now = this.lstat(p);
+        state = now instanceof Promise ? await now : now;
+      }
       this.disk.set(p, state);
     }
     const host = hostPath(this.root, p);
@@ -165,10 +171,6 @@ export class Probe {
     }
   }
 
-  private async parentIsReal(parent: RootPath): Promise<boolean> {
-    return this.folderKind(parent) !== 'unreal';
-  }
-
   /**
    * What `p` is as a folder on the way to a path, from what its own folder is (cached) and one lstat of
    * it: the answer of a walk from the root (resolve-in-root.ts) without walking from the root for every
@@ -200,11 +202,11 @@ export class Probe {
     return false;
   }
 
-  private async lstat(p: RootPath): Promise<DiskState> {
+  private lstat(p: RootPath): DiskState | Promise<DiskState> {
     // Recorded and resolved paths never run through a symlink. If one does now (a folder was replaced by
     // a link since), the path is not where it was: it reads as absent, so no step can act through the
     // link — possibly out of the root.
-    if (!(await this.parentIsReal(parentOf(p)))) return ABSENT;
+    if (this.folderKind(parentOf(p)) === 'unreal') return ABSENT;
     const host = hostPath(this.root, p);
     let st: BigIntStats | undefined;
     try {
@@ -228,8 +230,12 @@ export class Probe {
       ino: st.ino,
     };
     if (state.type === 'symlink') {
-      state.target = readlinkSync(host);
-      state.targetIsDir = await this.isDirectoryInRoot(p);
+      const link = state;
+      link.target = readlinkSync(host);
+      return this.isDirectoryInRoot(p).then((isDir) => {
+        link.targetIsDir = isDir;
+        return link;
+      });
     }
     return state;
   }

@@ -29,6 +29,11 @@ export interface StageOptions {
   pathFilters?: readonly PathFilter[];
   /** Files this process laid from these archives (a bootstrap's extraction): claimed rather than staged again. */
   laid?: LaidFiles;
+  /**
+   * The claims of `laid` are checked by restageChanged after the scripts that run before the files (and
+   * not here): the caller runs those scripts, then calls it.
+   */
+  claimsCheckedLater?: boolean;
   /** Archives this process staged (or decoded) ahead of time (a bootstrap's later groups). */
   ahead?: StagedAhead;
   /**
@@ -79,7 +84,7 @@ export async function stageArchives(
     // Staged ahead only as a fresh install is staged (nothing installed to leave unwritten), into its folder.
     const early = dir !== undefined && old === undefined ? await takeStagedAhead(a, probe, dir, opts) : undefined;
     if (dir !== undefined && early === undefined) await makePrivateDirectory(dir, 'create staging folder');
-    const ready = early ?? (await opts.laid?.claim(a.path, probe));
+    const ready = early ?? (await opts.laid?.claim(a.path, probe, { checkedLater: opts.claimsCheckedLater }));
     const installed = dir !== undefined && opts.reuseInstalled ? installedFiles(old) : undefined;
     // What is left of the member limit; the other lane's archive in flight counts when it is done.
     const left = Math.max(1, memberLimit - members);
