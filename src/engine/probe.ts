@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, promises as fsp, readlinkSync } from 'node:fs';
+import { createReadStream, lstatSync, promises as fsp, readFileSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db';
@@ -134,7 +134,7 @@ export class Probe {
     // The map hands out copies of plain states (DiskStates): a detail added is kept by setting it again.
     let added = false;
     if (want.digest && state.type === 'file' && state.md5 === undefined) {
-      state.md5 = await md5Of(host);
+      state.md5 = (state.size ?? Infinity) <= WHOLE_READ_BYTES ? md5OfSmall(host) : await md5Of(host);
       added = true;
     }
     if (state.type === 'directory') {
@@ -334,6 +334,21 @@ function typeOf(st: BigIntStats): DiskState['type'] {
   if (st.isCharacterDevice()) return 'char';
   if (st.isBlockDevice()) return 'block';
   return 'socket';
+}
+
+/**
+ * Files up to this size are hashed from one synchronous read: those the planner hashes are conffiles and
+ * files in the way, nearly all of a few KiB, and a stream's thread-pool round trips left this process idle
+ * longer than the reading (a bootstrap hashes about 300).
+ */
+const WHOLE_READ_BYTES = 1 << 20;
+
+function md5OfSmall(host: string): string {
+  try {
+    return createHash('md5').update(readFileSync(host)).digest('hex');
+  } catch (err) {
+    throw fsError('read', err, host);
+  }
 }
 
 export async function md5Of(host: string): Promise<string> {

@@ -316,6 +316,11 @@ function extraCases(): ExtraCase[] {
       expect: { code: 'E_UNSAFE_PATH', message: mentions('usr/lib/long-link', /5001 bytes/, /4095/) },
     },
     {
+      id: 'member-in-a-folder-nobody-makes',
+      entries: () => [...USR(), tarFile('./usr/lib/nowhere/x', 'x\n')],
+      expect: { code: 'E_FS', message: mentions("'./usr/lib/nowhere/x'", "'/usr/lib/nowhere'", /does not exist/, /does not ship/) },
+    },
+    {
       id: 'admin-folder-file',
       entries: () => [tarDir('./var/'), tarDir('./var/lib/'), tarDir('./var/lib/overmerge/'), tarFile('./var/lib/overmerge/db.sqlite', 'not a database\n')],
       expect: { code: 'E_UNSAFE_PATH', message: mentions('var/lib/overmerge/db.sqlite', /overmerge's own folder/) },
