@@ -44,13 +44,16 @@ export class LaidFiles {
    */
   async note(identity: string | undefined, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
     const files = new Map<RootPath, LaidFile>();
-    for (const e of staged.entries) {
+    const m = staged.entries;
+    for (let k = 0; k < m.length; k++) {
       // A member dpkg's path filters kept out was never laid: it is recorded, never claimed.
-      if (e.type !== 'file' || e.filtered) continue;
-      const at = resolved.get(e.path) ?? e.path;
+      const kind = m.kindAt(k);
+      if (kind.type !== 'file' || kind.filtered) continue;
+      const path = m.pathAt(k);
+      const at = resolved.get(path) ?? path;
       const state = await probe.look(at);
       if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
-      files.set(e.path, { at, state: { ...state } });
+      files.set(path, { at, state: { ...state } });
     }
     const entries = Manifest.of(staged.entries.map(withoutStagedContent));
     this.archives.set(staged.archive, { identity, manifest: { ...staged, entries }, files });

@@ -74,19 +74,22 @@ export class Probe {
     // Only paths that land elsewhere are kept (callers read `get(p) ?? p`): a huge archive costs no map entry a member.
     const out = new Map<RootPath, RootPath>();
     const childrenGo = new Map<RootPath, RootPath>();
-    for (const e of staged.entries) {
-      if (e.path === '') {
-        childrenGo.set(e.path, e.path);
+    // By index, path and kind only: no member decoded whole (twice a transaction for every member).
+    const m = staged.entries;
+    for (let k = 0; k < m.length; k++) {
+      const path = m.pathAt(k);
+      if (path === '') {
+        childrenGo.set(path, path);
         continue;
       }
-      const parent = parentOf(e.path);
+      const parent = parentOf(path);
       const base = childrenGo.get(parent) ?? (await this.resolveParentOnDisk(parent));
-      const at = base === parent ? e.path : joinRootPath(base, baseName(e.path));
-      if (at !== e.path) out.set(e.path, at);
-      if (e.type === 'directory') {
+      const at = base === parent ? path : joinRootPath(base, baseName(path));
+      if (at !== path) out.set(path, at);
+      if (m.kindAt(k).type === 'directory') {
         const d = await this.look(at);
         if (d.type !== 'directory' && d.type !== 'absent' && !(d.type === 'symlink' && d.targetIsDir)) this.replacedByDir.add(at);
-        childrenGo.set(e.path, d.type === 'symlink' && d.targetIsDir ? await resolveInRoot(this.root, at, { followFinal: true }) : at);
+        childrenGo.set(path, d.type === 'symlink' && d.targetIsDir ? await resolveInRoot(this.root, at, { followFinal: true }) : at);
       }
     }
     return out;

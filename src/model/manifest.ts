@@ -94,16 +94,20 @@ export class Manifest implements Iterable<ManifestEntry> {
     return utf8Text(c.strings!, pathAt, pathAt + c.records!.readUInt16LE(at + PATH_LENGTH)) as RootPath;
   }
 
-  /** The type of the entry at `index`, and whether a path filter kept it out, without decoding the rest. */
-  kindAt(index: number): { type: EntryType; filtered: boolean } {
+  /**
+   * The type of the entry at `index`, whether a path filter kept it out and whether it is a conffile,
+   * without decoding the rest.
+   */
+  kindAt(index: number): { type: EntryType; filtered: boolean; conffile: boolean } {
     if (!(index >= 0 && index < this.count) || index % 1 !== 0) throw new RangeError(`no entry ${index} in a manifest of ${this.count}`);
     if (this.odd.size > 0) {
       const odd = this.odd.get(index);
-      if (odd !== undefined) return { type: odd.type, filtered: odd.filtered === true };
+      if (odd !== undefined) return { type: odd.type, filtered: odd.filtered === true, conffile: odd.conffile === true };
     }
     const r = this.load(index >>> CHUNK_BITS).records!;
     const at = (index & (CHUNK - 1)) * RECORD;
-    return { type: ENTRY_TYPES[r[at + TYPE]], filtered: (r[at + FLAGS] & FILTERED) !== 0 };
+    const flags = r[at + FLAGS];
+    return { type: ENTRY_TYPES[r[at + TYPE]], filtered: (flags & FILTERED) !== 0, conffile: (flags & CONFFILE) !== 0 };
   }
 
   /** Gives the entry at `index` its staged content: file `as` of folder `dir` (staging it late). */

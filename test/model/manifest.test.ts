@@ -116,13 +116,22 @@ describe('Manifest.pathAt and kindAt', () => {
   it('reads the path (the type) alone, of records in memory, spilled, or kept as objects', async () => {
     await withTempDir('manifest-pathat', async (dir) => {
       const entries = Array.from({ length: 20_000 }, (_, i) =>
-        i % 1000 === 5 ? { ...sample(i, undefined), type: 'char' as const, devmajor: 1, devminor: 3 } : i === 7 ? { ...sample(i, undefined), filtered: true } : sample(i, undefined),
+        i % 1000 === 5
+          ? { ...sample(i, undefined), type: 'char' as const, devmajor: 1, devminor: 3 }
+          : i === 7
+            ? { ...sample(i, undefined), filtered: true }
+            : i % 1000 === 9
+              ? { ...sample(i, undefined), conffile: true }
+              : sample(i, undefined),
       );
       for (const m of [Manifest.of(entries), Manifest.of(entries, hostPathOf(dir))]) {
         for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3]) assert.equal(m.pathAt(i), entries[i].path);
         assert.throws(() => m.pathAt(20_000), RangeError);
-        // kindAt likewise: the type and the filter flag alone.
-        for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3, 7]) assert.deepEqual(m.kindAt(i), { type: entries[i].type, filtered: entries[i].filtered === true });
+        // kindAt likewise: the type, the filter flag and the conffile flag alone.
+        for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3, 7, 9, 13_009]) {
+          assert.deepEqual(m.kindAt(i), { type: entries[i].type, filtered: entries[i].filtered === true, conffile: entries[i].conffile });
+        }
+        assert.equal(m.kindAt(13_009).conffile, true);
         assert.throws(() => m.kindAt(20_000), RangeError);
         m.close();
       }

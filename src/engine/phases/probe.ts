@@ -37,20 +37,24 @@ export async function gatherPlanInput(probe: Probe, db: Db, req: Requests, optio
   for (const r of req.removals) await gatherOld(probe, r.pkg.files, { txnIds, inTxn, shipped, owners }, r.purge);
   const cadence = new GarbageCadence();
   for (const r of req.installs) {
-    for (const e of r.staged.entries) {
+    // By index, path and kind only: no member decoded whole.
+    const m = r.staged.entries;
+    for (let k = 0; k < m.length; k++) {
       cadence.tick();
-      const at = r.resolved.get(e.path) ?? e.path;
-      const d = await probe.look(at, { digest: e.conffile });
+      const path = m.pathAt(k);
+      const { type, conffile } = m.kindAt(k);
+      const at = r.resolved.get(path) ?? path;
+      const d = await probe.look(at, { digest: conffile });
       if (at !== '') await probe.look(parentOf(at)); // checkLanding: the folder it goes into
       // A directory's owners matter only where the root holds something else there (plan.ts,
       // planDirectory); where it holds the folder they are every package shipping it (/usr/share/doc:
       // each package installed before, looked up by each one after — most of a bootstrap's owner rows).
-      if (e.type !== 'directory' || !holdsFolder(d)) owners.add(at);
-      if (e.type !== 'directory' && d.type === 'directory') {
+      if (type !== 'directory' || !holdsFolder(d)) owners.add(at);
+      if (type !== 'directory' && d.type === 'directory') {
         await probe.look(at, { beneath: true });
         probe.ownersBeneath(at, txnIds);
       }
-      if (e.conffile) for (const c of conffileCompanions(at)) await probe.look(c);
+      if (conffile) for (const c of conffileCompanions(at)) await probe.look(c);
     }
   }
   owners.flush();
