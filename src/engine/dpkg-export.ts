@@ -105,7 +105,7 @@ function controlMembers(staged: StagedPackage): Record<string, { data: Buffer }>
 
 /** The package's paths as dpkg's `.list` holds them: as shipped, in archive order, `/.` for the root. */
 function shippedList(staged: StagedPackage): string[] {
-  return staged.entries.map((e) => displayPath(e.path));
+  return staged.entries.paths().map(displayPath);
 }
 
 const STATE_OF: Record<string, StatusTriple> = {

@@ -50,7 +50,7 @@ export function activationFor(plan: Plan, dpkg: DpkgDb, before: TriggerSnapshot,
     const oldFiles = now && status !== 'not-installed' ? dpkg.files({ name: now.name, arch: now.arch }) : [];
     const oldDeclarations = now && status !== 'not-installed' ? declarationsOf(dpkg.readInfoFile({ name: now.name, arch: now.arch }, 'triggers'), `${key} triggers`) : undefined;
     if (rec.staged) {
-      const members = rec.staged.entries.map((e) => displayPath(e.path)).filter((p) => p !== '/.');
+      const members = rec.staged.entries.paths().map(displayPath).filter((p) => p !== '/.');
       const shipped = new Set(members);
       const control = rec.staged.control;
       events.push(

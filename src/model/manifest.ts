@@ -142,6 +142,13 @@ export class Manifest implements Iterable<ManifestEntry> {
     for (let i = 0; i < this.count; i++) yield this.at(i);
   }
 
+  /** Every entry's path, in order, without decoding the rest of any. */
+  paths(): RootPath[] {
+    const out: RootPath[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.pathAt(i);
+    return out;
+  }
+
   map<T>(fn: (e: ManifestEntry, index: number) => T): T[] {
     const out: T[] = [];
     for (let i = 0; i < this.count; i++) out.push(fn(this.at(i), i));

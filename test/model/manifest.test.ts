@@ -112,7 +112,7 @@ describe('Manifest', () => {
   });
 });
 
-describe('Manifest.pathAt and kindAt', () => {
+describe('Manifest.pathAt, paths and kindAt', () => {
   it('reads the path (the type) alone, of records in memory, spilled, or kept as objects', async () => {
     await withTempDir('manifest-pathat', async (dir) => {
       const entries = Array.from({ length: 20_000 }, (_, i) =>
@@ -127,6 +127,7 @@ describe('Manifest.pathAt and kindAt', () => {
       for (const m of [Manifest.of(entries), Manifest.of(entries, hostPathOf(dir))]) {
         for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3]) assert.equal(m.pathAt(i), entries[i].path);
         assert.throws(() => m.pathAt(20_000), RangeError);
+        assert.deepEqual(m.paths(), entries.map((e) => e.path));
         // kindAt likewise: the type, the filter flag and the conffile flag alone.
         for (const i of [19_999, 5, 0, 8192, 1005, 4095, 12_000, 3, 7, 9, 13_009]) {
           assert.deepEqual(m.kindAt(i), { type: entries[i].type, filtered: entries[i].filtered === true, conffile: entries[i].conffile });

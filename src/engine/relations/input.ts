@@ -60,7 +60,7 @@ export function archiveData(a: { archive: string; control: Paragraph; controlFil
     hasPostinst: a.controlFiles.has('postinst'),
     archive: summarizedArchiveName(a.archive),
     // Root paths are the relations' normalised form already (normalisePath): no second string per member.
-    ...(a.entries ? { files: a.entries.map((e) => e.path) } : {}),
+    ...(a.entries ? { files: a.entries.paths() } : {}),
   };
 }
 
