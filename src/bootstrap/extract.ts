@@ -3,7 +3,6 @@ import type { Writer } from '../engine/context';
 import { archiveIdentity } from '../archive/identity';
 import type { LaidFiles } from '../engine/laid-files';
 import type { InstallRequest, Plan } from '../engine/plan-model';
-import { Probe } from '../engine/probe';
 import { readArchives } from '../engine/phases/read';
 import { stageArchives } from '../engine/phases/stage';
 import { planChanges, runTransaction, type TxnOptions, type TxnOutcome } from '../engine/transaction';
@@ -37,8 +36,7 @@ export async function extractArchives(w: Writer, archives: readonly string[], op
     },
   });
   // Committed: what each archive laid, as it is now, is what the install of the set may claim.
-  const probe = new Probe(w.loc.root, w.db);
-  for (const i of installs) await laid.note(identities.get(i.staged.archive), i.staged, i.resolved, probe);
+  for (const i of installs) laid.note(identities.get(i.staged.archive), i.staged, i.resolved, w.loc.root);
   return outcome;
 }
 

@@ -1,10 +1,9 @@
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { archiveIdentity } from '../archive/identity';
-import type { RootPath } from '../fs/rootpath';
+import { hostPath, type Root, type RootPath } from '../fs/rootpath';
 import type { DiskState } from '../model/disk';
-import { withoutStagedContent, type ManifestEntry } from '../model/entry';
 import type { StagedPackage } from '../model/staged-package';
-import { Manifest } from '../model/manifest';
-import type { Probe } from './probe';
+import { diskStateOf, type Probe } from './probe';
 
 /** One regular file as the laying transaction left it: where it landed and what lstat said right after. */
 interface LaidFile {
@@ -39,10 +38,10 @@ export class LaidFiles {
   private readonly claims = new WeakSet<StagedPackage>();
 
   /**
-   * Notes what a committed transaction laid from one archive: `resolved` is where its members landed,
-   * `probe` a fresh look at the root (the state of each file now is the reference every claim is held to).
+   * Notes what a committed transaction laid from one archive: `resolved` is where its members landed in
+   * `root` (the state of each file now is the reference every claim is held to).
    */
-  async note(identity: string | undefined, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, probe: Probe): Promise<void> {
+  note(identity: string | undefined, staged: StagedPackage, resolved: ReadonlyMap<RootPath, RootPath>, root: Root): void {
     const files = new Map<RootPath, LaidFile>();
     const m = staged.entries;
     for (let k = 0; k < m.length; k++) {
@@ -51,11 +50,14 @@ export class LaidFiles {
       if (kind.type !== 'file' || kind.filtered) continue;
       const path = m.pathAt(k);
       const at = resolved.get(path) ?? path;
-      const state = await probe.look(at);
-      if (state.type !== 'file' || state.ctimeNs === undefined) return; // not as laid: never claimed
-      files.set(path, { at, state: { ...state } });
+      // A plain lstat, right after the commit (3,700 files after a bootstrap's extraction, before anything
+      // else can run): were a folder on the way replaced by a symlink, the state read would be another
+      // file's, and the claim — checked by a probe, which reads nothing through a symlink — would fail.
+      const st = lstatOrUndefined(hostPath(root, at));
+      if (st === undefined || !st.isFile()) return; // not as laid: never claimed
+      files.set(path, { at, state: diskStateOf(st) });
     }
-    const entries = Manifest.of(staged.entries.map(withoutStagedContent));
+    const entries = staged.entries.withoutStaged(false);
     this.archives.set(staged.archive, { identity, manifest: { ...staged, entries }, files });
   }
 
@@ -70,7 +72,7 @@ export class LaidFiles {
     if (laid === undefined || laid.identity === undefined || laid.identity !== archiveIdentity(archive)) return undefined;
     const staged: StagedPackage = {
       ...laid.manifest,
-      entries: Manifest.of(laid.manifest.entries.map((e): ManifestEntry => ((e.type === 'file' || e.type === 'symlink') && !e.filtered ? { ...e, claimsExisting: true } : e))),
+      entries: laid.manifest.entries.withoutStaged(true),
     };
     const resolved = await probe.resolveAll(staged);
     // `checkedLater`: the caller checks the claim after its scripts (holds), which forget what the probe
@@ -116,4 +118,12 @@ function sameState(now: DiskState, then: DiskState): boolean {
     now.uid === then.uid &&
     now.gid === then.gid
   );
+}
+
+function lstatOrUndefined(p: string): BigIntStats | undefined {
+  try {
+    return lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR and the like: not as laid
+  }
 }

@@ -222,16 +222,7 @@ export class Probe {
       throw fsError('inspect', err, host);
     }
     if (st === undefined) return ABSENT;
-    const state: DiskState = {
-      type: typeOf(st),
-      mode: Number(st.mode & 0o7777n),
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      size: Number(st.size),
-      mtimeNs: st.mtimeNs,
-      ctimeNs: st.ctimeNs,
-      ino: st.ino,
-    };
+    const state = diskStateOf(st);
     if (state.type === 'symlink') {
       const link = state;
       link.target = readlinkSync(host);
@@ -326,6 +317,20 @@ export function toInstalledFile(f: FileRow): InstalledFile {
     devminor: f.devMinor ?? undefined,
     conffile: f.conffile,
     conffileHash: f.conffileHash ?? undefined,
+  };
+}
+
+/** What an lstat says of an entry, as the probe keeps it (a symlink's target is the caller's to add). */
+export function diskStateOf(st: BigIntStats): DiskState {
+  return {
+    type: typeOf(st),
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    ino: st.ino,
   };
 }
 

@@ -73,10 +73,6 @@ export function stagedContent(e: ManifestEntry): HostPath | undefined {
   return e.stagedIn === undefined ? undefined : hostJoin(e.stagedIn, String(e.stagedAs));
 }
 
-/** The entry without its staged content (what a later transaction takes from an earlier one's manifest). */
-export function withoutStagedContent(e: ManifestEntry): ManifestEntry {
-  return { ...e, stagedIn: undefined, stagedAs: undefined };
-}
 
 /** Digest `d` (hex, or none), with the digests of empty content as one shared string each. */
 export function sharedDigest(d: string | null | undefined): string | undefined {

@@ -139,3 +139,40 @@ describe('Manifest.pathAt, paths and kindAt', () => {
     });
   });
 });
+
+describe('Manifest.withoutStaged', () => {
+  /** The entry as the copy must give it: no staged content; with `claim`, a kept file or symlink claims the root's. */
+  const expected = (e: ManifestEntry, claim: boolean): ManifestEntry => {
+    const { stagedIn: _in, stagedAs: _as, ...rest } = e;
+    return claim && (e.type === 'file' || e.type === 'symlink') && !e.filtered ? { ...rest, claimsExisting: true } : rest;
+  };
+
+  it('copies records in memory, spilled ones and entries kept as objects alike, and leaves the original as it was', async () => {
+    await withTempDir('manifest-without-staged', async (dir) => {
+      const entries = Array.from({ length: 20_000 }, (_, i) => {
+        const e = sample(i, hostPathOf(`/staging/${i % 3}`));
+        // A device (kept as an object), filtered files and symlinks (never claimed).
+        if (i % 1000 === 5) return { ...e, type: 'char' as const, devmajor: 1, devminor: 3 };
+        if (i % 97 === 0) return { ...e, filtered: true };
+        return e;
+      });
+      for (const original of [Manifest.of(entries.slice(0, 9000)), Manifest.of(entries, hostPathOf(dir))]) {
+        const before = original.map((e) => e);
+        for (const claim of [false, true]) {
+          const copy = original.withoutStaged(claim);
+          assert.equal(copy.length, original.length);
+          assert.equal(copy.spilled, false);
+          for (let i = 0; i < original.length; i += 7) assert.deepEqual(copy.at(i), expected(before[i], claim), `entry ${i}`);
+          assert.deepEqual(copy.at(original.length - 1), expected(before[original.length - 1], claim));
+          // The copy takes late staged content, and more members, as any manifest does.
+          copy.setStaged(0, hostPathOf('/staging/late'), 9);
+          assert.equal(copy.at(0).stagedIn, '/staging/late');
+          copy.push(sample(1, undefined));
+          assert.equal(copy.length, original.length + 1);
+        }
+        assert.deepEqual(original.map((e) => e), before, 'the original is unchanged');
+        original.close();
+      }
+    });
+  });
+});
