@@ -13,8 +13,11 @@ export const PACKAGE_STATUSES = STATES;
 export type PackageStatus = PkgState;
 
 export function statusRank(s: PackageStatus): number {
-  return PACKAGE_STATUSES.indexOf(s);
+  return RANKS.get(s) ?? -1;
 }
+
+/** Each state's place in dpkg's order: the trigger planner compares states of every package at each note. */
+const RANKS: ReadonlyMap<PackageStatus, number> = new Map(PACKAGE_STATUSES.map((s, i) => [s, i]));
 
 /** The selection (first word of Status); dpkg only processes triggers of packages wanted installed or held. */
 export type Want = 'unknown' | 'install' | 'hold' | 'deinstall' | 'purge';
