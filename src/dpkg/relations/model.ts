@@ -278,7 +278,7 @@ export function makeBin(owner: Pkg, data: PackageData, order: readonly string[] 
   for (const [type, key, field] of fieldsInOrder(order)) {
     const text = data[key] as string | undefined;
     if (text === undefined || text.trim() === '') continue;
-    const groups: RelationGroups = parseRelations(field, text, { laxVersions: true });
+    const groups = parsedField(field, text);
     for (const group of groups) {
       const possis: Possi[] = [];
       const dep: Dep = { type, owner, possis };
@@ -310,6 +310,25 @@ export function makeBin(owner: Pkg, data: PackageData, order: readonly string[] 
     archive: data.archive,
   };
 }
+
+/**
+ * A relation field parsed leniently, by its name and text: every judgement of relations loads every
+ * installed package (two to four a transaction in a bootstrap), whose fields are the same strings each
+ * time. A memo of a pure function whose results makeBin only reads, bounded by clearing it whole.
+ */
+function parsedField(field: string, text: string): RelationGroups {
+  const key = `${field}\n${text}`;
+  let groups = parsedFields.get(key);
+  if (groups === undefined) {
+    groups = parseRelations(field, text, { laxVersions: true });
+    if (parsedFields.size >= PARSED_FIELDS_KEPT) parsedFields.clear();
+    parsedFields.set(key, groups);
+  }
+  return groups;
+}
+
+const parsedFields = new Map<string, RelationGroups>();
+const PARSED_FIELDS_KEPT = 4096;
 
 /**
  * The architecture dpkg gives an alternative (lib/dpkg/fields.c): the written qualifier; for an unqualified
