@@ -59,6 +59,7 @@ export type HeapPolicy = 'bounded' | 'growing';
 /** Applies the policies (idempotent). Returns whether malloc's could be applied. */
 export function boundMemory(heap: HeapPolicy = 'bounded'): boolean {
   applyV8Policy(heap);
+  processHeap = heap;
   return mallocTune()?.retainLess(MMAP_THRESHOLD, ARENAS) ?? false;
 }
 
@@ -85,8 +86,17 @@ applyV8Policy('bounded');
  * end of unpacking the required set. A no-op without the native module or glibc.
  */
 export function releaseFreedMemory(): void {
+  // A growing heap keeps what it freed for what comes next: a bootstrap trimmed after each of its 88
+  // archives, and took the pages back at once, fault by fault.
+  if (processHeap === 'growing') return;
   mallocTune()?.trim();
 }
+
+/**
+ * The heap policy last applied (boundMemory): like the V8 flags and malloc's settings it mirrors, it is
+ * the process's, not a writer's.
+ */
+let processHeap: HeapPolicy = 'bounded';
 
 /**
  * Members (or probed paths) from which a transaction collects its garbage between phases: a full
