@@ -224,11 +224,10 @@ export class Probe {
     if (st === undefined) return ABSENT;
     const state = diskStateOf(st);
     if (state.type === 'symlink') {
-      const link = state;
-      link.target = readlinkSync(host);
+      state.target = readlinkSync(host);
       return this.isDirectoryInRoot(p).then((isDir) => {
-        link.targetIsDir = isDir;
-        return link;
+        state.targetIsDir = isDir;
+        return state;
       });
     }
     return state;
